@@ -1,0 +1,40 @@
+# bpf_object(<name> <src.bpf.c>)
+# Compiles a CO-RE BPF program with clang -target bpf, generates a bpftool skeleton
+# (<name>.skel.h) and exposes it as the INTERFACE target <name>_skel.
+# vmlinux.h is dumped once from the build host's BTF; CO-RE relocations make the
+# resulting object load on any kernel >= 5.8 with BTF.
+find_program(BPFTOOL bpftool PATHS /usr/sbin /usr/bin REQUIRED)
+find_program(BPF_CLANG NAMES clang-19 clang REQUIRED)
+
+set(BPF_GEN_DIR ${CMAKE_BINARY_DIR}/bpf_gen)
+file(MAKE_DIRECTORY ${BPF_GEN_DIR})
+
+set(VMLINUX_BTF /sys/kernel/btf/vmlinux CACHE FILEPATH "BTF used to generate vmlinux.h")
+add_custom_command(
+  OUTPUT ${BPF_GEN_DIR}/vmlinux.h
+  COMMAND ${BPFTOOL} btf dump file ${VMLINUX_BTF} format c > ${BPF_GEN_DIR}/vmlinux.h
+  COMMENT "Generating vmlinux.h from ${VMLINUX_BTF}"
+  VERBATIM)
+add_custom_target(vmlinux_h DEPENDS ${BPF_GEN_DIR}/vmlinux.h)
+
+function(bpf_object name src)
+  set(obj ${BPF_GEN_DIR}/${name}.bpf.o)
+  set(skel ${BPF_GEN_DIR}/${name}.skel.h)
+  file(GLOB bpf_headers ${CMAKE_SOURCE_DIR}/bpf/*.h)
+  add_custom_command(
+    OUTPUT ${obj}
+    COMMAND ${BPF_CLANG} -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Werror
+            -Wno-unused-function -I${BPF_GEN_DIR} -I${CMAKE_SOURCE_DIR} -c ${src} -o ${obj}
+    DEPENDS ${src} ${bpf_headers} ${BPF_GEN_DIR}/vmlinux.h
+    COMMENT "BPF ${name}"
+    VERBATIM)
+  add_custom_command(
+    OUTPUT ${skel}
+    COMMAND ${BPFTOOL} gen skeleton ${obj} name ${name}_bpf > ${skel}
+    DEPENDS ${obj}
+    VERBATIM)
+  add_custom_target(${name}_skel_gen DEPENDS ${skel})
+  add_library(${name}_skel INTERFACE)
+  add_dependencies(${name}_skel ${name}_skel_gen)
+  target_include_directories(${name}_skel INTERFACE ${BPF_GEN_DIR})
+endfunction()

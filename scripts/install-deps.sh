@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Installs every Debian package ztrace needs to build, test and benchmark.
+# Idempotent: when everything is present it only checks and returns.
+# bookworm-backports is enabled from the machine's own Debian source entry
+# (we never write a mirror address).
+set -euo pipefail
+
+BUILD_PKGS=(
+  cmake ninja-build ccache pkg-config make
+  clang-19 llvm-19 libbpf-dev bpftool
+  libelf-dev zlib1g-dev
+  libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev catch2
+  libclang-rt-19-dev
+)
+# Real peers the end-to-end tests and benchmarks run (PEERS.md).
+PEER_PKGS=(
+  curl nginx-light golang-1.21-go python3 openjdk-17-jdk-headless wrk procps iproute2
+)
+BACKPORTS=(clang-19 llvm-19 libbpf-dev bpftool catch2 libclang-rt-19-dev)
+
+log() { echo "[install-deps] $*"; }
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "install-deps.sh must run as root (it installs Debian packages)" >&2
+  exit 1
+fi
+
+missing=()
+for p in "${BUILD_PKGS[@]}" "${PEER_PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [[ ${#missing[@]} -eq 0 ]]; then
+  log "all packages present"
+  exit 0
+fi
+log "missing: ${missing[*]}"
+
+# Derive a bookworm-backports stanza from the machine's own Debian source file.
+enable_backports() {
+  local dst=/etc/apt/sources.list.d/ztrace-backports.sources
+  [[ -f $dst ]] && return 0
+  local src=/etc/apt/sources.list.d/debian.sources
+  if [[ -f $src ]]; then
+    # First stanza whose Suites line names plain 'bookworm' (not -security).
+    awk 'BEGIN{RS=""; ORS="\n\n"} /Suites:[^\n]*bookworm( |\n|$)/ && !/security/ {print; exit}' "$src" |
+      sed -E 's/^Suites:.*/Suites: bookworm-backports/' >"$dst"
+  elif [[ -f /etc/apt/sources.list ]]; then
+    grep -E '^deb .* bookworm .*main' /etc/apt/sources.list | grep -v security | head -1 |
+      sed -E 's/ bookworm / bookworm-backports /' >/etc/apt/sources.list.d/ztrace-backports.list
+  fi
+  [[ -s $dst || -s /etc/apt/sources.list.d/ztrace-backports.list ]] || {
+    echo "could not derive a bookworm-backports source from this machine's apt sources" >&2
+    exit 1
+  }
+}
+enable_backports
+
+apt_get() { DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 "$@"; }
+apt_get update -qq
+bp=()
+rest=()
+for p in "${missing[@]}"; do
+  if [[ " ${BACKPORTS[*]} " == *" $p "* ]]; then bp+=("$p"); else rest+=("$p"); fi
+done
+if [[ ${#rest[@]} -gt 0 ]]; then
+  apt_get install -y -qq --no-install-recommends "${rest[@]}"
+fi
+if [[ ${#bp[@]} -gt 0 ]]; then
+  apt_get install -y -qq --no-install-recommends -t bookworm-backports "${bp[@]}"
+fi
+log "done"
