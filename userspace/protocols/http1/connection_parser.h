@@ -1,0 +1,85 @@
+#pragma once
+
+// HTTP/1.x for one TCP connection: frames both directions and pairs each request with its
+// response (keep-alive and pipelining, FIFO). Bodies are skipped, never stored.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "userspace/common/connection_types.h"
+
+namespace ztrace::http1 {
+
+struct Request {
+  std::string method;
+  std::string target;  // request-target as sent (origin-form path?query, or absolute-form)
+  int version_minor = 1;  // HTTP/1.<minor>
+  std::string host;
+  std::string user_agent;
+  std::string traceparent;
+  std::string tracestate;
+  uint64_t start_ns = 0;  // timestamp of the chunk holding the first byte
+  uint64_t end_ns = 0;    // timestamp of the chunk holding the last byte
+  uint64_t body_bytes = 0;
+  bool truncated = false;  // headers or framing not fully captured: fields may be missing
+};
+
+struct Response {
+  int status_code = 0;
+  int version_minor = 1;
+  uint64_t start_ns = 0;
+  uint64_t end_ns = 0;
+  uint64_t body_bytes = 0;
+  bool truncated = false;
+};
+
+struct Exchange {
+  Request request;
+  std::optional<Response> response;  // absent: connection closed before a response
+};
+
+// Counters of what the parser threw away; the pipeline sums them for metrics.
+struct ParserStats {
+  uint64_t invalid_streams = 0;     // connection disabled: not HTTP/1 or malformed
+  uint64_t orphan_responses = 0;    // response with no request (e.g. joined mid-stream)
+  uint64_t truncated_messages = 0;  // header region not fully captured
+};
+
+class ConnectionParser {
+ public:
+  // role: which direction carries requests (server: ingress; client: egress). kUnknown: the
+  // first direction whose data starts with a request line carries requests.
+  // joined_midstream: the agent did not see the connection open; data before the first
+  // syscall that starts with a valid message start is skipped, never parsed as a message.
+  ConnectionParser(Role role, bool joined_midstream);
+
+  // Data of one syscall (or a contiguous piece of it) in stream order for `dir`.
+  // `bytes` were captured; `gap_bytes_after` more bytes of the same call followed but
+  // were not captured. `syscall_start`: `bytes` begin a syscall's data.
+  void on_data(Direction dir, std::string_view bytes, uint64_t gap_bytes_after,
+               uint64_t timestamp_ns, bool syscall_start);
+
+  // The connection closed: messages delimited by close are completed, requests left
+  // without response are emitted with no response.
+  void on_close(uint64_t timestamp_ns);
+
+  // Completed exchanges since the last call, in request order.
+  std::vector<Exchange> take_exchanges();
+
+  // True once the stream was judged not HTTP/1 or hopelessly malformed; further data is
+  // ignored. failure_reason() says why (static string).
+  bool failed() const;
+  std::string_view failure_reason() const;
+
+  Role role() const;  // given or inferred
+  const ParserStats& stats() const;
+
+ private:
+  struct Impl;
+  // implementation detail chosen by the parser module
+};
+
+}  // namespace ztrace::http1

@@ -1,0 +1,64 @@
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace ztrace::spans {
+
+using TraceId = std::array<uint8_t, 16>;
+using SpanId = std::array<uint8_t, 8>;
+
+enum class SpanKind : uint8_t { kInternal, kServer, kClient, kProducer, kConsumer };
+enum class StatusCode : uint8_t { kUnset, kOk, kError };
+
+std::string_view to_string(SpanKind kind);
+std::string_view to_string(StatusCode code);
+
+using AttributeValue = std::variant<std::string, int64_t, double, bool>;
+struct Attribute {
+  std::string key;
+  AttributeValue value;
+};
+using Attributes = std::vector<Attribute>;
+
+// Resource of one traced process (service.name, process.*, host.name, ...).
+// Shared by every span of that process; immutable once built.
+struct Resource {
+  Attributes attributes;
+};
+
+struct Span {
+  TraceId trace_id{};
+  SpanId span_id{};
+  SpanId parent_span_id{};  // all zero: no parent
+  std::string name;
+  SpanKind kind = SpanKind::kInternal;
+  uint64_t start_time_unix_nano = 0;
+  uint64_t end_time_unix_nano = 0;
+  StatusCode status_code = StatusCode::kUnset;
+  std::string status_message;
+  Attributes attributes;
+  std::shared_ptr<const Resource> resource;
+
+  void set(std::string key, AttributeValue value) {
+    attributes.push_back({std::move(key), std::move(value)});
+  }
+  const AttributeValue* find(std::string_view key) const;
+};
+
+bool is_zero(const SpanId& id);
+bool is_zero(const TraceId& id);
+std::string to_hex(const TraceId& id);
+std::string to_hex(const SpanId& id);
+
+// W3C-valid (non-zero) random ids.
+TraceId random_trace_id();
+SpanId random_span_id();
+
+}  // namespace ztrace::spans
