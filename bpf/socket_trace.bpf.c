@@ -1,1 +1,566 @@
-// placeholder
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Socket data capture from syscall tracepoints (no kprobes, no fentry: see KERNEL.md).
+ *
+ * Every data syscall is stashed at entry (fd, buffer or iovec) and emitted at exit, once the
+ * return value says how many bytes really moved. Only TCP sockets of selected processes
+ * produce events; what an fd is gets resolved once by walking the task's fd table and is then
+ * cached in `conns` until close().
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "bpf/socket_trace.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define AF_INET 2
+#define AF_INET6 10
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+#define SOCK_STREAM 1
+#define IPPROTO_TCP 6
+#define EINPROGRESS 115
+
+/* Settings written by userspace before load. */
+const volatile __u32 agent_tgid = 0;       /* never traced */
+const volatile __u8 trace_all_processes = 1; /* else only tgids in traced_pids */
+const volatile __u8 filter_by_port = 0;    /* only connections with a port in traced_ports */
+const volatile __u32 max_pieces_per_call = 4;
+
+/* Event stream to userspace. Size set by userspace. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 << 20);
+} events SEC(".maps");
+
+/* key: tgid; value: unused. Written by userspace (selection rules) and by the fork hook
+ * (children of traced processes); deleted by the exit hook and by userspace. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u8);
+} traced_pids SEC(".maps");
+
+/* key: TCP port (host order); value: unused. Written by userspace, never deleted. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u16);
+	__type(value, __u8);
+} traced_ports SEC(".maps");
+
+/* key: (tgid, fd); value: what the fd is. Written on connect/accept and on the first I/O on
+ * an fd; deleted on close/dup2/dup3 and by userspace on exec/exit. LRU bounds stale entries. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct zt_conn_key);
+	__type(value, struct zt_conn_info);
+} conns SEC(".maps");
+
+/* Arguments of a syscall between entry and exit. */
+struct syscall_args {
+	__u64 buf;     /* buffer, or iovec array */
+	__u64 iovcnt;  /* 0: `buf` is a plain buffer */
+	__u64 enter_ns;
+	__s32 fd;
+	__u8 syscall;
+	__u8 pad[3];
+};
+
+/* key: pid_tgid of the thread in the syscall; value: its arguments. Written at entry,
+ * deleted at exit (LRU: a missed exit cannot leak). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct syscall_args);
+} inflight SEC(".maps");
+
+/* key: enum zt_drop_reason; value: count on this CPU. Written here, read by userspace. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, ZT_DROP_REASON_COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} drop_counters SEC(".maps");
+
+/* A data event is assembled here (too big for the stack), then copied into the ring with
+ * its exact size. The payload has room for two pieces so that the verifier can bound
+ * `offset + length` with masks alone. */
+struct data_scratch {
+	struct zt_data_event event;
+	__u8 overflow[ZT_PIECE_BYTES];
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct data_scratch);
+} scratch SEC(".maps");
+
+static __always_inline void count_drop(__u32 reason)
+{
+	__u64 *count = bpf_map_lookup_elem(&drop_counters, &reason);
+	if (count)
+		*count += 1; /* per-CPU value: no atomic needed */
+}
+
+static __always_inline bool process_selected(__u64 pid_tgid)
+{
+	__u32 tgid = pid_tgid >> 32;
+	if (tgid == agent_tgid)
+		return false;
+	if (trace_all_processes)
+		return true;
+	return bpf_map_lookup_elem(&traced_pids, &tgid) != NULL;
+}
+
+static __always_inline bool port_selected(const struct zt_tuple *t)
+{
+	if (!filter_by_port)
+		return true;
+	__u16 local = t->local_port, remote = t->remote_port;
+	return bpf_map_lookup_elem(&traced_ports, &local) ||
+	       bpf_map_lookup_elem(&traced_ports, &remote);
+}
+
+/* fd -> struct socket's sock, or NULL when the fd is not a socket. */
+static __always_inline struct sock *sock_of_fd(int fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	if (!fdt || fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *file = NULL;
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+		return NULL;
+	umode_t mode = BPF_CORE_READ(file, f_inode, i_mode);
+	if ((mode & S_IFMT) != S_IFSOCK)
+		return NULL;
+	struct socket *socket = BPF_CORE_READ(file, private_data);
+	return socket ? BPF_CORE_READ(socket, sk) : NULL;
+}
+
+/* Fills the tuple; false when the socket is not TCP over IPv4/IPv6. */
+static __always_inline bool read_tcp_tuple(struct sock *sk, struct zt_tuple *t)
+{
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family != AF_INET && family != AF_INET6)
+		return false;
+	/* sk_protocol and sk_type are plain u16 fields since 5.6 (bf9765145b85) */
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP ||
+	    BPF_CORE_READ(sk, sk_type) != SOCK_STREAM)
+		return false;
+	t->family = family;
+	t->local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	t->remote_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (family == AF_INET) {
+		BPF_CORE_READ_INTO(t->local_addr, sk, __sk_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO(t->remote_addr, sk, __sk_common.skc_daddr);
+	} else {
+		BPF_CORE_READ_INTO(t->local_addr, sk, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO(t->remote_addr, sk, __sk_common.skc_v6_daddr);
+	}
+	return true;
+}
+
+static __always_inline void emit_conn_event(__u8 type, __u64 pid_tgid, int fd,
+					    const struct zt_conn_info *info)
+{
+	struct zt_conn_event ev = {};
+	ev.type = type;
+	ev.role = info->role;
+	ev.pid = pid_tgid >> 32;
+	ev.tid = (__u32)pid_tgid;
+	ev.fd = fd;
+	ev.generation = info->generation;
+	ev.timestamp_ns = bpf_ktime_get_ns();
+	ev.bytes_sent = info->bytes_sent;
+	ev.bytes_received = info->bytes_received;
+	ev.tuple = info->tuple;
+	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), 0))
+		count_drop(ZT_DROP_CONTROL_RINGBUF_FULL);
+}
+
+/* Resolves the fd and records it in `conns`. Returns the entry, or NULL on failure. */
+static __always_inline struct zt_conn_info *register_fd(__u64 pid_tgid, int fd, __u8 role)
+{
+	struct zt_conn_key key = { .tgid = pid_tgid >> 32, .fd = fd };
+	struct zt_conn_info info = {};
+	info.generation = bpf_ktime_get_ns();
+	info.role = role;
+	struct sock *sk = sock_of_fd(fd);
+	if (sk && read_tcp_tuple(sk, &info.tuple) && port_selected(&info.tuple))
+		info.is_traced_socket = 1;
+	if (bpf_map_update_elem(&conns, &key, &info, BPF_ANY)) {
+		count_drop(ZT_DROP_CONN_UPDATE_FAILED);
+		return NULL;
+	}
+	if (info.is_traced_socket && role != ZT_ROLE_UNKNOWN)
+		emit_conn_event(ZT_EVENT_CONN_OPEN, pid_tgid, fd, &info);
+	return bpf_map_lookup_elem(&conns, &key);
+}
+
+static __always_inline struct zt_conn_info *lookup_or_register_fd(__u64 pid_tgid, int fd)
+{
+	struct zt_conn_key key = { .tgid = pid_tgid >> 32, .fd = fd };
+	struct zt_conn_info *info = bpf_map_lookup_elem(&conns, &key);
+	return info ? info : register_fd(pid_tgid, fd, ZT_ROLE_UNKNOWN);
+}
+
+/* ---- data syscalls: stash at entry ---- */
+
+static __always_inline int stash_io(int fd, __u64 buf, __u64 iovcnt, __u8 syscall)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	if (!process_selected(pid_tgid))
+		return 0;
+	struct zt_conn_info *info = lookup_or_register_fd(pid_tgid, fd);
+	if (!info || !info->is_traced_socket)
+		return 0;
+	struct syscall_args args = {
+		.buf = buf, .iovcnt = iovcnt, .enter_ns = bpf_ktime_get_ns(),
+		.fd = fd, .syscall = syscall,
+	};
+	if (bpf_map_update_elem(&inflight, &pid_tgid, &args, BPF_ANY))
+		count_drop(ZT_DROP_INFLIGHT_FULL);
+	return 0;
+}
+
+/* msghdr -> (iov, iovlen) */
+static __always_inline int stash_msg(int fd, __u64 msghdr, __u8 syscall)
+{
+	struct user_msghdr msg = {};
+	if (bpf_probe_read_user(&msg, sizeof(msg), (void *)msghdr))
+		return 0;
+	return stash_io(fd, (__u64)msg.msg_iov, msg.msg_iovlen ? msg.msg_iovlen : 0, syscall);
+}
+
+/* ---- data syscalls: emit at exit ---- */
+
+/* Walk state of one call's bytes across its buffer or iovecs. */
+struct io_walk {
+	__u64 iov_array;  /* 0 for a plain buffer */
+	__u64 iov_count;
+	__u64 iov_index;
+	__u64 cursor;     /* user address of the next byte */
+	__u64 iov_left;   /* bytes left in the current buffer */
+	__u64 to_capture; /* bytes still to copy within the capture budget */
+};
+
+static __always_inline void submit_piece(struct data_scratch *s, __u32 fill, __u32 call_offset,
+					 __u8 flags)
+{
+	struct zt_data_event *e = &s->event;
+	e->captured_bytes = fill;
+	e->call_offset = call_offset;
+	e->flags = flags;
+	__u64 size = offsetof(struct zt_data_event, data) + (fill & (2 * ZT_PIECE_BYTES - 1));
+	if (size > sizeof(struct zt_data_event))
+		size = sizeof(struct zt_data_event);
+	if (bpf_ringbuf_output(&events, e, size, 0))
+		count_drop(ZT_DROP_DATA_RINGBUF_FULL);
+}
+
+/*
+ * Copies up to max_pieces_per_call pieces of the call's `total` bytes into the ring. Small
+ * iovecs are packed into one piece. One loop iteration copies into the current piece from the
+ * current buffer (or moves to the next iovec) and submits the piece when it is full.
+ */
+static __always_inline void emit_call(struct data_scratch *s, struct io_walk *w)
+{
+	__u32 fill = 0;        /* bytes in the current piece */
+	__u32 piece_start = 0; /* call offset of the current piece */
+	__u32 pieces_left = max_pieces_per_call;
+
+#pragma clang loop unroll(disable)
+	for (int i = 0; i < ZT_MAX_IOVECS + ZT_MAX_PIECES_PER_CALL; i++) {
+		if (w->to_capture == 0)
+			break;
+		if (w->iov_left == 0) {
+			if (!w->iov_array || w->iov_index >= w->iov_count ||
+			    w->iov_index >= ZT_MAX_IOVECS)
+				break;
+			struct iovec iov = {};
+			if (bpf_probe_read_user(&iov, sizeof(iov),
+						(void *)(w->iov_array +
+							 w->iov_index * sizeof(struct iovec))))
+				break;
+			w->iov_index++;
+			w->cursor = (__u64)iov.iov_base;
+			w->iov_left = iov.iov_len < w->to_capture ? iov.iov_len : w->to_capture;
+			continue;
+		}
+		__u32 room = ZT_PIECE_BYTES - fill;
+		__u32 n = w->iov_left < room ? w->iov_left : room;
+		__u32 offset = fill & (ZT_PIECE_BYTES - 1);
+		n &= (2 * ZT_PIECE_BYTES - 1);
+		if (n > ZT_PIECE_BYTES)
+			break;
+		if (bpf_probe_read_user(&s->event.data[offset], n, (void *)w->cursor))
+			break; /* unreadable user memory: the rest becomes a gap */
+		fill += n;
+		w->cursor += n;
+		w->iov_left -= n;
+		w->to_capture -= n;
+		if (fill == ZT_PIECE_BYTES && w->to_capture > 0) {
+			if (pieces_left <= 1)
+				break;
+			submit_piece(s, fill, piece_start, 0);
+			pieces_left--;
+			piece_start += fill;
+			fill = 0;
+		}
+	}
+	/* The last piece always goes out (possibly empty) so userspace learns the call ended. */
+	submit_piece(s, fill, piece_start, ZT_DATA_LAST_PIECE);
+}
+
+static __always_inline int emit_io(long ret, __u8 direction)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct syscall_args *stashed = bpf_map_lookup_elem(&inflight, &pid_tgid);
+	if (!stashed)
+		return 0;
+	struct syscall_args args = *stashed;
+	bpf_map_delete_elem(&inflight, &pid_tgid);
+	if (ret <= 0)
+		return 0;
+
+	struct zt_conn_key key = { .tgid = pid_tgid >> 32, .fd = args.fd };
+	struct zt_conn_info *info = bpf_map_lookup_elem(&conns, &key);
+	if (!info || !info->is_traced_socket)
+		return 0;
+	__u32 zero = 0;
+	struct data_scratch *s = bpf_map_lookup_elem(&scratch, &zero);
+	if (!s)
+		return 0;
+
+	struct zt_data_event *e = &s->event;
+	e->type = ZT_EVENT_DATA;
+	e->direction = direction;
+	e->role = info->role;
+	e->syscall = args.syscall;
+	e->pid = pid_tgid >> 32;
+	e->tid = (__u32)pid_tgid;
+	e->fd = args.fd;
+	e->generation = info->generation;
+	e->timestamp_ns = direction == ZT_DIR_EGRESS ? args.enter_ns : bpf_ktime_get_ns();
+	e->call_bytes = ret;
+	e->tuple = info->tuple;
+	/* Stream positions; concurrent I/O on one socket from two threads is not ordered
+	 * anyway, so a plain read-modify-write is enough (and works before 5.12's atomics). */
+	if (direction == ZT_DIR_EGRESS) {
+		e->stream_offset = info->bytes_sent;
+		info->bytes_sent += ret;
+	} else {
+		e->stream_offset = info->bytes_received;
+		info->bytes_received += ret;
+	}
+
+	__u64 budget = (__u64)max_pieces_per_call * ZT_PIECE_BYTES;
+	struct io_walk w = {};
+	w.to_capture = (__u64)ret < budget ? (__u64)ret : budget;
+	if (args.syscall == ZT_SYS_SENDFILE) {
+		w.to_capture = 0; /* file contents never pass through user memory */
+	} else if (args.iovcnt) {
+		w.iov_array = args.buf;
+		w.iov_count = args.iovcnt;
+	} else {
+		w.cursor = args.buf;
+		w.iov_left = w.to_capture;
+	}
+	emit_call(s, &w);
+	return 0;
+}
+
+#define IO_ENTER(name, sys, buf_arg, iovcnt_expr)                                   \
+	SEC("tracepoint/syscalls/sys_enter_" #name)                                  \
+	int enter_##name(struct trace_event_raw_sys_enter *ctx)                      \
+	{                                                                            \
+		return stash_io(ctx->args[0], buf_arg, iovcnt_expr, sys);            \
+	}
+#define IO_EXIT(name, direction)                                                    \
+	SEC("tracepoint/syscalls/sys_exit_" #name)                                   \
+	int exit_##name(struct trace_event_raw_sys_exit *ctx)                        \
+	{                                                                            \
+		return emit_io(ctx->ret, direction);                                 \
+	}
+
+IO_ENTER(read, ZT_SYS_READ, ctx->args[1], 0)
+IO_EXIT(read, ZT_DIR_INGRESS)
+IO_ENTER(write, ZT_SYS_WRITE, ctx->args[1], 0)
+IO_EXIT(write, ZT_DIR_EGRESS)
+IO_ENTER(readv, ZT_SYS_READV, ctx->args[1], ctx->args[2])
+IO_EXIT(readv, ZT_DIR_INGRESS)
+IO_ENTER(writev, ZT_SYS_WRITEV, ctx->args[1], ctx->args[2])
+IO_EXIT(writev, ZT_DIR_EGRESS)
+IO_ENTER(recvfrom, ZT_SYS_RECVFROM, ctx->args[1], 0)
+IO_EXIT(recvfrom, ZT_DIR_INGRESS)
+IO_ENTER(sendto, ZT_SYS_SENDTO, ctx->args[1], 0)
+IO_EXIT(sendto, ZT_DIR_EGRESS)
+/* sendfile's bytes come from a file: only the length is reported */
+IO_ENTER(sendfile64, ZT_SYS_SENDFILE, 0, 0)
+IO_EXIT(sendfile64, ZT_DIR_EGRESS)
+
+SEC("tracepoint/syscalls/sys_enter_recvmsg")
+int enter_recvmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	return stash_msg(ctx->args[0], ctx->args[1], ZT_SYS_RECVMSG);
+}
+IO_EXIT(recvmsg, ZT_DIR_INGRESS)
+
+SEC("tracepoint/syscalls/sys_enter_sendmsg")
+int enter_sendmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	return stash_msg(ctx->args[0], ctx->args[1], ZT_SYS_SENDMSG);
+}
+IO_EXIT(sendmsg, ZT_DIR_EGRESS)
+
+/* ---- connection lifecycle ---- */
+
+static __always_inline int stash_fd(int fd)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	if (!process_selected(pid_tgid))
+		return 0;
+	struct syscall_args args = { .fd = fd };
+	if (bpf_map_update_elem(&inflight, &pid_tgid, &args, BPF_ANY))
+		count_drop(ZT_DROP_INFLIGHT_FULL);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_connect")
+int enter_connect(struct trace_event_raw_sys_enter *ctx)
+{
+	return stash_fd(ctx->args[0]);
+}
+
+SEC("tracepoint/syscalls/sys_exit_connect")
+int exit_connect(struct trace_event_raw_sys_exit *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct syscall_args *stashed = bpf_map_lookup_elem(&inflight, &pid_tgid);
+	if (!stashed)
+		return 0;
+	int fd = stashed->fd;
+	bpf_map_delete_elem(&inflight, &pid_tgid);
+	/* A non-blocking connect returns -EINPROGRESS with the tuple already bound. */
+	if (ctx->ret == 0 || ctx->ret == -EINPROGRESS)
+		register_fd(pid_tgid, fd, ZT_ROLE_CLIENT);
+	return 0;
+}
+
+static __always_inline int accept_exit(long ret)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	if (ret < 0 || !process_selected(pid_tgid))
+		return 0;
+	register_fd(pid_tgid, ret, ZT_ROLE_SERVER);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept")
+int exit_accept(struct trace_event_raw_sys_exit *ctx)
+{
+	return accept_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int exit_accept4(struct trace_event_raw_sys_exit *ctx)
+{
+	return accept_exit(ctx->ret);
+}
+
+static __always_inline int forget_fd(int fd, bool report)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	if (!process_selected(pid_tgid))
+		return 0;
+	struct zt_conn_key key = { .tgid = pid_tgid >> 32, .fd = fd };
+	struct zt_conn_info *info = bpf_map_lookup_elem(&conns, &key);
+	if (!info)
+		return 0;
+	if (report && info->is_traced_socket)
+		emit_conn_event(ZT_EVENT_CONN_CLOSE, pid_tgid, fd, info);
+	bpf_map_delete_elem(&conns, &key);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_close")
+int enter_close(struct trace_event_raw_sys_enter *ctx)
+{
+	return forget_fd(ctx->args[0], true);
+}
+
+/* dup2/dup3 close their target fd silently: what it was is forgotten. */
+SEC("tracepoint/syscalls/sys_enter_dup2")
+int enter_dup2(struct trace_event_raw_sys_enter *ctx)
+{
+	return forget_fd(ctx->args[1], true);
+}
+
+SEC("tracepoint/syscalls/sys_enter_dup3")
+int enter_dup3(struct trace_event_raw_sys_enter *ctx)
+{
+	return forget_fd(ctx->args[1], true);
+}
+
+/* ---- processes ---- */
+
+/* Children of traced processes are traced (e.g. nginx workers forked by the master). */
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
+{
+	if (trace_all_processes)
+		return 0;
+	__u32 parent_tgid = BPF_CORE_READ(parent, tgid);
+	__u32 child_tgid = BPF_CORE_READ(child, tgid);
+	if (child_tgid == parent_tgid || !bpf_map_lookup_elem(&traced_pids, &parent_tgid))
+		return 0;
+	__u8 one = 1;
+	bpf_map_update_elem(&traced_pids, &child_tgid, &one, BPF_ANY);
+	return 0;
+}
+
+static __always_inline void emit_proc_event(__u8 type)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct zt_proc_event ev = {};
+	ev.type = type;
+	ev.pid = bpf_get_current_pid_tgid() >> 32;
+	ev.ppid = BPF_CORE_READ(task, real_parent, tgid);
+	ev.timestamp_ns = bpf_ktime_get_ns();
+	bpf_get_current_comm(ev.comm, sizeof(ev.comm));
+	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), 0))
+		count_drop(ZT_DROP_CONTROL_RINGBUF_FULL);
+}
+
+/* Userspace evaluates the selection rules on the new executable. */
+SEC("tracepoint/sched/sched_process_exec")
+int on_exec(void *ctx)
+{
+	if ((bpf_get_current_pid_tgid() >> 32) == agent_tgid)
+		return 0;
+	emit_proc_event(ZT_EVENT_PROC_EXEC);
+	return 0;
+}
+
+SEC("tracepoint/sched/sched_process_exit")
+int on_exit(void *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tgid = pid_tgid >> 32;
+	if ((__u32)pid_tgid != tgid || !process_selected(pid_tgid))
+		return 0; /* a thread, not the process */
+	bpf_map_delete_elem(&traced_pids, &tgid);
+	emit_proc_event(ZT_EVENT_PROC_EXIT);
+	return 0;
+}

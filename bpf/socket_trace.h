@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * ABI between bpf/socket_trace.bpf.c and userspace: event layouts, map keys and values.
+ * Fixed-width types, explicit padding, the first byte of every event is its type.
+ * Userspace copies events out of the ring buffer and switches on `type`.
+ */
+#pragma once
+
+#ifdef __BPF__
+/* vmlinux.h provides __u8..__u64 */
+#else
+#include <linux/types.h>
+#endif
+
+/* Bytes of one data event's payload. A syscall moving more bytes is split into several
+ * pieces of up to this size; at most `max_pieces_per_call` pieces are captured per call and
+ * the rest is reported as a gap (its length is known, its bytes are not). */
+#define ZT_PIECE_BYTES 4096
+/* Hard upper bound of pieces per call (64 KiB), the runtime setting may lower it. */
+#define ZT_MAX_PIECES_PER_CALL 16
+/* Iovecs walked per readv/writev/sendmsg/recvmsg; bytes in further iovecs become a gap. */
+#define ZT_MAX_IOVECS 32
+
+enum zt_event_type {
+	ZT_EVENT_DATA = 1,
+	ZT_EVENT_CONN_OPEN = 2,
+	ZT_EVENT_CONN_CLOSE = 3,
+	ZT_EVENT_PROC_EXEC = 4,
+	ZT_EVENT_PROC_EXIT = 5,
+};
+
+enum zt_direction {
+	ZT_DIR_EGRESS = 0,  /* written by the traced process */
+	ZT_DIR_INGRESS = 1, /* read by the traced process */
+};
+
+enum zt_role {
+	ZT_ROLE_UNKNOWN = 0, /* socket already open when first seen */
+	ZT_ROLE_CLIENT = 1,  /* connect() */
+	ZT_ROLE_SERVER = 2,  /* accept()/accept4() */
+};
+
+enum zt_syscall {
+	ZT_SYS_READ = 1,
+	ZT_SYS_WRITE,
+	ZT_SYS_READV,
+	ZT_SYS_WRITEV,
+	ZT_SYS_RECVFROM,
+	ZT_SYS_SENDTO,
+	ZT_SYS_RECVMSG,
+	ZT_SYS_SENDMSG,
+	ZT_SYS_SENDFILE,
+};
+
+/* Counters in the per-CPU `drop_counters` array; userspace sums the CPUs. */
+enum zt_drop_reason {
+	ZT_DROP_DATA_RINGBUF_FULL = 0,    /* a data piece was lost */
+	ZT_DROP_CONTROL_RINGBUF_FULL = 1, /* an open/close/exec/exit event was lost */
+	ZT_DROP_INFLIGHT_FULL = 2,        /* syscall arguments could not be stashed */
+	ZT_DROP_CONN_UPDATE_FAILED = 3,   /* a socket could not be entered in `conns` */
+	ZT_DROP_REASON_COUNT = 4,
+};
+
+/* Flags of a data event. */
+#define ZT_DATA_LAST_PIECE 0x1 /* last piece of the call: call_bytes - (call_offset +
+				* captured_bytes) bytes followed uncaptured */
+
+/* Addresses in network byte order; IPv4 uses the first 4 bytes. Ports in host order. */
+struct zt_tuple {
+	__u8 local_addr[16];
+	__u8 remote_addr[16];
+	__u16 family; /* AF_INET or AF_INET6 */
+	__u16 local_port;
+	__u16 remote_port;
+	__u16 pad;
+};
+
+/* Key of `conns`: a file descriptor of a process. */
+struct zt_conn_key {
+	__u32 tgid;
+	__s32 fd;
+};
+
+/* Value of `conns`: what the fd is. Non-TCP fds are cached too (is_traced_socket = 0) so the
+ * fd table walk happens once per fd, not once per syscall. */
+struct zt_conn_info {
+	__u64 generation; /* kernel ns when first seen: distinguishes fd reuse */
+	__u64 bytes_sent; /* stream positions: let userspace see lost pieces as gaps */
+	__u64 bytes_received;
+	struct zt_tuple tuple;
+	__u8 role;             /* enum zt_role */
+	__u8 is_traced_socket; /* TCP over IPv4/IPv6 and selected by the port rules */
+	__u8 pad[6];
+};
+
+struct zt_data_event {
+	__u8 type; /* ZT_EVENT_DATA */
+	__u8 direction;
+	__u8 role;
+	__u8 syscall; /* enum zt_syscall */
+	__u8 flags;
+	__u8 pad[3];
+	__u32 pid; /* tgid */
+	__u32 tid;
+	__s32 fd;
+	__u32 captured_bytes; /* bytes in data[] */
+	__u64 generation;
+	/* egress: syscall entry; ingress: syscall return (when the bytes reached the process) */
+	__u64 timestamp_ns;
+	__u64 stream_offset; /* position of this call's first byte in the direction's stream */
+	__u64 call_bytes;    /* bytes the syscall moved (its return value) */
+	__u32 call_offset;   /* position of data[0] within the call */
+	__u32 pad2;
+	struct zt_tuple tuple;
+	__u8 data[ZT_PIECE_BYTES];
+};
+
+struct zt_conn_event {
+	__u8 type; /* ZT_EVENT_CONN_OPEN or ZT_EVENT_CONN_CLOSE */
+	__u8 role;
+	__u8 pad[2];
+	__u32 pid;
+	__u32 tid;
+	__s32 fd;
+	__u64 generation;
+	__u64 timestamp_ns;
+	__u64 bytes_sent;
+	__u64 bytes_received;
+	struct zt_tuple tuple;
+};
+
+struct zt_proc_event {
+	__u8 type; /* ZT_EVENT_PROC_EXEC or ZT_EVENT_PROC_EXIT */
+	__u8 pad[3];
+	__u32 pid;
+	__u32 ppid;
+	__u32 pad2;
+	__u64 timestamp_ns;
+	char comm[16];
+};
