@@ -90,12 +90,24 @@ struct {
 	__type(value, __u64);
 } drop_counters SEC(".maps");
 
+/* Walk state of one call's bytes across its buffer or iovecs. */
+struct io_walk {
+	__u64 iov_array;  /* 0 for a plain buffer */
+	__u64 iov_count;
+	__u64 iov_index;
+	__u64 cursor;     /* user address of the next byte */
+	__u64 iov_left;   /* bytes left in the current buffer */
+	__u64 to_capture; /* bytes still to copy within the capture budget */
+	__u64 call_offset; /* position of the next piece within the call */
+	__u64 last_sent;
+};
+
 /* A data event is assembled here (too big for the stack), then copied into the ring with
- * its exact size. The payload has room for two pieces so that the verifier can bound
- * `offset + length` with masks alone. */
+ * its exact size. The walk state lives here too, not on the stack: the verifier does not
+ * track values in map memory, so loop iterations do not multiply its states. */
 struct data_scratch {
 	struct zt_data_event event;
-	__u8 overflow[ZT_PIECE_BYTES];
+	struct io_walk walk;
 };
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -245,42 +257,30 @@ static __always_inline int stash_msg(int fd, __u64 msghdr, __u8 syscall)
 
 /* ---- data syscalls: emit at exit ---- */
 
-/* Walk state of one call's bytes across its buffer or iovecs. */
-struct io_walk {
-	__u64 iov_array;  /* 0 for a plain buffer */
-	__u64 iov_count;
-	__u64 iov_index;
-	__u64 cursor;     /* user address of the next byte */
-	__u64 iov_left;   /* bytes left in the current buffer */
-	__u64 to_capture; /* bytes still to copy within the capture budget */
-};
 
-static __always_inline void submit_piece(struct data_scratch *s, __u32 fill, __u32 call_offset,
+static __always_inline void submit_piece(struct data_scratch *s, __u32 length, __u32 call_offset,
 					 __u8 flags)
 {
 	struct zt_data_event *e = &s->event;
-	e->captured_bytes = fill;
+	length &= (2 * ZT_PIECE_BYTES - 1);
+	if (length > ZT_PIECE_BYTES)
+		length = ZT_PIECE_BYTES;
+	e->captured_bytes = length;
 	e->call_offset = call_offset;
 	e->flags = flags;
-	__u64 size = offsetof(struct zt_data_event, data) + (fill & (2 * ZT_PIECE_BYTES - 1));
-	if (size > sizeof(struct zt_data_event))
-		size = sizeof(struct zt_data_event);
-	if (bpf_ringbuf_output(&events, e, size, 0))
+	if (bpf_ringbuf_output(&events, e, offsetof(struct zt_data_event, data) + length, 0))
 		count_drop(ZT_DROP_DATA_RINGBUF_FULL);
 }
 
 /*
- * Copies up to max_pieces_per_call pieces of the call's `total` bytes into the ring. Small
- * iovecs are packed into one piece. One loop iteration copies into the current piece from the
- * current buffer (or moves to the next iovec) and submits the piece when it is full.
+ * Copies the call's bytes, up to the capture budget, into the ring as pieces of at most
+ * ZT_PIECE_BYTES, each from a single buffer (packing small iovecs together makes the loop
+ * too hard for the verifier). One iteration either moves to the next iovec or submits one
+ * piece. The last piece carries ZT_DATA_LAST_PIECE; if the walk stops early (unreadable
+ * memory, too many iovecs) an empty last piece still tells userspace the call ended.
  */
 static __always_inline void emit_call(struct data_scratch *s, struct io_walk *w)
 {
-	__u32 fill = 0;        /* bytes in the current piece */
-	__u32 piece_start = 0; /* call offset of the current piece */
-	__u32 pieces_left = max_pieces_per_call;
-
-#pragma clang loop unroll(disable)
 	for (int i = 0; i < ZT_MAX_IOVECS + ZT_MAX_PIECES_PER_CALL; i++) {
 		if (w->to_capture == 0)
 			break;
@@ -298,29 +298,24 @@ static __always_inline void emit_call(struct data_scratch *s, struct io_walk *w)
 			w->iov_left = iov.iov_len < w->to_capture ? iov.iov_len : w->to_capture;
 			continue;
 		}
-		__u32 room = ZT_PIECE_BYTES - fill;
-		__u32 n = w->iov_left < room ? w->iov_left : room;
-		__u32 offset = fill & (ZT_PIECE_BYTES - 1);
-		n &= (2 * ZT_PIECE_BYTES - 1);
+		__u32 n = w->iov_left < ZT_PIECE_BYTES ? w->iov_left : ZT_PIECE_BYTES;
 		if (n > ZT_PIECE_BYTES)
 			break;
-		if (bpf_probe_read_user(&s->event.data[offset], n, (void *)w->cursor))
+		if (bpf_probe_read_user(s->event.data, n, (void *)w->cursor))
 			break; /* unreadable user memory: the rest becomes a gap */
-		fill += n;
 		w->cursor += n;
 		w->iov_left -= n;
 		w->to_capture -= n;
-		if (fill == ZT_PIECE_BYTES && w->to_capture > 0) {
-			if (pieces_left <= 1)
-				break;
-			submit_piece(s, fill, piece_start, 0);
-			pieces_left--;
-			piece_start += fill;
-			fill = 0;
+		if (w->to_capture == 0) {
+			submit_piece(s, n, w->call_offset, ZT_DATA_LAST_PIECE);
+			w->last_sent = 1;
+			break;
 		}
+		submit_piece(s, n, w->call_offset, 0);
+		w->call_offset += n;
 	}
-	/* The last piece always goes out (possibly empty) so userspace learns the call ended. */
-	submit_piece(s, fill, piece_start, ZT_DATA_LAST_PIECE);
+	if (!w->last_sent)
+		submit_piece(s, 0, w->call_offset, ZT_DATA_LAST_PIECE);
 }
 
 static __always_inline int emit_io(long ret, __u8 direction)
@@ -366,18 +361,19 @@ static __always_inline int emit_io(long ret, __u8 direction)
 	}
 
 	__u64 budget = (__u64)max_pieces_per_call * ZT_PIECE_BYTES;
-	struct io_walk w = {};
-	w.to_capture = (__u64)ret < budget ? (__u64)ret : budget;
+	struct io_walk *w = &s->walk;
+	__builtin_memset(w, 0, sizeof(*w));
+	w->to_capture = (__u64)ret < budget ? (__u64)ret : budget;
 	if (args.syscall == ZT_SYS_SENDFILE) {
-		w.to_capture = 0; /* file contents never pass through user memory */
+		w->to_capture = 0; /* file contents never pass through user memory */
 	} else if (args.iovcnt) {
-		w.iov_array = args.buf;
-		w.iov_count = args.iovcnt;
+		w->iov_array = args.buf;
+		w->iov_count = args.iovcnt;
 	} else {
-		w.cursor = args.buf;
-		w.iov_left = w.to_capture;
+		w->cursor = args.buf;
+		w->iov_left = w->to_capture;
 	}
-	emit_call(s, &w);
+	emit_call(s, w);
 	return 0;
 }
 

@@ -1,0 +1,137 @@
+#include "userspace/agent/socket_tracer.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "socket_trace.skel.h"
+
+namespace ztrace::agent {
+namespace {
+
+std::string errno_text(int err) { return std::strerror(err < 0 ? -err : err); }
+
+uint32_t round_up_pow2(uint32_t v) {
+  uint32_t p = 1;
+  while (p < v) p <<= 1;
+  return p;
+}
+
+}  // namespace
+
+std::unique_ptr<SocketTracer> SocketTracer::open(const TracerOptions& options,
+                                                 EventHandler handler, std::string* error) {
+  std::unique_ptr<SocketTracer> tracer(new SocketTracer());
+  tracer->handler_ = std::move(handler);
+  socket_trace_bpf* skel = socket_trace_bpf__open();
+  if (!skel) {
+    *error = "cannot open the BPF object: " + errno_text(errno);
+    return nullptr;
+  }
+  tracer->skel_ = skel;
+
+  auto* rodata = skel->rodata;
+  rodata->agent_tgid = options.agent_pid;
+  rodata->trace_all_processes = options.trace_all_processes ? 1 : 0;
+  rodata->filter_by_port = options.ports.empty() ? 0 : 1;
+  uint32_t pieces = (options.max_capture_bytes + ZT_PIECE_BYTES - 1) / ZT_PIECE_BYTES;
+  if (pieces < 1) pieces = 1;
+  if (pieces > ZT_MAX_PIECES_PER_CALL) pieces = ZT_MAX_PIECES_PER_CALL;
+  rodata->max_pieces_per_call = pieces;
+  bpf_map__set_max_entries(skel->maps.events, round_up_pow2(options.ring_buffer_bytes));
+  bpf_map__set_max_entries(skel->maps.conns, options.max_tracked_fds);
+
+  int err = socket_trace_bpf__load(skel);
+  if (err) {
+    *error = "cannot load the BPF programs (kernel >= 5.8 with BTF and root needed): " +
+             errno_text(err);
+    return nullptr;
+  }
+  for (uint16_t port : options.ports) {
+    uint8_t one = 1;
+    bpf_map__update_elem(skel->maps.traced_ports, &port, sizeof(port), &one, sizeof(one),
+                         BPF_ANY);
+  }
+
+  // Attach program by program so a failure names the program.
+  bpf_program* prog;
+  bpf_object__for_each_program(prog, skel->obj) {
+    bpf_link* link = bpf_program__attach(prog);
+    if (!link) {
+      *error = std::string("cannot attach ") + bpf_program__name(prog) + " (" +
+               bpf_program__section_name(prog) + "): " + errno_text(errno);
+      return nullptr;
+    }
+    tracer->links_.push_back(link);
+  }
+
+  tracer->ring_ = ring_buffer__new(bpf_map__fd(skel->maps.events), &SocketTracer::on_ring_event,
+                                   tracer.get(), nullptr);
+  if (!tracer->ring_) {
+    *error = "cannot open the ring buffer: " + errno_text(errno);
+    return nullptr;
+  }
+  return tracer;
+}
+
+SocketTracer::~SocketTracer() {
+  if (ring_) ring_buffer__free(ring_);
+  for (bpf_link* link : links_) bpf_link__destroy(link);
+  if (skel_) socket_trace_bpf__destroy(skel_);
+}
+
+int SocketTracer::on_ring_event(void* ctx, void* data, size_t size) {
+  auto* self = static_cast<SocketTracer*>(ctx);
+  self->handler_({static_cast<const uint8_t*>(data), size});
+  return 0;
+}
+
+int SocketTracer::poll(int timeout_ms) {
+  int n = ring_buffer__poll(ring_, timeout_ms);
+  return n == -EINTR ? 0 : n;
+}
+
+bool SocketTracer::trace_process(pid_t pid) {
+  uint32_t key = pid;
+  uint8_t one = 1;
+  return bpf_map__update_elem(skel_->maps.traced_pids, &key, sizeof(key), &one, sizeof(one),
+                              BPF_ANY) == 0;
+}
+
+void SocketTracer::untrace_process(pid_t pid) {
+  uint32_t key = pid;
+  bpf_map__delete_elem(skel_->maps.traced_pids, &key, sizeof(key), 0);
+}
+
+void SocketTracer::forget_process_fds(pid_t pid) {
+  // Collect first: deleting while iterating restarts the walk on some kernels.
+  std::vector<zt_conn_key> doomed;
+  zt_conn_key key{}, next{};
+  const zt_conn_key* prev = nullptr;
+  int fd = bpf_map__fd(skel_->maps.conns);
+  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+    if (next.tgid == static_cast<uint32_t>(pid)) doomed.push_back(next);
+    key = next;
+    prev = &key;
+  }
+  for (const auto& k : doomed) bpf_map_delete_elem(fd, &k);
+}
+
+DropCounts SocketTracer::drop_counts() const {
+  DropCounts totals{};
+  int ncpus = libbpf_num_possible_cpus();
+  if (ncpus <= 0) return totals;
+  std::vector<uint64_t> per_cpu(ncpus);
+  for (uint32_t reason = 0; reason < ZT_DROP_REASON_COUNT; ++reason) {
+    if (bpf_map__lookup_elem(skel_->maps.drop_counters, &reason, sizeof(reason), per_cpu.data(),
+                             per_cpu.size() * sizeof(uint64_t), 0) == 0) {
+      for (uint64_t v : per_cpu) totals[reason] += v;
+    }
+  }
+  return totals;
+}
+
+}  // namespace ztrace::agent

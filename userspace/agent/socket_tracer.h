@@ -1,0 +1,67 @@
+#pragma once
+
+// Owns the socket_trace BPF object: loads it with the run's settings, attaches every program,
+// and gives typed access to its maps. Destroying it detaches everything (nothing is pinned).
+
+#include <sys/types.h>
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "bpf/socket_trace.h"
+
+struct socket_trace_bpf;
+struct ring_buffer;
+struct bpf_link;
+
+namespace ztrace::agent {
+
+struct TracerOptions {
+  pid_t agent_pid = 0;
+  bool trace_all_processes = true;
+  std::vector<uint16_t> ports;          // empty: every TCP port
+  uint32_t max_capture_bytes = 16384;   // per syscall, rounded up to whole pieces
+  uint32_t ring_buffer_bytes = 16u << 20;
+  uint32_t max_tracked_fds = 65536;
+};
+
+using DropCounts = std::array<uint64_t, ZT_DROP_REASON_COUNT>;
+
+class SocketTracer {
+ public:
+  // Raw event bytes, valid only during the call.
+  using EventHandler = std::function<void(std::span<const uint8_t>)>;
+
+  static std::unique_ptr<SocketTracer> open(const TracerOptions& options,
+                                            EventHandler handler, std::string* error);
+  ~SocketTracer();
+  SocketTracer(const SocketTracer&) = delete;
+  SocketTracer& operator=(const SocketTracer&) = delete;
+
+  // Waits up to timeout_ms for events and hands each to the handler. <0 on error.
+  int poll(int timeout_ms);
+
+  bool trace_process(pid_t pid);
+  void untrace_process(pid_t pid);
+  // Forgets what the kernel cached about a process's fds (exec closes CLOEXEC fds silently).
+  void forget_process_fds(pid_t pid);
+
+  DropCounts drop_counts() const;
+  size_t attached_programs() const { return links_.size(); }
+
+ private:
+  SocketTracer() = default;
+  static int on_ring_event(void* ctx, void* data, size_t size);
+
+  socket_trace_bpf* skel_ = nullptr;
+  ring_buffer* ring_ = nullptr;
+  std::vector<bpf_link*> links_;
+  EventHandler handler_;
+};
+
+}  // namespace ztrace::agent
