@@ -173,12 +173,13 @@ static __always_inline bool read_tcp_tuple(struct sock *sk, struct zt_tuple *t)
 	t->family = family;
 	t->local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
 	t->remote_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	/* Explicit sizes: BPF_CORE_READ_INTO on an array copies only its first element. */
 	if (family == AF_INET) {
-		BPF_CORE_READ_INTO(t->local_addr, sk, __sk_common.skc_rcv_saddr);
-		BPF_CORE_READ_INTO(t->remote_addr, sk, __sk_common.skc_daddr);
+		bpf_core_read(t->local_addr, 4, &sk->__sk_common.skc_rcv_saddr);
+		bpf_core_read(t->remote_addr, 4, &sk->__sk_common.skc_daddr);
 	} else {
-		BPF_CORE_READ_INTO(t->local_addr, sk, __sk_common.skc_v6_rcv_saddr);
-		BPF_CORE_READ_INTO(t->remote_addr, sk, __sk_common.skc_v6_daddr);
+		bpf_core_read(t->local_addr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(t->remote_addr, 16, &sk->__sk_common.skc_v6_daddr);
 	}
 	return true;
 }

@@ -1,1 +1,86 @@
-int main() { return 0; }
+// ztrace command line: `run` starts the agent, `check` reports what the host allows,
+// `version` prints the version.
+
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "userspace/agent/agent.h"
+#include "userspace/agent/host_setup.h"
+
+namespace {
+
+void setup_logging(const std::string& level) {
+  // Logs go to stderr; stdout carries the console span lines.
+  auto logger = spdlog::stderr_color_mt("ztrace");
+  spdlog::set_default_logger(logger);
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  spdlog::set_level(spdlog::level::from_str(level));
+}
+
+int run_check() {
+  int failures = 0;
+  for (const auto& check : ztrace::agent::inspect_host()) {
+    std::printf("%-10s %-4s %s\n", check.name.c_str(), check.ok ? "ok" : "no",
+                check.detail.c_str());
+    if (!check.ok && (check.name == "root" || check.name == "btf")) ++failures;
+  }
+  return failures == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"ztrace: OpenTelemetry traces for uninstrumented services, from eBPF"};
+  app.require_subcommand(1);
+  std::string log_level = "info";
+  app.add_option("--log-level", log_level, "trace|debug|info|warn|error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+
+  ztrace::agent::AgentOptions options;
+  auto* run = app.add_subcommand("run", "Run the agent until SIGINT/SIGTERM");
+  run->add_option("--pid", options.selection.pids,
+                  "Trace this process and its children (repeatable)");
+  run->add_option("--exe", options.selection.exe_globs,
+                  "Trace processes whose executable path or name matches this glob, including "
+                  "ones started later (repeatable)");
+  run->add_option("--port", options.selection.ports,
+                  "Trace only connections whose local or remote TCP port is this (repeatable)")
+      ->check(CLI::Range(1, 65535));
+  run->add_option("--jsonl", options.jsonl_path,
+                  "Also write every span as one JSON object per line to this file");
+  bool no_console = false;
+  run->add_flag("--no-console", no_console, "Do not print a line per span on stdout");
+  run->add_option("--max-capture-bytes", options.max_capture_bytes,
+                  "Bytes captured per syscall (rounded up to 4 KiB pieces); the rest of a "
+                  "larger call is skipped with its length recorded")
+      ->check(CLI::Range(4096, 65536));
+  run->add_flag("--capture-url-query", options.capture_url_query,
+                "Record url.query (may contain secrets)");
+  run->add_option("--ring-buffer-bytes", options.ring_buffer_bytes,
+                  "Kernel→agent ring buffer size (power of two)")
+      ->check(CLI::Range(1u << 16, 1u << 30));
+  run->add_option("--max-connections", options.max_connections,
+                  "Connections tracked at once; the least recently active beyond are dropped");
+  int stats_seconds = 60;
+  run->add_option("--stats-interval", stats_seconds,
+                  "Seconds between counter log lines (0: only at exit)");
+
+  auto* check = app.add_subcommand("check", "Report what this host allows and ztrace needs");
+  auto* version = app.add_subcommand("version", "Print the version");
+
+  CLI11_PARSE(app, argc, argv);
+  setup_logging(log_level);
+
+  if (version->parsed()) {
+    std::printf("ztrace %s\n", ZTRACE_VERSION);
+    return 0;
+  }
+  if (check->parsed()) return run_check();
+  options.console_output = !no_console;
+  options.stats_interval = std::chrono::seconds(stats_seconds);
+  return ztrace::agent::run_agent(options);
+}

@@ -1,1 +1,169 @@
-// placeholder: replaced by the real module
+#include "userspace/conntrack/connection_table.h"
+
+#include <algorithm>
+#include <string_view>
+#include <vector>
+
+namespace ztrace::conntrack {
+
+struct ConnectionTable::Connection {
+  Connection(Role role, bool joined_midstream) : parser(role, joined_midstream) {}
+
+  ConnectionKey key;
+  ConnectionView view;
+  http1::ConnectionParser parser;
+  uint64_t next_offset[2] = {0, 0};  // expected stream position per direction
+  bool seen_data[2] = {false, false};
+  bool joined_midstream = false;
+  bool failure_counted = false;
+  uint64_t last_activity_ns = 0;
+  Lru::iterator lru_position;
+};
+
+ConnectionTable::ConnectionTable(Options options, ExchangeSink sink,
+                                 ResourceResolver resolve_resource)
+    : options_(options),
+      sink_(std::move(sink)),
+      resolve_resource_(std::move(resolve_resource)) {}
+
+ConnectionTable::~ConnectionTable() = default;
+
+ConnectionTable::Connection* ConnectionTable::find_or_create(const ConnectionKey& key, Role role,
+                                                             const zt_tuple& tuple,
+                                                             uint64_t timestamp_ns) {
+  auto it = connections_.find(key);
+  if (it != connections_.end()) return it->second.get();
+
+  while (connections_.size() >= options_.max_connections && !lru_.empty()) {
+    auto victim = connections_.find(lru_.back());
+    ++stats_.connections_evicted;
+    close(victim, timestamp_ns);
+  }
+  // A socket the kernel first saw at a read or write (not at connect/accept) was open
+  // before the agent started: its streams may begin mid-message.
+  bool joined_midstream = role == Role::kUnknown;
+  auto conn = std::make_unique<Connection>(role, joined_midstream);
+  conn->key = key;
+  conn->joined_midstream = joined_midstream;
+  conn->view.pid = key.pid;
+  conn->view.role = role;
+  conn->view.local = local_endpoint(tuple);
+  conn->view.remote = remote_endpoint(tuple);
+  if (resolve_resource_) conn->view.resource = resolve_resource_(key.pid);
+  conn->last_activity_ns = timestamp_ns;
+  lru_.push_front(key);
+  conn->lru_position = lru_.begin();
+  ++stats_.connections_opened;
+  return connections_.emplace(key, std::move(conn)).first->second.get();
+}
+
+void ConnectionTable::touch(Connection& conn, uint64_t timestamp_ns) {
+  conn.last_activity_ns = timestamp_ns;
+  lru_.splice(lru_.begin(), lru_, conn.lru_position);
+}
+
+void ConnectionTable::drain(Connection& conn) {
+  for (auto& exchange : conn.parser.take_exchanges()) {
+    conn.view.role = conn.parser.role();
+    sink_(conn.view, std::move(exchange));
+  }
+  if (conn.parser.failed() && !conn.failure_counted) {
+    conn.failure_counted = true;
+    ++stats_.non_http_connections;
+  }
+}
+
+void ConnectionTable::on_open(const zt_conn_event& event) {
+  ConnectionKey key{event.pid, event.fd, event.generation};
+  Connection* conn =
+      find_or_create(key, static_cast<Role>(event.role), event.tuple, event.timestamp_ns);
+  touch(*conn, event.timestamp_ns);
+}
+
+void ConnectionTable::on_data(const zt_data_event& event) {
+  ConnectionKey key{event.pid, event.fd, event.generation};
+  Connection* conn =
+      find_or_create(key, static_cast<Role>(event.role), event.tuple, event.timestamp_ns);
+  touch(*conn, event.timestamp_ns);
+  conn->view.last_tid = event.tid;
+
+  const int dir = event.direction == ZT_DIR_INGRESS ? 1 : 0;
+  const Direction direction = dir ? Direction::kIngress : Direction::kEgress;
+  const uint64_t piece_offset = event.stream_offset + event.call_offset;
+  uint64_t& expected = conn->next_offset[dir];
+  if (!conn->seen_data[dir]) {
+    // The kernel counts stream bytes from when it first saw the socket.
+    conn->seen_data[dir] = true;
+    expected = piece_offset;
+  }
+  if (piece_offset < expected) {
+    ++stats_.out_of_order_pieces;
+    return;
+  }
+  if (piece_offset > expected) {
+    // Pieces were lost (ring buffer full): their length is known, their bytes are not.
+    const uint64_t lost = piece_offset - expected;
+    stats_.lost_bytes += lost;
+    conn->parser.on_data(direction, {}, lost, event.timestamp_ns, false);
+  }
+
+  const uint32_t captured = std::min<uint32_t>(event.captured_bytes, ZT_PIECE_BYTES);
+  uint64_t gap_after = 0;
+  if (event.flags & ZT_DATA_LAST_PIECE) {
+    const uint64_t captured_end = uint64_t{event.call_offset} + captured;
+    gap_after = event.call_bytes > captured_end ? event.call_bytes - captured_end : 0;
+  }
+  conn->parser.on_data(direction,
+                       std::string_view(reinterpret_cast<const char*>(event.data), captured),
+                       gap_after, event.timestamp_ns, event.call_offset == 0);
+  expected = piece_offset + captured + gap_after;
+  drain(*conn);
+}
+
+void ConnectionTable::close(
+    std::unordered_map<ConnectionKey, std::unique_ptr<Connection>, ConnectionKeyHash>::iterator it,
+    uint64_t timestamp_ns) {
+  Connection& conn = *it->second;
+  conn.parser.on_close(timestamp_ns);
+  drain(conn);
+  const auto& parser_stats = conn.parser.stats();
+  stats_.orphan_responses += parser_stats.orphan_responses;
+  stats_.truncated_messages += parser_stats.truncated_messages;
+  lru_.erase(conn.lru_position);
+  connections_.erase(it);
+}
+
+void ConnectionTable::on_close(const zt_conn_event& event) {
+  auto it = connections_.find({event.pid, event.fd, event.generation});
+  if (it == connections_.end()) return;
+  ++stats_.connections_closed;
+  close(it, event.timestamp_ns);
+}
+
+void ConnectionTable::on_process_exit(uint32_t pid, uint64_t timestamp_ns) {
+  std::vector<ConnectionKey> doomed;
+  for (const auto& [key, conn] : connections_) {
+    if (key.pid == pid) doomed.push_back(key);
+  }
+  for (const auto& key : doomed) {
+    ++stats_.connections_closed;
+    close(connections_.find(key), timestamp_ns);
+  }
+}
+
+void ConnectionTable::expire_idle(uint64_t now_ns) {
+  while (!lru_.empty()) {
+    auto it = connections_.find(lru_.back());
+    if (now_ns - it->second->last_activity_ns < options_.idle_timeout_ns) break;
+    ++stats_.connections_evicted;
+    close(it, now_ns);
+  }
+}
+
+ConnectionTableStats ConnectionTable::stats() const {
+  ConnectionTableStats s = stats_;
+  s.connections_active = connections_.size();
+  return s;
+}
+
+}  // namespace ztrace::conntrack

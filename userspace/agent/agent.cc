@@ -1,0 +1,194 @@
+#include "userspace/agent/agent.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <thread>
+#include <unordered_set>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+#include "userspace/agent/event_queue.h"
+#include "userspace/agent/host_setup.h"
+#include "userspace/agent/socket_tracer.h"
+#include "userspace/export/console_exporter.h"
+#include "userspace/export/export_pipeline.h"
+#include "userspace/export/jsonl_exporter.h"
+#include "userspace/pipeline/event_pipeline.h"
+#include "userspace/process/process_table.h"
+#include "userspace/spans/clock.h"
+
+namespace ztrace::agent {
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+void on_stop_signal(int) { g_stop.store(true); }
+
+void install_signal_handlers() {
+  struct sigaction sa = {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;  // no SA_RESTART: the ring buffer poll returns at once
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+std::string host_name() {
+  char name[256] = {};
+  gethostname(name, sizeof(name) - 1);
+  return name;
+}
+
+std::string exe_path_of(uint32_t pid) {
+  std::error_code ec;
+  auto path = std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/exe", ec);
+  return ec ? "" : path.string();
+}
+
+std::vector<std::unique_ptr<exporter::SpanExporter>> make_exporters(const AgentOptions& options,
+                                                                    std::string* error) {
+  std::vector<std::unique_ptr<exporter::SpanExporter>> exporters;
+  if (options.console_output) exporters.push_back(std::make_unique<exporter::ConsoleExporter>());
+  if (!options.jsonl_path.empty()) {
+    auto jsonl = exporter::JsonlExporter::open(options.jsonl_path, error);
+    if (!jsonl) return {};
+    exporters.push_back(std::move(jsonl));
+  }
+  return exporters;
+}
+
+void log_counters(const pipeline::EventPipelineStats& p, const exporter::ExportStats& e,
+                  const DropCounts& kernel_drops, uint64_t queue_drops) {
+  const auto& c = p.connections;
+  spdlog::info(
+      "counters: events data={} conn={} proc={} malformed={}; kernel drops data={} control={} "
+      "inflight={} conn_table={}; intake queue drops={}; connections opened={} active={} "
+      "evicted={} non_http={} lost_bytes={} orphan_responses={} truncated={}; spans built={} "
+      "exported={} dropped_queue_full={} export_failures={}",
+      p.data_events, p.connection_events, p.process_events, p.malformed_events,
+      kernel_drops[ZT_DROP_DATA_RINGBUF_FULL], kernel_drops[ZT_DROP_CONTROL_RINGBUF_FULL],
+      kernel_drops[ZT_DROP_INFLIGHT_FULL], kernel_drops[ZT_DROP_CONN_UPDATE_FAILED], queue_drops,
+      c.connections_opened, c.connections_active, c.connections_evicted, c.non_http_connections,
+      c.lost_bytes, c.orphan_responses, c.truncated_messages, p.spans_built,
+      e.spans_exported.load(), e.spans_dropped_queue_full.load(), e.export_failures.load());
+}
+
+}  // namespace
+
+int run_agent(const AgentOptions& options) {
+  std::string error;
+  if (!prepare_host(&error)) {
+    spdlog::error("{}", error);
+    return 2;
+  }
+  auto exporters = make_exporters(options, &error);
+  if (!error.empty()) {
+    spdlog::error("cannot set up output: {}", error);
+    return 2;
+  }
+  exporter::ExportPipelineOptions export_options;
+  export_options.max_queue_spans = options.export_queue_spans;
+  exporter::ExportPipeline exporter(std::move(exporters), export_options);
+
+  spans::KernelClock clock;
+  process::ProcessTable processes({.resource = {.host_name = host_name()}});
+  EventQueue queue(options.event_queue_bytes);
+  EventBatch intake_batch;
+
+  TracerOptions tracer_options;
+  tracer_options.agent_pid = getpid();
+  tracer_options.trace_all_processes = options.selection.selects_all_processes();
+  tracer_options.ports = options.selection.ports;
+  tracer_options.max_capture_bytes = options.max_capture_bytes;
+  tracer_options.ring_buffer_bytes = options.ring_buffer_bytes;
+  auto tracer = SocketTracer::open(
+      tracer_options, [&](std::span<const uint8_t> event) { intake_batch.append(event); }, &error);
+  if (!tracer) {
+    spdlog::error("{}", error);
+    return 3;
+  }
+
+  const auto& selection = options.selection;
+  const std::unordered_set<pid_t> explicit_pids(selection.pids.begin(), selection.pids.end());
+  if (!selection.selects_all_processes()) {
+    for (pid_t pid : process::matching_pids(selection, getpid())) tracer->trace_process(pid);
+  }
+
+  // Hooks run on the pipeline thread; map updates are syscalls and thread-safe.
+  pipeline::ProcessHooks hooks;
+  hooks.on_exec = [&](uint32_t pid, bool had_connections) {
+    if (had_connections) tracer->forget_process_fds(pid);
+    if (selection.selects_all_processes()) return;
+    if (selection.matches_process(pid, exe_path_of(pid))) {
+      tracer->trace_process(pid);
+    } else if (!explicit_pids.count(pid)) {
+      tracer->untrace_process(pid);
+    }
+  };
+  hooks.on_exit = [&](uint32_t pid, bool had_connections) {
+    if (had_connections) tracer->forget_process_fds(pid);
+  };
+
+  pipeline::EventPipelineOptions pipeline_options;
+  pipeline_options.connections.max_connections = options.max_connections;
+  pipeline_options.http.capture_url_query = options.capture_url_query;
+  pipeline::EventPipeline pipeline(pipeline_options, clock, processes, exporter, hooks);
+
+  std::thread pipeline_thread([&] {
+    std::vector<EventBatch> batches;
+    auto last_tick = std::chrono::steady_clock::now();
+    auto last_stats = last_tick;
+    bool open = true;
+    while (open) {
+      batches.clear();
+      open = queue.pop_all(batches, std::chrono::milliseconds(100));
+      for (const auto& batch : batches) batch.for_each([&](auto event) { pipeline.handle(event); });
+      auto now = std::chrono::steady_clock::now();
+      if (now - last_tick >= std::chrono::seconds(1)) {
+        last_tick = now;
+        pipeline.tick(spans::KernelClock::monotonic_now_ns());
+      }
+      if (options.stats_interval.count() > 0 && now - last_stats >= options.stats_interval) {
+        last_stats = now;
+        clock.refresh();
+        log_counters(pipeline.stats(), exporter.stats(), tracer->drop_counts(),
+                     queue.dropped_events());
+      }
+    }
+  });
+
+  install_signal_handlers();
+  spdlog::info("ztrace ready: {} probes attached, tracing {}{}", tracer->attached_programs(),
+               selection.selects_all_processes() ? "all processes"
+                                                 : "selected processes",
+               selection.ports.empty() ? "" : " on selected ports");
+
+  while (!g_stop.load()) {
+    int rc = tracer->poll(100);
+    queue.push(intake_batch);
+    if (rc < 0) {
+      spdlog::error("ring buffer poll failed: {}", rc);
+      break;
+    }
+  }
+
+  spdlog::info("stopping: draining events and flushing output");
+  tracer->poll(0);
+  queue.push(intake_batch);
+  queue.close();
+  pipeline_thread.join();
+  log_counters(pipeline.stats(), exporter.stats(), tracer->drop_counts(), queue.dropped_events());
+  tracer.reset();  // detach every probe before the slow part
+  bool flushed = exporter.shutdown(std::chrono::seconds(5));
+  spdlog::info("stopped{}", flushed ? "" : " (export flush deadline passed; see counters)");
+  return 0;
+}
+
+}  // namespace ztrace::agent

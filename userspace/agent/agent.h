@@ -1,0 +1,31 @@
+#pragma once
+
+// The agent daemon: prepares the host, attaches the probes, and runs the intake thread
+// (ring buffer → queue), the pipeline thread (events → spans) and the export worker until
+// SIGINT/SIGTERM, then flushes and detaches everything.
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "userspace/process/selection.h"
+
+namespace ztrace::agent {
+
+struct AgentOptions {
+  process::SelectionRules selection;
+  bool console_output = true;
+  std::string jsonl_path;  // empty: no JSON lines file
+  bool capture_url_query = false;
+  uint32_t max_capture_bytes = 16384;
+  uint32_t ring_buffer_bytes = 16u << 20;
+  size_t event_queue_bytes = 64u << 20;
+  size_t max_connections = 16384;
+  size_t export_queue_spans = 65536;
+  std::chrono::seconds stats_interval{60};  // 0: never log counters
+};
+
+// Returns the process exit code.
+int run_agent(const AgentOptions& options);
+
+}  // namespace ztrace::agent

@@ -1,0 +1,47 @@
+#include "userspace/agent/event_queue.h"
+
+namespace ztrace::agent {
+
+void EventBatch::append(std::span<const uint8_t> event) {
+  const uint32_t len = static_cast<uint32_t>(event.size());
+  const size_t pos = bytes_.size();
+  bytes_.resize(pos + sizeof(len) + len);
+  __builtin_memcpy(bytes_.data() + pos, &len, sizeof(len));
+  __builtin_memcpy(bytes_.data() + pos + sizeof(len), event.data(), len);
+  ++events_;
+}
+
+bool EventQueue::push(EventBatch& batch) {
+  if (batch.empty()) return true;
+  {
+    std::lock_guard lock(mutex_);
+    if (!closed_ && queued_bytes_ + batch.bytes() <= max_bytes_) {
+      queued_bytes_ += batch.bytes();
+      queued_.push_back(std::move(batch));
+      batch = EventBatch();
+      ready_.notify_one();
+      return true;
+    }
+  }
+  dropped_events_.fetch_add(batch.events(), std::memory_order_relaxed);
+  batch.clear();
+  return false;
+}
+
+bool EventQueue::pop_all(std::vector<EventBatch>& out, std::chrono::milliseconds wait) {
+  std::unique_lock lock(mutex_);
+  ready_.wait_for(lock, wait, [this] { return !queued_.empty() || closed_; });
+  if (queued_.empty()) return !closed_;
+  for (auto& batch : queued_) out.push_back(std::move(batch));
+  queued_.clear();
+  queued_bytes_ = 0;
+  return true;
+}
+
+void EventQueue::close() {
+  std::lock_guard lock(mutex_);
+  closed_ = true;
+  ready_.notify_all();
+}
+
+}  // namespace ztrace::agent

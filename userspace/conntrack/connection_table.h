@@ -1,0 +1,102 @@
+#pragma once
+
+// Connections of traced processes, keyed by (pid, fd, generation). Each direction's pieces
+// are put back in stream order and fed to the protocol parser; pieces lost between kernel and
+// userspace are detected from stream offsets and fed as gaps, never silently skipped.
+
+#include <cstdint>
+#include <functional>
+#include <list>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "bpf/socket_trace.h"
+#include "userspace/common/connection_types.h"
+#include "userspace/conntrack/endpoint.h"
+#include "userspace/protocols/http1/connection_parser.h"
+#include "userspace/spans/span.h"
+
+namespace ztrace::conntrack {
+
+struct ConnectionKey {
+  uint32_t pid = 0;
+  int32_t fd = 0;
+  uint64_t generation = 0;
+  bool operator==(const ConnectionKey&) const = default;
+};
+
+struct ConnectionKeyHash {
+  size_t operator()(const ConnectionKey& k) const {
+    return std::hash<uint64_t>()((uint64_t{k.pid} << 32 | static_cast<uint32_t>(k.fd)) ^
+                                 (k.generation * 0x9e3779b97f4a7c15ull));
+  }
+};
+
+// What span builders need to know about the connection an exchange travelled on.
+struct ConnectionView {
+  uint32_t pid = 0;
+  uint32_t last_tid = 0;  // thread of the latest syscall seen on the connection
+  Role role = Role::kUnknown;
+  Endpoint local;
+  Endpoint remote;
+  // Resolved when the connection is first seen, while the process surely still exists
+  // (a short-lived client may be gone by the time its last response is parsed).
+  std::shared_ptr<const spans::Resource> resource;
+};
+
+struct ConnectionTableStats {
+  uint64_t connections_opened = 0;
+  uint64_t connections_closed = 0;
+  uint64_t connections_evicted = 0;  // table full or idle too long
+  uint64_t connections_active = 0;
+  uint64_t lost_bytes = 0;           // pieces lost before userspace: fed as gaps
+  uint64_t out_of_order_pieces = 0;  // behind the stream position: ignored
+  uint64_t non_http_connections = 0;
+  uint64_t orphan_responses = 0;
+  uint64_t truncated_messages = 0;
+};
+
+class ConnectionTable {
+ public:
+  using ExchangeSink = std::function<void(const ConnectionView&, http1::Exchange&&)>;
+  using ResourceResolver = std::function<std::shared_ptr<const spans::Resource>(uint32_t pid)>;
+
+  struct Options {
+    size_t max_connections = 16384;
+    uint64_t idle_timeout_ns = 300ull * 1000 * 1000 * 1000;
+  };
+
+  ConnectionTable(Options options, ExchangeSink sink, ResourceResolver resolve_resource);
+  ~ConnectionTable();
+
+  void on_data(const zt_data_event& event);
+  void on_open(const zt_conn_event& event);
+  void on_close(const zt_conn_event& event);
+  void on_process_exit(uint32_t pid, uint64_t timestamp_ns);
+  // Closes connections without activity since `now_ns - idle_timeout_ns`.
+  void expire_idle(uint64_t now_ns);
+
+  ConnectionTableStats stats() const;
+
+ private:
+  struct Connection;
+  using Lru = std::list<ConnectionKey>;  // front: most recently active
+
+  Connection* find_or_create(const ConnectionKey& key, Role role, const zt_tuple& tuple,
+                             uint64_t timestamp_ns);
+  void close(std::unordered_map<ConnectionKey, std::unique_ptr<Connection>,
+                                ConnectionKeyHash>::iterator it,
+             uint64_t timestamp_ns);
+  void drain(Connection& conn);
+  void touch(Connection& conn, uint64_t timestamp_ns);
+
+  const Options options_;
+  ExchangeSink sink_;
+  ResourceResolver resolve_resource_;
+  std::unordered_map<ConnectionKey, std::unique_ptr<Connection>, ConnectionKeyHash> connections_;
+  Lru lru_;
+  ConnectionTableStats stats_;
+};
+
+}  // namespace ztrace::conntrack

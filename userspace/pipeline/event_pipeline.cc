@@ -1,0 +1,101 @@
+#include "userspace/pipeline/event_pipeline.h"
+
+#include <cstring>
+
+namespace ztrace::pipeline {
+namespace {
+
+// Copies an event out of the ring buffer bytes; false when it is too short for its type.
+// Data events are variable-size: only the captured prefix of data[] is present.
+template <typename Event>
+bool copy_event(std::span<const uint8_t> bytes, size_t min_size, Event* out) {
+  if (bytes.size() < min_size || bytes.size() > sizeof(Event)) return false;
+  std::memcpy(out, bytes.data(), bytes.size());
+  return true;
+}
+
+}  // namespace
+
+EventPipeline::EventPipeline(EventPipelineOptions options, const spans::KernelClock& clock,
+                             process::ProcessTable& processes, exporter::ExportPipeline& exporter,
+                             ProcessHooks hooks)
+    : http_spans_(options.http, clock),
+      processes_(processes),
+      exporter_(exporter),
+      hooks_(std::move(hooks)),
+      connections_(options.connections,
+                   [this](const conntrack::ConnectionView& view, http1::Exchange&& exchange) {
+                     exporter_.submit(http_spans_.build(view, exchange, view.resource));
+                     ++stats_.spans_built;
+                   },
+                   [this](uint32_t pid) { return processes_.get(pid); }) {}
+
+bool EventPipeline::process_has_connections(uint32_t pid) const {
+  return connections_per_pid_.count(pid) != 0;
+}
+
+void EventPipeline::handle(std::span<const uint8_t> bytes) {
+  if (bytes.empty()) {
+    ++stats_.malformed_events;
+    return;
+  }
+  switch (bytes[0]) {
+    case ZT_EVENT_DATA: {
+      static thread_local zt_data_event event;
+      if (!copy_event(bytes, offsetof(zt_data_event, data), &event) ||
+          event.captured_bytes > bytes.size() - offsetof(zt_data_event, data)) {
+        ++stats_.malformed_events;
+        return;
+      }
+      ++stats_.data_events;
+      connections_per_pid_.try_emplace(event.pid, 0);
+      connections_.on_data(event);
+      return;
+    }
+    case ZT_EVENT_CONN_OPEN:
+    case ZT_EVENT_CONN_CLOSE: {
+      zt_conn_event event;
+      if (!copy_event(bytes, sizeof(event), &event)) {
+        ++stats_.malformed_events;
+        return;
+      }
+      ++stats_.connection_events;
+      if (bytes[0] == ZT_EVENT_CONN_OPEN) {
+        connections_per_pid_.try_emplace(event.pid, 0);
+        connections_.on_open(event);
+      } else {
+        connections_.on_close(event);
+      }
+      return;
+    }
+    case ZT_EVENT_PROC_EXEC:
+    case ZT_EVENT_PROC_EXIT: {
+      zt_proc_event event;
+      if (!copy_event(bytes, sizeof(event), &event)) {
+        ++stats_.malformed_events;
+        return;
+      }
+      ++stats_.process_events;
+      const bool had_connections = process_has_connections(event.pid);
+      // The old image's connections end with it (CLOEXEC) or at exit.
+      connections_.on_process_exit(event.pid, event.timestamp_ns);
+      connections_per_pid_.erase(event.pid);
+      processes_.forget(event.pid);
+      const auto& hook = bytes[0] == ZT_EVENT_PROC_EXEC ? hooks_.on_exec : hooks_.on_exit;
+      if (hook) hook(event.pid, had_connections);
+      return;
+    }
+    default:
+      ++stats_.malformed_events;
+  }
+}
+
+void EventPipeline::tick(uint64_t now_monotonic_ns) { connections_.expire_idle(now_monotonic_ns); }
+
+EventPipelineStats EventPipeline::stats() const {
+  EventPipelineStats s = stats_;
+  s.connections = connections_.stats();
+  return s;
+}
+
+}  // namespace ztrace::pipeline

@@ -1,0 +1,117 @@
+#include "userspace/pipeline/http_span_builder.h"
+
+#include <array>
+#include <string>
+#include <string_view>
+
+namespace ztrace::pipeline {
+namespace {
+
+using spans::SpanKind;
+using spans::StatusCode;
+
+// Methods the semantic conventions know; any other is reported as "_OTHER".
+bool is_known_method(std::string_view method) {
+  static constexpr std::array<std::string_view, 9> kKnown = {
+      "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"};
+  for (auto known : kKnown) {
+    if (method == known) return true;
+  }
+  return false;
+}
+
+struct SplitTarget {
+  std::string_view path;
+  std::string_view query;
+};
+
+// origin-form "/p?q" or absolute-form "http://host/p?q" (requests to proxies).
+SplitTarget split_target(std::string_view target) {
+  if (auto scheme = target.find("://"); scheme != std::string_view::npos && target[0] != '/') {
+    auto path_start = target.find('/', scheme + 3);
+    target = path_start == std::string_view::npos ? "/" : target.substr(path_start);
+  }
+  auto fragment = target.find('#');
+  if (fragment != std::string_view::npos) target = target.substr(0, fragment);
+  auto question = target.find('?');
+  if (question == std::string_view::npos) return {target, {}};
+  return {target.substr(0, question), target.substr(question + 1)};
+}
+
+// Host header "name[:port]" or "[v6]:port" → name.
+std::string_view host_name(std::string_view host) {
+  if (!host.empty() && host.front() == '[') {
+    auto close = host.find(']');
+    return close == std::string_view::npos ? host : host.substr(1, close - 1);
+  }
+  auto colon = host.rfind(':');
+  return colon == std::string_view::npos ? host : host.substr(0, colon);
+}
+
+}  // namespace
+
+spans::Span HttpSpanBuilder::build(const conntrack::ConnectionView& connection,
+                                   const http1::Exchange& exchange,
+                                   std::shared_ptr<const spans::Resource> resource) const {
+  const http1::Request& request = exchange.request;
+  const bool server = connection.role == Role::kServer;
+  spans::Span span;
+  span.trace_id = spans::random_trace_id();
+  span.span_id = spans::random_span_id();
+  span.kind = server ? SpanKind::kServer : SpanKind::kClient;
+  span.resource = std::move(resource);
+
+  const bool known_method = is_known_method(request.method);
+  span.name = known_method ? request.method : "HTTP";
+  span.set("http.request.method", known_method ? request.method : "_OTHER");
+  if (!known_method) span.set("http.request.method_original", request.method);
+
+  SplitTarget target = split_target(request.target);
+  span.set("url.path", std::string(target.path));
+  if (options_.capture_url_query && !target.query.empty()) {
+    span.set("url.query", std::string(target.query));
+  }
+  if (server) span.set("url.scheme", std::string("http"));
+
+  const auto& peer = connection.remote;
+  if (server) {
+    std::string_view host = host_name(request.host);
+    span.set("server.address", host.empty() ? connection.local.address : std::string(host));
+    span.set("server.port", int64_t{connection.local.port});
+    span.set("client.address", peer.address);
+    span.set("client.port", int64_t{peer.port});
+  } else {
+    std::string_view host = host_name(request.host);
+    span.set("server.address", host.empty() ? peer.address : std::string(host));
+    span.set("server.port", int64_t{peer.port});
+  }
+  span.set("network.peer.address", peer.address);
+  span.set("network.peer.port", int64_t{peer.port});
+  span.set("network.protocol.version", std::string(request.version_minor == 0 ? "1.0" : "1.1"));
+  if (!request.user_agent.empty()) span.set("user_agent.original", request.user_agent);
+
+  uint64_t end_ns = request.end_ns;
+  if (exchange.response) {
+    const http1::Response& response = *exchange.response;
+    end_ns = response.end_ns;
+    span.set("http.response.status_code", int64_t{response.status_code});
+    // Servers own 5xx; for a client every 4xx/5xx is a failed call.
+    const bool error = response.status_code >= 500 || (!server && response.status_code >= 400);
+    if (error) {
+      span.status_code = StatusCode::kError;
+      span.set("error.type", std::to_string(response.status_code));
+    }
+  } else {
+    span.status_code = StatusCode::kError;
+    span.status_message = "connection closed before a response";
+    span.set("error.type", std::string("ztrace.no_response"));
+  }
+  if (request.truncated || (exchange.response && exchange.response->truncated)) {
+    span.set("ztrace.capture.truncated", true);
+  }
+  span.start_time_unix_nano = clock_.to_unix_ns(request.start_ns);
+  span.end_time_unix_nano = clock_.to_unix_ns(std::max(end_ns, request.start_ns));
+  return span;
+}
+
+}  // namespace ztrace::pipeline

@@ -1,0 +1,32 @@
+#pragma once
+
+// HTTP/1.x exchange → OpenTelemetry span, per the stable HTTP semantic conventions.
+
+#include <memory>
+
+#include "userspace/conntrack/connection_table.h"
+#include "userspace/protocols/http1/connection_parser.h"
+#include "userspace/spans/clock.h"
+#include "userspace/spans/span.h"
+
+namespace ztrace::pipeline {
+
+struct HttpSpanOptions {
+  bool capture_url_query = false;  // url.query may carry secrets: off unless asked for
+};
+
+class HttpSpanBuilder {
+ public:
+  HttpSpanBuilder(HttpSpanOptions options, const spans::KernelClock& clock)
+      : options_(options), clock_(clock) {}
+
+  // SERVER span when the connection was accepted, CLIENT span when it was connected.
+  spans::Span build(const conntrack::ConnectionView& connection, const http1::Exchange& exchange,
+                    std::shared_ptr<const spans::Resource> resource) const;
+
+ private:
+  HttpSpanOptions options_;
+  const spans::KernelClock& clock_;
+};
+
+}  // namespace ztrace::pipeline
