@@ -4,6 +4,7 @@
 // response (keep-alive and pipelining, FIFO). Bodies are skipped, never stored.
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -16,7 +17,8 @@ namespace ztrace::http1 {
 struct Request {
   std::string method;
   std::string target;  // request-target as sent (origin-form path?query, or absolute-form)
-  int version_minor = 1;  // HTTP/1.<minor>
+  bool target_truncated = false;  // target longer than 8 KiB: only its prefix is kept
+  int version_minor = 1;          // HTTP/1.<minor>
   std::string host;
   std::string user_agent;
   std::string traceparent;
@@ -24,7 +26,9 @@ struct Request {
   uint64_t start_ns = 0;  // timestamp of the chunk holding the first byte
   uint64_t end_ns = 0;    // timestamp of the chunk holding the last byte
   uint64_t body_bytes = 0;
-  bool truncated = false;  // headers or framing not fully captured: fields may be missing
+  // Headers or framing not fully captured: fields may be missing. A request whose start was
+  // lost entirely (it began inside uncaptured bytes) has an empty method and target.
+  bool truncated = false;
 };
 
 struct Response {
@@ -46,6 +50,8 @@ struct ParserStats {
   uint64_t invalid_streams = 0;     // connection disabled: not HTTP/1 or malformed
   uint64_t orphan_responses = 0;    // response with no request (e.g. joined mid-stream)
   uint64_t truncated_messages = 0;  // header region not fully captured
+  uint64_t lost_sync_messages = 0;  // body framing lost to uncaptured bytes (chunked)
+  uint64_t dropped_exchanges = 0;   // queue bounds hit: too many pending or untaken exchanges
 };
 
 class ConnectionParser {
@@ -55,6 +61,10 @@ class ConnectionParser {
   // joined_midstream: the agent did not see the connection open; data before the first
   // syscall that starts with a valid message start is skipped, never parsed as a message.
   ConnectionParser(Role role, bool joined_midstream);
+  ~ConnectionParser();
+  // Movable (a moved-from parser may only be destroyed or assigned to); not copyable.
+  ConnectionParser(ConnectionParser&&) noexcept;
+  ConnectionParser& operator=(ConnectionParser&&) noexcept;
 
   // Data of one syscall (or a contiguous piece of it) in stream order for `dir`.
   // `bytes` were captured; `gap_bytes_after` more bytes of the same call followed but
@@ -79,7 +89,7 @@ class ConnectionParser {
 
  private:
   struct Impl;
-  // implementation detail chosen by the parser module
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace ztrace::http1

@@ -1,0 +1,380 @@
+#include <unistd.h>
+
+#include <atomic>
+#include <catch2/catch_test_macros.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "userspace/export/console_exporter.h"
+#include "userspace/export/export_pipeline.h"
+#include "userspace/export/jsonl_exporter.h"
+
+namespace ztrace::exporter {
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::milliseconds;
+
+spans::Span make_server_span() {
+  spans::Span span;
+  span.trace_id = {0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6,
+                   0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36};
+  span.span_id = {0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7};
+  span.parent_span_id = {0x53, 0x99, 0x5c, 0x3f, 0x42, 0xcd, 0x8a, 0xd8};
+  span.name = "GET /hello";
+  span.kind = spans::SpanKind::kServer;
+  span.start_time_unix_nano = 1'700'000'000'000'000'000ULL;
+  span.end_time_unix_nano = 1'700'000'000'001'234'567ULL;
+  span.status_code = spans::StatusCode::kError;
+  span.status_message = "boom";
+  span.set("http.request.method", std::string("GET"));
+  span.set("url.path", std::string("/hello"));
+  span.set("http.response.status_code", int64_t{200});
+  span.set("sampled.ratio", 0.25);
+  span.set("http.route.known", true);
+  auto resource = std::make_shared<spans::Resource>();
+  resource->attributes = {{"service.name", std::string("python3")},
+                          {"process.pid", int64_t{1234}},
+                          {"host.name", std::string("node-7")}};
+  span.resource = resource;
+  return span;
+}
+
+spans::Span make_root_client_span() {
+  spans::Span span;
+  span.trace_id = spans::random_trace_id();
+  span.span_id = spans::random_span_id();
+  span.name = "SELECT";
+  span.kind = spans::SpanKind::kClient;
+  span.start_time_unix_nano = 10;
+  span.end_time_unix_nano = 5;  // clock skew: never a negative duration
+  return span;
+}
+
+fs::path temp_path(const std::string& name) {
+  return fs::temp_directory_path() / ("ztrace-" + std::to_string(getpid()) + "-" + name);
+}
+
+std::string read_all(FILE* file) {
+  std::fflush(file);
+  std::rewind(file);
+  std::string content;
+  char buffer[4096];
+  size_t n = 0;
+  while ((n = std::fread(buffer, 1, sizeof(buffer), file)) > 0) content.append(buffer, n);
+  return content;
+}
+
+// ---------------------------------------------------------------- JSONL
+
+TEST_CASE("JSONL lines follow the documented schema", "[export]") {
+  const fs::path path = temp_path("spans.jsonl");
+  fs::remove(path);
+  std::string error;
+  auto exporter = JsonlExporter::open(path.string(), &error);
+  REQUIRE(exporter != nullptr);
+  CHECK(error.empty());
+  CHECK(exporter->name() == "jsonl");
+  const std::vector<spans::Span> batch = {make_server_span(), make_root_client_span()};
+  CHECK(exporter->export_spans(batch));
+
+  // Flushed per batch: readable before the exporter closes the file.
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  REQUIRE(lines.size() == 2);
+
+  const auto server = nlohmann::json::parse(lines[0]);
+  CHECK(server.size() == 10);
+  CHECK(server["trace_id"] == "4bf92f3577b34da6a3ce929d0e0e4736");
+  CHECK(server["span_id"] == "00f067aa0ba902b7");
+  CHECK(server["parent_span_id"] == "53995c3f42cd8ad8");
+  CHECK(server["name"] == "GET /hello");
+  CHECK(server["kind"] == "SERVER");
+  REQUIRE(server["start_time_unix_nano"].is_number_unsigned());
+  CHECK(server["start_time_unix_nano"].get<uint64_t>() == 1'700'000'000'000'000'000ULL);
+  CHECK(server["end_time_unix_nano"].get<uint64_t>() == 1'700'000'000'001'234'567ULL);
+  CHECK(server["status"] == nlohmann::json({{"code", "ERROR"}, {"message", "boom"}}));
+  const auto& attributes = server["attributes"];
+  CHECK(attributes.size() == 5);
+  CHECK(attributes["http.request.method"] == "GET");
+  CHECK(attributes["url.path"] == "/hello");
+  REQUIRE(attributes["http.response.status_code"].is_number_integer());
+  CHECK(attributes["http.response.status_code"] == 200);
+  REQUIRE(attributes["sampled.ratio"].is_number_float());
+  CHECK(attributes["sampled.ratio"] == 0.25);
+  REQUIRE(attributes["http.route.known"].is_boolean());
+  CHECK(attributes["http.route.known"] == true);
+  CHECK(server["resource"] ==
+        nlohmann::json(
+            {{"service.name", "python3"}, {"process.pid", 1234}, {"host.name", "node-7"}}));
+  // Schema order in the text, for people reading the file.
+  CHECK(lines[0].rfind("{\"trace_id\":", 0) == 0);
+
+  const auto client = nlohmann::json::parse(lines[1]);
+  CHECK(client["parent_span_id"] == "");
+  CHECK(client["kind"] == "CLIENT");
+  CHECK(client["status"] == nlohmann::json({{"code", "UNSET"}, {"message", ""}}));
+  CHECK(client["attributes"] == nlohmann::json::object());
+  CHECK(client["resource"] == nlohmann::json::object());
+  CHECK(client["trace_id"].get<std::string>().size() == 32);
+
+  exporter.reset();
+  fs::remove(path);
+}
+
+TEST_CASE("JSONL survives invalid UTF-8 from captured traffic", "[export]") {
+  spans::Span span = make_root_client_span();
+  span.name = std::string("GET /\xff\xfe", 7);
+  span.set("db.query.text", std::string("select '\xc3'", 10));
+  const std::string line = JsonlExporter::format_line(span);
+  const auto parsed = nlohmann::json::parse(line);
+  CHECK(parsed["name"] == "GET /\xEF\xBF\xBD\xEF\xBF\xBD");
+  CHECK(line.find('\n') == std::string::npos);
+}
+
+TEST_CASE("JSONL open failure is reported, not thrown", "[export]") {
+  std::string error;
+  const std::string path = temp_path("no-such-dir").string() + "/spans.jsonl";
+  auto exporter = JsonlExporter::open(path, &error);
+  CHECK(exporter == nullptr);
+  CHECK(error.find(path) != std::string::npos);
+  CHECK(error.find("No such file or directory") != std::string::npos);
+}
+
+// ---------------------------------------------------------------- console
+
+TEST_CASE("console line", "[export]") {
+  CHECK(ConsoleExporter::format_line(make_server_span()) ==
+        "SERVER GET /hello 200 ERROR (boom)  1.234ms  python3[1234]  "
+        "trace=4bf92f3577b34da6a3ce929d0e0e4736 span=00f067aa0ba902b7 parent=53995c3f42cd8ad8");
+
+  spans::Span span = make_server_span();
+  span.name = "GET";
+  span.status_code = spans::StatusCode::kUnset;
+  span.parent_span_id = {};
+  span.end_time_unix_nano = span.start_time_unix_nano + 2'500'000'000ULL;
+  CHECK(ConsoleExporter::format_line(span) ==
+        "SERVER GET /hello 200  2500.000ms  python3[1234]  "
+        "trace=4bf92f3577b34da6a3ce929d0e0e4736 span=00f067aa0ba902b7 parent=-");
+
+  const spans::Span client = make_root_client_span();
+  const std::string line = ConsoleExporter::format_line(client);
+  CHECK(line.rfind("CLIENT SELECT  0.000ms  unknown_service  trace=", 0) == 0);
+  CHECK(line.ends_with(" parent=-"));
+}
+
+TEST_CASE("console exporter writes one line per span", "[export]") {
+  FILE* out = std::tmpfile();
+  REQUIRE(out != nullptr);
+  ConsoleExporter exporter(out);
+  CHECK(exporter.name() == "console");
+  const std::vector<spans::Span> batch = {make_server_span(), make_root_client_span()};
+  CHECK(exporter.export_spans(batch));
+  const std::string content = read_all(out);
+  CHECK(content == ConsoleExporter::format_line(batch[0]) + "\n" +
+                       ConsoleExporter::format_line(batch[1]) + "\n");
+  std::fclose(out);
+}
+
+// ---------------------------------------------------------------- pipeline
+
+// Records span names; optionally blocks every call until released.
+class RecordingExporter final : public SpanExporter {
+ public:
+  struct Shared {
+    std::mutex mutex;
+    std::condition_variable changed;
+    bool gate_open = true;
+    std::vector<std::string> names;
+    std::vector<size_t> batch_sizes;
+    int flushes = 0;
+    std::chrono::milliseconds delay_per_batch{0};
+    bool fail = false;
+
+    void open_gate() {
+      {
+        std::lock_guard lock(mutex);
+        gate_open = true;
+      }
+      changed.notify_all();
+    }
+    size_t exported() {
+      std::lock_guard lock(mutex);
+      return names.size();
+    }
+    int flush_count() {
+      std::lock_guard lock(mutex);
+      return flushes;
+    }
+    // Waits until the worker has flushed (it ends with that), up to 2 s.
+    bool wait_for_flush() {
+      std::unique_lock lock(mutex);
+      return changed.wait_for(lock, std::chrono::seconds(2), [&] { return flushes > 0; });
+    }
+  };
+
+  explicit RecordingExporter(std::shared_ptr<Shared> shared) : shared_(std::move(shared)) {}
+
+  std::string_view name() const noexcept override { return "recording"; }
+
+  bool export_spans(std::span<const spans::Span> batch) noexcept override {
+    std::unique_lock lock(shared_->mutex);
+    shared_->changed.wait(lock, [&] { return shared_->gate_open; });
+    const auto delay = shared_->delay_per_batch;
+    lock.unlock();
+    std::this_thread::sleep_for(delay);
+    lock.lock();
+    for (const auto& span : batch) shared_->names.push_back(span.name);
+    shared_->batch_sizes.push_back(batch.size());
+    shared_->changed.notify_all();
+    return !shared_->fail;
+  }
+
+  void flush() noexcept override {
+    {
+      std::lock_guard lock(shared_->mutex);
+      ++shared_->flushes;
+    }
+    shared_->changed.notify_all();
+  }
+
+ private:
+  std::shared_ptr<Shared> shared_;
+};
+
+spans::Span named_span(int i) {
+  spans::Span span;
+  span.name = "span-" + std::to_string(i);
+  return span;
+}
+
+std::vector<std::unique_ptr<SpanExporter>> exporters_of(
+    std::initializer_list<std::shared_ptr<RecordingExporter::Shared>> shared) {
+  std::vector<std::unique_ptr<SpanExporter>> exporters;
+  for (const auto& s : shared) exporters.push_back(std::make_unique<RecordingExporter>(s));
+  return exporters;
+}
+
+TEST_CASE("pipeline drops and counts when the queue is full", "[export]") {
+  auto shared = std::make_shared<RecordingExporter::Shared>();
+  shared->gate_open = false;  // a stuck backend
+  ExportPipelineOptions options;
+  options.max_queue_spans = 64;
+  options.max_batch_spans = 16;
+  options.batch_delay = milliseconds(10);
+  ExportPipeline pipeline(exporters_of({shared}), options);
+
+  // Spans the worker already holds still count against the bound.
+  for (int i = 0; i < 64; ++i) CHECK(pipeline.submit(named_span(i)));
+  std::this_thread::sleep_for(milliseconds(50));  // the worker takes a batch and blocks
+  const auto submit_started = std::chrono::steady_clock::now();
+  for (int i = 64; i < 74; ++i) CHECK_FALSE(pipeline.submit(named_span(i)));
+  CHECK(std::chrono::steady_clock::now() - submit_started < milliseconds(50));  // never blocks
+  CHECK(pipeline.stats().spans_queued == 64);
+  CHECK(pipeline.stats().spans_dropped_queue_full == 10);
+  CHECK(shared->exported() == 0);
+
+  shared->open_gate();
+  const auto shutdown_started = std::chrono::steady_clock::now();
+  CHECK(pipeline.shutdown(milliseconds(2000)));
+  CHECK(std::chrono::steady_clock::now() - shutdown_started < milliseconds(2000));
+  CHECK(pipeline.stats().spans_exported == 64);
+  CHECK(pipeline.stats().export_failures == 0);
+  CHECK(pipeline.stats().spans_dropped_shutdown == 0);
+  std::lock_guard lock(shared->mutex);
+  REQUIRE(shared->names.size() == 64);
+  for (int i = 0; i < 64; ++i) CHECK(shared->names[i] == "span-" + std::to_string(i));  // FIFO
+  for (size_t size : shared->batch_sizes) CHECK(size <= 16);
+  CHECK(shared->flushes == 1);
+}
+
+TEST_CASE("pipeline exports a partial batch after the delay", "[export]") {
+  auto shared = std::make_shared<RecordingExporter::Shared>();
+  ExportPipelineOptions options;
+  options.batch_delay = milliseconds(20);
+  ExportPipeline pipeline(exporters_of({shared}), options);
+  CHECK(pipeline.submit(named_span(1)));
+  const auto deadline = std::chrono::steady_clock::now() + milliseconds(2000);
+  while (shared->exported() == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  CHECK(shared->exported() == 1);
+  CHECK(pipeline.stats().spans_exported == 1);
+  CHECK(shared->flush_count() == 0);  // flush is for shutdown
+}
+
+TEST_CASE("pipeline shutdown flushes everything to every exporter", "[export]") {
+  auto first = std::make_shared<RecordingExporter::Shared>();
+  auto second = std::make_shared<RecordingExporter::Shared>();
+  second->fail = true;
+  ExportPipelineOptions options;
+  options.max_batch_spans = 1000;
+  options.batch_delay = milliseconds(10'000);  // only shutdown can push these out promptly
+  ExportPipeline pipeline(exporters_of({first, second}), options);
+  for (int i = 0; i < 250; ++i) CHECK(pipeline.submit(named_span(i)));
+  CHECK(first->exported() == 0);
+  CHECK(pipeline.shutdown(milliseconds(1000)));
+  CHECK(first->exported() == 250);
+  CHECK(second->exported() == 250);
+  CHECK(first->batch_sizes == std::vector<size_t>{250});
+  CHECK(first->flush_count() == 1);
+  CHECK(second->flush_count() == 1);
+  // The second exporter failed the batch: those spans are not counted as exported.
+  CHECK(pipeline.stats().spans_exported == 0);
+  CHECK(pipeline.stats().export_failures == 1);
+  CHECK_FALSE(pipeline.submit(named_span(999)));
+  CHECK(pipeline.stats().spans_dropped_shutdown == 1);
+  CHECK(pipeline.shutdown(milliseconds(10)));  // idempotent
+}
+
+TEST_CASE("pipeline shutdown keeps its deadline with a slow exporter", "[export]") {
+  auto shared = std::make_shared<RecordingExporter::Shared>();
+  shared->delay_per_batch = milliseconds(100);
+  ExportPipelineOptions options;
+  options.max_batch_spans = 10;
+  options.batch_delay = milliseconds(10'000);
+  auto pipeline = std::make_unique<ExportPipeline>(exporters_of({shared}), options);
+  for (int i = 0; i < 100; ++i) CHECK(pipeline->submit(named_span(i)));  // 10 batches: 1 s
+  const auto started = std::chrono::steady_clock::now();
+  CHECK_FALSE(pipeline->shutdown(milliseconds(250)));  // a batch is in flight at the deadline
+  CHECK(std::chrono::steady_clock::now() - started < milliseconds(450));
+  // The batch in flight completes; everything after it is dropped, not exported late.
+  REQUIRE(shared->wait_for_flush());
+  const ExportStats& stats = pipeline->stats();
+  CHECK(stats.spans_exported + stats.spans_dropped_shutdown == 100);
+  CHECK(stats.spans_exported == shared->exported());
+  CHECK(stats.spans_exported >= 10);
+  CHECK(stats.spans_exported <= 40);
+  CHECK(stats.spans_dropped_shutdown >= 60);
+  pipeline.reset();
+}
+
+TEST_CASE("pipeline shutdown returns at the deadline when an exporter hangs", "[export]") {
+  auto shared = std::make_shared<RecordingExporter::Shared>();
+  shared->gate_open = false;
+  ExportPipelineOptions options;
+  options.batch_delay = milliseconds(1);
+  auto pipeline = std::make_unique<ExportPipeline>(exporters_of({shared}), options);
+  CHECK(pipeline->submit(named_span(1)));
+  std::this_thread::sleep_for(milliseconds(30));  // the worker is now stuck in the exporter
+  const auto started = std::chrono::steady_clock::now();
+  CHECK_FALSE(pipeline->shutdown(milliseconds(100)));
+  CHECK(std::chrono::steady_clock::now() - started < milliseconds(300));
+  pipeline.reset();     // the detached worker keeps the exporters alive
+  shared->open_gate();  // let it finish
+  REQUIRE(shared->wait_for_flush());
+  CHECK(shared->exported() == 1);
+  CHECK(shared->flush_count() == 1);
+}
+
+}  // namespace
+}  // namespace ztrace::exporter

@@ -1,0 +1,33 @@
+#pragma once
+
+// Which processes to trace: explicit pids and executable globs. Ports are carried for the
+// kernel-side filter and not evaluated here.
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ztrace::process {
+
+struct SelectionRules {
+  std::vector<pid_t> pids;
+  std::vector<std::string> exe_globs;  // fnmatch(3), against the full path or the base name
+  std::vector<uint16_t> ports;
+
+  // No pid and no executable rule: every process is selected.
+  bool selects_all_processes() const { return pids.empty() && exe_globs.empty(); }
+
+  // Listed pid, or a glob matching `exe_path` or its base name. With no process rules, true.
+  // '*' crosses '/': "*/bin/python3*" and "python3*" both select /usr/bin/python3.11.
+  bool matches_process(pid_t pid, std::string_view exe_path) const;
+};
+
+// Scans /proc for processes selected by `rules` (kernel threads, whose exe cannot be read,
+// are never selected by a glob), sorted, without `exclude_pid` (the agent itself).
+std::vector<pid_t> matching_pids(const SelectionRules& rules, pid_t exclude_pid,
+                                 std::string_view proc_root = "/proc");
+
+}  // namespace ztrace::process

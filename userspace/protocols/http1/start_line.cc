@@ -1,0 +1,130 @@
+#include "userspace/protocols/http1/start_line.h"
+
+namespace ztrace::http1 {
+namespace {
+
+constexpr std::string_view kVersionPrefix = "HTTP/1.";
+
+// Methods are tokens (RFC 9110 §9.1); every registered method is upper case letters and '-'.
+// Accepting only [A-Z][A-Z0-9_-]* keeps JSON, TLS records, and lower-case text out.
+bool is_method_char(uint8_t c) {
+  return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+
+// request-target has no whitespace or control characters (RFC 9112 §3.2); bytes >= 0x80 are
+// tolerated because some clients send raw UTF-8.
+bool is_target_char(uint8_t c) { return c > 0x20 && c != 0x7f; }
+
+// reason-phrase = *( HTAB / SP / VCHAR / obs-text ) (RFC 9112 §4).
+bool is_reason_char(uint8_t c) { return c == '\t' || (c >= 0x20 && c != 0x7f); }
+
+}  // namespace
+
+StartLineScanner::StartLineScanner(MessageKind kind) : kind_(kind) { reset(); }
+
+void StartLineScanner::reset() {
+  step_ = kind_ == MessageKind::kRequest ? Step::kMethodFirst : Step::kVersion;
+  count_ = 0;
+}
+
+ScanResult StartLineScanner::push(uint8_t c) {
+  switch (step_) {
+    case Step::kMethodFirst:
+      if (c < 'A' || c > 'Z') return ScanResult::kInvalid;
+      step_ = Step::kMethod;
+      count_ = 1;
+      return ScanResult::kNeedMore;
+    case Step::kMethod:
+      if (c == ' ') {
+        step_ = Step::kTargetFirst;
+        return ScanResult::kNeedMore;
+      }
+      if (!is_method_char(c) || ++count_ > kMaxMethodBytes) return ScanResult::kInvalid;
+      return ScanResult::kNeedMore;
+    case Step::kTargetFirst:
+      if (!is_target_char(c)) return ScanResult::kInvalid;
+      step_ = Step::kTarget;
+      return ScanResult::kNeedMore;
+    case Step::kTarget:
+      if (c == ' ') {
+        step_ = Step::kVersion;
+        count_ = 0;
+        return ScanResult::kNeedMore;
+      }
+      return is_target_char(c) ? ScanResult::kNeedMore : ScanResult::kInvalid;
+    case Step::kVersion:
+      if (c != static_cast<uint8_t>(kVersionPrefix[count_])) return ScanResult::kInvalid;
+      if (++count_ == kVersionPrefix.size()) step_ = Step::kVersionMinor;
+      return ScanResult::kNeedMore;
+    case Step::kVersionMinor:
+      if (c != '0' && c != '1') return ScanResult::kInvalid;
+      step_ = Step::kAfterVersion;
+      return ScanResult::kNeedMore;
+    case Step::kAfterVersion:
+      if (kind_ == MessageKind::kResponse) {
+        if (c != ' ') return ScanResult::kInvalid;
+        step_ = Step::kStatus;
+        count_ = 0;
+        return ScanResult::kNeedMore;
+      }
+      if (c == '\r') {
+        step_ = Step::kLf;
+        return ScanResult::kNeedMore;
+      }
+      return c == '\n' ? ScanResult::kComplete : ScanResult::kInvalid;
+    case Step::kStatus:
+      // status-code is 3 digits; only classes 1xx-5xx exist (RFC 9110 §15).
+      if (c < '0' || c > '9' || (count_ == 0 && (c < '1' || c > '5'))) {
+        return ScanResult::kInvalid;
+      }
+      if (++count_ == 3) step_ = Step::kAfterStatus;
+      return ScanResult::kNeedMore;
+    case Step::kAfterStatus:
+      // Some servers omit the SP before an empty reason phrase; accept the line end too.
+      if (c == ' ') {
+        step_ = Step::kReason;
+        return ScanResult::kNeedMore;
+      }
+      if (c == '\r') {
+        step_ = Step::kLf;
+        return ScanResult::kNeedMore;
+      }
+      return c == '\n' ? ScanResult::kComplete : ScanResult::kInvalid;
+    case Step::kReason:
+      if (c == '\r') {
+        step_ = Step::kLf;
+        return ScanResult::kNeedMore;
+      }
+      if (c == '\n') return ScanResult::kComplete;
+      return is_reason_char(c) ? ScanResult::kNeedMore : ScanResult::kInvalid;
+    case Step::kLf:
+      return c == '\n' ? ScanResult::kComplete : ScanResult::kInvalid;
+  }
+  return ScanResult::kInvalid;
+}
+
+StartLineFields parse_start_line(MessageKind kind, std::string_view line) {
+  StartLineFields fields;
+  if (kind == MessageKind::kRequest) {
+    const size_t method_end = line.find(' ');
+    if (method_end == std::string_view::npos) return fields;
+    fields.method = line.substr(0, method_end);
+    const size_t target_end = line.find(' ', method_end + 1);
+    if (target_end == std::string_view::npos) return fields;
+    fields.target = line.substr(method_end + 1, target_end - method_end - 1);
+    const std::string_view version = line.substr(target_end + 1);
+    if (version.size() > kVersionPrefix.size()) {
+      fields.version_minor = version[kVersionPrefix.size()] - '0';
+    }
+    return fields;
+  }
+  // "HTTP/1.x SP ddd": the scanner validated every byte present.
+  if (line.size() > kVersionPrefix.size()) fields.version_minor = line[kVersionPrefix.size()] - '0';
+  constexpr size_t kStatusOffset = 9;
+  if (line.size() >= kStatusOffset + 3) {
+    fields.status_code = (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
+  }
+  return fields;
+}
+
+}  // namespace ztrace::http1
