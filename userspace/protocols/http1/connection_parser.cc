@@ -236,7 +236,9 @@ BodyFraming ConnectionParser::Impl::on_response_head(const MessageHead& head,
   }
   if (method == "HEAD") return BodyFraming::kNone;  // RFC 9110 §9.3.2
   // The request was lost: it may have been HEAD, so a body cannot be trusted.
-  if (method.empty() && proposed != BodyFraming::kNone) return BodyFraming::kUnknown;
+  const bool has_body = proposed != BodyFraming::kNone &&
+                        !(proposed == BodyFraming::kContentLength && head.content_length == 0);
+  if (method.empty() && has_body) return BodyFraming::kUnknown;
   return proposed;
 }
 

@@ -16,9 +16,8 @@ namespace ztrace::http1 {
 
 struct Request {
   std::string method;
-  std::string target;  // request-target as sent (origin-form path?query, or absolute-form)
-  bool target_truncated = false;  // target longer than 8 KiB: only its prefix is kept
-  int version_minor = 1;          // HTTP/1.<minor>
+  std::string target;     // request-target as sent (origin-form path?query, or absolute-form)
+  int version_minor = 1;  // HTTP/1.<minor>
   std::string host;
   std::string user_agent;
   std::string traceparent;
@@ -29,6 +28,7 @@ struct Request {
   // Headers or framing not fully captured: fields may be missing. A request whose start was
   // lost entirely (it began inside uncaptured bytes) has an empty method and target.
   bool truncated = false;
+  bool target_truncated = false;  // target longer than 8 KiB: only its prefix is kept
 };
 
 struct Response {

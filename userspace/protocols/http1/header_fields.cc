@@ -20,26 +20,8 @@ constexpr size_t kMaxContentLengthDigits = 18;
 
 bool is_token_char(uint8_t c) {
   if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
-  switch (c) {
-    case '!':
-    case '#':
-    case '$':
-    case '%':
-    case '&':
-    case '\'':
-    case '*':
-    case '+':
-    case '-':
-    case '.':
-    case '^':
-    case '_':
-    case '`':
-    case '|':
-    case '~':
-      return true;
-    default:
-      return false;
-  }
+  constexpr std::string_view kTokenSymbols = "!#$%&'*+-.^_`|~";
+  return c != 0 && kTokenSymbols.find(static_cast<char>(c)) != std::string_view::npos;
 }
 
 std::optional<HeaderField> split_field_line(std::string_view line) {
