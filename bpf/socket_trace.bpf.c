@@ -116,6 +116,16 @@ struct {
 	__type(value, struct data_scratch);
 } scratch SEC(".maps");
 
+/* Waking the reader for every event costs more than capturing it: wake it only once a batch
+ * has accumulated; the reader also polls on a short timeout, which bounds the latency. */
+#define WAKEUP_THRESHOLD_BYTES (256 * 1024)
+static __always_inline __u64 ring_flags(void)
+{
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= WAKEUP_THRESHOLD_BYTES ?
+		       BPF_RB_FORCE_WAKEUP :
+		       BPF_RB_NO_WAKEUP;
+}
+
 static __always_inline void count_drop(__u32 reason)
 {
 	__u64 *count = bpf_map_lookup_elem(&drop_counters, &reason);
@@ -198,7 +208,7 @@ static __always_inline void emit_conn_event(__u8 type, __u64 pid_tgid, int fd,
 	ev.bytes_sent = info->bytes_sent;
 	ev.bytes_received = info->bytes_received;
 	ev.tuple = info->tuple;
-	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), 0))
+	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), ring_flags()))
 		count_drop(ZT_DROP_CONTROL_RINGBUF_FULL);
 }
 
@@ -269,7 +279,8 @@ static __always_inline void submit_piece(struct data_scratch *s, __u32 length, _
 	e->captured_bytes = length;
 	e->call_offset = call_offset;
 	e->flags = flags;
-	if (bpf_ringbuf_output(&events, e, offsetof(struct zt_data_event, data) + length, 0))
+	if (bpf_ringbuf_output(&events, e, offsetof(struct zt_data_event, data) + length,
+			       ring_flags()))
 		count_drop(ZT_DROP_DATA_RINGBUF_FULL);
 }
 
@@ -536,7 +547,7 @@ static __always_inline void emit_proc_event(__u8 type)
 	ev.ppid = BPF_CORE_READ(task, real_parent, tgid);
 	ev.timestamp_ns = bpf_ktime_get_ns();
 	bpf_get_current_comm(ev.comm, sizeof(ev.comm));
-	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), 0))
+	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), ring_flags()))
 		count_drop(ZT_DROP_CONTROL_RINGBUF_FULL);
 }
 

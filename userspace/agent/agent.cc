@@ -27,6 +27,7 @@ namespace ztrace::agent {
 namespace {
 
 std::atomic<bool> g_stop{false};
+constexpr int kRingPollIntervalMs = 20;
 
 void on_stop_signal(int) { g_stop.store(true); }
 
@@ -171,7 +172,8 @@ int run_agent(const AgentOptions& options) {
                selection.ports.empty() ? "" : " on selected ports");
 
   while (!g_stop.load()) {
-    int rc = tracer->poll(100);
+    // The kernel wakes us only for large batches; the timeout bounds span latency.
+    int rc = tracer->poll(kRingPollIntervalMs);
     queue.push(intake_batch);
     if (rc < 0) {
       spdlog::error("ring buffer poll failed: {}", rc);

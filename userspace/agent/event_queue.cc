@@ -3,9 +3,9 @@
 namespace ztrace::agent {
 
 void EventBatch::append(std::span<const uint8_t> event) {
-  const uint32_t len = static_cast<uint32_t>(event.size());
+  const uint64_t len = event.size();
   const size_t pos = bytes_.size();
-  bytes_.resize(pos + sizeof(len) + len);
+  bytes_.resize(pos + sizeof(len) + padded(len));
   __builtin_memcpy(bytes_.data() + pos, &len, sizeof(len));
   __builtin_memcpy(bytes_.data() + pos + sizeof(len), event.data(), len);
   ++events_;

@@ -41,15 +41,19 @@ void EventPipeline::handle(std::span<const uint8_t> bytes) {
   }
   switch (bytes[0]) {
     case ZT_EVENT_DATA: {
-      static thread_local zt_data_event event;
-      if (!copy_event(bytes, offsetof(zt_data_event, data), &event) ||
-          event.captured_bytes > bytes.size() - offsetof(zt_data_event, data)) {
+      // Read in place: callers hand over 8-byte aligned copies of the ring's bytes, and
+      // data events are large. Only the captured prefix of data[] is present.
+      constexpr size_t kHeaderBytes = offsetof(zt_data_event, data);
+      const auto* event = reinterpret_cast<const zt_data_event*>(bytes.data());
+      if (bytes.size() < kHeaderBytes || bytes.size() > sizeof(zt_data_event) ||
+          reinterpret_cast<uintptr_t>(bytes.data()) % alignof(zt_data_event) != 0 ||
+          event->captured_bytes > bytes.size() - kHeaderBytes) {
         ++stats_.malformed_events;
         return;
       }
       ++stats_.data_events;
-      connections_per_pid_.try_emplace(event.pid, 0);
-      connections_.on_data(event);
+      connections_per_pid_.try_emplace(event->pid, 0);
+      connections_.on_data(*event);
       return;
     }
     case ZT_EVENT_CONN_OPEN:

@@ -42,6 +42,7 @@ class EventPipeline {
                 process::ProcessTable& processes, exporter::ExportPipeline& exporter,
                 ProcessHooks hooks);
 
+  // `event`: one kernel event, 8-byte aligned (data events are read in place).
   void handle(std::span<const uint8_t> event);
   // Periodic housekeeping (idle connections).
   void tick(uint64_t now_monotonic_ns);

@@ -60,6 +60,7 @@ spans::Span HttpSpanBuilder::build(const conntrack::ConnectionView& connection,
   span.span_id = spans::random_span_id();
   span.kind = server ? SpanKind::kServer : SpanKind::kClient;
   span.resource = std::move(resource);
+  span.attributes.reserve(16);
 
   const bool known_method = is_known_method(request.method);
   span.name = known_method ? request.method : "HTTP";
