@@ -200,6 +200,15 @@ TEST_CASE("http1 request start lost in a gap keeps responses aligned", "[http1]"
   CHECK(got.stats.truncated_messages == 1);
 }
 
+TEST_CASE("http1 response that began before its request is an orphan", "[http1]") {
+  const RunResult got = run(Role::kServer, false,
+                            {tx("HTTP/1.1 2"), rx("GET / HTTP/1.1\n\n"),
+                             raw(kOut, crlf("00 OK\nContent-Length: 0\n\n"), 0)},
+                            true);
+  CHECK(describe(got.exchanges) == std::vector<std::string>{"GET / 1.1 @20-20 b0 -> none"});
+  CHECK(got.stats.orphan_responses == 1);
+}
+
 TEST_CASE("http1 parser is movable", "[http1]") {
   ConnectionParser a(Role::kServer, false);
   a.on_data(kIn, crlf("GET /m HTTP/1.1\n\n"), 0, 1, true);

@@ -203,6 +203,8 @@ BodyFraming ConnectionParser::Impl::on_response_head(const MessageHead& head,
       break;
     }
   }
+  // A response cannot answer a request sent after the response began.
+  if (seq && find(seq)->exchange.request.start_ns > head.start_ns) seq.reset();
   if (!seq) {
     // Its request was not seen (joined mid-stream, lost, or an unsolicited 408): its framing
     // may depend on that request (HEAD), so do not follow it.
@@ -299,7 +301,9 @@ void ConnectionParser::Impl::fail(std::string_view reason) {
   failed = true;
   failure_reason = reason;
   ++stats.invalid_streams;
-  // In-flight exchanges came from a stream now known to be bad.
+  // Exchanges completed before the bad bytes stand (as they would had the bad bytes come in
+  // a later call); those in flight came from a stream now known to be bad.
+  flush_completed();
   pending.clear();
   request_seq.reset();
   response_seq.reset();

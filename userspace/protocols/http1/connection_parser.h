@@ -54,6 +54,18 @@ struct ParserStats {
   uint64_t dropped_exchanges = 0;   // queue bounds hit: too many pending or untaken exchanges
 };
 
+// Not thread-safe: one parser per connection, driven by one thread. Memory per parser is
+// bounded: one header line (<= 128 KiB while a head is parsed), at most 64 requests awaiting
+// a response, at most 4096 completed exchanges not yet taken (call take_exchanges() after
+// each on_data/on_close), and bounded kept values (target 8 KiB, Host 256 B, User-Agent
+// 512 B, traceparent 128 B, tracestate 512 B). Bounds hit are counted in stats().
+//
+// Uncaptured bytes: skipped exactly inside Content-Length bodies, chunk data and
+// close-delimited bodies. Anywhere else (head, chunk framing) the message is marked
+// truncated with the fields captured so far, and the direction resyncs at the next syscall
+// that starts with a valid start line; the truncated message ends there, when the other
+// direction speaks, or at close. If a message start itself fell in uncaptured bytes, a
+// truncated message with no fields stands for it, so that pairing stays aligned.
 class ConnectionParser {
  public:
   // role: which direction carries requests (server: ingress; client: egress). kUnknown: the
@@ -76,11 +88,13 @@ class ConnectionParser {
   // without response are emitted with no response.
   void on_close(uint64_t timestamp_ns);
 
-  // Completed exchanges since the last call, in request order.
+  // Completed exchanges since the last call, in request order. An exchange is complete when
+  // both its request and its response are; 101 and CONNECT 2xx complete everything pending.
   std::vector<Exchange> take_exchanges();
 
   // True once the stream was judged not HTTP/1 or hopelessly malformed; further data is
-  // ignored. failure_reason() says why (static string).
+  // ignored. failure_reason() says why (static string). Exchanges completed before the bad
+  // bytes are still emitted; those in flight are dropped.
   bool failed() const;
   std::string_view failure_reason() const;
 
