@@ -14,7 +14,7 @@ BUILD_PKGS=(
 )
 # Real peers the end-to-end tests and benchmarks run (PEERS.md).
 PEER_PKGS=(
-  curl nginx-light golang-1.21-go python3 openjdk-17-jdk-headless wrk procps iproute2
+  curl nginx-light golang-1.21-go python3 openjdk-17-jdk-headless wrk procps iproute2 nodejs
 )
 BACKPORTS=(clang-19 llvm-19 libbpf-dev bpftool catch2 libclang-rt-19-dev)
 

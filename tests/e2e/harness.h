@@ -9,18 +9,16 @@
 
 #include <sys/types.h>
 
-#include <csignal>
-
 #include <chrono>
+#include <csignal>
 #include <cstdint>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace ztrace::e2e {
 
@@ -50,9 +48,9 @@ fs::path fresh_dir(std::string_view name);
 struct ProcessOptions {
   std::vector<std::string> argv;  // argv[0] is looked up in PATH when it has no '/'
   std::vector<std::pair<std::string, std::string>> env;  // added to (or replacing) ours
-  fs::path cwd;          // empty: ours
-  fs::path stdout_path;  // empty: /dev/null
-  fs::path stderr_path;  // empty: /dev/null
+  fs::path cwd;                                          // empty: ours
+  fs::path stdout_path;                                  // empty: /dev/null
+  fs::path stderr_path;                                  // empty: /dev/null
 };
 
 class Process {
@@ -107,7 +105,9 @@ bool wait_until(Predicate predicate, std::chrono::milliseconds timeout) {
   while (true) {
     if (predicate()) return true;
     if (std::chrono::steady_clock::now() >= deadline) return false;
-    struct timespec ts {0, 10'000'000};
+    struct timespec ts {
+      0, 10'000'000
+    };
     nanosleep(&ts, nullptr);
   }
 }
@@ -171,8 +171,8 @@ class Agent {
 
   bool running() { return process_.running(); }
   pid_t pid() const { return process_.pid(); }
-  // SIGINT (which flushes), waits; the exit code (-1 when it had to be killed).
-  int stop(std::chrono::milliseconds timeout = 20s);
+  // SIGINT (which flushes) or `sig`, waits; the exit code (-1 when it had to be killed).
+  int stop(std::chrono::milliseconds timeout = 20s, int sig = SIGINT);
   // Spans written so far (call after stop()).
   std::vector<Span> spans(std::vector<std::string>& problems) const;
   std::string log() const;  // stderr
@@ -186,10 +186,10 @@ class Agent {
 
 // The ztrace_e2e peers, built once into the scratch folder and reused while their sources
 // are unchanged. Each throws std::runtime_error with the compiler output on failure.
-fs::path go_peer();        // binary "ztrace-e2e-gopeer"
-fs::path java_classes();   // folder with Peer.class
-fs::path python3();        // a real python3 (not a shell shim)
-fs::path go_tool();        // the go command used for go_peer()
+fs::path go_peer();       // binary "ztrace-e2e-gopeer"
+fs::path java_classes();  // folder with Peer.class
+fs::path python3();       // a real python3 (not a shell shim)
+fs::path go_tool();       // the go command used for go_peer()
 
 }  // namespace ztrace::e2e
 
@@ -224,17 +224,26 @@ std::optional<Span> expect_one(const std::vector<Span>& spans, std::string_view 
                                const HttpExpect& e);
 
 // CHECKs the resource of a span: process.pid, service.name (skipped when empty),
-// process.runtime.name (skipped when empty), process.executable.name (skipped when empty), host.name.
-void check_resource(const Span& span, pid_t pid, std::string_view service,
-                    std::string_view runtime, std::string_view executable = "");
+// process.runtime.name (skipped when empty), process.executable.name (skipped when empty),
+// host.name.
+void check_resource(const Span& span, pid_t pid, std::string_view service, std::string_view runtime,
+                    std::string_view executable = "");
 
 // Pids whose parent is `pid` (from /proc).
 std::vector<pid_t> children_of(pid_t pid);
 
 }  // namespace ztrace::e2e
 
+// A REQUIRE about the peers' own behaviour (the traffic a test means to make), with
+// `context` (e.g. the commands' output) shown only when it fails.
+#define ZTRACE_E2E_REQUIRE_PEER(cond, context) \
+  do {                                         \
+    INFO(context);                             \
+    REQUIRE(cond);                             \
+  } while (0)
+
 // Tests that load eBPF programs need root; elsewhere they SKIP (CI runs as root).
-#define ZTRACE_E2E_REQUIRE_ROOT()                                                          \
-  do {                                                                                     \
-    if (!::ztrace::e2e::is_root()) SKIP("needs root: the agent loads eBPF programs");      \
+#define ZTRACE_E2E_REQUIRE_ROOT()                                                     \
+  do {                                                                                \
+    if (!::ztrace::e2e::is_root()) SKIP("needs root: the agent loads eBPF programs"); \
   } while (0)

@@ -16,25 +16,28 @@ TEST_CASE("curl -> python: one CLIENT and one SERVER span per request, exact att
 
   // Connection 1: four requests on one keep-alive connection; connection 2: one request.
   CommandResult c1 = run_command(
-      dir, curl_command({{url(port, "/ok/a1")},
-                         {url(port, "/ok/a2")},
-                         {url(port, "/notfound/a3")},
-                         {.url = url(port, "/echo/a4"), .method = "POST", .body = "hello ztrace"}}));
+      dir,
+      curl_command({{url(port, "/ok/a1")},
+                    {url(port, "/ok/a2")},
+                    {url(port, "/notfound/a3")},
+                    {.url = url(port, "/echo/a4"), .method = "POST", .body = "hello ztrace"}}));
   CommandResult c2 = run_command(dir, curl_command({{url(port, "/ok/b1")}}));
-  INFO(c1.describe << "\n" << c2.describe);
-  REQUIRE(c1.exit_code == 0);
-  REQUIRE(c2.exit_code == 0);
+  const std::string traffic = c1.describe + "\n" + c2.describe;
+  ZTRACE_E2E_REQUIRE_PEER(c1.exit_code == 0, traffic);
+  ZTRACE_E2E_REQUIRE_PEER(c2.exit_code == 0, traffic);
   auto l1 = parse_curl_output(c1.out);
   auto l2 = parse_curl_output(c2.out);
-  REQUIRE(l1.size() == 4);
-  REQUIRE(l2.size() == 1);
+  ZTRACE_E2E_REQUIRE_PEER(l1.size() == 4, traffic);
+  ZTRACE_E2E_REQUIRE_PEER(l2.size() == 1, traffic);
   // The traffic is what the test means: one reused connection, then a second one.
-  REQUIRE(l1[0].connects == 1);
-  for (int i = 1; i < 4; ++i) REQUIRE((l1[i].connects == 0 && l1[i].local_port == l1[0].local_port));
+  ZTRACE_E2E_REQUIRE_PEER(l1[0].connects == 1, traffic);
+  for (int i = 1; i < 4; ++i)
+    ZTRACE_E2E_REQUIRE_PEER((l1[i].connects == 0 && l1[i].local_port == l1[0].local_port), traffic);
 
   const std::vector<Span> spans = stop_and_collect(agent);
   INFO("spans:\n" << describe(spans));
   CHECK(spans.size() == 10);
+  if (spans.empty()) FAIL("the agent wrote no spans");
   CHECK(of_kind(spans, "SERVER").size() == 5);
   CHECK(of_kind(spans, "CLIENT").size() == 5);
 
@@ -92,6 +95,7 @@ TEST_CASE("curl -> python: status ERROR for 5xx on both sides, for 4xx only on t
   const std::vector<Span> spans = stop_and_collect(agent);
   INFO("spans:\n" << describe(spans));
   CHECK(spans.size() == 8);
+  if (spans.empty()) FAIL("the agent wrote no spans");
   struct Row {
     std::string path;
     int64_t status;

@@ -1,6 +1,5 @@
 // curl -> nginx: static files sent with sendfile(2), 404, 500 (return), HEAD, HTTP/1.0.
 #include <algorithm>
-
 #include <catch2/catch_test_macros.hpp>
 
 #include "tests/e2e/harness.h"
@@ -19,33 +18,34 @@ TEST_CASE("curl -> nginx: sendfile, 404, 500, HEAD and HTTP/1.0 on keep-alive co
   // One connection for five requests (nginx closes it after the 500, so that one is last).
   // The HEAD answer carries a Content-Length but no body: the request after it must still
   // be seen as a new request.
-  CommandResult c1 = run_command(
-      dir, curl_command({{url(port, "/static/index.html")},
-                         {url(port, "/static/big.bin")},
-                         {url(port, "/static/missing.html")},
-                         {.url = url(port, "/static/head.html"), .method = "HEAD"},
-                         {url(port, "/boom")}}));
+  CommandResult c1 =
+      run_command(dir, curl_command({{url(port, "/static/index.html")},
+                                     {url(port, "/static/big.bin")},
+                                     {url(port, "/static/missing.html")},
+                                     {.url = url(port, "/static/head.html"), .method = "HEAD"},
+                                     {url(port, "/boom")}}));
   CommandResult c2 = run_command(
       dir, curl_command({{.url = url(port, "/static/v10.html"), .extra_args = {"--http1.0"}}}));
-  INFO(c1.describe << "\n" << c2.describe);
-  REQUIRE(c1.exit_code == 0);
-  REQUIRE(c2.exit_code == 0);
+  const std::string traffic = c1.describe + "\n" + c2.describe;
+  ZTRACE_E2E_REQUIRE_PEER(c1.exit_code == 0, traffic);
+  ZTRACE_E2E_REQUIRE_PEER(c2.exit_code == 0, traffic);
   auto l1 = parse_curl_output(c1.out);
   auto l2 = parse_curl_output(c2.out);
-  REQUIRE(l1.size() == 5);
-  REQUIRE(l2.size() == 1);
+  ZTRACE_E2E_REQUIRE_PEER(l1.size() == 5, traffic);
+  ZTRACE_E2E_REQUIRE_PEER(l2.size() == 1, traffic);
   const int codes[] = {200, 200, 404, 200, 500};
   for (int i = 0; i < 5; ++i) {
-    REQUIRE(l1[i].code == codes[i]);
-    REQUIRE(l1[i].connects == (i == 0 ? 1 : 0));
+    ZTRACE_E2E_REQUIRE_PEER(l1[i].code == codes[i], traffic);
+    ZTRACE_E2E_REQUIRE_PEER(l1[i].connects == (i == 0 ? 1 : 0), traffic);
   }
-  REQUIRE(l2[0].code == 200);
+  ZTRACE_E2E_REQUIRE_PEER(l2[0].code == 200, traffic);
   const std::vector<pid_t> workers = children_of(nginx.pid());
-  REQUIRE(workers.size() == 1);
+  ZTRACE_E2E_REQUIRE_PEER(workers.size() == 1, traffic);
 
   const std::vector<Span> spans = stop_and_collect(agent);
   INFO("spans:\n" << describe(spans));
   CHECK(spans.size() == 12);
+  if (spans.empty()) FAIL("the agent wrote no spans");
   CHECK(of_kind(spans, "SERVER").size() == 6);
   CHECK(of_kind(spans, "CLIENT").size() == 6);
 

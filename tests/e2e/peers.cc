@@ -1,10 +1,9 @@
 #include "tests/e2e/peers.h"
 
+#include <catch2/catch_test_macros.hpp>
 #include <cstdlib>
 #include <sstream>
 #include <stdexcept>
-
-#include <catch2/catch_test_macros.hpp>
 
 namespace ztrace::e2e {
 
@@ -13,9 +12,8 @@ namespace {
 Process start_server(const fs::path& dir, const std::string& name, int port,
                      std::vector<std::string> argv, Env env) {
   if (port_listening(port)) {
-    throw std::runtime_error("port " + std::to_string(port) +
-                             " already listens before starting " + name +
-                             " (a leftover peer, or another program uses it)");
+    throw std::runtime_error("port " + std::to_string(port) + " already listens before starting " +
+                             name + " (a leftover peer, or another program uses it)");
   }
   ProcessOptions o;
   o.argv = std::move(argv);
@@ -76,17 +74,17 @@ Process start_go_server(const fs::path& dir, int port, Env env) {
 }
 
 Process start_java_server(const fs::path& dir, int port, Env env) {
-  return start_server(dir, "java-server", port,
-                      {"java", "-cp", java_classes().string(), "Peer", "server",
-                       std::to_string(port)},
-                      std::move(env));
+  return start_server(
+      dir, "java-server", port,
+      {"java", "-cp", java_classes().string(), "Peer", "server", std::to_string(port)},
+      std::move(env));
 }
 
 Process start_node_server(const fs::path& dir, int port, Env env) {
-  return start_server(dir, "node-server", port,
-                      {"node", (peers_dir() / "node" / "peer.js").string(), "server",
-                       std::to_string(port)},
-                      std::move(env));
+  return start_server(
+      dir, "node-server", port,
+      {"node", (peers_dir() / "node" / "peer.js").string(), "server", std::to_string(port)},
+      std::move(env));
 }
 
 Process start_nginx(const fs::path& dir, int port) {
@@ -107,8 +105,8 @@ Process start_nginx(const fs::path& dir, int port) {
   replace_all("@PORT@", std::to_string(port));
   write_file(root / "nginx.conf", conf);
   return start_server(dir, "nginx", port,
-                      {"nginx", "-e", (root / "logs/error.log").string(), "-p", root.string(),
-                       "-c", (root / "nginx.conf").string()},
+                      {"nginx", "-e", (root / "logs/error.log").string(), "-p", root.string(), "-c",
+                       (root / "nginx.conf").string()},
                       {});
 }
 

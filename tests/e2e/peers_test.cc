@@ -1,11 +1,11 @@
 // The peers alone, without the agent: when these fail, the agent tests below them say
 // nothing about the agent.
-#include <sstream>
+#include "tests/e2e/peers.h"
 
 #include <catch2/catch_test_macros.hpp>
+#include <sstream>
 
 #include "tests/e2e/harness.h"
-#include "tests/e2e/peers.h"
 
 namespace ztrace::e2e {
 namespace {
@@ -38,12 +38,12 @@ TEST_CASE("peer: python http.server answers HTTP/1.1 keep-alive", "[e2e][peers]"
   constexpr int port = 24100;
   auto dir = fresh_dir("peer_python");
   Process server = start_python_server(dir, port);
-  auto out = must_run(dir, curl_command({{url(port, "/ok/1")},
-                                         {url(port, "/notfound/2")},
-                                         {url(port, "/error/3")},
-                                         {.url = url(port, "/echo/4"), .method = "POST",
-                                          .body = "abc"},
-                                         {.url = url(port, "/ok/5"), .method = "HEAD"}}));
+  auto out =
+      must_run(dir, curl_command({{url(port, "/ok/1")},
+                                  {url(port, "/notfound/2")},
+                                  {url(port, "/error/3")},
+                                  {.url = url(port, "/echo/4"), .method = "POST", .body = "abc"},
+                                  {.url = url(port, "/ok/5"), .method = "HEAD"}}));
   auto lines = parse_curl_output(out);
   REQUIRE(lines.size() == 5);
   const int codes[] = {200, 404, 500, 200, 200};
@@ -114,8 +114,7 @@ TEST_CASE("peer: Go ticker holds one keep-alive connection", "[e2e][peers][go]")
   constexpr int port = 24105;
   auto dir = fresh_dir("peer_ticker");
   Process server = start_python_server(dir, port);
-  Process ticker({.argv = {go_peer().string(), "ticker", "-interval", "50ms",
-                           url(port, "/slow/")},
+  Process ticker({.argv = {go_peer().string(), "ticker", "-interval", "50ms", url(port, "/slow/")},
                   .stdout_path = dir / "ticker.stdout",
                   .stderr_path = dir / "ticker.stderr"});
   REQUIRE(wait_until([&] { return count_lines(ticker.stdout_text()) >= 3; }, 10s));

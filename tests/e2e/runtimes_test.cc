@@ -12,8 +12,8 @@ struct RuntimeCase {
   std::string runtime;         // process.runtime.name of both peers
   std::string server_service;  // expected service.name
   std::string client_service;
-  std::string executable;      // process.executable.name of both peers
-  std::string user_agent;      // exact; empty: only "starts with user_agent_prefix"
+  std::string executable;  // process.executable.name of both peers
+  std::string user_agent;  // exact; empty: only "starts with user_agent_prefix"
   std::string user_agent_prefix;
 };
 
@@ -24,24 +24,24 @@ void check_runtime_spans(const std::vector<Span>& spans, int port, pid_t server_
                          const std::string& prefix, const RuntimeCase& rc) {
   std::vector<ClientLine> lines = parse_client_output(c1.out);
   for (const auto& l : parse_client_output(c2.out)) lines.push_back(l);
-  REQUIRE(lines.size() == 5);
+  const std::string traffic = c1.out + c2.out;
+  ZTRACE_E2E_REQUIRE_PEER(lines.size() == 5, traffic);
   INFO("spans:\n" << describe(spans));
   CHECK(spans.size() == 10);
+  if (spans.empty()) FAIL("the agent wrote no spans");
   CHECK(of_kind(spans, "SERVER").size() == 5);
   CHECK(of_kind(spans, "CLIENT").size() == 5);
   const HttpExpect expected[] = {
-      {"GET", "/ok/" + prefix + "1", 200, port},
-      {"GET", "/ok/" + prefix + "2", 200, port},
-      {"GET", "/notfound/" + prefix + "3", 404, port},
-      {"GET", "/error/" + prefix + "4", 500, port},
+      {"GET", "/ok/" + prefix + "1", 200, port},       {"GET", "/ok/" + prefix + "2", 200, port},
+      {"GET", "/notfound/" + prefix + "3", 404, port}, {"GET", "/error/" + prefix + "4", 500, port},
       {"POST", "/echo/" + prefix + "5", 200, port},
   };
   for (size_t i = 0; i < std::size(expected); ++i) {
     const auto& e = expected[i];
     INFO("request " << e.method << " " << e.path);
-    REQUIRE(lines[i].code == e.status);
+    ZTRACE_E2E_REQUIRE_PEER(lines[i].code == e.status, traffic);
     // The peers' traffic is what this test means: requests 1-4 on one connection.
-    REQUIRE(lines[i].port == lines[i < 4 ? 0 : 4].port);
+    ZTRACE_E2E_REQUIRE_PEER(lines[i].port == lines[i < 4 ? 0 : 4].port, traffic);
     auto server_span = expect_one(spans, "SERVER", e);
     auto client_span = expect_one(spans, "CLIENT", e);
     if (server_span) {
@@ -49,15 +49,17 @@ void check_runtime_spans(const std::vector<Span>& spans, int port, pid_t server_
       CHECK(server_span->attr_int("client.port") == std::optional<int64_t>(lines[i].port));
     }
     if (client_span) {
-      check_resource(*client_span, i < 4 ? c1.pid : c2.pid, rc.client_service,
-                     rc.runtime, rc.executable);
+      check_resource(*client_span, i < 4 ? c1.pid : c2.pid, rc.client_service, rc.runtime,
+                     rc.executable);
     }
     for (const auto& span : {server_span, client_span}) {
       if (!span) continue;
       INFO(span->describe());
       const std::string ua = span->attr_str("user_agent.original").value_or("<none>");
-      if (!rc.user_agent.empty()) CHECK(ua == rc.user_agent);
-      else CHECK(ua.rfind(rc.user_agent_prefix, 0) == 0);
+      if (!rc.user_agent.empty())
+        CHECK(ua == rc.user_agent);
+      else
+        CHECK(ua.rfind(rc.user_agent_prefix, 0) == 0);
     }
     if (server_span && client_span) check_encloses(*client_span, *server_span);
   }
@@ -72,15 +74,14 @@ TEST_CASE("Go net/http server and client", "[e2e][go]") {
   go_peer();  // build before the agent starts
   Process server = start_go_server(dir, port, {{"OTEL_SERVICE_NAME", "e2e-go-server"}});
   Agent agent(dir, {.ports = {port}});
-  CommandResult c1 = run_command(dir, go_client({url(port, "/ok/g1"), url(port, "/ok/g2"),
-                                                 url(port, "/notfound/g3"),
-                                                 url(port, "/error/g4")}));
+  CommandResult c1 =
+      run_command(dir, go_client({url(port, "/ok/g1"), url(port, "/ok/g2"),
+                                  url(port, "/notfound/g3"), url(port, "/error/g4")}));
   CommandResult c2 =
       run_command(dir, go_client({"-method", "POST", "-body", "go body", url(port, "/echo/g5")}));
-  INFO(c1.describe << "\n" << c2.describe);
-  REQUIRE(c1.exit_code == 0);
-  REQUIRE(c2.exit_code == 0);
-  REQUIRE(c1.out.find("500 GET " + url(port, "/error/g4") + " reused=true") != std::string::npos);
+  const std::string traffic = c1.describe + "\n" + c2.describe;
+  ZTRACE_E2E_REQUIRE_PEER(c1.exit_code == 0, traffic);
+  ZTRACE_E2E_REQUIRE_PEER(c2.exit_code == 0, traffic);
   const std::vector<Span> spans = stop_and_collect(agent);
   check_runtime_spans(spans, port, server.pid(), c1, c2, "g",
                       {.runtime = "go",
@@ -105,9 +106,9 @@ TEST_CASE("Java HttpServer and HttpURLConnection client", "[e2e][java]") {
   CommandResult c2 = run_command(
       dir, java_client({"--method", "POST", "--body", "java body", url(port, "/echo/j5")}), 60s,
       client_env);
-  INFO(c1.describe << "\n" << c2.describe);
-  REQUIRE(c1.exit_code == 0);
-  REQUIRE(c2.exit_code == 0);
+  const std::string traffic = c1.describe + "\n" + c2.describe;
+  ZTRACE_E2E_REQUIRE_PEER(c1.exit_code == 0, traffic);
+  ZTRACE_E2E_REQUIRE_PEER(c2.exit_code == 0, traffic);
   const std::vector<Span> spans = stop_and_collect(agent);
   check_runtime_spans(spans, port, server.pid(), c1, c2, "j",
                       {.runtime = "java",
@@ -124,15 +125,14 @@ TEST_CASE("Node http server and client", "[e2e][node]") {
   Process server = start_node_server(dir, port, {{"OTEL_SERVICE_NAME", "e2e-node-server"}});
   Agent agent(dir, {.ports = {port}});
   CommandResult c1 = run_command(
-      dir, node_client({"--user-agent", "e2e-node-client", url(port, "/ok/n1"),
-                        url(port, "/ok/n2"), url(port, "/notfound/n3"), url(port, "/error/n4")}));
-  CommandResult c2 = run_command(
-      dir, node_client({"--user-agent", "e2e-node-client", "--method", "POST", "--body",
-                        "node body", url(port, "/echo/n5")}));
-  INFO(c1.describe << "\n" << c2.describe);
-  REQUIRE(c1.exit_code == 0);
-  REQUIRE(c2.exit_code == 0);
-  REQUIRE(c1.out.find("500 GET " + url(port, "/error/n4") + " reused=true") != std::string::npos);
+      dir, node_client({"--user-agent", "e2e-node-client", url(port, "/ok/n1"), url(port, "/ok/n2"),
+                        url(port, "/notfound/n3"), url(port, "/error/n4")}));
+  CommandResult c2 =
+      run_command(dir, node_client({"--user-agent", "e2e-node-client", "--method", "POST", "--body",
+                                    "node body", url(port, "/echo/n5")}));
+  const std::string traffic = c1.describe + "\n" + c2.describe;
+  ZTRACE_E2E_REQUIRE_PEER(c1.exit_code == 0, traffic);
+  ZTRACE_E2E_REQUIRE_PEER(c2.exit_code == 0, traffic);
   const std::vector<Span> spans = stop_and_collect(agent);
   check_runtime_spans(spans, port, server.pid(), c1, c2, "n",
                       {.runtime = "node",
