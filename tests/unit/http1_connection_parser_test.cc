@@ -71,6 +71,31 @@ TEST_CASE("http1 head over 128 KiB is truncated and counted, then parsing resync
   CHECK_FALSE(got.failed);
 }
 
+TEST_CASE("http1 chunk framing is bounded", "[http1]") {
+  const std::string head = crlf("HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n\n");
+  SECTION("a chunk-size line over 4 KiB fails the connection") {
+    const RunResult got =
+        run(Role::kServer, false,
+            {rx("GET / HTTP/1.1\n\n"), raw(kOut, head + "5;" + std::string(5000, 'e') + "\r\n")},
+            false);
+    CHECK(got.failure_reason == "chunk-size line too long");
+  }
+  SECTION("trailers over 128 KiB lose sync; the response ends truncated") {
+    std::string trailers;
+    while (trailers.size() < 130 * 1024) trailers += "X-T: " + std::string(1000, 't') + "\r\n";
+    const RunResult got =
+        run(Role::kServer, false,
+            {rx("GET / HTTP/1.1\n\n"), raw(kOut, head + "1\r\nx\r\n0\r\n" + trailers),
+             rx("GET /2 HTTP/1.1\n\n"), tx("HTTP/1.1 200 OK\nContent-Length: 0\n\n")},
+            false);
+    CHECK(describe(got.exchanges) ==
+          std::vector<std::string>{"GET / 1.1 @10-10 b0 -> 200 1.1 @20-20 b1 T",
+                                   "GET /2 1.1 @30-30 b0 -> 200 1.1 @40-40 b0"});
+    CHECK(got.stats.lost_sync_messages == 1);
+    CHECK_FALSE(got.failed);
+  }
+}
+
 TEST_CASE("http1 pending requests are bounded", "[http1]") {
   std::string many;
   for (int i = 0; i < 100; ++i) many += crlf("GET /" + std::to_string(i) + " HTTP/1.1\n\n");

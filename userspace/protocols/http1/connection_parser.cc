@@ -49,7 +49,7 @@ struct ConnectionParser::Impl {
 
   Impl(Role given_role, bool midstream);
 
-  void on_data(Direction dir, std::string_view bytes, uint64_t gap_bytes, uint64_t ts,
+  void on_data(Direction dir, std::string_view bytes, uint64_t gap_bytes, uint64_t ts_ns,
                bool syscall_start);
   void on_close();
 
@@ -109,11 +109,11 @@ ConnectionParser::Impl::Impl(Role given_role, bool midstream)
 }
 
 void ConnectionParser::Impl::on_data(Direction dir, std::string_view bytes, uint64_t gap_bytes,
-                                     uint64_t ts, bool syscall_start) {
+                                     uint64_t ts_ns, bool syscall_start) {
   if (stopped() || (bytes.empty() && gap_bytes == 0)) return;
   seen_data[index_of(dir)] = true;
   MessageParser& p = parser(dir);
-  p.feed(bytes, gap_bytes, ts, syscall_start);
+  p.feed(bytes, gap_bytes, ts_ns, syscall_start);
   if (p.failed()) {
     fail(p.failure_reason());
     return;

@@ -87,14 +87,14 @@ void MessageParser::feed(std::string_view bytes, uint64_t gap_bytes_after, uint6
         pos += consume_body_length(in, timestamp_ns);
         break;
       case State::kChunkSize:
-        last_ts_ = timestamp_ns;
+        last_data_ns_ = timestamp_ns;
         pos += consume_chunk_size(in);
         break;
       case State::kChunkData:
         pos += consume_chunk_data(in, timestamp_ns);
         break;
       case State::kChunkDataEnd:
-        last_ts_ = timestamp_ns;
+        last_data_ns_ = timestamp_ns;
         pos += consume_chunk_data_end(in);
         break;
       case State::kTrailers:
@@ -102,11 +102,11 @@ void MessageParser::feed(std::string_view bytes, uint64_t gap_bytes_after, uint6
         break;
       case State::kUntilClose:
         body_bytes_ += in.size();
-        last_ts_ = timestamp_ns;
+        last_data_ns_ = timestamp_ns;
         pos = bytes.size();
         break;
       case State::kAwaitSync:
-        if (open_) open_last_ts_ = timestamp_ns;
+        if (open_) open_last_data_ns_ = timestamp_ns;
         pos = bytes.size();
         break;
       case State::kStopped:
@@ -118,35 +118,35 @@ void MessageParser::feed(std::string_view bytes, uint64_t gap_bytes_after, uint6
   if (gap_bytes_after > 0 && !stopped()) skip_gap(gap_bytes_after, timestamp_ns);
 }
 
-size_t MessageParser::consume_idle(std::string_view in, uint64_t ts) {
+size_t MessageParser::consume_idle(std::string_view in, uint64_t ts_ns) {
   // Empty lines before a message are ignored (RFC 9112 §2.2).
   size_t i = 0;
   while (i < in.size() && (in[i] == '\r' || in[i] == '\n')) ++i;
-  if (i < in.size()) begin_message(ts);
+  if (i < in.size()) begin_message(ts_ns);
   return i;
 }
 
-void MessageParser::begin_message(uint64_t ts) {
+void MessageParser::begin_message(uint64_t ts_ns) {
   reset_message();
   head_.kind = kind_;
-  head_.start_ns = ts;
-  last_ts_ = ts;
+  head_.start_ns = ts_ns;
+  last_data_ns_ = ts_ns;
   scanner_.reset();
   state_ = State::kStartLine;
 }
 
-size_t MessageParser::consume_start_line(std::string_view in, uint64_t ts) {
-  last_ts_ = ts;
+size_t MessageParser::consume_start_line(std::string_view in, uint64_t ts_ns) {
+  last_data_ns_ = ts_ns;
   for (size_t i = 0; i < in.size(); ++i) {
     const ScanResult result = scanner_.push(static_cast<uint8_t>(in[i]));
     if (result == ScanResult::kNeedMore) continue;
     if (result == ScanResult::kInvalid) {
       reject_start(kind_ == MessageKind::kRequest ? "invalid request line" : "invalid status line",
-                   ts);
+                   ts_ns);
       return in.size();
     }
     if (!append_head_bytes(in.substr(0, i + 1))) {
-      deliver_truncated_head(ts);
+      deliver_truncated_head(ts_ns);
       return i + 1;
     }
     const StartLineFields fields = parse_start_line(kind_, strip_line_end(line_));
@@ -160,34 +160,34 @@ size_t MessageParser::consume_start_line(std::string_view in, uint64_t ts) {
     state_ = State::kHeaders;
     return i + 1;
   }
-  if (!append_head_bytes(in)) deliver_truncated_head(ts);
+  if (!append_head_bytes(in)) deliver_truncated_head(ts_ns);
   return in.size();
 }
 
-size_t MessageParser::consume_headers(std::string_view in, uint64_t ts) {
-  last_ts_ = ts;
+size_t MessageParser::consume_headers(std::string_view in, uint64_t ts_ns) {
+  last_data_ns_ = ts_ns;
   size_t consumed = 0;
   while (consumed < in.size()) {
     const std::string_view rest = in.substr(consumed);
     const size_t newline = rest.find('\n');
     if (newline == std::string_view::npos) {
-      if (!append_head_bytes(rest)) deliver_truncated_head(ts);
+      if (!append_head_bytes(rest)) deliver_truncated_head(ts_ns);
       return in.size();
     }
     const std::string_view piece = rest.substr(0, newline + 1);
     consumed += piece.size();
     if (!append_head_bytes(piece)) {
-      deliver_truncated_head(ts);
+      deliver_truncated_head(ts_ns);
       return consumed;
     }
     const std::string_view line = strip_line_end(line_);
     if (line.empty()) {
-      complete_head(ts);
+      complete_head(ts_ns);
       return consumed;
     }
     const std::string_view error = process_field_line(line);
     if (!error.empty()) {
-      reject_start(error, ts);
+      reject_start(error, ts_ns);
       return in.size();
     }
     line_.clear();
@@ -238,7 +238,7 @@ std::string_view MessageParser::process_field_line(std::string_view line) {
   return {};
 }
 
-void MessageParser::complete_head(uint64_t ts) {
+void MessageParser::complete_head(uint64_t ts_ns) {
   tentative_ = false;
   close_open_message();
   const BodyFraming framing = sink_->on_head(head_, default_framing(head_));
@@ -246,11 +246,11 @@ void MessageParser::complete_head(uint64_t ts) {
   body_remaining_bytes_ = 0;
   switch (framing) {
     case BodyFraming::kNone:
-      end_message(ts, false);
+      end_message(ts_ns, false);
       break;
     case BodyFraming::kContentLength:
       if (!head_.has_content_length || head_.content_length == 0) {
-        end_message(ts, false);
+        end_message(ts_ns, false);
       } else {
         body_remaining_bytes_ = head_.content_length;
         state_ = State::kBodyLength;
@@ -266,12 +266,12 @@ void MessageParser::complete_head(uint64_t ts) {
       state_ = State::kUntilClose;
       break;
     case BodyFraming::kTunnel:
-      end_message(ts, false);
+      end_message(ts_ns, false);
       state_ = State::kStopped;
       break;
     case BodyFraming::kUnknown:
       open_ = true;
-      open_last_ts_ = ts;
+      open_last_data_ns_ = ts_ns;
       open_body_bytes_ = 0;
       state_ = State::kAwaitSync;
       reset_message();
@@ -280,7 +280,7 @@ void MessageParser::complete_head(uint64_t ts) {
   line_.clear();  // the head is consumed; only the body state matters from here on
 }
 
-void MessageParser::deliver_truncated_head(uint64_t ts) {
+void MessageParser::deliver_truncated_head(uint64_t ts_ns) {
   if (!head_.start_line_complete) {
     // A resync attempt cut before its start line proved anything: not a known message.
     if (tentative_) {
@@ -296,41 +296,36 @@ void MessageParser::deliver_truncated_head(uint64_t ts) {
     head_.status_code = fields.status_code;
     head_.version_minor = fields.version_minor;
   }
+  deliver_cut_head(ts_ns);
+}
+
+void MessageParser::deliver_lost_start(uint64_t ts_ns) {
+  // The next message began inside uncaptured bytes: report it so that pairing stays aligned,
+  // with no fields, and follow it no further.
+  reset_message();
+  head_.start_ns = ts_ns;
+  deliver_cut_head(ts_ns);
+}
+
+void MessageParser::deliver_cut_head(uint64_t ts_ns) {
   head_.truncated = true;
   ++stats_->truncated_messages;
   tentative_ = false;
   close_open_message();
-  sink_->on_head(head_, BodyFraming::kUnknown);
+  sink_->on_head(head_, BodyFraming::kUnknown);  // a cut head's body cannot be followed
   open_ = true;
-  open_last_ts_ = ts;
+  open_last_data_ns_ = ts_ns;
   open_body_bytes_ = 0;
   reset_message();
   state_ = State::kAwaitSync;
 }
 
-void MessageParser::deliver_lost_start(uint64_t ts) {
-  // The next message began inside uncaptured bytes: report it so that pairing stays aligned,
-  // with no fields, and follow it no further.
-  reset_message();
-  head_.kind = kind_;
-  head_.start_ns = ts;
-  head_.truncated = true;
-  ++stats_->truncated_messages;
-  close_open_message();
-  sink_->on_head(head_, BodyFraming::kUnknown);
-  open_ = true;
-  open_last_ts_ = ts;
-  open_body_bytes_ = 0;
-  reset_message();
-  state_ = State::kAwaitSync;
-}
-
-size_t MessageParser::consume_body_length(std::string_view in, uint64_t ts) {
-  last_ts_ = ts;
+size_t MessageParser::consume_body_length(std::string_view in, uint64_t ts_ns) {
+  last_data_ns_ = ts_ns;
   const uint64_t take = std::min<uint64_t>(in.size(), body_remaining_bytes_);
   body_remaining_bytes_ -= take;
   body_bytes_ += take;
-  if (body_remaining_bytes_ == 0) end_message(ts, false);
+  if (body_remaining_bytes_ == 0) end_message(ts_ns, false);
   return take;
 }
 
@@ -395,8 +390,8 @@ size_t MessageParser::consume_chunk_size(std::string_view in) {
   return in.size();
 }
 
-size_t MessageParser::consume_chunk_data(std::string_view in, uint64_t ts) {
-  last_ts_ = ts;
+size_t MessageParser::consume_chunk_data(std::string_view in, uint64_t ts_ns) {
+  last_data_ns_ = ts_ns;
   const uint64_t take = std::min<uint64_t>(in.size(), body_remaining_bytes_);
   body_remaining_bytes_ -= take;
   body_bytes_ += take;
@@ -421,9 +416,9 @@ size_t MessageParser::consume_chunk_data_end(std::string_view in) {
   return in.size();
 }
 
-size_t MessageParser::consume_trailers(std::string_view in, uint64_t ts) {
+size_t MessageParser::consume_trailers(std::string_view in, uint64_t ts_ns) {
   // Trailer fields are not kept; only the empty line that ends them matters.
-  last_ts_ = ts;
+  last_data_ns_ = ts_ns;
   size_t consumed = 0;
   while (consumed < in.size()) {
     const std::string_view rest = in.substr(consumed);
@@ -433,7 +428,7 @@ size_t MessageParser::consume_trailers(std::string_view in, uint64_t ts) {
     const uint64_t line_bytes = chunk_line_bytes_ + content.size();
     head_bytes_ += content.size() + (newline == std::string_view::npos ? 0 : 1);
     if (head_bytes_ > kMaxHeadBytes) {
-      lose_sync(ts);
+      lose_sync(ts_ns);
       return in.size();
     }
     if (newline == std::string_view::npos) {
@@ -443,31 +438,31 @@ size_t MessageParser::consume_trailers(std::string_view in, uint64_t ts) {
     consumed += newline + 1;
     chunk_line_bytes_ = 0;
     if (line_bytes == 0 || (line_bytes == 1 && saw_cr_)) {
-      end_message(ts, false);
+      end_message(ts_ns, false);
       return consumed;
     }
   }
   return consumed;
 }
 
-void MessageParser::skip_gap(uint64_t gap_bytes, uint64_t ts) {
+void MessageParser::skip_gap(uint64_t gap_bytes, uint64_t ts_ns) {
   switch (state_) {
     case State::kIdle:
       if (tentative_) {
         tentative_ = false;
         state_ = State::kAwaitSync;
       } else if (gap_bytes > kMaxStrayBytes) {
-        deliver_lost_start(ts);
+        deliver_lost_start(ts_ns);
       } else {
         state_ = State::kAwaitSync;
       }
       break;
     case State::kStartLine:
     case State::kHeaders:
-      deliver_truncated_head(ts);
+      deliver_truncated_head(ts_ns);
       break;
     case State::kBodyLength:
-      last_ts_ = ts;
+      last_data_ns_ = ts_ns;
       if (gap_bytes < body_remaining_bytes_) {
         // Exact: the body continues in later data (sendfile, capture limit).
         body_remaining_bytes_ -= gap_bytes;
@@ -476,12 +471,12 @@ void MessageParser::skip_gap(uint64_t gap_bytes, uint64_t ts) {
         const uint64_t leftover_bytes = gap_bytes - body_remaining_bytes_;
         body_bytes_ += body_remaining_bytes_;
         body_remaining_bytes_ = 0;
-        end_message(ts, false);
-        if (leftover_bytes > 0) skip_gap(leftover_bytes, ts);
+        end_message(ts_ns, false);
+        if (leftover_bytes > 0) skip_gap(leftover_bytes, ts_ns);
       }
       break;
     case State::kChunkData:
-      last_ts_ = ts;
+      last_data_ns_ = ts_ns;
       if (gap_bytes < body_remaining_bytes_) {
         body_remaining_bytes_ -= gap_bytes;
         body_bytes_ += gap_bytes;
@@ -492,20 +487,20 @@ void MessageParser::skip_gap(uint64_t gap_bytes, uint64_t ts) {
         state_ = State::kChunkDataEnd;
       } else {
         body_bytes_ += body_remaining_bytes_;
-        lose_sync(ts);
+        lose_sync(ts_ns);
       }
       break;
     case State::kChunkSize:
     case State::kChunkDataEnd:
     case State::kTrailers:
-      lose_sync(ts);
+      lose_sync(ts_ns);
       break;
     case State::kUntilClose:
       body_bytes_ += gap_bytes;
-      last_ts_ = ts;
+      last_data_ns_ = ts_ns;
       break;
     case State::kAwaitSync:
-      if (open_) open_last_ts_ = ts;
+      if (open_) open_last_data_ns_ = ts_ns;
       break;
     case State::kStopped:
     case State::kFailed:
@@ -513,17 +508,17 @@ void MessageParser::skip_gap(uint64_t gap_bytes, uint64_t ts) {
   }
 }
 
-void MessageParser::lose_sync(uint64_t ts) {
+void MessageParser::lose_sync(uint64_t ts_ns) {
   ++stats_->lost_sync_messages;
   open_ = true;
-  open_last_ts_ = ts;
+  open_last_data_ns_ = ts_ns;
   open_body_bytes_ = body_bytes_;
   reset_message();
   state_ = State::kAwaitSync;
 }
 
-void MessageParser::end_message(uint64_t ts, bool truncated) {
-  const MessageEnd end{ts, body_bytes_, truncated};
+void MessageParser::end_message(uint64_t ts_ns, bool truncated) {
+  const MessageEnd end{ts_ns, body_bytes_, truncated};
   reset_message();
   state_ = State::kIdle;
   sink_->on_message_end(end);
@@ -532,7 +527,7 @@ void MessageParser::end_message(uint64_t ts, bool truncated) {
 void MessageParser::close_open_message() {
   if (!open_) return;
   open_ = false;
-  sink_->on_message_end(MessageEnd{open_last_ts_, open_body_bytes_, true});
+  sink_->on_message_end(MessageEnd{open_last_data_ns_, open_body_bytes_, true});
 }
 
 void MessageParser::finish() {
@@ -541,17 +536,17 @@ void MessageParser::finish() {
     case State::kStartLine:
     case State::kHeaders:
       // A head cut by close is worth reporting only if its start line was captured.
-      if (head_.start_line_complete) deliver_truncated_head(last_ts_);
+      if (head_.start_line_complete) deliver_truncated_head(last_data_ns_);
       break;
     case State::kBodyLength:
     case State::kChunkSize:
     case State::kChunkData:
     case State::kChunkDataEnd:
     case State::kTrailers:
-      end_message(last_ts_, true);
+      end_message(last_data_ns_, true);
       break;
     case State::kUntilClose:
-      end_message(last_ts_, false);
+      end_message(last_data_ns_, false);
       break;
     default:
       break;
@@ -561,7 +556,7 @@ void MessageParser::finish() {
   state_ = State::kStopped;
 }
 
-void MessageParser::reject_start(std::string_view reason, uint64_t ts) {
+void MessageParser::reject_start(std::string_view reason, uint64_t ts_ns) {
   if (!tentative_) {
     fail(reason);
     return;
@@ -570,7 +565,7 @@ void MessageParser::reject_start(std::string_view reason, uint64_t ts) {
   ++rejected_starts_;
   tentative_ = false;
   reset_message();
-  if (open_) open_last_ts_ = ts;
+  if (open_) open_last_data_ns_ = ts_ns;
   state_ = State::kAwaitSync;
 }
 

@@ -132,26 +132,27 @@ class MessageParser {
   enum class ChunkStep : uint8_t { kDigits, kExtension, kLf };
 
   // Each consumes a prefix of `in` for the current state and returns its length.
-  size_t consume_idle(std::string_view in, uint64_t ts);
-  size_t consume_start_line(std::string_view in, uint64_t ts);
-  size_t consume_headers(std::string_view in, uint64_t ts);
-  size_t consume_body_length(std::string_view in, uint64_t ts);
+  size_t consume_idle(std::string_view in, uint64_t ts_ns);
+  size_t consume_start_line(std::string_view in, uint64_t ts_ns);
+  size_t consume_headers(std::string_view in, uint64_t ts_ns);
+  size_t consume_body_length(std::string_view in, uint64_t ts_ns);
   size_t consume_chunk_size(std::string_view in);
-  size_t consume_chunk_data(std::string_view in, uint64_t ts);
+  size_t consume_chunk_data(std::string_view in, uint64_t ts_ns);
   size_t consume_chunk_data_end(std::string_view in);
-  size_t consume_trailers(std::string_view in, uint64_t ts);
+  size_t consume_trailers(std::string_view in, uint64_t ts_ns);
 
-  void skip_gap(uint64_t gap_bytes, uint64_t ts);
-  void begin_message(uint64_t ts);
+  void skip_gap(uint64_t gap_bytes, uint64_t ts_ns);
+  void begin_message(uint64_t ts_ns);
   bool append_head_bytes(std::string_view bytes);  // false: over kMaxHeadBytes
   // Returns a failure reason, empty when the line is fine.
   std::string_view process_field_line(std::string_view line);
-  void complete_head(uint64_t ts);
-  void deliver_truncated_head(uint64_t ts);
-  void deliver_lost_start(uint64_t ts);
-  void end_message(uint64_t ts, bool truncated);
-  void lose_sync(uint64_t ts);
-  void reject_start(std::string_view reason, uint64_t ts);
+  void complete_head(uint64_t ts_ns);
+  void deliver_truncated_head(uint64_t ts_ns);
+  void deliver_lost_start(uint64_t ts_ns);
+  void deliver_cut_head(uint64_t ts_ns);  // delivers head_ as truncated and leaves it open
+  void end_message(uint64_t ts_ns, bool truncated);
+  void lose_sync(uint64_t ts_ns);
+  void reject_start(std::string_view reason, uint64_t ts_ns);
   void fail(std::string_view reason);
   void reset_message();
 
@@ -164,7 +165,7 @@ class MessageParser {
   // Message in progress.
   StartLineScanner scanner_;
   MessageHead head_;
-  std::string line_;  // current partial line (start line, field line, or trailer line)
+  std::string line_;  // current partial line of the head (start line or field line)
   uint64_t head_bytes_ = 0;
   // A message that began at a resync point is tentative until its head completes: a bad
   // head then means "that was not a message start", not "this stream is not HTTP".
@@ -173,13 +174,13 @@ class MessageParser {
   uint64_t body_bytes_ = 0;
   ChunkStep chunk_step_ = ChunkStep::kDigits;
   uint32_t chunk_digits_ = 0;
-  uint64_t chunk_line_bytes_ = 0;
-  bool saw_cr_ = false;
-  uint64_t last_ts_ = 0;  // timestamp of the last data of the message in progress
+  uint64_t chunk_line_bytes_ = 0;  // in kTrailers: bytes of the current trailer line
+  bool saw_cr_ = false;            // in kTrailers: the current trailer line began with CR
+  uint64_t last_data_ns_ = 0;      // timestamp of the last data of the message in progress
 
   // Open message: delivered (on_head) but not ended, because sync was lost.
   bool open_ = false;
-  uint64_t open_last_ts_ = 0;
+  uint64_t open_last_data_ns_ = 0;
   uint64_t open_body_bytes_ = 0;
 
   uint64_t rejected_starts_ = 0;
