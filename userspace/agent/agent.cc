@@ -71,13 +71,15 @@ void log_counters(const pipeline::EventPipelineStats& p, const exporter::ExportS
   spdlog::info(
       "counters: events data={} conn={} proc={} malformed={}; kernel drops data={} control={} "
       "inflight={} conn_table={}; intake queue drops={}; connections opened={} active={} "
-      "evicted={} non_http={} lost_bytes={} orphan_responses={} truncated={}; spans built={} "
+      "evicted={} non_http={} lost_bytes={} orphan_responses={} truncated={} lost_sync={} "
+      "dropped_exchanges={} no_request_line={}; spans built={} "
       "exported={} dropped_queue_full={} export_failures={}",
       p.data_events, p.connection_events, p.process_events, p.malformed_events,
       kernel_drops[ZT_DROP_DATA_RINGBUF_FULL], kernel_drops[ZT_DROP_CONTROL_RINGBUF_FULL],
       kernel_drops[ZT_DROP_INFLIGHT_FULL], kernel_drops[ZT_DROP_CONN_UPDATE_FAILED], queue_drops,
       c.connections_opened, c.connections_active, c.connections_evicted, c.non_http_connections,
-      c.lost_bytes, c.orphan_responses, c.truncated_messages, p.spans_built,
+      c.lost_bytes, c.orphan_responses, c.truncated_messages, c.lost_sync_messages,
+      c.dropped_exchanges, p.exchanges_without_request_line, p.spans_built,
       e.spans_exported.load(), e.spans_dropped_queue_full.load(), e.export_failures.load());
 }
 

@@ -129,6 +129,8 @@ void ConnectionTable::close(
   const auto& parser_stats = conn.parser.stats();
   stats_.orphan_responses += parser_stats.orphan_responses;
   stats_.truncated_messages += parser_stats.truncated_messages;
+  stats_.lost_sync_messages += parser_stats.lost_sync_messages;
+  stats_.dropped_exchanges += parser_stats.dropped_exchanges;
   lru_.erase(conn.lru_position);
   connections_.erase(it);
 }

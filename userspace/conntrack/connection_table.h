@@ -55,6 +55,8 @@ struct ConnectionTableStats {
   uint64_t non_http_connections = 0;
   uint64_t orphan_responses = 0;
   uint64_t truncated_messages = 0;
+  uint64_t lost_sync_messages = 0;  // framing lost in a gap: skipped until a message start
+  uint64_t dropped_exchanges = 0;   // parser bounds (pending requests) exceeded
 };
 
 class ConnectionTable {

@@ -25,6 +25,12 @@ EventPipeline::EventPipeline(EventPipelineOptions options, const spans::KernelCl
       hooks_(std::move(hooks)),
       connections_(options.connections,
                    [this](const conntrack::ConnectionView& view, http1::Exchange&& exchange) {
+                     // Nothing known about the request (its start was not captured): no span
+                     // beats a garbage one.
+                     if (exchange.request.method.empty()) {
+                       ++stats_.exchanges_without_request_line;
+                       return;
+                     }
                      exporter_.submit(http_spans_.build(view, exchange, view.resource));
                      ++stats_.spans_built;
                    },

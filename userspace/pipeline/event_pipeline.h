@@ -33,6 +33,7 @@ struct EventPipelineStats {
   uint64_t process_events = 0;
   uint64_t malformed_events = 0;  // too short for their type, or unknown type
   uint64_t spans_built = 0;
+  uint64_t exchanges_without_request_line = 0;  // start of the request not captured
   conntrack::ConnectionTableStats connections;
 };
 

@@ -92,7 +92,10 @@ spans::Span HttpSpanBuilder::build(const conntrack::ConnectionView& connection,
   if (!request.user_agent.empty()) span.set("user_agent.original", request.user_agent);
 
   uint64_t end_ns = request.end_ns;
-  if (exchange.response) {
+  // A truncated response may have lost its status line: its status is unknown, not 0.
+  if (exchange.response && exchange.response->status_code == 0) {
+    end_ns = exchange.response->end_ns;
+  } else if (exchange.response) {
     const http1::Response& response = *exchange.response;
     end_ns = response.end_ns;
     span.set("http.response.status_code", int64_t{response.status_code});
