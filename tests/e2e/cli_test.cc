@@ -7,7 +7,7 @@
 
 namespace ztrace::e2e {
 
-TEST_CASE("agent: `run` accepts the contract's flags, logs ready, traces, exits 0 on SIGINT",
+TEST_CASE("agent: run takes the contract flags and logs ready and traces and exits 0 on SIGINT",
           "[e2e][cli]") {
   ZTRACE_E2E_REQUIRE_ROOT();
   constexpr int port = 24106;

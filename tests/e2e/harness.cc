@@ -640,10 +640,11 @@ std::vector<Span> stop_and_collect(Agent& agent) {
   const int code = agent.stop();
   std::vector<std::string> problems;
   std::vector<Span> spans = agent.spans(problems);
-  INFO("agent log (tail):\n" << agent.log_tail());
-  INFO("spans written:\n" << describe(spans));
-  CHECK(code == 0);  // SIGINT must flush and exit 0
-  for (const auto& p : problems) FAIL_CHECK(p);
+  {
+    INFO("agent log (tail):\n" << agent.log_tail());
+    CHECK(code == 0);  // SIGINT must flush and exit 0
+    for (const auto& p : problems) FAIL_CHECK(p);
+  }
   for (const auto& s : spans) {
     for (const auto& p : shape_problems(s)) FAIL_CHECK(s.describe() << "\n  -> " << p);
   }

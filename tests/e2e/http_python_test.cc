@@ -6,7 +6,7 @@
 
 namespace ztrace::e2e {
 
-TEST_CASE("curl -> python: one CLIENT and one SERVER span per request, exact attributes",
+TEST_CASE("curl to python: one CLIENT and one SERVER span per request with exact attributes",
           "[e2e][python][curl]") {
   ZTRACE_E2E_REQUIRE_ROOT();
   constexpr int port = 24110;
@@ -76,7 +76,7 @@ TEST_CASE("curl -> python: one CLIENT and one SERVER span per request, exact att
   }
 }
 
-TEST_CASE("curl -> python: status ERROR for 5xx on both sides, for 4xx only on the client",
+TEST_CASE("curl to python: status ERROR for 5xx on both sides and for 4xx only on the client",
           "[e2e][python][curl][status]") {
   ZTRACE_E2E_REQUIRE_ROOT();
   constexpr int port = 24190;

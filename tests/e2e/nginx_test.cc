@@ -7,7 +7,7 @@
 
 namespace ztrace::e2e {
 
-TEST_CASE("curl -> nginx: sendfile, 404, 500, HEAD and HTTP/1.0 on keep-alive connections",
+TEST_CASE("curl to nginx: sendfile and 404 and 500 and HEAD and HTTP/1.0 on keep-alive connections",
           "[e2e][nginx][curl]") {
   ZTRACE_E2E_REQUIRE_ROOT();
   constexpr int port = 24120;

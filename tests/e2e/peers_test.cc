@@ -91,7 +91,7 @@ TEST_CASE("peer: Node server and client", "[e2e][peers][node]") {
   CHECK(out.find("/error/3 reused=true") != std::string::npos);
 }
 
-TEST_CASE("peer: nginx static files, 404, 500, HEAD", "[e2e][peers][nginx]") {
+TEST_CASE("peer: nginx static files and 404 and 500 and HEAD", "[e2e][peers][nginx]") {
   constexpr int port = 24104;
   auto dir = fresh_dir("peer_nginx");
   Process server = start_nginx(dir, port);

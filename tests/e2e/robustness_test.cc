@@ -69,7 +69,7 @@ std::string random_bytes(std::mt19937& rng, size_t n, char first) {
 
 }  // namespace
 
-TEST_CASE("agent started while keep-alive connections are open: only complete, exact spans",
+TEST_CASE("agent started while keep-alive connections are open: only complete and exact spans",
           "[e2e][keepalive][go][python]") {
   ZTRACE_E2E_REQUIRE_ROOT();
   constexpr int port = 24160;
@@ -199,7 +199,7 @@ TEST_CASE("64 KiB of request headers: the span is still produced with the right 
   }
 }
 
-TEST_CASE("binary junk on traced ports: no spans from it, the agent keeps tracing",
+TEST_CASE("binary junk on traced ports: no spans from it and the agent keeps tracing",
           "[e2e][python][junk]") {
   ZTRACE_E2E_REQUIRE_ROOT();
   constexpr int http_port = 24180;
