@@ -42,6 +42,9 @@ int main(int argc, char** argv) {
 
   ztrace::agent::AgentOptions options;
   auto* run = app.add_subcommand("run", "Run the agent until SIGINT/SIGTERM");
+  // Accepted before or after the subcommand.
+  run->add_option("--log-level", log_level, "trace|debug|info|warn|error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
   run->add_option("--pid", options.selection.pids,
                   "Trace this process and its children (repeatable)");
   run->add_option("--exe", options.selection.exe_globs,

@@ -4,6 +4,7 @@
 #include <bpf/libbpf.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -90,8 +91,12 @@ int SocketTracer::on_ring_event(void* ctx, void* data, size_t size) {
 }
 
 int SocketTracer::poll(int timeout_ms) {
-  int n = ring_buffer__poll(ring_, timeout_ms);
-  return n == -EINTR ? 0 : n;
+  // The kernel side wakes us only for large batches (BPF_RB_NO_WAKEUP otherwise), so epoll
+  // alone would leave small batches unread: wait, then always consume.
+  int waited = ring_buffer__poll(ring_, timeout_ms);
+  if (waited < 0 && waited != -EINTR) return waited;
+  int consumed = ring_buffer__consume(ring_);
+  return consumed < 0 ? consumed : consumed + std::max(waited, 0);
 }
 
 bool SocketTracer::trace_process(pid_t pid) {
