@@ -538,7 +538,7 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 	return 0;
 }
 
-static __always_inline void emit_proc_event(__u8 type)
+static __always_inline void emit_proc_event(__u8 type, __u64 flags)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct zt_proc_event ev = {};
@@ -551,13 +551,15 @@ static __always_inline void emit_proc_event(__u8 type)
 		count_drop(ZT_DROP_CONTROL_RINGBUF_FULL);
 }
 
-/* Userspace evaluates the selection rules on the new executable. */
+/* Userspace evaluates the selection rules on the new executable and reads its /proc entries
+ * while the process surely exists (short-lived clients are gone within milliseconds): wake it
+ * at once. */
 SEC("tracepoint/sched/sched_process_exec")
 int on_exec(void *ctx)
 {
 	if ((bpf_get_current_pid_tgid() >> 32) == agent_tgid)
 		return 0;
-	emit_proc_event(ZT_EVENT_PROC_EXEC);
+	emit_proc_event(ZT_EVENT_PROC_EXEC, BPF_RB_FORCE_WAKEUP);
 	return 0;
 }
 
@@ -569,6 +571,6 @@ int on_exit(void *ctx)
 	if ((__u32)pid_tgid != tgid || !process_selected(pid_tgid))
 		return 0; /* a thread, not the process */
 	bpf_map_delete_elem(&traced_pids, &tgid);
-	emit_proc_event(ZT_EVENT_PROC_EXIT);
+	emit_proc_event(ZT_EVENT_PROC_EXIT, ring_flags());
 	return 0;
 }

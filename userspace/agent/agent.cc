@@ -1,17 +1,17 @@
 #include "userspace/agent/agent.h"
 
 #include <signal.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <thread>
 #include <unordered_set>
 #include <vector>
-
-#include <spdlog/spdlog.h>
 
 #include "userspace/agent/event_queue.h"
 #include "userspace/agent/host_setup.h"
@@ -79,8 +79,8 @@ void log_counters(const pipeline::EventPipelineStats& p, const exporter::ExportS
       kernel_drops[ZT_DROP_INFLIGHT_FULL], kernel_drops[ZT_DROP_CONN_UPDATE_FAILED], queue_drops,
       c.connections_opened, c.connections_active, c.connections_evicted, c.non_http_connections,
       c.lost_bytes, c.orphan_responses, c.truncated_messages, c.lost_sync_messages,
-      c.dropped_exchanges, p.exchanges_without_request_line, p.spans_built,
-      e.spans_exported.load(), e.spans_dropped_queue_full.load(), e.export_failures.load());
+      c.dropped_exchanges, p.exchanges_without_request_line, p.spans_built, e.spans_exported.load(),
+      e.spans_dropped_queue_full.load(), e.export_failures.load());
 }
 
 }  // namespace
@@ -105,20 +105,36 @@ int run_agent(const AgentOptions& options) {
   EventQueue queue(options.event_queue_bytes);
   EventBatch intake_batch;
 
+  const auto& selection = options.selection;
   TracerOptions tracer_options;
   tracer_options.agent_pid = getpid();
   tracer_options.trace_all_processes = options.selection.selects_all_processes();
   tracer_options.ports = options.selection.ports;
   tracer_options.max_capture_bytes = options.max_capture_bytes;
   tracer_options.ring_buffer_bytes = options.ring_buffer_bytes;
-  auto tracer = SocketTracer::open(
-      tracer_options, [&](std::span<const uint8_t> event) { intake_batch.append(event); }, &error);
+  auto on_event = [&](std::span<const uint8_t> event) {
+    // A new image's /proc entries must be read now, before a short-lived process is gone;
+    // the pipeline finds the resource cached.
+    if (event[0] == ZT_EVENT_PROC_EXEC && event.size() >= sizeof(zt_proc_event)) {
+      zt_proc_event exec;
+      std::memcpy(&exec, event.data(), sizeof(exec));
+      if (selection.selects_all_processes() ||
+          selection.matches_process(exec.pid, exe_path_of(exec.pid))) {
+        processes.forget(exec.pid);
+        auto resource = processes.get(exec.pid);
+        spdlog::debug("exec pid {}: resource with {} attributes, {} us after exec", exec.pid,
+                      resource->attributes.size(),
+                      (spans::KernelClock::monotonic_now_ns() - exec.timestamp_ns) / 1000);
+      }
+    }
+    intake_batch.append(event);
+  };
+  auto tracer = SocketTracer::open(tracer_options, on_event, &error);
   if (!tracer) {
     spdlog::error("{}", error);
     return 3;
   }
 
-  const auto& selection = options.selection;
   const std::unordered_set<pid_t> explicit_pids(selection.pids.begin(), selection.pids.end());
   if (!selection.selects_all_processes()) {
     for (pid_t pid : process::matching_pids(selection, getpid())) tracer->trace_process(pid);
@@ -169,8 +185,7 @@ int run_agent(const AgentOptions& options) {
 
   install_signal_handlers();
   spdlog::info("ztrace ready: {} probes attached, tracing {}{}", tracer->attached_programs(),
-               selection.selects_all_processes() ? "all processes"
-                                                 : "selected processes",
+               selection.selects_all_processes() ? "all processes" : "selected processes",
                selection.ports.empty() ? "" : " on selected ports");
 
   while (!g_stop.load()) {

@@ -90,7 +90,8 @@ void EventPipeline::handle(std::span<const uint8_t> bytes) {
       // The old image's connections end with it (CLOEXEC) or at exit.
       connections_.on_process_exit(event.pid, event.timestamp_ns);
       connections_per_pid_.erase(event.pid);
-      processes_.forget(event.pid);
+      // On exec the intake thread already replaced the resource with the new image's.
+      if (bytes[0] == ZT_EVENT_PROC_EXIT) processes_.forget(event.pid);
       const auto& hook = bytes[0] == ZT_EVENT_PROC_EXEC ? hooks_.on_exec : hooks_.on_exit;
       if (hook) hook(event.pid, had_connections);
       return;

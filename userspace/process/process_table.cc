@@ -26,7 +26,13 @@ ProcessTable::ProcessTable(ProcessTableOptions options) : options_(std::move(opt
 std::shared_ptr<const spans::Resource> ProcessTable::get(pid_t pid) {
   const auto start_time_ticks = read_start_time_ticks(pid, options_.resource.proc_root);
   if (!start_time_ticks) {
-    forget(pid);
+    // The process is gone: its events still arrive after it exited (short-lived clients),
+    // and the cached resource is still its own until the exit event makes us forget it.
+    {
+      std::lock_guard lock(mutex_);
+      auto it = entries_.find(pid);
+      if (it != entries_.end()) return it->second.resource;
+    }
     return std::make_shared<const spans::Resource>(build_resource(pid, options_.resource));
   }
   return get(pid, *start_time_ticks);

@@ -27,8 +27,8 @@ class ProcessTable {
   explicit ProcessTable(ProcessTableOptions options = {});
 
   // Never null. Reads /proc/PID/stat on every call to check the start time (a few µs); a
-  // miss builds the resource (tens of µs) outside the lock. A vanished pid gets an uncached
-  // minimal resource. Thread-safe.
+  // miss builds the resource (tens of µs) outside the lock. A vanished pid gets its cached
+  // resource until forget(pid), else an uncached minimal one. Thread-safe.
   std::shared_ptr<const spans::Resource> get(pid_t pid);
 
   // Same, with a start time the caller already knows (/proc/PID/stat field 22; from BPF:
