@@ -538,28 +538,68 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 	return 0;
 }
 
-static __always_inline void emit_proc_event(__u8 type, __u64 flags)
+/* Process events are too big for the stack (argv). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct zt_proc_event);
+} proc_scratch SEC(".maps");
+
+static __always_inline struct zt_proc_event *new_proc_event(__u8 type)
 {
+	__u32 zero = 0;
+	struct zt_proc_event *ev = bpf_map_lookup_elem(&proc_scratch, &zero);
+	if (!ev)
+		return NULL;
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct zt_proc_event ev = {};
-	ev.type = type;
-	ev.pid = bpf_get_current_pid_tgid() >> 32;
-	ev.ppid = BPF_CORE_READ(task, real_parent, tgid);
-	ev.timestamp_ns = bpf_ktime_get_ns();
-	bpf_get_current_comm(ev.comm, sizeof(ev.comm));
-	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), ring_flags()))
+	ev->type = type;
+	ev->pid = bpf_get_current_pid_tgid() >> 32;
+	ev->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	ev->timestamp_ns = bpf_ktime_get_ns();
+	ev->start_boottime_ns = BPF_CORE_READ(task, group_leader, start_boottime);
+	ev->filename_bytes = 0;
+	ev->argv_bytes = 0;
+	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
+	return ev;
+}
+
+static __always_inline void submit_proc_event(struct zt_proc_event *ev, __u64 size, __u64 flags)
+{
+	if (size > sizeof(*ev))
+		size = sizeof(*ev);
+	if (bpf_ringbuf_output(&events, ev, size, flags))
 		count_drop(ZT_DROP_CONTROL_RINGBUF_FULL);
 }
 
-/* Userspace evaluates the selection rules on the new executable and reads its /proc entries
- * while the process surely exists (short-lived clients are gone within milliseconds): wake it
- * at once. */
+/* Userspace evaluates the selection rules on the new executable and reads its /proc entries;
+ * the event also carries the exe name and argv for processes gone before that. */
 SEC("tracepoint/sched/sched_process_exec")
-int on_exec(void *ctx)
+int on_exec(struct trace_event_raw_sched_process_exec *ctx)
 {
 	if ((bpf_get_current_pid_tgid() >> 32) == agent_tgid)
 		return 0;
-	emit_proc_event(ZT_EVENT_PROC_EXEC, BPF_RB_FORCE_WAKEUP);
+	struct zt_proc_event *ev = new_proc_event(ZT_EVENT_PROC_EXEC);
+	if (!ev)
+		return 0;
+	unsigned int filename_loc = ctx->__data_loc_filename & 0xFFFF;
+	long n = bpf_probe_read_kernel_str(ev->filename, sizeof(ev->filename),
+					   (void *)ctx + filename_loc);
+	ev->filename_bytes = n > 0 ? n - 1 : 0;
+
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	__u64 arg_start = BPF_CORE_READ(task, mm, arg_start);
+	__u64 arg_end = BPF_CORE_READ(task, mm, arg_end);
+	__u64 len = arg_end > arg_start ? arg_end - arg_start : 0;
+	if (len > ZT_EXEC_ARGV_BYTES)
+		len = ZT_EXEC_ARGV_BYTES;
+	len &= (2 * ZT_EXEC_ARGV_BYTES - 1);
+	if (len > ZT_EXEC_ARGV_BYTES)
+		len = ZT_EXEC_ARGV_BYTES;
+	if (len && bpf_probe_read_user(ev->argv, len, (void *)arg_start) == 0)
+		ev->argv_bytes = len;
+	submit_proc_event(ev, offsetof(struct zt_proc_event, argv) + ev->argv_bytes,
+			  BPF_RB_FORCE_WAKEUP);
 	return 0;
 }
 
@@ -571,6 +611,8 @@ int on_exit(void *ctx)
 	if ((__u32)pid_tgid != tgid || !process_selected(pid_tgid))
 		return 0; /* a thread, not the process */
 	bpf_map_delete_elem(&traced_pids, &tgid);
-	emit_proc_event(ZT_EVENT_PROC_EXIT, ring_flags());
+	struct zt_proc_event *ev = new_proc_event(ZT_EVENT_PROC_EXIT);
+	if (ev)
+		submit_proc_event(ev, offsetof(struct zt_proc_event, filename), ring_flags());
 	return 0;
 }

@@ -129,12 +129,21 @@ struct zt_conn_event {
 	struct zt_tuple tuple;
 };
 
+#define ZT_EXEC_FILENAME_BYTES 256
+#define ZT_EXEC_ARGV_BYTES 1024
+
+/* Exec events carry what identifies the new image, because a short-lived process can be gone
+ * before userspace reads /proc (the ring's wakeup may wait for the next timer tick). */
 struct zt_proc_event {
 	__u8 type; /* ZT_EVENT_PROC_EXEC or ZT_EVENT_PROC_EXIT */
 	__u8 pad[3];
 	__u32 pid;
 	__u32 ppid;
-	__u32 pad2;
+	__u16 filename_bytes; /* exec only: bytes in filename[], without the NUL */
+	__u16 argv_bytes;     /* exec only: bytes in argv[] (NUL-separated, maybe cut) */
 	__u64 timestamp_ns;
+	__u64 start_boottime_ns; /* task start, as /proc/PID/stat field 22 (in ns) */
 	char comm[16];
+	char filename[ZT_EXEC_FILENAME_BYTES]; /* as passed to execve() */
+	char argv[ZT_EXEC_ARGV_BYTES];
 };

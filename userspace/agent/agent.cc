@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstring>
@@ -51,6 +52,36 @@ std::string exe_path_of(uint32_t pid) {
   std::error_code ec;
   auto path = std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/exe", ec);
   return ec ? "" : path.string();
+}
+
+bool has_attribute(const spans::Resource& resource, std::string_view key) {
+  for (const auto& attribute : resource.attributes) {
+    if (attribute.key == key) return true;
+  }
+  return false;
+}
+
+// Runs on the intake thread as soon as an exec event arrives, to read the new image's /proc
+// entries before a short-lived process is gone. When it is already gone (or a zombie), the
+// resource is built from what the event carried. The pipeline finds either in the table.
+void remember_new_image(const zt_proc_event& exec, uint64_t ns_per_clock_tick,
+                        const process::SelectionRules& selection,
+                        process::ProcessTable& processes) {
+  if (!selection.selects_all_processes() &&
+      !selection.matches_process(exec.pid, exe_path_of(exec.pid))) {
+    return;
+  }
+  const uint64_t start_ticks = exec.start_boottime_ns / ns_per_clock_tick;
+  processes.forget(exec.pid);
+  auto resource = processes.get(exec.pid, start_ticks);
+  if (has_attribute(*resource, "process.executable.path")) return;
+  const std::string_view filename(exec.filename,
+                                  std::min<size_t>(exec.filename_bytes, sizeof(exec.filename)));
+  const std::string_view argv(exec.argv, std::min<size_t>(exec.argv_bytes, sizeof(exec.argv)));
+  processes.put(exec.pid, start_ticks,
+                process::resource_from_exec(exec.pid, filename, argv, processes.resource_options()));
+  spdlog::debug("pid {} exited before /proc could be read: resource from its exec event",
+                exec.pid);
 }
 
 std::vector<std::unique_ptr<exporter::SpanExporter>> make_exporters(const AgentOptions& options,
@@ -112,20 +143,12 @@ int run_agent(const AgentOptions& options) {
   tracer_options.ports = options.selection.ports;
   tracer_options.max_capture_bytes = options.max_capture_bytes;
   tracer_options.ring_buffer_bytes = options.ring_buffer_bytes;
+  const uint64_t ns_per_clock_tick = 1'000'000'000 / sysconf(_SC_CLK_TCK);
   auto on_event = [&](std::span<const uint8_t> event) {
-    // A new image's /proc entries must be read now, before a short-lived process is gone;
-    // the pipeline finds the resource cached.
-    if (event[0] == ZT_EVENT_PROC_EXEC && event.size() >= sizeof(zt_proc_event)) {
-      zt_proc_event exec;
-      std::memcpy(&exec, event.data(), sizeof(exec));
-      if (selection.selects_all_processes() ||
-          selection.matches_process(exec.pid, exe_path_of(exec.pid))) {
-        processes.forget(exec.pid);
-        auto resource = processes.get(exec.pid);
-        spdlog::debug("exec pid {}: resource with {} attributes, {} us after exec", exec.pid,
-                      resource->attributes.size(),
-                      (spans::KernelClock::monotonic_now_ns() - exec.timestamp_ns) / 1000);
-      }
+    if (event[0] == ZT_EVENT_PROC_EXEC && event.size() >= offsetof(zt_proc_event, argv)) {
+      zt_proc_event exec{};
+      std::memcpy(&exec, event.data(), std::min(event.size(), sizeof(exec)));
+      remember_new_image(exec, ns_per_clock_tick, selection, processes);
     }
     intake_batch.append(event);
   };

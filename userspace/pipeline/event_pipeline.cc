@@ -80,8 +80,8 @@ void EventPipeline::handle(std::span<const uint8_t> bytes) {
     }
     case ZT_EVENT_PROC_EXEC:
     case ZT_EVENT_PROC_EXIT: {
-      zt_proc_event event;
-      if (!copy_event(bytes, sizeof(event), &event)) {
+      zt_proc_event event{};
+      if (!copy_event(bytes, offsetof(zt_proc_event, filename), &event)) {
         ++stats_.malformed_events;
         return;
       }

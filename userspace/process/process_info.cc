@@ -282,6 +282,26 @@ std::string_view detect_runtime(pid_t pid, std::string_view exe_name, std::strin
   return "";
 }
 
+spans::Resource resource_from_exec(pid_t pid, std::string_view exe_path, std::string_view argv,
+                                   const ResourceOptions& options) {
+  if (exe_path.empty()) return minimal_resource(pid, options);
+  const std::string exe_name(base_name(exe_path));
+  spans::Resource resource;
+  spans::Attributes& attributes = resource.attributes;
+  attributes.push_back({"service.name", exe_name});
+  if (!options.host_name.empty()) attributes.push_back({"host.name", options.host_name});
+  attributes.push_back({"process.pid", static_cast<int64_t>(pid)});
+  attributes.push_back({"process.executable.name", exe_name});
+  attributes.push_back({"process.executable.path", std::string(exe_path)});
+  if (const std::vector<std::string> args = split_nul(argv); !args.empty()) {
+    attributes.push_back({"process.command_line", scrub_command_line(args)});
+  }
+  if (std::string_view runtime = runtime_from_executable_name(exe_name); !runtime.empty()) {
+    attributes.push_back({"process.runtime.name", std::string(runtime)});
+  }
+  return resource;
+}
+
 spans::Resource build_resource(pid_t pid, const ResourceOptions& options, bool* settled) {
   if (settled != nullptr) *settled = true;
   const auto exe_path = read_link(proc_path(options.proc_root, pid, "exe"));

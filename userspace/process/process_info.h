@@ -32,6 +32,12 @@ spans::Resource build_resource(pid_t pid, const ResourceOptions& options, bool* 
 
 // Process start time, /proc/PID/stat field 22: clock ticks (USER_HZ) since boot. With pid it
 // identifies a process instance across pid reuse. nullopt when the process is gone.
+// The resource of a process already gone from /proc, from what its exec event carried: the
+// path given to execve() and its argv (NUL-separated, possibly cut). No environment, so
+// service.name is the executable's name.
+spans::Resource resource_from_exec(pid_t pid, std::string_view exe_path, std::string_view argv,
+                                   const ResourceOptions& options);
+
 std::optional<uint64_t> read_start_time_ticks(pid_t pid, std::string_view proc_root = "/proc");
 
 // OTEL_RESOURCE_ATTRIBUTES: `key=value` pairs separated by ',', percent-decoded, whitespace

@@ -55,6 +55,12 @@ std::shared_ptr<const spans::Resource> ProcessTable::get(pid_t pid, uint64_t sta
   return insert(pid, start_time_ticks, std::move(resource), settled);
 }
 
+void ProcessTable::put(pid_t pid, uint64_t start_time_ticks, spans::Resource resource) {
+  forget(pid);
+  insert(pid, start_time_ticks, std::make_shared<const spans::Resource>(std::move(resource)),
+         true);
+}
+
 void ProcessTable::forget(pid_t pid) {
   std::lock_guard lock(mutex_);
   entries_.erase(pid);

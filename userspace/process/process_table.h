@@ -39,10 +39,14 @@ class ProcessTable {
   // believed: exec finishes setting them up within microseconds.
   static constexpr std::chrono::milliseconds kSettleTime{100};
 
+  // Stores a resource built elsewhere (from an exec event when /proc was already gone).
+  void put(pid_t pid, uint64_t start_time_ticks, spans::Resource resource);
+
   // Drops the entry of an exited process. Thread-safe.
   void forget(pid_t pid);
 
   size_t size() const;
+  const ResourceOptions& resource_options() const { return options_.resource; }
 
  private:
   struct Entry {
