@@ -1,0 +1,130 @@
+// HTTP exchange → span: semantic conventions, kinds, status rules, timestamps.
+#include <catch2/catch_test_macros.hpp>
+#include <string>
+#include <variant>
+
+#include "userspace/pipeline/http_span_builder.h"
+
+namespace ztrace::pipeline {
+namespace {
+
+conntrack::ConnectionView view(Role role) {
+  conntrack::ConnectionView v;
+  v.pid = 10;
+  v.role = role;
+  v.local = {"10.0.0.1", 8080};
+  v.remote = {"10.0.0.2", 40000};
+  return v;
+}
+
+http1::Exchange exchange(std::string method, std::string target, int status) {
+  http1::Exchange e;
+  e.request.method = std::move(method);
+  e.request.target = std::move(target);
+  e.request.host = "shop.example:8080";
+  e.request.user_agent = "curl/8";
+  e.request.start_ns = 1000;
+  e.request.end_ns = 1100;
+  http1::Response response;
+  response.status_code = status;
+  response.start_ns = 1500;
+  response.end_ns = 2000;
+  e.response = response;
+  return e;
+}
+
+std::string str(const spans::Span& span, std::string_view key) {
+  const auto* v = span.find(key);
+  return v && std::holds_alternative<std::string>(*v) ? std::get<std::string>(*v) : "<absent>";
+}
+int64_t num(const spans::Span& span, std::string_view key) {
+  const auto* v = span.find(key);
+  return v && std::holds_alternative<int64_t>(*v) ? std::get<int64_t>(*v) : -1;
+}
+
+}  // namespace
+
+TEST_CASE("http spans: server span attributes follow the HTTP conventions", "[pipeline]") {
+  spans::KernelClock clock;
+  HttpSpanBuilder builder({}, clock);
+  auto span = builder.build(view(Role::kServer), exchange("GET", "/cart/1?token=s3cret", 200),
+                            nullptr);
+  CHECK(span.kind == spans::SpanKind::kServer);
+  CHECK(span.name == "GET");
+  CHECK(str(span, "http.request.method") == "GET");
+  CHECK(str(span, "url.path") == "/cart/1");
+  CHECK(str(span, "url.query") == "<absent>");  // not captured unless configured
+  CHECK(str(span, "url.scheme") == "http");
+  CHECK(str(span, "server.address") == "shop.example");
+  CHECK(num(span, "server.port") == 8080);
+  CHECK(str(span, "client.address") == "10.0.0.2");
+  CHECK(num(span, "client.port") == 40000);
+  CHECK(num(span, "http.response.status_code") == 200);
+  CHECK(str(span, "network.protocol.version") == "1.1");
+  CHECK(str(span, "user_agent.original") == "curl/8");
+  CHECK(span.status_code == spans::StatusCode::kUnset);
+  CHECK(span.end_time_unix_nano - span.start_time_unix_nano == 1000);
+  CHECK_FALSE(spans::is_zero(span.trace_id));
+  CHECK_FALSE(spans::is_zero(span.span_id));
+  CHECK(spans::is_zero(span.parent_span_id));
+}
+
+TEST_CASE("http spans: client span targets the peer; query only when configured", "[pipeline]") {
+  spans::KernelClock clock;
+  HttpSpanBuilder builder({.capture_url_query = true}, clock);
+  auto e = exchange("POST", "http://proxy.example/p?q=1", 201);
+  e.request.host.clear();
+  auto span = builder.build(view(Role::kClient), e, nullptr);
+  CHECK(span.kind == spans::SpanKind::kClient);
+  CHECK(str(span, "url.path") == "/p");
+  CHECK(str(span, "url.query") == "q=1");
+  CHECK(str(span, "server.address") == "10.0.0.2");
+  CHECK(num(span, "server.port") == 40000);
+  CHECK(str(span, "client.address") == "<absent>");
+}
+
+TEST_CASE("http spans: error status per side", "[pipeline]") {
+  spans::KernelClock clock;
+  HttpSpanBuilder builder({}, clock);
+  struct Case {
+    Role role;
+    int status;
+    spans::StatusCode expected;
+  };
+  const Case cases[] = {
+      {Role::kServer, 404, spans::StatusCode::kUnset}, {Role::kServer, 500, spans::StatusCode::kError},
+      {Role::kClient, 404, spans::StatusCode::kError}, {Role::kClient, 503, spans::StatusCode::kError},
+      {Role::kClient, 302, spans::StatusCode::kUnset},
+  };
+  for (const auto& c : cases) {
+    INFO("role " << to_string(c.role) << " status " << c.status);
+    auto span = builder.build(view(c.role), exchange("GET", "/", c.status), nullptr);
+    CHECK(span.status_code == c.expected);
+    if (c.expected == spans::StatusCode::kError) {
+      CHECK(str(span, "error.type") == std::to_string(c.status));
+    }
+  }
+}
+
+TEST_CASE("http spans: unknown methods and missing responses", "[pipeline]") {
+  spans::KernelClock clock;
+  HttpSpanBuilder builder({}, clock);
+  auto span = builder.build(view(Role::kServer), exchange("PURGE", "/x", 200), nullptr);
+  CHECK(span.name == "HTTP");
+  CHECK(str(span, "http.request.method") == "_OTHER");
+  CHECK(str(span, "http.request.method_original") == "PURGE");
+
+  auto no_response = exchange("GET", "/y", 200);
+  no_response.response.reset();
+  span = builder.build(view(Role::kClient), no_response, nullptr);
+  CHECK(span.status_code == spans::StatusCode::kError);
+  CHECK(num(span, "http.response.status_code") == -1);
+
+  auto unknown_status = exchange("GET", "/z", 0);
+  unknown_status.response->truncated = true;
+  span = builder.build(view(Role::kServer), unknown_status, nullptr);
+  CHECK(num(span, "http.response.status_code") == -1);
+  CHECK(span.status_code == spans::StatusCode::kUnset);
+}
+
+}  // namespace ztrace::pipeline
