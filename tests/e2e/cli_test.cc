@@ -10,7 +10,7 @@ namespace ztrace::e2e {
 TEST_CASE("agent: run takes the contract flags and logs ready and traces and exits 0 on SIGINT",
           "[e2e][cli]") {
   ZTRACE_E2E_REQUIRE_ROOT();
-  constexpr int port = 24106;
+  const int port = reserve_port(24106);
   const auto dir = fresh_dir("cli");
   Process server = start_python_server(dir, port);
   Agent agent(dir, {.ports = {port},
@@ -27,7 +27,7 @@ TEST_CASE("agent: run takes the contract flags and logs ready and traces and exi
 
 TEST_CASE("agent: SIGTERM also flushes and exits 0", "[e2e][cli]") {
   ZTRACE_E2E_REQUIRE_ROOT();
-  constexpr int port = 24107;
+  const int port = reserve_port(24107);
   const auto dir = fresh_dir("cli_sigterm");
   Process server = start_python_server(dir, port);
   Agent agent(dir, {.ports = {port}});

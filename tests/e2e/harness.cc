@@ -95,7 +95,16 @@ void write_file(const fs::path& path, std::string_view content) {
 }
 
 fs::path fresh_dir(std::string_view name) {
-  fs::path dir = scratch_dir() / "runs" / std::string(name);
+  const fs::path runs = scratch_dir() / "runs";
+  fs::create_directories(runs);
+  // A concurrent run of the suite in the same build tree keeps its folder: take another.
+  std::string leaf(name);
+  const int fd = open((runs / ("." + leaf + ".lock")).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (fd >= 0) close(fd);
+    leaf += "-" + std::to_string(getpid());
+  }  // else the lock (fd) lasts as long as this process
+  const fs::path dir = runs / leaf;
   std::error_code ec;
   fs::remove_all(dir, ec);
   fs::create_directories(dir);
@@ -279,6 +288,48 @@ bool port_listening(int port) {
     }
   }
   return false;
+}
+
+namespace {
+
+// Whether a TCP socket other than a TIME_WAIT one has this local port (/proc/net/tcp{,6}).
+// The peers listen with SO_REUSEADDR, so TIME_WAIT left by an earlier run does not matter.
+bool port_in_use(int port) {
+  for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+    std::ifstream in(table);
+    std::string line;
+    std::getline(in, line);
+    while (std::getline(in, line)) {
+      std::istringstream ss(line);
+      std::string slot, local, remote, state;
+      ss >> slot >> local >> remote >> state;
+      auto colon = local.rfind(':');
+      if (colon != std::string::npos && state != "06" &&
+          std::stoi(local.substr(colon + 1), nullptr, 16) == port) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+int reserve_port(int preferred) {
+  // Lock files are shared by every build tree on the machine, so they live in /tmp.
+  const fs::path dir = fs::temp_directory_path() / "ztrace-e2e-ports";
+  fs::create_directories(dir);
+  for (int port = preferred; port < 32000; port += 100) {
+    const fs::path lock = dir / std::to_string(port);
+    int fd = open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0) continue;
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0 || port_in_use(port)) {
+      close(fd);
+      continue;
+    }
+    return port;  // fd stays open: the lock lasts as long as this process
+  }
+  throw std::runtime_error("no free port from " + std::to_string(preferred));
 }
 
 bool wait_for_port(int port, std::chrono::milliseconds timeout) {

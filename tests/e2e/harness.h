@@ -97,6 +97,10 @@ CommandResult run_command(const fs::path& dir, std::vector<std::string> argv,
 // True once something listens on 127.0.0.1:port (read from /proc/net/tcp, so waiting
 // opens no connection that an agent could see).
 bool port_listening(int port);
+// A port for one test: `preferred` when free, else preferred + 100, + 200, ... A port is
+// free when no socket uses it as its local port and no other test process (of this or a
+// concurrent run of the suite) holds it; this process holds it until it exits.
+int reserve_port(int preferred);
 bool wait_for_port(int port, std::chrono::milliseconds timeout);
 // Polls `predicate` every 10 ms until true or timeout.
 template <typename Predicate>

@@ -9,7 +9,7 @@ namespace ztrace::e2e {
 TEST_CASE("curl to python: one CLIENT and one SERVER span per request with exact attributes",
           "[e2e][python][curl]") {
   ZTRACE_E2E_REQUIRE_ROOT();
-  constexpr int port = 24110;
+  const int port = reserve_port(24110);
   const auto dir = fresh_dir("curl_python");
   Process server = start_python_server(dir, port);
   Agent agent(dir, {.ports = {port}});
@@ -79,7 +79,7 @@ TEST_CASE("curl to python: one CLIENT and one SERVER span per request with exact
 TEST_CASE("curl to python: status ERROR for 5xx on both sides and for 4xx only on the client",
           "[e2e][python][curl][status]") {
   ZTRACE_E2E_REQUIRE_ROOT();
-  constexpr int port = 24190;
+  const int port = reserve_port(24190);
   const auto dir = fresh_dir("status_codes");
   Process server = start_python_server(dir, port);
   Agent agent(dir, {.ports = {port}});

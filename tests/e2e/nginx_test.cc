@@ -10,7 +10,7 @@ namespace ztrace::e2e {
 TEST_CASE("curl to nginx: sendfile and 404 and 500 and HEAD and HTTP/1.0 on keep-alive connections",
           "[e2e][nginx][curl]") {
   ZTRACE_E2E_REQUIRE_ROOT();
-  constexpr int port = 24120;
+  const int port = reserve_port(24120);
   const auto dir = fresh_dir("curl_nginx");
   Process nginx = start_nginx(dir, port);
   Agent agent(dir, {.ports = {port}});

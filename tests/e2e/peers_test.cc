@@ -35,7 +35,7 @@ std::vector<std::string> route_urls(int port) {
 }  // namespace
 
 TEST_CASE("peer: python http.server answers HTTP/1.1 keep-alive", "[e2e][peers]") {
-  constexpr int port = 24100;
+  const int port = reserve_port(24100);
   auto dir = fresh_dir("peer_python");
   Process server = start_python_server(dir, port);
   auto out =
@@ -56,7 +56,7 @@ TEST_CASE("peer: python http.server answers HTTP/1.1 keep-alive", "[e2e][peers]"
 }
 
 TEST_CASE("peer: Go server and client", "[e2e][peers][go]") {
-  constexpr int port = 24101;
+  const int port = reserve_port(24101);
   auto dir = fresh_dir("peer_go");
   Process server = start_go_server(dir, port);
   auto args = route_urls(port);
@@ -69,7 +69,7 @@ TEST_CASE("peer: Go server and client", "[e2e][peers][go]") {
 }
 
 TEST_CASE("peer: Java server and HttpURLConnection client", "[e2e][peers][java]") {
-  constexpr int port = 24102;
+  const int port = reserve_port(24102);
   auto dir = fresh_dir("peer_java");
   Process server = start_java_server(dir, port);
   auto out = must_run(dir, java_client(route_urls(port)));
@@ -80,7 +80,7 @@ TEST_CASE("peer: Java server and HttpURLConnection client", "[e2e][peers][java]"
 }
 
 TEST_CASE("peer: Node server and client", "[e2e][peers][node]") {
-  constexpr int port = 24103;
+  const int port = reserve_port(24103);
   auto dir = fresh_dir("peer_node");
   Process server = start_node_server(dir, port);
   auto out = must_run(dir, node_client(route_urls(port)));
@@ -92,7 +92,7 @@ TEST_CASE("peer: Node server and client", "[e2e][peers][node]") {
 }
 
 TEST_CASE("peer: nginx static files and 404 and 500 and HEAD", "[e2e][peers][nginx]") {
-  constexpr int port = 24104;
+  const int port = reserve_port(24104);
   auto dir = fresh_dir("peer_nginx");
   Process server = start_nginx(dir, port);
   auto out = must_run(dir, curl_command({{url(port, "/static/index.html")},
@@ -111,7 +111,7 @@ TEST_CASE("peer: nginx static files and 404 and 500 and HEAD", "[e2e][peers][ngi
 }
 
 TEST_CASE("peer: Go ticker holds one keep-alive connection", "[e2e][peers][go]") {
-  constexpr int port = 24105;
+  const int port = reserve_port(24105);
   auto dir = fresh_dir("peer_ticker");
   Process server = start_python_server(dir, port);
   Process ticker({.argv = {go_peer().string(), "ticker", "-interval", "50ms", url(port, "/slow/")},

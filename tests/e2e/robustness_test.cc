@@ -72,7 +72,7 @@ std::string random_bytes(std::mt19937& rng, size_t n, char first) {
 TEST_CASE("agent started while keep-alive connections are open: only complete and exact spans",
           "[e2e][keepalive][go][python]") {
   ZTRACE_E2E_REQUIRE_ROOT();
-  constexpr int port = 24160;
+  const int port = reserve_port(24160);
   const auto dir = fresh_dir("preexisting_keepalive");
   const fs::path ticker_bin = go_peer();
   Process server = start_python_server(dir, port);
@@ -153,7 +153,7 @@ TEST_CASE("agent started while keep-alive connections are open: only complete an
 TEST_CASE("64 KiB of request headers: the span is still produced with the right values",
           "[e2e][python][curl][headers]") {
   ZTRACE_E2E_REQUIRE_ROOT();
-  constexpr int port = 24170;
+  const int port = reserve_port(24170);
   const auto dir = fresh_dir("big_headers");
   // 512 header lines of 128 bytes each ("X-Filler-NNN: " + value + CRLF) = 64 KiB.
   std::string headers;
@@ -202,8 +202,8 @@ TEST_CASE("64 KiB of request headers: the span is still produced with the right 
 TEST_CASE("binary junk on traced ports: no spans from it and the agent keeps tracing",
           "[e2e][python][junk]") {
   ZTRACE_E2E_REQUIRE_ROOT();
-  constexpr int http_port = 24180;
-  constexpr int junk_port = 24181;
+  const int http_port = reserve_port(24180);
+  const int junk_port = reserve_port(24181);
   const auto dir = fresh_dir("junk");
   Process http_server = start_python_server(dir, http_port);
   Process junk_server = start_junk_server(dir, junk_port);

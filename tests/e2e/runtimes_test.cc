@@ -69,7 +69,7 @@ void check_runtime_spans(const std::vector<Span>& spans, int port, pid_t server_
 
 TEST_CASE("Go net/http server and client", "[e2e][go]") {
   ZTRACE_E2E_REQUIRE_ROOT();
-  constexpr int port = 24130;
+  const int port = reserve_port(24130);
   const auto dir = fresh_dir("go_http");
   go_peer();  // build before the agent starts
   Process server = start_go_server(dir, port, {{"OTEL_SERVICE_NAME", "e2e-go-server"}});
@@ -93,7 +93,7 @@ TEST_CASE("Go net/http server and client", "[e2e][go]") {
 
 TEST_CASE("Java HttpServer and HttpURLConnection client", "[e2e][java]") {
   ZTRACE_E2E_REQUIRE_ROOT();
-  constexpr int port = 24140;
+  const int port = reserve_port(24140);
   const auto dir = fresh_dir("java_http");
   java_classes();
   Process server = start_java_server(dir, port);
@@ -120,7 +120,7 @@ TEST_CASE("Java HttpServer and HttpURLConnection client", "[e2e][java]") {
 
 TEST_CASE("Node http server and client", "[e2e][node]") {
   ZTRACE_E2E_REQUIRE_ROOT();
-  constexpr int port = 24150;
+  const int port = reserve_port(24150);
   const auto dir = fresh_dir("node_http");
   Process server = start_node_server(dir, port, {{"OTEL_SERVICE_NAME", "e2e-node-server"}});
   Agent agent(dir, {.ports = {port}});
