@@ -9,14 +9,14 @@ BUILD_PKGS=(
   cmake ninja-build ccache pkg-config make
   clang-19 llvm-19 libbpf-dev bpftool
   libelf-dev zlib1g-dev
-  libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev catch2
+  libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev catch2 libcatch2-dev
   libclang-rt-19-dev
 )
 # Real peers the end-to-end tests and benchmarks run (PEERS.md).
 PEER_PKGS=(
   curl nginx-light golang-1.21-go python3 openjdk-17-jdk-headless wrk procps iproute2 nodejs
 )
-BACKPORTS=(clang-19 llvm-19 libbpf-dev bpftool catch2 libclang-rt-19-dev)
+BACKPORTS=(clang-19 llvm-19 libbpf-dev bpftool catch2 libcatch2-dev libclang-rt-19-dev)
 
 log() { echo "[install-deps] $*"; }
 
@@ -62,10 +62,12 @@ rest=()
 for p in "${missing[@]}"; do
   if [[ " ${BACKPORTS[*]} " == *" $p "* ]]; then bp+=("$p"); else rest+=("$p"); fi
 done
-if [[ ${#rest[@]} -gt 0 ]]; then
-  apt_get install -y -qq --no-install-recommends "${rest[@]}"
-fi
+# Backports first, so that packages from main depending on them (e.g. libcli11-dev on catch2)
+# find the backported versions already in place.
 if [[ ${#bp[@]} -gt 0 ]]; then
   apt_get install -y -qq --no-install-recommends -t bookworm-backports "${bp[@]}"
+fi
+if [[ ${#rest[@]} -gt 0 ]]; then
+  apt_get install -y -qq --no-install-recommends "${rest[@]}"
 fi
 log "done"
