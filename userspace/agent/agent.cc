@@ -226,9 +226,10 @@ int run_agent(const AgentOptions& options) {
   queue.push(intake_batch);
   queue.close();
   pipeline_thread.join();
-  log_counters(pipeline.stats(), exporter.stats(), tracer->drop_counts(), queue.dropped_events());
+  const DropCounts kernel_drops = tracer->drop_counts();
   tracer.reset();  // detach every probe before the slow part
   bool flushed = exporter.shutdown(std::chrono::seconds(5));
+  log_counters(pipeline.stats(), exporter.stats(), kernel_drops, queue.dropped_events());
   spdlog::info("stopped{}", flushed ? "" : " (export flush deadline passed; see counters)");
   return 0;
 }
