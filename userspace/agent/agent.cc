@@ -160,7 +160,12 @@ int run_agent(const AgentOptions& options) {
 
   const std::unordered_set<pid_t> explicit_pids(selection.pids.begin(), selection.pids.end());
   if (!selection.selects_all_processes()) {
-    for (pid_t pid : process::matching_pids(selection, getpid())) tracer->trace_process(pid);
+    std::vector<pid_t> selected = process::matching_pids(selection, getpid());
+    selected = process::with_descendants(selected);
+    for (pid_t pid : selected) {
+      if (pid != getpid()) tracer->trace_process(pid);
+    }
+    spdlog::info("selected {} running processes", selected.size());
   }
 
   // Hooks run on the pipeline thread; map updates are syscalls and thread-safe.

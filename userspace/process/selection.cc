@@ -5,8 +5,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <optional>
+#include <sstream>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 
 namespace ztrace::process {
 
@@ -67,6 +72,37 @@ std::vector<pid_t> matching_pids(const SelectionRules& rules, pid_t exclude_pid,
   closedir(dir);
   std::sort(pids.begin(), pids.end());
   return pids;
+}
+
+std::vector<pid_t> with_descendants(const std::vector<pid_t>& roots, std::string_view proc_root) {
+  // parent → children, from field 4 of /proc/PID/stat (after the parenthesised comm).
+  std::unordered_map<pid_t, std::vector<pid_t>> children;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(std::string(proc_root), ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream stat(entry.path() / "stat");
+    std::string line;
+    if (!std::getline(stat, line)) continue;
+    const auto comm_end = line.rfind(')');
+    if (comm_end == std::string::npos) continue;
+    std::istringstream rest(line.substr(comm_end + 1));
+    std::string state;
+    pid_t ppid = 0;
+    if (rest >> state >> ppid) children[ppid].push_back(std::stoi(name));
+  }
+  std::vector<pid_t> selected;
+  std::unordered_set<pid_t> seen;
+  std::vector<pid_t> pending(roots.begin(), roots.end());
+  while (!pending.empty()) {
+    const pid_t pid = pending.back();
+    pending.pop_back();
+    if (!seen.insert(pid).second) continue;
+    selected.push_back(pid);
+    for (pid_t child : children[pid]) pending.push_back(child);
+  }
+  std::sort(selected.begin(), selected.end());
+  return selected;
 }
 
 }  // namespace ztrace::process

@@ -25,6 +25,11 @@ struct SelectionRules {
   bool matches_process(pid_t pid, std::string_view exe_path) const;
 };
 
+// The given processes and all their living descendants (children forked before the agent
+// started are part of a selected service, e.g. nginx workers).
+std::vector<pid_t> with_descendants(const std::vector<pid_t>& roots,
+                                    std::string_view proc_root = "/proc");
+
 // Scans /proc for processes selected by `rules` (kernel threads, whose exe cannot be read,
 // are never selected by a glob), sorted, without `exclude_pid` (the agent itself).
 std::vector<pid_t> matching_pids(const SelectionRules& rules, pid_t exclude_pid,
