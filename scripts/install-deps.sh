@@ -11,12 +11,15 @@ BUILD_PKGS=(
   libelf-dev zlib1g-dev
   libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev catch2 libcatch2-dev
   libclang-rt-19-dev
+  protobuf-compiler libprotobuf-dev libgrpc++-dev protobuf-compiler-grpc opentelemetry-proto
+  libcurl4-openssl-dev libcpp-httplib-dev libssl-dev openssl
 )
 # Real peers the end-to-end tests and benchmarks run (PEERS.md).
 PEER_PKGS=(
   curl nginx-light golang-1.21-go python3 openjdk-17-jdk-headless wrk procps iproute2 nodejs
 )
-BACKPORTS=(clang-19 llvm-19 libbpf-dev bpftool catch2 libcatch2-dev libclang-rt-19-dev)
+BACKPORTS=(clang-19 llvm-19 libbpf-dev bpftool catch2 libcatch2-dev libclang-rt-19-dev
+  opentelemetry-proto)
 
 log() { echo "[install-deps] $*"; }
 
