@@ -53,3 +53,7 @@ add_library(ztrace_otlp_proto STATIC ${_otlp_srcs})
 target_compile_options(ztrace_otlp_proto PRIVATE -w)
 target_include_directories(ztrace_otlp_proto SYSTEM PUBLIC ${_otlp_out})
 target_link_libraries(ztrace_otlp_proto PUBLIC PkgConfig::PROTOBUF PkgConfig::GRPCPP)
+
+# The OTLP exporter's other dependencies: libcurl (OTLP/HTTP) and zlib (gzip).
+pkg_check_modules(LIBCURL REQUIRED IMPORTED_TARGET libcurl)
+pkg_check_modules(ZLIB REQUIRED IMPORTED_TARGET zlib)

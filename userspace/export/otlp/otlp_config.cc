@@ -1,0 +1,284 @@
+#include "userspace/export/otlp/otlp_config.h"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cstdlib>
+
+#include "userspace/process/process_info.h"
+
+namespace ztrace::otlp {
+
+std::string_view to_string(Protocol protocol) {
+  return protocol == Protocol::kGrpc ? "grpc" : "http/protobuf";
+}
+
+std::string_view to_string(Compression compression) {
+  return compression == Compression::kGzip ? "gzip" : "none";
+}
+
+EnvLookup process_env() {
+  return [](std::string_view name) -> std::optional<std::string> {
+    const char* value = std::getenv(std::string(name).c_str());
+    if (value == nullptr) return std::nullopt;
+    return std::string(value);
+  };
+}
+
+std::optional<Headers> parse_headers(std::string_view value) {
+  // Same format as OTEL_RESOURCE_ATTRIBUTES (W3C Baggage-like list).
+  return process::parse_resource_attributes(value);
+}
+
+namespace {
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+std::string trimmed(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return std::string(s);
+}
+
+// The first set (non-empty) variable of `names`, with the name that gave it.
+std::optional<std::pair<std::string, std::string>> first_set(
+    const EnvLookup& env, std::initializer_list<std::string_view> names) {
+  for (std::string_view name : names) {
+    std::optional<std::string> value = env(name);
+    if (value && !trimmed(*value).empty()) return std::make_pair(std::string(name), trimmed(*value));
+  }
+  return std::nullopt;
+}
+
+constexpr std::string_view kPrefix = "OTEL_EXPORTER_OTLP_";
+
+// OTEL_EXPORTER_OTLP_TRACES_<suffix>, then OTEL_EXPORTER_OTLP_<suffix>.
+std::optional<std::pair<std::string, std::string>> traces_then_generic(const EnvLookup& env,
+                                                                       std::string_view suffix) {
+  const std::string specific = std::string(kPrefix) + "TRACES_" + std::string(suffix);
+  const std::string generic = std::string(kPrefix) + std::string(suffix);
+  return first_set(env, {specific, generic});
+}
+
+bool parse_int(std::string_view text, int64_t* out) {
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
+  return ec == std::errc() && end == text.data() + text.size();
+}
+
+// `base` + "v1/traces" with exactly one '/' between (spec: "for the per-signal variables
+// ... the URL path is appended").
+std::string append_traces_path(const std::string& base) {
+  ParsedUrl url;
+  parse_url(base, &url);
+  if (url.path.empty()) return base + "/v1/traces";
+  if (base.back() == '/') return base + "v1/traces";
+  return base + "/v1/traces";
+}
+
+bool ends_with_traces_path(const std::string& endpoint) {
+  ParsedUrl url;
+  if (!parse_url(endpoint, &url)) return false;
+  const std::string_view path = url.path.substr(0, url.path.find('?'));
+  return path.ends_with("/v1/traces") || path.ends_with("/v1/traces/");
+}
+
+}  // namespace
+
+bool parse_url(std::string_view url, ParsedUrl* out) {
+  *out = ParsedUrl{};
+  std::string_view rest = url;
+  if (const size_t sep = rest.find("://"); sep != std::string_view::npos) {
+    out->scheme = lower(rest.substr(0, sep));
+    if (out->scheme != "http" && out->scheme != "https") return false;
+    rest.remove_prefix(sep + 3);
+  }
+  const size_t slash = rest.find('/');
+  std::string_view authority = rest.substr(0, slash);
+  out->path = slash == std::string_view::npos ? "" : std::string(rest.substr(slash));
+  if (const size_t at = authority.rfind('@'); at != std::string_view::npos) {
+    authority.remove_prefix(at + 1);  // credentials belong in headers, not here
+  }
+  std::string_view port_text;
+  if (authority.starts_with('[')) {
+    const size_t close = authority.find(']');
+    if (close == std::string_view::npos) return false;
+    out->host = std::string(authority.substr(0, close + 1));
+    std::string_view after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') return false;
+      port_text = after.substr(1);
+    }
+  } else {
+    const size_t colon = authority.rfind(':');
+    out->host = std::string(authority.substr(0, colon));
+    if (colon != std::string_view::npos) port_text = authority.substr(colon + 1);
+  }
+  if (out->host.empty()) return false;
+  if (!port_text.empty()) {
+    int64_t port = 0;
+    if (!parse_int(port_text, &port) || port < 1 || port > 65535) return false;
+    out->port = static_cast<int>(port);
+  }
+  return true;
+}
+
+bool resolve_options(const OtlpFlags& flags, const EnvLookup& env, OtlpOptions* out,
+                     std::string* error, std::vector<std::string>* warnings) {
+  *out = OtlpOptions{};
+  auto fail = [&](std::string message) {
+    if (error != nullptr) *error = std::move(message);
+    return false;
+  };
+  auto warn = [&](std::string message) {
+    if (warnings != nullptr) warnings->push_back(std::move(message));
+  };
+
+  // Protocol first: it decides what the generic endpoint means.
+  std::string protocol_text;
+  std::string protocol_source = "--otlp-protocol";
+  if (!flags.protocol.empty()) {
+    protocol_text = flags.protocol;
+  } else if (auto env_protocol = traces_then_generic(env, "PROTOCOL")) {
+    std::tie(protocol_source, protocol_text) = *env_protocol;
+  }
+  if (!protocol_text.empty()) {
+    const std::string value = lower(protocol_text);
+    if (value == "grpc") {
+      out->protocol = Protocol::kGrpc;
+    } else if (value == "http/protobuf") {
+      out->protocol = Protocol::kHttpProtobuf;
+    } else if (value == "http/json") {
+      return fail(protocol_source + "=http/json is not supported: use http/protobuf or grpc");
+    } else {
+      return fail(protocol_source + "=" + protocol_text + ": expected grpc or http/protobuf");
+    }
+  }
+  const bool http = out->protocol == Protocol::kHttpProtobuf;
+
+  std::string endpoint_source;
+  if (!flags.endpoint.empty()) {
+    endpoint_source = "--otlp-endpoint";
+    out->endpoint = trimmed(flags.endpoint);
+    if (http && !ends_with_traces_path(out->endpoint)) {
+      out->endpoint = append_traces_path(out->endpoint);
+    }
+  } else if (auto specific = first_set(env, {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"})) {
+    std::tie(endpoint_source, out->endpoint) = *specific;
+  } else if (auto generic = first_set(env, {"OTEL_EXPORTER_OTLP_ENDPOINT"})) {
+    std::tie(endpoint_source, out->endpoint) = *generic;
+    if (http) out->endpoint = append_traces_path(out->endpoint);
+  } else {
+    return true;  // not configured: OTLP export stays off
+  }
+  out->enabled = true;
+
+  ParsedUrl url;
+  if (!parse_url(out->endpoint, &url)) {
+    return fail(endpoint_source + "=" + out->endpoint + ": not an http:// or https:// URL");
+  }
+  if (http && url.scheme.empty()) {
+    return fail(endpoint_source + "=" + out->endpoint +
+                ": OTLP/HTTP needs a URL with http:// or https://");
+  }
+  if (url.scheme.empty()) {
+    // gRPC without scheme: TLS unless OTEL_EXPORTER_OTLP_[TRACES_]INSECURE=true (spec).
+    auto insecure = traces_then_generic(env, "INSECURE");
+    out->use_tls = !(insecure && lower(insecure->second) == "true");
+  } else {
+    out->use_tls = url.scheme == "https";
+  }
+
+  if (auto env_headers = traces_then_generic(env, "HEADERS")) {
+    auto parsed = parse_headers(env_headers->second);
+    if (!parsed) {
+      warn(env_headers->first + " is malformed (expected key=value,...): ignored");
+    } else {
+      out->headers = std::move(*parsed);
+    }
+  }
+  for (const std::string& header : flags.headers) {
+    auto parsed = parse_headers(header);
+    if (!parsed || parsed->size() != 1) {
+      return fail("--otlp-header " + header + ": expected key=value");
+    }
+    auto& [key, value] = parsed->front();
+    std::erase_if(out->headers, [&](const auto& h) { return lower(h.first) == lower(key); });
+    out->headers.emplace_back(std::move(key), std::move(value));
+  }
+
+  std::string compression_text = flags.compression;
+  std::string compression_source = "--otlp-compression";
+  if (compression_text.empty()) {
+    if (auto env_compression = traces_then_generic(env, "COMPRESSION")) {
+      std::tie(compression_source, compression_text) = *env_compression;
+    }
+  }
+  if (!compression_text.empty()) {
+    const std::string value = lower(compression_text);
+    if (value == "gzip") {
+      out->compression = Compression::kGzip;
+    } else if (value == "none") {
+      out->compression = Compression::kNone;
+    } else {
+      return fail(compression_source + "=" + compression_text + ": expected gzip or none");
+    }
+  }
+
+  if (flags.timeout_ms) {
+    if (*flags.timeout_ms <= 0) return fail("--otlp-timeout-ms must be positive");
+    out->timeout = std::chrono::milliseconds(*flags.timeout_ms);
+  } else if (auto env_timeout = traces_then_generic(env, "TIMEOUT")) {
+    int64_t timeout_ms = 0;
+    if (!parse_int(env_timeout->second, &timeout_ms) || timeout_ms <= 0) {
+      warn(env_timeout->first + "=" + env_timeout->second +
+           " is not a positive number of milliseconds: 10000 used");
+    } else {
+      out->timeout = std::chrono::milliseconds(timeout_ms);
+    }
+  }
+
+  auto file_option = [&](const std::string& flag_value, std::string_view suffix) {
+    if (!flag_value.empty()) return flag_value;
+    auto value = traces_then_generic(env, suffix);
+    return value ? value->second : std::string();
+  };
+  out->tls.ca_file = file_option(flags.ca_file, "CERTIFICATE");
+  out->tls.client_cert_file = file_option(flags.client_cert_file, "CLIENT_CERTIFICATE");
+  out->tls.client_key_file = file_option(flags.client_key_file, "CLIENT_KEY");
+  out->tls.insecure_skip_verify = flags.insecure_skip_verify;
+  if (out->tls.client_cert_file.empty() != out->tls.client_key_file.empty()) {
+    return fail("a TLS client certificate needs its key and a key its certificate");
+  }
+  if (!out->use_tls && (!out->tls.ca_file.empty() || !out->tls.client_cert_file.empty() ||
+                        out->tls.insecure_skip_verify)) {
+    warn("TLS settings ignored: the OTLP endpoint " + out->endpoint + " is not https");
+  }
+
+  if (auto attributes = first_set(env, {"OTEL_RESOURCE_ATTRIBUTES"})) {
+    auto parsed = process::parse_resource_attributes(attributes->second);
+    if (!parsed) {
+      warn("OTEL_RESOURCE_ATTRIBUTES is malformed (expected key=value,...): ignored");
+    } else {
+      for (auto& [key, value] : *parsed) {
+        out->extra_resource_attributes.push_back({std::move(key), std::move(value)});
+      }
+    }
+  }
+
+  if (flags.max_queue_spans) out->max_queue_spans = std::max<size_t>(*flags.max_queue_spans, 1);
+  if (flags.batch_delay_ms) {
+    out->batch_delay = std::chrono::milliseconds(std::max<int64_t>(*flags.batch_delay_ms, 0));
+  }
+  if (flags.max_retry_elapsed_ms) {
+    out->retry.max_elapsed =
+        std::chrono::milliseconds(std::max<int64_t>(*flags.max_retry_elapsed_ms, 0));
+  }
+  return true;
+}
+
+}  // namespace ztrace::otlp

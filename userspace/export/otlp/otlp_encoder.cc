@@ -1,0 +1,207 @@
+#include "userspace/export/otlp/otlp_encoder.h"
+
+#include <cstring>
+#include <unordered_map>
+#include <utility>
+#include <variant>
+
+namespace ztrace::otlp {
+namespace {
+
+namespace common = opentelemetry::proto::common::v1;
+namespace trace = opentelemetry::proto::trace::v1;
+
+// Length of the valid UTF-8 sequence starting at s[i] (RFC 3629: no overlongs, no
+// surrogates, nothing above U+10FFFF), 0 when invalid.
+size_t utf8_sequence_length(std::string_view s, size_t i) {
+  const auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char c = byte(i);
+  if (c < 0x80) return 1;
+  size_t length = 0;
+  unsigned char low = 0x80, high = 0xbf;  // allowed range of the second byte
+  if (c >= 0xc2 && c <= 0xdf) {
+    length = 2;
+  } else if (c >= 0xe0 && c <= 0xef) {
+    length = 3;
+    if (c == 0xe0) low = 0xa0;
+    if (c == 0xed) high = 0x9f;
+  } else if (c >= 0xf0 && c <= 0xf4) {
+    length = 4;
+    if (c == 0xf0) low = 0x90;
+    if (c == 0xf4) high = 0x8f;
+  } else {
+    return 0;
+  }
+  if (i + length > s.size()) return 0;
+  if (byte(i + 1) < low || byte(i + 1) > high) return 0;
+  for (size_t k = 2; k < length; ++k) {
+    if (byte(i + k) < 0x80 || byte(i + k) > 0xbf) return 0;
+  }
+  return length;
+}
+
+bool is_valid_utf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    // ASCII fast path, 8 bytes at a time: almost every attribute value is ASCII.
+    if (i + 8 <= s.size()) {
+      uint64_t word;
+      std::memcpy(&word, s.data() + i, sizeof(word));
+      if ((word & 0x8080808080808080ULL) == 0) {
+        i += 8;
+        continue;
+      }
+    }
+    const size_t length = utf8_sequence_length(s, i);
+    if (length == 0) return false;
+    i += length;
+  }
+  return true;
+}
+
+std::string with_replacement_characters(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 8);
+  size_t i = 0;
+  while (i < s.size()) {
+    const size_t length = utf8_sequence_length(s, i);
+    if (length == 0) {
+      out += "\xef\xbf\xbd";  // U+FFFD for each invalid byte
+      ++i;
+    } else {
+      out.append(s, i, length);
+      i += length;
+    }
+  }
+  return out;
+}
+
+// Calls `set` with `value`, or with a repaired copy when it is not valid UTF-8.
+template <typename Setter>
+void set_utf8(std::string_view value, Setter set) {
+  if (is_valid_utf8(value)) {
+    set(value);
+  } else {
+    const std::string repaired = with_replacement_characters(value);
+    set(std::string_view(repaired));
+  }
+}
+
+void set_key_value(const std::string& key, const spans::AttributeValue& value,
+                   common::KeyValue* out) {
+  set_utf8(key, [&](std::string_view k) { out->set_key(k.data(), k.size()); });
+  common::AnyValue* any = out->mutable_value();
+  std::visit(
+      [&](const auto& v) {
+        using T = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, std::string>) {
+          set_utf8(v, [&](std::string_view s) { any->set_string_value(s.data(), s.size()); });
+        } else if constexpr (std::is_same_v<T, int64_t>) {
+          any->set_int_value(v);
+        } else if constexpr (std::is_same_v<T, double>) {
+          any->set_double_value(v);
+        } else {
+          any->set_bool_value(v);
+        }
+      },
+      value);
+}
+
+trace::Span::SpanKind to_proto(spans::SpanKind kind) {
+  switch (kind) {
+    case spans::SpanKind::kServer:
+      return trace::Span::SPAN_KIND_SERVER;
+    case spans::SpanKind::kClient:
+      return trace::Span::SPAN_KIND_CLIENT;
+    case spans::SpanKind::kProducer:
+      return trace::Span::SPAN_KIND_PRODUCER;
+    case spans::SpanKind::kConsumer:
+      return trace::Span::SPAN_KIND_CONSUMER;
+    case spans::SpanKind::kInternal:
+      break;
+  }
+  return trace::Span::SPAN_KIND_INTERNAL;
+}
+
+trace::Status::StatusCode to_proto(spans::StatusCode code) {
+  switch (code) {
+    case spans::StatusCode::kOk:
+      return trace::Status::STATUS_CODE_OK;
+    case spans::StatusCode::kError:
+      return trace::Status::STATUS_CODE_ERROR;
+    case spans::StatusCode::kUnset:
+      break;
+  }
+  return trace::Status::STATUS_CODE_UNSET;
+}
+
+bool has_key(const spans::Attributes& attributes, std::string_view key) {
+  for (const auto& attribute : attributes) {
+    if (attribute.key == key) return true;
+  }
+  return false;
+}
+
+// W3C trace flags in the low byte of Span.flags (trace.proto, SpanFlags): every span the
+// agent exports was recorded, so "sampled".
+constexpr uint32_t kSampledFlag = 0x01;
+
+void encode_span(const spans::Span& span, trace::Span* out) {
+  out->set_trace_id(span.trace_id.data(), span.trace_id.size());
+  out->set_span_id(span.span_id.data(), span.span_id.size());
+  if (!spans::is_zero(span.parent_span_id)) {
+    out->set_parent_span_id(span.parent_span_id.data(), span.parent_span_id.size());
+  }
+  out->set_flags(kSampledFlag);
+  set_utf8(span.name, [&](std::string_view s) { out->set_name(s.data(), s.size()); });
+  out->set_kind(to_proto(span.kind));
+  out->set_start_time_unix_nano(span.start_time_unix_nano);
+  out->set_end_time_unix_nano(span.end_time_unix_nano);
+  out->mutable_attributes()->Reserve(static_cast<int>(span.attributes.size()));
+  for (const auto& attribute : span.attributes) {
+    set_key_value(attribute.key, attribute.value, out->add_attributes());
+  }
+  if (span.status_code != spans::StatusCode::kUnset || !span.status_message.empty()) {
+    trace::Status* status = out->mutable_status();
+    status->set_code(to_proto(span.status_code));
+    set_utf8(span.status_message,
+             [&](std::string_view s) { status->set_message(s.data(), s.size()); });
+  }
+}
+
+}  // namespace
+
+OtlpEncoder::OtlpEncoder(EncoderOptions options) : options_(std::move(options)) {}
+
+void OtlpEncoder::encode(std::span<const spans::Span> batch, ExportRequest* request) const {
+  request->Clear();
+  // Few resources per batch (one per traced process): a small map, reset per batch because a
+  // Resource's address may be reused once its process is gone.
+  std::unordered_map<const spans::Resource*, trace::ScopeSpans*> scope_of;
+  for (const spans::Span& span : batch) {
+    const spans::Resource* resource = span.resource.get();
+    auto [it, inserted] = scope_of.try_emplace(resource, nullptr);
+    if (inserted) {
+      trace::ResourceSpans* resource_spans = request->add_resource_spans();
+      resource_spans->set_schema_url(kSchemaUrl.data(), kSchemaUrl.size());
+      auto* proto_resource = resource_spans->mutable_resource();
+      if (resource != nullptr) {
+        for (const auto& attribute : resource->attributes) {
+          set_key_value(attribute.key, attribute.value, proto_resource->add_attributes());
+        }
+      }
+      for (const auto& attribute : options_.extra_resource_attributes) {
+        if (resource != nullptr && has_key(resource->attributes, attribute.key)) continue;
+        set_key_value(attribute.key, attribute.value, proto_resource->add_attributes());
+      }
+      trace::ScopeSpans* scope_spans = resource_spans->add_scope_spans();
+      scope_spans->set_schema_url(kSchemaUrl.data(), kSchemaUrl.size());
+      scope_spans->mutable_scope()->set_name(kScopeName.data(), kScopeName.size());
+      scope_spans->mutable_scope()->set_version(options_.agent_version);
+      it->second = scope_spans;
+    }
+    encode_span(span, it->second->add_spans());
+  }
+}
+
+}  // namespace ztrace::otlp

@@ -1,0 +1,335 @@
+#include "userspace/export/otlp/otlp_exporter.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+namespace ztrace::otlp {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+// Memory a queued copy of `span` holds (its resource is shared with the live one).
+size_t estimate_bytes(const spans::Span& span) {
+  size_t bytes = sizeof(spans::Span) + 48 /* queue entry */ + span.name.size() +
+                 span.status_message.size() + span.attributes.size() * sizeof(spans::Attribute);
+  for (const auto& attribute : span.attributes) {
+    bytes += attribute.key.size();
+    if (const auto* text = std::get_if<std::string>(&attribute.value)) bytes += text->size();
+  }
+  return bytes;
+}
+
+}  // namespace
+
+void LatencyHistogram::record(std::chrono::nanoseconds latency) noexcept {
+  const uint64_t us = static_cast<uint64_t>(std::max<int64_t>(latency.count() / 1000, 0));
+  size_t bucket = 0;
+  while (bucket < kBoundsMs.size() && us > uint64_t{kBoundsMs[bucket]} * 1000) ++bucket;
+  buckets_[bucket].fetch_add(1, std::memory_order_relaxed);
+  count_.fetch_add(1, std::memory_order_relaxed);
+  sum_us_.fetch_add(us, std::memory_order_relaxed);
+  uint64_t max = max_us_.load(std::memory_order_relaxed);
+  while (us > max && !max_us_.compare_exchange_weak(max, us, std::memory_order_relaxed)) {
+  }
+}
+
+std::unique_ptr<OtlpExporter> OtlpExporter::create(const OtlpOptions& options,
+                                                   std::string* error) {
+  auto transport = make_transport(options, error);
+  if (!transport) return nullptr;
+  return std::make_unique<OtlpExporter>(options, std::move(transport));
+}
+
+OtlpExporter::OtlpExporter(const OtlpOptions& options, std::unique_ptr<Transport> transport)
+    : options_(options),
+      transport_(std::move(transport)),
+      encoder_(EncoderOptions{options.agent_version, options.extra_resource_attributes}),
+      stats_(std::make_shared<OtlpStats>()),
+      random_(std::random_device{}()),
+      sender_([this] { run_sender(); }) {}
+
+OtlpExporter::~OtlpExporter() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_sender_.notify_all();
+  transport_->cancel();
+  sender_.join();
+  std::lock_guard lock(mutex_);
+  drop_queue_locked();
+}
+
+std::string OtlpExporter::describe() const {
+  return transport_->describe() + ", compression " + std::string(to_string(options_.compression)) +
+         ", timeout " + std::to_string(options_.timeout.count()) + " ms, queue " +
+         std::to_string(options_.max_queue_spans) + " spans / " +
+         std::to_string(options_.max_queue_bytes >> 20) + " MiB";
+}
+
+bool OtlpExporter::export_spans(std::span<const spans::Span> batch) noexcept {
+  if (batch.empty()) return true;
+  OtlpStats& stats = *stats_;
+  // Copies are made outside the lock; a full queue is seen first so that a dead backend
+  // costs no copies.
+  size_t room = 0;
+  {
+    std::lock_guard lock(mutex_);
+    room = stopping_ ? 0 : options_.max_queue_spans - std::min(pending_spans_, options_.max_queue_spans);
+  }
+  std::vector<QueuedSpan> incoming;
+  try {
+    const auto now = Clock::now();
+    incoming.reserve(std::min(room, batch.size()));
+    for (size_t i = 0; i < batch.size() && i < room; ++i) {
+      incoming.push_back({batch[i], estimate_bytes(batch[i]), now});
+    }
+  } catch (...) {  // std::bad_alloc: what could not be copied counts as a full queue
+  }
+  size_t dropped_full = batch.size() - incoming.size();
+  size_t dropped_bytes = 0, dropped_shutdown = 0, accepted = 0;
+  bool wake = false;
+  {
+    std::lock_guard lock(mutex_);
+    const bool was_empty = queue_.empty();
+    for (QueuedSpan& entry : incoming) {
+      if (stopping_) {
+        ++dropped_shutdown;
+      } else if (pending_spans_ >= options_.max_queue_spans) {
+        ++dropped_full;
+      } else if (pending_bytes_ + entry.bytes > options_.max_queue_bytes) {
+        ++dropped_bytes;
+      } else {
+        pending_spans_ += 1;
+        pending_bytes_ += entry.bytes;
+        queued_bytes_ += entry.bytes;
+        queue_.push_back(std::move(entry));
+        ++accepted;
+      }
+    }
+    update_gauges_locked();
+    // The sender sleeps without a deadline on an empty queue, and until the delay otherwise.
+    wake = accepted > 0 && (was_empty || queue_.size() >= options_.max_batch_spans ||
+                            queued_bytes_ >= options_.max_batch_bytes);
+  }
+  if (wake) wake_sender_.notify_one();
+  stats.spans_queued.fetch_add(accepted, std::memory_order_relaxed);
+  stats.spans_dropped_queue_full.fetch_add(dropped_full, std::memory_order_relaxed);
+  stats.spans_dropped_queue_bytes.fetch_add(dropped_bytes, std::memory_order_relaxed);
+  stats.spans_dropped_shutdown.fetch_add(dropped_shutdown, std::memory_order_relaxed);
+  return accepted == batch.size();
+}
+
+void OtlpExporter::flush() noexcept {
+  std::unique_lock lock(mutex_);
+  if (stopping_) return;
+  flushing_ = true;
+  flush_deadline_ = Clock::now() + options_.flush_timeout;
+  wake_sender_.notify_all();
+  const auto empty = [&] { return pending_spans_ == 0; };
+  if (!drained_.wait_until(lock, flush_deadline_, empty)) {
+    // The sender drops what is left once it sees the deadline; a request in progress is
+    // aborted (curl checks about once a second, gRPC at once).
+    lock.unlock();
+    transport_->cancel();
+    wake_sender_.notify_all();
+    lock.lock();
+    drained_.wait_for(lock, std::chrono::seconds(2), empty);
+    lock.unlock();
+    transport_->reset_cancel();
+    lock.lock();
+  }
+  flushing_ = false;
+}
+
+void OtlpExporter::drop_queue_locked() {
+  const size_t count = queue_.size();
+  if (count == 0) return;
+  stats_->spans_dropped_shutdown.fetch_add(count, std::memory_order_relaxed);
+  pending_spans_ -= count;
+  pending_bytes_ -= queued_bytes_;
+  queued_bytes_ = 0;
+  queue_.clear();
+  update_gauges_locked();
+  if (pending_spans_ == 0) drained_.notify_all();
+}
+
+void OtlpExporter::update_gauges_locked() {
+  stats_->queue_spans.store(pending_spans_, std::memory_order_relaxed);
+  stats_->queue_bytes.store(pending_bytes_, std::memory_order_relaxed);
+}
+
+void OtlpExporter::run_sender() {
+  std::vector<spans::Span> batch;
+  batch.reserve(options_.max_batch_spans);
+  while (true) {
+    size_t batch_bytes = 0;
+    {
+      std::unique_lock lock(mutex_);
+      while (true) {
+        if (stopping_) return;  // the destructor drops the queue
+        if (flushing_ && Clock::now() >= flush_deadline_) drop_queue_locked();
+        if (queue_.empty()) {
+          wake_sender_.wait(lock);
+          continue;
+        }
+        if (flushing_ || queue_.size() >= options_.max_batch_spans ||
+            queued_bytes_ >= options_.max_batch_bytes) {
+          break;
+        }
+        const auto due = queue_.front().enqueued + options_.batch_delay;
+        if (Clock::now() >= due) break;
+        wake_sender_.wait_until(lock, due);
+      }
+      while (!queue_.empty() && batch.size() < options_.max_batch_spans) {
+        QueuedSpan& front = queue_.front();
+        if (!batch.empty() && batch_bytes + front.bytes > options_.max_batch_bytes) break;
+        batch_bytes += front.bytes;
+        queued_bytes_ -= front.bytes;
+        batch.push_back(std::move(front.span));
+        queue_.pop_front();
+      }
+    }
+    export_batch(batch);
+    {
+      std::lock_guard lock(mutex_);
+      pending_spans_ -= batch.size();
+      pending_bytes_ -= batch_bytes;
+      update_gauges_locked();
+      if (pending_spans_ == 0) drained_.notify_all();
+    }
+    batch.clear();
+  }
+}
+
+void OtlpExporter::export_batch(std::span<const spans::Span> batch) {
+  OtlpStats& stats = *stats_;
+  const uint64_t count = batch.size();
+  EncodedBatch encoded;
+  try {
+    encoder_.encode(batch, &request_);
+  } catch (...) {  // std::bad_alloc
+    stats.spans_dropped_export_error.fetch_add(count, std::memory_order_relaxed);
+    report_error("encode", "cannot encode a batch of " + std::to_string(count) + " spans");
+    return;
+  }
+  encoded.request = &request_;
+  encoded.spans = count;
+
+  const auto first_attempt = Clock::now();
+  int retry = 0;
+  while (true) {
+    milliseconds timeout = options_.timeout;
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_) {
+        stats.spans_dropped_shutdown.fetch_add(count, std::memory_order_relaxed);
+        return;
+      }
+      if (flushing_) {
+        const auto left = std::chrono::duration_cast<milliseconds>(flush_deadline_ - Clock::now());
+        if (left.count() <= 0) {
+          stats.spans_dropped_shutdown.fetch_add(count, std::memory_order_relaxed);
+          return;
+        }
+        timeout = std::min(timeout, left);
+      }
+    }
+    const auto sent_at = Clock::now();
+    const SendResult result = transport_->send(encoded, timeout);
+    if (result.outcome == Outcome::kCancelled) {
+      stats.spans_dropped_shutdown.fetch_add(count, std::memory_order_relaxed);
+      return;
+    }
+    stats.export_latency.record(Clock::now() - sent_at);
+    stats.requests_sent.fetch_add(1, std::memory_order_relaxed);
+    stats.bytes_sent.fetch_add(result.bytes_sent, std::memory_order_relaxed);
+    stats.bytes_uncompressed.fetch_add(result.bytes_uncompressed, std::memory_order_relaxed);
+
+    if (result.outcome == Outcome::kSuccess) {
+      const uint64_t rejected =
+          std::min<uint64_t>(static_cast<uint64_t>(std::max<int64_t>(result.rejected_spans, 0)),
+                             count);
+      stats.spans_exported.fetch_add(count - rejected, std::memory_order_relaxed);
+      stats.spans_rejected.fetch_add(rejected, std::memory_order_relaxed);
+      if (rejected > 0 || !result.partial_success_message.empty()) {
+        report_error("partial success", "the backend rejected " + std::to_string(rejected) +
+                                            " of " + std::to_string(count) +
+                                            " spans: " + result.partial_success_message);
+      }
+      if (failed_attempts_in_a_row_ > 0) {
+        spdlog::info("OTLP export to {} works again after {} failed attempts",
+                     transport_->describe(), failed_attempts_in_a_row_);
+        failed_attempts_in_a_row_ = 0;
+      }
+      return;
+    }
+
+    stats.requests_failed.fetch_add(1, std::memory_order_relaxed);
+    ++failed_attempts_in_a_row_;
+    if (result.outcome == Outcome::kPermanent) {
+      stats.spans_dropped_export_error.fetch_add(count, std::memory_order_relaxed);
+      report_error(result.error_kind, "OTLP export to " + transport_->describe() + " failed (" +
+                                          result.error + "): " + std::to_string(count) +
+                                          " spans dropped, not retryable");
+      return;
+    }
+
+    ++retry;
+    const double unit = std::uniform_real_distribution<double>(0.0, 1.0)(random_);
+    const milliseconds delay = backoff_delay(options_.retry, retry, result.retry_after, unit);
+    const auto elapsed = std::chrono::duration_cast<milliseconds>(Clock::now() - first_attempt);
+    if (!within_budget(options_.retry, elapsed, delay)) {
+      stats.spans_dropped_retries_exhausted.fetch_add(count, std::memory_order_relaxed);
+      report_error(result.error_kind,
+                   "OTLP export to " + transport_->describe() + " failed (" + result.error +
+                       "): " + std::to_string(count) + " spans dropped after " +
+                       std::to_string(retry) + " attempts over " +
+                       std::to_string(elapsed.count()) + " ms");
+      return;
+    }
+    report_error(result.error_kind, "OTLP export to " + transport_->describe() + " failed (" +
+                                        result.error + "): retrying in " +
+                                        std::to_string(delay.count()) + " ms; spans wait in the "
+                                        "bounded queue");
+    {
+      std::unique_lock lock(mutex_);
+      const auto retry_at = Clock::now() + delay;
+      while (!stopping_) {
+        auto until = retry_at;
+        if (flushing_) until = std::min(until, flush_deadline_);
+        if (Clock::now() >= until) break;
+        wake_sender_.wait_until(lock, until);
+      }
+      if (stopping_ || (flushing_ && Clock::now() >= flush_deadline_)) {
+        stats.spans_dropped_shutdown.fetch_add(count, std::memory_order_relaxed);
+        return;
+      }
+    }
+    stats.retries.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+void OtlpExporter::report_error(const std::string& kind, const std::string& message) {
+  // Once per interval and kind: a backend that is down for an hour gives a line per
+  // interval, not one per batch.
+  const auto now = Clock::now();
+  auto [it, first] = error_log_.try_emplace(kind);
+  ErrorLogEntry& entry = it->second;
+  if (!first && now - entry.last_logged < options_.error_log_interval) {
+    ++entry.not_logged;
+    return;
+  }
+  if (entry.not_logged > 0) {
+    spdlog::warn("{} ({} similar not logged in the last {} s)", message, entry.not_logged,
+                 std::chrono::duration_cast<std::chrono::seconds>(now - entry.last_logged).count());
+  } else {
+    spdlog::warn("{}", message);
+  }
+  entry.last_logged = now;
+  entry.not_logged = 0;
+}
+
+}  // namespace ztrace::otlp

@@ -1,0 +1,100 @@
+#pragma once
+
+// The OTLP span exporter: a SpanExporter whose export_spans() only copies the batch into a
+// bounded queue (spans and bytes; beyond it, drops counted by reason) and returns. Its own
+// sender thread batches by size and delay, encodes, sends over OTLP/gRPC or OTLP/HTTP and
+// retries retryable failures with backoff, so a slow or dead backend never delays the
+// ExportPipeline worker, the other exporters or the intake, and never grows memory past the
+// queue bound.
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "userspace/export/exporter.h"
+#include "userspace/export/otlp/otlp_config.h"
+#include "userspace/export/otlp/otlp_encoder.h"
+#include "userspace/export/otlp/otlp_stats.h"
+#include "userspace/export/otlp/transport.h"
+
+namespace ztrace::otlp {
+
+class OtlpExporter final : public exporter::SpanExporter {
+ public:
+  // With the transport `options` ask for; nullptr and `*error` when it cannot be set up.
+  static std::unique_ptr<OtlpExporter> create(const OtlpOptions& options, std::string* error);
+
+  // With any transport (tests inject fakes). Starts the sender thread.
+  OtlpExporter(const OtlpOptions& options, std::unique_ptr<Transport> transport);
+  // Stops at once: what is still queued is dropped (counted as shutdown). Call flush() first
+  // to send it.
+  ~OtlpExporter() override;
+  OtlpExporter(const OtlpExporter&) = delete;
+  OtlpExporter& operator=(const OtlpExporter&) = delete;
+
+  std::string_view name() const noexcept override { return "otlp"; }
+  // Copies the batch into the queue. False when some spans were dropped (queue bound).
+  bool export_spans(std::span<const spans::Span> batch) noexcept override;
+  // Sends everything queued without waiting for the batch delay, for at most
+  // options.flush_timeout (plus the moment a transfer in progress takes to abort); spans
+  // still queued then are dropped and counted as shutdown. The exporter stays usable.
+  void flush() noexcept override;
+
+  // Outlives the exporter (the agent reads it after the pipeline that owns us is gone).
+  std::shared_ptr<const OtlpStats> stats() const { return stats_; }
+  std::string describe() const;  // transport, compression, timeout
+
+ private:
+  struct QueuedSpan {
+    spans::Span span;
+    size_t bytes;
+    std::chrono::steady_clock::time_point enqueued;
+  };
+
+  void run_sender();
+  // Sends one batch with retries; counts its outcome.
+  void export_batch(std::span<const spans::Span> batch);
+  // Drops every queued (not in flight) span as shutdown. Caller holds mutex_.
+  void drop_queue_locked();
+  void report_error(const std::string& kind, const std::string& message);
+  void update_gauges_locked();
+
+  const OtlpOptions options_;
+  const std::unique_ptr<Transport> transport_;
+  const OtlpEncoder encoder_;
+  const std::shared_ptr<OtlpStats> stats_;
+
+  std::mutex mutex_;
+  std::condition_variable wake_sender_;
+  std::condition_variable drained_;
+  std::deque<QueuedSpan> queue_;  // guarded by mutex_
+  size_t queued_bytes_ = 0;       // guarded by mutex_; the queue alone
+  // Queue and the batch in flight: the bound the options set.
+  size_t pending_spans_ = 0;  // guarded by mutex_
+  size_t pending_bytes_ = 0;  // guarded by mutex_
+  bool stopping_ = false;     // guarded by mutex_
+  bool flushing_ = false;     // guarded by mutex_
+  std::chrono::steady_clock::time_point flush_deadline_;  // guarded by mutex_
+
+  // Sender thread only.
+  ExportRequest request_;
+  std::mt19937_64 random_;
+  struct ErrorLogEntry {
+    std::chrono::steady_clock::time_point last_logged;
+    uint64_t not_logged = 0;
+  };
+  std::unordered_map<std::string, ErrorLogEntry> error_log_;
+  uint64_t failed_attempts_in_a_row_ = 0;
+
+  std::thread sender_;  // last: starts once everything above is ready
+};
+
+}  // namespace ztrace::otlp
