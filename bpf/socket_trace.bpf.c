@@ -30,6 +30,7 @@ const volatile __u32 agent_tgid = 0;       /* never traced */
 const volatile __u8 trace_all_processes = 1; /* else only tgids in traced_pids */
 const volatile __u8 filter_by_port = 0;    /* only connections with a port in traced_ports */
 const volatile __u32 max_pieces_per_call = 4;
+const volatile __u32 traceparent_scan_bytes = 2048; /* of a request head, for its traceparent */
 
 /* Event stream to userspace. Size set by userspace. */
 struct {
@@ -107,6 +108,7 @@ struct io_walk {
  * track values in map memory, so loop iterations do not multiply its states. */
 struct data_scratch {
 	struct zt_data_event event;
+	__u8 guard[64]; /* header parsing reads a bounded distance past a masked offset */
 	struct io_walk walk;
 };
 struct {
@@ -266,6 +268,310 @@ static __always_inline int stash_msg(int fd, __u64 msghdr, __u8 syscall)
 	return stash_io(fd, (__u64)msg.msg_iov, msg.msg_iovlen ? msg.msg_iovlen : 0, syscall);
 }
 
+/* ---- trace context ----
+ *
+ * A thread that reads a request head serves that request until its connection starts an
+ * answer: a client request the same thread writes meanwhile is its child. Threads seen
+ * reading a second request while one is unanswered multiplex requests (event loops): their
+ * client requests get no parent rather than a possibly wrong one. Processes whose threads do
+ * not map to requests at all (Go's goroutines migrate) are marked by userspace.
+ */
+
+/* The request a thread serves. */
+struct thread_request {
+	__u8 trace_id[16];
+	__u8 span_id[8];
+	__u8 trace_flags;
+	__u8 pad[3];
+	__s32 fd;
+	__u64 generation;
+	__u32 request_number; /* the connection's requests_read once this one was read */
+	__u32 pad2;
+};
+
+/* key: pid_tgid; value: the request the thread serves. Written when the thread reads a request
+ * head, replaced by its next one; LRU: threads that vanish age out. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct thread_request);
+} thread_requests SEC(".maps");
+
+/* key: pid_tgid; value: unused. Threads seen multiplexing requests; written here, LRU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, __u8);
+} multiplexing_threads SEC(".maps");
+
+/* key: tgid; value: unused. Processes whose threads do not map to requests (Go). Written and
+ * deleted by userspace. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u8);
+} thread_unlinkable_processes SEC(".maps");
+
+#define METHOD4(a, b, c, d) ((__u32)(a) | (__u32)(b) << 8 | (__u32)(c) << 16 | (__u32)(d) << 24)
+
+/* First bytes of an HTTP/1.x request line (RFC 9110 methods). */
+static __always_inline bool is_request_start(__u32 first4)
+{
+	switch (first4) {
+	case METHOD4('G', 'E', 'T', ' '):
+	case METHOD4('P', 'O', 'S', 'T'):
+	case METHOD4('P', 'U', 'T', ' '):
+	case METHOD4('D', 'E', 'L', 'E'):
+	case METHOD4('H', 'E', 'A', 'D'):
+	case METHOD4('P', 'A', 'T', 'C'):
+	case METHOD4('O', 'P', 'T', 'I'):
+	case METHOD4('C', 'O', 'N', 'N'):
+	case METHOD4('T', 'R', 'A', 'C'):
+		return true;
+	}
+	return false;
+}
+
+static __always_inline void random_bytes(__u8 *dst, int n)
+{
+	for (int i = 0; i < n; i += 4) {
+		__u32 r = bpf_get_prandom_u32();
+		__builtin_memcpy(dst + i, &r, 4);
+	}
+}
+
+static __always_inline int hex_value(__u8 c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f') /* W3C: lowercase only */
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* Decodes 2*n lowercase hex digits at data[pos]; false on a bad digit or an all-zero id. */
+static __always_inline bool decode_hex_id(const __u8 *data, __u32 pos, __u8 *dst, int n)
+{
+	__u8 any = 0;
+	for (int i = 0; i < n; i++) {
+		int hi = hex_value(data[(pos + 2 * i) & (2 * ZT_PIECE_BYTES - 1)]);
+		int lo = hex_value(data[(pos + 2 * i + 1) & (2 * ZT_PIECE_BYTES - 1)]);
+		if (hi < 0 || lo < 0)
+			return false;
+		dst[i] = hi << 4 | lo;
+		any |= dst[i];
+	}
+	return any != 0;
+}
+
+#define TRACEPARENT_VALUE_BYTES 55 /* 00-<32 hex>-<16 hex>-<2 hex> */
+#define HAS_NEWLINE(w)                                                                        \
+	((((w) ^ 0x0a0a0a0a0a0a0a0aULL) - 0x0101010101010101ULL) & ~((w) ^ 0x0a0a0a0a0a0a0a0aULL) & \
+	 0x8080808080808080ULL)
+
+#define TRACEPARENT_SCAN_MAX_BYTES 2048
+#define LOWER8(w) ((w) | 0x2020202020202020ULL)
+
+struct traceparent_scan {
+	const __u8 *data; /* request head bytes (map value) */
+	__u32 len;
+	int value_pos; /* result: position of the header's value, or -1 */
+};
+
+/* bpf_loop callback: looks at the 8 bytes at index * 8 for a line starting `traceparent:`
+ * (name case-insensitive, compared as two words). Returns 1 to stop the loop. */
+static long scan_traceparent_word(__u32 index, void *arg)
+{
+	struct traceparent_scan *scan = arg;
+	const __u8 *data = scan->data;
+	__u32 off = (index * 8) & (TRACEPARENT_SCAN_MAX_BYTES - 1);
+	if (off + 8 > scan->len)
+		return 1;
+	__u64 word;
+	__builtin_memcpy(&word, &data[off], 8);
+	if (!HAS_NEWLINE(word))
+		return 0;
+	for (__u32 b = 0; b < 8; b++) {
+		if (data[off + b] != '\n')
+			continue;
+		__u32 line = (off + b + 1) & (TRACEPARENT_SCAN_MAX_BYTES - 1);
+		if (line + 12 + TRACEPARENT_VALUE_BYTES > scan->len || data[line] == '\r')
+			return 1; /* end of the header block, or no room left for the header */
+		__u64 head;
+		__u32 tail;
+		__builtin_memcpy(&head, &data[line], 8);
+		__builtin_memcpy(&tail, &data[line + 8], 4);
+		if (LOWER8(head) == *(const __u64 *)"tracepar" &&
+		    (tail | 0x20202020) == *(const __u32 *)"ent:") {
+			scan->value_pos = line + 12;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Position in data[0..len) of the value of a `traceparent:` header line, or -1. Needs
+ * bpf_loop (5.17+): a plain bounded loop this long is too much for the verifier. Without it
+ * the kernel does not read incoming headers (userspace still does, for the server span). */
+static __always_inline int find_traceparent(const __u8 *data, __u32 len)
+{
+	if (!bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_loop))
+		return -1;
+	struct traceparent_scan scan = { .data = data, .value_pos = -1 };
+	scan.len = len < traceparent_scan_bytes ? len : traceparent_scan_bytes;
+	if (scan.len > TRACEPARENT_SCAN_MAX_BYTES)
+		scan.len = TRACEPARENT_SCAN_MAX_BYTES;
+	bpf_loop(TRACEPARENT_SCAN_MAX_BYTES / 8, scan_traceparent_word, &scan, 0);
+	return scan.value_pos;
+}
+
+/* Parses the traceparent value at data[pos] into ctx; false when malformed (W3C Trace Context
+ * §3.2: version 00, lowercase hex, non-zero ids). */
+static __always_inline bool parse_traceparent(const __u8 *data, __u32 pos, __u32 len,
+					      struct zt_trace_context *ctx)
+{
+	if (data[pos & (ZT_PIECE_BYTES - 1)] == ' ')
+		pos++;
+	pos &= ZT_PIECE_BYTES - 1;
+	if (pos + TRACEPARENT_VALUE_BYTES > len)
+		return false;
+	if (data[pos] != '0' || data[pos + 1] != '0' || data[pos + 2] != '-' ||
+	    data[pos + 35] != '-' || data[pos + 52] != '-')
+		return false;
+	__u8 after = pos + TRACEPARENT_VALUE_BYTES < len ? data[pos + TRACEPARENT_VALUE_BYTES] : '\r';
+	if (after != '\r' && after != ' ' && after != '\t')
+		return false;
+	__u8 flags;
+	if (!decode_hex_id(data, pos + 3, ctx->trace_id, 16) ||
+	    !decode_hex_id(data, pos + 36, ctx->parent_span_id, 8))
+		return false;
+	int hi = hex_value(data[pos + 53]), lo = hex_value(data[pos + 54]);
+	if (hi < 0 || lo < 0)
+		return false;
+	flags = hi << 4 | lo;
+	ctx->trace_flags = flags;
+	return true;
+}
+
+/* A request head was read on a server socket: start (or continue) its trace and make it the
+ * thread's current request. The head's first bytes are already in s->event.data. */
+static __always_inline void on_server_request(struct data_scratch *s, __u32 head_bytes,
+					      __u64 pid_tgid, int fd, struct zt_conn_info *info)
+{
+	struct zt_trace_context *ctx = &s->event.trace;
+	int value = find_traceparent(s->event.data, head_bytes);
+	if (value >= 0 && parse_traceparent(s->event.data, value, head_bytes, ctx)) {
+		ctx->origin = ZT_CTX_SERVER_HEADER;
+	} else {
+		random_bytes(ctx->trace_id, 16);
+		__builtin_memset(ctx->parent_span_id, 0, 8);
+		ctx->trace_flags = ZT_TRACE_FLAG_SAMPLED;
+		ctx->origin = value >= 0 ? ZT_CTX_SERVER_BAD_HEADER : ZT_CTX_SERVER_NEW;
+	}
+	random_bytes(ctx->span_id, 8);
+
+	info->requests_read += 1;
+	struct thread_request *previous = bpf_map_lookup_elem(&thread_requests, &pid_tgid);
+	if (previous) {
+		struct zt_conn_key key = { .tgid = pid_tgid >> 32, .fd = previous->fd };
+		struct zt_conn_info *previous_conn = bpf_map_lookup_elem(&conns, &key);
+		bool unanswered = previous_conn && previous_conn->generation == previous->generation &&
+				  previous_conn->responses_started < previous->request_number &&
+				  !(previous->fd == fd && previous->generation == info->generation);
+		if (unanswered) {
+			__u8 one = 1;
+			bpf_map_update_elem(&multiplexing_threads, &pid_tgid, &one, BPF_ANY);
+		}
+	}
+	struct thread_request current = {};
+	__builtin_memcpy(current.trace_id, ctx->trace_id, 16);
+	__builtin_memcpy(current.span_id, ctx->span_id, 8);
+	current.trace_flags = ctx->trace_flags;
+	current.fd = fd;
+	current.generation = info->generation;
+	current.request_number = info->requests_read;
+	bpf_map_update_elem(&thread_requests, &pid_tgid, &current, BPF_ANY);
+}
+
+/* A request head is being written on a client socket: its span's parent is the request the
+ * thread serves, when that can be known for sure. */
+static __always_inline void on_client_request(struct zt_trace_context *ctx, __u64 pid_tgid)
+{
+	__u32 tgid = pid_tgid >> 32;
+	struct thread_request *served = bpf_map_lookup_elem(&thread_requests, &pid_tgid);
+	__u8 origin = ZT_CTX_CLIENT_ROOT;
+	if (served) {
+		struct zt_conn_key key = { .tgid = tgid, .fd = served->fd };
+		struct zt_conn_info *conn = bpf_map_lookup_elem(&conns, &key);
+		if (!conn || conn->generation != served->generation ||
+		    conn->responses_started >= served->request_number)
+			origin = ZT_CTX_CLIENT_STALE;
+		else if (bpf_map_lookup_elem(&thread_unlinkable_processes, &tgid))
+			origin = ZT_CTX_CLIENT_UNTRUSTED;
+		else if (bpf_map_lookup_elem(&multiplexing_threads, &pid_tgid))
+			origin = ZT_CTX_CLIENT_AMBIGUOUS;
+		else
+			origin = ZT_CTX_CLIENT_THREAD;
+	}
+	if (origin == ZT_CTX_CLIENT_THREAD && served) {
+		__builtin_memcpy(ctx->trace_id, served->trace_id, 16);
+		__builtin_memcpy(ctx->parent_span_id, served->span_id, 8);
+		ctx->trace_flags = served->trace_flags;
+	} else {
+		random_bytes(ctx->trace_id, 16);
+		__builtin_memset(ctx->parent_span_id, 0, 8);
+		ctx->trace_flags = ZT_TRACE_FLAG_SAMPLED;
+	}
+	random_bytes(ctx->span_id, 8);
+	ctx->origin = origin;
+}
+
+/* User address of the call's first byte (first iovec for vector calls). */
+static __always_inline __u64 first_byte_address(const struct syscall_args *args)
+{
+	if (!args->iovcnt)
+		return args->buf;
+	struct iovec iov = {};
+	if (bpf_probe_read_user(&iov, sizeof(iov), (void *)args->buf))
+		return 0;
+	return (__u64)iov.iov_base;
+}
+
+/* Sets s->event.trace for the call about to be emitted: request heads get a context, other
+ * data none. A server response start marks the served request as answered. */
+static __always_inline void classify_call(struct data_scratch *s, const struct syscall_args *args,
+					  long ret, __u8 direction, __u64 pid_tgid,
+					  struct zt_conn_info *info)
+{
+	struct zt_trace_context *ctx = &s->event.trace;
+	ctx->origin = ZT_CTX_NONE;
+	if (args->syscall == ZT_SYS_SENDFILE || ret < 5)
+		return;
+	__u64 first = first_byte_address(args);
+	__u32 first4 = 0;
+	if (!first || bpf_probe_read_user(&first4, 4, (void *)first))
+		return;
+	if (is_request_start(first4)) {
+		if (direction == ZT_DIR_INGRESS) {
+			/* Only the first iovec is scanned for the header (where heads are). */
+			__u32 head = ret < traceparent_scan_bytes ? ret : traceparent_scan_bytes;
+			if (head > ZT_PIECE_BYTES)
+				head = ZT_PIECE_BYTES;
+			if (bpf_probe_read_user(s->event.data, head, (void *)first))
+				head = 0;
+			on_server_request(s, head, pid_tgid, args->fd, info);
+		} else {
+			on_client_request(ctx, pid_tgid);
+		}
+	} else if (direction == ZT_DIR_EGRESS && first4 == METHOD4('H', 'T', 'T', 'P') &&
+		   info->responses_started < info->requests_read) {
+		info->responses_started += 1;
+	}
+}
+
 /* ---- data syscalls: emit at exit ---- */
 
 
@@ -324,6 +630,7 @@ static __always_inline void emit_call(struct data_scratch *s, struct io_walk *w)
 			break;
 		}
 		submit_piece(s, n, w->call_offset, 0);
+		s->event.trace.origin = ZT_CTX_NONE; /* the context rides on the first piece only */
 		w->call_offset += n;
 	}
 	if (!w->last_sent)
@@ -371,6 +678,8 @@ static __always_inline int emit_io(long ret, __u8 direction)
 		e->stream_offset = info->bytes_received;
 		info->bytes_received += ret;
 	}
+
+	classify_call(s, &args, ret, direction, pid_tgid, info);
 
 	__u64 budget = (__u64)max_pieces_per_call * ZT_PIECE_BYTES;
 	struct io_walk *w = &s->walk;

@@ -88,8 +88,37 @@ struct zt_conn_info {
 	__u64 bytes_sent; /* stream positions: let userspace see lost pieces as gaps */
 	__u64 bytes_received;
 	struct zt_tuple tuple;
+	__u32 requests_read;      /* server side: request heads read so far */
+	__u32 responses_started;  /* server side: requests whose answer began to be written */
 	__u8 role;             /* enum zt_role */
 	__u8 is_traced_socket; /* TCP over IPv4/IPv6 and selected by the port rules */
+	__u8 pad[6];
+};
+
+/* How a message's trace context came about (see the trace context section of the BPF
+ * program). Userspace counts these for the link-accuracy metrics. */
+enum zt_context_origin {
+	ZT_CTX_NONE = 0,             /* not the start of a request */
+	ZT_CTX_SERVER_NEW = 1,       /* server request without (valid) traceparent: new trace */
+	ZT_CTX_SERVER_HEADER = 2,    /* server request continuing the incoming traceparent */
+	ZT_CTX_SERVER_BAD_HEADER = 3,/* traceparent present but malformed: ignored, new trace */
+	ZT_CTX_CLIENT_THREAD = 4,    /* client request made while the thread serves a request */
+	ZT_CTX_CLIENT_ROOT = 5,      /* client request outside any served request */
+	ZT_CTX_CLIENT_AMBIGUOUS = 6, /* the thread multiplexes requests (event loop): no parent */
+	ZT_CTX_CLIENT_UNTRUSTED = 7, /* runtime where threads do not map to requests (Go) */
+	ZT_CTX_CLIENT_STALE = 8,     /* the thread's request was already answered: no parent */
+};
+
+#define ZT_TRACE_FLAG_SAMPLED 0x01
+
+/* Trace context of the message a data event starts (origin != ZT_CTX_NONE). Ids are made in
+ * the kernel so that what a later injection writes and what userspace reports agree. */
+struct zt_trace_context {
+	__u8 trace_id[16];
+	__u8 span_id[8];        /* the SERVER or CLIENT span of this message */
+	__u8 parent_span_id[8]; /* all zero: none */
+	__u8 trace_flags;       /* W3C trace-flags */
+	__u8 origin;            /* enum zt_context_origin */
 	__u8 pad[6];
 };
 
@@ -112,6 +141,7 @@ struct zt_data_event {
 	__u32 call_offset;   /* position of data[0] within the call */
 	__u32 pad2;
 	struct zt_tuple tuple;
+	struct zt_trace_context trace;
 	__u8 data[ZT_PIECE_BYTES];
 };
 

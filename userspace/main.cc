@@ -10,6 +10,7 @@
 
 #include "userspace/agent/agent.h"
 #include "userspace/agent/host_setup.h"
+#include "userspace/export/otlp/otlp_config.h"
 
 namespace {
 
@@ -71,6 +72,34 @@ int main(int argc, char** argv) {
   int stats_seconds = 60;
   run->add_option("--stats-interval", stats_seconds,
                   "Seconds between counter log lines (0: only at exit)");
+  // OTLP export: flags beat the OTEL_EXPORTER_OTLP_* environment variables (README).
+  ztrace::otlp::OtlpFlags otlp;
+  run->add_option("--otlp-endpoint", otlp.endpoint,
+                  "Also export over OTLP to this http:// or https:// URL (as "
+                  "OTEL_EXPORTER_OTLP_ENDPOINT: /v1/traces appended for http/protobuf unless "
+                  "present)");
+  run->add_option("--otlp-protocol", otlp.protocol, "grpc|http/protobuf (default http/protobuf)")
+      ->check(CLI::IsMember({"grpc", "http/protobuf"}));
+  run->add_option("--otlp-header", otlp.headers,
+                  "key=value sent with every OTLP request (repeatable; replaces the same key "
+                  "of OTEL_EXPORTER_OTLP_HEADERS)");
+  run->add_option("--otlp-compression", otlp.compression, "gzip|none (default none)")
+      ->check(CLI::IsMember({"gzip", "none"}));
+  run->add_option("--otlp-timeout-ms", otlp.timeout_ms, "Per OTLP request (default 10000)");
+  run->add_option("--otlp-ca-file", otlp.ca_file, "PEM CA bundle that verifies the endpoint");
+  run->add_option("--otlp-client-cert", otlp.client_cert_file,
+                  "PEM client certificate for mutual TLS (with --otlp-client-key)");
+  run->add_option("--otlp-client-key", otlp.client_key_file, "PEM key of --otlp-client-cert");
+  run->add_flag("--otlp-insecure-skip-verify", otlp.insecure_skip_verify,
+                "TLS without verifying the endpoint's certificate (development only)");
+  run->add_option("--otlp-queue-spans", otlp.max_queue_spans,
+                  "Spans the OTLP exporter holds while the backend is slow or away, in flight "
+                  "included (default 16384); beyond: dropped and counted");
+  run->add_option("--otlp-batch-delay-ms", otlp.batch_delay_ms,
+                  "Longest wait before a partial OTLP batch is sent (default 1000)");
+  run->add_option("--otlp-retry-max-ms", otlp.max_retry_elapsed_ms,
+                  "How long a batch is retried on retryable errors before it is dropped "
+                  "(default 60000)");
 
   auto* check = app.add_subcommand("check", "Report what this host allows and ztrace needs");
   auto* version = app.add_subcommand("version", "Print the version");
@@ -85,5 +114,14 @@ int main(int argc, char** argv) {
   if (check->parsed()) return run_check();
   options.console_output = !no_console;
   options.stats_interval = std::chrono::seconds(stats_seconds);
+  std::string otlp_error;
+  std::vector<std::string> otlp_warnings;
+  if (!ztrace::otlp::resolve_options(otlp, ztrace::otlp::process_env(), &options.otlp,
+                                     &otlp_error, &otlp_warnings)) {
+    spdlog::error("OTLP configuration: {}", otlp_error);
+    return 2;
+  }
+  for (const auto& warning : otlp_warnings) spdlog::warn("OTLP configuration: {}", warning);
+  options.otlp.agent_version = ZTRACE_VERSION;
   return ztrace::agent::run_agent(options);
 }

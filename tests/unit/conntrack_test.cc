@@ -3,6 +3,7 @@
 
 #include <catch2/catch_test_macros.hpp>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -50,13 +51,16 @@ zt_data_event piece(uint8_t direction, uint8_t role, uint64_t stream_offset,
 
 struct Collected {
   std::vector<std::pair<ConnectionView, http1::Exchange>> exchanges;
+  std::vector<std::optional<zt_trace_context>> contexts;
 };
 
 ConnectionTable make_table(Collected& out, ConnectionTable::Options options = {}) {
   return ConnectionTable(
       options,
-      [&out](const ConnectionView& view, http1::Exchange&& exchange) {
+      [&out](const ConnectionView& view, http1::Exchange&& exchange,
+             const zt_trace_context* context) {
         out.exchanges.emplace_back(view, std::move(exchange));
+        out.contexts.push_back(context ? std::optional(*context) : std::nullopt);
       },
       nullptr);
 }
@@ -181,6 +185,34 @@ TEST_CASE("conntrack: idle connections expire", "[conntrack]") {
   CHECK(table.stats().connections_active == 1);
   table.expire_idle(2000);
   CHECK(table.stats().connections_active == 0);
+}
+
+TEST_CASE("conntrack: each exchange gets the kernel context of the syscall that started it",
+          "[conntrack]") {
+  Collected out;
+  auto table = make_table(out);
+  auto first = piece(ZT_DIR_INGRESS, ZT_ROLE_SERVER, 0, kRequest, kRequest.size(), 100);
+  first.trace.origin = ZT_CTX_SERVER_HEADER;
+  first.trace.span_id[0] = 0xaa;
+  table.on_data(first);
+  // Two requests pipelined in one syscall: the kernel saw one request start.
+  auto pipelined = piece(ZT_DIR_INGRESS, ZT_ROLE_SERVER, kRequest.size(), kRequest + kRequest,
+                         2 * kRequest.size(), 200);
+  pipelined.trace.origin = ZT_CTX_SERVER_NEW;
+  pipelined.trace.span_id[0] = 0xbb;
+  table.on_data(pipelined);
+  const std::string response = kResponseHead + "0123456789";
+  for (int i = 0; i < 3; ++i) {
+    table.on_data(piece(ZT_DIR_EGRESS, ZT_ROLE_SERVER, i * response.size(), response,
+                        response.size(), 300 + i));
+  }
+  REQUIRE(out.contexts.size() == 3);
+  REQUIRE(out.contexts[0]);
+  CHECK(out.contexts[0]->span_id[0] == 0xaa);
+  CHECK(out.contexts[0]->origin == ZT_CTX_SERVER_HEADER);
+  REQUIRE(out.contexts[1]);
+  CHECK(out.contexts[1]->span_id[0] == 0xbb);
+  CHECK_FALSE(out.contexts[2]);  // second pipelined request: no context of its own
 }
 
 }  // namespace ztrace::conntrack

@@ -20,6 +20,7 @@
 #include "userspace/export/console_exporter.h"
 #include "userspace/export/export_pipeline.h"
 #include "userspace/export/jsonl_exporter.h"
+#include "userspace/export/otlp/otlp_exporter.h"
 #include "userspace/pipeline/event_pipeline.h"
 #include "userspace/process/process_table.h"
 #include "userspace/spans/clock.h"
@@ -61,12 +62,22 @@ bool has_attribute(const spans::Resource& resource, std::string_view key) {
   return false;
 }
 
+bool is_go(const spans::Resource& resource) {
+  for (const auto& attribute : resource.attributes) {
+    if (attribute.key == "process.runtime.name") {
+      const auto* name = std::get_if<std::string>(&attribute.value);
+      return name && *name == "go";
+    }
+  }
+  return false;
+}
+
 // Runs on the intake thread as soon as an exec event arrives, to read the new image's /proc
 // entries before a short-lived process is gone. When it is already gone (or a zombie), the
 // resource is built from what the event carried. The pipeline finds either in the table.
 void remember_new_image(const zt_proc_event& exec, uint64_t ns_per_clock_tick,
-                        const process::SelectionRules& selection,
-                        process::ProcessTable& processes) {
+                        const process::SelectionRules& selection, process::ProcessTable& processes,
+                        SocketTracer& tracer) {
   if (!selection.selects_all_processes() &&
       !selection.matches_process(exec.pid, exe_path_of(exec.pid))) {
     return;
@@ -74,6 +85,7 @@ void remember_new_image(const zt_proc_event& exec, uint64_t ns_per_clock_tick,
   const uint64_t start_ticks = exec.start_boottime_ns / ns_per_clock_tick;
   processes.forget(exec.pid);
   auto resource = processes.get(exec.pid, start_ticks);
+  tracer.set_thread_linking(exec.pid, !is_go(*resource));
   if (has_attribute(*resource, "process.executable.path")) return;
   const std::string_view filename(exec.filename,
                                   std::min<size_t>(exec.filename_bytes, sizeof(exec.filename)));
@@ -84,8 +96,9 @@ void remember_new_image(const zt_proc_event& exec, uint64_t ns_per_clock_tick,
                 exec.pid);
 }
 
-std::vector<std::unique_ptr<exporter::SpanExporter>> make_exporters(const AgentOptions& options,
-                                                                    std::string* error) {
+std::vector<std::unique_ptr<exporter::SpanExporter>> make_exporters(
+    const AgentOptions& options, std::string* error,
+    std::shared_ptr<const otlp::OtlpStats>* otlp_stats) {
   std::vector<std::unique_ptr<exporter::SpanExporter>> exporters;
   if (options.console_output) exporters.push_back(std::make_unique<exporter::ConsoleExporter>());
   if (!options.jsonl_path.empty()) {
@@ -93,7 +106,41 @@ std::vector<std::unique_ptr<exporter::SpanExporter>> make_exporters(const AgentO
     if (!jsonl) return {};
     exporters.push_back(std::move(jsonl));
   }
+  if (options.otlp.enabled) {
+    auto otlp_exporter = otlp::OtlpExporter::create(options.otlp, error);
+    if (!otlp_exporter) return {};
+    spdlog::info("OTLP export: {}", otlp_exporter->describe());
+    *otlp_stats = otlp_exporter->stats();
+    exporters.push_back(std::move(otlp_exporter));
+  }
   return exporters;
+}
+
+void log_otlp_counters(const otlp::OtlpStats* s) {
+  if (s == nullptr) return;
+  const auto& latency = s->export_latency;
+  spdlog::info(
+      "otlp: spans queued={} exported={} rejected={} dropped queue_full={} queue_bytes={} "
+      "retries_exhausted={} export_error={} shutdown={}; requests sent={} failed={} retries={}; "
+      "bytes sent={} uncompressed={}; latency avg_us={} max_us={}; queue spans={} bytes={}",
+      s->spans_queued.load(), s->spans_exported.load(), s->spans_rejected.load(),
+      s->spans_dropped_queue_full.load(), s->spans_dropped_queue_bytes.load(),
+      s->spans_dropped_retries_exhausted.load(), s->spans_dropped_export_error.load(),
+      s->spans_dropped_shutdown.load(), s->requests_sent.load(), s->requests_failed.load(),
+      s->retries.load(), s->bytes_sent.load(), s->bytes_uncompressed.load(),
+      latency.count() == 0 ? 0 : latency.sum_us() / latency.count(), latency.max_us(),
+      s->queue_spans.load(), s->queue_bytes.load());
+}
+
+void log_link_outcomes(const pipeline::EventPipelineStats& p) {
+  const auto& o = p.link_outcomes;
+  spdlog::info(
+      "links: server spans new_trace={} from_header={} bad_header={}; client spans "
+      "by_thread={} root={} ambiguous_event_loop={} unlinkable_runtime={} stale={}; "
+      "no_context={} unsampled={}",
+      o[ZT_CTX_SERVER_NEW], o[ZT_CTX_SERVER_HEADER], o[ZT_CTX_SERVER_BAD_HEADER],
+      o[ZT_CTX_CLIENT_THREAD], o[ZT_CTX_CLIENT_ROOT], o[ZT_CTX_CLIENT_AMBIGUOUS],
+      o[ZT_CTX_CLIENT_UNTRUSTED], o[ZT_CTX_CLIENT_STALE], o[ZT_CTX_NONE], p.spans_unsampled);
 }
 
 void log_counters(const pipeline::EventPipelineStats& p, const exporter::ExportStats& e,
@@ -112,6 +159,7 @@ void log_counters(const pipeline::EventPipelineStats& p, const exporter::ExportS
       c.lost_bytes, c.orphan_responses, c.truncated_messages, c.lost_sync_messages,
       c.dropped_exchanges, p.exchanges_without_request_line, p.spans_built, e.spans_exported.load(),
       e.spans_dropped_queue_full.load(), e.export_failures.load());
+  log_link_outcomes(p);
 }
 
 }  // namespace
@@ -122,7 +170,8 @@ int run_agent(const AgentOptions& options) {
     spdlog::error("{}", error);
     return 2;
   }
-  auto exporters = make_exporters(options, &error);
+  std::shared_ptr<const otlp::OtlpStats> otlp_stats;
+  auto exporters = make_exporters(options, &error, &otlp_stats);
   if (!error.empty()) {
     spdlog::error("cannot set up output: {}", error);
     return 2;
@@ -144,15 +193,16 @@ int run_agent(const AgentOptions& options) {
   tracer_options.max_capture_bytes = options.max_capture_bytes;
   tracer_options.ring_buffer_bytes = options.ring_buffer_bytes;
   const uint64_t ns_per_clock_tick = 1'000'000'000 / sysconf(_SC_CLK_TCK);
+  std::unique_ptr<SocketTracer> tracer;  // set below; events flow only once it polls
   auto on_event = [&](std::span<const uint8_t> event) {
     if (event[0] == ZT_EVENT_PROC_EXEC && event.size() >= offsetof(zt_proc_event, argv)) {
       zt_proc_event exec{};
       std::memcpy(&exec, event.data(), std::min(event.size(), sizeof(exec)));
-      remember_new_image(exec, ns_per_clock_tick, selection, processes);
+      remember_new_image(exec, ns_per_clock_tick, selection, processes, *tracer);
     }
     intake_batch.append(event);
   };
-  auto tracer = SocketTracer::open(tracer_options, on_event, &error);
+  tracer = SocketTracer::open(tracer_options, on_event, &error);
   if (!tracer) {
     spdlog::error("{}", error);
     return 3;
@@ -181,6 +231,11 @@ int run_agent(const AgentOptions& options) {
   };
   hooks.on_exit = [&](uint32_t pid, bool had_connections) {
     if (had_connections) tracer->forget_process_fds(pid);
+    tracer->set_thread_linking(pid, true);
+  };
+  // Processes running before the agent are first resolved here.
+  hooks.on_resource = [&](uint32_t pid, const spans::Resource& resource) {
+    if (is_go(resource)) tracer->set_thread_linking(pid, false);
   };
 
   pipeline::EventPipelineOptions pipeline_options;
@@ -207,6 +262,7 @@ int run_agent(const AgentOptions& options) {
         clock.refresh();
         log_counters(pipeline.stats(), exporter.stats(), tracer->drop_counts(),
                      queue.dropped_events());
+        log_otlp_counters(otlp_stats.get());
       }
     }
   });
@@ -235,6 +291,7 @@ int run_agent(const AgentOptions& options) {
   tracer.reset();  // detach every probe before the slow part
   bool flushed = exporter.shutdown(std::chrono::seconds(5));
   log_counters(pipeline.stats(), exporter.stats(), kernel_drops, queue.dropped_events());
+  log_otlp_counters(otlp_stats.get());
   spdlog::info("stopped{}", flushed ? "" : " (export flush deadline passed; see counters)");
   return 0;
 }

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 
+#include "userspace/export/otlp/otlp_config.h"
 #include "userspace/process/selection.h"
 
 namespace ztrace::agent {
@@ -16,6 +17,7 @@ struct AgentOptions {
   process::SelectionRules selection;
   bool console_output = true;
   std::string jsonl_path;  // empty: no JSON lines file
+  otlp::OtlpOptions otlp;  // .enabled: also export over OTLP
   bool capture_url_query = false;
   uint32_t max_capture_bytes = 16384;
   uint32_t ring_buffer_bytes = 16u << 20;

@@ -111,6 +111,17 @@ void SocketTracer::untrace_process(pid_t pid) {
   bpf_map__delete_elem(skel_->maps.traced_pids, &key, sizeof(key), 0);
 }
 
+void SocketTracer::set_thread_linking(pid_t pid, bool threads_map_to_requests) {
+  uint32_t key = pid;
+  if (threads_map_to_requests) {
+    bpf_map__delete_elem(skel_->maps.thread_unlinkable_processes, &key, sizeof(key), 0);
+  } else {
+    uint8_t one = 1;
+    bpf_map__update_elem(skel_->maps.thread_unlinkable_processes, &key, sizeof(key), &one,
+                         sizeof(one), BPF_ANY);
+  }
+}
+
 void SocketTracer::forget_process_fds(pid_t pid) {
   // Collect first: deleting while iterating restarts the walk on some kernels.
   std::vector<zt_conn_key> doomed;

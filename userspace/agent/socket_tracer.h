@@ -48,6 +48,9 @@ class SocketTracer {
 
   bool trace_process(pid_t pid);
   void untrace_process(pid_t pid);
+  // Whether a process's threads map to the requests they serve (false for Go, whose
+  // goroutines migrate between threads): decides in-kernel linking by thread.
+  void set_thread_linking(pid_t pid, bool threads_map_to_requests);
   // Forgets what the kernel cached about a process's fds (exec closes CLOEXEC fds silently).
   void forget_process_fds(pid_t pid);
 

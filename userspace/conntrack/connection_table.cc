@@ -1,6 +1,7 @@
 #include "userspace/conntrack/connection_table.h"
 
 #include <algorithm>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -14,6 +15,9 @@ struct ConnectionTable::Connection {
   http1::ConnectionParser parser;
   uint64_t next_offset[2] = {0, 0};  // expected stream position per direction
   bool seen_data[2] = {false, false};
+  // Trace contexts of request heads, by the timestamp of the syscall that started them, per
+  // direction, until their exchange completes (bounded: requests in flight on one connection).
+  std::deque<std::pair<uint64_t, zt_trace_context>> contexts[2];
   bool joined_midstream = false;
   bool failure_counted = false;
   uint64_t last_activity_ns = 0;
@@ -62,10 +66,30 @@ void ConnectionTable::touch(Connection& conn, uint64_t timestamp_ns) {
   lru_.splice(lru_.begin(), lru_, conn.lru_position);
 }
 
+namespace {
+
+constexpr size_t kMaxContextsPerDirection = 64;
+
+// The context of the request that started at `start_ns`, if one was captured; older ones
+// (requests that never completed) are dropped on the way.
+std::optional<zt_trace_context> take_context(
+    std::deque<std::pair<uint64_t, zt_trace_context>>& contexts, uint64_t start_ns) {
+  while (!contexts.empty() && contexts.front().first < start_ns) contexts.pop_front();
+  if (contexts.empty() || contexts.front().first != start_ns) return std::nullopt;
+  zt_trace_context context = contexts.front().second;
+  contexts.pop_front();
+  return context;
+}
+
+}  // namespace
+
 void ConnectionTable::drain(Connection& conn) {
   for (auto& exchange : conn.parser.take_exchanges()) {
     conn.view.role = conn.parser.role();
-    sink_(conn.view, std::move(exchange));
+    // Requests travel ingress on servers, egress on clients.
+    const int request_dir = conn.view.role == Role::kServer ? 1 : 0;
+    auto context = take_context(conn.contexts[request_dir], exchange.request.start_ns);
+    sink_(conn.view, std::move(exchange), context ? &*context : nullptr);
   }
   if (conn.parser.failed() && !conn.failure_counted) {
     conn.failure_counted = true;
@@ -107,6 +131,11 @@ void ConnectionTable::on_data(const zt_data_event& event) {
     conn->parser.on_data(direction, {}, lost, event.timestamp_ns, false);
   }
 
+  if (event.trace.origin != ZT_CTX_NONE) {
+    auto& contexts = conn->contexts[dir];
+    if (contexts.size() >= kMaxContextsPerDirection) contexts.pop_front();
+    contexts.emplace_back(event.timestamp_ns, event.trace);
+  }
   const uint32_t captured = std::min<uint32_t>(event.captured_bytes, ZT_PIECE_BYTES);
   uint64_t gap_after = 0;
   if (event.flags & ZT_DATA_LAST_PIECE) {

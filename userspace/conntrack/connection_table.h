@@ -5,6 +5,7 @@
 // userspace are detected from stream offsets and fed as gaps, never silently skipped.
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <list>
 #include <memory>
@@ -61,7 +62,10 @@ struct ConnectionTableStats {
 
 class ConnectionTable {
  public:
-  using ExchangeSink = std::function<void(const ConnectionView&, http1::Exchange&&)>;
+  // `context`: the kernel's trace context of the request (nullptr when none was captured,
+  // e.g. the second of two requests pipelined in one syscall).
+  using ExchangeSink = std::function<void(const ConnectionView&, http1::Exchange&&,
+                                          const zt_trace_context* context)>;
   using ResourceResolver = std::function<std::shared_ptr<const spans::Resource>(uint32_t pid)>;
 
   struct Options {

@@ -24,17 +24,33 @@ EventPipeline::EventPipeline(EventPipelineOptions options, const spans::KernelCl
       exporter_(exporter),
       hooks_(std::move(hooks)),
       connections_(options.connections,
-                   [this](const conntrack::ConnectionView& view, http1::Exchange&& exchange) {
-                     // Nothing known about the request (its start was not captured): no span
-                     // beats a garbage one.
-                     if (exchange.request.method.empty()) {
-                       ++stats_.exchanges_without_request_line;
-                       return;
-                     }
-                     exporter_.submit(http_spans_.build(view, exchange, view.resource));
-                     ++stats_.spans_built;
+                   [this](const conntrack::ConnectionView& view, http1::Exchange&& exchange,
+                          const zt_trace_context* context) {
+                     on_exchange(view, exchange, context);
                    },
-                   [this](uint32_t pid) { return processes_.get(pid); }) {}
+                   [this](uint32_t pid) {
+                     auto resource = processes_.get(pid);
+                     if (hooks_.on_resource) hooks_.on_resource(pid, *resource);
+                     return resource;
+                   }) {}
+
+void EventPipeline::on_exchange(const conntrack::ConnectionView& view,
+                                const http1::Exchange& exchange,
+                                const zt_trace_context* context) {
+  // Nothing known about the request (its start was not captured): no span beats a garbage one.
+  if (exchange.request.method.empty()) {
+    ++stats_.exchanges_without_request_line;
+    return;
+  }
+  ++stats_.link_outcomes[context ? context->origin : ZT_CTX_NONE];
+  spans::Span span = http_spans_.build(view, exchange, view.resource, context);
+  if (!(span.trace_flags & ZT_TRACE_FLAG_SAMPLED)) {
+    ++stats_.spans_unsampled;
+    return;
+  }
+  exporter_.submit(std::move(span));
+  ++stats_.spans_built;
+}
 
 bool EventPipeline::process_has_connections(uint32_t pid) const {
   return connections_per_pid_.count(pid) != 0;

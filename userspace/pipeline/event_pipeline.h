@@ -3,6 +3,7 @@
 // The pipeline thread's work: decode raw kernel events, feed connections, turn completed
 // exchanges into spans and hand them to export. Single-threaded by design.
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <span>
@@ -25,6 +26,8 @@ struct ProcessHooks {
   // pid exec'd a new image; had_connections: the table knew sockets of the old image.
   std::function<void(uint32_t pid, bool had_connections)> on_exec;
   std::function<void(uint32_t pid, bool had_connections)> on_exit;
+  // A process was first seen with this resource (e.g. to mark Go processes in the kernel).
+  std::function<void(uint32_t pid, const spans::Resource& resource)> on_resource;
 };
 
 struct EventPipelineStats {
@@ -34,6 +37,9 @@ struct EventPipelineStats {
   uint64_t malformed_events = 0;  // too short for their type, or unknown type
   uint64_t spans_built = 0;
   uint64_t exchanges_without_request_line = 0;  // start of the request not captured
+  uint64_t spans_unsampled = 0;  // the incoming context said not sampled: not exported
+  // Spans by how their context came about (enum zt_context_origin; 0: no kernel context).
+  std::array<uint64_t, ZT_CTX_CLIENT_STALE + 1> link_outcomes{};
   conntrack::ConnectionTableStats connections;
 };
 
@@ -52,6 +58,8 @@ class EventPipeline {
 
  private:
   bool process_has_connections(uint32_t pid) const;
+  void on_exchange(const conntrack::ConnectionView& view, const http1::Exchange& exchange,
+                   const zt_trace_context* context);
 
   HttpSpanBuilder http_spans_;
   process::ProcessTable& processes_;

@@ -1,5 +1,8 @@
 #include "userspace/pipeline/http_span_builder.h"
 
+#include "userspace/spans/trace_context.h"
+
+#include <algorithm>
 #include <array>
 #include <string>
 #include <string_view>
@@ -48,16 +51,49 @@ std::string_view host_name(std::string_view host) {
   return colon == std::string_view::npos ? host : host.substr(0, colon);
 }
 
+// Ids of the span: the kernel's when it made them (they are what an injected header carries),
+// corrected by the request's own traceparent where the kernel could not see it.
+void assign_ids(spans::Span& span, bool server, const http1::Request& request,
+                const zt_trace_context* context) {
+  if (context) {
+    std::copy(std::begin(context->trace_id), std::end(context->trace_id), span.trace_id.begin());
+    std::copy(std::begin(context->span_id), std::end(context->span_id), span.span_id.begin());
+    std::copy(std::begin(context->parent_span_id), std::end(context->parent_span_id),
+              span.parent_span_id.begin());
+    span.trace_flags = context->trace_flags;
+  } else {
+    span.trace_id = spans::random_trace_id();
+    span.span_id = spans::random_span_id();
+  }
+  if (request.traceparent.empty()) return;
+  auto header = spans::parse_traceparent(request.traceparent);
+  if (!header) return;
+  if (server && (!context || context->origin == ZT_CTX_SERVER_NEW)) {
+    // The header was beyond the kernel's scan window (or no pipelining context): it still
+    // names this span's parent.
+    span.trace_id = header->trace_id;
+    span.parent_span_id = header->parent_span_id;
+    span.trace_flags = header->trace_flags;
+  } else if (!server) {
+    // The application sent its own context: it stands, and this span takes the place the
+    // header gives it (the next hop's SERVER span names it as parent).
+    if (span.trace_id != header->trace_id) span.parent_span_id = {};
+    span.trace_id = header->trace_id;
+    span.span_id = header->parent_span_id;
+    span.trace_flags = header->trace_flags;
+  }
+}
+
 }  // namespace
 
 spans::Span HttpSpanBuilder::build(const conntrack::ConnectionView& connection,
                                    const http1::Exchange& exchange,
-                                   std::shared_ptr<const spans::Resource> resource) const {
+                                   std::shared_ptr<const spans::Resource> resource,
+                                   const zt_trace_context* context) const {
   const http1::Request& request = exchange.request;
   const bool server = connection.role == Role::kServer;
   spans::Span span;
-  span.trace_id = spans::random_trace_id();
-  span.span_id = spans::random_span_id();
+  assign_ids(span, server, request, context);
   span.kind = server ? SpanKind::kServer : SpanKind::kClient;
   span.resource = std::move(resource);
   span.attributes.reserve(16);

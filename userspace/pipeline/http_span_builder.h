@@ -21,8 +21,10 @@ class HttpSpanBuilder {
       : options_(options), clock_(clock) {}
 
   // SERVER span when the connection was accepted, CLIENT span when it was connected.
+  // `context`: the kernel's ids for the request (nullptr: fresh ids are made here).
   spans::Span build(const conntrack::ConnectionView& connection, const http1::Exchange& exchange,
-                    std::shared_ptr<const spans::Resource> resource) const;
+                    std::shared_ptr<const spans::Resource> resource,
+                    const zt_trace_context* context = nullptr) const;
 
  private:
   HttpSpanOptions options_;

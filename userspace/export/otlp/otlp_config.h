@@ -69,7 +69,7 @@ struct OtlpOptions {
   std::chrono::milliseconds batch_delay{1000};  // longest wait for a partial batch
   RetryOptions retry;
   // At shutdown (flush()): how long queued spans may take to go out.
-  std::chrono::milliseconds flush_timeout{3000};
+  std::chrono::milliseconds flush_timeout{2500};
   // Non-retryable and repeated retryable errors are logged at most once per interval (per
   // kind of error), with the count of the ones not logged.
   std::chrono::milliseconds error_log_interval{30000};
