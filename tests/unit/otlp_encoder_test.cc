@@ -1,0 +1,181 @@
+// Spans → ExportTraceServiceRequest: grouping, scope, schema URL, every field.
+#include <catch2/catch_test_macros.hpp>
+#include <memory>
+#include <string>
+
+#include "userspace/export/otlp/otlp_encoder.h"
+
+namespace ztrace::otlp {
+namespace {
+
+namespace common = opentelemetry::proto::common::v1;
+namespace trace = opentelemetry::proto::trace::v1;
+
+std::shared_ptr<const spans::Resource> make_resource(std::string service, int64_t pid) {
+  auto resource = std::make_shared<spans::Resource>();
+  resource->attributes.push_back({"service.name", std::move(service)});
+  resource->attributes.push_back({"process.pid", pid});
+  resource->attributes.push_back({"host.name", std::string("node-1")});
+  return resource;
+}
+
+spans::Span make_span(uint8_t id, std::shared_ptr<const spans::Resource> resource) {
+  spans::Span span;
+  span.trace_id = {0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6,
+                   0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, id};
+  span.span_id = {0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, id};
+  span.name = "GET";
+  span.kind = spans::SpanKind::kServer;
+  span.start_time_unix_nano = 1'700'000'000'000'000'000ULL + id;
+  span.end_time_unix_nano = 1'700'000'000'001'000'000ULL + id;
+  span.set("http.request.method", std::string("GET"));
+  span.set("http.response.status_code", int64_t{200});
+  span.resource = std::move(resource);
+  return span;
+}
+
+std::string attribute_text(const common::AnyValue& value) {
+  switch (value.value_case()) {
+    case common::AnyValue::kStringValue:
+      return "s:" + value.string_value();
+    case common::AnyValue::kIntValue:
+      return "i:" + std::to_string(value.int_value());
+    case common::AnyValue::kDoubleValue:
+      return "d:" + std::to_string(value.double_value());
+    case common::AnyValue::kBoolValue:
+      return value.bool_value() ? "b:true" : "b:false";
+    default:
+      return "?";
+  }
+}
+
+std::map<std::string, std::string> attributes_of(
+    const google::protobuf::RepeatedPtrField<common::KeyValue>& attributes) {
+  std::map<std::string, std::string> out;
+  for (const auto& kv : attributes) out[kv.key()] = attribute_text(kv.value());
+  return out;
+}
+
+TEST_CASE("otlp encoder: one ResourceSpans per resource, scope ztrace, schema URL",
+          "[otlp][encoder]") {
+  auto python = make_resource("python3", 10);
+  auto curl = make_resource("curl", 20);
+  const std::vector<spans::Span> batch = {make_span(1, python), make_span(2, curl),
+                                          make_span(3, python), make_span(4, curl),
+                                          make_span(5, python)};
+  OtlpEncoder encoder({.agent_version = "1.2.3"});
+  ExportRequest request;
+  encoder.encode(batch, &request);
+
+  REQUIRE(request.resource_spans_size() == 2);
+  const auto& first = request.resource_spans(0);
+  const auto& second = request.resource_spans(1);
+  CHECK(attributes_of(first.resource().attributes()) ==
+        std::map<std::string, std::string>{
+            {"service.name", "s:python3"}, {"process.pid", "i:10"}, {"host.name", "s:node-1"}});
+  CHECK(attributes_of(second.resource().attributes()).at("service.name") == "s:curl");
+  for (const auto* rs : {&first, &second}) {
+    CHECK(rs->schema_url() == kSchemaUrl);
+    REQUIRE(rs->scope_spans_size() == 1);
+    CHECK(rs->scope_spans(0).scope().name() == "ztrace");
+    CHECK(rs->scope_spans(0).scope().version() == "1.2.3");
+    CHECK(rs->scope_spans(0).schema_url() == kSchemaUrl);
+  }
+  // Order of first appearance, and span order kept within a resource.
+  const auto& python_spans = first.scope_spans(0).spans();
+  const auto& curl_spans = second.scope_spans(0).spans();
+  REQUIRE(python_spans.size() == 3);
+  REQUIRE(curl_spans.size() == 2);
+  CHECK(static_cast<uint8_t>(python_spans[0].span_id().back()) == 1);
+  CHECK(static_cast<uint8_t>(python_spans[1].span_id().back()) == 3);
+  CHECK(static_cast<uint8_t>(python_spans[2].span_id().back()) == 5);
+  CHECK(static_cast<uint8_t>(curl_spans[0].span_id().back()) == 2);
+  CHECK(static_cast<uint8_t>(curl_spans[1].span_id().back()) == 4);
+
+  // The same request object reused for a smaller batch holds exactly that batch.
+  encoder.encode(std::span(batch).subspan(3, 1), &request);
+  REQUIRE(request.resource_spans_size() == 1);
+  REQUIRE(request.resource_spans(0).scope_spans(0).spans_size() == 1);
+  CHECK(static_cast<uint8_t>(request.resource_spans(0).scope_spans(0).spans(0).span_id().back()) ==
+        4);
+}
+
+TEST_CASE("otlp encoder: every span field", "[otlp][encoder]") {
+  spans::Span span = make_span(7, make_resource("svc", 1));
+  span.parent_span_id = {1, 2, 3, 4, 5, 6, 7, 8};
+  span.kind = spans::SpanKind::kClient;
+  span.status_code = spans::StatusCode::kError;
+  span.status_message = "boom";
+  span.set("ratio", 0.5);
+  span.set("flag", true);
+  OtlpEncoder encoder({.agent_version = "0.1.0"});
+  ExportRequest request;
+  encoder.encode(std::span(&span, 1), &request);
+  const trace::Span& out = request.resource_spans(0).scope_spans(0).spans(0);
+  CHECK(out.trace_id() == std::string(span.trace_id.begin(), span.trace_id.end()));
+  CHECK(out.span_id() == std::string(span.span_id.begin(), span.span_id.end()));
+  CHECK(out.parent_span_id() == std::string("\x01\x02\x03\x04\x05\x06\x07\x08", 8));
+  CHECK(out.name() == "GET");
+  CHECK(out.kind() == trace::Span::SPAN_KIND_CLIENT);
+  CHECK(out.start_time_unix_nano() == span.start_time_unix_nano);
+  CHECK(out.end_time_unix_nano() == span.end_time_unix_nano);
+  CHECK(out.status().code() == trace::Status::STATUS_CODE_ERROR);
+  CHECK(out.status().message() == "boom");
+  CHECK(out.flags() == 1);
+  CHECK(attributes_of(out.attributes()) ==
+        std::map<std::string, std::string>{{"http.request.method", "s:GET"},
+                                           {"http.response.status_code", "i:200"},
+                                           {"ratio", "d:0.500000"},
+                                           {"flag", "b:true"}});
+
+  // No parent: the field stays empty (not 8 zero bytes); UNSET status without message:
+  // no Status at all.
+  spans::Span root = make_span(8, nullptr);
+  encoder.encode(std::span(&root, 1), &request);
+  const trace::Span& root_out = request.resource_spans(0).scope_spans(0).spans(0);
+  CHECK(root_out.parent_span_id().empty());
+  CHECK_FALSE(root_out.has_status());
+  CHECK(root_out.kind() == trace::Span::SPAN_KIND_SERVER);
+  CHECK(request.resource_spans(0).resource().attributes_size() == 0);  // null resource
+}
+
+TEST_CASE("otlp encoder: the agent's resource attributes never override the process's",
+          "[otlp][encoder]") {
+  auto resource = make_resource("svc", 1);
+  OtlpEncoder encoder({.agent_version = "0.1.0",
+                       .extra_resource_attributes = {{"deployment.environment", std::string("prod")},
+                                                     {"service.name", std::string("agent")}}});
+  spans::Span span = make_span(1, resource);
+  ExportRequest request;
+  encoder.encode(std::span(&span, 1), &request);
+  const auto attributes = attributes_of(request.resource_spans(0).resource().attributes());
+  CHECK(attributes.at("service.name") == "s:svc");
+  CHECK(attributes.at("deployment.environment") == "s:prod");
+  CHECK(attributes.size() == 4);
+}
+
+TEST_CASE("otlp encoder: invalid UTF-8 from captured traffic becomes U+FFFD",
+          "[otlp][encoder]") {
+  spans::Span span = make_span(1, make_resource("svc", 1));
+  span.set("url.path", std::string("/a\xff\xfe/\xc3\xa9t\xc3\xa9/\xe2\x82"));  // bad, é, cut
+  span.set("ascii.long", std::string("0123456789abcdefghijklmnopqrstuvwxyz"));
+  span.name = "G\x80T";
+  OtlpEncoder encoder({.agent_version = "0.1.0"});
+  ExportRequest request;
+  encoder.encode(std::span(&span, 1), &request);
+  const trace::Span& out = request.resource_spans(0).scope_spans(0).spans(0);
+  const auto attributes = attributes_of(out.attributes());
+  CHECK(attributes.at("url.path") ==
+        "s:/a\xef\xbf\xbd\xef\xbf\xbd/\xc3\xa9t\xc3\xa9/\xef\xbf\xbd\xef\xbf\xbd");
+  CHECK(attributes.at("ascii.long") == "s:0123456789abcdefghijklmnopqrstuvwxyz");
+  CHECK(out.name() == "G\xef\xbf\xbdT");
+  // A strict proto3 parser accepts the result.
+  std::string bytes;
+  REQUIRE(request.SerializeToString(&bytes));
+  ExportRequest parsed;
+  CHECK(parsed.ParseFromString(bytes));
+  CHECK(parsed.resource_spans(0).scope_spans(0).spans(0).name() == out.name());
+}
+
+}  // namespace
+}  // namespace ztrace::otlp
