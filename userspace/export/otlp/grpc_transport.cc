@@ -209,8 +209,10 @@ class GrpcTransport final : public Transport {
     result.outcome = is_retryable(status.error_code(), details.retry_delay.has_value())
                          ? Outcome::kRetryable
                          : Outcome::kPermanent;
-    if (status.error_code() == grpc::StatusCode::UNAVAILABLE &&
-        status.error_message().find("CERTIFICATE_VERIFY_FAILED") != std::string::npos) {
+    // OpenSSL spells it "certificate verify failed", BoringSSL "CERTIFICATE_VERIFY_FAILED".
+    const std::string message = lower(status.error_message());
+    if (message.find("certificate verify failed") != std::string::npos ||
+        message.find("certificate_verify_failed") != std::string::npos) {
       result.error_kind = "TLS";
       result.error = "TLS: server certificate not verified (" + status.error_message() + ")";
     }
