@@ -14,6 +14,7 @@
 #include <bpf/bpf_tracing.h>
 
 #include "bpf/socket_trace.h"
+#include "bpf/inject_maps.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -31,6 +32,7 @@ const volatile __u8 trace_all_processes = 1; /* else only tgids in traced_pids *
 const volatile __u8 filter_by_port = 0;    /* only connections with a port in traced_ports */
 const volatile __u32 max_pieces_per_call = 4;
 const volatile __u32 traceparent_scan_bytes = 2048; /* of a request head, for its traceparent */
+const volatile __u8 inject_enabled = 0;             /* queue traceparent headers for sk_msg */
 
 /* Event stream to userspace. Size set by userspace. */
 struct {
@@ -71,7 +73,9 @@ struct syscall_args {
 	__u64 enter_ns;
 	__s32 fd;
 	__u8 syscall;
-	__u8 pad[3];
+	__u8 injection_pending; /* a pending_injections entry was made for this call */
+	__u8 pad[2];
+	struct zt_trace_context trace; /* egress: context of the request this call starts */
 };
 
 /* key: pid_tgid of the thread in the syscall; value: its arguments. Written at entry,
@@ -238,34 +242,6 @@ static __always_inline struct zt_conn_info *lookup_or_register_fd(__u64 pid_tgid
 	struct zt_conn_key key = { .tgid = pid_tgid >> 32, .fd = fd };
 	struct zt_conn_info *info = bpf_map_lookup_elem(&conns, &key);
 	return info ? info : register_fd(pid_tgid, fd, ZT_ROLE_UNKNOWN);
-}
-
-/* ---- data syscalls: stash at entry ---- */
-
-static __always_inline int stash_io(int fd, __u64 buf, __u64 iovcnt, __u8 syscall)
-{
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	if (!process_selected(pid_tgid))
-		return 0;
-	struct zt_conn_info *info = lookup_or_register_fd(pid_tgid, fd);
-	if (!info || !info->is_traced_socket)
-		return 0;
-	struct syscall_args args = {
-		.buf = buf, .iovcnt = iovcnt, .enter_ns = bpf_ktime_get_ns(),
-		.fd = fd, .syscall = syscall,
-	};
-	if (bpf_map_update_elem(&inflight, &pid_tgid, &args, BPF_ANY))
-		count_drop(ZT_DROP_INFLIGHT_FULL);
-	return 0;
-}
-
-/* msghdr -> (iov, iovlen) */
-static __always_inline int stash_msg(int fd, __u64 msghdr, __u8 syscall)
-{
-	struct user_msghdr msg = {};
-	if (bpf_probe_read_user(&msg, sizeof(msg), (void *)msghdr))
-		return 0;
-	return stash_io(fd, (__u64)msg.msg_iov, msg.msg_iovlen ? msg.msg_iovlen : 0, syscall);
 }
 
 /* ---- trace context ----
@@ -529,6 +505,53 @@ static __always_inline void on_client_request(struct zt_trace_context *ctx, __u6
 	ctx->origin = origin;
 }
 
+struct line_end_scan {
+	const __u8 *data;
+	__u32 len;
+	__u32 end; /* result: position after the first LF, 0 if none */
+};
+
+/* bpf_loop callback: the first LF in the 8 bytes at index * 8. */
+static long scan_line_end_word(__u32 index, void *arg)
+{
+	struct line_end_scan *scan = arg;
+	__u32 off = (index * 8) & (TRACEPARENT_SCAN_MAX_BYTES - 1);
+	if (off + 8 > scan->len)
+		return 1;
+	__u64 word;
+	__builtin_memcpy(&word, &scan->data[off], 8);
+	if (!HAS_NEWLINE(word))
+		return 0;
+	for (__u32 b = 0; b < 8; b++) {
+		if (scan->data[off + b] == '\n') {
+			scan->end = off + b + 1;
+			return 1;
+		}
+	}
+	return 1;
+}
+
+/* Position just after the request line, within the first `len` bytes of data, or 0. */
+static __always_inline __u32 request_line_end(const __u8 *data, __u32 len)
+{
+	if (!bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_loop))
+		return 0;
+	struct line_end_scan scan = { .data = data, .len = len };
+	if (scan.len > TRACEPARENT_SCAN_MAX_BYTES)
+		scan.len = TRACEPARENT_SCAN_MAX_BYTES;
+	bpf_loop(TRACEPARENT_SCAN_MAX_BYTES / 8, scan_line_end_word, &scan, 0);
+	return scan.end;
+}
+
+static __always_inline void inject_key_of(const struct zt_tuple *t, struct zt_inject_key *key)
+{
+	__builtin_memcpy(key->local_addr, t->local_addr, 16);
+	__builtin_memcpy(key->remote_addr, t->remote_addr, 16);
+	key->family = t->family;
+	key->local_port = t->local_port;
+	key->remote_port = t->remote_port;
+}
+
 /* User address of the call's first byte (first iovec for vector calls). */
 static __always_inline __u64 first_byte_address(const struct syscall_args *args)
 {
@@ -538,6 +561,62 @@ static __always_inline __u64 first_byte_address(const struct syscall_args *args)
 	if (bpf_probe_read_user(&iov, sizeof(iov), (void *)args->buf))
 		return 0;
 	return (__u64)iov.iov_base;
+}
+
+/* At the entry of a write: if it starts a request on a client socket, make the client span's
+ * context and, when injection is on, queue its traceparent for sk_msg — unless the request
+ * already carries one (the application's context then stands). */
+static __always_inline void classify_client_write(struct syscall_args *args, __u64 pid_tgid,
+						  struct zt_conn_info *info)
+{
+	if (args->syscall == ZT_SYS_SENDFILE)
+		return;
+	__u64 first = first_byte_address(args);
+	__u32 first4 = 0;
+	if (!first || bpf_probe_read_user(&first4, 4, (void *)first) || !is_request_start(first4))
+		return;
+	on_client_request(&args->trace, pid_tgid);
+	if (!inject_enabled || info->role != ZT_ROLE_CLIENT)
+		return;
+	__u32 zero = 0;
+	struct data_scratch *s = bpf_map_lookup_elem(&scratch, &zero);
+	if (!s)
+		return;
+	/* The head is looked at in the first buffer only; the syscall length is not known yet,
+	 * so read what is readable of the scan window. */
+	__u32 head = traceparent_scan_bytes;
+	if (head > TRACEPARENT_SCAN_MAX_BYTES)
+		head = TRACEPARENT_SCAN_MAX_BYTES;
+	__u64 first_len = args->iovcnt ? 0 : ~0ULL;
+	if (args->iovcnt) {
+		struct iovec iov = {};
+		if (bpf_probe_read_user(&iov, sizeof(iov), (void *)args->buf))
+			return;
+		first_len = iov.iov_len;
+	}
+	if (first_len < head)
+		head = first_len;
+	head &= (2 * TRACEPARENT_SCAN_MAX_BYTES - 1);
+	if (head > TRACEPARENT_SCAN_MAX_BYTES)
+		head = TRACEPARENT_SCAN_MAX_BYTES;
+	if (bpf_probe_read_user(s->event.data, head, (void *)first))
+		return;
+	if (find_traceparent(s->event.data, head) >= 0) {
+		count_inject(ZT_INJECT_HAD_HEADER);
+		return;
+	}
+	struct zt_pending_injection pending = {};
+	pending.insert_offset = request_line_end(s->event.data, head);
+	if (!pending.insert_offset) {
+		count_inject(ZT_INJECT_NO_LINE_END);
+		return;
+	}
+	pending.trace = args->trace;
+	pending.first4 = first4;
+	struct zt_inject_key key = {};
+	inject_key_of(&info->tuple, &key);
+	if (bpf_map_update_elem(&pending_injections, &key, &pending, BPF_ANY) == 0)
+		args->injection_pending = 1;
 }
 
 /* Sets s->event.trace for the call about to be emitted: request heads get a context, other
@@ -554,7 +633,9 @@ static __always_inline void classify_call(struct data_scratch *s, const struct s
 	__u32 first4 = 0;
 	if (!first || bpf_probe_read_user(&first4, 4, (void *)first))
 		return;
-	if (is_request_start(first4)) {
+	if (direction == ZT_DIR_EGRESS && args->trace.origin != ZT_CTX_NONE) {
+		*ctx = args->trace; /* made at syscall entry, before sk_msg could inject it */
+	} else if (is_request_start(first4)) {
 		if (direction == ZT_DIR_INGRESS) {
 			/* Only the first iovec is scanned for the header (where heads are). */
 			__u32 head = ret < traceparent_scan_bytes ? ret : traceparent_scan_bytes;
@@ -563,13 +644,42 @@ static __always_inline void classify_call(struct data_scratch *s, const struct s
 			if (bpf_probe_read_user(s->event.data, head, (void *)first))
 				head = 0;
 			on_server_request(s, head, pid_tgid, args->fd, info);
-		} else {
-			on_client_request(ctx, pid_tgid);
 		}
 	} else if (direction == ZT_DIR_EGRESS && first4 == METHOD4('H', 'T', 'T', 'P') &&
 		   info->responses_started < info->requests_read) {
 		info->responses_started += 1;
 	}
+}
+
+/* ---- data syscalls: stash at entry ---- */
+
+static __always_inline int stash_io(int fd, __u64 buf, __u64 iovcnt, __u8 syscall, bool egress)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	if (!process_selected(pid_tgid))
+		return 0;
+	struct zt_conn_info *info = lookup_or_register_fd(pid_tgid, fd);
+	if (!info || !info->is_traced_socket)
+		return 0;
+	struct syscall_args args = {
+		.buf = buf, .iovcnt = iovcnt, .enter_ns = bpf_ktime_get_ns(),
+		.fd = fd, .syscall = syscall,
+	};
+	if (egress)
+		classify_client_write(&args, pid_tgid, info);
+	if (bpf_map_update_elem(&inflight, &pid_tgid, &args, BPF_ANY))
+		count_drop(ZT_DROP_INFLIGHT_FULL);
+	return 0;
+}
+
+/* msghdr -> (iov, iovlen) */
+static __always_inline int stash_msg(int fd, __u64 msghdr, __u8 syscall)
+{
+	struct user_msghdr msg = {};
+	if (bpf_probe_read_user(&msg, sizeof(msg), (void *)msghdr))
+		return 0;
+	return stash_io(fd, (__u64)msg.msg_iov, msg.msg_iovlen ? msg.msg_iovlen : 0, syscall,
+			syscall == ZT_SYS_SENDMSG);
 }
 
 /* ---- data syscalls: emit at exit ---- */
@@ -645,12 +755,17 @@ static __always_inline int emit_io(long ret, __u8 direction)
 		return 0;
 	struct syscall_args args = *stashed;
 	bpf_map_delete_elem(&inflight, &pid_tgid);
-	if (ret <= 0)
-		return 0;
 
 	struct zt_conn_key key = { .tgid = pid_tgid >> 32, .fd = args.fd };
 	struct zt_conn_info *info = bpf_map_lookup_elem(&conns, &key);
-	if (!info || !info->is_traced_socket)
+	if (args.injection_pending && info) {
+		/* sk_msg consumes the entry; one left over must not reach a later message. */
+		struct zt_inject_key inject_key = {};
+		inject_key_of(&info->tuple, &inject_key);
+		if (bpf_map_delete_elem(&pending_injections, &inject_key) == 0)
+			count_inject(ZT_INJECT_UNCONSUMED);
+	}
+	if (ret <= 0 || !info || !info->is_traced_socket)
 		return 0;
 	__u32 zero = 0;
 	struct data_scratch *s = bpf_map_lookup_elem(&scratch, &zero);
@@ -698,11 +813,11 @@ static __always_inline int emit_io(long ret, __u8 direction)
 	return 0;
 }
 
-#define IO_ENTER(name, sys, buf_arg, iovcnt_expr)                                   \
+#define IO_ENTER(name, sys, buf_arg, iovcnt_expr, egress)                           \
 	SEC("tracepoint/syscalls/sys_enter_" #name)                                  \
 	int enter_##name(struct trace_event_raw_sys_enter *ctx)                      \
 	{                                                                            \
-		return stash_io(ctx->args[0], buf_arg, iovcnt_expr, sys);            \
+		return stash_io(ctx->args[0], buf_arg, iovcnt_expr, sys, egress);    \
 	}
 #define IO_EXIT(name, direction)                                                    \
 	SEC("tracepoint/syscalls/sys_exit_" #name)                                   \
@@ -711,20 +826,20 @@ static __always_inline int emit_io(long ret, __u8 direction)
 		return emit_io(ctx->ret, direction);                                 \
 	}
 
-IO_ENTER(read, ZT_SYS_READ, ctx->args[1], 0)
+IO_ENTER(read, ZT_SYS_READ, ctx->args[1], 0, false)
 IO_EXIT(read, ZT_DIR_INGRESS)
-IO_ENTER(write, ZT_SYS_WRITE, ctx->args[1], 0)
+IO_ENTER(write, ZT_SYS_WRITE, ctx->args[1], 0, true)
 IO_EXIT(write, ZT_DIR_EGRESS)
-IO_ENTER(readv, ZT_SYS_READV, ctx->args[1], ctx->args[2])
+IO_ENTER(readv, ZT_SYS_READV, ctx->args[1], ctx->args[2], false)
 IO_EXIT(readv, ZT_DIR_INGRESS)
-IO_ENTER(writev, ZT_SYS_WRITEV, ctx->args[1], ctx->args[2])
+IO_ENTER(writev, ZT_SYS_WRITEV, ctx->args[1], ctx->args[2], true)
 IO_EXIT(writev, ZT_DIR_EGRESS)
-IO_ENTER(recvfrom, ZT_SYS_RECVFROM, ctx->args[1], 0)
+IO_ENTER(recvfrom, ZT_SYS_RECVFROM, ctx->args[1], 0, false)
 IO_EXIT(recvfrom, ZT_DIR_INGRESS)
-IO_ENTER(sendto, ZT_SYS_SENDTO, ctx->args[1], 0)
+IO_ENTER(sendto, ZT_SYS_SENDTO, ctx->args[1], 0, true)
 IO_EXIT(sendto, ZT_DIR_EGRESS)
 /* sendfile's bytes come from a file: only the length is reported */
-IO_ENTER(sendfile64, ZT_SYS_SENDFILE, 0, 0)
+IO_ENTER(sendfile64, ZT_SYS_SENDFILE, 0, 0, true)
 IO_EXIT(sendfile64, ZT_DIR_EGRESS)
 
 SEC("tracepoint/syscalls/sys_enter_recvmsg")

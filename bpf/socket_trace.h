@@ -122,6 +122,38 @@ struct zt_trace_context {
 	__u8 pad[6];
 };
 
+/* Key of `pending_injections`: a client connection as both the syscall hooks (from the socket)
+ * and sk_msg (from its message metadata) can name it. Addresses in network order, ports in
+ * host order. */
+struct zt_inject_key {
+	__u8 local_addr[16];
+	__u8 remote_addr[16];
+	__u16 family;
+	__u16 local_port;
+	__u16 remote_port;
+	__u16 pad;
+};
+
+/* A traceparent header to insert into the next message sent on a client connection. */
+struct zt_pending_injection {
+	struct zt_trace_context trace;
+	__u32 insert_offset; /* just after the request line's LF */
+	__u32 first4;        /* the request's first bytes, checked again by sk_msg */
+};
+
+/* Counters in the per-CPU `inject_counters` array. */
+enum zt_inject_outcome {
+	ZT_INJECT_DONE = 0,
+	ZT_INJECT_SKIPPED_MISMATCH = 1, /* the message did not start with the expected request */
+	ZT_INJECT_FAILED = 2,           /* push/pull of message data failed: sent unchanged */
+	ZT_INJECT_HAD_HEADER = 3,       /* the application sent its own traceparent */
+	ZT_INJECT_NO_LINE_END = 4,      /* request line not complete in the first send */
+	ZT_INJECT_UNCONSUMED = 5,       /* the send never reached sk_msg (socket not in the map) */
+	ZT_INJECT_OUTCOME_COUNT = 6,
+};
+
+#define ZT_TRACEPARENT_HEADER_BYTES 70 /* "traceparent: " + 55 + "\r\n" */
+
 struct zt_data_event {
 	__u8 type; /* ZT_EVENT_DATA */
 	__u8 direction;

@@ -62,6 +62,9 @@ int main(int argc, char** argv) {
                   "Bytes captured per syscall (rounded up to 4 KiB pieces); the rest of a "
                   "larger call is skipped with its length recorded")
       ->check(CLI::Range(4096, 65536));
+  bool no_inject = false;
+  run->add_flag("--no-inject", no_inject,
+                "Do not add traceparent headers to outgoing plaintext HTTP/1.x requests");
   run->add_flag("--capture-url-query", options.capture_url_query,
                 "Record url.query (may contain secrets)");
   run->add_option("--ring-buffer-bytes", options.ring_buffer_bytes,
@@ -113,6 +116,7 @@ int main(int argc, char** argv) {
   }
   if (check->parsed()) return run_check();
   options.console_output = !no_console;
+  options.inject_traceparent = !no_inject;
   options.stats_interval = std::chrono::seconds(stats_seconds);
   std::string otlp_error;
   std::vector<std::string> otlp_warnings;

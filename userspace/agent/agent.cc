@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "userspace/agent/event_queue.h"
+#include "userspace/agent/header_injector.h"
 #include "userspace/agent/host_setup.h"
 #include "userspace/agent/socket_tracer.h"
 #include "userspace/export/console_exporter.h"
@@ -192,6 +193,7 @@ int run_agent(const AgentOptions& options) {
   tracer_options.ports = options.selection.ports;
   tracer_options.max_capture_bytes = options.max_capture_bytes;
   tracer_options.ring_buffer_bytes = options.ring_buffer_bytes;
+  tracer_options.inject_traceparent = options.inject_traceparent;
   const uint64_t ns_per_clock_tick = 1'000'000'000 / sysconf(_SC_CLK_TCK);
   std::unique_ptr<SocketTracer> tracer;  // set below; events flow only once it polls
   auto on_event = [&](std::span<const uint8_t> event) {
@@ -206,6 +208,17 @@ int run_agent(const AgentOptions& options) {
   if (!tracer) {
     spdlog::error("{}", error);
     return 3;
+  }
+
+  // Injection is an addition to tracing: when it cannot be set up, trace without it.
+  std::unique_ptr<HeaderInjector> injector;
+  if (options.inject_traceparent) {
+    injector = HeaderInjector::open(*tracer, !options.selection.ports.empty(), &error);
+    if (injector) {
+      spdlog::info("traceparent injection on (sockops on {})", injector->cgroup_path());
+    } else {
+      spdlog::warn("traceparent injection off: {}", error);
+    }
   }
 
   const std::unordered_set<pid_t> explicit_pids(selection.pids.begin(), selection.pids.end());
@@ -288,6 +301,14 @@ int run_agent(const AgentOptions& options) {
   queue.close();
   pipeline_thread.join();
   const DropCounts kernel_drops = tracer->drop_counts();
+  const InjectOutcomeCounts injections = tracer->inject_counts();
+  spdlog::info(
+      "injection: done={} skipped_mismatch={} failed={} app_had_header={} no_line_end={} "
+      "unconsumed={}",
+      injections[ZT_INJECT_DONE], injections[ZT_INJECT_SKIPPED_MISMATCH],
+      injections[ZT_INJECT_FAILED], injections[ZT_INJECT_HAD_HEADER],
+      injections[ZT_INJECT_NO_LINE_END], injections[ZT_INJECT_UNCONSUMED]);
+  injector.reset();
   tracer.reset();  // detach every probe before the slow part
   bool flushed = exporter.shutdown(std::chrono::seconds(5));
   log_counters(pipeline.stats(), exporter.stats(), kernel_drops, queue.dropped_events());

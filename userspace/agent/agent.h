@@ -19,6 +19,7 @@ struct AgentOptions {
   std::string jsonl_path;  // empty: no JSON lines file
   otlp::OtlpOptions otlp;  // .enabled: also export over OTLP
   bool capture_url_query = false;
+  bool inject_traceparent = true;  // sk_msg adds traceparent to outgoing plaintext requests
   uint32_t max_capture_bytes = 16384;
   uint32_t ring_buffer_bytes = 16u << 20;
   size_t event_queue_bytes = 64u << 20;

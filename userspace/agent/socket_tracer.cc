@@ -42,6 +42,7 @@ std::unique_ptr<SocketTracer> SocketTracer::open(const TracerOptions& options,
   if (pieces < 1) pieces = 1;
   if (pieces > ZT_MAX_PIECES_PER_CALL) pieces = ZT_MAX_PIECES_PER_CALL;
   rodata->max_pieces_per_call = pieces;
+  rodata->inject_enabled = options.inject_traceparent ? 1 : 0;
   bpf_map__set_max_entries(skel->maps.events, round_up_pow2(options.ring_buffer_bytes));
   bpf_map__set_max_entries(skel->maps.conns, options.max_tracked_fds);
 
@@ -136,18 +137,37 @@ void SocketTracer::forget_process_fds(pid_t pid) {
   for (const auto& k : doomed) bpf_map_delete_elem(fd, &k);
 }
 
-DropCounts SocketTracer::drop_counts() const {
-  DropCounts totals{};
+namespace {
+
+// Sums a per-CPU array of u64 counters.
+template <size_t N>
+std::array<uint64_t, N> sum_per_cpu(const bpf_map* map) {
+  std::array<uint64_t, N> totals{};
   int ncpus = libbpf_num_possible_cpus();
   if (ncpus <= 0) return totals;
   std::vector<uint64_t> per_cpu(ncpus);
-  for (uint32_t reason = 0; reason < ZT_DROP_REASON_COUNT; ++reason) {
-    if (bpf_map__lookup_elem(skel_->maps.drop_counters, &reason, sizeof(reason), per_cpu.data(),
+  for (uint32_t key = 0; key < N; ++key) {
+    if (bpf_map__lookup_elem(map, &key, sizeof(key), per_cpu.data(),
                              per_cpu.size() * sizeof(uint64_t), 0) == 0) {
-      for (uint64_t v : per_cpu) totals[reason] += v;
+      for (uint64_t v : per_cpu) totals[key] += v;
     }
   }
   return totals;
+}
+
+}  // namespace
+
+DropCounts SocketTracer::drop_counts() const {
+  return sum_per_cpu<ZT_DROP_REASON_COUNT>(skel_->maps.drop_counters);
+}
+
+InjectOutcomeCounts SocketTracer::inject_counts() const {
+  return sum_per_cpu<ZT_INJECT_OUTCOME_COUNT>(skel_->maps.inject_counters);
+}
+
+SharedMapFds SocketTracer::shared_map_fds() const {
+  return {bpf_map__fd(skel_->maps.pending_injections), bpf_map__fd(skel_->maps.inject_counters),
+          bpf_map__fd(skel_->maps.traced_ports)};
 }
 
 }  // namespace ztrace::agent

@@ -28,9 +28,18 @@ struct TracerOptions {
   uint32_t max_capture_bytes = 16384;   // per syscall, rounded up to whole pieces
   uint32_t ring_buffer_bytes = 16u << 20;
   uint32_t max_tracked_fds = 65536;
+  bool inject_traceparent = false;  // queue headers for the HeaderInjector
 };
 
 using DropCounts = std::array<uint64_t, ZT_DROP_REASON_COUNT>;
+using InjectOutcomeCounts = std::array<uint64_t, ZT_INJECT_OUTCOME_COUNT>;
+
+// Maps the header injector shares with the socket tracer.
+struct SharedMapFds {
+  int pending_injections = -1;
+  int inject_counters = -1;
+  int traced_ports = -1;
+};
 
 class SocketTracer {
  public:
@@ -55,6 +64,8 @@ class SocketTracer {
   void forget_process_fds(pid_t pid);
 
   DropCounts drop_counts() const;
+  InjectOutcomeCounts inject_counts() const;
+  SharedMapFds shared_map_fds() const;
   size_t attached_programs() const { return links_.size(); }
 
  private:

@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * W3C traceparent injection into outgoing plaintext HTTP/1.x requests, without touching the
+ * process (no bpf_probe_write_user: lockdown forbids it). sockops puts client connections into
+ * a sockhash; sk_msg runs on each message they send and, when the syscall hooks of
+ * socket_trace.bpf.c queued a header for this connection, inserts it right after the request
+ * line. The application's bytes are never changed, only one header line is added.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#include "bpf/inject_maps.bpf.h"
+#include "bpf/socket_trace.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define AF_INET 2
+#define AF_INET6 10
+
+const volatile __u8 filter_by_port = 0; /* only connections to a port in traced_ports */
+
+/* key: TCP port (host order). Shared with socket_trace.bpf.c (fd reused by userspace). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u16);
+	__type(value, __u8);
+} traced_ports SEC(".maps");
+
+/* key: client connection; value: unused. Written by sockops when a connection is established;
+ * the kernel removes a socket when it closes. sk_msg runs only for sockets in here. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SOCKHASH);
+	__uint(max_entries, 65536);
+	__type(key, struct zt_inject_key);
+	__type(value, __u64);
+} client_sockets SEC(".maps");
+
+static __always_inline void key_from_sock_ops(const struct bpf_sock_ops *ops,
+					      struct zt_inject_key *key)
+{
+	key->family = ops->family;
+	key->local_port = ops->local_port;               /* host order */
+	key->remote_port = bpf_ntohl(ops->remote_port);  /* network order, upper 16 bits */
+	if (ops->family == AF_INET) {
+		__builtin_memcpy(key->local_addr, &ops->local_ip4, 4);
+		__builtin_memcpy(key->remote_addr, &ops->remote_ip4, 4);
+	} else {
+		__u32 local[4] = { ops->local_ip6[0], ops->local_ip6[1], ops->local_ip6[2],
+				   ops->local_ip6[3] };
+		__u32 remote[4] = { ops->remote_ip6[0], ops->remote_ip6[1], ops->remote_ip6[2],
+				    ops->remote_ip6[3] };
+		__builtin_memcpy(key->local_addr, local, 16);
+		__builtin_memcpy(key->remote_addr, remote, 16);
+	}
+}
+
+static __always_inline void key_from_msg(const struct sk_msg_md *msg, struct zt_inject_key *key)
+{
+	key->family = msg->family;
+	key->local_port = msg->local_port;                     /* host order */
+	key->remote_port = bpf_ntohl(msg->remote_port); /* network order, upper 16 bits */
+	if (msg->family == AF_INET) {
+		__u32 local = msg->local_ip4, remote = msg->remote_ip4;
+		__builtin_memcpy(key->local_addr, &local, 4);
+		__builtin_memcpy(key->remote_addr, &remote, 4);
+	} else {
+		__u32 local[4] = { msg->local_ip6[0], msg->local_ip6[1], msg->local_ip6[2],
+				   msg->local_ip6[3] };
+		__u32 remote[4] = { msg->remote_ip6[0], msg->remote_ip6[1], msg->remote_ip6[2],
+				    msg->remote_ip6[3] };
+		__builtin_memcpy(key->local_addr, local, 16);
+		__builtin_memcpy(key->remote_addr, remote, 16);
+	}
+}
+
+SEC("sockops")
+int track_client_sockets(struct bpf_sock_ops *ops)
+{
+	if (ops->op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB)
+		return 1;
+	if (ops->family != AF_INET && ops->family != AF_INET6)
+		return 1;
+	struct zt_inject_key key = {};
+	key_from_sock_ops(ops, &key);
+	if (filter_by_port) {
+		__u16 remote = key.remote_port, local = key.local_port;
+		if (!bpf_map_lookup_elem(&traced_ports, &remote) &&
+		    !bpf_map_lookup_elem(&traced_ports, &local))
+			return 1;
+	}
+	bpf_sock_hash_update(ops, &client_sockets, &key, BPF_NOEXIST);
+	return 1;
+}
+
+static __always_inline void hex_bytes(char *dst, const __u8 *src, int n)
+{
+	const char digits[] = "0123456789abcdef";
+	for (int i = 0; i < n; i++) {
+		dst[2 * i] = digits[src[i] >> 4];
+		dst[2 * i + 1] = digits[src[i] & 0xf];
+	}
+}
+
+SEC("sk_msg")
+int inject_traceparent(struct sk_msg_md *msg)
+{
+	struct zt_inject_key key = {};
+	key_from_msg(msg, &key);
+	struct zt_pending_injection *queued = bpf_map_lookup_elem(&pending_injections, &key);
+	if (!queued)
+		return SK_PASS;
+	struct zt_pending_injection pending = *queued;
+	bpf_map_delete_elem(&pending_injections, &key);
+
+	__u32 offset = pending.insert_offset;
+	if (offset < 5 || offset > msg->size || offset > 65535) {
+		count_inject(ZT_INJECT_SKIPPED_MISMATCH);
+		return SK_PASS;
+	}
+	/* The message must start with the request the syscall hook saw. */
+	if (bpf_msg_pull_data(msg, 0, 4, 0)) {
+		count_inject(ZT_INJECT_FAILED);
+		return SK_PASS;
+	}
+	__u8 *data = msg->data, *end = msg->data_end;
+	if (data + 4 > end) {
+		count_inject(ZT_INJECT_FAILED);
+		return SK_PASS;
+	}
+	__u32 first4;
+	__builtin_memcpy(&first4, data, 4);
+	if (first4 != pending.first4) {
+		count_inject(ZT_INJECT_SKIPPED_MISMATCH);
+		return SK_PASS;
+	}
+
+	/* traceparent: 00-<trace id>-<span id>-<flags>\r\n (W3C Trace Context §3.2) */
+	char header[ZT_TRACEPARENT_HEADER_BYTES];
+	__builtin_memcpy(header, "traceparent: 00-", 16);
+	hex_bytes(header + 16, pending.trace.trace_id, 16);
+	header[48] = '-';
+	hex_bytes(header + 49, pending.trace.span_id, 8);
+	header[65] = '-';
+	hex_bytes(header + 66, &pending.trace.trace_flags, 1);
+	header[68] = '\r';
+	header[69] = '\n';
+
+	if (bpf_msg_push_data(msg, offset, ZT_TRACEPARENT_HEADER_BYTES, 0)) {
+		count_inject(ZT_INJECT_FAILED);
+		return SK_PASS;
+	}
+	/* Pushed room that cannot be written is taken out again: the request goes unchanged. */
+	if (bpf_msg_pull_data(msg, offset, offset + ZT_TRACEPARENT_HEADER_BYTES, 0)) {
+		bpf_msg_pop_data(msg, offset, ZT_TRACEPARENT_HEADER_BYTES, 0);
+		count_inject(ZT_INJECT_FAILED);
+		return SK_PASS;
+	}
+	data = msg->data;
+	end = msg->data_end;
+	if (data + ZT_TRACEPARENT_HEADER_BYTES > end) {
+		bpf_msg_pop_data(msg, offset, ZT_TRACEPARENT_HEADER_BYTES, 0);
+		count_inject(ZT_INJECT_FAILED);
+		return SK_PASS;
+	}
+	__builtin_memcpy(data, header, ZT_TRACEPARENT_HEADER_BYTES);
+	count_inject(ZT_INJECT_DONE);
+	return SK_PASS;
+}

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Maps shared by socket_trace.bpf.c (which decides what to inject) and inject.bpf.c (which
+ * injects). Both objects declare them; userspace makes the second reuse the first's fds. */
+#pragma once
+
+#include "bpf/socket_trace.h"
+
+/* key: client connection; value: the header to insert into its next message. Written at
+ * syscall entry of a request write; deleted by sk_msg when it injects, or at syscall exit. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct zt_inject_key);
+	__type(value, struct zt_pending_injection);
+} pending_injections SEC(".maps");
+
+/* key: enum zt_inject_outcome; value: count on this CPU. Read by userspace. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, ZT_INJECT_OUTCOME_COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} inject_counters SEC(".maps");
+
+static __always_inline void count_inject(__u32 outcome)
+{
+	__u64 *count = bpf_map_lookup_elem(&inject_counters, &outcome);
+	if (count)
+		*count += 1;
+}
