@@ -70,6 +70,7 @@ struct {
 struct syscall_args {
 	__u64 buf;     /* buffer, or iovec array */
 	__u64 iovcnt;  /* 0: `buf` is a plain buffer */
+	__u64 len;     /* plain buffer: its length */
 	__u64 enter_ns;
 	__s32 fd;
 	__u8 syscall;
@@ -291,6 +292,79 @@ struct {
 	__type(value, __u8);
 } thread_unlinkable_processes SEC(".maps");
 
+/* An unanswered request a process serves, found by its request line. */
+struct line_key {
+	__u32 tgid;
+	__u32 pad;
+	__u64 line_hash; /* FNV-1a of "METHOD target" */
+};
+struct open_request {
+	__u8 trace_id[16];
+	__u8 span_id[8];
+	__u8 trace_flags;
+	__u8 ambiguous; /* two unanswered requests with this line: never matched */
+	__u8 pad[2];
+	__s32 fd;
+	__u64 generation;
+	__u32 request_number;
+	__u32 pad2;
+};
+
+/* key: (tgid, request line hash); value: the latest request read with that line. Written when
+ * a request head is read; LRU: answered requests age out (a stale one is recognised by its
+ * connection's response counter). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct line_key);
+	__type(value, struct open_request);
+} open_requests_by_line SEC(".maps");
+
+#define REQUEST_LINE_HASH_MAX_BYTES 256
+
+struct line_hash_state {
+	const __u8 *data;
+	__u32 len;
+	__u32 spaces;
+	__u64 hash;
+};
+
+/* bpf_loop callback: FNV-1a over the request line up to the space before the version. */
+static long hash_line_byte(__u32 index, void *arg)
+{
+	struct line_hash_state *st = arg;
+	__u32 i = index & (REQUEST_LINE_HASH_MAX_BYTES - 1);
+	if (i >= st->len)
+		return 1;
+	__u8 c = st->data[i];
+	if (c == '\r' || c == '\n')
+		return 1;
+	if (c == ' ' && ++st->spaces == 2)
+		return 1;
+	st->hash = (st->hash ^ c) * 0x100000001b3ULL;
+	return 0;
+}
+
+/* Hash of "METHOD target" of the request head in data[0..len), 0 when unavailable. */
+static __always_inline __u64 request_line_hash(const __u8 *data, __u32 len)
+{
+	if (!bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_loop))
+		return 0;
+	struct line_hash_state st = { .data = data, .len = len, .hash = 0xcbf29ce484222325ULL };
+	if (st.len > REQUEST_LINE_HASH_MAX_BYTES)
+		st.len = REQUEST_LINE_HASH_MAX_BYTES;
+	bpf_loop(REQUEST_LINE_HASH_MAX_BYTES, hash_line_byte, &st, 0);
+	return st.spaces == 2 ? st.hash : 0; /* a cut line is not matched */
+}
+
+static __always_inline bool request_unanswered(__u32 tgid, __s32 fd, __u64 generation,
+					       __u32 request_number)
+{
+	struct zt_conn_key key = { .tgid = tgid, .fd = fd };
+	struct zt_conn_info *conn = bpf_map_lookup_elem(&conns, &key);
+	return conn && conn->generation == generation && conn->responses_started < request_number;
+}
+
 #define METHOD4(a, b, c, d) ((__u32)(a) | (__u32)(b) << 8 | (__u32)(c) << 16 | (__u32)(d) << 24)
 
 /* First bytes of an HTTP/1.x request line (RFC 9110 methods). */
@@ -462,6 +536,23 @@ static __always_inline void on_server_request(struct data_scratch *s, __u32 head
 			bpf_map_update_elem(&multiplexing_threads, &pid_tgid, &one, BPF_ANY);
 		}
 	}
+	struct line_key lkey = { .tgid = pid_tgid >> 32,
+				 .line_hash = request_line_hash(s->event.data, head_bytes) };
+	if (lkey.line_hash) {
+		struct open_request open = {};
+		struct open_request *same_line = bpf_map_lookup_elem(&open_requests_by_line, &lkey);
+		if (same_line && request_unanswered(lkey.tgid, same_line->fd, same_line->generation,
+						    same_line->request_number))
+			open.ambiguous = 1;
+		__builtin_memcpy(open.trace_id, ctx->trace_id, 16);
+		__builtin_memcpy(open.span_id, ctx->span_id, 8);
+		open.trace_flags = ctx->trace_flags;
+		open.fd = fd;
+		open.generation = info->generation;
+		open.request_number = info->requests_read;
+		bpf_map_update_elem(&open_requests_by_line, &lkey, &open, BPF_ANY);
+	}
+
 	struct thread_request current = {};
 	__builtin_memcpy(current.trace_id, ctx->trace_id, 16);
 	__builtin_memcpy(current.span_id, ctx->span_id, 8);
@@ -474,7 +565,8 @@ static __always_inline void on_server_request(struct data_scratch *s, __u32 head
 
 /* A request head is being written on a client socket: its span's parent is the request the
  * thread serves, when that can be known for sure. */
-static __always_inline void on_client_request(struct zt_trace_context *ctx, __u64 pid_tgid)
+static __always_inline void on_client_request(struct zt_trace_context *ctx, __u64 pid_tgid,
+					      const __u8 *head, __u32 head_len)
 {
 	__u32 tgid = pid_tgid >> 32;
 	struct thread_request *served = bpf_map_lookup_elem(&thread_requests, &pid_tgid);
@@ -492,7 +584,24 @@ static __always_inline void on_client_request(struct zt_trace_context *ctx, __u6
 		else
 			origin = ZT_CTX_CLIENT_THREAD;
 	}
-	if (origin == ZT_CTX_CLIENT_THREAD && served) {
+	struct open_request *forwarded = NULL;
+	if (origin != ZT_CTX_CLIENT_THREAD && head_len) {
+		/* Threads cannot tell: a proxy forwards the request line it was sent. */
+		struct line_key lkey = { .tgid = tgid,
+					 .line_hash = request_line_hash(head, head_len) };
+		if (lkey.line_hash)
+			forwarded = bpf_map_lookup_elem(&open_requests_by_line, &lkey);
+		if (forwarded && (forwarded->ambiguous ||
+				  !request_unanswered(tgid, forwarded->fd, forwarded->generation,
+						      forwarded->request_number)))
+			forwarded = NULL;
+	}
+	if (forwarded) {
+		__builtin_memcpy(ctx->trace_id, forwarded->trace_id, 16);
+		__builtin_memcpy(ctx->parent_span_id, forwarded->span_id, 8);
+		ctx->trace_flags = forwarded->trace_flags;
+		origin = ZT_CTX_CLIENT_LINE_MATCH;
+	} else if (origin == ZT_CTX_CLIENT_THREAD && served) {
 		__builtin_memcpy(ctx->trace_id, served->trace_id, 16);
 		__builtin_memcpy(ctx->parent_span_id, served->span_id, 8);
 		ctx->trace_flags = served->trace_flags;
@@ -575,9 +684,6 @@ static __always_inline void classify_client_write(struct syscall_args *args, __u
 	__u32 first4 = 0;
 	if (!first || bpf_probe_read_user(&first4, 4, (void *)first) || !is_request_start(first4))
 		return;
-	on_client_request(&args->trace, pid_tgid);
-	if (!inject_enabled || info->role != ZT_ROLE_CLIENT)
-		return;
 	__u32 zero = 0;
 	struct data_scratch *s = bpf_map_lookup_elem(&scratch, &zero);
 	if (!s)
@@ -587,7 +693,7 @@ static __always_inline void classify_client_write(struct syscall_args *args, __u
 	__u32 head = traceparent_scan_bytes;
 	if (head > TRACEPARENT_SCAN_MAX_BYTES)
 		head = TRACEPARENT_SCAN_MAX_BYTES;
-	__u64 first_len = args->iovcnt ? 0 : ~0ULL;
+	__u64 first_len = args->iovcnt ? 0 : args->len;
 	if (args->iovcnt) {
 		struct iovec iov = {};
 		if (bpf_probe_read_user(&iov, sizeof(iov), (void *)args->buf))
@@ -600,6 +706,9 @@ static __always_inline void classify_client_write(struct syscall_args *args, __u
 	if (head > TRACEPARENT_SCAN_MAX_BYTES)
 		head = TRACEPARENT_SCAN_MAX_BYTES;
 	if (bpf_probe_read_user(s->event.data, head, (void *)first))
+		head = 0;
+	on_client_request(&args->trace, pid_tgid, s->event.data, head);
+	if (!inject_enabled || info->role != ZT_ROLE_CLIENT || !head)
 		return;
 	if (find_traceparent(s->event.data, head) >= 0) {
 		count_inject(ZT_INJECT_HAD_HEADER);
@@ -653,7 +762,8 @@ static __always_inline void classify_call(struct data_scratch *s, const struct s
 
 /* ---- data syscalls: stash at entry ---- */
 
-static __always_inline int stash_io(int fd, __u64 buf, __u64 iovcnt, __u8 syscall, bool egress)
+static __always_inline int stash_io(int fd, __u64 buf, __u64 iovcnt, __u64 len, __u8 syscall,
+				    bool egress)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	if (!process_selected(pid_tgid))
@@ -662,7 +772,7 @@ static __always_inline int stash_io(int fd, __u64 buf, __u64 iovcnt, __u8 syscal
 	if (!info || !info->is_traced_socket)
 		return 0;
 	struct syscall_args args = {
-		.buf = buf, .iovcnt = iovcnt, .enter_ns = bpf_ktime_get_ns(),
+		.buf = buf, .iovcnt = iovcnt, .len = len, .enter_ns = bpf_ktime_get_ns(),
 		.fd = fd, .syscall = syscall,
 	};
 	if (egress)
@@ -678,7 +788,7 @@ static __always_inline int stash_msg(int fd, __u64 msghdr, __u8 syscall)
 	struct user_msghdr msg = {};
 	if (bpf_probe_read_user(&msg, sizeof(msg), (void *)msghdr))
 		return 0;
-	return stash_io(fd, (__u64)msg.msg_iov, msg.msg_iovlen ? msg.msg_iovlen : 0, syscall,
+	return stash_io(fd, (__u64)msg.msg_iov, msg.msg_iovlen ? msg.msg_iovlen : 0, 0, syscall,
 			syscall == ZT_SYS_SENDMSG);
 }
 
@@ -813,11 +923,14 @@ static __always_inline int emit_io(long ret, __u8 direction)
 	return 0;
 }
 
+/* args[2] is the byte count of read/write/recvfrom/sendto and the iovec count of
+ * readv/writev; the walk reads whichever applies. */
 #define IO_ENTER(name, sys, buf_arg, iovcnt_expr, egress)                           \
 	SEC("tracepoint/syscalls/sys_enter_" #name)                                  \
 	int enter_##name(struct trace_event_raw_sys_enter *ctx)                      \
 	{                                                                            \
-		return stash_io(ctx->args[0], buf_arg, iovcnt_expr, sys, egress);    \
+		return stash_io(ctx->args[0], buf_arg, iovcnt_expr, ctx->args[2], sys, \
+				egress);                                             \
 	}
 #define IO_EXIT(name, direction)                                                    \
 	SEC("tracepoint/syscalls/sys_exit_" #name)                                   \

@@ -107,6 +107,9 @@ enum zt_context_origin {
 	ZT_CTX_CLIENT_AMBIGUOUS = 6, /* the thread multiplexes requests (event loop): no parent */
 	ZT_CTX_CLIENT_UNTRUSTED = 7, /* runtime where threads do not map to requests (Go) */
 	ZT_CTX_CLIENT_STALE = 8,     /* the thread's request was already answered: no parent */
+	ZT_CTX_CLIENT_LINE_MATCH = 9,/* forwarded request: same request line as exactly one
+				      * unanswered request the process serves (proxies) */
+	ZT_CTX_ORIGIN_COUNT = 10,
 };
 
 #define ZT_TRACE_FLAG_SAMPLED 0x01

@@ -137,10 +137,11 @@ void log_link_outcomes(const pipeline::EventPipelineStats& p) {
   const auto& o = p.link_outcomes;
   spdlog::info(
       "links: server spans new_trace={} from_header={} bad_header={}; client spans "
-      "by_thread={} root={} ambiguous_event_loop={} unlinkable_runtime={} stale={}; "
+      "by_thread={} by_forwarded_line={} root={} ambiguous_event_loop={} unlinkable_runtime={} "
+      "stale={}; "
       "no_context={} unsampled={}",
       o[ZT_CTX_SERVER_NEW], o[ZT_CTX_SERVER_HEADER], o[ZT_CTX_SERVER_BAD_HEADER],
-      o[ZT_CTX_CLIENT_THREAD], o[ZT_CTX_CLIENT_ROOT], o[ZT_CTX_CLIENT_AMBIGUOUS],
+      o[ZT_CTX_CLIENT_THREAD], o[ZT_CTX_CLIENT_LINE_MATCH], o[ZT_CTX_CLIENT_ROOT], o[ZT_CTX_CLIENT_AMBIGUOUS],
       o[ZT_CTX_CLIENT_UNTRUSTED], o[ZT_CTX_CLIENT_STALE], o[ZT_CTX_NONE], p.spans_unsampled);
 }
 

@@ -39,7 +39,7 @@ struct EventPipelineStats {
   uint64_t exchanges_without_request_line = 0;  // start of the request not captured
   uint64_t spans_unsampled = 0;  // the incoming context said not sampled: not exported
   // Spans by how their context came about (enum zt_context_origin; 0: no kernel context).
-  std::array<uint64_t, ZT_CTX_CLIENT_STALE + 1> link_outcomes{};
+  std::array<uint64_t, ZT_CTX_ORIGIN_COUNT> link_outcomes{};
   conntrack::ConnectionTableStats connections;
 };
 
