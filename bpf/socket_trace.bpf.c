@@ -264,6 +264,7 @@ struct thread_request {
 	__u64 generation;
 	__u32 request_number; /* the connection's requests_read once this one was read */
 	__u32 pad2;
+	__u64 line_hash;      /* key of its open_requests_by_line entry (0: none) */
 };
 
 /* key: pid_tgid; value: the request the thread serves. Written when the thread reads a request
@@ -428,8 +429,10 @@ static __always_inline bool decode_hex_id(const __u8 *data, __u32 pos, __u8 *dst
 struct traceparent_scan {
 	const __u8 *data; /* request head bytes (map value) */
 	__u32 len;
-	int value_pos; /* result: position of the header's value, or -1 */
+	int value_pos; /* result: position of the header's value, or one of: */
 };
+#define TRACEPARENT_ABSENT -1   /* the header block ended without one */
+#define TRACEPARENT_UNKNOWN -2  /* the data ended before the header block did */
 
 /* bpf_loop callback: looks at the 8 bytes at index * 8 for a line starting `traceparent:`
  * (name case-insensitive, compared as two words). Returns 1 to stop the loop. */
@@ -448,8 +451,14 @@ static long scan_traceparent_word(__u32 index, void *arg)
 		if (data[off + b] != '\n')
 			continue;
 		__u32 line = (off + b + 1) & (TRACEPARENT_SCAN_MAX_BYTES - 1);
-		if (line + 12 + TRACEPARENT_VALUE_BYTES > scan->len || data[line] == '\r')
-			return 1; /* end of the header block, or no room left for the header */
+		if (line >= scan->len)
+			return 1;
+		if (data[line] == '\r') {
+			scan->value_pos = TRACEPARENT_ABSENT;
+			return 1;
+		}
+		if (line + 12 + TRACEPARENT_VALUE_BYTES > scan->len)
+			return 1; /* no room left for the header in this data */
 		__u64 head;
 		__u32 tail;
 		__builtin_memcpy(&head, &data[line], 8);
@@ -463,14 +472,15 @@ static long scan_traceparent_word(__u32 index, void *arg)
 	return 0;
 }
 
-/* Position in data[0..len) of the value of a `traceparent:` header line, or -1. Needs
- * bpf_loop (5.17+): a plain bounded loop this long is too much for the verifier. Without it
- * the kernel does not read incoming headers (userspace still does, for the server span). */
+/* Position in data[0..len) of the value of a `traceparent:` header line, or
+ * TRACEPARENT_ABSENT / TRACEPARENT_UNKNOWN. Needs bpf_loop (5.17+): a plain bounded loop this
+ * long is too much for the verifier. Without it the kernel does not read incoming headers
+ * (userspace still does, for the server span). */
 static __always_inline int find_traceparent(const __u8 *data, __u32 len)
 {
 	if (!bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_loop))
-		return -1;
-	struct traceparent_scan scan = { .data = data, .value_pos = -1 };
+		return TRACEPARENT_ABSENT;
+	struct traceparent_scan scan = { .data = data, .value_pos = TRACEPARENT_UNKNOWN };
 	scan.len = len < traceparent_scan_bytes ? len : traceparent_scan_bytes;
 	if (scan.len > TRACEPARENT_SCAN_MAX_BYTES)
 		scan.len = TRACEPARENT_SCAN_MAX_BYTES;
@@ -521,6 +531,8 @@ static __always_inline void on_server_request(struct data_scratch *s, __u32 head
 		ctx->trace_flags = ZT_TRACE_FLAG_SAMPLED;
 		ctx->origin = value >= 0 ? ZT_CTX_SERVER_BAD_HEADER : ZT_CTX_SERVER_NEW;
 	}
+	/* Some servers read a head in pieces: keep looking in the connection's next read. */
+	info->head_pending = value == TRACEPARENT_UNKNOWN;
 	random_bytes(ctx->span_id, 8);
 
 	info->requests_read += 1;
@@ -560,7 +572,45 @@ static __always_inline void on_server_request(struct data_scratch *s, __u32 head
 	current.fd = fd;
 	current.generation = info->generation;
 	current.request_number = info->requests_read;
+	current.line_hash = lkey.line_hash;
 	bpf_map_update_elem(&thread_requests, &pid_tgid, &current, BPF_ANY);
+}
+
+/* The next read of a request head that continued past its first read: a traceparent found
+ * here still becomes the trace of the thread's request (before any child call is written). */
+static __always_inline void on_server_head_continued(struct data_scratch *s, __u32 bytes,
+						     __u64 pid_tgid, int fd,
+						     struct zt_conn_info *info)
+{
+	info->head_pending = 0;
+	struct zt_trace_context header = {};
+	int value = find_traceparent(s->event.data, bytes);
+	if (value < 0 && bytes >= 12 + TRACEPARENT_VALUE_BYTES) {
+		/* the header may start this read: the scan only looks after line feeds */
+		__u64 head;
+		__u32 tail;
+		__builtin_memcpy(&head, &s->event.data[0], 8);
+		__builtin_memcpy(&tail, &s->event.data[8], 4);
+		if (LOWER8(head) == *(const __u64 *)"tracepar" &&
+		    (tail | 0x20202020) == *(const __u32 *)"ent:")
+			value = 12;
+	}
+	if (value == TRACEPARENT_UNKNOWN)
+		info->head_pending = 1;
+	if (value < 0 || !parse_traceparent(s->event.data, value, bytes, &header))
+		return;
+	struct thread_request *served = bpf_map_lookup_elem(&thread_requests, &pid_tgid);
+	if (!served || served->fd != fd || served->generation != info->generation)
+		return;
+	__builtin_memcpy(served->trace_id, header.trace_id, 16);
+	served->trace_flags = header.trace_flags;
+	struct line_key lkey = { .tgid = pid_tgid >> 32, .line_hash = served->line_hash };
+	struct open_request *open = lkey.line_hash ?
+		bpf_map_lookup_elem(&open_requests_by_line, &lkey) : NULL;
+	if (open && open->fd == fd && open->generation == info->generation) {
+		__builtin_memcpy(open->trace_id, header.trace_id, 16);
+		open->trace_flags = header.trace_flags;
+	}
 }
 
 /* A request head is being written on a client socket: its span's parent is the request the
@@ -754,6 +804,14 @@ static __always_inline void classify_call(struct data_scratch *s, const struct s
 				head = 0;
 			on_server_request(s, head, pid_tgid, args->fd, info);
 		}
+	} else if (direction == ZT_DIR_INGRESS && info->head_pending) {
+		__u32 bytes = ret < traceparent_scan_bytes ? ret : traceparent_scan_bytes;
+		if (bytes > ZT_PIECE_BYTES)
+			bytes = ZT_PIECE_BYTES;
+		if (bpf_probe_read_user(s->event.data, bytes, (void *)first) == 0)
+			on_server_head_continued(s, bytes, pid_tgid, args->fd, info);
+		else
+			info->head_pending = 0;
 	} else if (direction == ZT_DIR_EGRESS && first4 == METHOD4('H', 'T', 'T', 'P') &&
 		   info->responses_started < info->requests_read) {
 		info->responses_started += 1;

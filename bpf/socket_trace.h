@@ -92,7 +92,8 @@ struct zt_conn_info {
 	__u32 responses_started;  /* server side: requests whose answer began to be written */
 	__u8 role;             /* enum zt_role */
 	__u8 is_traced_socket; /* TCP over IPv4/IPv6 and selected by the port rules */
-	__u8 pad[6];
+	__u8 head_pending;     /* server side: a request head continues in the next read */
+	__u8 pad[5];
 };
 
 /* How a message's trace context came about (see the trace context section of the BPF
