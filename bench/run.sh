@@ -92,3 +92,7 @@ table = f"{meta['date']}, {meta['machine']}, {rounds} alternating rounds of {sec
 open("bench/results/latest.md", "w").write(table)
 print(table)
 PY
+
+# OTLP export throughput (spans/s per core, bytes per span on the wire; loopback sinks).
+bash scripts/build.sh --target otlp_encode_bench >/dev/null
+build/bench/otlp_encode_bench 200000

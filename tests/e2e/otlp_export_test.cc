@@ -66,9 +66,10 @@ void make_certificates(const fs::path& dir, const std::string& name) {
 
 }  // namespace
 
-TEST_CASE("otlp http from OTEL_EXPORTER_OTLP_ENDPOINT: the receiver gets exactly the spans "
-          "and resources; protoc decodes the body",
-          "[e2e][otlp][otlp-http]") {
+TEST_CASE(
+    "otlp http from OTEL_EXPORTER_OTLP_ENDPOINT: the receiver gets exactly the spans "
+    "and resources; protoc decodes the body",
+    "[e2e][otlp][otlp-http]") {
   ZTRACE_E2E_REQUIRE_ROOT();
   const int port = reserve_port(24400);
   const int http_port = reserve_port(24401);
@@ -114,12 +115,11 @@ TEST_CASE("otlp http from OTEL_EXPORTER_OTLP_ENDPOINT: the receiver gets exactly
   const fs::path body = receiver.raw_dir() / "http-1.pb";
   REQUIRE(fs::exists(body));
   const CommandResult decoded = run_command(
-      dir,
-      {"sh", "-c",
-       "protoc -I '" + otlp_proto_root().string() +
-           "' --decode opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest "
-           "opentelemetry/proto/collector/trace/v1/trace_service.proto < '" +
-           body.string() + "'"});
+      dir, {"sh", "-c",
+            "protoc -I '" + otlp_proto_root().string() +
+                "' --decode opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest "
+                "opentelemetry/proto/collector/trace/v1/trace_service.proto < '" +
+                body.string() + "'"});
   INFO(decoded.describe);
   CHECK(decoded.exit_code == 0);
   CHECK(decoded.out.find("resource_spans {") != std::string::npos);
@@ -139,12 +139,11 @@ TEST_CASE("otlp grpc from flags: the receiver gets exactly the spans; headers as
   // The flags beat the environment: this endpoint has nobody listening.
   ScopedEnv env({{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9"},
                  {"OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"}});
-  Agent agent(dir, {.ports = {port},
-                    .extra_args = {"--otlp-endpoint",
-                                   "http://127.0.0.1:" + std::to_string(grpc_port),
-                                   "--otlp-protocol", "grpc", "--otlp-compression", "gzip",
-                                   "--otlp-header", "x-tenant=e2e-grpc",
-                                   "--otlp-batch-delay-ms", "100"}});
+  Agent agent(
+      dir, {.ports = {port},
+            .extra_args = {"--otlp-endpoint", "http://127.0.0.1:" + std::to_string(grpc_port),
+                           "--otlp-protocol", "grpc", "--otlp-compression", "gzip", "--otlp-header",
+                           "x-tenant=e2e-grpc", "--otlp-batch-delay-ms", "100"}});
   make_traffic(dir, port, "g");
   const std::vector<Span> expected = stop_and_collect(agent);
   REQUIRE(expected.size() == 6);
@@ -164,9 +163,10 @@ TEST_CASE("otlp grpc from flags: the receiver gets exactly the spans; headers as
   CHECK(counters.at("requests.failed") == 0);
 }
 
-TEST_CASE("otlp over TLS: a self-signed CA verifies over HTTP and gRPC; a wrong CA is a clear "
-          "error and the agent keeps running",
-          "[e2e][otlp][otlp-tls]") {
+TEST_CASE(
+    "otlp over TLS: a self-signed CA verifies over HTTP and gRPC; a wrong CA is a clear "
+    "error and the agent keeps running",
+    "[e2e][otlp][otlp-tls]") {
   ZTRACE_E2E_REQUIRE_ROOT();
   const int port = reserve_port(24404);
   const int http_port = reserve_port(24405);
@@ -182,10 +182,10 @@ TEST_CASE("otlp over TLS: a self-signed CA verifies over HTTP and gRPC; a wrong 
   const std::string good_ca = (dir / "good-ca.pem").string();
 
   SECTION("OTLP/HTTP with the right CA") {
-    Agent agent(dir, {.ports = {port},
-                      .extra_args = {"--otlp-endpoint",
-                                     "https://127.0.0.1:" + std::to_string(http_port),
-                                     "--otlp-ca-file", good_ca, "--otlp-batch-delay-ms", "100"}});
+    Agent agent(dir,
+                {.ports = {port},
+                 .extra_args = {"--otlp-endpoint", "https://127.0.0.1:" + std::to_string(http_port),
+                                "--otlp-ca-file", good_ca, "--otlp-batch-delay-ms", "100"}});
     make_traffic(dir, port, "t");
     const std::vector<Span> expected = stop_and_collect(agent);
     REQUIRE(expected.size() == 6);
@@ -194,10 +194,10 @@ TEST_CASE("otlp over TLS: a self-signed CA verifies over HTTP and gRPC; a wrong 
   }
   SECTION("OTLP/gRPC with the right CA, from OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE") {
     ScopedEnv env({{"OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", good_ca}});
-    Agent agent(dir, {.ports = {port},
-                      .extra_args = {"--otlp-endpoint",
-                                     "https://127.0.0.1:" + std::to_string(grpc_port),
-                                     "--otlp-protocol", "grpc", "--otlp-batch-delay-ms", "100"}});
+    Agent agent(dir,
+                {.ports = {port},
+                 .extra_args = {"--otlp-endpoint", "https://127.0.0.1:" + std::to_string(grpc_port),
+                                "--otlp-protocol", "grpc", "--otlp-batch-delay-ms", "100"}});
     make_traffic(dir, port, "u");
     const std::vector<Span> expected = stop_and_collect(agent);
     REQUIRE(expected.size() == 6);
@@ -210,16 +210,16 @@ TEST_CASE("otlp over TLS: a self-signed CA verifies over HTTP and gRPC; a wrong 
       const int target = protocol == "grpc" ? grpc_port : http_port;
       const fs::path agent_dir = dir / (protocol == "grpc" ? "wrong-ca-grpc" : "wrong-ca-http");
       fs::create_directories(agent_dir);
-      Agent agent(agent_dir, {.ports = {port},
-                        .extra_args = {"--otlp-endpoint",
-                                       "https://127.0.0.1:" + std::to_string(target),
-                                       "--otlp-protocol", protocol, "--otlp-ca-file",
-                                       (dir / "other-ca.pem").string(), "--otlp-batch-delay-ms",
-                                       "50", "--otlp-retry-max-ms", "1000"}});
+      Agent agent(agent_dir,
+                  {.ports = {port},
+                   .extra_args = {"--otlp-endpoint", "https://127.0.0.1:" + std::to_string(target),
+                                  "--otlp-protocol", protocol, "--otlp-ca-file",
+                                  (dir / "other-ca.pem").string(), "--otlp-batch-delay-ms", "50",
+                                  "--otlp-retry-max-ms", "1000"}});
       make_traffic(agent_dir, port, "w");
       // The error is logged while the agent runs, and it keeps tracing.
-      const bool logged = wait_until(
-          [&] { return agent.log().find("failed (TLS: ") != std::string::npos; }, 10s);
+      const bool logged =
+          wait_until([&] { return agent.log().find("failed (TLS: ") != std::string::npos; }, 10s);
       INFO("agent log:\n" << agent.log_tail());
       CHECK(logged);
       CHECK(agent.log().find("certificate") != std::string::npos);

@@ -41,7 +41,7 @@ std::map<std::string, uint64_t> wait_for_counters(const Agent& agent, Predicate 
 }
 
 std::vector<std::string> otlp_args(const std::string& endpoint, std::vector<std::string> more) {
-  std::vector<std::string> args = {"--otlp-endpoint", endpoint, "--otlp-batch-delay-ms", "50",
+  std::vector<std::string> args = {"--otlp-endpoint",  endpoint, "--otlp-batch-delay-ms", "50",
                                    "--stats-interval", "1"};
   args.insert(args.end(), more.begin(), more.end());
   return args;
@@ -70,8 +70,8 @@ TEST_CASE("otlp fault: receiver absent at start, then it appears and gets everyt
   make_requests(dir, port, "a", 3);
   // The spans are built and written at once; the export fails and waits.
   REQUIRE(wait_until([&] { return jsonl_lines(agent) == 6; }, 10s));
-  const auto failing = wait_for_counters(
-      agent, [](const auto& c) { return c.at("requests.failed") >= 1; });
+  const auto failing =
+      wait_for_counters(agent, [](const auto& c) { return c.at("requests.failed") >= 1; });
   INFO("agent log:\n" << agent.log_tail());
   CHECK(failing.at("requests.failed") >= 1);
   Receiver receiver(dir, {.http_port = http_port});
@@ -88,9 +88,10 @@ TEST_CASE("otlp fault: receiver absent at start, then it appears and gets everyt
         0);
 }
 
-TEST_CASE("otlp fault: receiver killed mid-run and restarted: the queue bound is delivered "
-          "once, the rest counted as dropped",
-          "[e2e][otlp][otlp-faults]") {
+TEST_CASE(
+    "otlp fault: receiver killed mid-run and restarted: the queue bound is delivered "
+    "once, the rest counted as dropped",
+    "[e2e][otlp][otlp-faults]") {
   ZTRACE_E2E_REQUIRE_ROOT();
   const int port = reserve_port(24412);
   const int grpc_port = reserve_port(24413);
@@ -215,9 +216,9 @@ TEST_CASE("otlp fault: retryable errors are retried (Retry-After honoured) and d
   SECTION("gRPC UNAVAILABLE, twice") {
     Receiver receiver(dir, {.grpc_port = grpc_port,
                             .extra_args = {"--grpc-fail-code", "14", "--fail-count", "2"}});
-    Agent agent(dir, {.ports = {port},
-                      .extra_args = otlp_args(http_endpoint(grpc_port),
-                                              {"--otlp-protocol", "grpc"})});
+    Agent agent(dir,
+                {.ports = {port},
+                 .extra_args = otlp_args(http_endpoint(grpc_port), {"--otlp-protocol", "grpc"})});
     make_requests(dir, port, "q", 2);
     REQUIRE(wait_until([&] { return receiver.spans().size() >= 4; }, 15s));
     const std::vector<Span> jsonl = stop_and_collect(agent);
@@ -232,9 +233,9 @@ TEST_CASE("otlp fault: retryable errors are retried (Retry-After honoured) and d
     Receiver receiver(dir, {.grpc_port = grpc_port,
                             .extra_args = {"--grpc-fail-code", "8", "--fail-count", "1",
                                            "--retry-after-s", "1"}});
-    Agent agent(dir, {.ports = {port},
-                      .extra_args = otlp_args(http_endpoint(grpc_port),
-                                              {"--otlp-protocol", "grpc"})});
+    Agent agent(dir,
+                {.ports = {port},
+                 .extra_args = otlp_args(http_endpoint(grpc_port), {"--otlp-protocol", "grpc"})});
     make_requests(dir, port, "e", 2);
     REQUIRE(wait_until([&] { return receiver.spans().size() >= 4; }, 15s));
     const std::vector<Span> jsonl = stop_and_collect(agent);

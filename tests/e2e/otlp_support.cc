@@ -27,8 +27,13 @@ fs::path otlp_proto_root() { return ZTRACE_E2E_OTLP_PROTO_ROOT; }
 
 Process Receiver::start(const fs::path& dir, const Options& options) {
   ProcessOptions p;
-  p.argv = {otlp_receiver_path().string(), "--spans", (dir / "received.jsonl").string(),
-            "--requests", (dir / "requests.jsonl").string(), "--raw-dir", (dir / "raw").string()};
+  p.argv = {otlp_receiver_path().string(),
+            "--spans",
+            (dir / "received.jsonl").string(),
+            "--requests",
+            (dir / "requests.jsonl").string(),
+            "--raw-dir",
+            (dir / "raw").string()};
   if (options.grpc_port != 0) {
     p.argv.insert(p.argv.end(), {"--grpc-port", std::to_string(options.grpc_port)});
   }
@@ -45,8 +50,8 @@ Process Receiver::start(const fs::path& dir, const Options& options) {
   Process process(p);
   for (int port : {options.grpc_port, options.http_port}) {
     if (port != 0 && !wait_for_port(port, 10s)) {
-      throw std::runtime_error("OTLP receiver does not listen on " + std::to_string(port) +
-                               "\n" + process.describe());
+      throw std::runtime_error("OTLP receiver does not listen on " + std::to_string(port) + "\n" +
+                               process.describe());
     }
   }
   return process;
@@ -170,8 +175,7 @@ void check_same_spans(const std::vector<Span>& received, const std::vector<Span>
 
 std::string agent_version() {
   static const std::string version = [] {
-    const CommandResult r =
-        run_command(scratch_dir(), {agent_path().string(), "version"}, 10s);
+    const CommandResult r = run_command(scratch_dir(), {agent_path().string(), "version"}, 10s);
     std::string out = r.out;
     const size_t space = out.find(' ');
     out = space == std::string::npos ? out : out.substr(space + 1);

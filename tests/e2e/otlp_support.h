@@ -21,14 +21,14 @@ fs::path otlp_proto_root();     // folder holding opentelemetry/proto/... (.prot
 class Receiver {
  public:
   struct Options {
-    int grpc_port = 0;  // 0: no gRPC listener
-    int http_port = 0;  // 0: no HTTP listener
+    int grpc_port = 0;                    // 0: no gRPC listener
+    int http_port = 0;                    // 0: no HTTP listener
     std::vector<std::string> extra_args;  // --delay-ms, --http-fail-status, --tls-cert, ...
   };
   // Returns once its ports listen; throws std::runtime_error otherwise.
   Receiver(const fs::path& dir, Options options);
 
-  std::vector<Span> spans() const;           // accepted spans so far
+  std::vector<Span> spans() const;               // accepted spans so far
   std::vector<nlohmann::json> requests() const;  // every request line so far
   fs::path raw_dir() const { return dir_ / "raw"; }
   void kill();  // SIGKILL, waits for the exit

@@ -427,6 +427,7 @@ int main(int argc, char** argv) {
     http_server->stop();
     http_thread.join();
   }
-  if (grpc_server) grpc_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  if (grpc_server)
+    grpc_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   return 0;
 }

@@ -1,9 +1,10 @@
 // OTLP exporter configuration: OTEL_EXPORTER_OTLP_* precedence and meaning, flags.
+#include "userspace/export/otlp/otlp_config.h"
+
 #include <catch2/catch_test_macros.hpp>
 #include <map>
 #include <string>
 
-#include "userspace/export/otlp/otlp_config.h"
 #include "userspace/export/otlp/retry_policy.h"
 
 namespace ztrace::otlp {
@@ -40,7 +41,7 @@ TEST_CASE("otlp config: off unless an endpoint is configured", "[otlp][config]")
   // Other variables alone do not turn export on.
   CHECK_FALSE(resolve_ok({}, {{"OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"},
                               {"OTEL_EXPORTER_OTLP_HEADERS", "a=b"}})
-                   .enabled);
+                  .enabled);
   // An empty variable is unset (SDK environment variable spec).
   CHECK_FALSE(resolve_ok({}, {{"OTEL_EXPORTER_OTLP_ENDPOINT", ""}}).enabled);
 }
@@ -53,16 +54,21 @@ TEST_CASE("otlp config: endpoint precedence and the /v1/traces rule", "[otlp][co
   };
   const Row rows[] = {
       // Generic: a base URL, v1/traces appended to its path with one '/'.
-      {"", {{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"}},
+      {"",
+       {{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"}},
        "http://collector:4318/v1/traces"},
-      {"", {{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/"}},
+      {"",
+       {{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/"}},
        "http://collector:4318/v1/traces"},
-      {"", {{"OTEL_EXPORTER_OTLP_ENDPOINT", "https://gw.example/otlp"}},
+      {"",
+       {{"OTEL_EXPORTER_OTLP_ENDPOINT", "https://gw.example/otlp"}},
        "https://gw.example/otlp/v1/traces"},
-      {"", {{"OTEL_EXPORTER_OTLP_ENDPOINT", "https://gw.example/otlp/"}},
+      {"",
+       {{"OTEL_EXPORTER_OTLP_ENDPOINT", "https://gw.example/otlp/"}},
        "https://gw.example/otlp/v1/traces"},
       // Signal-specific: as is, and it beats the generic one.
-      {"", {{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://collector:4318/custom"}},
+      {"",
+       {{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://collector:4318/custom"}},
        "http://collector:4318/custom"},
       {"",
        {{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://a:1/x"},
@@ -264,8 +270,7 @@ TEST_CASE("otlp config: parse_url", "[otlp][config]") {
   CHECK_FALSE(parse_url("grpc://c:1", &url));
 }
 
-TEST_CASE("otlp retry policy: exponential, capped, jittered; server hints win",
-          "[otlp][retry]") {
+TEST_CASE("otlp retry policy: exponential, capped, jittered; server hints win", "[otlp][retry]") {
   RetryOptions options;
   options.initial_backoff = milliseconds(100);
   options.max_backoff = milliseconds(1000);

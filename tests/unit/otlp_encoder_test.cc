@@ -1,9 +1,9 @@
 // Spans → ExportTraceServiceRequest: grouping, scope, schema URL, every field.
+#include "userspace/export/otlp/otlp_encoder.h"
+
 #include <catch2/catch_test_macros.hpp>
 #include <memory>
 #include <string>
-
-#include "userspace/export/otlp/otlp_encoder.h"
 
 namespace ztrace::otlp {
 namespace {
@@ -142,9 +142,10 @@ TEST_CASE("otlp encoder: every span field", "[otlp][encoder]") {
 TEST_CASE("otlp encoder: the agent's resource attributes never override the process's",
           "[otlp][encoder]") {
   auto resource = make_resource("svc", 1);
-  OtlpEncoder encoder({.agent_version = "0.1.0",
-                       .extra_resource_attributes = {{"deployment.environment", std::string("prod")},
-                                                     {"service.name", std::string("agent")}}});
+  OtlpEncoder encoder(
+      {.agent_version = "0.1.0",
+       .extra_resource_attributes = {{"deployment.environment", std::string("prod")},
+                                     {"service.name", std::string("agent")}}});
   spans::Span span = make_span(1, resource);
   ExportRequest request;
   encoder.encode(std::span(&span, 1), &request);
@@ -154,8 +155,7 @@ TEST_CASE("otlp encoder: the agent's resource attributes never override the proc
   CHECK(attributes.size() == 4);
 }
 
-TEST_CASE("otlp encoder: invalid UTF-8 from captured traffic becomes U+FFFD",
-          "[otlp][encoder]") {
+TEST_CASE("otlp encoder: invalid UTF-8 from captured traffic becomes U+FFFD", "[otlp][encoder]") {
   spans::Span span = make_span(1, make_resource("svc", 1));
   span.set("url.path", std::string("/a\xff\xfe/\xc3\xa9t\xc3\xa9/\xe2\x82"));  // bad, é, cut
   span.set("ascii.long", std::string("0123456789abcdefghijklmnopqrstuvwxyz"));

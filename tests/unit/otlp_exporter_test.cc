@@ -1,4 +1,6 @@
 // The OTLP exporter's queue, batching, retries, drops and flush, with a scripted transport.
+#include "userspace/export/otlp/otlp_exporter.h"
+
 #include <catch2/catch_test_macros.hpp>
 #include <chrono>
 #include <condition_variable>
@@ -6,8 +8,6 @@
 #include <mutex>
 #include <set>
 #include <thread>
-
-#include "userspace/export/otlp/otlp_exporter.h"
 
 namespace ztrace::otlp {
 namespace {
@@ -115,8 +115,7 @@ OtlpOptions fast_options() {
 struct Fixture {
   explicit Fixture(OtlpOptions options = fast_options())
       : shared(std::make_shared<FakeTransport::Shared>()),
-        exporter(std::make_unique<OtlpExporter>(options,
-                                                std::make_unique<FakeTransport>(shared))),
+        exporter(std::make_unique<OtlpExporter>(options, std::make_unique<FakeTransport>(shared))),
         stats(exporter->stats()) {}
 
   size_t attempts() {
@@ -244,7 +243,8 @@ TEST_CASE("otlp exporter: non-retryable errors drop the batch at once", "[otlp][
   Fixture f;
   {
     std::lock_guard lock(f.shared->mutex);
-    f.shared->script = {{.outcome = Outcome::kPermanent, .error = "HTTP 400", .error_kind = "HTTP 400"}};
+    f.shared->script = {
+        {.outcome = Outcome::kPermanent, .error = "HTTP 400", .error_kind = "HTTP 400"}};
   }
   REQUIRE(f.exporter->export_spans(make_spans(1, 4)));
   REQUIRE(f.exporter->export_spans(make_spans(5, 4)));
@@ -278,9 +278,8 @@ TEST_CASE("otlp exporter: partial success is read and its rejected count recorde
   Fixture f;
   {
     std::lock_guard lock(f.shared->mutex);
-    f.shared->script = {{.outcome = Outcome::kSuccess,
-                         .rejected_spans = 3,
-                         .partial_success_message = "too old"}};
+    f.shared->script = {
+        {.outcome = Outcome::kSuccess, .rejected_spans = 3, .partial_success_message = "too old"}};
   }
   REQUIRE(f.exporter->export_spans(make_spans(1, 4)));
   f.exporter->flush();

@@ -50,7 +50,8 @@ std::optional<std::pair<std::string, std::string>> first_set(
     const EnvLookup& env, std::initializer_list<std::string_view> names) {
   for (std::string_view name : names) {
     std::optional<std::string> value = env(name);
-    if (value && !trimmed(*value).empty()) return std::make_pair(std::string(name), trimmed(*value));
+    if (value && !trimmed(*value).empty())
+      return std::make_pair(std::string(name), trimmed(*value));
   }
   return std::nullopt;
 }

@@ -204,4 +204,22 @@ void OtlpEncoder::encode(std::span<const spans::Span> batch, ExportRequest* requ
   }
 }
 
+ArenaRequest::ArenaRequest(size_t initial_block_bytes)
+    : initial_block_(new char[initial_block_bytes]) {
+  google::protobuf::ArenaOptions options;
+  options.initial_block = initial_block_.get();
+  options.initial_block_size = initial_block_bytes;
+  options.start_block_size = 64 * 1024;
+  options.max_block_size = 1024 * 1024;
+  arena_ = std::make_unique<google::protobuf::Arena>(options);
+}
+
+ExportRequest* ArenaRequest::encode(const OtlpEncoder& encoder,
+                                    std::span<const spans::Span> batch) {
+  arena_->Reset();  // keeps the initial block, frees any other
+  ExportRequest* request = google::protobuf::Arena::CreateMessage<ExportRequest>(arena_.get());
+  encoder.encode(batch, request);
+  return request;
+}
+
 }  // namespace ztrace::otlp

@@ -5,6 +5,8 @@
 // share a Resource by pointer), one ScopeSpans with the InstrumentationScope `ztrace` and the
 // agent's version, the semantic-conventions schema URL on both.
 
+#include <google/protobuf/arena.h>
+
 #include <memory>
 #include <span>
 #include <string>
@@ -32,15 +34,31 @@ class OtlpEncoder {
  public:
   explicit OtlpEncoder(EncoderOptions options);
 
-  // Fills `request` (cleared first: reusing one request keeps protobuf's cleared elements and
-  // string buffers for the next batch, so steady-state encoding allocates little) with `batch`. Resources appear in order of their first
-  // span; spans keep their order within a resource. Invalid UTF-8 (captured traffic) becomes
-  // U+FFFD: proto3 `string` fields must be valid UTF-8, and receivers built on Go's protobuf
-  // (the Collector) reject a whole request that breaks this.
+  // Fills `request` (cleared first) with `batch`. Resources appear in order of their first
+  // span; spans keep their order within a resource.
+  // Invalid UTF-8 (captured traffic) becomes U+FFFD: proto3 `string` fields must be valid UTF-8,
+  // and receivers built on Go's protobuf (the Collector) reject a whole request that breaks this.
   void encode(std::span<const spans::Span> batch, ExportRequest* request) const;
 
  private:
   EncoderOptions options_;
+};
+
+// A request rebuilt for every batch on an arena that keeps its first block: the objects of
+// the message tree cost no malloc/free (which dominated encoding with a heap-allocated
+// request, ~35% of the CPU in perf).
+class ArenaRequest {
+ public:
+  explicit ArenaRequest(size_t initial_block_bytes = 4u << 20);
+  ArenaRequest(const ArenaRequest&) = delete;
+  ArenaRequest& operator=(const ArenaRequest&) = delete;
+
+  // Frees the previous request and encodes `batch` into a new one, valid until the next call.
+  ExportRequest* encode(const OtlpEncoder& encoder, std::span<const spans::Span> batch);
+
+ private:
+  std::unique_ptr<char[]> initial_block_;
+  std::unique_ptr<google::protobuf::Arena> arena_;
 };
 
 }  // namespace ztrace::otlp

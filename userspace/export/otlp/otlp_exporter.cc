@@ -35,8 +35,7 @@ void LatencyHistogram::record(std::chrono::nanoseconds latency) noexcept {
   }
 }
 
-std::unique_ptr<OtlpExporter> OtlpExporter::create(const OtlpOptions& options,
-                                                   std::string* error) {
+std::unique_ptr<OtlpExporter> OtlpExporter::create(const OtlpOptions& options, std::string* error) {
   auto transport = make_transport(options, error);
   if (!transport) return nullptr;
   return std::make_unique<OtlpExporter>(options, std::move(transport));
@@ -77,7 +76,9 @@ bool OtlpExporter::export_spans(std::span<const spans::Span> batch) noexcept {
   size_t room = 0;
   {
     std::lock_guard lock(mutex_);
-    room = stopping_ ? 0 : options_.max_queue_spans - std::min(pending_spans_, options_.max_queue_spans);
+    room = stopping_
+               ? 0
+               : options_.max_queue_spans - std::min(pending_spans_, options_.max_queue_spans);
   }
   std::vector<QueuedSpan> incoming;
   try {
@@ -209,13 +210,12 @@ void OtlpExporter::export_batch(std::span<const spans::Span> batch) {
   const uint64_t count = batch.size();
   EncodedBatch encoded;
   try {
-    encoder_.encode(batch, &request_);
+    encoded.request = request_arena_.encode(encoder_, batch);
   } catch (...) {  // std::bad_alloc
     stats.spans_dropped_export_error.fetch_add(count, std::memory_order_relaxed);
     report_error("encode", "cannot encode a batch of " + std::to_string(count) + " spans");
     return;
   }
-  encoded.request = &request_;
   encoded.spans = count;
 
   const auto first_attempt = Clock::now();
@@ -249,9 +249,8 @@ void OtlpExporter::export_batch(std::span<const spans::Span> batch) {
     stats.bytes_uncompressed.fetch_add(result.bytes_uncompressed, std::memory_order_relaxed);
 
     if (result.outcome == Outcome::kSuccess) {
-      const uint64_t rejected =
-          std::min<uint64_t>(static_cast<uint64_t>(std::max<int64_t>(result.rejected_spans, 0)),
-                             count);
+      const uint64_t rejected = std::min<uint64_t>(
+          static_cast<uint64_t>(std::max<int64_t>(result.rejected_spans, 0)), count);
       stats.spans_exported.fetch_add(count - rejected, std::memory_order_relaxed);
       stats.spans_rejected.fetch_add(rejected, std::memory_order_relaxed);
       if (rejected > 0 || !result.partial_success_message.empty()) {
@@ -284,15 +283,15 @@ void OtlpExporter::export_batch(std::span<const spans::Span> batch) {
     if (!within_budget(options_.retry, elapsed, delay)) {
       stats.spans_dropped_retries_exhausted.fetch_add(count, std::memory_order_relaxed);
       report_error(result.error_kind,
-                   "OTLP export to " + transport_->describe() + " failed (" + result.error +
-                       "): " + std::to_string(count) + " spans dropped after " +
-                       std::to_string(retry) + " attempts over " +
-                       std::to_string(elapsed.count()) + " ms");
+                   "OTLP export to " + transport_->describe() + " failed (" + result.error + "): " +
+                       std::to_string(count) + " spans dropped after " + std::to_string(retry) +
+                       " attempts over " + std::to_string(elapsed.count()) + " ms");
       return;
     }
     report_error(result.error_kind, "OTLP export to " + transport_->describe() + " failed (" +
                                         result.error + "): retrying in " +
-                                        std::to_string(delay.count()) + " ms; spans wait in the "
+                                        std::to_string(delay.count()) +
+                                        " ms; spans wait in the "
                                         "bounded queue");
     {
       std::unique_lock lock(mutex_);

@@ -78,14 +78,14 @@ class OtlpExporter final : public exporter::SpanExporter {
   std::deque<QueuedSpan> queue_;  // guarded by mutex_
   size_t queued_bytes_ = 0;       // guarded by mutex_; the queue alone
   // Queue and the batch in flight: the bound the options set.
-  size_t pending_spans_ = 0;  // guarded by mutex_
-  size_t pending_bytes_ = 0;  // guarded by mutex_
-  bool stopping_ = false;     // guarded by mutex_
-  bool flushing_ = false;     // guarded by mutex_
+  size_t pending_spans_ = 0;                              // guarded by mutex_
+  size_t pending_bytes_ = 0;                              // guarded by mutex_
+  bool stopping_ = false;                                 // guarded by mutex_
+  bool flushing_ = false;                                 // guarded by mutex_
   std::chrono::steady_clock::time_point flush_deadline_;  // guarded by mutex_
 
   // Sender thread only.
-  ExportRequest request_;
+  ArenaRequest request_arena_;
   std::mt19937_64 random_;
   struct ErrorLogEntry {
     std::chrono::steady_clock::time_point last_logged;

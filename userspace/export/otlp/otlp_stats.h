@@ -17,7 +17,7 @@ namespace ztrace::otlp {
 class LatencyHistogram {
  public:
   // Upper bounds in milliseconds; a last, implicit bucket holds everything above.
-  static constexpr std::array<uint32_t, 13> kBoundsMs = {1,   2,   5,    10,   25,   50,  100,
+  static constexpr std::array<uint32_t, 13> kBoundsMs = {1,   2,   5,    10,   25,   50,   100,
                                                          250, 500, 1000, 2500, 5000, 10000};
 
   void record(std::chrono::nanoseconds latency) noexcept;

@@ -74,8 +74,8 @@ RpcStatusDetails parse_rpc_status(const std::string& bytes) {
         }
         google::protobuf::Duration duration;
         if (!duration.ParseFromString(delay_field.length_delimited())) continue;
-        details.retry_delay = std::chrono::milliseconds(duration.seconds() * 1000 +
-                                                        duration.nanos() / 1'000'000);
+        details.retry_delay =
+            std::chrono::milliseconds(duration.seconds() * 1000 + duration.nanos() / 1'000'000);
       }
     }
   }

@@ -35,7 +35,7 @@ struct SendResult {
   int64_t rejected_spans = 0;
   std::string partial_success_message;
   std::optional<std::chrono::milliseconds> retry_after;  // the server's hint (kRetryable)
-  std::string error;       // human readable, for the log
+  std::string error;                                     // human readable, for the log
   std::string error_kind;  // short and stable ("HTTP 503", "gRPC UNAVAILABLE", "TLS", ...)
   uint64_t bytes_sent = 0;
   uint64_t bytes_uncompressed = 0;
