@@ -115,7 +115,7 @@ int inject_traceparent(struct sk_msg_md *msg)
 	bpf_map_delete_elem(&pending_injections, &key);
 
 	__u32 offset = pending.insert_offset;
-	if (offset < 5 || offset > msg->size || offset > 65535) {
+	if (offset == 0 || offset > msg->size || offset > 65535) {
 		count_inject(ZT_INJECT_SKIPPED_MISMATCH);
 		return SK_PASS;
 	}

@@ -702,6 +702,26 @@ static __always_inline __u32 request_line_end(const __u8 *data, __u32 len)
 	return scan.end;
 }
 
+/* A request whose line did not end in its first send: the header goes after the line's LF in
+ * a following send on the same connection. */
+struct awaiting_line_end {
+	struct zt_trace_context trace;
+	__u64 generation;
+	__u32 sends_left;
+	__u32 pad;
+};
+
+/* key: (tgid, fd) of a client connection; value: the request waiting for its line end.
+ * Written and deleted at syscall entry of the connection's sends; LRU bounds leftovers. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct zt_conn_key);
+	__type(value, struct awaiting_line_end);
+} awaiting_line_ends SEC(".maps");
+
+#define LINE_END_MAX_SENDS 4
+
 static __always_inline void inject_key_of(const struct zt_tuple *t, struct zt_inject_key *key)
 {
 	__builtin_memcpy(key->local_addr, t->local_addr, 16);
@@ -732,8 +752,22 @@ static __always_inline void classify_client_write(struct syscall_args *args, __u
 		return;
 	__u64 first = first_byte_address(args);
 	__u32 first4 = 0;
-	if (!first || bpf_probe_read_user(&first4, 4, (void *)first) || !is_request_start(first4))
+	if (!first || bpf_probe_read_user(&first4, 4, (void *)first))
 		return;
+	struct zt_conn_key conn_key = { .tgid = pid_tgid >> 32, .fd = args->fd };
+	bool request_start = is_request_start(first4);
+	struct awaiting_line_end *awaiting = NULL;
+	if (!request_start) {
+		awaiting = bpf_map_lookup_elem(&awaiting_line_ends, &conn_key);
+		if (!awaiting)
+			return;
+		if (awaiting->generation != info->generation) {
+			bpf_map_delete_elem(&awaiting_line_ends, &conn_key);
+			return;
+		}
+	} else {
+		bpf_map_delete_elem(&awaiting_line_ends, &conn_key);
+	}
 	__u32 zero = 0;
 	struct data_scratch *s = bpf_map_lookup_elem(&scratch, &zero);
 	if (!s)
@@ -757,20 +791,37 @@ static __always_inline void classify_client_write(struct syscall_args *args, __u
 		head = TRACEPARENT_SCAN_MAX_BYTES;
 	if (bpf_probe_read_user(s->event.data, head, (void *)first))
 		head = 0;
-	on_client_request(&args->trace, pid_tgid, s->event.data, head);
-	if (!inject_enabled || info->role != ZT_ROLE_CLIENT || !head)
-		return;
-	if (find_traceparent(s->event.data, head) >= 0) {
-		count_inject(ZT_INJECT_HAD_HEADER);
-		return;
-	}
 	struct zt_pending_injection pending = {};
-	pending.insert_offset = request_line_end(s->event.data, head);
-	if (!pending.insert_offset) {
-		count_inject(ZT_INJECT_NO_LINE_END);
-		return;
+	if (awaiting) {
+		/* A later send of a request whose line was cut: its context was made already. */
+		pending.trace = awaiting->trace;
+		pending.insert_offset = head ? request_line_end(s->event.data, head) : 0;
+		if (!pending.insert_offset) {
+			if (--awaiting->sends_left == 0) {
+				bpf_map_delete_elem(&awaiting_line_ends, &conn_key);
+				count_inject(ZT_INJECT_NO_LINE_END);
+			}
+			return;
+		}
+		bpf_map_delete_elem(&awaiting_line_ends, &conn_key);
+	} else {
+		on_client_request(&args->trace, pid_tgid, s->event.data, head);
+		if (!inject_enabled || info->role != ZT_ROLE_CLIENT || !head)
+			return;
+		if (find_traceparent(s->event.data, head) >= 0) {
+			count_inject(ZT_INJECT_HAD_HEADER);
+			return;
+		}
+		pending.trace = args->trace;
+		pending.insert_offset = request_line_end(s->event.data, head);
+		if (!pending.insert_offset) {
+			struct awaiting_line_end wait = { .trace = args->trace,
+							  .generation = info->generation,
+							  .sends_left = LINE_END_MAX_SENDS };
+			bpf_map_update_elem(&awaiting_line_ends, &conn_key, &wait, BPF_ANY);
+			return;
+		}
 	}
-	pending.trace = args->trace;
 	pending.first4 = first4;
 	struct zt_inject_key key = {};
 	inject_key_of(&info->tuple, &key);

@@ -75,11 +75,11 @@ void assign_ids(spans::Span& span, bool server, const http1::Request& request,
     span.parent_span_id = header->parent_span_id;
     span.trace_flags = header->trace_flags;
   } else if (!server) {
-    // The application sent its own context: it stands, and this span takes the place the
-    // header gives it (the next hop's SERVER span names it as parent).
+    // The application sent a context of its own (or forwarded its caller's, as a pass-through
+    // proxy does): it stands, so this span joins that trace. Its span id stays ztrace's: the
+    // header's id belongs to a span someone else reports.
     if (span.trace_id != header->trace_id) span.parent_span_id = {};
     span.trace_id = header->trace_id;
-    span.span_id = header->parent_span_id;
     span.trace_flags = header->trace_flags;
   }
 }
