@@ -208,7 +208,10 @@ void OtlpExporter::run_sender() {
 void OtlpExporter::export_batch(std::span<const spans::Span> batch) {
   OtlpStats& stats = *stats_;
   const uint64_t count = batch.size();
-  EncodedBatch encoded;
+  EncodedBatch& encoded = encoded_;  // reused: its body buffer keeps its capacity
+  encoded.body.clear();
+  encoded.body_ready = false;
+  encoded.uncompressed_bytes = 0;
   try {
     encoded.request = request_arena_.encode(encoder_, batch);
   } catch (...) {  // std::bad_alloc

@@ -86,6 +86,7 @@ class OtlpExporter final : public exporter::SpanExporter {
 
   // Sender thread only.
   ArenaRequest request_arena_;
+  EncodedBatch encoded_;
   std::mt19937_64 random_;
   struct ErrorLogEntry {
     std::chrono::steady_clock::time_point last_logged;

@@ -19,12 +19,25 @@ std::unique_ptr<Transport> make_transport(const OtlpOptions& options, std::strin
   return make_http_transport(options, error);
 }
 
-bool gzip_compress(std::string_view data, std::string* out, int level) {
+struct GzipCompressor::State {
   z_stream stream{};
+  bool ready = false;
+};
+
+GzipCompressor::GzipCompressor(int level) : state_(std::make_unique<State>()) {
   // 15 window bits + 16: a gzip header and trailer instead of zlib's.
-  if (deflateInit2(&stream, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-    return false;
-  }
+  state_->ready =
+      deflateInit2(&state_->stream, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) == Z_OK;
+}
+
+GzipCompressor::~GzipCompressor() {
+  if (state_->ready) deflateEnd(&state_->stream);
+}
+
+bool GzipCompressor::compress(std::string_view data, std::string* out) {
+  if (!state_->ready) return false;
+  z_stream& stream = state_->stream;
+  if (deflateReset(&stream) != Z_OK) return false;
   out->resize(deflateBound(&stream, data.size()) + 32);
   stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
   stream.avail_in = static_cast<uInt>(data.size());
@@ -32,8 +45,11 @@ bool gzip_compress(std::string_view data, std::string* out, int level) {
   stream.avail_out = static_cast<uInt>(out->size());
   const int rc = deflate(&stream, Z_FINISH);
   out->resize(stream.total_out);
-  deflateEnd(&stream);
   return rc == Z_STREAM_END;
+}
+
+bool gzip_compress(std::string_view data, std::string* out, int level) {
+  return GzipCompressor(level).compress(data, out);
 }
 
 bool read_whole_file(const std::string& path, std::string* out, std::string* error) {

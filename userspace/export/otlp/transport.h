@@ -65,6 +65,20 @@ std::unique_ptr<Transport> make_grpc_transport(const OtlpOptions& options, std::
 // gzip (RFC 1952) of `data`. False on a zlib failure.
 bool gzip_compress(std::string_view data, std::string* out, int level = 6);
 
+// The same with zlib's state (~270 KiB) kept from call to call.
+class GzipCompressor {
+ public:
+  explicit GzipCompressor(int level);
+  ~GzipCompressor();
+  GzipCompressor(const GzipCompressor&) = delete;
+  GzipCompressor& operator=(const GzipCompressor&) = delete;
+  bool compress(std::string_view data, std::string* out);
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
 // The contents of a (certificate) file. False with `*error` set when it cannot be read.
 bool read_whole_file(const std::string& path, std::string* out, std::string* error);
 
