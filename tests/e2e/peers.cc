@@ -87,6 +87,30 @@ Process start_node_server(const fs::path& dir, int port, Env env) {
       std::move(env));
 }
 
+namespace {
+
+// Renders peers/nginx/<conf_template> into dir/nginx/nginx.conf (@DIR@, @PORT@ and `extra`
+// replaced) and starts nginx on it.
+Process start_nginx_with(const fs::path& dir, int port, const std::string& conf_template,
+                         const std::vector<std::pair<std::string, std::string>>& extra) {
+  const fs::path root = dir / "nginx";
+  std::string conf = read_file(peers_dir() / "nginx" / conf_template);
+  auto replace_all = [&](const std::string& from, const std::string& to) {
+    for (size_t at = conf.find(from); at != std::string::npos; at = conf.find(from, at + to.size()))
+      conf.replace(at, from.size(), to);
+  };
+  replace_all("@DIR@", root.string());
+  replace_all("@PORT@", std::to_string(port));
+  for (const auto& [from, to] : extra) replace_all(from, to);
+  write_file(root / "nginx.conf", conf);
+  return start_server(dir, "nginx", port,
+                      {"nginx", "-e", (root / "logs/error.log").string(), "-p", root.string(), "-c",
+                       (root / "nginx.conf").string()},
+                      {});
+}
+
+}  // namespace
+
 Process start_nginx(const fs::path& dir, int port) {
   const fs::path root = dir / "nginx";
   for (const char* sub : {"html/static", "logs", "tmp"}) fs::create_directories(root / sub);
@@ -96,18 +120,37 @@ Process start_nginx(const fs::path& dir, int port) {
   std::string big(256 * 1024, '\0');
   for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>('a' + i % 26);
   write_file(root / "html/static/big.bin", big);
-  std::string conf = read_file(peers_dir() / "nginx" / "nginx.conf.in");
-  auto replace_all = [&](const std::string& from, const std::string& to) {
-    for (size_t at = conf.find(from); at != std::string::npos; at = conf.find(from, at + to.size()))
-      conf.replace(at, from.size(), to);
-  };
-  replace_all("@DIR@", root.string());
-  replace_all("@PORT@", std::to_string(port));
-  write_file(root / "nginx.conf", conf);
-  return start_server(dir, "nginx", port,
-                      {"nginx", "-e", (root / "logs/error.log").string(), "-p", root.string(), "-c",
-                       (root / "nginx.conf").string()},
+  return start_nginx_with(dir, port, "nginx.conf.in", {});
+}
+
+Process start_nginx_proxy(const fs::path& dir, int port, int upstream_port,
+                          bool forward_trace_headers) {
+  const fs::path root = dir / "nginx";
+  for (const char* sub : {"logs", "tmp"}) fs::create_directories(root / sub);
+  return start_nginx_with(
+      dir, port, "proxy.conf.in",
+      {{"@UPSTREAM_PORT@", std::to_string(upstream_port)},
+       {"@TRACE_HEADERS@",
+        forward_trace_headers
+            ? "# (forwarded)"
+            : "proxy_set_header traceparent \"\"; proxy_set_header tracestate \"\";"}});
+}
+
+Process start_raw_http_server(const fs::path& dir, int port, const fs::path& outdir) {
+  fs::create_directories(outdir);
+  return start_server(dir, "raw-http-server", port,
+                      {python3().string(), (peers_dir() / "python" / "raw_http.py").string(),
+                       "server", std::to_string(port), outdir.string()},
                       {});
+}
+
+std::vector<std::string> raw_http_client(int port, const fs::path& outdir,
+                                         std::vector<std::string> scenarios) {
+  std::vector<std::string> argv = {python3().string(),
+                                   (peers_dir() / "python" / "raw_http.py").string(), "client",
+                                   std::to_string(port), outdir.string()};
+  argv.insert(argv.end(), scenarios.begin(), scenarios.end());
+  return argv;
 }
 
 std::vector<std::string> go_client(std::vector<std::string> args) {

@@ -21,6 +21,18 @@ Process start_node_server(const fs::path& dir, int port, Env env = {});
 // nginx from peers/nginx/nginx.conf.in, files under dir/nginx/html/static: index.html,
 // head.html, v10.html (12 bytes each) and big.bin (256 KiB).
 Process start_nginx(const fs::path& dir, int port);
+// nginx from peers/nginx/proxy.conf.in: a reverse proxy of every path to
+// 127.0.0.1:upstream_port over HTTP/1.1 with an upstream keep-alive pool. nginx forwards
+// every request header; with forward_trace_headers false it drops traceparent and tracestate
+// from the upstream request (proxy_set_header ... "").
+Process start_nginx_proxy(const fs::path& dir, int port, int upstream_port,
+                          bool forward_trace_headers);
+// peers/python/raw_http.py: records every byte received per connection in
+// outdir/recv-<client port>.bin (see the script for the answers it gives).
+Process start_raw_http_server(const fs::path& dir, int port, const fs::path& outdir);
+// The raw_http.py client running `scenarios` against 127.0.0.1:port.
+std::vector<std::string> raw_http_client(int port, const fs::path& outdir,
+                                         std::vector<std::string> scenarios);
 
 // Client command lines (run them with run_command or Process).
 std::vector<std::string> go_client(std::vector<std::string> args);

@@ -5,8 +5,17 @@
 //	gopeer ticker [-interval 200ms] [-max 60s] URL_PREFIX
 //
 // server routes: /ok/... 200, /slow/... 200 after 150 ms, /error/... 500, POST /echo/... 200
-// echoing the body, anything else 404. Every response has a Content-Length and
-// X-Client-Port (the client's port as the server sees it).
+// echoing the body, GET /chain/... one hop of the chain (below), anything else 404. Every
+// response has a Content-Length and X-Client-Port (the client's port as the server sees it).
+//
+// Chain mode (the e2e chain tests), from the environment: CHAIN_NEXT (base URL of the next
+// hop; the handler GETs CHAIN_NEXT<same path> with one shared keep-alive http.Client, in the
+// handler's goroutine; unset: the leaf), CHAIN_NAME (name in the report, default "go"),
+// CHAIN_OWN_TRACEPARENT ("propagate": send our own traceparent, incoming trace id and a new
+// span id, like an instrumented application; any other value is sent as it is). The answer is
+// JSON: {"hop", "pid", "method", "path", "peer_port", "traceparent": [received values],
+// "tracestate": [...], "sent_traceparent", "next_status", "next": next hop's JSON or null};
+// 502 when the next hop fails.
 // client sends the URLs in order (N rounds) over one keep-alive connection unless told not
 // to, and prints "STATUS METHOD URL port=X-Client-Port reused=BOOL" per request.
 // ticker sends GET URL_PREFIX<seq> (seq = 1, 2, ...) over one keep-alive connection, waits
@@ -15,6 +24,9 @@
 package main
 
 import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -24,6 +36,7 @@ import (
 	"net/http/httptrace"
 	"os"
 	"os/signal"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -46,6 +59,8 @@ func serve(port string) {
 			}
 		}
 		switch {
+		case r.Method == http.MethodGet && strings.HasPrefix(p, "/chain/"):
+			chainHop(w, r)
 		case r.Method == http.MethodPost && strings.HasPrefix(p, "/echo/"):
 			b, _ := io.ReadAll(r.Body)
 			reply(200, string(b))
@@ -63,6 +78,101 @@ func serve(port string) {
 	srv := &http.Server{Addr: "127.0.0.1:" + port, Handler: mux}
 	fmt.Println("listening", port)
 	log.Fatal(srv.ListenAndServe())
+}
+
+var (
+	traceparentRe = regexp.MustCompile(`^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$`)
+	chainClient   = &http.Client{
+		Timeout: 20 * time.Second,
+		Transport: &http.Transport{
+			MaxIdleConns:        64,
+			MaxIdleConnsPerHost: 64,
+			IdleConnTimeout:     60 * time.Second,
+			ForceAttemptHTTP2:   false,
+		},
+	}
+)
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func ownTraceparent(mode string, received []string) string {
+	if mode != "propagate" {
+		return mode
+	}
+	traceID := randomHex(16)
+	if len(received) == 1 {
+		if m := traceparentRe.FindStringSubmatch(strings.TrimSpace(received[0])); m != nil {
+			traceID = m[1]
+		}
+	}
+	return "00-" + traceID + "-" + randomHex(8) + "-01"
+}
+
+func nonNil(v []string) []string {
+	if v == nil {
+		return []string{}
+	}
+	return v
+}
+
+// chainHop serves one hop of the chain: calls the next hop (if any) from the handler's
+// goroutine and answers with a JSON report that embeds the next hop's answer.
+func chainHop(w http.ResponseWriter, r *http.Request) {
+	received := nonNil(r.Header.Values("Traceparent"))
+	name := os.Getenv("CHAIN_NAME")
+	if name == "" {
+		name = "go"
+	}
+	peerPort := 0
+	if _, port, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		fmt.Sscan(port, &peerPort)
+	}
+	report := map[string]any{
+		"hop": name, "pid": os.Getpid(), "method": r.Method, "path": r.URL.RequestURI(),
+		"peer_port": peerPort, "traceparent": received,
+		"tracestate": nonNil(r.Header.Values("Tracestate")), "sent_traceparent": "",
+		"next_status": 0, "next": nil,
+	}
+	code := 200
+	if next := os.Getenv("CHAIN_NEXT"); next != "" {
+		req, err := http.NewRequest(http.MethodGet, strings.TrimRight(next, "/")+r.URL.RequestURI(), nil)
+		if err == nil {
+			if own := os.Getenv("CHAIN_OWN_TRACEPARENT"); own != "" {
+				tp := ownTraceparent(own, received)
+				req.Header.Set("traceparent", tp)
+				report["sent_traceparent"] = tp
+			}
+			var resp *http.Response
+			resp, err = chainClient.Do(req)
+			if err == nil {
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				report["next_status"] = resp.StatusCode
+				if json.Valid(body) {
+					report["next"] = json.RawMessage(body)
+				} else {
+					report["next"] = string(body)
+				}
+				if resp.StatusCode != 200 {
+					code = 502
+				}
+			}
+		}
+		if err != nil {
+			report["next"] = "error: " + err.Error()
+			code = 502
+		}
+	}
+	body, _ := json.Marshal(report)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+	w.Header().Set("X-Client-Port", fmt.Sprint(peerPort))
+	w.WriteHeader(code)
+	w.Write(body)
 }
 
 func newClient(keepAlive bool) *http.Client {

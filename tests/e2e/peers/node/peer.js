@@ -7,8 +7,64 @@
 // else 404; every response has a Content-Length and X-Client-Port (the client's port as the
 // server sees it). The client sends the URLs in order (N rounds) over one keep-alive
 // connection and prints "STATUS METHOD URL port=X-Client-Port reused=BOOL".
+//
+// GET /chain/... is one hop of the chain (the e2e chain tests), set by the environment:
+// CHAIN_NEXT (base URL of the next hop; the handler GETs CHAIN_NEXT<same path> through an
+// http.Agent({keepAlive: true}); unset: the leaf), CHAIN_NAME (name in the report, default
+// "node"). The answer is JSON: {"hop", "pid", "method", "path", "peer_port", "traceparent":
+// [received values], "tracestate": [...], "sent_traceparent": "", "next_status", "next": the
+// next hop's JSON or null}; 502 when the next hop fails.
 'use strict';
 const http = require('http');
+
+const chainAgent = new http.Agent({ keepAlive: true });
+
+function chainHop(req, res) {
+  const distinct = req.headersDistinct;
+  const report = {
+    hop: process.env.CHAIN_NAME || 'node',
+    pid: process.pid,
+    method: req.method,
+    path: req.url,
+    peer_port: req.socket.remotePort,
+    traceparent: distinct.traceparent || [],
+    tracestate: distinct.tracestate || [],
+    sent_traceparent: '',
+    next_status: 0,
+    next: null,
+  };
+  const answer = (code) => {
+    const b = Buffer.from(JSON.stringify(report));
+    res.writeHead(code, {
+      'Content-Type': 'application/json',
+      'Content-Length': b.length,
+      'X-Client-Port': String(req.socket.remotePort),
+    });
+    res.end(b);
+  };
+  const next = process.env.CHAIN_NEXT;
+  if (!next) return answer(200);
+  const out = http.get(next.replace(/\/+$/, '') + req.url, { agent: chainAgent, timeout: 20000 },
+    (up) => {
+      const chunks = [];
+      up.on('data', (c) => chunks.push(c));
+      up.on('end', () => {
+        const body = Buffer.concat(chunks).toString();
+        report.next_status = up.statusCode;
+        try {
+          report.next = JSON.parse(body);
+        } catch (e) {
+          report.next = body;
+        }
+        answer(up.statusCode === 200 ? 200 : 502);
+      });
+    });
+  out.on('timeout', () => out.destroy(new Error('timeout')));
+  out.on('error', (e) => {
+    report.next = `error: ${e.message}`;
+    answer(502);
+  });
+}
 
 function serve(port) {
   const server = http.createServer((req, res) => {
@@ -25,7 +81,8 @@ function serve(port) {
         });
         res.end(req.method === 'HEAD' ? undefined : b);
       };
-      if (req.method === 'POST' && path.startsWith('/echo/')) reply(200, Buffer.concat(chunks));
+      if (req.method === 'GET' && path.startsWith('/chain/')) chainHop(req, res);
+      else if (req.method === 'POST' && path.startsWith('/echo/')) reply(200, Buffer.concat(chunks));
       else if (path.startsWith('/ok/')) reply(200, `ok ${path}\n`);
       else if (path.startsWith('/error/')) reply(500, 'error\n');
       else reply(404, 'not found\n');

@@ -9,11 +9,30 @@ X-Client-Port, the peer's port as the server sees it):
   GET      /slow/...      200 after 150 ms (lets an agent attach mid-request)
   GET      /error/...     500
   POST     /echo/...      200, echoes the request body
+  GET      /chain/...     one hop of the trace-context chain (below)
   anything else           404
+
+Chain mode (the e2e chain tests), set by environment variables:
+  CHAIN_NEXT             base URL of the next hop (http://127.0.0.1:PORT). The handler sends
+                         GET CHAIN_NEXT<same path> over a keep-alive http.client connection
+                         (one per server thread) and embeds the JSON answer. Unset: the leaf.
+  CHAIN_NAME             this hop's name in the report (default "python")
+  CHAIN_OWN_TRACEPARENT  the hop sends its own traceparent header downstream, like an
+                         instrumented application: "propagate" keeps the incoming trace id
+                         (a new one without a valid incoming header) with a new random span
+                         id; any other value is sent as it is.
+The answer is a JSON object: {"hop", "pid", "method", "path", "peer_port", "traceparent":
+[every traceparent value received], "tracestate": [...], "sent_traceparent" ("" unless own),
+"headers": [[name, value], ...] (all request headers, in order), "next_status", "next"
+(the next hop's JSON, or null at the leaf)}. A failing next hop gives 502.
 """
 import http.client
 import http.server
+import json
+import os
+import re
 import sys
+import threading
 import time
 
 # The stdlib refuses more than 100 header lines (answers 431); the large-header test sends
@@ -47,7 +66,56 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self._reply(404, b"not found\n", send_body)
 
     def do_GET(self):
-        self._route_get(True)
+        if self.path.startswith("/chain/"):
+            self._chain()
+        else:
+            self._route_get(True)
+
+    def _chain(self):
+        received = self.headers.get_all("traceparent") or []
+        report = {
+            "hop": os.environ.get("CHAIN_NAME", "python"),
+            "pid": os.getpid(),
+            "method": self.command,
+            "path": self.path,
+            "peer_port": self.client_address[1],
+            "traceparent": received,
+            "tracestate": self.headers.get_all("tracestate") or [],
+            "sent_traceparent": "",
+            "headers": [[k, v] for k, v in self.headers.items()],
+            "next_status": 0,
+            "next": None,
+        }
+        code = 200
+        next_base = os.environ.get("CHAIN_NEXT", "")
+        if next_base:
+            headers = {}
+            own = os.environ.get("CHAIN_OWN_TRACEPARENT", "")
+            if own:
+                headers["traceparent"] = own_traceparent(own, received)
+                report["sent_traceparent"] = headers["traceparent"]
+            try:
+                status, body = call_next(next_base, self.path, headers)
+                report["next_status"] = status
+                try:
+                    report["next"] = json.loads(body)
+                except ValueError:
+                    report["next"] = body.decode("utf-8", "replace")
+                if status != 200:
+                    code = 502
+            except (OSError, http.client.HTTPException) as e:
+                report["next"] = "error: %s" % e
+                code = 502
+        self._reply_json(code, report)
+
+    def _reply_json(self, code, report):
+        body = json.dumps(report).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("X-Client-Port", str(self.client_address[1]))
+        self.end_headers()
+        self.wfile.write(body)
 
     def do_HEAD(self):
         self._route_get(False)
@@ -63,6 +131,44 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):
         sys.stderr.write("%s %s\n" % (self.address_string(), fmt % args))
         sys.stderr.flush()
+
+
+TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
+
+
+def own_traceparent(mode, received):
+    if mode != "propagate":
+        return mode
+    m = TRACEPARENT.match(received[0].strip()) if len(received) == 1 else None
+    trace_id = m.group(1) if m else os.urandom(16).hex()
+    return "00-%s-%s-01" % (trace_id, os.urandom(8).hex())
+
+
+# One keep-alive connection to the next hop per server thread (ThreadingHTTPServer runs one
+# thread per accepted connection), so a request's outgoing call is made on the thread that
+# serves it, as in a thread-per-request application.
+_next_connection = threading.local()
+
+
+def call_next(base, path, headers):
+    host_port = base.split("://", 1)[-1].rstrip("/")
+    host, port = host_port.rsplit(":", 1)
+    for attempt in (0, 1):
+        conn = getattr(_next_connection, "conn", None)
+        if conn is None:
+            conn = http.client.HTTPConnection(host, int(port), timeout=20)
+            _next_connection.conn = conn
+        try:
+            conn.request("GET", path, headers=headers)
+            resp = conn.getresponse()
+            body = resp.read()
+            return resp.status, body
+        except (OSError, http.client.HTTPException):
+            conn.close()
+            _next_connection.conn = None
+            if attempt == 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 class Server(http.server.ThreadingHTTPServer):
