@@ -284,14 +284,16 @@ struct {
 	__type(value, __u8);
 } multiplexing_threads SEC(".maps");
 
-/* key: tgid; value: unused. Processes whose threads do not map to requests (Go). Written and
- * deleted by userspace. */
+/* key: tgid; value: unused. Processes userspace has checked to be ones whose threads map to
+ * the requests they serve (not Go). Until a process is checked its client requests get no
+ * parent by thread: unlinked is acceptable, wrongly linked is not. Written and deleted by
+ * userspace. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
 	__type(key, __u32);
 	__type(value, __u8);
-} thread_unlinkable_processes SEC(".maps");
+} thread_linkable_processes SEC(".maps");
 
 /* An unanswered request a process serves, found by its request line. */
 struct line_key {
@@ -627,7 +629,7 @@ static __always_inline void on_client_request(struct zt_trace_context *ctx, __u6
 		if (!conn || conn->generation != served->generation ||
 		    conn->responses_started >= served->request_number)
 			origin = ZT_CTX_CLIENT_STALE;
-		else if (bpf_map_lookup_elem(&thread_unlinkable_processes, &tgid))
+		else if (!bpf_map_lookup_elem(&thread_linkable_processes, &tgid))
 			origin = ZT_CTX_CLIENT_UNTRUSTED;
 		else if (bpf_map_lookup_elem(&multiplexing_threads, &pid_tgid))
 			origin = ZT_CTX_CLIENT_AMBIGUOUS;
@@ -635,7 +637,7 @@ static __always_inline void on_client_request(struct zt_trace_context *ctx, __u6
 			origin = ZT_CTX_CLIENT_THREAD;
 	}
 	struct open_request *forwarded = NULL;
-	if (origin != ZT_CTX_CLIENT_THREAD && head_len) {
+	if (head_len) {
 		/* Threads cannot tell: a proxy forwards the request line it was sent. */
 		struct line_key lkey = { .tgid = tgid,
 					 .line_hash = request_line_hash(head, head_len) };
@@ -645,6 +647,12 @@ static __always_inline void on_client_request(struct zt_trace_context *ctx, __u6
 				  !request_unanswered(tgid, forwarded->fd, forwarded->generation,
 						      forwarded->request_number)))
 			forwarded = NULL;
+	}
+	if (forwarded && origin == ZT_CTX_CLIENT_THREAD && served &&
+	    __builtin_memcmp(forwarded->span_id, served->span_id, 8) != 0) {
+		/* The thread and the forwarded line name different requests: no parent. */
+		forwarded = NULL;
+		origin = ZT_CTX_CLIENT_AMBIGUOUS;
 	}
 	if (forwarded) {
 		__builtin_memcpy(ctx->trace_id, forwarded->trace_id, 16);

@@ -106,7 +106,7 @@ enum zt_context_origin {
 	ZT_CTX_CLIENT_THREAD = 4,    /* client request made while the thread serves a request */
 	ZT_CTX_CLIENT_ROOT = 5,      /* client request outside any served request */
 	ZT_CTX_CLIENT_AMBIGUOUS = 6, /* the thread multiplexes requests (event loop): no parent */
-	ZT_CTX_CLIENT_UNTRUSTED = 7, /* runtime where threads do not map to requests (Go) */
+	ZT_CTX_CLIENT_UNTRUSTED = 7, /* threads do not map to requests (Go), or not checked yet */
 	ZT_CTX_CLIENT_STALE = 8,     /* the thread's request was already answered: no parent */
 	ZT_CTX_CLIENT_LINE_MATCH = 9,/* forwarded request: same request line as exactly one
 				      * unanswered request the process serves (proxies) */

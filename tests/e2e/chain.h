@@ -221,8 +221,10 @@ struct WireComparison {
 // body) and checks that `received` holds the same bytes, except that each request's header
 // block carries exactly `added_lines_per_request` (0 or 1) extra "traceparent: 00-<32 hex>-<16
 // hex>-01\r\n" line (name in any case) anywhere after the request line, and nothing else.
+// `not_injected`: paths of requests the agent leaves unchanged by design (expected 0 lines).
 WireComparison compare_wire(const std::string& sent, const std::string& received,
-                            int added_lines_per_request);
+                            int added_lines_per_request,
+                            const std::set<std::string>& not_injected = {});
 
 // One connection of raw_http.py's client output ("conn NAME port=P requests=N statuses=...").
 struct RawConnection {
@@ -237,6 +239,7 @@ std::vector<std::string> raw_client_paths(const std::string& out);  // "request 
 // Compares every connection of a raw_http.py client run (sent-NAME.bin in outdir) with what
 // the server recorded for it (recv-PORT.bin). Problems are prefixed with the connection name.
 WireComparison compare_raw_run(const fs::path& outdir, const std::vector<RawConnection>& conns,
-                               int added_lines_per_request);
+                               int added_lines_per_request,
+                               const std::set<std::string>& not_injected = {});
 
 }  // namespace ztrace::e2e::chain

@@ -20,6 +20,15 @@ namespace {
 const std::vector<std::string> kScenarios = {"split", "pipelined", "large",
                                              "huge",  "http10",    "continue"};
 constexpr size_t kRequests = 19;
+
+// Requests the agent leaves unchanged by design, because the kernel would have to frame HTTP
+// across sends to find them safely (a guess could put a header into a body):
+// - split/2 sends its method itself in pieces ("G", "ET /..."): nothing marks it as a request;
+// - pipelined/2, /3 and /5 follow another request in the same send: only a send's first
+//   request gets a header.
+// They must still arrive byte for byte, and they are traced (unlinked to the next hop).
+const std::set<std::string> kNotInjected = {"/bytes/split/2", "/bytes/pipelined/2",
+                                            "/bytes/pipelined/3", "/bytes/pipelined/5"};
 constexpr size_t kConnections = 8;
 
 struct RawRun {
@@ -59,7 +68,7 @@ TEST_CASE(
   const std::vector<Span> spans = stop_and_collect(agent);
   INFO("spans:\n" << describe(spans));
 
-  const WireComparison cmp = compare_raw_run(wire, run.conns, 1);
+  const WireComparison cmp = compare_raw_run(wire, run.conns, 1, kNotInjected);
   {
     INFO("bytes (sent-*.bin vs recv-*.bin in " << wire.string() << "):\n"
                                                << join_problems(cmp.problems));
@@ -84,6 +93,12 @@ TEST_CASE(
     CHECK(srv.size() == 1);
     if (client.size() != 1 || srv.size() != 1) continue;
     INFO("client: " << client[0].describe() << "\nserver: " << srv[0].describe());
+    if (kNotInjected.count(wr.path)) {
+      CHECK(wr.traceparent.empty());
+      CHECK(srv[0].parent_span_id != client[0].span_id);
+      traces.insert(client[0].trace_id);
+      continue;
+    }
     CHECK(wr.traceparent == traceparent_of(client[0]));
     CHECK(srv[0].parent_span_id == client[0].span_id);
     CHECK(srv[0].trace_id == client[0].trace_id);

@@ -72,9 +72,9 @@ TEST_CASE(
     "[e2e][otlp][otlp-http]") {
   ZTRACE_E2E_REQUIRE_ROOT();
   const int port = reserve_port(24400);
-  const int http_port = reserve_port(24401);
   const auto dir = fresh_dir("otlp_http");
-  Receiver receiver(dir, {.http_port = http_port});
+  Receiver receiver(dir, {.http_port = Receiver::kAuto});
+  const int http_port = receiver.http_port();
   Process server = start_python_server(dir, port);
   // Generic endpoint: the agent must append /v1/traces (the receiver serves nothing else).
   // The agent's OTEL_RESOURCE_ATTRIBUTES is added to every resource.
@@ -132,9 +132,9 @@ TEST_CASE("otlp grpc from flags: the receiver gets exactly the spans; headers as
           "[e2e][otlp][otlp-grpc]") {
   ZTRACE_E2E_REQUIRE_ROOT();
   const int port = reserve_port(24402);
-  const int grpc_port = reserve_port(24403);
   const auto dir = fresh_dir("otlp_grpc");
-  Receiver receiver(dir, {.grpc_port = grpc_port});
+  Receiver receiver(dir, {.grpc_port = Receiver::kAuto});
+  const int grpc_port = receiver.grpc_port();
   Process server = start_python_server(dir, port);
   // The flags beat the environment: this endpoint has nobody listening.
   ScopedEnv env({{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9"},
@@ -169,15 +169,15 @@ TEST_CASE(
     "[e2e][otlp][otlp-tls]") {
   ZTRACE_E2E_REQUIRE_ROOT();
   const int port = reserve_port(24404);
-  const int http_port = reserve_port(24405);
-  const int grpc_port = reserve_port(24406);
   const auto dir = fresh_dir("otlp_tls");
   make_certificates(dir, "good");
   make_certificates(dir, "other");
-  Receiver receiver(dir, {.grpc_port = grpc_port,
-                          .http_port = http_port,
+  Receiver receiver(dir, {.grpc_port = Receiver::kAuto,
+                          .http_port = Receiver::kAuto,
                           .extra_args = {"--tls-cert", (dir / "good-server.pem").string(),
                                          "--tls-key", (dir / "good-server.key").string()}});
+  const int http_port = receiver.http_port();
+  const int grpc_port = receiver.grpc_port();
   Process server = start_python_server(dir, port);
   const std::string good_ca = (dir / "good-ca.pem").string();
 

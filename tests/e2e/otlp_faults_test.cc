@@ -94,10 +94,10 @@ TEST_CASE(
     "[e2e][otlp][otlp-faults]") {
   ZTRACE_E2E_REQUIRE_ROOT();
   const int port = reserve_port(24412);
-  const int grpc_port = reserve_port(24413);
   const auto dir = fresh_dir("otlp_restart");
   Process server = start_python_server(dir, port);
-  auto receiver = std::make_unique<Receiver>(dir, Receiver::Options{.grpc_port = grpc_port});
+  auto receiver = std::make_unique<Receiver>(dir, Receiver::Options{.grpc_port = Receiver::kAuto});
+  const int grpc_port = receiver->grpc_port();  // the restarted one listens there again
   constexpr int kQueueSpans = 10;
   Agent agent(dir, {.ports = {port},
                     .extra_args = otlp_args(http_endpoint(grpc_port),
@@ -140,10 +140,10 @@ TEST_CASE("otlp fault: a slow receiver never slows the tracing; the queue bound 
           "[e2e][otlp][otlp-faults]") {
   ZTRACE_E2E_REQUIRE_ROOT();
   const int port = reserve_port(24414);
-  const int http_port = reserve_port(24415);
   const auto dir = fresh_dir("otlp_slow");
   Process server = start_python_server(dir, port);
-  Receiver receiver(dir, {.http_port = http_port, .extra_args = {"--delay-ms", "700"}});
+  Receiver receiver(dir, {.http_port = Receiver::kAuto, .extra_args = {"--delay-ms", "700"}});
+  const int http_port = receiver.http_port();
   constexpr int kQueueSpans = 8;
   Agent agent(dir, {.ports = {port},
                     .extra_args = otlp_args(http_endpoint(http_port),
@@ -185,15 +185,14 @@ TEST_CASE("otlp fault: retryable errors are retried (Retry-After honoured) and d
           "[e2e][otlp][otlp-faults]") {
   ZTRACE_E2E_REQUIRE_ROOT();
   const int port = reserve_port(24416);
-  const int http_port = reserve_port(24417);
-  const int grpc_port = reserve_port(24418);
   const auto dir = fresh_dir("otlp_retryable");
   Process server = start_python_server(dir, port);
   SECTION("HTTP 503 with Retry-After: 1, twice") {
-    Receiver receiver(dir, {.http_port = http_port,
+    Receiver receiver(dir, {.http_port = Receiver::kAuto,
                             .extra_args = {"--http-fail-status", "503", "--fail-count", "2",
                                            "--retry-after-s", "1"}});
-    Agent agent(dir, {.ports = {port}, .extra_args = otlp_args(http_endpoint(http_port), {})});
+    Agent agent(
+        dir, {.ports = {port}, .extra_args = otlp_args(http_endpoint(receiver.http_port()), {})});
     make_requests(dir, port, "r", 2);
     REQUIRE(wait_until([&] { return receiver.spans().size() >= 4; }, 15s));
     const std::vector<Span> jsonl = stop_and_collect(agent);
@@ -214,11 +213,11 @@ TEST_CASE("otlp fault: retryable errors are retried (Retry-After honoured) and d
     CHECK(count_occurrences(agent.log(), "HTTP 503") >= 1);
   }
   SECTION("gRPC UNAVAILABLE, twice") {
-    Receiver receiver(dir, {.grpc_port = grpc_port,
+    Receiver receiver(dir, {.grpc_port = Receiver::kAuto,
                             .extra_args = {"--grpc-fail-code", "14", "--fail-count", "2"}});
-    Agent agent(dir,
-                {.ports = {port},
-                 .extra_args = otlp_args(http_endpoint(grpc_port), {"--otlp-protocol", "grpc"})});
+    Agent agent(dir, {.ports = {port},
+                      .extra_args = otlp_args(http_endpoint(receiver.grpc_port()),
+                                              {"--otlp-protocol", "grpc"})});
     make_requests(dir, port, "q", 2);
     REQUIRE(wait_until([&] { return receiver.spans().size() >= 4; }, 15s));
     const std::vector<Span> jsonl = stop_and_collect(agent);
@@ -230,12 +229,12 @@ TEST_CASE("otlp fault: retryable errors are retried (Retry-After honoured) and d
     CHECK(counters.at("spans.exported") == 4);
   }
   SECTION("gRPC RESOURCE_EXHAUSTED with RetryInfo, once") {
-    Receiver receiver(dir, {.grpc_port = grpc_port,
+    Receiver receiver(dir, {.grpc_port = Receiver::kAuto,
                             .extra_args = {"--grpc-fail-code", "8", "--fail-count", "1",
                                            "--retry-after-s", "1"}});
-    Agent agent(dir,
-                {.ports = {port},
-                 .extra_args = otlp_args(http_endpoint(grpc_port), {"--otlp-protocol", "grpc"})});
+    Agent agent(dir, {.ports = {port},
+                      .extra_args = otlp_args(http_endpoint(receiver.grpc_port()),
+                                              {"--otlp-protocol", "grpc"})});
     make_requests(dir, port, "e", 2);
     REQUIRE(wait_until([&] { return receiver.spans().size() >= 4; }, 15s));
     const std::vector<Span> jsonl = stop_and_collect(agent);
@@ -252,32 +251,29 @@ TEST_CASE("otlp fault: non-retryable errors drop at once, counted, logged once p
           "[e2e][otlp][otlp-faults]") {
   ZTRACE_E2E_REQUIRE_ROOT();
   const int port = reserve_port(24419);
-  const int http_port = reserve_port(24420);
-  const int grpc_port = reserve_port(24421);
   const auto dir = fresh_dir("otlp_permanent");
   Process server = start_python_server(dir, port);
   struct Case {
     std::string name;
-    Receiver::Options receiver;
-    std::vector<std::string> agent_args;
+    bool grpc;
+    std::vector<std::string> fail_args;
     std::string log_text;
   };
   const Case cases[] = {
-      {"HTTP 400",
-       {.http_port = http_port, .extra_args = {"--http-fail-status", "400"}},
-       otlp_args(http_endpoint(http_port), {}),
-       "HTTP 400"},
-      {"gRPC INVALID_ARGUMENT",
-       {.grpc_port = grpc_port, .extra_args = {"--grpc-fail-code", "3"}},
-       otlp_args(http_endpoint(grpc_port), {"--otlp-protocol", "grpc"}),
-       "gRPC INVALID_ARGUMENT"},
+      {"HTTP 400", false, {"--http-fail-status", "400"}, "HTTP 400"},
+      {"gRPC INVALID_ARGUMENT", true, {"--grpc-fail-code", "3"}, "gRPC INVALID_ARGUMENT"},
   };
   for (const Case& c : cases) {
     INFO(c.name);
-    const auto case_dir = dir / (c.name[0] == 'H' ? "http" : "grpc");
+    const auto case_dir = dir / (c.grpc ? "grpc" : "http");
     fs::create_directories(case_dir);
-    Receiver receiver(case_dir, c.receiver);
-    Agent agent(case_dir, {.ports = {port}, .extra_args = c.agent_args});
+    Receiver receiver(case_dir, {.grpc_port = c.grpc ? Receiver::kAuto : 0,
+                                 .http_port = c.grpc ? 0 : Receiver::kAuto,
+                                 .extra_args = c.fail_args});
+    const std::vector<std::string> agent_args =
+        c.grpc ? otlp_args(http_endpoint(receiver.grpc_port()), {"--otlp-protocol", "grpc"})
+               : otlp_args(http_endpoint(receiver.http_port()), {});
+    Agent agent(case_dir, {.ports = {port}, .extra_args = agent_args});
     // Three rounds, apart: at least three requests, each refused.
     for (int round = 0; round < 3; ++round) {
       make_requests(case_dir, port, "p" + std::to_string(round), 1);

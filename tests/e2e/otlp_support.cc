@@ -25,6 +25,20 @@ fs::path otlp_receiver_path() {
 
 fs::path otlp_proto_root() { return ZTRACE_E2E_OTLP_PROTO_ROOT; }
 
+namespace {
+
+std::string port_text(int port) { return port == Receiver::kAuto ? "auto" : std::to_string(port); }
+
+// The port a listener reports in the receiver's log ("<what> on 127.0.0.1:PORT"), 0 if none.
+int logged_port(const std::string& log, const std::string& what) {
+  const std::string marker = what + " on 127.0.0.1:";
+  const size_t at = log.find(marker);
+  if (at == std::string::npos) return 0;
+  return std::atoi(log.c_str() + at + marker.size());
+}
+
+}  // namespace
+
 Process Receiver::start(const fs::path& dir, const Options& options) {
   ProcessOptions p;
   p.argv = {otlp_receiver_path().string(),
@@ -35,10 +49,10 @@ Process Receiver::start(const fs::path& dir, const Options& options) {
             "--raw-dir",
             (dir / "raw").string()};
   if (options.grpc_port != 0) {
-    p.argv.insert(p.argv.end(), {"--grpc-port", std::to_string(options.grpc_port)});
+    p.argv.insert(p.argv.end(), {"--grpc-port", port_text(options.grpc_port)});
   }
   if (options.http_port != 0) {
-    p.argv.insert(p.argv.end(), {"--http-port", std::to_string(options.http_port)});
+    p.argv.insert(p.argv.end(), {"--http-port", port_text(options.http_port)});
   }
   p.argv.insert(p.argv.end(), options.extra_args.begin(), options.extra_args.end());
   p.stderr_path = dir / "receiver.log";
@@ -47,18 +61,25 @@ Process Receiver::start(const fs::path& dir, const Options& options) {
     throw std::runtime_error("OTLP receiver not found: " + p.argv[0] +
                              " (build the 'otlp_receiver' target)");
   }
-  Process process(p);
-  for (int port : {options.grpc_port, options.http_port}) {
-    if (port != 0 && !wait_for_port(port, 10s)) {
-      throw std::runtime_error("OTLP receiver does not listen on " + std::to_string(port) + "\n" +
-                               process.describe());
-    }
-  }
-  return process;
+  return Process(p);
 }
 
 Receiver::Receiver(const fs::path& dir, Options options)
-    : dir_(dir), options_(std::move(options)), process_(start(dir_, options_)) {}
+    : dir_(dir), options_(std::move(options)), process_(start(dir_, options_)) {
+  const bool ready = wait_until(
+      [&] {
+        const std::string log = process_.stderr_text();
+        return !process_.running() || ((options_.grpc_port == 0 || logged_port(log, "gRPC") != 0) &&
+                                       (options_.http_port == 0 || logged_port(log, "HTTP") != 0));
+      },
+      10s);
+  const std::string log = process_.stderr_text();
+  grpc_port_ = logged_port(log, "gRPC");
+  http_port_ = logged_port(log, "HTTP");
+  if (!ready || !process_.running()) {
+    throw std::runtime_error("OTLP receiver did not start\n" + process_.describe());
+  }
+}
 
 std::vector<Span> Receiver::spans() const {
   std::vector<std::string> problems;

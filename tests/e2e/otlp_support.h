@@ -20,14 +20,17 @@ fs::path otlp_proto_root();     // folder holding opentelemetry/proto/... (.prot
 // The test receiver, started on 127.0.0.1 with its files in `dir`.
 class Receiver {
  public:
+  static constexpr int kAuto = -1;  // a free port chosen by the kernel
   struct Options {
-    int grpc_port = 0;                    // 0: no gRPC listener
-    int http_port = 0;                    // 0: no HTTP listener
+    int grpc_port = 0;                    // 0: no gRPC listener; kAuto, or this port
+    int http_port = 0;                    // 0: no HTTP listener; kAuto, or this port
     std::vector<std::string> extra_args;  // --delay-ms, --http-fail-status, --tls-cert, ...
   };
   // Returns once its ports listen; throws std::runtime_error otherwise.
   Receiver(const fs::path& dir, Options options);
 
+  int grpc_port() const { return grpc_port_; }  // where it listens
+  int http_port() const { return http_port_; }
   std::vector<Span> spans() const;               // accepted spans so far
   std::vector<nlohmann::json> requests() const;  // every request line so far
   fs::path raw_dir() const { return dir_ / "raw"; }
@@ -39,6 +42,8 @@ class Receiver {
   fs::path dir_;
   Options options_;
   Process process_;
+  int grpc_port_ = 0;
+  int http_port_ = 0;
 };
 
 // Sets environment variables of this test process (and so of the agent it starts) for its

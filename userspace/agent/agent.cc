@@ -73,6 +73,22 @@ bool is_go(const spans::Resource& resource) {
   return false;
 }
 
+// Goroutines migrate between threads: in Go processes the kernel must not link by thread.
+void mark_running_go_processes(SocketTracer& tracer, process::ProcessTable& processes) {
+  size_t marked = 0;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    const pid_t pid = std::stoi(name);
+    if (pid == getpid()) continue;
+    const bool go = is_go(*processes.get(pid));
+    tracer.set_thread_linking(pid, !go);
+    marked += go;
+  }
+  spdlog::debug("{} running Go processes excluded from thread linking", marked);
+}
+
 // Runs on the intake thread as soon as an exec event arrives, to read the new image's /proc
 // entries before a short-lived process is gone. When it is already gone (or a zombie), the
 // resource is built from what the event carried. The pipeline finds either in the table.
@@ -211,6 +227,9 @@ int run_agent(const AgentOptions& options) {
     return 3;
   }
 
+  // Running processes are checked once; until then no request of theirs is linked by thread.
+  mark_running_go_processes(*tracer, processes);
+
   // Injection is an addition to tracing: when it cannot be set up, trace without it.
   std::unique_ptr<HeaderInjector> injector;
   if (options.inject_traceparent) {
@@ -245,11 +264,11 @@ int run_agent(const AgentOptions& options) {
   };
   hooks.on_exit = [&](uint32_t pid, bool had_connections) {
     if (had_connections) tracer->forget_process_fds(pid);
-    tracer->set_thread_linking(pid, true);
+    tracer->set_thread_linking(pid, false);
   };
-  // Processes running before the agent are first resolved here.
+  // Processes the startup scan missed are first resolved here.
   hooks.on_resource = [&](uint32_t pid, const spans::Resource& resource) {
-    if (is_go(resource)) tracer->set_thread_linking(pid, false);
+    tracer->set_thread_linking(pid, !is_go(resource));
   };
 
   pipeline::EventPipelineOptions pipeline_options;

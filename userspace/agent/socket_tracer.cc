@@ -115,11 +115,11 @@ void SocketTracer::untrace_process(pid_t pid) {
 void SocketTracer::set_thread_linking(pid_t pid, bool threads_map_to_requests) {
   uint32_t key = pid;
   if (threads_map_to_requests) {
-    bpf_map__delete_elem(skel_->maps.thread_unlinkable_processes, &key, sizeof(key), 0);
-  } else {
     uint8_t one = 1;
-    bpf_map__update_elem(skel_->maps.thread_unlinkable_processes, &key, sizeof(key), &one,
+    bpf_map__update_elem(skel_->maps.thread_linkable_processes, &key, sizeof(key), &one,
                          sizeof(one), BPF_ANY);
+  } else {
+    bpf_map__delete_elem(skel_->maps.thread_linkable_processes, &key, sizeof(key), 0);
   }
 }
 

@@ -58,7 +58,8 @@ class SocketTracer {
   bool trace_process(pid_t pid);
   void untrace_process(pid_t pid);
   // Whether a process's threads map to the requests they serve (false for Go, whose
-  // goroutines migrate between threads): decides in-kernel linking by thread.
+  // goroutines migrate between threads): in-kernel linking by thread happens only for
+  // processes set to true here.
   void set_thread_linking(pid_t pid, bool threads_map_to_requests);
   // Forgets what the kernel cached about a process's fds (exec closes CLOEXEC fds silently).
   void forget_process_fds(pid_t pid);

@@ -25,10 +25,12 @@ struct ConnectionTable::Connection {
 };
 
 ConnectionTable::ConnectionTable(Options options, ExchangeSink sink,
-                                 ResourceResolver resolve_resource)
+                                 ResourceResolver resolve_resource,
+                                 TraceCorrectionSink correct_trace)
     : options_(options),
       sink_(std::move(sink)),
-      resolve_resource_(std::move(resolve_resource)) {}
+      resolve_resource_(std::move(resolve_resource)),
+      correct_trace_(std::move(correct_trace)) {}
 
 ConnectionTable::~ConnectionTable() = default;
 
@@ -84,6 +86,14 @@ std::optional<zt_trace_context> take_context(
 }  // namespace
 
 void ConnectionTable::drain(Connection& conn) {
+  for (auto& head : conn.parser.take_request_head_contexts()) {
+    if (!correct_trace_ || conn.parser.role() != Role::kServer) continue;
+    for (const auto& [start_ns, context] : conn.contexts[1]) {
+      if (start_ns == head.start_ns && context.origin == ZT_CTX_SERVER_NEW) {
+        correct_trace_(context.trace_id, head.traceparent);
+      }
+    }
+  }
   for (auto& exchange : conn.parser.take_exchanges()) {
     conn.view.role = conn.parser.role();
     // Requests travel ingress on servers, egress on clients.

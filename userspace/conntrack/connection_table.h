@@ -67,13 +67,18 @@ class ConnectionTable {
   using ExchangeSink = std::function<void(const ConnectionView&, http1::Exchange&&,
                                           const zt_trace_context* context)>;
   using ResourceResolver = std::function<std::shared_ptr<const spans::Resource>(uint32_t pid)>;
+  // A served request's own traceparent, for a request the kernel started a new trace for
+  // (it could not see the header): spans carrying `kernel_trace_id` belong to that trace.
+  using TraceCorrectionSink = std::function<void(const uint8_t (&kernel_trace_id)[16],
+                                                 const std::string& traceparent)>;
 
   struct Options {
     size_t max_connections = 16384;
     uint64_t idle_timeout_ns = 300ull * 1000 * 1000 * 1000;
   };
 
-  ConnectionTable(Options options, ExchangeSink sink, ResourceResolver resolve_resource);
+  ConnectionTable(Options options, ExchangeSink sink, ResourceResolver resolve_resource,
+                  TraceCorrectionSink correct_trace = nullptr);
   ~ConnectionTable();
 
   void on_data(const zt_data_event& event);
@@ -100,6 +105,7 @@ class ConnectionTable {
   const Options options_;
   ExchangeSink sink_;
   ResourceResolver resolve_resource_;
+  TraceCorrectionSink correct_trace_;
   std::unordered_map<ConnectionKey, std::unique_ptr<Connection>, ConnectionKeyHash> connections_;
   Lru lru_;
   ConnectionTableStats stats_;

@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "userspace/spans/trace_context.h"
+
 namespace ztrace::pipeline {
 namespace {
 
@@ -32,7 +34,25 @@ EventPipeline::EventPipeline(EventPipelineOptions options, const spans::KernelCl
                      auto resource = processes_.get(pid);
                      if (hooks_.on_resource) hooks_.on_resource(pid, *resource);
                      return resource;
+                   },
+                   [this](const uint8_t(&kernel_trace_id)[16], const std::string& traceparent) {
+                     correct_trace(kernel_trace_id, traceparent);
                    }) {}
+
+void EventPipeline::correct_trace(const uint8_t (&kernel_trace_id)[16],
+                                  const std::string& traceparent) {
+  auto header = spans::parse_traceparent(traceparent);
+  if (!header) return;
+  std::string key(reinterpret_cast<const char*>(kernel_trace_id), 16);
+  if (trace_corrections_.emplace(key, header->trace_id).second) {
+    trace_correction_order_.push_back(key);
+    if (trace_correction_order_.size() > kMaxTraceCorrections) {
+      trace_corrections_.erase(trace_correction_order_.front());
+      trace_correction_order_.pop_front();
+    }
+    ++stats_.trace_corrections;
+  }
+}
 
 void EventPipeline::on_exchange(const conntrack::ConnectionView& view,
                                 const http1::Exchange& exchange,
@@ -43,7 +63,14 @@ void EventPipeline::on_exchange(const conntrack::ConnectionView& view,
     return;
   }
   ++stats_.link_outcomes[context ? context->origin : ZT_CTX_NONE];
-  spans::Span span = http_spans_.build(view, exchange, view.resource, context);
+  const bool forwarded = view.role != Role::kServer && !exchange.request.traceparent.empty() &&
+                         was_received_by(view.pid, exchange.request.traceparent);
+  spans::Span span = http_spans_.build(view, exchange, view.resource, context, forwarded);
+  if (!trace_corrections_.empty()) {
+    auto it = trace_corrections_.find(
+        std::string(reinterpret_cast<const char*>(span.trace_id.data()), span.trace_id.size()));
+    if (it != trace_corrections_.end()) span.trace_id = it->second;
+  }
   if (!(span.trace_flags & ZT_TRACE_FLAG_SAMPLED)) {
     ++stats_.spans_unsampled;
     return;
@@ -74,6 +101,13 @@ void EventPipeline::handle(std::span<const uint8_t> bytes) {
         return;
       }
       ++stats_.data_events;
+      if (event->trace.origin == ZT_CTX_SERVER_HEADER) {
+        auto& received = received_parents_[event->pid];
+        uint64_t parent;
+        std::memcpy(&parent, event->trace.parent_span_id, sizeof(parent));
+        if (received.size() >= kReceivedParentsPerProcess) received.pop_front();
+        received.push_back(parent);
+      }
       connections_per_pid_.try_emplace(event->pid, 0);
       connections_.on_data(*event);
       return;
@@ -106,6 +140,7 @@ void EventPipeline::handle(std::span<const uint8_t> bytes) {
       // The old image's connections end with it (CLOEXEC) or at exit.
       connections_.on_process_exit(event.pid, event.timestamp_ns);
       connections_per_pid_.erase(event.pid);
+      received_parents_.erase(event.pid);
       // On exec the intake thread already replaced the resource with the new image's.
       if (bytes[0] == ZT_EVENT_PROC_EXIT) processes_.forget(event.pid);
       const auto& hook = bytes[0] == ZT_EVENT_PROC_EXEC ? hooks_.on_exec : hooks_.on_exit;
@@ -115,6 +150,18 @@ void EventPipeline::handle(std::span<const uint8_t> bytes) {
     default:
       ++stats_.malformed_events;
   }
+}
+
+bool EventPipeline::was_received_by(uint32_t pid, const std::string& traceparent) const {
+  auto header = spans::parse_traceparent(traceparent);
+  auto it = received_parents_.find(pid);
+  if (!header || it == received_parents_.end()) return false;
+  uint64_t parent;
+  std::memcpy(&parent, header->parent_span_id.data(), sizeof(parent));
+  for (uint64_t received : it->second) {
+    if (received == parent) return true;
+  }
+  return false;
 }
 
 void EventPipeline::tick(uint64_t now_monotonic_ns) { connections_.expire_idle(now_monotonic_ns); }

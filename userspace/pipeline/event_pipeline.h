@@ -5,6 +5,9 @@
 
 #include <array>
 #include <cstdint>
+#include <deque>
+#include <string>
+#include <unordered_map>
 #include <functional>
 #include <span>
 
@@ -38,6 +41,7 @@ struct EventPipelineStats {
   uint64_t spans_built = 0;
   uint64_t exchanges_without_request_line = 0;  // start of the request not captured
   uint64_t spans_unsampled = 0;  // the incoming context said not sampled: not exported
+  uint64_t trace_corrections = 0;  // kernel traces moved to a header it could not see
   // Spans by how their context came about (enum zt_context_origin; 0: no kernel context).
   std::array<uint64_t, ZT_CTX_ORIGIN_COUNT> link_outcomes{};
   conntrack::ConnectionTableStats connections;
@@ -60,6 +64,8 @@ class EventPipeline {
   bool process_has_connections(uint32_t pid) const;
   void on_exchange(const conntrack::ConnectionView& view, const http1::Exchange& exchange,
                    const zt_trace_context* context);
+  bool was_received_by(uint32_t pid, const std::string& traceparent) const;
+  void correct_trace(const uint8_t (&kernel_trace_id)[16], const std::string& traceparent);
 
   HttpSpanBuilder http_spans_;
   process::ProcessTable& processes_;
@@ -68,6 +74,15 @@ class EventPipeline {
   conntrack::ConnectionTable connections_;
   EventPipelineStats stats_;
   std::unordered_map<uint32_t, uint32_t> connections_per_pid_;
+  // Parent span ids of traceparents that processes received lately, per process: a client
+  // request carrying one of them forwards its caller's context. Bounded ring per process.
+  static constexpr size_t kReceivedParentsPerProcess = 256;
+  std::unordered_map<uint32_t, std::deque<uint64_t>> received_parents_;
+  // Kernel trace ids that turned out to belong to a request's own trace (the kernel missed
+  // its header): spans made under them are moved to that trace. Bounded, oldest dropped.
+  static constexpr size_t kMaxTraceCorrections = 4096;
+  std::unordered_map<std::string, spans::TraceId> trace_corrections_;
+  std::deque<std::string> trace_correction_order_;
 };
 
 }  // namespace ztrace::pipeline

@@ -54,7 +54,7 @@ std::string_view host_name(std::string_view host) {
 // Ids of the span: the kernel's when it made them (they are what an injected header carries),
 // corrected by the request's own traceparent where the kernel could not see it.
 void assign_ids(spans::Span& span, bool server, const http1::Request& request,
-                const zt_trace_context* context) {
+                const zt_trace_context* context, bool forwarded_traceparent) {
   if (context) {
     std::copy(std::begin(context->trace_id), std::end(context->trace_id), span.trace_id.begin());
     std::copy(std::begin(context->span_id), std::end(context->span_id), span.span_id.begin());
@@ -75,12 +75,14 @@ void assign_ids(spans::Span& span, bool server, const http1::Request& request,
     span.parent_span_id = header->parent_span_id;
     span.trace_flags = header->trace_flags;
   } else if (!server) {
-    // The application sent a context of its own (or forwarded its caller's, as a pass-through
-    // proxy does): it stands, so this span joins that trace. Its span id stays ztrace's: the
-    // header's id belongs to a span someone else reports.
+    // The application sent a context: it stands, so this span joins that trace. When the
+    // application made it, the header names this very call: the span takes its id (the next
+    // hop's SERVER span names it as parent). A forwarded header names the caller's span,
+    // which is reported already: the span keeps its own id.
     if (span.trace_id != header->trace_id) span.parent_span_id = {};
     span.trace_id = header->trace_id;
     span.trace_flags = header->trace_flags;
+    if (!forwarded_traceparent) span.span_id = header->parent_span_id;
   }
 }
 
@@ -89,11 +91,12 @@ void assign_ids(spans::Span& span, bool server, const http1::Request& request,
 spans::Span HttpSpanBuilder::build(const conntrack::ConnectionView& connection,
                                    const http1::Exchange& exchange,
                                    std::shared_ptr<const spans::Resource> resource,
-                                   const zt_trace_context* context) const {
+                                   const zt_trace_context* context,
+                                   bool forwarded_traceparent) const {
   const http1::Request& request = exchange.request;
   const bool server = connection.role == Role::kServer;
   spans::Span span;
-  assign_ids(span, server, request, context);
+  assign_ids(span, server, request, context, forwarded_traceparent);
   span.kind = server ? SpanKind::kServer : SpanKind::kClient;
   span.resource = std::move(resource);
   span.attributes.reserve(16);

@@ -22,9 +22,12 @@ class HttpSpanBuilder {
 
   // SERVER span when the connection was accepted, CLIENT span when it was connected.
   // `context`: the kernel's ids for the request (nullptr: fresh ids are made here).
+  // `forwarded`: the client request's traceparent was one its process had received (a
+  // pass-through proxy), not one it made: its span id belongs to the caller's span.
   spans::Span build(const conntrack::ConnectionView& connection, const http1::Exchange& exchange,
                     std::shared_ptr<const spans::Resource> resource,
-                    const zt_trace_context* context = nullptr) const;
+                    const zt_trace_context* context = nullptr,
+                    bool forwarded_traceparent = false) const;
 
  private:
   HttpSpanOptions options_;

@@ -1,11 +1,15 @@
-// OTLP/gRPC with the generated TraceService stub (grpc++).
+// OTLP/gRPC (grpc++): TraceService/Export called through a generic stub with the request
+// bytes the exporter framed (the same bytes the generated stub would send), so a batch is
+// serialized once whatever the protocol.
 
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/security/tls_certificate_provider.h>
 #include <grpcpp/security/tls_certificate_verifier.h>
 #include <grpcpp/security/tls_credentials_options.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <mutex>
 
 #include "opentelemetry/proto/collector/trace/v1/trace_service.grpc.pb.h"
@@ -144,7 +148,8 @@ class GrpcTransport final : public Transport {
     args.SetString(GRPC_ARG_PRIMARY_USER_AGENT_STRING,
                    "ztrace/" + options_.agent_version + " (OTLP/gRPC exporter)");
     channel_ = grpc::CreateCustomChannel(target_, credentials, args);
-    stub_ = TraceService::NewStub(channel_);
+    stub_ = std::make_unique<grpc::GenericStub>(channel_);
+    method_ = "/" + std::string(TraceService::service_full_name()) + "/Export";
     for (const auto& [key, value] : options_.headers) {
       metadata_.emplace_back(lower(key), value);  // gRPC metadata keys are lowercase
     }
@@ -153,14 +158,8 @@ class GrpcTransport final : public Transport {
 
   SendResult send(EncodedBatch& batch, std::chrono::milliseconds timeout) noexcept override {
     SendResult result;
-    if (batch.request == nullptr) {
-      result.error = "no request";
-      result.error_kind = "encode";
-      return result;
-    }
-    const uint64_t message_bytes = batch.request->ByteSizeLong();
+    const uint64_t message_bytes = batch.serialized.size();
     result.bytes_uncompressed = message_bytes;
-    batch.uncompressed_bytes = message_bytes;
 
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + timeout);
@@ -179,7 +178,30 @@ class GrpcTransport final : public Transport {
     ExportTraceServiceResponse response;
     grpc::Status status;
     try {
-      status = stub_->Export(&context, *batch.request, &response);
+      grpc::Slice slice(batch.serialized);
+      grpc::ByteBuffer request(&slice, 1);
+      grpc::ByteBuffer response_bytes;
+      std::mutex done_mutex;
+      std::condition_variable done_changed;
+      bool done = false;
+      stub_->UnaryCall(&context, method_, grpc::StubOptions(), &request, &response_bytes,
+                       [&](grpc::Status call_status) {
+                         std::lock_guard lock(done_mutex);
+                         status = std::move(call_status);
+                         done = true;
+                         done_changed.notify_one();
+                       });
+      std::unique_lock lock(done_mutex);
+      done_changed.wait(lock, [&] { return done; });  // the deadline bounds the call
+      if (status.ok()) {
+        std::vector<grpc::Slice> slices;
+        std::string bytes;
+        if (response_bytes.Dump(&slices).ok()) {
+          for (const auto& s : slices)
+            bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+        }
+        response.ParseFromString(bytes);
+      }
     } catch (...) {
       status = grpc::Status(grpc::StatusCode::INTERNAL, "exception in gRPC call");
     }
@@ -240,7 +262,8 @@ class GrpcTransport final : public Transport {
   OtlpOptions options_;
   std::string target_;
   std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<TraceService::Stub> stub_;
+  std::unique_ptr<grpc::GenericStub> stub_;
+  std::string method_;
   std::vector<std::pair<std::string, std::string>> metadata_;
   std::mutex mutex_;
   grpc::ClientContext* current_ = nullptr;  // guarded by mutex_

@@ -131,34 +131,25 @@ class HttpTransport final : public Transport {
 
   SendResult send(EncodedBatch& batch, std::chrono::milliseconds timeout) noexcept override {
     SendResult result;
-    try {
-      if (!batch.body_ready) {
-        // Both buffers keep their capacity from batch to batch: freeing ~250 KiB per batch
-        // made glibc consolidate its heap every time.
-        std::string& serialized = serialize_buffer_;
-        if (batch.request == nullptr || !batch.request->SerializeToString(&serialized)) {
-          result.error = "cannot serialize the export request";
-          result.error_kind = "encode";
-          return result;
-        }
-        batch.uncompressed_bytes = serialized.size();
-        if (options_.compression == Compression::kGzip) {
-          if (!gzip_.compress(serialized, &batch.body)) {
+    const std::string* body = &batch.serialized;
+    if (options_.compression == Compression::kGzip) {
+      try {
+        if (!batch.body_ready) {
+          if (!gzip_.compress(batch.serialized, &batch.body)) {
             result.error = "gzip failed";
             result.error_kind = "encode";
             return result;
           }
-        } else {
-          batch.body.swap(serialized);
+          batch.body_ready = true;
         }
-        batch.body_ready = true;
+      } catch (...) {  // std::bad_alloc
+        result.error = "out of memory while compressing";
+        result.error_kind = "encode";
+        return result;
       }
-    } catch (...) {  // std::bad_alloc
-      result.error = "out of memory while encoding";
-      result.error_kind = "encode";
-      return result;
+      body = &batch.body;
     }
-    result.bytes_uncompressed = batch.uncompressed_bytes;
+    result.bytes_uncompressed = batch.serialized.size();
 
     if (cancelled_.load(std::memory_order_relaxed)) {
       result.outcome = Outcome::kCancelled;
@@ -169,9 +160,8 @@ class HttpTransport final : public Transport {
     const long timeout_ms = std::max<long>(static_cast<long>(timeout.count()), 1);
     curl_easy_setopt(curl_, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(curl_, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
-    curl_easy_setopt(curl_, CURLOPT_POSTFIELDS, batch.body.data());
-    curl_easy_setopt(curl_, CURLOPT_POSTFIELDSIZE_LARGE,
-                     static_cast<curl_off_t>(batch.body.size()));
+    curl_easy_setopt(curl_, CURLOPT_POSTFIELDS, body->data());
+    curl_easy_setopt(curl_, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body->size()));
     const CURLcode code = curl_easy_perform(curl_);
     if (code != CURLE_OK) {
       if (code == CURLE_ABORTED_BY_CALLBACK) {
@@ -194,7 +184,7 @@ class HttpTransport final : public Transport {
       }
       return result;
     }
-    result.bytes_sent = batch.body.size();
+    result.bytes_sent = body->size();
     long status = 0;
     curl_easy_getinfo(curl_, CURLINFO_RESPONSE_CODE, &status);
     if (status >= 200 && status < 300) {
@@ -237,7 +227,6 @@ class HttpTransport final : public Transport {
   curl_slist* header_list_ = nullptr;
   std::string user_agent_;
   std::string response_;
-  std::string serialize_buffer_;
   GzipCompressor gzip_{kGzipLevel};
   char error_buffer_[CURL_ERROR_SIZE] = {};
   std::atomic<bool> cancelled_{false};

@@ -1,5 +1,9 @@
 #include "userspace/export/otlp/otlp_encoder.h"
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/wire_format_lite.h>
+
+#include <algorithm>
 #include <cstring>
 #include <unordered_map>
 #include <utility>
@@ -169,6 +173,51 @@ void encode_span(const spans::Span& span, trace::Span* out) {
   }
 }
 
+void encode_resource(const spans::Resource* resource, const EncoderOptions& options,
+                     opentelemetry::proto::resource::v1::Resource* out) {
+  if (resource != nullptr) {
+    for (const auto& attribute : resource->attributes) {
+      set_key_value(attribute.key, attribute.value, out->add_attributes());
+    }
+  }
+  for (const auto& attribute : options.extra_resource_attributes) {
+    if (resource != nullptr && has_key(resource->attributes, attribute.key)) continue;
+    set_key_value(attribute.key, attribute.value, out->add_attributes());
+  }
+}
+
+void encode_scope(const EncoderOptions& options, common::InstrumentationScope* out) {
+  out->set_name(kScopeName.data(), kScopeName.size());
+  out->set_version(options.agent_version);
+}
+
+using google::protobuf::internal::WireFormatLite;
+
+void append_varint(uint64_t value, std::string* out) {
+  while (value >= 0x80) {
+    out->push_back(static_cast<char>(value | 0x80));
+    value >>= 7;
+  }
+  out->push_back(static_cast<char>(value));
+}
+
+size_t varint_size(uint64_t value) {
+  return google::protobuf::io::CodedOutputStream::VarintSize64(value);
+}
+
+// A length-delimited field: tag, length, `length` bytes to follow.
+void append_field_header(int field_number, size_t length, std::string* out) {
+  append_varint(WireFormatLite::MakeTag(field_number, WireFormatLite::WIRETYPE_LENGTH_DELIMITED),
+                out);
+  append_varint(length, out);
+}
+
+size_t field_size(int field_number, size_t length) {
+  return varint_size(
+             WireFormatLite::MakeTag(field_number, WireFormatLite::WIRETYPE_LENGTH_DELIMITED)) +
+         varint_size(length) + length;
+}
+
 }  // namespace
 
 OtlpEncoder::OtlpEncoder(EncoderOptions options) : options_(std::move(options)) {}
@@ -184,42 +233,91 @@ void OtlpEncoder::encode(std::span<const spans::Span> batch, ExportRequest* requ
     if (inserted) {
       trace::ResourceSpans* resource_spans = request->add_resource_spans();
       resource_spans->set_schema_url(kSchemaUrl.data(), kSchemaUrl.size());
-      auto* proto_resource = resource_spans->mutable_resource();
-      if (resource != nullptr) {
-        for (const auto& attribute : resource->attributes) {
-          set_key_value(attribute.key, attribute.value, proto_resource->add_attributes());
-        }
-      }
-      for (const auto& attribute : options_.extra_resource_attributes) {
-        if (resource != nullptr && has_key(resource->attributes, attribute.key)) continue;
-        set_key_value(attribute.key, attribute.value, proto_resource->add_attributes());
-      }
+      encode_resource(resource, options_, resource_spans->mutable_resource());
       trace::ScopeSpans* scope_spans = resource_spans->add_scope_spans();
       scope_spans->set_schema_url(kSchemaUrl.data(), kSchemaUrl.size());
-      scope_spans->mutable_scope()->set_name(kScopeName.data(), kScopeName.size());
-      scope_spans->mutable_scope()->set_version(options_.agent_version);
+      encode_scope(options_, scope_spans->mutable_scope());
       it->second = scope_spans;
     }
     encode_span(span, it->second->add_spans());
   }
 }
 
-ArenaRequest::ArenaRequest(size_t initial_block_bytes)
-    : initial_block_(new char[initial_block_bytes]) {
+SpanSerializer::SpanSerializer() : initial_block_(new char[64 * 1024]) {
   google::protobuf::ArenaOptions options;
   options.initial_block = initial_block_.get();
-  options.initial_block_size = initial_block_bytes;
-  options.start_block_size = 64 * 1024;
-  options.max_block_size = 1024 * 1024;
+  options.initial_block_size = 64 * 1024;
   arena_ = std::make_unique<google::protobuf::Arena>(options);
 }
 
-ExportRequest* ArenaRequest::encode(const OtlpEncoder& encoder,
-                                    std::span<const spans::Span> batch) {
-  arena_->Reset();  // keeps the initial block, frees any other
-  ExportRequest* request = google::protobuf::Arena::CreateMessage<ExportRequest>(arena_.get());
-  encoder.encode(batch, request);
-  return request;
+SpanSerializer::~SpanSerializer() = default;
+
+void SpanSerializer::serialize(const spans::Span& span, std::string* out) {
+  arena_->Reset();  // keeps the initial block: no malloc for a usual span
+  auto* message = google::protobuf::Arena::CreateMessage<trace::Span>(arena_.get());
+  encode_span(span, message);
+  message->SerializeToString(out);
+}
+
+RequestFramer::RequestFramer(EncoderOptions options) : options_(std::move(options)) {
+  common::InstrumentationScope scope;
+  encode_scope(options_, &scope);
+  scope_bytes_ = scope.SerializeAsString();
+}
+
+void RequestFramer::frame(std::span<const SerializedSpan> batch, std::string* out) const {
+  // Field order as the generated serializers write it (by field number), so that the bytes
+  // equal OtlpEncoder's: ResourceSpans{resource=1, scope_spans=2, schema_url=3},
+  // ScopeSpans{scope=1, spans=2, schema_url=3}.
+  struct Group {
+    const spans::Resource* resource;
+    std::vector<const std::string*> spans;
+  };
+  std::vector<Group> groups;  // few: one per traced process in the batch
+  for (const SerializedSpan& span : batch) {
+    const spans::Resource* resource = span.resource.get();
+    auto it = std::find_if(groups.begin(), groups.end(),
+                           [&](const Group& g) { return g.resource == resource; });
+    if (it == groups.end()) {
+      groups.push_back({resource, {}});
+      it = groups.end() - 1;
+    }
+    it->spans.push_back(&span.bytes);
+  }
+  out->clear();
+  std::string resource_bytes;
+  for (const Group& group : groups) {
+    opentelemetry::proto::resource::v1::Resource resource;
+    encode_resource(group.resource, options_, &resource);
+    resource.SerializeToString(&resource_bytes);
+
+    size_t scope_spans_size = field_size(trace::ScopeSpans::kScopeFieldNumber, scope_bytes_.size());
+    for (const std::string* span : group.spans) {
+      scope_spans_size += field_size(trace::ScopeSpans::kSpansFieldNumber, span->size());
+    }
+    scope_spans_size += field_size(trace::ScopeSpans::kSchemaUrlFieldNumber, kSchemaUrl.size());
+    const size_t resource_spans_size =
+        field_size(trace::ResourceSpans::kResourceFieldNumber, resource_bytes.size()) +
+        field_size(trace::ResourceSpans::kScopeSpansFieldNumber, scope_spans_size) +
+        field_size(trace::ResourceSpans::kSchemaUrlFieldNumber, kSchemaUrl.size());
+
+    out->reserve(out->size() +
+                 field_size(ExportRequest::kResourceSpansFieldNumber, resource_spans_size));
+    append_field_header(ExportRequest::kResourceSpansFieldNumber, resource_spans_size, out);
+    append_field_header(trace::ResourceSpans::kResourceFieldNumber, resource_bytes.size(), out);
+    out->append(resource_bytes);
+    append_field_header(trace::ResourceSpans::kScopeSpansFieldNumber, scope_spans_size, out);
+    append_field_header(trace::ScopeSpans::kScopeFieldNumber, scope_bytes_.size(), out);
+    out->append(scope_bytes_);
+    for (const std::string* span : group.spans) {
+      append_field_header(trace::ScopeSpans::kSpansFieldNumber, span->size(), out);
+      out->append(*span);
+    }
+    append_field_header(trace::ScopeSpans::kSchemaUrlFieldNumber, kSchemaUrl.size(), out);
+    out->append(kSchemaUrl);
+    append_field_header(trace::ResourceSpans::kSchemaUrlFieldNumber, kSchemaUrl.size(), out);
+    out->append(kSchemaUrl);
+  }
 }
 
 }  // namespace ztrace::otlp

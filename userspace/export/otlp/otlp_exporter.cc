@@ -10,15 +10,10 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-// Memory a queued copy of `span` holds (its resource is shared with the live one).
-size_t estimate_bytes(const spans::Span& span) {
-  size_t bytes = sizeof(spans::Span) + 48 /* queue entry */ + span.name.size() +
-                 span.status_message.size() + span.attributes.size() * sizeof(spans::Attribute);
-  for (const auto& attribute : span.attributes) {
-    bytes += attribute.key.size();
-    if (const auto* text = std::get_if<std::string>(&attribute.value)) bytes += text->size();
-  }
-  return bytes;
+// Memory a queued span holds: its buffer and the queue entry (the resource is shared with
+// the live one).
+size_t queued_bytes(const SerializedSpan& span) {
+  return span.bytes.capacity() + sizeof(SerializedSpan) + 32;
 }
 
 }  // namespace
@@ -44,7 +39,7 @@ std::unique_ptr<OtlpExporter> OtlpExporter::create(const OtlpOptions& options, s
 OtlpExporter::OtlpExporter(const OtlpOptions& options, std::unique_ptr<Transport> transport)
     : options_(options),
       transport_(std::move(transport)),
-      encoder_(EncoderOptions{options.agent_version, options.extra_resource_attributes}),
+      framer_(EncoderOptions{options.agent_version, options.extra_resource_attributes}),
       stats_(std::make_shared<OtlpStats>()),
       random_(std::random_device{}()),
       sender_([this] { run_sender(); }) {}
@@ -71,8 +66,8 @@ std::string OtlpExporter::describe() const {
 bool OtlpExporter::export_spans(std::span<const spans::Span> batch) noexcept {
   if (batch.empty()) return true;
   OtlpStats& stats = *stats_;
-  // Copies are made outside the lock; a full queue is seen first so that a dead backend
-  // costs no copies.
+  // Spans are serialized outside the lock; a full queue is seen first so that a dead backend
+  // costs no work.
   size_t room = 0;
   {
     std::lock_guard lock(mutex_);
@@ -85,9 +80,14 @@ bool OtlpExporter::export_spans(std::span<const spans::Span> batch) noexcept {
     const auto now = Clock::now();
     incoming.reserve(std::min(room, batch.size()));
     for (size_t i = 0; i < batch.size() && i < room; ++i) {
-      incoming.push_back({batch[i], estimate_bytes(batch[i]), now});
+      QueuedSpan& entry = incoming.emplace_back();
+      serializer_.serialize(batch[i], &entry.span.bytes);
+      entry.span.resource = batch[i].resource;
+      entry.bytes = queued_bytes(entry.span);
+      entry.enqueued = now;
     }
-  } catch (...) {  // std::bad_alloc: what could not be copied counts as a full queue
+  } catch (...) {  // std::bad_alloc: what could not be serialized counts as a full queue
+    if (!incoming.empty() && incoming.back().bytes == 0) incoming.pop_back();
   }
   size_t dropped_full = batch.size() - incoming.size();
   size_t dropped_bytes = 0, dropped_shutdown = 0, accepted = 0;
@@ -163,7 +163,7 @@ void OtlpExporter::update_gauges_locked() {
 }
 
 void OtlpExporter::run_sender() {
-  std::vector<spans::Span> batch;
+  std::vector<SerializedSpan> batch;
   batch.reserve(options_.max_batch_spans);
   while (true) {
     size_t batch_bytes = 0;
@@ -205,15 +205,14 @@ void OtlpExporter::run_sender() {
   }
 }
 
-void OtlpExporter::export_batch(std::span<const spans::Span> batch) {
+void OtlpExporter::export_batch(std::span<const SerializedSpan> batch) {
   OtlpStats& stats = *stats_;
   const uint64_t count = batch.size();
   EncodedBatch& encoded = encoded_;  // reused: its body buffer keeps its capacity
   encoded.body.clear();
   encoded.body_ready = false;
-  encoded.uncompressed_bytes = 0;
   try {
-    encoded.request = request_arena_.encode(encoder_, batch);
+    framer_.frame(batch, &encoded.serialized);
   } catch (...) {  // std::bad_alloc
     stats.spans_dropped_export_error.fetch_add(count, std::memory_order_relaxed);
     report_error("encode", "cannot encode a batch of " + std::to_string(count) + " spans");

@@ -1,6 +1,6 @@
 #pragma once
 
-// The OTLP span exporter: a SpanExporter whose export_spans() only copies the batch into a
+// The OTLP span exporter: a SpanExporter whose export_spans() only serializes each span into a
 // bounded queue (spans and bytes; beyond it, drops counted by reason) and returns. Its own
 // sender thread batches by size and delay, encodes, sends over OTLP/gRPC or OTLP/HTTP and
 // retries retryable failures with backoff, so a slow or dead backend never delays the
@@ -41,7 +41,8 @@ class OtlpExporter final : public exporter::SpanExporter {
   OtlpExporter& operator=(const OtlpExporter&) = delete;
 
   std::string_view name() const noexcept override { return "otlp"; }
-  // Copies the batch into the queue. False when some spans were dropped (queue bound).
+  // Serializes the batch into the queue (one buffer per span). False when some spans were
+  // dropped (queue bound). Called from one thread at a time.
   bool export_spans(std::span<const spans::Span> batch) noexcept override;
   // Sends everything queued without waiting for the batch delay, for at most
   // options.flush_timeout (plus the moment a transfer in progress takes to abort); spans
@@ -54,14 +55,14 @@ class OtlpExporter final : public exporter::SpanExporter {
 
  private:
   struct QueuedSpan {
-    spans::Span span;
+    SerializedSpan span;
     size_t bytes;
     std::chrono::steady_clock::time_point enqueued;
   };
 
   void run_sender();
   // Sends one batch with retries; counts its outcome.
-  void export_batch(std::span<const spans::Span> batch);
+  void export_batch(std::span<const SerializedSpan> batch);
   // Drops every queued (not in flight) span as shutdown. Caller holds mutex_.
   void drop_queue_locked();
   void report_error(const std::string& kind, const std::string& message);
@@ -69,7 +70,7 @@ class OtlpExporter final : public exporter::SpanExporter {
 
   const OtlpOptions options_;
   const std::unique_ptr<Transport> transport_;
-  const OtlpEncoder encoder_;
+  const RequestFramer framer_;
   const std::shared_ptr<OtlpStats> stats_;
 
   std::mutex mutex_;
@@ -85,8 +86,10 @@ class OtlpExporter final : public exporter::SpanExporter {
   std::chrono::steady_clock::time_point flush_deadline_;  // guarded by mutex_
 
   // Sender thread only.
-  ArenaRequest request_arena_;
-  EncodedBatch encoded_;
+  EncodedBatch encoded_;  // reused: its buffers keep their capacity
+
+  // export_spans() only.
+  SpanSerializer serializer_;
   std::mt19937_64 random_;
   struct ErrorLogEntry {
     std::chrono::steady_clock::time_point last_logged;

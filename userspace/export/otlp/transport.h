@@ -18,13 +18,12 @@ namespace ztrace::otlp {
 
 // A batch encoded once and sent as many times as retries need.
 struct EncodedBatch {
-  const ExportRequest* request = nullptr;
+  std::string serialized;  // an ExportTraceServiceRequest
   size_t spans = 0;
-  // Filled by byte-oriented transports on first use (serialized, then compressed), reused
-  // by retries.
+  // Filled by a transport on first use when it sends something else than `serialized`
+  // (gzip for OTLP/HTTP), reused by retries.
   std::string body;
   bool body_ready = false;
-  uint64_t uncompressed_bytes = 0;
 };
 
 enum class Outcome { kSuccess, kRetryable, kPermanent, kCancelled };

@@ -85,6 +85,8 @@ struct ConnectionParser::Impl {
   bool tunnel = false;
   std::string_view failure_reason;
   std::vector<Exchange> ready;
+  static constexpr size_t kMaxHeadContexts = 64;
+  std::vector<RequestHeadContext> head_contexts;  // not yet taken
   ParserStats stats;
 };
 
@@ -191,6 +193,9 @@ BodyFraming ConnectionParser::Impl::on_request_head(Direction dir, const Message
   request.start_ns = head.start_ns;
   request.truncated = head.truncated;
   request_seq = front_seq + pending.size() - 1;
+  if (!head.traceparent.empty() && head_contexts.size() < kMaxHeadContexts) {
+    head_contexts.push_back({head.start_ns, std::string(head.traceparent)});
+  }
   return proposed;
 }
 
@@ -324,6 +329,12 @@ void ConnectionParser::on_close(uint64_t timestamp_ns) {
   // Close-delimited bodies end at their last byte, not at the close (see Response::end_ns).
   (void)timestamp_ns;
   impl_->on_close();
+}
+
+std::vector<RequestHeadContext> ConnectionParser::take_request_head_contexts() {
+  std::vector<RequestHeadContext> out;
+  out.swap(impl_->head_contexts);
+  return out;
 }
 
 std::vector<Exchange> ConnectionParser::take_exchanges() {

@@ -66,6 +66,13 @@ struct ParserStats {
 // that starts with a valid start line; the truncated message ends there, when the other
 // direction speaks, or at close. If a message start itself fell in uncaptured bytes, a
 // truncated message with no fields stands for it, so that pairing stays aligned.
+// A request head with a traceparent, reported as soon as the head is parsed (long before
+// its exchange completes), so that its context can be applied to the calls it causes.
+struct RequestHeadContext {
+  uint64_t start_ns = 0;
+  std::string traceparent;
+};
+
 class ConnectionParser {
  public:
   // role: which direction carries requests (server: ingress; client: egress). kUnknown: the
@@ -87,6 +94,9 @@ class ConnectionParser {
   // The connection closed: messages delimited by close are completed, requests left
   // without response are emitted with no response.
   void on_close(uint64_t timestamp_ns);
+
+  // Request heads carrying a traceparent parsed since the last call (at most 64 kept).
+  std::vector<RequestHeadContext> take_request_head_contexts();
 
   // Completed exchanges since the last call, in request order. An exchange is complete when
   // both its request and its response are; 101 and CONNECT 2xx complete everything pending.
