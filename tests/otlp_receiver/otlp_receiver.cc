@@ -1,11 +1,13 @@
 // Test OTLP receiver: an OTLP/gRPC TraceService and an OTLP/HTTP /v1/traces endpoint that
 // record what they get, with switches to misbehave. Used by the e2e tests and the benchmark.
 //
-//   otlp_receiver [--grpc-port N] [--http-port N] [--spans FILE] [--requests FILE]
+//   otlp_receiver [--grpc-port N|auto] [--http-port N|auto] [--spans FILE] [--requests FILE]
 //                 [--raw-dir DIR] [--delay-ms N] [--grpc-fail-code C] [--http-fail-status S]
 //                 [--fail-count N] [--retry-after-s S] [--reject N]
 //                 [--tls-cert PEM --tls-key PEM] [--discard]
 //
+// Each listener logs "otlp_receiver: gRPC|HTTP on 127.0.0.1:PORT" to stderr once it listens
+// ("auto": a free port chosen by the kernel, so concurrent test runs never collide).
 // --spans: every span of every accepted request, one JSON object per line in the agent's
 //   JSON lines schema (README) plus "scope_name", "scope_version", "schema_url",
 //   "scope_schema_url", "transport", "request".
@@ -312,6 +314,15 @@ int int_arg(int argc, char** argv, int* i) {
   return std::atoi(argv[++*i]);
 }
 
+// A port number, or "auto": any free port (-1), printed once listening.
+int port_arg(int argc, char** argv, int* i) {
+  if (*i + 1 < argc && std::string(argv[*i + 1]) == "auto") {
+    ++*i;
+    return -1;
+  }
+  return int_arg(argc, argv, i);
+}
+
 std::string str_arg(int argc, char** argv, int* i) {
   if (*i + 1 >= argc) {
     std::fprintf(stderr, "%s needs a value\n", argv[*i]);
@@ -327,9 +338,9 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--grpc-port") {
-      o.grpc_port = int_arg(argc, argv, &i);
+      o.grpc_port = port_arg(argc, argv, &i);
     } else if (arg == "--http-port") {
-      o.http_port = int_arg(argc, argv, &i);
+      o.http_port = port_arg(argc, argv, &i);
     } else if (arg == "--spans") {
       o.spans_path = str_arg(argc, argv, &i);
     } else if (arg == "--requests") {
@@ -380,15 +391,17 @@ int main(int argc, char** argv) {
       credentials = grpc::SslServerCredentials(ssl);
     }
     grpc::ServerBuilder builder;
-    builder.AddListeningPort("127.0.0.1:" + std::to_string(o.grpc_port), credentials);
+    int bound_port = 0;
+    builder.AddListeningPort("127.0.0.1:" + std::to_string(std::max(o.grpc_port, 0)), credentials,
+                             &bound_port);
     builder.RegisterService(&service);
     builder.SetMaxReceiveMessageSize(64 << 20);
     grpc_server = builder.BuildAndStart();
-    if (!grpc_server) {
+    if (!grpc_server || bound_port == 0) {
       std::fprintf(stderr, "cannot listen on gRPC port %d\n", o.grpc_port);
       return 1;
     }
-    std::fprintf(stderr, "otlp_receiver: gRPC on 127.0.0.1:%d%s\n", o.grpc_port,
+    std::fprintf(stderr, "otlp_receiver: gRPC on 127.0.0.1:%d%s\n", bound_port,
                  tls ? " (TLS)" : "");
   }
 
@@ -406,11 +419,17 @@ int main(int argc, char** argv) {
     }
     http_server->set_payload_max_length(64 << 20);
     http_server->Post("/v1/traces", handle_http);
-    if (!http_server->bind_to_port("127.0.0.1", o.http_port)) {
+    int bound_port = o.http_port;
+    if (o.http_port < 0) {
+      bound_port = http_server->bind_to_any_port("127.0.0.1");
+    } else if (!http_server->bind_to_port("127.0.0.1", o.http_port)) {
+      bound_port = -1;
+    }
+    if (bound_port <= 0) {
       std::fprintf(stderr, "cannot listen on HTTP port %d\n", o.http_port);
       return 1;
     }
-    std::fprintf(stderr, "otlp_receiver: HTTP on 127.0.0.1:%d%s\n", o.http_port,
+    std::fprintf(stderr, "otlp_receiver: HTTP on 127.0.0.1:%d%s\n", bound_port,
                  tls ? " (TLS)" : "");
     http_thread = std::thread([&] { http_server->listen_after_bind(); });
   }

@@ -177,5 +177,54 @@ TEST_CASE("otlp encoder: invalid UTF-8 from captured traffic becomes U+FFFD", "[
   CHECK(parsed.resource_spans(0).scope_spans(0).spans(0).name() == out.name());
 }
 
+TEST_CASE("otlp encoder: spans serialized one by one and framed give the same bytes",
+          "[otlp][encoder]") {
+  auto python = make_resource("python3", 10);
+  auto curl = make_resource("curl", 20);
+  std::vector<spans::Span> batch = {make_span(1, python), make_span(2, curl), make_span(3, nullptr),
+                                    make_span(4, python)};
+  batch[1].status_code = spans::StatusCode::kError;
+  batch[1].set("url.path", std::string("/bad\xff"));
+  const EncoderOptions options{
+      .agent_version = "1.2.3",
+      .extra_resource_attributes = {{"deployment.environment", std::string("prod")}}};
+  ExportRequest request;
+  OtlpEncoder(options).encode(batch, &request);
+  std::string expected;
+  REQUIRE(request.SerializeToString(&expected));
+
+  SpanSerializer serializer;
+  std::vector<SerializedSpan> serialized;
+  for (const auto& span : batch) {
+    SerializedSpan s;
+    serializer.serialize(span, &s.bytes);
+    s.resource = span.resource;
+    serialized.push_back(std::move(s));
+  }
+  std::string framed = "stale content is replaced";
+  RequestFramer(options).frame(serialized, &framed);
+  CHECK(framed == expected);
+  ExportRequest parsed;
+  REQUIRE(parsed.ParseFromString(framed));
+  CHECK(parsed.resource_spans_size() == 3);
+  CHECK(parsed.resource_spans(0).scope_spans(0).spans_size() == 2);
+
+  // Many spans: lengths above one varint byte everywhere.
+  std::vector<spans::Span> many;
+  for (int i = 0; i < 300; ++i) many.push_back(make_span(static_cast<uint8_t>(i), python));
+  OtlpEncoder(options).encode(many, &request);
+  serialized.clear();
+  for (const auto& span : many) {
+    SerializedSpan s;
+    serializer.serialize(span, &s.bytes);
+    s.resource = span.resource;
+    serialized.push_back(std::move(s));
+  }
+  RequestFramer(options).frame(serialized, &framed);
+  CHECK(framed == request.SerializeAsString());
+  RequestFramer(options).frame({}, &framed);
+  CHECK(framed.empty());
+}
+
 }  // namespace
 }  // namespace ztrace::otlp

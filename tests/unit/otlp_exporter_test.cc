@@ -36,7 +36,9 @@ class FakeTransport final : public Transport {
   SendResult send(EncodedBatch& batch, milliseconds timeout) noexcept override {
     std::unique_lock lock(shared_->mutex);
     std::vector<uint8_t> ids;
-    for (const auto& rs : batch.request->resource_spans()) {
+    ExportRequest request;
+    if (!request.ParseFromString(batch.serialized)) return {.error_kind = "unparsable"};
+    for (const auto& rs : request.resource_spans()) {
       for (const auto& ss : rs.scope_spans()) {
         for (const auto& span : ss.spans()) ids.push_back(static_cast<uint8_t>(span.span_id()[7]));
       }

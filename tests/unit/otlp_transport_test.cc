@@ -77,7 +77,7 @@ struct Batch {
       spans.push_back(span);
     }
     OtlpEncoder({.agent_version = "9.9.9"}).encode(spans, &request);
-    encoded.request = &request;
+    encoded.serialized = request.SerializeAsString();
     encoded.spans = spans.size();
   }
   std::vector<spans::Span> spans;
