@@ -108,6 +108,7 @@ TEST_CASE("otlp encoder: every span field", "[otlp][encoder]") {
   span.status_message = "boom";
   span.set("ratio", 0.5);
   span.set("flag", true);
+  span.trace_flags = 0x03;  // sampled + random (W3C trace context level 2)
   OtlpEncoder encoder({.agent_version = "0.1.0"});
   ExportRequest request;
   encoder.encode(std::span(&span, 1), &request);
@@ -121,7 +122,7 @@ TEST_CASE("otlp encoder: every span field", "[otlp][encoder]") {
   CHECK(out.end_time_unix_nano() == span.end_time_unix_nano);
   CHECK(out.status().code() == trace::Status::STATUS_CODE_ERROR);
   CHECK(out.status().message() == "boom");
-  CHECK(out.flags() == 1);
+  CHECK(out.flags() == 3);
   CHECK(attributes_of(out.attributes()) ==
         std::map<std::string, std::string>{{"http.request.method", "s:GET"},
                                            {"http.response.status_code", "i:200"},

@@ -146,17 +146,14 @@ bool has_key(const spans::Attributes& attributes, std::string_view key) {
   return false;
 }
 
-// W3C trace flags in the low byte of Span.flags (trace.proto, SpanFlags): every span the
-// agent exports was recorded, so "sampled".
-constexpr uint32_t kSampledFlag = 0x01;
-
 void encode_span(const spans::Span& span, trace::Span* out) {
   out->set_trace_id(span.trace_id.data(), span.trace_id.size());
   out->set_span_id(span.span_id.data(), span.span_id.size());
   if (!spans::is_zero(span.parent_span_id)) {
     out->set_parent_span_id(span.parent_span_id.data(), span.parent_span_id.size());
   }
-  out->set_flags(kSampledFlag);
+  // W3C trace flags in the low byte of Span.flags (trace.proto, SpanFlags).
+  out->set_flags(span.trace_flags);
   set_utf8(span.name, [&](std::string_view s) { out->set_name(s.data(), s.size()); });
   out->set_kind(to_proto(span.kind));
   out->set_start_time_unix_nano(span.start_time_unix_nano);
