@@ -10,7 +10,7 @@
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
-#include "bpf/inject_maps.bpf.h"
+#include "bpf/shared_maps.bpf.h"
 #include "bpf/socket_trace.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -19,14 +19,6 @@ char LICENSE[] SEC("license") = "GPL";
 #define AF_INET6 10
 
 const volatile __u8 filter_by_port = 0; /* only connections to a port in traced_ports */
-
-/* key: TCP port (host order). Shared with socket_trace.bpf.c (fd reused by userspace). */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 256);
-	__type(key, __u16);
-	__type(value, __u8);
-} traced_ports SEC(".maps");
 
 /* key: client connection; value: unused. Written by sockops when a connection is established;
  * the kernel removes a socket when it closes. sk_msg runs only for sockets in here. */

@@ -14,7 +14,7 @@
 #include <bpf/bpf_tracing.h>
 
 #include "bpf/socket_trace.h"
-#include "bpf/inject_maps.bpf.h"
+#include "bpf/shared_maps.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -48,14 +48,6 @@ struct {
 	__type(key, __u32);
 	__type(value, __u8);
 } traced_pids SEC(".maps");
-
-/* key: TCP port (host order); value: unused. Written by userspace, never deleted. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 256);
-	__type(key, __u16);
-	__type(value, __u8);
-} traced_ports SEC(".maps");
 
 /* key: (tgid, fd); value: what the fd is. Written on connect/accept and on the first I/O on
  * an fd; deleted on close/dup2/dup3 and by userspace on exec/exit. LRU bounds stale entries. */

@@ -5,6 +5,15 @@
 
 #include "bpf/socket_trace.h"
 
+/* key: TCP port (host order); value: unused. The --port rules: written by userspace, never
+ * deleted. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u16);
+	__type(value, __u8);
+} traced_ports SEC(".maps");
+
 /* key: client connection; value: the header to insert into its next message. Written at
  * syscall entry of a request write; deleted by sk_msg when it injects, or at syscall exit. */
 struct {
