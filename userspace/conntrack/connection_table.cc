@@ -26,11 +26,11 @@ struct ConnectionTable::Connection {
 
 ConnectionTable::ConnectionTable(Options options, ExchangeSink sink,
                                  ResourceResolver resolve_resource,
-                                 TraceCorrectionSink correct_trace)
+                                 ServerHeadSink on_server_head)
     : options_(options),
       sink_(std::move(sink)),
       resolve_resource_(std::move(resolve_resource)),
-      correct_trace_(std::move(correct_trace)) {}
+      on_server_head_(std::move(on_server_head)) {}
 
 ConnectionTable::~ConnectionTable() = default;
 
@@ -87,12 +87,12 @@ std::optional<zt_trace_context> take_context(
 
 void ConnectionTable::drain(Connection& conn) {
   for (auto& head : conn.parser.take_request_head_contexts()) {
-    if (!correct_trace_ || conn.parser.role() != Role::kServer) continue;
+    if (!on_server_head_ || conn.parser.role() != Role::kServer) continue;
+    const zt_trace_context* kernel_context = nullptr;
     for (const auto& [start_ns, context] : conn.contexts[1]) {
-      if (start_ns == head.start_ns && context.origin == ZT_CTX_SERVER_NEW) {
-        correct_trace_(context.trace_id, head.traceparent);
-      }
+      if (start_ns == head.start_ns) kernel_context = &context;
     }
+    on_server_head_(conn.key.pid, kernel_context, head.traceparent);
   }
   for (auto& exchange : conn.parser.take_exchanges()) {
     conn.view.role = conn.parser.role();

@@ -67,10 +67,10 @@ class ConnectionTable {
   using ExchangeSink = std::function<void(const ConnectionView&, http1::Exchange&&,
                                           const zt_trace_context* context)>;
   using ResourceResolver = std::function<std::shared_ptr<const spans::Resource>(uint32_t pid)>;
-  // A served request's own traceparent, for a request the kernel started a new trace for
-  // (it could not see the header): spans carrying `kernel_trace_id` belong to that trace.
-  using TraceCorrectionSink = std::function<void(const uint8_t (&kernel_trace_id)[16],
-                                                 const std::string& traceparent)>;
+  // A served request's traceparent, as soon as its head is parsed (before the calls it
+  // causes complete). `kernel_context`: what the kernel made of the request (nullptr: none).
+  using ServerHeadSink = std::function<void(uint32_t pid, const zt_trace_context* kernel_context,
+                                            const std::string& traceparent)>;
 
   struct Options {
     size_t max_connections = 16384;
@@ -78,7 +78,7 @@ class ConnectionTable {
   };
 
   ConnectionTable(Options options, ExchangeSink sink, ResourceResolver resolve_resource,
-                  TraceCorrectionSink correct_trace = nullptr);
+                  ServerHeadSink on_server_head = nullptr);
   ~ConnectionTable();
 
   void on_data(const zt_data_event& event);
@@ -105,7 +105,7 @@ class ConnectionTable {
   const Options options_;
   ExchangeSink sink_;
   ResourceResolver resolve_resource_;
-  TraceCorrectionSink correct_trace_;
+  ServerHeadSink on_server_head_;
   std::unordered_map<ConnectionKey, std::unique_ptr<Connection>, ConnectionKeyHash> connections_;
   Lru lru_;
   ConnectionTableStats stats_;

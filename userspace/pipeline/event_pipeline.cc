@@ -35,16 +35,32 @@ EventPipeline::EventPipeline(EventPipelineOptions options, const spans::KernelCl
                      if (hooks_.on_resource) hooks_.on_resource(pid, *resource);
                      return resource;
                    },
-                   [this](const uint8_t(&kernel_trace_id)[16], const std::string& traceparent) {
-                     correct_trace(kernel_trace_id, traceparent);
+                   [this](uint32_t pid, const zt_trace_context* kernel_context,
+                          const std::string& traceparent) {
+                     on_server_head(pid, kernel_context, traceparent);
                    }) {}
 
-void EventPipeline::correct_trace(const uint8_t (&kernel_trace_id)[16],
-                                  const std::string& traceparent) {
+void EventPipeline::on_server_head(uint32_t pid, const zt_trace_context* kernel_context,
+                                   const std::string& traceparent) {
   auto header = spans::parse_traceparent(traceparent);
   if (!header) return;
+  // A client request of this process carrying the same parent forwards it.
+  auto& received = received_parents_[pid];
+  uint64_t parent;
+  std::memcpy(&parent, header->parent_span_id.data(), sizeof(parent));
+  if (received.size() >= kReceivedParentsPerProcess) received.pop_front();
+  received.push_back(parent);
+  // The kernel could not see the header: its trace, and the children made under it, belong to
+  // the header's trace.
+  if (kernel_context && kernel_context->origin == ZT_CTX_SERVER_NEW) {
+    correct_trace(kernel_context->trace_id, *header);
+  }
+}
+
+void EventPipeline::correct_trace(const uint8_t (&kernel_trace_id)[16],
+                                  const spans::TraceParent& header) {
   std::string key(reinterpret_cast<const char*>(kernel_trace_id), 16);
-  if (trace_corrections_.emplace(key, header->trace_id).second) {
+  if (trace_corrections_.emplace(key, header.trace_id).second) {
     trace_correction_order_.push_back(key);
     if (trace_correction_order_.size() > kMaxTraceCorrections) {
       trace_corrections_.erase(trace_correction_order_.front());
@@ -101,13 +117,6 @@ void EventPipeline::handle(std::span<const uint8_t> bytes) {
         return;
       }
       ++stats_.data_events;
-      if (event->trace.origin == ZT_CTX_SERVER_HEADER) {
-        auto& received = received_parents_[event->pid];
-        uint64_t parent;
-        std::memcpy(&parent, event->trace.parent_span_id, sizeof(parent));
-        if (received.size() >= kReceivedParentsPerProcess) received.pop_front();
-        received.push_back(parent);
-      }
       connections_per_pid_.try_emplace(event->pid, 0);
       connections_.on_data(*event);
       return;

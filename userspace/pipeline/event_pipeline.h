@@ -16,6 +16,7 @@
 #include "userspace/pipeline/http_span_builder.h"
 #include "userspace/process/process_table.h"
 #include "userspace/spans/clock.h"
+#include "userspace/spans/trace_context.h"
 
 namespace ztrace::pipeline {
 
@@ -65,7 +66,9 @@ class EventPipeline {
   void on_exchange(const conntrack::ConnectionView& view, const http1::Exchange& exchange,
                    const zt_trace_context* context);
   bool was_received_by(uint32_t pid, const std::string& traceparent) const;
-  void correct_trace(const uint8_t (&kernel_trace_id)[16], const std::string& traceparent);
+  void on_server_head(uint32_t pid, const zt_trace_context* kernel_context,
+                      const std::string& traceparent);
+  void correct_trace(const uint8_t (&kernel_trace_id)[16], const spans::TraceParent& header);
 
   HttpSpanBuilder http_spans_;
   process::ProcessTable& processes_;
