@@ -253,8 +253,8 @@ int run_agent(const AgentOptions& options) {
 
   // Hooks run on the pipeline thread; map updates are syscalls and thread-safe.
   pipeline::ProcessHooks hooks;
-  hooks.on_exec = [&](uint32_t pid, bool had_connections) {
-    if (had_connections) tracer->forget_process_fds(pid);
+  hooks.on_exec = [&](uint32_t pid, const std::vector<int32_t>& socket_fds) {
+    tracer->forget_fds(pid, socket_fds);
     if (selection.selects_all_processes()) return;
     if (selection.matches_process(pid, exe_path_of(pid))) {
       tracer->trace_process(pid);
@@ -262,8 +262,8 @@ int run_agent(const AgentOptions& options) {
       tracer->untrace_process(pid);
     }
   };
-  hooks.on_exit = [&](uint32_t pid, bool had_connections) {
-    if (had_connections) tracer->forget_process_fds(pid);
+  hooks.on_exit = [&](uint32_t pid, const std::vector<int32_t>& socket_fds) {
+    tracer->forget_fds(pid, socket_fds);
     tracer->set_thread_linking(pid, false);
   };
   // Processes the startup scan missed are first resolved here.

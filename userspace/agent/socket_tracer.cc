@@ -123,18 +123,11 @@ void SocketTracer::set_thread_linking(pid_t pid, bool threads_map_to_requests) {
   }
 }
 
-void SocketTracer::forget_process_fds(pid_t pid) {
-  // Collect first: deleting while iterating restarts the walk on some kernels.
-  std::vector<zt_conn_key> doomed;
-  zt_conn_key key{}, next{};
-  const zt_conn_key* prev = nullptr;
-  int fd = bpf_map__fd(skel_->maps.conns);
-  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-    if (next.tgid == static_cast<uint32_t>(pid)) doomed.push_back(next);
-    key = next;
-    prev = &key;
+void SocketTracer::forget_fds(pid_t pid, std::span<const int32_t> fds) {
+  for (int32_t fd : fds) {
+    zt_conn_key key{static_cast<uint32_t>(pid), fd};
+    bpf_map__delete_elem(skel_->maps.conns, &key, sizeof(key), 0);
   }
-  for (const auto& k : doomed) bpf_map_delete_elem(fd, &k);
 }
 
 namespace {

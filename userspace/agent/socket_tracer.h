@@ -61,8 +61,9 @@ class SocketTracer {
   // goroutines migrate between threads): in-kernel linking by thread happens only for
   // processes set to true here.
   void set_thread_linking(pid_t pid, bool threads_map_to_requests);
-  // Forgets what the kernel cached about a process's fds (exec closes CLOEXEC fds silently).
-  void forget_process_fds(pid_t pid);
+  // Forgets what the kernel cached about these fds of a process (exec closes CLOEXEC fds
+  // silently). Other stale entries (non-sockets) are harmless and age out of the LRU map.
+  void forget_fds(pid_t pid, std::span<const int32_t> fds);
 
   DropCounts drop_counts() const;
   InjectOutcomeCounts inject_counts() const;

@@ -181,15 +181,18 @@ void ConnectionTable::on_close(const zt_conn_event& event) {
   close(it, event.timestamp_ns);
 }
 
-void ConnectionTable::on_process_exit(uint32_t pid, uint64_t timestamp_ns) {
+std::vector<int32_t> ConnectionTable::on_process_exit(uint32_t pid, uint64_t timestamp_ns) {
   std::vector<ConnectionKey> doomed;
   for (const auto& [key, conn] : connections_) {
     if (key.pid == pid) doomed.push_back(key);
   }
+  std::vector<int32_t> fds;
   for (const auto& key : doomed) {
     ++stats_.connections_closed;
     close(connections_.find(key), timestamp_ns);
+    fds.push_back(key.fd);
   }
+  return fds;
 }
 
 void ConnectionTable::expire_idle(uint64_t now_ns) {

@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "bpf/socket_trace.h"
 #include "userspace/common/connection_types.h"
@@ -84,7 +85,8 @@ class ConnectionTable {
   void on_data(const zt_data_event& event);
   void on_open(const zt_conn_event& event);
   void on_close(const zt_conn_event& event);
-  void on_process_exit(uint32_t pid, uint64_t timestamp_ns);
+  // Ends the process's connections; returns their fds (what the kernel cached about them).
+  std::vector<int32_t> on_process_exit(uint32_t pid, uint64_t timestamp_ns);
   // Closes connections without activity since `now_ns - idle_timeout_ns`.
   void expire_idle(uint64_t now_ns);
 

@@ -95,10 +95,6 @@ void EventPipeline::on_exchange(const conntrack::ConnectionView& view,
   ++stats_.spans_built;
 }
 
-bool EventPipeline::process_has_connections(uint32_t pid) const {
-  return connections_per_pid_.count(pid) != 0;
-}
-
 void EventPipeline::handle(std::span<const uint8_t> bytes) {
   if (bytes.empty()) {
     ++stats_.malformed_events;
@@ -117,7 +113,6 @@ void EventPipeline::handle(std::span<const uint8_t> bytes) {
         return;
       }
       ++stats_.data_events;
-      connections_per_pid_.try_emplace(event->pid, 0);
       connections_.on_data(*event);
       return;
     }
@@ -130,7 +125,6 @@ void EventPipeline::handle(std::span<const uint8_t> bytes) {
       }
       ++stats_.connection_events;
       if (bytes[0] == ZT_EVENT_CONN_OPEN) {
-        connections_per_pid_.try_emplace(event.pid, 0);
         connections_.on_open(event);
       } else {
         connections_.on_close(event);
@@ -145,15 +139,14 @@ void EventPipeline::handle(std::span<const uint8_t> bytes) {
         return;
       }
       ++stats_.process_events;
-      const bool had_connections = process_has_connections(event.pid);
       // The old image's connections end with it (CLOEXEC) or at exit.
-      connections_.on_process_exit(event.pid, event.timestamp_ns);
-      connections_per_pid_.erase(event.pid);
+      const std::vector<int32_t> socket_fds =
+          connections_.on_process_exit(event.pid, event.timestamp_ns);
       received_parents_.erase(event.pid);
       // On exec the intake thread already replaced the resource with the new image's.
       if (bytes[0] == ZT_EVENT_PROC_EXIT) processes_.forget(event.pid);
       const auto& hook = bytes[0] == ZT_EVENT_PROC_EXEC ? hooks_.on_exec : hooks_.on_exit;
-      if (hook) hook(event.pid, had_connections);
+      if (hook) hook(event.pid, socket_fds);
       return;
     }
     default:

@@ -27,9 +27,10 @@ struct EventPipelineOptions {
 
 // Process lifecycle, for the agent's selection rules and kernel-side cleanup.
 struct ProcessHooks {
-  // pid exec'd a new image; had_connections: the table knew sockets of the old image.
-  std::function<void(uint32_t pid, bool had_connections)> on_exec;
-  std::function<void(uint32_t pid, bool had_connections)> on_exit;
+  // pid exec'd a new image (or exited); socket_fds: the sockets of the old image the table
+  // knew, whose kernel-side entries are now stale (CLOEXEC closes them without close()).
+  std::function<void(uint32_t pid, const std::vector<int32_t>& socket_fds)> on_exec;
+  std::function<void(uint32_t pid, const std::vector<int32_t>& socket_fds)> on_exit;
   // A process was first seen with this resource (e.g. to mark Go processes in the kernel).
   std::function<void(uint32_t pid, const spans::Resource& resource)> on_resource;
 };
@@ -62,7 +63,6 @@ class EventPipeline {
   EventPipelineStats stats() const;
 
  private:
-  bool process_has_connections(uint32_t pid) const;
   void on_exchange(const conntrack::ConnectionView& view, const http1::Exchange& exchange,
                    const zt_trace_context* context);
   bool was_received_by(uint32_t pid, const std::string& traceparent) const;
@@ -76,7 +76,6 @@ class EventPipeline {
   ProcessHooks hooks_;
   conntrack::ConnectionTable connections_;
   EventPipelineStats stats_;
-  std::unordered_map<uint32_t, uint32_t> connections_per_pid_;
   // Parent span ids of traceparents that processes received lately, per process: a client
   // request carrying one of them forwards its caller's context. Bounded ring per process.
   static constexpr size_t kReceivedParentsPerProcess = 256;
