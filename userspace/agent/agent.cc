@@ -1,5 +1,6 @@
 #include "userspace/agent/agent.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -23,6 +24,7 @@
 #include "userspace/export/jsonl_exporter.h"
 #include "userspace/export/otlp/otlp_exporter.h"
 #include "userspace/pipeline/event_pipeline.h"
+#include "userspace/process/process_info.h"
 #include "userspace/process/process_table.h"
 #include "userspace/spans/clock.h"
 
@@ -74,7 +76,8 @@ bool is_go(const spans::Resource& resource) {
 }
 
 // Goroutines migrate between threads: in Go processes the kernel must not link by thread.
-void mark_running_go_processes(SocketTracer& tracer, process::ProcessTable& processes) {
+// Only the executable is looked at (its ELF notes), not the whole resource.
+void mark_running_go_processes(SocketTracer& tracer) {
   size_t marked = 0;
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
@@ -82,7 +85,10 @@ void mark_running_go_processes(SocketTracer& tracer, process::ProcessTable& proc
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
     const pid_t pid = std::stoi(name);
     if (pid == getpid()) continue;
-    const bool go = is_go(*processes.get(pid));
+    const int exe = open((entry.path() / "exe").c_str(), O_RDONLY | O_CLOEXEC);
+    if (exe < 0) continue;  // kernel thread or gone: nothing to link
+    const bool go = process::is_go_elf(exe);
+    close(exe);
     tracer.set_thread_linking(pid, !go);
     marked += go;
   }
@@ -228,7 +234,7 @@ int run_agent(const AgentOptions& options) {
   }
 
   // Running processes are checked once; until then no request of theirs is linked by thread.
-  mark_running_go_processes(*tracer, processes);
+  mark_running_go_processes(*tracer);
 
   // Injection is an addition to tracing: when it cannot be set up, trace without it.
   std::unique_ptr<HeaderInjector> injector;
