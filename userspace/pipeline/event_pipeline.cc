@@ -59,7 +59,8 @@ void EventPipeline::on_server_head(uint32_t pid, const zt_trace_context* kernel_
 
 void EventPipeline::correct_trace(const uint8_t (&kernel_trace_id)[16],
                                   const spans::TraceParent& header) {
-  std::string key(reinterpret_cast<const char*>(kernel_trace_id), 16);
+  spans::TraceId key;
+  std::memcpy(key.data(), kernel_trace_id, key.size());
   if (trace_corrections_.emplace(key, header.trace_id).second) {
     trace_correction_order_.push_back(key);
     if (trace_correction_order_.size() > kMaxTraceCorrections) {
@@ -79,12 +80,16 @@ void EventPipeline::on_exchange(const conntrack::ConnectionView& view,
     return;
   }
   ++stats_.link_outcomes[context ? context->origin : ZT_CTX_NONE];
-  const bool forwarded = view.role != Role::kServer && !exchange.request.traceparent.empty() &&
-                         was_received_by(view.pid, exchange.request.traceparent);
-  spans::Span span = http_spans_.build(view, exchange, view.resource, context, forwarded);
+  std::optional<spans::TraceParent> header;
+  if (!exchange.request.traceparent.empty()) {
+    header = spans::parse_traceparent(exchange.request.traceparent);
+  }
+  const bool forwarded = header && view.role != Role::kServer &&
+                         was_received_by(view.pid, header->parent_span_id);
+  spans::Span span = http_spans_.build(view, exchange, view.resource, context,
+                                       header ? &*header : nullptr, forwarded);
   if (!trace_corrections_.empty()) {
-    auto it = trace_corrections_.find(
-        std::string(reinterpret_cast<const char*>(span.trace_id.data()), span.trace_id.size()));
+    auto it = trace_corrections_.find(span.trace_id);
     if (it != trace_corrections_.end()) span.trace_id = it->second;
   }
   if (!(span.trace_flags & ZT_TRACE_FLAG_SAMPLED)) {
@@ -154,12 +159,11 @@ void EventPipeline::handle(std::span<const uint8_t> bytes) {
   }
 }
 
-bool EventPipeline::was_received_by(uint32_t pid, const std::string& traceparent) const {
-  auto header = spans::parse_traceparent(traceparent);
+bool EventPipeline::was_received_by(uint32_t pid, const spans::SpanId& parent_span_id) const {
   auto it = received_parents_.find(pid);
-  if (!header || it == received_parents_.end()) return false;
+  if (it == received_parents_.end()) return false;
   uint64_t parent;
-  std::memcpy(&parent, header->parent_span_id.data(), sizeof(parent));
+  std::memcpy(&parent, parent_span_id.data(), sizeof(parent));
   for (uint64_t received : it->second) {
     if (received == parent) return true;
   }

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <deque>
 #include <string>
 #include <unordered_map>
@@ -65,7 +66,7 @@ class EventPipeline {
  private:
   void on_exchange(const conntrack::ConnectionView& view, const http1::Exchange& exchange,
                    const zt_trace_context* context);
-  bool was_received_by(uint32_t pid, const std::string& traceparent) const;
+  bool was_received_by(uint32_t pid, const spans::SpanId& parent_span_id) const;
   void on_server_head(uint32_t pid, const zt_trace_context* kernel_context,
                       const std::string& traceparent);
   void correct_trace(const uint8_t (&kernel_trace_id)[16], const spans::TraceParent& header);
@@ -83,8 +84,15 @@ class EventPipeline {
   // Kernel trace ids that turned out to belong to a request's own trace (the kernel missed
   // its header): spans made under them are moved to that trace. Bounded, oldest dropped.
   static constexpr size_t kMaxTraceCorrections = 4096;
-  std::unordered_map<std::string, spans::TraceId> trace_corrections_;
-  std::deque<std::string> trace_correction_order_;
+  struct TraceIdHash {
+    size_t operator()(const spans::TraceId& id) const {
+      size_t h;  // ids are random: any 8 bytes hash well
+      std::memcpy(&h, id.data(), sizeof(h));
+      return h;
+    }
+  };
+  std::unordered_map<spans::TraceId, spans::TraceId, TraceIdHash> trace_corrections_;
+  std::deque<spans::TraceId> trace_correction_order_;
 };
 
 }  // namespace ztrace::pipeline

@@ -53,8 +53,8 @@ std::string_view host_name(std::string_view host) {
 
 // Ids of the span: the kernel's when it made them (they are what an injected header carries),
 // corrected by the request's own traceparent where the kernel could not see it.
-void assign_ids(spans::Span& span, bool server, const http1::Request& request,
-                const zt_trace_context* context, bool forwarded_traceparent) {
+void assign_ids(spans::Span& span, bool server, const zt_trace_context* context,
+                const spans::TraceParent* header, bool forwarded_traceparent) {
   if (context) {
     std::copy(std::begin(context->trace_id), std::end(context->trace_id), span.trace_id.begin());
     std::copy(std::begin(context->span_id), std::end(context->span_id), span.span_id.begin());
@@ -65,8 +65,6 @@ void assign_ids(spans::Span& span, bool server, const http1::Request& request,
     span.trace_id = spans::random_trace_id();
     span.span_id = spans::random_span_id();
   }
-  if (request.traceparent.empty()) return;
-  auto header = spans::parse_traceparent(request.traceparent);
   if (!header) return;
   if (server && (!context || context->origin == ZT_CTX_SERVER_NEW)) {
     // The header was beyond the kernel's scan window (or no pipelining context): it still
@@ -92,11 +90,12 @@ spans::Span HttpSpanBuilder::build(const conntrack::ConnectionView& connection,
                                    const http1::Exchange& exchange,
                                    std::shared_ptr<const spans::Resource> resource,
                                    const zt_trace_context* context,
+                                   const spans::TraceParent* request_header,
                                    bool forwarded_traceparent) const {
   const http1::Request& request = exchange.request;
   const bool server = connection.role == Role::kServer;
   spans::Span span;
-  assign_ids(span, server, request, context, forwarded_traceparent);
+  assign_ids(span, server, context, request_header, forwarded_traceparent);
   span.kind = server ? SpanKind::kServer : SpanKind::kClient;
   span.resource = std::move(resource);
   span.attributes.reserve(16);

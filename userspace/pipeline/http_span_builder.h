@@ -8,6 +8,7 @@
 #include "userspace/protocols/http1/connection_parser.h"
 #include "userspace/spans/clock.h"
 #include "userspace/spans/span.h"
+#include "userspace/spans/trace_context.h"
 
 namespace ztrace::pipeline {
 
@@ -22,11 +23,13 @@ class HttpSpanBuilder {
 
   // SERVER span when the connection was accepted, CLIENT span when it was connected.
   // `context`: the kernel's ids for the request (nullptr: fresh ids are made here).
-  // `forwarded`: the client request's traceparent was one its process had received (a
-  // pass-through proxy), not one it made: its span id belongs to the caller's span.
+  // `request_header`: the request's own traceparent, parsed (nullptr: none or malformed).
+  // `forwarded`: a client request's header was one its process had received (a pass-through
+  // proxy), not one it made: its span id belongs to the caller's span.
   spans::Span build(const conntrack::ConnectionView& connection, const http1::Exchange& exchange,
                     std::shared_ptr<const spans::Resource> resource,
                     const zt_trace_context* context = nullptr,
+                    const spans::TraceParent* request_header = nullptr,
                     bool forwarded_traceparent = false) const;
 
  private:
