@@ -423,7 +423,8 @@ static __always_inline bool decode_hex_id(const __u8 *data, __u32 pos, __u8 *dst
 struct traceparent_scan {
 	const __u8 *data; /* request head bytes (map value) */
 	__u32 len;
-	int value_pos; /* result: position of the header's value, or one of: */
+	int value_pos;     /* result: position of the header's value, or one of: */
+	__u32 line_end;    /* result: position after the first LF (the request line), 0: none */
 };
 #define TRACEPARENT_ABSENT -1   /* the header block ended without one */
 #define TRACEPARENT_UNKNOWN -2  /* the data ended before the header block did */
@@ -445,6 +446,8 @@ static long scan_traceparent_word(__u32 index, void *arg)
 		if (data[off + b] != '\n')
 			continue;
 		__u32 line = (off + b + 1) & (TRACEPARENT_SCAN_MAX_BYTES - 1);
+		if (!scan->line_end)
+			scan->line_end = off + b + 1;
 		if (line >= scan->len)
 			return 1;
 		if (data[line] == '\r') {
@@ -467,10 +470,11 @@ static long scan_traceparent_word(__u32 index, void *arg)
 }
 
 /* Position in data[0..len) of the value of a `traceparent:` header line, or
- * TRACEPARENT_ABSENT / TRACEPARENT_UNKNOWN. Needs bpf_loop (5.17+): a plain bounded loop this
- * long is too much for the verifier. Without it the kernel does not read incoming headers
- * (userspace still does, for the server span). */
-static __always_inline int find_traceparent(const __u8 *data, __u32 len)
+ * TRACEPARENT_ABSENT / TRACEPARENT_UNKNOWN; *line_end (optional) gets the position after the
+ * first LF, which ends the request line (0: not in the data). Needs bpf_loop (5.17+): a plain
+ * bounded loop this long is too much for the verifier. Without it the kernel does not read
+ * incoming headers (userspace still does, for the server span) and does not inject. */
+static __always_inline int find_traceparent(const __u8 *data, __u32 len, __u32 *line_end)
 {
 	if (!bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_loop))
 		return TRACEPARENT_ABSENT;
@@ -479,6 +483,8 @@ static __always_inline int find_traceparent(const __u8 *data, __u32 len)
 	if (scan.len > TRACEPARENT_SCAN_MAX_BYTES)
 		scan.len = TRACEPARENT_SCAN_MAX_BYTES;
 	bpf_loop(TRACEPARENT_SCAN_MAX_BYTES / 8, scan_traceparent_word, &scan, 0);
+	if (line_end)
+		*line_end = scan.line_end;
 	return scan.value_pos;
 }
 
@@ -516,7 +522,7 @@ static __always_inline void on_server_request(struct data_scratch *s, __u32 head
 					      __u64 pid_tgid, int fd, struct zt_conn_info *info)
 {
 	struct zt_trace_context *ctx = &s->event.trace;
-	int value = find_traceparent(s->event.data, head_bytes);
+	int value = find_traceparent(s->event.data, head_bytes, NULL);
 	if (value >= 0 && parse_traceparent(s->event.data, value, head_bytes, ctx)) {
 		ctx->origin = ZT_CTX_SERVER_HEADER;
 	} else {
@@ -578,7 +584,7 @@ static __always_inline void on_server_head_continued(struct data_scratch *s, __u
 {
 	info->head_pending = 0;
 	struct zt_trace_context header = {};
-	int value = find_traceparent(s->event.data, bytes);
+	int value = find_traceparent(s->event.data, bytes, NULL);
 	if (value < 0 && bytes >= 12 + TRACEPARENT_VALUE_BYTES) {
 		/* the header may start this read: the scan only looks after line feeds */
 		__u64 head;
@@ -664,44 +670,6 @@ static __always_inline void on_client_request(struct zt_trace_context *ctx, __u6
 	ctx->origin = origin;
 }
 
-struct line_end_scan {
-	const __u8 *data;
-	__u32 len;
-	__u32 end; /* result: position after the first LF, 0 if none */
-};
-
-/* bpf_loop callback: the first LF in the 8 bytes at index * 8. */
-static long scan_line_end_word(__u32 index, void *arg)
-{
-	struct line_end_scan *scan = arg;
-	__u32 off = (index * 8) & (TRACEPARENT_SCAN_MAX_BYTES - 1);
-	if (off + 8 > scan->len)
-		return 1;
-	__u64 word;
-	__builtin_memcpy(&word, &scan->data[off], 8);
-	if (!HAS_NEWLINE(word))
-		return 0;
-	for (__u32 b = 0; b < 8; b++) {
-		if (scan->data[off + b] == '\n') {
-			scan->end = off + b + 1;
-			return 1;
-		}
-	}
-	return 1;
-}
-
-/* Position just after the request line, within the first `len` bytes of data, or 0. */
-static __always_inline __u32 request_line_end(const __u8 *data, __u32 len)
-{
-	if (!bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_loop))
-		return 0;
-	struct line_end_scan scan = { .data = data, .len = len };
-	if (scan.len > TRACEPARENT_SCAN_MAX_BYTES)
-		scan.len = TRACEPARENT_SCAN_MAX_BYTES;
-	bpf_loop(TRACEPARENT_SCAN_MAX_BYTES / 8, scan_line_end_word, &scan, 0);
-	return scan.end;
-}
-
 /* A request whose line did not end in its first send: the header goes after the line's LF in
  * a following send on the same connection. */
 struct awaiting_line_end {
@@ -758,6 +726,8 @@ static __always_inline void classify_client_write(struct syscall_args *args, __u
 	bool request_start = is_request_start(first4);
 	struct awaiting_line_end *awaiting = NULL;
 	if (!request_start) {
+		if (!inject_enabled)
+			return;
 		awaiting = bpf_map_lookup_elem(&awaiting_line_ends, &conn_key);
 		if (!awaiting)
 			return;
@@ -772,9 +742,9 @@ static __always_inline void classify_client_write(struct syscall_args *args, __u
 	struct data_scratch *s = bpf_map_lookup_elem(&scratch, &zero);
 	if (!s)
 		return;
-	/* The head is looked at in the first buffer only; the syscall length is not known yet,
-	 * so read what is readable of the scan window. */
-	__u32 head = traceparent_scan_bytes;
+	/* The head is looked at in the first buffer only. Without injection only the request line
+	 * (for forwarded-request linking) is needed. */
+	__u32 head = inject_enabled ? traceparent_scan_bytes : REQUEST_LINE_HASH_MAX_BYTES;
 	if (head > TRACEPARENT_SCAN_MAX_BYTES)
 		head = TRACEPARENT_SCAN_MAX_BYTES;
 	__u64 first_len = args->iovcnt ? 0 : args->len;
@@ -792,10 +762,16 @@ static __always_inline void classify_client_write(struct syscall_args *args, __u
 	if (bpf_probe_read_user(s->event.data, head, (void *)first))
 		head = 0;
 	struct zt_pending_injection pending = {};
+	__u32 line_end = 0;
 	if (awaiting) {
 		/* A later send of a request whose line was cut: its context was made already. */
 		pending.trace = awaiting->trace;
-		pending.insert_offset = head ? request_line_end(s->event.data, head) : 0;
+		if (head && find_traceparent(s->event.data, head, &line_end) >= 0) {
+			bpf_map_delete_elem(&awaiting_line_ends, &conn_key);
+			count_inject(ZT_INJECT_HAD_HEADER);
+			return;
+		}
+		pending.insert_offset = line_end;
 		if (!pending.insert_offset) {
 			if (--awaiting->sends_left == 0) {
 				bpf_map_delete_elem(&awaiting_line_ends, &conn_key);
@@ -808,12 +784,12 @@ static __always_inline void classify_client_write(struct syscall_args *args, __u
 		on_client_request(&args->trace, pid_tgid, s->event.data, head);
 		if (!inject_enabled || info->role != ZT_ROLE_CLIENT || !head)
 			return;
-		if (find_traceparent(s->event.data, head) >= 0) {
+		if (find_traceparent(s->event.data, head, &line_end) >= 0) {
 			count_inject(ZT_INJECT_HAD_HEADER);
 			return;
 		}
 		pending.trace = args->trace;
-		pending.insert_offset = request_line_end(s->event.data, head);
+		pending.insert_offset = line_end;
 		if (!pending.insert_offset) {
 			struct awaiting_line_end wait = { .trace = args->trace,
 							  .generation = info->generation,
