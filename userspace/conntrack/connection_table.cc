@@ -3,16 +3,17 @@
 #include <algorithm>
 #include <optional>
 #include <string_view>
+#include <type_traits>
+#include <variant>
 #include <vector>
 
 namespace ztrace::conntrack {
 
 struct ConnectionTable::Connection {
-  Connection(Role role, bool joined_midstream) : parser(role, joined_midstream) {}
-
   ConnectionKey key;
   ConnectionView view;
-  http1::ConnectionParser parser;
+  Role kernel_role = Role::kUnknown;  // as the kernel saw the socket start
+  ProtocolParser parser;              // chosen at the first captured bytes
   uint64_t next_offset[2] = {0, 0};  // expected stream position per direction
   bool seen_data[2] = {false, false};
   // Trace contexts of request heads, by the timestamp of the syscall that started them, per
@@ -26,9 +27,10 @@ struct ConnectionTable::Connection {
 
 ConnectionTable::ConnectionTable(Options options, ExchangeSink sink,
                                  ResourceResolver resolve_resource,
-                                 ServerHeadSink on_server_head)
+                                 ServerHeadSink on_server_head, Http2ExchangeSink http2_sink)
     : options_(options),
       sink_(std::move(sink)),
+      http2_sink_(std::move(http2_sink)),
       resolve_resource_(std::move(resolve_resource)),
       on_server_head_(std::move(on_server_head)) {}
 
@@ -48,8 +50,9 @@ ConnectionTable::Connection* ConnectionTable::find_or_create(const ConnectionKey
   // A socket the kernel first saw at a read or write (not at connect/accept) was open
   // before the agent started: its streams may begin mid-message.
   bool joined_midstream = role == Role::kUnknown;
-  auto conn = std::make_unique<Connection>(role, joined_midstream);
+  auto conn = std::make_unique<Connection>();
   conn->key = key;
+  conn->kernel_role = role;
   conn->joined_midstream = joined_midstream;
   conn->view.pid = key.pid;
   conn->view.role = role;
@@ -86,22 +89,41 @@ std::optional<zt_trace_context> take_context(
 }  // namespace
 
 void ConnectionTable::drain(Connection& conn) {
-  for (auto& head : conn.parser.take_request_head_contexts()) {
-    if (!on_server_head_ || conn.parser.role() != Role::kServer) continue;
+  if (auto* h1 = std::get_if<http1::ConnectionParser>(&conn.parser)) drain_http1(conn, *h1);
+  if (auto* h2 = std::get_if<http2::ConnectionParser>(&conn.parser)) drain_http2(conn, *h2);
+}
+
+void ConnectionTable::drain_http2(Connection& conn, http2::ConnectionParser& parser) {
+  for (auto& head : parser.take_request_head_contexts()) {
+    if (on_server_head_) on_server_head_(conn.key.pid, nullptr, head.traceparent);
+  }
+  for (auto& exchange : parser.take_exchanges()) {
+    if (parser.role() != Role::kUnknown) conn.view.role = parser.role();
+    if (http2_sink_) http2_sink_(conn.view, std::move(exchange));
+  }
+  if (parser.failed() && !conn.failure_counted) {
+    conn.failure_counted = true;
+    ++stats_.non_http_connections;
+  }
+}
+
+void ConnectionTable::drain_http1(Connection& conn, http1::ConnectionParser& parser) {
+  for (auto& head : parser.take_request_head_contexts()) {
+    if (!on_server_head_ || parser.role() != Role::kServer) continue;
     const zt_trace_context* kernel_context = nullptr;
     for (const auto& [start_ns, context] : conn.contexts[1]) {
       if (start_ns == head.start_ns) kernel_context = &context;
     }
     on_server_head_(conn.key.pid, kernel_context, head.traceparent);
   }
-  for (auto& exchange : conn.parser.take_exchanges()) {
-    conn.view.role = conn.parser.role();
+  for (auto& exchange : parser.take_exchanges()) {
+    conn.view.role = parser.role();
     // Requests travel ingress on servers, egress on clients.
     const int request_dir = conn.view.role == Role::kServer ? 1 : 0;
     auto context = take_context(conn.contexts[request_dir], exchange.request.start_ns);
     sink_(conn.view, std::move(exchange), context ? &*context : nullptr);
   }
-  if (conn.parser.failed() && !conn.failure_counted) {
+  if (parser.failed() && !conn.failure_counted) {
     conn.failure_counted = true;
     ++stats_.non_http_connections;
   }
@@ -134,11 +156,30 @@ void ConnectionTable::on_data(const zt_data_event& event) {
     ++stats_.out_of_order_pieces;
     return;
   }
+  const uint32_t captured = std::min<uint32_t>(event.captured_bytes, ZT_PIECE_BYTES);
+  const std::string_view bytes(reinterpret_cast<const char*>(event.data), captured);
+  if (std::holds_alternative<std::monostate>(conn->parser)) {
+    // A piece that does not start its syscall tells nothing about the protocol.
+    conn->parser = make_protocol_parser(event.call_offset == 0 ? bytes : std::string_view(),
+                                        conn->kernel_role, conn->joined_midstream);
+    if (std::holds_alternative<http2::ConnectionParser>(conn->parser)) {
+      ++stats_.http2_connections;
+    }
+  }
+  const auto feed = [&](std::string_view data, uint64_t gap_after, bool syscall_start) {
+    std::visit(
+        [&](auto& parser) {
+          if constexpr (!std::is_same_v<std::decay_t<decltype(parser)>, std::monostate>) {
+            parser.on_data(direction, data, gap_after, event.timestamp_ns, syscall_start);
+          }
+        },
+        conn->parser);
+  };
   if (piece_offset > expected) {
     // Pieces were lost (ring buffer full): their length is known, their bytes are not.
     const uint64_t lost = piece_offset - expected;
     stats_.lost_bytes += lost;
-    conn->parser.on_data(direction, {}, lost, event.timestamp_ns, false);
+    feed({}, lost, false);
   }
 
   if (event.trace.origin != ZT_CTX_NONE) {
@@ -146,15 +187,12 @@ void ConnectionTable::on_data(const zt_data_event& event) {
     if (contexts.size() >= kMaxContextsPerDirection) contexts.pop_front();
     contexts.emplace_back(event.timestamp_ns, event.trace);
   }
-  const uint32_t captured = std::min<uint32_t>(event.captured_bytes, ZT_PIECE_BYTES);
   uint64_t gap_after = 0;
   if (event.flags & ZT_DATA_LAST_PIECE) {
     const uint64_t captured_end = uint64_t{event.call_offset} + captured;
     gap_after = event.call_bytes > captured_end ? event.call_bytes - captured_end : 0;
   }
-  conn->parser.on_data(direction,
-                       std::string_view(reinterpret_cast<const char*>(event.data), captured),
-                       gap_after, event.timestamp_ns, event.call_offset == 0);
+  feed(bytes, gap_after, event.call_offset == 0);
   expected = piece_offset + captured + gap_after;
   drain(*conn);
 }
@@ -163,13 +201,23 @@ void ConnectionTable::close(
     std::unordered_map<ConnectionKey, std::unique_ptr<Connection>, ConnectionKeyHash>::iterator it,
     uint64_t timestamp_ns) {
   Connection& conn = *it->second;
-  conn.parser.on_close(timestamp_ns);
-  drain(conn);
-  const auto& parser_stats = conn.parser.stats();
-  stats_.orphan_responses += parser_stats.orphan_responses;
-  stats_.truncated_messages += parser_stats.truncated_messages;
-  stats_.lost_sync_messages += parser_stats.lost_sync_messages;
-  stats_.dropped_exchanges += parser_stats.dropped_exchanges;
+  if (auto* h1 = std::get_if<http1::ConnectionParser>(&conn.parser)) {
+    h1->on_close(timestamp_ns);
+    drain(conn);
+    const auto& parser_stats = h1->stats();
+    stats_.orphan_responses += parser_stats.orphan_responses;
+    stats_.truncated_messages += parser_stats.truncated_messages;
+    stats_.lost_sync_messages += parser_stats.lost_sync_messages;
+    stats_.dropped_exchanges += parser_stats.dropped_exchanges;
+  } else if (auto* h2 = std::get_if<http2::ConnectionParser>(&conn.parser)) {
+    h2->on_close(timestamp_ns);
+    drain(conn);
+    const http2::ParserStats parser_stats = h2->stats();
+    stats_.http2_lost_sync += parser_stats.lost_sync;
+    stats_.http2_orphan_streams += parser_stats.streams.orphan_streams;
+    stats_.http2_dropped_streams +=
+        parser_stats.streams.dropped_streams + parser_stats.streams.undirected_streams;
+  }
   lru_.erase(conn.lru_position);
   connections_.erase(it);
 }

@@ -16,7 +16,9 @@
 #include "bpf/socket_trace.h"
 #include "userspace/common/connection_types.h"
 #include "userspace/conntrack/endpoint.h"
+#include "userspace/conntrack/protocols.h"
 #include "userspace/protocols/http1/connection_parser.h"
+#include "userspace/protocols/http2/connection_parser.h"
 #include "userspace/spans/span.h"
 
 namespace ztrace::conntrack {
@@ -59,6 +61,10 @@ struct ConnectionTableStats {
   uint64_t truncated_messages = 0;
   uint64_t lost_sync_messages = 0;  // framing lost in a gap: skipped until a message start
   uint64_t dropped_exchanges = 0;   // parser bounds (pending requests) exceeded
+  uint64_t http2_connections = 0;
+  uint64_t http2_lost_sync = 0;        // HTTP/2 framing lost to uncaptured bytes
+  uint64_t http2_orphan_streams = 0;   // streams whose request was not seen (joined mid-way)
+  uint64_t http2_dropped_streams = 0;  // parser bounds exceeded, or direction never known
 };
 
 class ConnectionTable {
@@ -67,6 +73,8 @@ class ConnectionTable {
   // e.g. the second of two requests pipelined in one syscall).
   using ExchangeSink = std::function<void(const ConnectionView&, http1::Exchange&&,
                                           const zt_trace_context* context)>;
+  // One HTTP/2 stream's exchange (the kernel makes no trace context for HTTP/2).
+  using Http2ExchangeSink = std::function<void(const ConnectionView&, http2::Exchange&&)>;
   using ResourceResolver = std::function<std::shared_ptr<const spans::Resource>(uint32_t pid)>;
   // A served request's traceparent, as soon as its head is parsed (before the calls it
   // causes complete). `kernel_context`: what the kernel made of the request (nullptr: none).
@@ -79,7 +87,7 @@ class ConnectionTable {
   };
 
   ConnectionTable(Options options, ExchangeSink sink, ResourceResolver resolve_resource,
-                  ServerHeadSink on_server_head = nullptr);
+                  ServerHeadSink on_server_head = nullptr, Http2ExchangeSink http2_sink = nullptr);
   ~ConnectionTable();
 
   void on_data(const zt_data_event& event);
@@ -102,10 +110,13 @@ class ConnectionTable {
                                 ConnectionKeyHash>::iterator it,
              uint64_t timestamp_ns);
   void drain(Connection& conn);
+  void drain_http1(Connection& conn, http1::ConnectionParser& parser);
+  void drain_http2(Connection& conn, http2::ConnectionParser& parser);
   void touch(Connection& conn, uint64_t timestamp_ns);
 
   const Options options_;
   ExchangeSink sink_;
+  Http2ExchangeSink http2_sink_;
   ResourceResolver resolve_resource_;
   ServerHeadSink on_server_head_;
   std::unordered_map<ConnectionKey, std::unique_ptr<Connection>, ConnectionKeyHash> connections_;

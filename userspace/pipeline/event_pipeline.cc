@@ -22,6 +22,7 @@ EventPipeline::EventPipeline(EventPipelineOptions options, const spans::KernelCl
                              process::ProcessTable& processes, exporter::ExportPipeline& exporter,
                              ProcessHooks hooks)
     : http_spans_(options.http, clock),
+      http2_spans_({options.http.capture_url_query}, clock),
       processes_(processes),
       exporter_(exporter),
       hooks_(std::move(hooks)),
@@ -38,6 +39,9 @@ EventPipeline::EventPipeline(EventPipelineOptions options, const spans::KernelCl
                    [this](uint32_t pid, const zt_trace_context* kernel_context,
                           const std::string& traceparent) {
                      on_server_head(pid, kernel_context, traceparent);
+                   },
+                   [this](const conntrack::ConnectionView& view, http2::Exchange&& exchange) {
+                     on_http2_exchange(view, exchange);
                    }) {}
 
 void EventPipeline::on_server_head(uint32_t pid, const zt_trace_context* kernel_context,
@@ -86,8 +90,29 @@ void EventPipeline::on_exchange(const conntrack::ConnectionView& view,
   }
   const bool forwarded = header && view.role != Role::kServer &&
                          was_received_by(view.pid, header->parent_span_id);
-  spans::Span span = http_spans_.build(view, exchange, view.resource, context,
-                                       header ? &*header : nullptr, forwarded);
+  submit(http_spans_.build(view, exchange, view.resource, context, header ? &*header : nullptr,
+                          forwarded));
+}
+
+void EventPipeline::on_http2_exchange(const conntrack::ConnectionView& view,
+                                      const http2::Exchange& exchange) {
+  std::optional<spans::TraceParent> header;
+  if (const std::string* tp = exchange.request.headers.find("traceparent")) {
+    header = spans::parse_traceparent(*tp);
+  }
+  const bool forwarded = header && view.role != Role::kServer &&
+                         was_received_by(view.pid, header->parent_span_id);
+  std::optional<spans::Span> span =
+      http2_spans_.build(view, exchange, header ? &*header : nullptr, forwarded);
+  if (!span) {
+    ++stats_.http2_exchanges_without_path;
+    return;
+  }
+  ++stats_.link_outcomes[ZT_CTX_NONE];
+  submit(std::move(*span));
+}
+
+void EventPipeline::submit(spans::Span span) {
   if (!trace_corrections_.empty()) {
     auto it = trace_corrections_.find(span.trace_id);
     if (it != trace_corrections_.end()) span.trace_id = it->second;

@@ -14,6 +14,7 @@
 
 #include "userspace/conntrack/connection_table.h"
 #include "userspace/export/export_pipeline.h"
+#include "userspace/pipeline/http2_span_builder.h"
 #include "userspace/pipeline/http_span_builder.h"
 #include "userspace/process/process_table.h"
 #include "userspace/spans/clock.h"
@@ -43,6 +44,7 @@ struct EventPipelineStats {
   uint64_t malformed_events = 0;  // too short for their type, or unknown type
   uint64_t spans_built = 0;
   uint64_t exchanges_without_request_line = 0;  // start of the request not captured
+  uint64_t http2_exchanges_without_path = 0;    // :path unknown (joined mid-way) or absent
   uint64_t spans_unsampled = 0;  // the incoming context said not sampled: not exported
   uint64_t trace_corrections = 0;  // kernel traces moved to a header it could not see
   // Spans by how their context came about (enum zt_context_origin; 0: no kernel context).
@@ -66,12 +68,15 @@ class EventPipeline {
  private:
   void on_exchange(const conntrack::ConnectionView& view, const http1::Exchange& exchange,
                    const zt_trace_context* context);
+  void on_http2_exchange(const conntrack::ConnectionView& view, const http2::Exchange& exchange);
+  void submit(spans::Span span);
   bool was_received_by(uint32_t pid, const spans::SpanId& parent_span_id) const;
   void on_server_head(uint32_t pid, const zt_trace_context* kernel_context,
                       const std::string& traceparent);
   void correct_trace(const uint8_t (&kernel_trace_id)[16], const spans::TraceParent& header);
 
   HttpSpanBuilder http_spans_;
+  Http2SpanBuilder http2_spans_;
   process::ProcessTable& processes_;
   exporter::ExportPipeline& exporter_;
   ProcessHooks hooks_;

@@ -51,10 +51,10 @@ std::string_view host_name(std::string_view host) {
   return colon == std::string_view::npos ? host : host.substr(0, colon);
 }
 
-// Ids of the span: the kernel's when it made them (they are what an injected header carries),
-// corrected by the request's own traceparent where the kernel could not see it.
-void assign_ids(spans::Span& span, bool server, const zt_trace_context* context,
-                const spans::TraceParent* header, bool forwarded_traceparent) {
+}  // namespace
+
+void assign_span_ids(spans::Span& span, bool server, const zt_trace_context* context,
+                     const spans::TraceParent* header, bool forwarded_traceparent) {
   if (context) {
     std::copy(std::begin(context->trace_id), std::end(context->trace_id), span.trace_id.begin());
     std::copy(std::begin(context->span_id), std::end(context->span_id), span.span_id.begin());
@@ -84,8 +84,6 @@ void assign_ids(spans::Span& span, bool server, const zt_trace_context* context,
   }
 }
 
-}  // namespace
-
 spans::Span HttpSpanBuilder::build(const conntrack::ConnectionView& connection,
                                    const http1::Exchange& exchange,
                                    std::shared_ptr<const spans::Resource> resource,
@@ -95,7 +93,7 @@ spans::Span HttpSpanBuilder::build(const conntrack::ConnectionView& connection,
   const http1::Request& request = exchange.request;
   const bool server = connection.role == Role::kServer;
   spans::Span span;
-  assign_ids(span, server, context, request_header, forwarded_traceparent);
+  assign_span_ids(span, server, context, request_header, forwarded_traceparent);
   span.kind = server ? SpanKind::kServer : SpanKind::kClient;
   span.resource = std::move(resource);
   span.attributes.reserve(16);

@@ -16,6 +16,12 @@ struct HttpSpanOptions {
   bool capture_url_query = false;  // url.query may carry secrets: off unless asked for
 };
 
+// Ids of a span: the kernel's when it made them (they are what an injected header carries),
+// corrected by the request's own traceparent where the kernel could not see it (nullptr
+// context: fresh ids). Shared by the HTTP/1 and HTTP/2 builders.
+void assign_span_ids(spans::Span& span, bool server, const zt_trace_context* context,
+                     const spans::TraceParent* header, bool forwarded_traceparent);
+
 class HttpSpanBuilder {
  public:
   HttpSpanBuilder(HttpSpanOptions options, const spans::KernelClock& clock)
