@@ -216,3 +216,96 @@ TEST_CASE("conntrack: each exchange gets the kernel context of the syscall that 
 }
 
 }  // namespace ztrace::conntrack
+
+namespace ztrace::conntrack {
+namespace {
+
+// HTTP/2 bytes: a frame and literal header fields (RFC 9113 §4.1, RFC 7541 §6.2.2).
+std::string h2_frame(uint8_t type, uint8_t flags, uint32_t stream, const std::string& payload) {
+  std::string f = {static_cast<char>(payload.size() >> 16), static_cast<char>(payload.size() >> 8),
+                   static_cast<char>(payload.size()), static_cast<char>(type),
+                   static_cast<char>(flags), static_cast<char>(stream >> 24),
+                   static_cast<char>(stream >> 16), static_cast<char>(stream >> 8),
+                   static_cast<char>(stream)};
+  return f + payload;
+}
+std::string h2_literal(const std::string& name, const std::string& value) {
+  return std::string(1, '\0') + static_cast<char>(name.size()) + name +
+         static_cast<char>(value.size()) + value;
+}
+
+struct Collected2 {
+  std::vector<std::pair<ConnectionView, http2::Exchange>> exchanges;
+  size_t http1_exchanges = 0;
+};
+
+ConnectionTable make_table2(Collected2& out) {
+  return ConnectionTable(
+      {}, [&out](const ConnectionView&, http1::Exchange&&, const zt_trace_context*) {
+        ++out.http1_exchanges;
+      },
+      nullptr, nullptr,
+      [&out](const ConnectionView& view, http2::Exchange&& exchange) {
+        out.exchanges.emplace_back(view, std::move(exchange));
+      });
+}
+
+const std::string kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+const std::string kH2Request =
+    h2_frame(1, 0x5, 1, "\x83\x86" + h2_literal(":path", "/pkg.Svc/Get"));
+const std::string kH2Response = h2_frame(1, 0x5, 1, "\x88" + h2_literal("grpc-status", "0"));
+
+}  // namespace
+
+TEST_CASE("conntrack: the client preface selects HTTP/2 on a server", "[conntrack][http2]") {
+  Collected2 out;
+  auto table = make_table2(out);
+  const std::string in = kPreface + kH2Request;
+  table.on_data(piece(ZT_DIR_INGRESS, ZT_ROLE_SERVER, 0, in, in.size(), 100));
+  table.on_data(piece(ZT_DIR_EGRESS, ZT_ROLE_SERVER, 0, kH2Response, kH2Response.size(), 200));
+  REQUIRE(out.exchanges.size() == 1);
+  CHECK(out.http1_exchanges == 0);
+  CHECK(out.exchanges[0].first.role == Role::kServer);
+  CHECK(*out.exchanges[0].second.request.headers.find(":path") == "/pkg.Svc/Get");
+  CHECK(table.stats().http2_connections == 1);
+  CHECK(table.stats().non_http_connections == 0);
+}
+
+TEST_CASE("conntrack: server SETTINGS before the preface also selects HTTP/2",
+          "[conntrack][http2]") {
+  Collected2 out;
+  auto table = make_table2(out);
+  const std::string settings = h2_frame(4, 0, 0, "");
+  table.on_data(piece(ZT_DIR_EGRESS, ZT_ROLE_SERVER, 0, settings, settings.size(), 50));
+  const std::string in = kPreface + kH2Request;
+  table.on_data(piece(ZT_DIR_INGRESS, ZT_ROLE_SERVER, 0, in, in.size(), 100));
+  table.on_data(piece(ZT_DIR_EGRESS, ZT_ROLE_SERVER, settings.size(), kH2Response,
+                      kH2Response.size(), 200));
+  REQUIRE(out.exchanges.size() == 1);
+  CHECK(table.stats().http2_connections == 1);
+}
+
+TEST_CASE("conntrack: a connection joined mid-way is recognised from its frames",
+          "[conntrack][http2]") {
+  Collected2 out;
+  auto table = make_table2(out);
+  // Role unknown: the kernel first saw the socket at a read.
+  table.on_data(piece(ZT_DIR_INGRESS, ZT_ROLE_UNKNOWN, 0, kH2Request, kH2Request.size(), 100));
+  table.on_data(piece(ZT_DIR_EGRESS, ZT_ROLE_UNKNOWN, 0, kH2Response, kH2Response.size(), 200));
+  REQUIRE(out.exchanges.size() == 1);
+  CHECK(out.exchanges[0].first.role == Role::kServer);  // inferred from the request block
+  CHECK(table.stats().http2_connections == 1);
+}
+
+TEST_CASE("conntrack: HTTP/1 stays HTTP/1", "[conntrack][http2]") {
+  Collected2 out;
+  auto table = make_table2(out);
+  table.on_data(piece(ZT_DIR_INGRESS, ZT_ROLE_SERVER, 0, kRequest, kRequest.size(), 100));
+  table.on_data(piece(ZT_DIR_EGRESS, ZT_ROLE_SERVER, 0, kResponseHead + "0123456789",
+                      kResponseHead.size() + 10, 200));
+  CHECK(out.http1_exchanges == 1);
+  CHECK(out.exchanges.empty());
+  CHECK(table.stats().http2_connections == 0);
+}
+
+}  // namespace ztrace::conntrack
