@@ -123,6 +123,17 @@ Process start_nginx(const fs::path& dir, int port) {
   return start_nginx_with(dir, port, "nginx.conf.in", {});
 }
 
+Process start_nginx_h2c(const fs::path& dir, int port) {
+  const fs::path root = dir / "nginx";
+  for (const char* sub : {"html/static", "logs", "tmp"}) fs::create_directories(root / sub);
+  write_file(root / "html/static/index.html", "hello nginx\n");
+  write_file(root / "html/static/head.html", "hello nginx\n");
+  std::string big(256 * 1024, '\0');
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>('a' + i % 26);
+  write_file(root / "html/static/big.bin", big);
+  return start_nginx_with(dir, port, "h2c.conf.in", {});
+}
+
 Process start_nginx_proxy(const fs::path& dir, int port, int upstream_port,
                           bool forward_trace_headers) {
   const fs::path root = dir / "nginx";

@@ -21,6 +21,9 @@ Process start_node_server(const fs::path& dir, int port, Env env = {});
 // nginx from peers/nginx/nginx.conf.in, files under dir/nginx/html/static: index.html,
 // head.html, v10.html (12 bytes each) and big.bin (256 KiB).
 Process start_nginx(const fs::path& dir, int port);
+// nginx from peers/nginx/h2c.conf.in: HTTP/2 without TLS (prior knowledge), the same static
+// files as start_nginx, /boom (500) and /echo/* (200, a short body).
+Process start_nginx_h2c(const fs::path& dir, int port);
 // nginx from peers/nginx/proxy.conf.in: a reverse proxy of every path to
 // 127.0.0.1:upstream_port over HTTP/1.1 with an upstream keep-alive pool. nginx forwards
 // every request header; with forward_trace_headers false it drops traceparent and tracestate

@@ -347,6 +347,30 @@ TEST_CASE("http2 lost bytes: exact inside DATA, resync elsewhere", "[http2]") {
           });
 }
 
+TEST_CASE("http2 after lost bytes, a frame boundary is found inside a later read", "[http2]") {
+  const std::string data1 = frame(FrameType::kData, 0, 1, std::string(20000, 'a'));
+  const std::string data2 = frame(FrameType::kData, 0, 1, std::string(9000, 'b'));
+  const std::string last = frame(FrameType::kData, kFlagEndStream, 1, std::string(100, 'c'));
+  const std::string response = frame(FrameType::kHeaders, kFlagEndHeaders, 1, indexed(8)) + data1 +
+                               data2 + last;
+  // Reads cut frames anywhere and are captured only in part: the second read's gap runs past
+  // the end of the first DATA frame, the third read starts inside the second one.
+  const std::vector<Record> records = {
+      {kOut, preface() + frame(FrameType::kHeaders, kFlagEndHeaders | kFlagEndStream, 1,
+                               indexed(2) + indexed(6) + literal(":path", "/big"))},
+      {kIn, response.substr(0, 4000), 12000},
+      {kIn, response.substr(16000, 3000), 5000},
+      {kIn, response.substr(24000)},
+  };
+  const Result r = run(Role::kClient, false, records);
+  REQUIRE_FALSE(r.failed);
+  CHECK(r.stats.lost_sync == 1);
+  REQUIRE(r.exchanges.size() == 1);
+  CHECK(r.exchanges[0].outcome == StreamOutcome::kComplete);
+  CHECK(r.exchanges[0].truncated);
+  CHECK(field(r.exchanges[0].response.headers, ":status") == "200");
+}
+
 TEST_CASE("http2 bad traffic disables the parser with a reason", "[http2]") {
   struct Case {
     const char* name;

@@ -155,7 +155,11 @@ std::optional<spans::Span> Http2SpanBuilder::build(const conntrack::ConnectionVi
       }
     }
   }
-  if (exchange.outcome != http2::StreamOutcome::kComplete && !(grpc && status)) {
+  // The end of a stream whose bytes were partly not captured may just be unseen: what was
+  // seen stands, and no error is invented for it.
+  const bool end_unseen = exchange.outcome == http2::StreamOutcome::kConnectionClosed &&
+                          exchange.truncated && response.seen;
+  if (exchange.outcome != http2::StreamOutcome::kComplete && !(grpc && status) && !end_unseen) {
     // No final answer: the stream was reset, refused, or the connection ended first.
     span.status_code = StatusCode::kError;
     span.set("error.type", std::string(outcome_error_type(exchange.outcome)));

@@ -55,6 +55,7 @@ struct ConnectionParser::Impl {
   }
 
   void feed(int d, std::string_view bytes, uint64_t ts, bool syscall_start);
+  size_t find_resync_point(std::string_view bytes) const;
   void gap(int d, uint64_t bytes, uint64_t ts);
   void lose_sync(int d);
   bool start_frame(int d, uint64_t ts);
@@ -249,12 +250,37 @@ void ConnectionParser::Impl::handle_frame(int d, std::string_view payload, uint6
   }
 }
 
+// A frame header at `at` that only a real frame boundary is likely to hold: a plausible
+// header on a stream the connection has open (or a new request stream), or a connection
+// frame of exact shape, followed by plausible headers as far as `bytes` reach. Payload bytes
+// matching this by chance need ~40 specific bits.
+size_t ConnectionParser::Impl::find_resync_point(std::string_view bytes) const {
+  for (size_t at = 0; at + kFrameHeaderBytes <= bytes.size(); ++at) {
+    FrameHeader h;
+    parse_frame_header(bytes.substr(at), &h);
+    if (!is_plausible_frame_header(h)) continue;
+    const bool known_stream =
+        h.stream_id == 0 ||
+        (stitcher.is_open(h.stream_id) && h.type != FrameType::kContinuation) ||
+        (h.type == FrameType::kHeaders && (h.stream_id & 1) &&
+         h.stream_id > stitcher.highest_stream_id() && (h.flags & kFlagEndHeaders));
+    if (!known_stream) continue;
+    if (detect(bytes.substr(at)) == ParseState::kSuccess) return at;
+  }
+  return std::string_view::npos;
+}
+
 void ConnectionParser::Impl::feed(int d, std::string_view bytes, uint64_t ts,
                                   bool syscall_start) {
   DirectionState& s = dirs[d];
   if (s.phase == Phase::kStart) s.phase = joined_midstream ? Phase::kLost : Phase::kFrames;
   if (s.phase == Phase::kLost) {
-    if (!syscall_start || detect(bytes) != ParseState::kSuccess) return;
+    // A syscall that starts with frames (writers usually write whole frames), else a frame
+    // boundary found inside the bytes (readers cut frames anywhere).
+    size_t at = syscall_start && detect(bytes) == ParseState::kSuccess ? 0 : std::string_view::npos;
+    if (at != 0 && s.any_frame) at = find_resync_point(bytes);
+    if (at == std::string_view::npos) return;
+    bytes.remove_prefix(at);
     s.phase = Phase::kFrames;
   }
   if (s.phase == Phase::kFrames && !s.have_header && s.buffer.empty() && s.preface_matched == 0 &&

@@ -1,5 +1,6 @@
 #include "userspace/protocols/http2/stitcher.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace ztrace::http2 {
@@ -55,6 +56,7 @@ void Stitcher::on_headers(Direction dir, uint32_t stream_id,
                           const std::vector<HeaderField>& fields, bool end_stream,
                           uint64_t first_ns, uint64_t last_ns) {
   const int d = index(dir);
+  highest_stream_id_ = std::max(highest_stream_id_, stream_id);
   HeaderBlock block = keep_fields(fields);
   if (request_dir_ < 0) {
     if (is_request_block(block)) {

@@ -95,6 +95,8 @@ class Stitcher {
 
   Role role() const;
   const StitcherStats& stats() const { return stats_; }
+  bool is_open(uint32_t stream_id) const { return streams_.count(stream_id) != 0; }
+  uint32_t highest_stream_id() const { return highest_stream_id_; }
 
  private:
   struct Stream {
@@ -106,6 +108,7 @@ class Stitcher {
 
   std::map<uint32_t, Stream> streams_;  // open streams by id (ordered: GOAWAY ranges)
   uint32_t goaway_last_stream_id_ = UINT32_MAX;
+  uint32_t highest_stream_id_ = 0;  // of any header block
   std::vector<Exchange> done_;
   std::vector<HeadContext> heads_;
   StitcherStats stats_;
