@@ -17,6 +17,7 @@ BUILD_PKGS=(
 # Real peers the end-to-end tests and benchmarks run (PEERS.md).
 PEER_PKGS=(
   curl nginx-light golang-1.21-go python3 openjdk-17-jdk-headless wrk procps iproute2 nodejs
+  nghttp2-client golang-google-grpc-dev
 )
 BACKPORTS=(clang-19 llvm-19 libbpf-dev bpftool catch2 libcatch2-dev libclang-rt-19-dev
   opentelemetry-proto)

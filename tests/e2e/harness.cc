@@ -613,30 +613,19 @@ std::string Agent::log_tail(size_t max_bytes) const { return tail(log(), max_byt
 // ---------------------------------------------------------------------------------------
 // Peers built from source once
 
-namespace {
-
-// Serialises builds across test processes (ctest may start one per test).
-class BuildLock {
- public:
-  explicit BuildLock(const fs::path& dir) {
-    fs::create_directories(dir);
-    fd_ = open((dir / ".build.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd_ >= 0) flock(fd_, LOCK_EX);
-  }
-  ~BuildLock() {
-    if (fd_ >= 0) close(fd_);
-  }
-
- private:
-  int fd_ = -1;
-};
+BuildLock::BuildLock(const fs::path& dir) {
+  fs::create_directories(dir);
+  fd_ = open((dir / ".build.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd_ >= 0) flock(fd_, LOCK_EX);
+}
+BuildLock::~BuildLock() {
+  if (fd_ >= 0) close(fd_);
+}
 
 bool up_to_date(const fs::path& out, const fs::path& src) {
   std::error_code ec;
   return fs::exists(out, ec) && fs::last_write_time(out, ec) >= fs::last_write_time(src, ec);
 }
-
-}  // namespace
 
 fs::path go_tool() {
   fs::path configured = env_or("ZTRACE_E2E_GO", ZTRACE_E2E_GO_DEFAULT);

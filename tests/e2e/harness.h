@@ -188,6 +188,21 @@ class Agent {
   Process process_;
 };
 
+// Serialises builds of peers across test processes (ctest may start one per test): holds
+// an exclusive lock on dir/.build.lock while alive.
+class BuildLock {
+ public:
+  explicit BuildLock(const fs::path& dir);
+  ~BuildLock();
+  BuildLock(const BuildLock&) = delete;
+  BuildLock& operator=(const BuildLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+// `out` exists and is not older than `src`.
+bool up_to_date(const fs::path& out, const fs::path& src);
+
 // The ztrace_e2e peers, built once into the scratch folder and reused while their sources
 // are unchanged. Each throws std::runtime_error with the compiler output on failure.
 fs::path go_peer();       // binary "ztrace-e2e-gopeer"

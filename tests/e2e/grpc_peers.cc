@@ -1,0 +1,106 @@
+#include "tests/e2e/grpc_peers.h"
+
+#include <catch2/catch_test_macros.hpp>
+
+#include <cstdio>
+#include <sstream>
+#include <stdexcept>
+
+namespace ztrace::e2e {
+
+fs::path grpc_go_peer() {
+  const fs::path dir = scratch_dir() / "peers";
+  const fs::path src = peers_dir() / "grpc-go" / "main.go";
+  const fs::path out = dir / "ztrace-e2e-grpc-go";
+  BuildLock lock(dir);
+  if (up_to_date(out, src)) return out;
+  const fs::path tmp = dir / "ztrace-e2e-grpc-go.tmp";
+  // Debian's grpc-go lives in /usr/share/gocode (GOPATH layout, no module proxy).
+  auto r = run_command(dir, {go_tool().string(), "build", "-o", tmp.string(), src.string()}, 600s,
+                       {{"GOTOOLCHAIN", "local"},
+                        {"GOPROXY", "off"},
+                        {"GO111MODULE", "off"},
+                        {"GOFLAGS", ""},
+                        {"CGO_ENABLED", "0"},
+                        {"GOCACHE", (dir / "gocache").string()},
+                        {"GOPATH", (dir / "gopath").string() + ":/usr/share/gocode"}});
+  if (r.exit_code != 0) throw std::runtime_error("building the gRPC Go peer failed:\n" + r.describe);
+  fs::rename(tmp, out);
+  return out;
+}
+
+Process start_grpc_server(const fs::path& dir, const std::string& name, int port,
+                          std::vector<std::string> argv) {
+  if (port_listening(port)) {
+    throw std::runtime_error("port " + std::to_string(port) + " already listens before " + name);
+  }
+  ProcessOptions o;
+  o.argv = std::move(argv);
+  o.cwd = dir;
+  o.stdout_path = dir / (name + ".stdout");
+  o.stderr_path = dir / (name + ".stderr");
+  Process p(std::move(o));
+  if (!wait_for_port(port, 120s) || !p.running()) {
+    p.stop(1s);
+    throw std::runtime_error(name + " did not listen on port " + std::to_string(port) + "\n" +
+                             p.describe());
+  }
+  return p;
+}
+
+std::vector<std::string> grpc_go_server(int port) {
+  return {grpc_go_peer().string(), "server", "127.0.0.1:" + std::to_string(port)};
+}
+
+std::vector<std::string> grpc_go_client(int port, std::vector<std::string> steps) {
+  std::vector<std::string> argv = {grpc_go_peer().string(), "client",
+                                   "127.0.0.1:" + std::to_string(port)};
+  argv.insert(argv.end(), steps.begin(), steps.end());
+  return argv;
+}
+
+std::vector<GrpcCallLine> parse_grpc_calls(const std::string& out) {
+  std::vector<GrpcCallLine> lines;
+  std::istringstream in(out);
+  std::string line;
+  while (std::getline(in, line)) {
+    GrpcCallLine l;
+    char kind[32] = {};
+    if (std::sscanf(line.c_str(), "%31s code=%d msgs=%d", kind, &l.code, &l.msgs) == 3) {
+      l.kind = kind;
+      lines.push_back(l);
+    }
+  }
+  return lines;
+}
+
+}  // namespace ztrace::e2e
+
+namespace ztrace::e2e {
+
+std::vector<Span> expect_grpc_calls(const std::vector<Span>& spans, std::string_view kind,
+                                    pid_t pid, int port, const std::vector<GrpcExpect>& calls) {
+  std::vector<Span> mine = sorted_by_start(of_pid(of_kind(spans, kind), pid));
+  INFO(std::string(kind) << " spans of pid " << pid);
+  CHECK(mine.size() == calls.size());
+  for (size_t i = 0; i < std::min(mine.size(), calls.size()); ++i) {
+    const Span& s = mine[i];
+    const GrpcExpect& e = calls[i];
+    INFO("call " << i << " (" << e.method << " -> " << e.code << "): " << s.describe());
+    CHECK(s.name == "ztrace.e2e.Echo/" + e.method);
+    CHECK(s.attr_str("rpc.system") == std::optional<std::string>("grpc"));
+    CHECK(s.attr_str("rpc.service") == std::optional<std::string>("ztrace.e2e.Echo"));
+    CHECK(s.attr_str("rpc.method") == std::optional<std::string>(e.method));
+    CHECK(s.attr_int("rpc.grpc.status_code") == std::optional<int64_t>(e.code));
+    CHECK(s.attr_str("network.protocol.version") == std::optional<std::string>("2"));
+    CHECK(s.server_port() == port);
+    CHECK(s.attr_str("http.request.method") == std::nullopt);
+    const bool server_error =
+        e.code == 2 || e.code == 4 || e.code == 12 || e.code == 13 || e.code == 14 || e.code == 15;
+    const bool error = kind == "SERVER" ? server_error : e.code != 0;
+    CHECK(s.status_code == (error ? "ERROR" : "UNSET"));
+  }
+  return mine;
+}
+
+}  // namespace ztrace::e2e

@@ -1,0 +1,50 @@
+#pragma once
+
+// gRPC peers of the end-to-end tests (peers/grpc-*): built once per test run into the
+// scratch folder, started as servers or run as clients. Every peer serves or calls the
+// same service, ztrace.e2e.Echo (see peers/grpc-go/main.go for its methods and the client
+// steps every client understands).
+
+#include <string>
+#include <vector>
+
+#include "tests/e2e/harness.h"
+
+namespace ztrace::e2e {
+
+// The Go peer (Debian grpc-go, GOPATH mode). Throws with the compiler output on failure.
+fs::path grpc_go_peer();
+
+// Starts `argv` as a server that listens on 127.0.0.1:port (stdout/stderr in dir/name.*).
+Process start_grpc_server(const fs::path& dir, const std::string& name, int port,
+                          std::vector<std::string> argv);
+
+std::vector<std::string> grpc_go_server(int port);
+std::vector<std::string> grpc_go_client(int port, std::vector<std::string> steps);
+
+// One line per call printed by a client: "<kind> code=<c> msgs=<m>".
+struct GrpcCallLine {
+  std::string kind;
+  int code = -1;
+  int msgs = -1;
+};
+std::vector<GrpcCallLine> parse_grpc_calls(const std::string& out);
+
+}  // namespace ztrace::e2e
+
+namespace ztrace::e2e {
+
+// What one gRPC call must look like on a span.
+struct GrpcExpect {
+  std::string method;  // of ztrace.e2e.Echo: "Unary", "ServerStream", "Bidi"
+  int code = 0;        // rpc.grpc.status_code
+};
+// CHECKs that the spans of `kind` made by process `pid`, in start order, are exactly the
+// `calls`: name "ztrace.e2e.Echo/<method>", rpc.system grpc, rpc.service, rpc.method,
+// rpc.grpc.status_code, network.protocol.version "2", server.port, and the status rule of
+// the OTel gRPC conventions (SERVER: ERROR for UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED,
+// INTERNAL, UNAVAILABLE, DATA_LOSS; CLIENT: ERROR for every non-OK code). Returns them.
+std::vector<Span> expect_grpc_calls(const std::vector<Span>& spans, std::string_view kind,
+                                    pid_t pid, int port, const std::vector<GrpcExpect>& calls);
+
+}  // namespace ztrace::e2e

@@ -1,0 +1,226 @@
+// gRPC peer of the ztrace end-to-end tests, on Debian's grpc-go (GOPATH mode, no modules).
+//
+// No protobuf code is generated: messages are raw bytes, carried by a codec registered under
+// the name "proto" (so the wire content-type stays application/grpc). Service
+// ztrace.e2e.Echo:
+//
+//	Unary         "ok:<text>" echoes; "fail:<code>:<message>" answers that status.
+//	ServerStream  "<n>" sends n messages then OK; "<n>:fail:<code>" sends n then that status.
+//	Bidi          echoes every message until the client half-closes.
+//
+// Usage:
+//
+//	main server ADDR
+//	main client ADDR STEP...   one connection for all steps, one result line per call:
+//	  unary:<request>            -> "unary code=<c> msgs=<m>"
+//	  stream:<request>           -> "stream code=<c> msgs=<m>"
+//	  bidi:<k>                   -> "bidi code=<c> msgs=<m>" (k messages each way)
+//	  wait:<file>                waits until file exists (prints "waiting" first)
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/encoding"
+	"google.golang.org/grpc/status"
+)
+
+type rawCodec struct{}
+
+func (rawCodec) Marshal(v interface{}) ([]byte, error) { return *(v.(*[]byte)), nil }
+func (rawCodec) Unmarshal(data []byte, v interface{}) error {
+	p := v.(*[]byte)
+	*p = append((*p)[:0], data...)
+	return nil
+}
+func (rawCodec) Name() string { return "proto" }
+
+func failure(spec string) error {
+	parts := strings.SplitN(spec, ":", 2)
+	code, _ := strconv.Atoi(parts[0])
+	msg := "failed on purpose"
+	if len(parts) == 2 {
+		msg = parts[1]
+	}
+	return status.Error(codes.Code(code), msg)
+}
+
+func unary(srv interface{}, ctx context.Context, dec func(interface{}) error,
+	_ grpc.UnaryServerInterceptor) (interface{}, error) {
+	var in []byte
+	if err := dec(&in); err != nil {
+		return nil, err
+	}
+	req := string(in)
+	if strings.HasPrefix(req, "fail:") {
+		return nil, failure(strings.TrimPrefix(req, "fail:"))
+	}
+	out := []byte("echo " + strings.TrimPrefix(req, "ok:"))
+	return &out, nil
+}
+
+func serverStream(srv interface{}, stream grpc.ServerStream) error {
+	var in []byte
+	if err := stream.RecvMsg(&in); err != nil {
+		return err
+	}
+	parts := strings.SplitN(string(in), ":fail:", 2)
+	n, _ := strconv.Atoi(parts[0])
+	for i := 0; i < n; i++ {
+		out := []byte(fmt.Sprintf("item %d", i))
+		if err := stream.SendMsg(&out); err != nil {
+			return err
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if len(parts) == 2 {
+		return failure(parts[1])
+	}
+	return nil
+}
+
+func bidi(srv interface{}, stream grpc.ServerStream) error {
+	for {
+		var in []byte
+		err := stream.RecvMsg(&in)
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := stream.SendMsg(&in); err != nil {
+			return err
+		}
+	}
+}
+
+var echoService = grpc.ServiceDesc{
+	ServiceName: "ztrace.e2e.Echo",
+	HandlerType: (*interface{})(nil),
+	Methods:     []grpc.MethodDesc{{MethodName: "Unary", Handler: unary}},
+	Streams: []grpc.StreamDesc{
+		{StreamName: "ServerStream", Handler: serverStream, ServerStreams: true},
+		{StreamName: "Bidi", Handler: bidi, ServerStreams: true, ClientStreams: true},
+	},
+}
+
+func serve(addr string) {
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	s := grpc.NewServer()
+	s.RegisterService(&echoService, struct{}{})
+	log.Printf("listening %s", addr)
+	log.Fatal(s.Serve(lis))
+}
+
+func codeOf(err error) codes.Code { return status.Code(err) }
+
+func runStep(conn *grpc.ClientConn, step string) {
+	kind, arg := step, ""
+	if i := strings.Index(step, ":"); i >= 0 {
+		kind, arg = step[:i], step[i+1:]
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	switch kind {
+	case "wait":
+		fmt.Println("waiting")
+		for {
+			if _, err := os.Stat(arg); err == nil {
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	case "unary":
+		in, out := []byte(arg), []byte{}
+		err := conn.Invoke(ctx, "/ztrace.e2e.Echo/Unary", &in, &out)
+		msgs := 0
+		if err == nil {
+			msgs = 1
+		}
+		fmt.Printf("unary code=%d msgs=%d\n", codeOf(err), msgs)
+	case "stream":
+		desc := &echoService.Streams[0]
+		s, err := conn.NewStream(ctx, desc, "/ztrace.e2e.Echo/ServerStream")
+		msgs := 0
+		if err == nil {
+			in := []byte(arg)
+			err = s.SendMsg(&in)
+			if err == nil {
+				err = s.CloseSend()
+			}
+			for err == nil {
+				var out []byte
+				if err = s.RecvMsg(&out); err == nil {
+					msgs++
+				}
+			}
+			if err == io.EOF {
+				err = nil
+			}
+		}
+		fmt.Printf("stream code=%d msgs=%d\n", codeOf(err), msgs)
+	case "bidi":
+		desc := &echoService.Streams[1]
+		k, _ := strconv.Atoi(arg)
+		s, err := conn.NewStream(ctx, desc, "/ztrace.e2e.Echo/Bidi")
+		msgs := 0
+		for i := 0; err == nil && i < k; i++ {
+			in := []byte(fmt.Sprintf("ping %d", i))
+			if err = s.SendMsg(&in); err == nil {
+				var out []byte
+				if err = s.RecvMsg(&out); err == nil {
+					msgs++
+				}
+			}
+		}
+		if err == nil {
+			err = s.CloseSend()
+		}
+		for err == nil {
+			var out []byte
+			err = s.RecvMsg(&out)
+		}
+		if err == io.EOF {
+			err = nil
+		}
+		fmt.Printf("bidi code=%d msgs=%d\n", codeOf(err), msgs)
+	default:
+		log.Fatalf("unknown step %q", step)
+	}
+}
+
+func main() {
+	encoding.RegisterCodec(rawCodec{})
+	if len(os.Args) < 3 {
+		log.Fatal("usage: server ADDR | client ADDR STEP...")
+	}
+	switch os.Args[1] {
+	case "server":
+		serve(os.Args[2])
+	case "client":
+		conn, err := grpc.Dial(os.Args[2], grpc.WithInsecure(), grpc.WithBlock())
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer conn.Close()
+		for _, step := range os.Args[3:] {
+			runStep(conn, step)
+		}
+	default:
+		log.Fatalf("unknown mode %q", os.Args[1])
+	}
+}
