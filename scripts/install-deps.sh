@@ -33,8 +33,11 @@ missing=()
 for p in "${BUILD_PKGS[@]}" "${PEER_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# npm packages of the end-to-end peers (pinned; after nodejs is installed).
+npm_peers() { "$(dirname "$0")/install-npm-peers.sh"; }
 if [[ ${#missing[@]} -eq 0 ]]; then
   log "all packages present"
+  npm_peers
   exit 0
 fi
 log "missing: ${missing[*]}"
@@ -74,4 +77,5 @@ fi
 if [[ ${#rest[@]} -gt 0 ]]; then
   apt_get install -y -qq --no-install-recommends "${rest[@]}"
 fi
+npm_peers
 log "done"

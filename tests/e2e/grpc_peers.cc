@@ -59,6 +59,29 @@ std::vector<std::string> grpc_go_client(int port, std::vector<std::string> steps
   return argv;
 }
 
+namespace {
+
+fs::path grpc_node_script() {
+  const fs::path dir = peers_dir() / "grpc-node";
+  if (!fs::exists(dir / "node_modules" / "@grpc" / "grpc-js")) {
+    throw std::runtime_error("@grpc/grpc-js is missing: run scripts/install-npm-peers.sh");
+  }
+  return dir / "peer.js";
+}
+
+}  // namespace
+
+std::vector<std::string> grpc_node_server(int port) {
+  return {"node", grpc_node_script().string(), "server", "127.0.0.1:" + std::to_string(port)};
+}
+
+std::vector<std::string> grpc_node_client(int port, std::vector<std::string> steps) {
+  std::vector<std::string> argv = {"node", grpc_node_script().string(), "client",
+                                   "127.0.0.1:" + std::to_string(port)};
+  argv.insert(argv.end(), steps.begin(), steps.end());
+  return argv;
+}
+
 std::vector<GrpcCallLine> parse_grpc_calls(const std::string& out) {
   std::vector<GrpcCallLine> lines;
   std::istringstream in(out);

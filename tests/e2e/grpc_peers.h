@@ -22,6 +22,10 @@ Process start_grpc_server(const fs::path& dir, const std::string& name, int port
 std::vector<std::string> grpc_go_server(int port);
 std::vector<std::string> grpc_go_client(int port, std::vector<std::string> steps);
 
+// The Node peer (@grpc/grpc-js installed by scripts/install-npm-peers.sh).
+std::vector<std::string> grpc_node_server(int port);
+std::vector<std::string> grpc_node_client(int port, std::vector<std::string> steps);
+
 // One line per call printed by a client: "<kind> code=<c> msgs=<m>".
 struct GrpcCallLine {
   std::string kind;

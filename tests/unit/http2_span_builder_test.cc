@@ -42,7 +42,7 @@ http2::Exchange grpc_call(std::string path, std::string grpc_status, bool traile
   } else {
     e.response.headers.fields = {{":status", "200"}, {"content-type", "application/grpc"}};
     http2::HeaderBlock trailers;
-    trailers.fields = {{"grpc-status", grpc_status}, {"grpc-message", "why"}};
+    trailers.fields = {{"grpc-status", grpc_status}, {"grpc-message", "why%20not%3F%2"}};
     e.response.trailers = trailers;
   }
   return e;
@@ -101,6 +101,7 @@ TEST_CASE("http2 spans: gRPC status codes map to ERROR per side", "[pipeline][ht
       CHECK(num(*server, "rpc.grpc.status_code") == c.code);
       CHECK((server->status_code == spans::StatusCode::kError) == c.server_error);
       CHECK((client->status_code == spans::StatusCode::kError) == (c.code != 0));
+      if (c.code != 0) CHECK(client->status_message == (trailers_only ? "nope" : "why not?%2"));
       CHECK(client->kind == spans::SpanKind::kClient);
     }
   }

@@ -53,6 +53,28 @@ std::optional<int> grpc_status(const http2::Message& response) {
   return code;
 }
 
+// grpc-message is percent-encoded (gRPC over HTTP/2 spec, "Responses"); a malformed escape is
+// kept as is.
+std::string percent_decode(std::string_view in) {
+  std::string out;
+  out.reserve(in.size());
+  const auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '%' && i + 2 < in.size() && hex(in[i + 1]) >= 0 && hex(in[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(hex(in[i + 1]) << 4 | hex(in[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(in[i]);
+    }
+  }
+  return out;
+}
+
 // OTel gRPC conventions: a server owns only the codes that mean it failed.
 bool is_server_error(int code) {
   return code == 2 || code == 4 || code == 12 || code == 13 || code == 14 || code == 15;
@@ -122,7 +144,7 @@ std::optional<spans::Span> Http2SpanBuilder::build(const conntrack::ConnectionVi
       span.set("rpc.grpc.status_code", int64_t{*status});
       if (server ? is_server_error(*status) : *status != 0) {
         span.status_code = StatusCode::kError;
-        span.status_message = std::string(value_or_empty(
+        span.status_message = percent_decode(value_or_empty(
             response.trailers ? *response.trailers : response.headers, "grpc-message"));
       }
     }
