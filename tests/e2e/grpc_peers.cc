@@ -82,6 +82,17 @@ std::vector<std::string> grpc_node_client(int port, std::vector<std::string> ste
   return argv;
 }
 
+std::vector<std::string> grpc_cpp_server(int port) {
+  return {ZTRACE_E2E_GRPC_CPP_PEER, "server", "127.0.0.1:" + std::to_string(port)};
+}
+
+std::vector<std::string> grpc_cpp_client(int port, std::vector<std::string> steps) {
+  std::vector<std::string> argv = {ZTRACE_E2E_GRPC_CPP_PEER, "client",
+                                   "127.0.0.1:" + std::to_string(port)};
+  argv.insert(argv.end(), steps.begin(), steps.end());
+  return argv;
+}
+
 std::vector<GrpcCallLine> parse_grpc_calls(const std::string& out) {
   std::vector<GrpcCallLine> lines;
   std::istringstream in(out);
@@ -124,6 +135,35 @@ std::vector<Span> expect_grpc_calls(const std::vector<Span>& spans, std::string_
     CHECK(s.status_code == (error ? "ERROR" : "UNSET"));
   }
   return mine;
+}
+
+
+const std::vector<std::string> kGrpcSteps = {"unary:ok:a", "unary:fail:5:missing", "stream:3",
+                                             "stream:2:fail:14", "bidi:3", "unary:fail:4"};
+const std::vector<GrpcExpect> kGrpcCalls = {{"Unary", 0},        {"Unary", 5}, {"ServerStream", 0},
+                                            {"ServerStream", 14}, {"Bidi", 0},  {"Unary", 4}};
+
+void check_grpc_run(Agent& agent, const Process& server, int port, const CommandResult& c,
+                    std::string_view server_runtime) {
+  ZTRACE_E2E_REQUIRE_PEER(c.exit_code == 0, c.describe);
+  const auto lines = parse_grpc_calls(c.out);
+  ZTRACE_E2E_REQUIRE_PEER(lines.size() == kGrpcCalls.size(), c.describe);
+  for (size_t i = 0; i < kGrpcCalls.size(); ++i) {
+    ZTRACE_E2E_REQUIRE_PEER(lines[i].code == kGrpcCalls[i].code, c.describe);
+  }
+  const std::vector<Span> spans = stop_and_collect(agent);
+  INFO("spans:\n" << describe(spans));
+  CHECK(spans.size() == 2 * kGrpcCalls.size());
+  auto servers = expect_grpc_calls(spans, "SERVER", server.pid(), port, kGrpcCalls);
+  auto clients = expect_grpc_calls(spans, "CLIENT", c.pid, port, kGrpcCalls);
+  if (!server_runtime.empty()) {
+    for (const auto& s : servers) {
+      CHECK(s.res_str("process.runtime.name") == std::optional<std::string>(server_runtime));
+    }
+  }
+  if (servers.size() == kGrpcCalls.size() && clients.size() == kGrpcCalls.size()) {
+    for (size_t i = 0; i < kGrpcCalls.size(); ++i) check_encloses(clients[i], servers[i]);
+  }
 }
 
 }  // namespace ztrace::e2e

@@ -26,6 +26,10 @@ std::vector<std::string> grpc_go_client(int port, std::vector<std::string> steps
 std::vector<std::string> grpc_node_server(int port);
 std::vector<std::string> grpc_node_client(int port, std::vector<std::string> steps);
 
+// The C++ peer, built by CMake once per build (ztrace_e2e_grpc_cpp_peer).
+std::vector<std::string> grpc_cpp_server(int port);
+std::vector<std::string> grpc_cpp_client(int port, std::vector<std::string> steps);
+
 // One line per call printed by a client: "<kind> code=<c> msgs=<m>".
 struct GrpcCallLine {
   std::string kind;
@@ -50,5 +54,15 @@ struct GrpcExpect {
 // INTERNAL, UNAVAILABLE, DATA_LOSS; CLIENT: ERROR for every non-OK code). Returns them.
 std::vector<Span> expect_grpc_calls(const std::vector<Span>& spans, std::string_view kind,
                                     pid_t pid, int port, const std::vector<GrpcExpect>& calls);
+
+
+// The client steps most interop tests make, and the calls they are.
+extern const std::vector<std::string> kGrpcSteps;
+extern const std::vector<GrpcExpect> kGrpcCalls;
+// CHECKs a run of kGrpcSteps by client `c` against `server`: the client's output, exactly
+// two spans per call (expect_grpc_calls on both sides), client spans enclosing server spans,
+// and the server's process.runtime.name (skipped when empty). Stops the agent.
+void check_grpc_run(Agent& agent, const Process& server, int port, const CommandResult& c,
+                    std::string_view server_runtime);
 
 }  // namespace ztrace::e2e

@@ -142,8 +142,12 @@ void Stitcher::on_lost_bytes() {
 void Stitcher::on_close(uint64_t timestamp_ns) {
   while (!streams_.empty()) {
     auto it = streams_.begin();
+    // An open side lasted until the close, unless bytes were lost: then its end may have
+    // been among them, and the close time would only stretch the span.
     for (Message& m : it->second.side) {
-      if (m.seen && !m.end_stream) m.end_ns = std::max(m.end_ns, timestamp_ns);
+      if (m.seen && !m.end_stream && !it->second.truncated) {
+        m.end_ns = std::max(m.end_ns, timestamp_ns);
+      }
     }
     finish(it, StreamOutcome::kConnectionClosed, 0);
   }

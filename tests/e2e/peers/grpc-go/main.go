@@ -1,8 +1,9 @@
 // gRPC peer of the ztrace end-to-end tests, on Debian's grpc-go (GOPATH mode, no modules).
 //
-// No protobuf code is generated: messages are raw bytes, carried by a codec registered under
-// the name "proto" (so the wire content-type stays application/grpc). Service
-// ztrace.e2e.Echo:
+// No protobuf code is generated: a codec registered under the name "proto" (so the wire
+// content-type stays application/grpc) writes each message as the protobuf encoding of
+// peers/grpc-echo.proto's Msg (field 1, bytes), which is all the C++ and Java peers read.
+// Service ztrace.e2e.Echo:
 //
 //	Unary         "ok:<text>" echoes; "fail:<code>:<message>" answers that status.
 //	ServerStream  "<n>" sends n messages then OK; "<n>:fail:<code>" sends n then that status.
@@ -37,10 +38,42 @@ import (
 
 type rawCodec struct{}
 
-func (rawCodec) Marshal(v interface{}) ([]byte, error) { return *(v.(*[]byte)), nil }
-func (rawCodec) Unmarshal(data []byte, v interface{}) error {
+// Msg{data: v}: key of field 1 (length-delimited), a varint length, the bytes.
+func (rawCodec) Marshal(v interface{}) ([]byte, error) {
+	data := *(v.(*[]byte))
+	out := []byte{0x0a}
+	for n := uint64(len(data)); ; n >>= 7 {
+		if n < 0x80 {
+			out = append(out, byte(n))
+			break
+		}
+		out = append(out, byte(n)|0x80)
+	}
+	return append(out, data...), nil
+}
+
+func (rawCodec) Unmarshal(wire []byte, v interface{}) error {
 	p := v.(*[]byte)
-	*p = append((*p)[:0], data...)
+	*p = (*p)[:0]
+	if len(wire) == 0 {
+		return nil // every field at its default
+	}
+	if wire[0] != 0x0a {
+		return fmt.Errorf("not an Echo Msg")
+	}
+	n, shift, i := uint64(0), uint(0), 1
+	for ; i < len(wire); i++ {
+		n |= uint64(wire[i]&0x7f) << shift
+		shift += 7
+		if wire[i] < 0x80 {
+			i++
+			break
+		}
+	}
+	if uint64(len(wire)-i) < n {
+		return fmt.Errorf("truncated Echo Msg")
+	}
+	*p = append(*p, wire[i:i+int(n)]...)
 	return nil
 }
 func (rawCodec) Name() string { return "proto" }

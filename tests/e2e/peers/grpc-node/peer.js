@@ -1,6 +1,6 @@
 // gRPC Node peer of the ztrace end-to-end tests (@grpc/grpc-js). The same service and client
-// steps as peers/grpc-go/main.go: ztrace.e2e.Echo with Unary, ServerStream and Bidi, raw
-// bytes as messages (no protobuf code), so the wire content-type is application/grpc.
+// steps as peers/grpc-go/main.go: ztrace.e2e.Echo with Unary, ServerStream and Bidi. Messages
+// are peers/grpc-echo.proto's Msg, encoded by hand (field 1, bytes): no protobuf library.
 //
 //   node peer.js server ADDR
 //   node peer.js client ADDR STEP...   (unary:<req> | stream:<req> | bidi:<k> | wait:<file>)
@@ -8,15 +8,41 @@
 const fs = require('fs');
 const grpc = require('@grpc/grpc-js');
 
-const identity = (b) => b;
+// Msg{data}: key of field 1 (length-delimited), a varint length, the bytes.
+function encode(data) {
+  const len = [];
+  for (let n = data.length; ; n >>>= 7) {
+    if (n < 0x80) {
+      len.push(n);
+      break;
+    }
+    len.push((n & 0x7f) | 0x80);
+  }
+  return Buffer.concat([Buffer.from([0x0a, ...len]), data]);
+}
+function decode(wire) {
+  if (wire.length === 0) return Buffer.alloc(0);
+  let n = 0;
+  let shift = 0;
+  let i = 1;
+  for (; i < wire.length; i++) {
+    n += (wire[i] & 0x7f) * 2 ** shift;
+    shift += 7;
+    if (wire[i] < 0x80) {
+      i++;
+      break;
+    }
+  }
+  return wire.subarray(i, i + n);
+}
 const method = (name, requestStream, responseStream) => ({
   path: `/ztrace.e2e.Echo/${name}`,
   requestStream,
   responseStream,
-  requestSerialize: identity,
-  requestDeserialize: identity,
-  responseSerialize: identity,
-  responseDeserialize: identity,
+  requestSerialize: encode,
+  requestDeserialize: decode,
+  responseSerialize: encode,
+  responseDeserialize: decode,
 });
 const echoService = {
   Unary: method('Unary', false, false),
