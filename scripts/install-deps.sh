@@ -18,6 +18,7 @@ BUILD_PKGS=(
 PEER_PKGS=(
   curl nginx-light golang-1.21-go python3 openjdk-17-jdk-headless wrk procps iproute2 nodejs
   nghttp2-client golang-google-grpc-dev
+  libgrpc-java libnetty-java libperfmark-java libprotobuf-java protobuf-compiler-grpc-java-plugin
 )
 BACKPORTS=(clang-19 llvm-19 libbpf-dev bpftool catch2 libcatch2-dev libclang-rt-19-dev
   opentelemetry-proto)

@@ -1,5 +1,5 @@
-// gRPC across languages: Node (@grpc/grpc-js), Go (grpc-go), C++ (grpc++), each as server and
-// as client, unary and streaming calls, OK and error statuses.
+// gRPC across languages: Node (@grpc/grpc-js), Go (grpc-go), C++ (grpc++), Java (grpc-java),
+// each as server and as client, unary and streaming calls, OK and error statuses.
 #include <catch2/catch_test_macros.hpp>
 
 #include "tests/e2e/grpc_peers.h"
@@ -34,6 +34,26 @@ TEST_CASE("gRPC Node client to C++ server", "[e2e][http2][grpc][cpp]") {
   Agent agent(dir, {.ports = {port}});
   CommandResult c = run_command(dir, grpc_node_client(port, kGrpcSteps));
   check_grpc_run(agent, server, port, c, "");
+}
+
+TEST_CASE("gRPC Go client to Java server", "[e2e][http2][grpc][java]") {
+  ZTRACE_E2E_REQUIRE_ROOT();
+  const int port = reserve_port(24544);
+  const auto dir = fresh_dir("grpc_go_java");
+  Process server = start_grpc_server(dir, "grpc-java-server", port, grpc_java_server(port));
+  Agent agent(dir, {.ports = {port}});
+  CommandResult c = run_command(dir, grpc_go_client(port, kGrpcSteps));
+  check_grpc_run(agent, server, port, c, "java");
+}
+
+TEST_CASE("gRPC Java client to Node server", "[e2e][http2][grpc][java]") {
+  ZTRACE_E2E_REQUIRE_ROOT();
+  const int port = reserve_port(24545);
+  const auto dir = fresh_dir("grpc_java_node");
+  Process server = start_grpc_server(dir, "grpc-node-server", port, grpc_node_server(port));
+  Agent agent(dir, {.ports = {port}});
+  CommandResult c = run_command(dir, grpc_java_client(port, kGrpcSteps));
+  check_grpc_run(agent, server, port, c, "node");
 }
 
 TEST_CASE("gRPC C++ client to Go server", "[e2e][http2][grpc][cpp]") {

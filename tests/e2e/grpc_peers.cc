@@ -93,6 +93,68 @@ std::vector<std::string> grpc_cpp_client(int port, std::vector<std::string> step
   return argv;
 }
 
+namespace {
+
+// Debian's grpc-java and what it needs at run time (without perfmark the client hangs).
+constexpr const char* kJavaJars[] = {
+    "grpc-api",      "grpc-core",          "grpc-context",         "grpc-netty",
+    "grpc-protobuf", "grpc-protobuf-lite", "grpc-stub",            "protobuf",
+    "guava",         "geronimo-annotation-1.3-spec",              "netty-buffer",
+    "netty-codec",   "netty-codec-http",   "netty-codec-http2",    "netty-common",
+    "netty-handler", "netty-resolver",     "netty-transport",      "netty-codec-socks",
+    "netty-handler-proxy", "netty-transport-native-unix-common", "error_prone_annotations",
+    "jsr305",        "opencensus-api",     "perfmark-api"};
+
+std::string java_classpath(const fs::path& classes) {
+  std::string cp = classes.string();
+  for (const char* jar : kJavaJars) cp += std::string(":/usr/share/java/") + jar + ".jar";
+  return cp;
+}
+
+fs::path grpc_java_classes() {
+  const fs::path dir = scratch_dir() / "peers";
+  const fs::path src = peers_dir() / "grpc-java" / "Peer.java";
+  const fs::path proto = peers_dir() / "grpc-echo.proto";
+  const fs::path classes = dir / "grpc-java";
+  BuildLock lock(dir);
+  if (up_to_date(classes / "Peer.class", src) && up_to_date(classes / "Peer.class", proto)) {
+    return classes;
+  }
+  const fs::path gen = dir / "grpc-java-src";
+  fs::remove_all(gen);
+  fs::create_directories(gen);
+  fs::create_directories(classes);
+  auto r = run_command(dir,
+                       {"protoc", "-I", peers_dir().string(), "--java_out=" + gen.string(),
+                        "--grpc-java_out=" + gen.string(),
+                        "--plugin=protoc-gen-grpc-java=/usr/bin/grpc_java_plugin", proto.string()},
+                       120s);
+  if (r.exit_code != 0) throw std::runtime_error("protoc for the Java peer failed:\n" + r.describe);
+  std::vector<std::string> javac = {"javac", "-nowarn", "-d", classes.string(), "-cp",
+                                    java_classpath(classes)};
+  for (const auto& entry : fs::recursive_directory_iterator(gen)) {
+    if (entry.path().extension() == ".java") javac.push_back(entry.path().string());
+  }
+  javac.push_back(src.string());
+  r = run_command(dir, javac, 300s);
+  if (r.exit_code != 0) throw std::runtime_error("javac for the Java peer failed:\n" + r.describe);
+  return classes;
+}
+
+}  // namespace
+
+std::vector<std::string> grpc_java_server(int port) {
+  return {"java", "-cp", java_classpath(grpc_java_classes()), "Peer", "server",
+          std::to_string(port)};
+}
+
+std::vector<std::string> grpc_java_client(int port, std::vector<std::string> steps) {
+  std::vector<std::string> argv = {"java", "-cp", java_classpath(grpc_java_classes()), "Peer",
+                                   "client", std::to_string(port)};
+  argv.insert(argv.end(), steps.begin(), steps.end());
+  return argv;
+}
+
 std::vector<GrpcCallLine> parse_grpc_calls(const std::string& out) {
   std::vector<GrpcCallLine> lines;
   std::istringstream in(out);

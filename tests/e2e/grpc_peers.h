@@ -30,6 +30,11 @@ std::vector<std::string> grpc_node_client(int port, std::vector<std::string> ste
 std::vector<std::string> grpc_cpp_server(int port);
 std::vector<std::string> grpc_cpp_client(int port, std::vector<std::string> steps);
 
+// The Java peer (Debian grpc-java on Netty): classes generated with protoc and
+// grpc_java_plugin and compiled once into the scratch folder.
+std::vector<std::string> grpc_java_server(int port);
+std::vector<std::string> grpc_java_client(int port, std::vector<std::string> steps);
+
 // One line per call printed by a client: "<kind> code=<c> msgs=<m>".
 struct GrpcCallLine {
   std::string kind;
