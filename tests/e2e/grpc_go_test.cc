@@ -31,9 +31,9 @@ TEST_CASE("gRPC Go client to Go server: unary, streaming, statuses", "[e2e][http
   const std::vector<Span> spans = stop_and_collect(agent);
   INFO("spans:\n" << describe(spans));
   CHECK(spans.size() == 14);
-  const std::vector<GrpcExpect> calls = {{"Unary", 0},        {"Unary", 5},  {"Unary", 13},
-                                         {"ServerStream", 0}, {"ServerStream", 14},
-                                         {"Bidi", 0},         {"Unary", 2}};
+  const std::vector<GrpcExpect> calls = {{"Unary", 0},        {"Unary", 5},         {"Unary", 13},
+                                         {"ServerStream", 0}, {"ServerStream", 14}, {"Bidi", 0},
+                                         {"Unary", 2}};
   auto servers = expect_grpc_calls(spans, "SERVER", server.pid(), port, calls);
   auto clients = expect_grpc_calls(spans, "CLIENT", c.pid, port, calls);
   if (servers.size() == calls.size() && clients.size() == calls.size()) {

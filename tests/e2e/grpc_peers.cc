@@ -1,7 +1,6 @@
 #include "tests/e2e/grpc_peers.h"
 
 #include <catch2/catch_test_macros.hpp>
-
 #include <cstdio>
 #include <sstream>
 #include <stdexcept>
@@ -24,7 +23,8 @@ fs::path grpc_go_peer() {
                         {"CGO_ENABLED", "0"},
                         {"GOCACHE", (dir / "gocache").string()},
                         {"GOPATH", (dir / "gopath").string() + ":/usr/share/gocode"}});
-  if (r.exit_code != 0) throw std::runtime_error("building the gRPC Go peer failed:\n" + r.describe);
+  if (r.exit_code != 0)
+    throw std::runtime_error("building the gRPC Go peer failed:\n" + r.describe);
   fs::rename(tmp, out);
   return out;
 }
@@ -96,14 +96,31 @@ std::vector<std::string> grpc_cpp_client(int port, std::vector<std::string> step
 namespace {
 
 // Debian's grpc-java and what it needs at run time (without perfmark the client hangs).
-constexpr const char* kJavaJars[] = {
-    "grpc-api",      "grpc-core",          "grpc-context",         "grpc-netty",
-    "grpc-protobuf", "grpc-protobuf-lite", "grpc-stub",            "protobuf",
-    "guava",         "geronimo-annotation-1.3-spec",              "netty-buffer",
-    "netty-codec",   "netty-codec-http",   "netty-codec-http2",    "netty-common",
-    "netty-handler", "netty-resolver",     "netty-transport",      "netty-codec-socks",
-    "netty-handler-proxy", "netty-transport-native-unix-common", "error_prone_annotations",
-    "jsr305",        "opencensus-api",     "perfmark-api"};
+constexpr const char* kJavaJars[] = {"grpc-api",
+                                     "grpc-core",
+                                     "grpc-context",
+                                     "grpc-netty",
+                                     "grpc-protobuf",
+                                     "grpc-protobuf-lite",
+                                     "grpc-stub",
+                                     "protobuf",
+                                     "guava",
+                                     "geronimo-annotation-1.3-spec",
+                                     "netty-buffer",
+                                     "netty-codec",
+                                     "netty-codec-http",
+                                     "netty-codec-http2",
+                                     "netty-common",
+                                     "netty-handler",
+                                     "netty-resolver",
+                                     "netty-transport",
+                                     "netty-codec-socks",
+                                     "netty-handler-proxy",
+                                     "netty-transport-native-unix-common",
+                                     "error_prone_annotations",
+                                     "jsr305",
+                                     "opencensus-api",
+                                     "perfmark-api"};
 
 std::string java_classpath(const fs::path& classes) {
   std::string cp = classes.string();
@@ -130,8 +147,8 @@ fs::path grpc_java_classes() {
                         "--plugin=protoc-gen-grpc-java=/usr/bin/grpc_java_plugin", proto.string()},
                        120s);
   if (r.exit_code != 0) throw std::runtime_error("protoc for the Java peer failed:\n" + r.describe);
-  std::vector<std::string> javac = {"javac", "-nowarn", "-d", classes.string(), "-cp",
-                                    java_classpath(classes)};
+  std::vector<std::string> javac = {"javac",          "-nowarn", "-d",
+                                    classes.string(), "-cp",     java_classpath(classes)};
   for (const auto& entry : fs::recursive_directory_iterator(gen)) {
     if (entry.path().extension() == ".java") javac.push_back(entry.path().string());
   }
@@ -144,13 +161,13 @@ fs::path grpc_java_classes() {
 }  // namespace
 
 std::vector<std::string> grpc_java_server(int port) {
-  return {"java", "-cp", java_classpath(grpc_java_classes()), "Peer", "server",
-          std::to_string(port)};
+  return {"java", "-cp",    java_classpath(grpc_java_classes()),
+          "Peer", "server", std::to_string(port)};
 }
 
 std::vector<std::string> grpc_java_client(int port, std::vector<std::string> steps) {
-  std::vector<std::string> argv = {"java", "-cp", java_classpath(grpc_java_classes()), "Peer",
-                                   "client", std::to_string(port)};
+  std::vector<std::string> argv = {"java", "-cp",    java_classpath(grpc_java_classes()),
+                                   "Peer", "client", std::to_string(port)};
   argv.insert(argv.end(), steps.begin(), steps.end());
   return argv;
 }
@@ -199,10 +216,9 @@ std::vector<Span> expect_grpc_calls(const std::vector<Span>& spans, std::string_
   return mine;
 }
 
-
-const std::vector<std::string> kGrpcSteps = {"unary:ok:a", "unary:fail:5:missing", "stream:3",
-                                             "stream:2:fail:14", "bidi:3", "unary:fail:4"};
-const std::vector<GrpcExpect> kGrpcCalls = {{"Unary", 0},        {"Unary", 5}, {"ServerStream", 0},
+const std::vector<std::string> kGrpcSteps = {
+    "unary:ok:a", "unary:fail:5:missing", "stream:3", "stream:2:fail:14", "bidi:3", "unary:fail:4"};
+const std::vector<GrpcExpect> kGrpcCalls = {{"Unary", 0},         {"Unary", 5}, {"ServerStream", 0},
                                             {"ServerStream", 14}, {"Bidi", 0},  {"Unary", 4}};
 
 void check_grpc_run(Agent& agent, const Process& server, int port, const CommandResult& c,

@@ -60,7 +60,6 @@ struct GrpcExpect {
 std::vector<Span> expect_grpc_calls(const std::vector<Span>& spans, std::string_view kind,
                                     pid_t pid, int port, const std::vector<GrpcExpect>& calls);
 
-
 // The client steps most interop tests make, and the calls they are.
 extern const std::vector<std::string> kGrpcSteps;
 extern const std::vector<GrpcExpect> kGrpcCalls;

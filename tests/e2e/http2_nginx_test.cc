@@ -8,8 +8,7 @@
 
 namespace ztrace::e2e {
 
-TEST_CASE("curl to nginx over h2c: statuses, a large body and HEAD",
-          "[e2e][http2][nginx][curl]") {
+TEST_CASE("curl to nginx over h2c: statuses, a large body and HEAD", "[e2e][http2][nginx][curl]") {
   ZTRACE_E2E_REQUIRE_ROOT();
   const int port = reserve_port(24520);
   const auto dir = fresh_dir("http2_curl_nginx");
@@ -27,8 +26,7 @@ TEST_CASE("curl to nginx over h2c: statuses, a large body and HEAD",
   };
   std::vector<Row> rows = {
       {{"GET", "/static/index.html", 200, port, "2"}, {.url = url(port, "/static/index.html")}},
-      {{"GET", "/static/missing.html", 404, port, "2"},
-       {.url = url(port, "/static/missing.html")}},
+      {{"GET", "/static/missing.html", 404, port, "2"}, {.url = url(port, "/static/missing.html")}},
       {{"GET", "/boom", 500, port, "2"}, {.url = url(port, "/boom")}},
       {{"GET", "/static/big.bin", 200, port, "2"}, {.url = url(port, "/static/big.bin")}},
       {{"HEAD", "/static/head.html", 200, port, "2"},
@@ -76,14 +74,15 @@ TEST_CASE("h2load to nginx over h2c: hundreds of concurrent streams, exact span 
 
   // 3 connections, up to 100 streams in flight on each.
   constexpr int kRequests = 600;
-  CommandResult h = run_command(dir, {"h2load", "-n", std::to_string(kRequests), "-c", "3", "-m",
-                                      "100", url(port, "/echo/load")},
-                                120s);
+  CommandResult h = run_command(
+      dir,
+      {"h2load", "-n", std::to_string(kRequests), "-c", "3", "-m", "100", url(port, "/echo/load")},
+      120s);
   ZTRACE_E2E_REQUIRE_PEER(h.exit_code == 0, h.describe);
   ZTRACE_E2E_REQUIRE_PEER(
-      h.out.find("requests: " + std::to_string(kRequests) + " total, " +
-                 std::to_string(kRequests) + " started, " + std::to_string(kRequests) +
-                 " done, " + std::to_string(kRequests) + " succeeded") != std::string::npos,
+      h.out.find("requests: " + std::to_string(kRequests) + " total, " + std::to_string(kRequests) +
+                 " started, " + std::to_string(kRequests) + " done, " + std::to_string(kRequests) +
+                 " succeeded") != std::string::npos,
       h.describe);
 
   const std::vector<Span> spans = stop_and_collect(agent);

@@ -222,10 +222,14 @@ namespace {
 
 // HTTP/2 bytes: a frame and literal header fields (RFC 9113 §4.1, RFC 7541 §6.2.2).
 std::string h2_frame(uint8_t type, uint8_t flags, uint32_t stream, const std::string& payload) {
-  std::string f = {static_cast<char>(payload.size() >> 16), static_cast<char>(payload.size() >> 8),
-                   static_cast<char>(payload.size()), static_cast<char>(type),
-                   static_cast<char>(flags), static_cast<char>(stream >> 24),
-                   static_cast<char>(stream >> 16), static_cast<char>(stream >> 8),
+  std::string f = {static_cast<char>(payload.size() >> 16),
+                   static_cast<char>(payload.size() >> 8),
+                   static_cast<char>(payload.size()),
+                   static_cast<char>(type),
+                   static_cast<char>(flags),
+                   static_cast<char>(stream >> 24),
+                   static_cast<char>(stream >> 16),
+                   static_cast<char>(stream >> 8),
                    static_cast<char>(stream)};
   return f + payload;
 }
@@ -241,7 +245,8 @@ struct Collected2 {
 
 ConnectionTable make_table2(Collected2& out) {
   return ConnectionTable(
-      {}, [&out](const ConnectionView&, http1::Exchange&&, const zt_trace_context*) {
+      {},
+      [&out](const ConnectionView&, http1::Exchange&&, const zt_trace_context*) {
         ++out.http1_exchanges;
       },
       nullptr, nullptr,
@@ -279,8 +284,8 @@ TEST_CASE("conntrack: server SETTINGS before the preface also selects HTTP/2",
   table.on_data(piece(ZT_DIR_EGRESS, ZT_ROLE_SERVER, 0, settings, settings.size(), 50));
   const std::string in = kPreface + kH2Request;
   table.on_data(piece(ZT_DIR_INGRESS, ZT_ROLE_SERVER, 0, in, in.size(), 100));
-  table.on_data(piece(ZT_DIR_EGRESS, ZT_ROLE_SERVER, settings.size(), kH2Response,
-                      kH2Response.size(), 200));
+  table.on_data(
+      piece(ZT_DIR_EGRESS, ZT_ROLE_SERVER, settings.size(), kH2Response, kH2Response.size(), 200));
   REQUIRE(out.exchanges.size() == 1);
   CHECK(table.stats().http2_connections == 1);
 }

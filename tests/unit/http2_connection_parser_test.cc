@@ -31,8 +31,8 @@ struct Result {
 };
 
 // Replays records (timestamp = 1000 * record number); `limit`: bytes delivered in total.
-Result run(Role role, bool midstream, const std::vector<Record>& records,
-           size_t limit = SIZE_MAX, bool close = true) {
+Result run(Role role, bool midstream, const std::vector<Record>& records, size_t limit = SIZE_MAX,
+           bool close = true) {
   ConnectionParser parser(role, midstream);
   Result r;
   uint64_t ts = 0;
@@ -63,10 +63,10 @@ std::string field(const HeaderBlock& b, std::string_view name) {
 // A one-line summary that tests compare.
 std::string describe(const Exchange& e) {
   std::string s = std::to_string(e.stream_id) + " " + field(e.request.headers, ":method") + " " +
-                  field(e.request.headers, ":path") + " req_body=" +
-                  std::to_string(e.request.body_bytes) + " status=" +
-                  field(e.response.headers, ":status") + " resp_body=" +
-                  std::to_string(e.response.body_bytes);
+                  field(e.request.headers, ":path") +
+                  " req_body=" + std::to_string(e.request.body_bytes) +
+                  " status=" + field(e.response.headers, ":status") +
+                  " resp_body=" + std::to_string(e.response.body_bytes);
   if (e.response.trailers) s += " grpc-status=" + field(*e.response.trailers, "grpc-status");
   s += " outcome=" + std::to_string(static_cast<int>(e.outcome));
   s += " unknown=" + std::to_string(e.request.headers.unknown_fields);
@@ -93,16 +93,15 @@ std::vector<Record> unary_client_call() {
   const std::string req_headers =
       frame(FrameType::kHeaders, kFlagEndHeaders, 1, grpc_request_headers("/pkg.Svc/Get"));
   const std::string req_data = frame(FrameType::kData, kFlagEndStream, 1, std::string(12, 'm'));
-  const std::string resp_headers =
-      frame(FrameType::kHeaders, kFlagEndHeaders, 1,
-            indexed(8) + literal("content-type", "application/grpc"));
+  const std::string resp_headers = frame(FrameType::kHeaders, kFlagEndHeaders, 1,
+                                         indexed(8) + literal("content-type", "application/grpc"));
   const std::string resp_data = frame(FrameType::kData, 0, 1, std::string(20, 'r'));
-  const std::string trailers =
-      frame(FrameType::kHeaders, kFlagEndHeaders | kFlagEndStream, 1,
-            literal("grpc-status", "0") + literal("grpc-message", ""));
+  const std::string trailers = frame(FrameType::kHeaders, kFlagEndHeaders | kFlagEndStream, 1,
+                                     literal("grpc-status", "0") + literal("grpc-message", ""));
   return {
       {kOut, preface() + settings({{kSettingsHeaderTableSize, 4096}})},
-      {kIn, settings({{kSettingsMaxFrameSize, 16384}}) + frame(FrameType::kSettings, kFlagAck, 0, "")},
+      {kIn,
+       settings({{kSettingsMaxFrameSize, 16384}}) + frame(FrameType::kSettings, kFlagAck, 0, "")},
       {kOut, frame(FrameType::kSettings, kFlagAck, 0, "") + req_headers + req_data},
       {kIn, frame(FrameType::kWindowUpdate, 0, 0, u32(1000)) +
                 frame(FrameType::kPing, 0, 0, std::string(8, 'p')) + resp_headers},
@@ -199,15 +198,15 @@ TEST_CASE("http2 every truncated prefix needs more data and never gives a wrong 
 TEST_CASE("http2 CONTINUATION, padding and priority", "[http2]") {
   const std::string block = grpc_request_headers("/pkg.Svc/Padded");
   std::string padded_headers;
-  padded_headers.push_back(3);                            // pad length
-  padded_headers += u32(0) + std::string(1, '\x10');      // priority: dependency, weight
+  padded_headers.push_back(3);                        // pad length
+  padded_headers += u32(0) + std::string(1, '\x10');  // priority: dependency, weight
   padded_headers += block.substr(0, 10) + std::string(3, '\0');
   std::string padded_data;
   padded_data.push_back(5);
   padded_data += std::string(7, 'd') + std::string(5, '\0');
   const std::vector<Record> records = {
-      {kOut, preface() + frame(FrameType::kHeaders, kFlagPadded | kFlagPriority, 1,
-                               padded_headers) +
+      {kOut, preface() +
+                 frame(FrameType::kHeaders, kFlagPadded | kFlagPriority, 1, padded_headers) +
                  frame(FrameType::kContinuation, 0, 1, block.substr(10, 15)) +
                  frame(FrameType::kContinuation, kFlagEndHeaders, 1, block.substr(25)) +
                  frame(FrameType::kPriority, 0, 1, u32(0) + "\x20") +
@@ -279,8 +278,8 @@ TEST_CASE("http2 joined mid-way never guesses a path from unseen table entries",
   const std::vector<Record> records = {
       // A syscall starting inside a frame: skipped until a plausible frame header.
       {kIn, std::string("\x01\x02\x03 junk in the middle of a frame")},
-      {kIn, frame(FrameType::kHeaders, kFlagEndHeaders, 41, indexed(3) + indexed(6) +
-                                                             indexed(63) + indexed(62)) +
+      {kIn, frame(FrameType::kHeaders, kFlagEndHeaders, 41,
+                  indexed(3) + indexed(6) + indexed(63) + indexed(62)) +
                 frame(FrameType::kData, kFlagEndStream, 41, std::string(5, 'x'))},
       {kOut, frame(FrameType::kHeaders, kFlagEndHeaders, 41, indexed(8)) +
                  frame(FrameType::kHeaders, kFlagEndHeaders | kFlagEndStream, 41,
@@ -288,8 +287,8 @@ TEST_CASE("http2 joined mid-way never guesses a path from unseen table entries",
       // A new method: literal with incremental indexing, then referenced.
       {kIn, frame(FrameType::kHeaders, kFlagEndHeaders | kFlagEndStream, 43,
                   indexed(3) + hpack_int(0x40, 6, 4) + hpack_string("/pkg.Svc/New"))},
-      {kIn, frame(FrameType::kHeaders, kFlagEndHeaders | kFlagEndStream, 45,
-                  indexed(3) + indexed(62))},
+      {kIn,
+       frame(FrameType::kHeaders, kFlagEndHeaders | kFlagEndStream, 45, indexed(3) + indexed(62))},
       {kOut, frame(FrameType::kHeaders, kFlagEndHeaders | kFlagEndStream, 43, indexed(8)) +
                  frame(FrameType::kHeaders, kFlagEndHeaders | kFlagEndStream, 45, indexed(8))},
       // Response of a stream whose request the agent never saw: no exchange.
@@ -311,8 +310,7 @@ TEST_CASE("http2 detects the preface and plausible frames, not HTTP/1 or junk", 
   CHECK(detect(preface()) == ParseState::kSuccess);
   CHECK(detect("PRI * HT") == ParseState::kNeedsMoreData);
   CHECK(detect(settings({{kSettingsMaxFrameSize, 16384}})) == ParseState::kSuccess);
-  CHECK(detect(frame(FrameType::kHeaders, kFlagEndHeaders, 1, indexed(8))) ==
-        ParseState::kSuccess);
+  CHECK(detect(frame(FrameType::kHeaders, kFlagEndHeaders, 1, indexed(8))) == ParseState::kSuccess);
   CHECK(detect("GET / HTTP/1.1\r\nHost: a\r\n\r\n") == ParseState::kInvalid);
   CHECK(detect("HTTP/1.1 200 OK\r\n\r\n") == ParseState::kInvalid);
   CHECK(detect(std::string(9, '\0')) == ParseState::kInvalid);  // DATA on stream 0
@@ -325,8 +323,8 @@ TEST_CASE("http2 detects the preface and plausible frames, not HTTP/1 or junk", 
 TEST_CASE("http2 lost bytes: exact inside DATA, resync elsewhere", "[http2]") {
   const std::string req1 = frame(FrameType::kHeaders, kFlagEndHeaders, 1,
                                  indexed(3) + indexed(6) + literal_indexed(":path", "/p1"));
-  const std::string data_start = frame(FrameType::kData, kFlagEndStream, 1, std::string(100, 'd'))
-                                     .substr(0, 40);
+  const std::string data_start =
+      frame(FrameType::kData, kFlagEndStream, 1, std::string(100, 'd')).substr(0, 40);
   const std::vector<Record> records = {
       {kOut, preface() + req1 + data_start, /*gap_after=*/69},
       {kIn, frame(FrameType::kHeaders, kFlagEndHeaders | kFlagEndStream, 1, indexed(8))},
@@ -351,8 +349,8 @@ TEST_CASE("http2 after lost bytes, a frame boundary is found inside a later read
   const std::string data1 = frame(FrameType::kData, 0, 1, std::string(20000, 'a'));
   const std::string data2 = frame(FrameType::kData, 0, 1, std::string(9000, 'b'));
   const std::string last = frame(FrameType::kData, kFlagEndStream, 1, std::string(100, 'c'));
-  const std::string response = frame(FrameType::kHeaders, kFlagEndHeaders, 1, indexed(8)) + data1 +
-                               data2 + last;
+  const std::string response =
+      frame(FrameType::kHeaders, kFlagEndHeaders, 1, indexed(8)) + data1 + data2 + last;
   // Reads cut frames anywhere and are captured only in part: the second read's gap runs past
   // the end of the first DATA frame, the third read starts inside the second one.
   const std::vector<Record> records = {
@@ -398,9 +396,9 @@ TEST_CASE("http2 bad traffic disables the parser with a reason", "[http2]") {
   };
   for (const Case& c : cases) {
     INFO(c.name);
-    const Result r = run(Role::kClient, false,
-                         {{kOut, c.egress},
-                          {kOut, frame(FrameType::kHeaders, kFlagEndHeaders, 3, indexed(2))}});
+    const Result r =
+        run(Role::kClient, false,
+            {{kOut, c.egress}, {kOut, frame(FrameType::kHeaders, kFlagEndHeaders, 3, indexed(2))}});
     CHECK(r.failed);
     CHECK(r.reason == c.reason);
     CHECK(r.stats.invalid_streams == 1);
@@ -408,18 +406,17 @@ TEST_CASE("http2 bad traffic disables the parser with a reason", "[http2]") {
   }
 }
 
-TEST_CASE("http2 SETTINGS_HEADER_TABLE_SIZE applies to the other direction's blocks",
-          "[http2]") {
+TEST_CASE("http2 SETTINGS_HEADER_TABLE_SIZE applies to the other direction's blocks", "[http2]") {
   const std::string update = hpack_int(0x20, 5, 8192);
   const std::string req = frame(FrameType::kHeaders, kFlagEndHeaders | kFlagEndStream, 1,
                                 update + indexed(2) + literal(":path", "/big"));
   // Without the server's SETTINGS the client may not grow its table.
   CHECK(run(Role::kClient, false, {{kOut, preface() + req}}).failed);
-  const Result ok = run(
-      Role::kClient, false,
-      {{kIn, settings({{kSettingsHeaderTableSize, 8192}})},
-       {kOut, preface() + req},
-       {kIn, frame(FrameType::kHeaders, kFlagEndHeaders | kFlagEndStream, 1, indexed(8))}});
+  const Result ok =
+      run(Role::kClient, false,
+          {{kIn, settings({{kSettingsHeaderTableSize, 8192}})},
+           {kOut, preface() + req},
+           {kIn, frame(FrameType::kHeaders, kFlagEndHeaders | kFlagEndStream, 1, indexed(8))}});
   REQUIRE_FALSE(ok.failed);
   REQUIRE(ok.exchanges.size() == 1);
   CHECK(field(ok.exchanges[0].request.headers, ":path") == "/big");

@@ -49,8 +49,10 @@ const Fields kResponse2 = {f(":status", "307"), f("cache-control", "private"),
                            f("date", "Mon, 21 Oct 2013 20:13:21 GMT"),
                            f("location", "https://www.example.com")};
 const Fields kResponse3 = {
-    f(":status", "200"), f("cache-control", "private"),
-    f("date", "Mon, 21 Oct 2013 20:13:22 GMT"), f("location", "https://www.example.com"),
+    f(":status", "200"),
+    f("cache-control", "private"),
+    f("date", "Mon, 21 Oct 2013 20:13:22 GMT"),
+    f("location", "https://www.example.com"),
     f("content-encoding", "gzip"),
     f("set-cookie", "foo=ASDJKHQKBZXOQWEOPIUAXQWEOIU; max-age=3600; version=1")};
 
@@ -59,7 +61,9 @@ constexpr const char* kSizeUpdate256 = "3fe101";
 
 TEST_CASE("hpack RFC 7541 C.2 field representations", "[http2][hpack]") {
   run_steps({{"400a 6375 7374 6f6d 2d6b 6579 0d63 7573 746f 6d2d 6865 6164 6572",
-              {f("custom-key", "custom-header")}, 1, 55}});
+              {f("custom-key", "custom-header")},
+              1,
+              55}});
   run_steps({{"040c 2f73 616d 706c 652f 7061 7468", {f(":path", "/sample/path")}, 0, 0}});
   run_steps({{"1008 7061 7373 776f 7264 0673 6563 7265 74", {f("password", "secret")}, 0, 0}});
   run_steps({{"82", {f(":method", "GET")}, 0, 0}});
@@ -68,15 +72,14 @@ TEST_CASE("hpack RFC 7541 C.2 field representations", "[http2][hpack]") {
 TEST_CASE("hpack RFC 7541 C.3 requests without Huffman", "[http2][hpack]") {
   run_steps({{"8286 8441 0f77 7777 2e65 7861 6d70 6c65 2e63 6f6d", kRequest1, 1, 57},
              {"8286 84be 5808 6e6f 2d63 6163 6865", kRequest2, 2, 110},
-             {"8287 85bf 400a 6375 7374 6f6d 2d6b 6579 0c63 7573 746f 6d2d 7661 6c75 65",
-              kRequest3, 3, 164}});
+             {"8287 85bf 400a 6375 7374 6f6d 2d6b 6579 0c63 7573 746f 6d2d 7661 6c75 65", kRequest3,
+              3, 164}});
 }
 
 TEST_CASE("hpack RFC 7541 C.4 requests with Huffman", "[http2][hpack]") {
   run_steps({{"8286 8441 8cf1 e3c2 e5f2 3a6b a0ab 90f4 ff", kRequest1, 1, 57},
              {"8286 84be 5886 a8eb 1064 9cbf", kRequest2, 2, 110},
-             {"8287 85bf 4088 25a8 49e9 5ba9 7d7f 8925 a849 e95b b8e8 b4bf", kRequest3, 3,
-              164}});
+             {"8287 85bf 4088 25a8 49e9 5ba9 7d7f 8925 a849 e95b b8e8 b4bf", kRequest3, 3, 164}});
 }
 
 TEST_CASE("hpack RFC 7541 C.5 responses without Huffman, eviction", "[http2][hpack]") {
@@ -113,7 +116,7 @@ TEST_CASE("hpack Huffman rejects bad padding and EOS", "[http2][hpack]") {
   out.clear();
   CHECK(huffman_decode(unhex("f1e3 c2e5 f23a 6ba0 ab90 f4fe"), &out) == ParseState::kInvalid);
   CHECK(huffman_decode(unhex("ffff ffff"), &out) == ParseState::kInvalid);  // EOS decoded
-  CHECK(huffman_decode(unhex("1f ff"), &out) == ParseState::kInvalid);  // 'a' + 11 pad bits
+  CHECK(huffman_decode(unhex("1f ff"), &out) == ParseState::kInvalid);      // 'a' + 11 pad bits
   out.clear();
   CHECK(huffman_decode("", &out) == ParseState::kSuccess);
   CHECK(out.empty());
@@ -210,8 +213,7 @@ TEST_CASE("hpack with unknown earlier state marks unseen entries unknown", "[htt
   CHECK(got[1].unknown);
   // An entry added with an unknown name stays unknown when referenced.
   got.clear();
-  REQUIRE(decoder.decode(hpack_int(0x40, 6, 80) + hpack_string("v"), &got) ==
-          ParseState::kSuccess);
+  REQUIRE(decoder.decode(hpack_int(0x40, 6, 80) + hpack_string("v"), &got) == ParseState::kSuccess);
   got.clear();
   REQUIRE(decoder.decode(unhex("be"), &got) == ParseState::kSuccess);
   REQUIRE(got.size() == 1);

@@ -1,11 +1,11 @@
 // HTTP/2 exchange → span: HTTP conventions for plain HTTP/2, RPC conventions and status
 // rules for gRPC, traceparent as parent, unknown fields never turned into names.
 
+#include "userspace/pipeline/http2_span_builder.h"
+
 #include <catch2/catch_test_macros.hpp>
 #include <string>
 #include <variant>
-
-#include "userspace/pipeline/http2_span_builder.h"
 
 namespace ztrace::pipeline {
 namespace {
@@ -25,7 +25,9 @@ http2::Exchange grpc_call(std::string path, std::string grpc_status, bool traile
   http2::Exchange e;
   e.stream_id = 1;
   e.request.seen = true;
-  e.request.headers.fields = {{":method", "POST"}, {":scheme", "http"}, {":path", path},
+  e.request.headers.fields = {{":method", "POST"},
+                              {":scheme", "http"},
+                              {":path", path},
                               {":authority", "greeter.local:50051"},
                               {"content-type", "application/grpc+proto"},
                               {"user-agent", "grpc-go/1.33"}};
@@ -37,8 +39,8 @@ http2::Exchange grpc_call(std::string path, std::string grpc_status, bool traile
   e.response.end_ns = 3000;
   e.response.end_stream = true;
   if (trailers_only) {
-    e.response.headers.fields = {{":status", "200"}, {"grpc-status", grpc_status},
-                                 {"grpc-message", "nope"}};
+    e.response.headers.fields = {
+        {":status", "200"}, {"grpc-status", grpc_status}, {"grpc-message", "nope"}};
   } else {
     e.response.headers.fields = {{":status", "200"}, {"content-type", "application/grpc"}};
     http2::HeaderBlock trailers;
@@ -86,10 +88,9 @@ TEST_CASE("http2 spans: gRPC status codes map to ERROR per side", "[pipeline][ht
     int code;
     bool server_error;
   };
-  const Case cases[] = {{0, false},  {1, false},  {2, true},   {3, false}, {4, true},
-                        {5, false},  {6, false},  {7, false},  {8, false}, {9, false},
-                        {10, false}, {11, false}, {12, true},  {13, true}, {14, true},
-                        {15, true},  {16, false}};
+  const Case cases[] = {{0, false}, {1, false}, {2, true},  {3, false}, {4, true},   {5, false},
+                        {6, false}, {7, false}, {8, false}, {9, false}, {10, false}, {11, false},
+                        {12, true}, {13, true}, {14, true}, {15, true}, {16, false}};
   for (const Case& c : cases) {
     for (bool trailers_only : {false, true}) {
       INFO("code " << c.code << (trailers_only ? " trailers-only" : ""));
@@ -112,8 +113,10 @@ TEST_CASE("http2 spans: plain HTTP/2 follows the HTTP conventions", "[pipeline][
   Http2SpanBuilder builder({}, clock);
   http2::Exchange e;
   e.request.seen = true;
-  e.request.headers.fields = {{":method", "GET"}, {":scheme", "http"},
-                              {":path", "/static/app.js?v=1"}, {":authority", "[::1]:8443"}};
+  e.request.headers.fields = {{":method", "GET"},
+                              {":scheme", "http"},
+                              {":path", "/static/app.js?v=1"},
+                              {":authority", "[::1]:8443"}};
   e.request.start_ns = 10;
   e.request.end_ns = 10;
   e.response.seen = true;

@@ -26,8 +26,8 @@ struct ConnectionTable::Connection {
 };
 
 ConnectionTable::ConnectionTable(Options options, ExchangeSink sink,
-                                 ResourceResolver resolve_resource,
-                                 ServerHeadSink on_server_head, Http2ExchangeSink http2_sink)
+                                 ResourceResolver resolve_resource, ServerHeadSink on_server_head,
+                                 Http2ExchangeSink http2_sink)
     : options_(options),
       sink_(std::move(sink)),
       http2_sink_(std::move(http2_sink)),

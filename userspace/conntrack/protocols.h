@@ -22,7 +22,6 @@ using ProtocolParser =
 // direction): HTTP/2 on its client preface or, for connections joined mid-way and server
 // SETTINGS sent before the preface arrives, on a run of plausible frame headers. Everything
 // else goes to HTTP/1, whose parser gives up on what is not HTTP (counted).
-ProtocolParser make_protocol_parser(std::string_view first_chunk, Role role,
-                                    bool joined_midstream);
+ProtocolParser make_protocol_parser(std::string_view first_chunk, Role role, bool joined_midstream);
 
 }  // namespace ztrace::conntrack

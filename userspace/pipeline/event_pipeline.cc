@@ -26,23 +26,22 @@ EventPipeline::EventPipeline(EventPipelineOptions options, const spans::KernelCl
       processes_(processes),
       exporter_(exporter),
       hooks_(std::move(hooks)),
-      connections_(options.connections,
-                   [this](const conntrack::ConnectionView& view, http1::Exchange&& exchange,
-                          const zt_trace_context* context) {
-                     on_exchange(view, exchange, context);
-                   },
-                   [this](uint32_t pid) {
-                     auto resource = processes_.get(pid);
-                     if (hooks_.on_resource) hooks_.on_resource(pid, *resource);
-                     return resource;
-                   },
-                   [this](uint32_t pid, const zt_trace_context* kernel_context,
-                          const std::string& traceparent) {
-                     on_server_head(pid, kernel_context, traceparent);
-                   },
-                   [this](const conntrack::ConnectionView& view, http2::Exchange&& exchange) {
-                     on_http2_exchange(view, exchange);
-                   }) {}
+      connections_(
+          options.connections,
+          [this](const conntrack::ConnectionView& view, http1::Exchange&& exchange,
+                 const zt_trace_context* context) { on_exchange(view, exchange, context); },
+          [this](uint32_t pid) {
+            auto resource = processes_.get(pid);
+            if (hooks_.on_resource) hooks_.on_resource(pid, *resource);
+            return resource;
+          },
+          [this](uint32_t pid, const zt_trace_context* kernel_context,
+                 const std::string& traceparent) {
+            on_server_head(pid, kernel_context, traceparent);
+          },
+          [this](const conntrack::ConnectionView& view, http2::Exchange&& exchange) {
+            on_http2_exchange(view, exchange);
+          }) {}
 
 void EventPipeline::on_server_head(uint32_t pid, const zt_trace_context* kernel_context,
                                    const std::string& traceparent) {
@@ -91,7 +90,7 @@ void EventPipeline::on_exchange(const conntrack::ConnectionView& view,
   const bool forwarded = header && view.role != Role::kServer &&
                          was_received_by(view.pid, header->parent_span_id);
   submit(http_spans_.build(view, exchange, view.resource, context, header ? &*header : nullptr,
-                          forwarded));
+                           forwarded));
 }
 
 void EventPipeline::on_http2_exchange(const conntrack::ConnectionView& view,
@@ -100,8 +99,8 @@ void EventPipeline::on_http2_exchange(const conntrack::ConnectionView& view,
   if (const std::string* tp = exchange.request.headers.find("traceparent")) {
     header = spans::parse_traceparent(*tp);
   }
-  const bool forwarded = header && view.role != Role::kServer &&
-                         was_received_by(view.pid, header->parent_span_id);
+  const bool forwarded =
+      header && view.role != Role::kServer && was_received_by(view.pid, header->parent_span_id);
   std::optional<spans::Span> span =
       http2_spans_.build(view, exchange, header ? &*header : nullptr, forwarded);
   if (!span) {

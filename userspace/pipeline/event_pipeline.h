@@ -7,10 +7,10 @@
 #include <cstdint>
 #include <cstring>
 #include <deque>
-#include <string>
-#include <unordered_map>
 #include <functional>
 #include <span>
+#include <string>
+#include <unordered_map>
 
 #include "userspace/conntrack/connection_table.h"
 #include "userspace/export/export_pipeline.h"

@@ -82,10 +82,14 @@ bool is_server_error(int code) {
 
 std::string_view outcome_error_type(http2::StreamOutcome outcome) {
   switch (outcome) {
-    case http2::StreamOutcome::kReset: return "ztrace.http2.stream_reset";
-    case http2::StreamOutcome::kRefused: return "ztrace.http2.refused";
-    case http2::StreamOutcome::kConnectionClosed: return "ztrace.no_response";
-    default: return "";
+    case http2::StreamOutcome::kReset:
+      return "ztrace.http2.stream_reset";
+    case http2::StreamOutcome::kRefused:
+      return "ztrace.http2.refused";
+    case http2::StreamOutcome::kConnectionClosed:
+      return "ztrace.no_response";
+    default:
+      return "";
   }
 }
 

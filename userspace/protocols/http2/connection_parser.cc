@@ -132,8 +132,8 @@ bool ConnectionParser::Impl::start_frame(int d, uint64_t ts) {
   const bool stream_frame = h.type == FrameType::kData || h.type == FrameType::kHeaders ||
                             h.type == FrameType::kRstStream || h.type == FrameType::kPriority ||
                             h.type == FrameType::kPushPromise || continuation;
-  const bool connection_frame = h.type == FrameType::kSettings || h.type == FrameType::kPing ||
-                                h.type == FrameType::kGoaway;
+  const bool connection_frame =
+      h.type == FrameType::kSettings || h.type == FrameType::kPing || h.type == FrameType::kGoaway;
   if ((stream_frame && h.stream_id == 0) || (connection_frame && h.stream_id != 0)) {
     fail("frame on the wrong stream");
     return false;
@@ -260,8 +260,7 @@ size_t ConnectionParser::Impl::find_resync_point(std::string_view bytes) const {
     parse_frame_header(bytes.substr(at), &h);
     if (!is_plausible_frame_header(h)) continue;
     const bool known_stream =
-        h.stream_id == 0 ||
-        (stitcher.is_open(h.stream_id) && h.type != FrameType::kContinuation) ||
+        h.stream_id == 0 || (stitcher.is_open(h.stream_id) && h.type != FrameType::kContinuation) ||
         (h.type == FrameType::kHeaders && (h.stream_id & 1) &&
          h.stream_id > stitcher.highest_stream_id() && (h.flags & kFlagEndHeaders));
     if (!known_stream) continue;
@@ -270,8 +269,7 @@ size_t ConnectionParser::Impl::find_resync_point(std::string_view bytes) const {
   return std::string_view::npos;
 }
 
-void ConnectionParser::Impl::feed(int d, std::string_view bytes, uint64_t ts,
-                                  bool syscall_start) {
+void ConnectionParser::Impl::feed(int d, std::string_view bytes, uint64_t ts, bool syscall_start) {
   DirectionState& s = dirs[d];
   if (s.phase == Phase::kStart) s.phase = joined_midstream ? Phase::kLost : Phase::kFrames;
   if (s.phase == Phase::kLost) {

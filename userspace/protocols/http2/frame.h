@@ -39,7 +39,8 @@ ParseState detect(std::string_view chunk);
 
 // A 31-bit big-endian value (reserved bit dropped) and 24/16/32-bit big-endian helpers.
 inline uint32_t read_u32(std::string_view b, size_t at) {
-  return uint32_t{static_cast<uint8_t>(b[at])} << 24 | uint32_t{static_cast<uint8_t>(b[at + 1])} << 16 |
+  return uint32_t{static_cast<uint8_t>(b[at])} << 24 |
+         uint32_t{static_cast<uint8_t>(b[at + 1])} << 16 |
          uint32_t{static_cast<uint8_t>(b[at + 2])} << 8 | uint32_t{static_cast<uint8_t>(b[at + 3])};
 }
 inline uint32_t read_u31(std::string_view b, size_t at) { return read_u32(b, at) & 0x7fffffffu; }

@@ -8,6 +8,7 @@ namespace ztrace::http2 {
 namespace {
 
 // RFC 7541 Appendix A.
+// clang-format off
 constexpr std::array<std::pair<std::string_view, std::string_view>, 61> kStaticTable = {{
     {":authority", ""}, {":method", "GET"}, {":method", "POST"}, {":path", "/"},
     {":path", "/index.html"}, {":scheme", "http"}, {":scheme", "https"}, {":status", "200"},
@@ -26,12 +27,14 @@ constexpr std::array<std::pair<std::string_view, std::string_view>, 61> kStaticT
     {"set-cookie", ""}, {"strict-transport-security", ""}, {"transfer-encoding", ""},
     {"user-agent", ""}, {"vary", ""}, {"via", ""}, {"www-authenticate", ""},
 }};
+// clang-format on
 
 // RFC 7541 Appendix B: {code, bit length} of symbols 0-255 (EOS, 256, is 30 one bits).
 struct HuffmanCode {
   uint32_t code;
   uint8_t bits;
 };
+// clang-format off
 constexpr std::array<HuffmanCode, 256> kHuffmanCodes = {{
     {0x1ff8, 13}, {0x7fffd8, 23}, {0xfffffe2, 28}, {0xfffffe3, 28}, {0xfffffe4, 28},
     {0xfffffe5, 28}, {0xfffffe6, 28}, {0xfffffe7, 28}, {0xfffffe8, 28}, {0xffffea, 24},
@@ -77,6 +80,7 @@ constexpr std::array<HuffmanCode, 256> kHuffmanCodes = {{
     {0x7ffffec, 27}, {0x7ffffed, 27}, {0x7ffffee, 27}, {0x7ffffef, 27}, {0x7fffff0, 27},
     {0x3ffffee, 26},
 }};
+// clang-format on
 
 // The code is canonical (codes of one length are consecutive and ordered by symbol), so a
 // decoder needs per length only the first code, the count, and the symbols in code order.

@@ -42,7 +42,9 @@ const std::string* HeaderBlock::find(std::string_view name) const {
 }
 
 Stitcher::Stitcher(Role role)
-    : request_dir_(role == Role::kServer ? 1 : role == Role::kClient ? 0 : -1) {}
+    : request_dir_(role == Role::kServer   ? 1
+                   : role == Role::kClient ? 0
+                                           : -1) {}
 
 void Stitcher::set_request_direction(Direction dir) {
   if (request_dir_ < 0) request_dir_ = index(dir);
@@ -52,9 +54,8 @@ Role Stitcher::role() const {
   return request_dir_ < 0 ? Role::kUnknown : request_dir_ == 1 ? Role::kServer : Role::kClient;
 }
 
-void Stitcher::on_headers(Direction dir, uint32_t stream_id,
-                          const std::vector<HeaderField>& fields, bool end_stream,
-                          uint64_t first_ns, uint64_t last_ns) {
+void Stitcher::on_headers(Direction dir, uint32_t stream_id, const std::vector<HeaderField>& fields,
+                          bool end_stream, uint64_t first_ns, uint64_t last_ns) {
   const int d = index(dir);
   highest_stream_id_ = std::max(highest_stream_id_, stream_id);
   HeaderBlock block = keep_fields(fields);

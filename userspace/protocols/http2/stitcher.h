@@ -55,8 +55,8 @@ struct Exchange {
 };
 
 struct StitcherStats {
-  uint64_t orphan_streams = 0;   // frames of streams whose request was not seen
-  uint64_t dropped_streams = 0;  // bounds hit: too many open streams or untaken exchanges
+  uint64_t orphan_streams = 0;      // frames of streams whose request was not seen
+  uint64_t dropped_streams = 0;     // bounds hit: too many open streams or untaken exchanges
   uint64_t undirected_streams = 0;  // joined mid-way: no header told which side asked
 };
 

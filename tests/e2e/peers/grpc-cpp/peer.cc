@@ -22,7 +22,8 @@ using ztrace::e2e::Msg;
 grpc::Status failure(const std::string& spec) {
   const size_t colon = spec.find(':');
   const int code = std::stoi(spec.substr(0, colon));
-  const std::string message = colon == std::string::npos ? "failed on purpose" : spec.substr(colon + 1);
+  const std::string message =
+      colon == std::string::npos ? "failed on purpose" : spec.substr(colon + 1);
   return grpc::Status(static_cast<grpc::StatusCode>(code), message);
 }
 
@@ -60,7 +61,8 @@ void run_step(Echo::Stub& stub, const std::string& step) {
   if (kind == "wait") {
     std::printf("waiting\n");
     std::fflush(stdout);
-    while (!std::filesystem::exists(arg)) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    while (!std::filesystem::exists(arg))
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
     return;
   }
   grpc::ClientContext ctx;
