@@ -48,6 +48,38 @@ TEST_CASE("gRPC Go client to Go server: unary, streaming, statuses", "[e2e][http
   }
 }
 
+TEST_CASE("gRPC traceparent metadata names the server span's parent",
+          "[e2e][http2][grpc][go][context]") {
+  ZTRACE_E2E_REQUIRE_ROOT();
+  const int port = reserve_port(24532);
+  const auto dir = fresh_dir("grpc_go_traceparent");
+  Process server = start_grpc_server(dir, "grpc-go-server", port, grpc_go_server(port));
+  Agent agent(dir, {.ports = {port}});
+  const std::string trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+  const std::string parent_id = "00f067aa0ba902b7";
+  CommandResult c =
+      run_command(dir, grpc_go_client(port, {"unary:ok:plain",
+                                             "traceparent:00-" + trace_id + "-" + parent_id + "-01",
+                                             "unary:ok:traced", "stream:2"}));
+  ZTRACE_E2E_REQUIRE_PEER(c.exit_code == 0, c.describe);
+  ZTRACE_E2E_REQUIRE_PEER(parse_grpc_calls(c.out).size() == 3, c.describe);
+
+  const std::vector<Span> spans = stop_and_collect(agent);
+  INFO("spans:\n" << describe(spans));
+  const std::vector<GrpcExpect> calls = {{"Unary", 0}, {"Unary", 0}, {"ServerStream", 0}};
+  auto servers = expect_grpc_calls(spans, "SERVER", server.pid(), port, calls);
+  auto clients = expect_grpc_calls(spans, "CLIENT", c.pid, port, calls);
+  REQUIRE(servers.size() == 3);
+  REQUIRE(clients.size() == 3);
+  CHECK(servers[0].trace_id != trace_id);
+  CHECK(servers[0].parent_span_id.empty());
+  for (int i = 1; i < 3; ++i) {
+    CHECK(servers[i].trace_id == trace_id);
+    CHECK(servers[i].parent_span_id == parent_id);
+    CHECK(clients[i].trace_id == trace_id);
+  }
+}
+
 TEST_CASE("gRPC Go connection opened before the agent: no method or path is guessed",
           "[e2e][http2][grpc][go][midstream]") {
   ZTRACE_E2E_REQUIRE_ROOT();

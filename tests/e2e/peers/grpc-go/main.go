@@ -17,6 +17,7 @@
 //	  stream:<request>           -> "stream code=<c> msgs=<m>"
 //	  bidi:<k>                   -> "bidi code=<c> msgs=<m>" (k messages each way)
 //	  wait:<file>                waits until file exists (prints "waiting" first)
+//	  traceparent:<value>        later calls send this traceparent metadata
 package main
 
 import (
@@ -33,6 +34,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/encoding"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
 
@@ -161,6 +163,8 @@ func serve(addr string) {
 
 func codeOf(err error) codes.Code { return status.Code(err) }
 
+var traceparent string
+
 func runStep(conn *grpc.ClientConn, step string) {
 	kind, arg := step, ""
 	if i := strings.Index(step, ":"); i >= 0 {
@@ -168,7 +172,12 @@ func runStep(conn *grpc.ClientConn, step string) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
+	if traceparent != "" {
+		ctx = metadata.AppendToOutgoingContext(ctx, "traceparent", traceparent)
+	}
 	switch kind {
+	case "traceparent":
+		traceparent = arg
 	case "wait":
 		fmt.Println("waiting")
 		for {
