@@ -175,14 +175,17 @@ void log_counters(const pipeline::EventPipelineStats& p, const exporter::ExportS
       "inflight={} conn_table={}; intake queue drops={}; connections opened={} active={} "
       "evicted={} non_http={} lost_bytes={} orphan_responses={} truncated={} lost_sync={} "
       "dropped_exchanges={} no_request_line={}; spans built={} "
-      "exported={} dropped_queue_full={} export_failures={}",
+      "exported={} dropped_queue_full={} export_failures={}; http2 connections={} lost_sync={} "
+      "orphan_streams={} dropped_streams={} no_path={}",
       p.data_events, p.connection_events, p.process_events, p.malformed_events,
       kernel_drops[ZT_DROP_DATA_RINGBUF_FULL], kernel_drops[ZT_DROP_CONTROL_RINGBUF_FULL],
       kernel_drops[ZT_DROP_INFLIGHT_FULL], kernel_drops[ZT_DROP_CONN_UPDATE_FAILED], queue_drops,
       c.connections_opened, c.connections_active, c.connections_evicted, c.non_http_connections,
       c.lost_bytes, c.orphan_responses, c.truncated_messages, c.lost_sync_messages,
       c.dropped_exchanges, p.exchanges_without_request_line, p.spans_built, e.spans_exported.load(),
-      e.spans_dropped_queue_full.load(), e.export_failures.load());
+      e.spans_dropped_queue_full.load(), e.export_failures.load(), c.http2_connections,
+      c.http2_lost_sync, c.http2_orphan_streams, c.http2_dropped_streams,
+      p.http2_exchanges_without_path);
   log_link_outcomes(p);
 }
 
