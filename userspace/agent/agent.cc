@@ -24,6 +24,7 @@
 #include "userspace/export/jsonl_exporter.h"
 #include "userspace/export/otlp/otlp_exporter.h"
 #include "userspace/pipeline/event_pipeline.h"
+#include "userspace/pipeline/event_recording.h"
 #include "userspace/process/process_info.h"
 #include "userspace/process/process_table.h"
 #include "userspace/spans/clock.h"
@@ -200,6 +201,14 @@ int run_agent(const AgentOptions& options) {
     spdlog::error("cannot set up output: {}", error);
     return 2;
   }
+  std::unique_ptr<pipeline::EventRecordWriter> recorder;
+  if (!options.record_events_path.empty()) {
+    recorder = std::make_unique<pipeline::EventRecordWriter>(options.record_events_path, &error);
+    if (!error.empty()) {
+      spdlog::error("{}", error);
+      return 2;
+    }
+  }
   exporter::ExportPipelineOptions export_options;
   export_options.max_queue_spans = options.export_queue_spans;
   exporter::ExportPipeline exporter(std::move(exporters), export_options);
@@ -281,6 +290,10 @@ int run_agent(const AgentOptions& options) {
   pipeline_options.connections.max_connections = options.max_connections;
   pipeline_options.http.capture_url_query = options.capture_url_query;
   pipeline::EventPipeline pipeline(pipeline_options, clock, processes, exporter, hooks);
+  auto handle_event = [&](std::span<const uint8_t> event) {
+    if (recorder) recorder->write(event);
+    pipeline.handle(event);
+  };
 
   std::thread pipeline_thread([&] {
     std::vector<EventBatch> batches;
@@ -290,7 +303,7 @@ int run_agent(const AgentOptions& options) {
     while (open) {
       batches.clear();
       open = queue.pop_all(batches, std::chrono::milliseconds(100));
-      for (const auto& batch : batches) batch.for_each([&](auto event) { pipeline.handle(event); });
+      for (const auto& batch : batches) batch.for_each(handle_event);
       auto now = std::chrono::steady_clock::now();
       if (now - last_tick >= std::chrono::seconds(1)) {
         last_tick = now;
@@ -334,6 +347,10 @@ int run_agent(const AgentOptions& options) {
       injections[ZT_INJECT_DONE], injections[ZT_INJECT_SKIPPED_MISMATCH],
       injections[ZT_INJECT_FAILED], injections[ZT_INJECT_HAD_HEADER],
       injections[ZT_INJECT_NO_LINE_END], injections[ZT_INJECT_UNCONSUMED]);
+  if (recorder) {
+    spdlog::info("recorded {} events to {}{}", recorder->events_written(),
+                 options.record_events_path, recorder->failed() ? " (then a write failed)" : "");
+  }
   injector.reset();
   tracer.reset();  // detach every probe before the slow part
   bool flushed = exporter.shutdown(std::chrono::seconds(5));
