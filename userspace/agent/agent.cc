@@ -257,13 +257,17 @@ int run_agent(const AgentOptions& options) {
   }
 
   const std::unordered_set<pid_t> explicit_pids(selection.pids.begin(), selection.pids.end());
+  std::vector<pid_t> running = process::matching_pids(selection, getpid());
   if (!selection.selects_all_processes()) {
-    std::vector<pid_t> selected = process::matching_pids(selection, getpid());
-    selected = process::with_descendants(selected);
-    for (pid_t pid : selected) {
-      if (pid != getpid()) tracer->trace_process(pid);
-    }
-    spdlog::info("selected {} running processes", selected.size());
+    running = process::with_descendants(running);
+    std::erase(running, getpid());
+    for (pid_t pid : running) tracer->trace_process(pid);
+    spdlog::info("selected {} running processes", running.size());
+  }
+  if (injector) {
+    size_t adopted = 0;
+    for (pid_t pid : running) adopted += injector->adopt_client_connections(pid, selection.ports);
+    spdlog::info("{} client connections opened before the agent get traceparent too", adopted);
   }
 
   // Hooks run on the pipeline thread; map updates are syscalls and thread-safe.

@@ -123,6 +123,12 @@ void SocketTracer::set_thread_linking(pid_t pid, bool threads_map_to_requests) {
   }
 }
 
+void SocketTracer::hint_client_fd(pid_t pid, int32_t fd) {
+  zt_conn_key key{static_cast<uint32_t>(pid), fd};
+  const uint8_t yes = 1;
+  bpf_map__update_elem(skel_->maps.client_fd_hints, &key, sizeof(key), &yes, sizeof(yes), BPF_ANY);
+}
+
 void SocketTracer::forget_fds(pid_t pid, std::span<const int32_t> fds) {
   for (int32_t fd : fds) {
     zt_conn_key key{static_cast<uint32_t>(pid), fd};
@@ -160,7 +166,7 @@ InjectOutcomeCounts SocketTracer::inject_counts() const {
 
 SharedMapFds SocketTracer::shared_map_fds() const {
   return {bpf_map__fd(skel_->maps.pending_injections), bpf_map__fd(skel_->maps.inject_counters),
-          bpf_map__fd(skel_->maps.traced_ports)};
+          bpf_map__fd(skel_->maps.traced_ports), bpf_map__fd(skel_->maps.injectable_sockets)};
 }
 
 }  // namespace ztrace::agent

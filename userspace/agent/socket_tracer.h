@@ -39,6 +39,7 @@ struct SharedMapFds {
   int pending_injections = -1;
   int inject_counters = -1;
   int traced_ports = -1;
+  int injectable_sockets = -1;
 };
 
 class SocketTracer {
@@ -61,6 +62,8 @@ class SocketTracer {
   // goroutines migrate between threads): in-kernel linking by thread happens only for
   // processes set to true here.
   void set_thread_linking(pid_t pid, bool threads_map_to_requests);
+  // The fd is a client connection opened before the agent: its requests may get traceparent.
+  void hint_client_fd(pid_t pid, int32_t fd);
   // Forgets what the kernel cached about these fds of a process (exec closes CLOEXEC fds
   // silently). Other stale entries (non-sockets) are harmless and age out of the LRU map.
   void forget_fds(pid_t pid, std::span<const int32_t> fds);
