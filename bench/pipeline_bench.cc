@@ -117,7 +117,8 @@ Row replay(const std::string& name, pipeline::EventRecording& recording, int pas
   uint64_t first_ns = UINT64_MAX, last_ns = 0;
   for (size_t i = 0; i < recording.size(); ++i) {
     auto event = recording.event(i);
-    if (!event.empty() && event[0] == ZT_EVENT_DATA && event.size() >= offsetof(zt_data_event, data)) {
+    if (!event.empty() && event[0] == ZT_EVENT_DATA &&
+        event.size() >= offsetof(zt_data_event, data)) {
       const auto* e = reinterpret_cast<const zt_data_event*>(event.data());
       first_ns = std::min<uint64_t>(first_ns, e->timestamp_ns);
       last_ns = std::max<uint64_t>(last_ns, e->timestamp_ns);
@@ -162,8 +163,8 @@ int main(int argc, char** argv) {
   {
     auto sink = std::make_unique<CountingExporter>();
     const size_t* spans = &sink->spans_;
-    rows.push_back(replay("assembly (reassembly, HTTP/1, spans)", recording, passes,
-                          std::move(sink), spans));
+    rows.push_back(
+        replay("assembly (reassembly, HTTP/1, spans)", recording, passes, std::move(sink), spans));
   }
   {
     auto sink = std::make_unique<EncodingExporter>();
@@ -172,7 +173,9 @@ int main(int argc, char** argv) {
   }
 
   std::printf("%zu events recorded, %d passes\n\n", recording.size(), passes);
-  std::printf("| stage | events | spans | CPU s | events/s per core | spans/s per core | spans dropped |\n");
+  std::printf(
+      "| stage | events | spans | CPU s | events/s per core | spans/s per core | spans dropped "
+      "|\n");
   std::printf("|---|---|---|---|---|---|---|\n");
   bool lost = false;
   for (const auto& row : rows) {

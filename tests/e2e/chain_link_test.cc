@@ -81,21 +81,20 @@ TEST_CASE("chain: one client at a time: one trace per request and every parent e
   CHECK(traces.size() == kRequests);  // a new trace per request
 }
 
-TEST_CASE(
-    "chain: keep-alive connections opened before the agent started carry its traceparent too",
-    "[.][chain][chain-link]") {
+TEST_CASE("chain: keep-alive connections opened before the agent started carry its traceparent too",
+          "[.][chain][chain-link]") {
   ZTRACE_E2E_REQUIRE_ROOT();
   const auto dir = fresh_dir("chain_preopened");
   Chain chain(dir, {.first_port = 24420});
   // Without the agent: every hop opens its keep-alive connection to the next one.
-  require_chain_answers(chain, run_chain_curl(dir, chain.entry_port(),
-                                              numbered("/chain/warm-", 3), "warm"));
+  require_chain_answers(
+      chain, run_chain_curl(dir, chain.entry_port(), numbered("/chain/warm-", 3), "warm"));
   Agent agent(dir, {.ports = chain.ports()});
   // A server thread already blocked in read() when the agent attached returns data whose
   // syscall entry was never seen (Python's per-connection threads): the first request on each
   // such connection is not captured. One request settles them; the checked ones follow.
-  require_chain_answers(chain, run_chain_curl(dir, chain.entry_port(),
-                                              numbered("/chain/settle-", 1), "settle"));
+  require_chain_answers(
+      chain, run_chain_curl(dir, chain.entry_port(), numbered("/chain/settle-", 1), "settle"));
   constexpr int kRequests = 10;
   const CurlRun run =
       run_chain_curl(dir, chain.entry_port(), numbered("/chain/pre-", kRequests), "pre");

@@ -262,7 +262,8 @@ TEST_CASE("otlp encoder: the direct span writer gives the generated serializer's
     s.name = "GET \xf0";
   });
   add([](spans::Span& s) {
-    for (int i = 0; i < 40; ++i) s.set("a" + std::to_string(i), int64_t{i});  // > inline slots
+    for (int i = 0; i < 40; ++i)
+      s.set(spans::AttributeKey::intern("a" + std::to_string(i)), int64_t{i});  // > inline slots
   });
   SpanSerializer serializer;
   for (size_t i = 0; i < variants.size(); ++i) {

@@ -114,10 +114,10 @@ void remember_new_image(const zt_proc_event& exec, uint64_t ns_per_clock_tick,
   const std::string_view filename(exec.filename,
                                   std::min<size_t>(exec.filename_bytes, sizeof(exec.filename)));
   const std::string_view argv(exec.argv, std::min<size_t>(exec.argv_bytes, sizeof(exec.argv)));
-  processes.put(exec.pid, start_ticks,
-                process::resource_from_exec(exec.pid, filename, argv, processes.resource_options()));
-  spdlog::debug("pid {} exited before /proc could be read: resource from its exec event",
-                exec.pid);
+  processes.put(
+      exec.pid, start_ticks,
+      process::resource_from_exec(exec.pid, filename, argv, processes.resource_options()));
+  spdlog::debug("pid {} exited before /proc could be read: resource from its exec event", exec.pid);
 }
 
 std::vector<std::unique_ptr<exporter::SpanExporter>> make_exporters(
@@ -164,8 +164,9 @@ void log_link_outcomes(const pipeline::EventPipelineStats& p) {
       "stale={}; "
       "no_context={} unsampled={}",
       o[ZT_CTX_SERVER_NEW], o[ZT_CTX_SERVER_HEADER], o[ZT_CTX_SERVER_BAD_HEADER],
-      o[ZT_CTX_CLIENT_THREAD], o[ZT_CTX_CLIENT_LINE_MATCH], o[ZT_CTX_CLIENT_ROOT], o[ZT_CTX_CLIENT_AMBIGUOUS],
-      o[ZT_CTX_CLIENT_UNTRUSTED], o[ZT_CTX_CLIENT_STALE], o[ZT_CTX_NONE], p.spans_unsampled);
+      o[ZT_CTX_CLIENT_THREAD], o[ZT_CTX_CLIENT_LINE_MATCH], o[ZT_CTX_CLIENT_ROOT],
+      o[ZT_CTX_CLIENT_AMBIGUOUS], o[ZT_CTX_CLIENT_UNTRUSTED], o[ZT_CTX_CLIENT_STALE],
+      o[ZT_CTX_NONE], p.spans_unsampled);
 }
 
 void log_counters(const pipeline::EventPipelineStats& p, const exporter::ExportStats& e,

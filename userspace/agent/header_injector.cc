@@ -172,8 +172,8 @@ size_t HeaderInjector::adopt_client_connections(pid_t pid, const std::vector<uin
                         (ports.empty() || std::count(ports.begin(), ports.end(), key.remote_port) ||
                          std::count(ports.begin(), ports.end(), key.local_port));
     // The map holds the socket itself; our copy of the fd can go right after.
-    if (client && bpf_map_update_elem(bpf_map__fd(skel_->maps.client_sockets), &key, &fd,
-                                      BPF_NOEXIST) == 0) {
+    if (client &&
+        bpf_map_update_elem(bpf_map__fd(skel_->maps.client_sockets), &key, &fd, BPF_NOEXIST) == 0) {
       tracer_.hint_client_fd(pid, target_fd);
       ++adopted;
     }

@@ -3,13 +3,13 @@
 // Owns the inject BPF object: sockops on the cgroup v2 root tracks client connections, sk_msg
 // inserts the traceparent headers the socket tracer queued. Destroying it detaches both.
 
+#include <sys/types.h>
+
 #include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <sys/types.h>
 
 #include "bpf/socket_trace.h"
 #include "userspace/agent/socket_tracer.h"

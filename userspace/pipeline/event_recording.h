@@ -39,9 +39,7 @@ class EventRecording {
   static EventRecording load(const std::string& path, std::string* error);
 
   size_t size() const { return offsets_.size(); }
-  std::span<const uint8_t> event(size_t i) const {
-    return {bytes() + offsets_[i], lengths_[i]};
-  }
+  std::span<const uint8_t> event(size_t i) const { return {bytes() + offsets_[i], lengths_[i]}; }
   // Writable view, for replays that rewrite identities (e.g. connection generations).
   std::span<uint8_t> mutable_event(size_t i) { return {bytes() + offsets_[i], lengths_[i]}; }
 
