@@ -24,6 +24,7 @@
 #include "userspace/export/jsonl_exporter.h"
 #include "userspace/export/otlp/otlp_exporter.h"
 #include "userspace/pipeline/event_pipeline.h"
+#include "userspace/probes/go/go_tracer.h"
 #include "userspace/process/process_info.h"
 #include "userspace/process/process_table.h"
 #include "userspace/spans/clock.h"
@@ -77,7 +78,8 @@ bool is_go(const spans::Resource& resource) {
 
 // Goroutines migrate between threads: in Go processes the kernel must not link by thread.
 // Only the executable is looked at (its ELF notes), not the whole resource.
-void mark_running_go_processes(SocketTracer& tracer) {
+// Go processes also get the Go probes (when they could be loaded).
+void mark_running_go_processes(SocketTracer& tracer, probes::go::GoTracer* go_tracer) {
   size_t marked = 0;
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
@@ -91,6 +93,7 @@ void mark_running_go_processes(SocketTracer& tracer) {
     close(exe);
     tracer.set_thread_linking(pid, !go);
     marked += go;
+    if (go && go_tracer) go_tracer->attach(pid);
   }
   spdlog::debug("{} running Go processes excluded from thread linking", marked);
 }
@@ -100,7 +103,7 @@ void mark_running_go_processes(SocketTracer& tracer) {
 // resource is built from what the event carried. The pipeline finds either in the table.
 void remember_new_image(const zt_proc_event& exec, uint64_t ns_per_clock_tick,
                         const process::SelectionRules& selection, process::ProcessTable& processes,
-                        SocketTracer& tracer) {
+                        SocketTracer& tracer, probes::go::GoTracer* go_tracer) {
   if (!selection.selects_all_processes() &&
       !selection.matches_process(exec.pid, exe_path_of(exec.pid))) {
     return;
@@ -109,14 +112,15 @@ void remember_new_image(const zt_proc_event& exec, uint64_t ns_per_clock_tick,
   processes.forget(exec.pid);
   auto resource = processes.get(exec.pid, start_ticks);
   tracer.set_thread_linking(exec.pid, !is_go(*resource));
+  if (go_tracer && is_go(*resource)) go_tracer->attach_async(exec.pid);
   if (has_attribute(*resource, "process.executable.path")) return;
   const std::string_view filename(exec.filename,
                                   std::min<size_t>(exec.filename_bytes, sizeof(exec.filename)));
   const std::string_view argv(exec.argv, std::min<size_t>(exec.argv_bytes, sizeof(exec.argv)));
-  processes.put(exec.pid, start_ticks,
-                process::resource_from_exec(exec.pid, filename, argv, processes.resource_options()));
-  spdlog::debug("pid {} exited before /proc could be read: resource from its exec event",
-                exec.pid);
+  processes.put(
+      exec.pid, start_ticks,
+      process::resource_from_exec(exec.pid, filename, argv, processes.resource_options()));
+  spdlog::debug("pid {} exited before /proc could be read: resource from its exec event", exec.pid);
 }
 
 std::vector<std::unique_ptr<exporter::SpanExporter>> make_exporters(
@@ -163,8 +167,9 @@ void log_link_outcomes(const pipeline::EventPipelineStats& p) {
       "stale={}; "
       "no_context={} unsampled={}",
       o[ZT_CTX_SERVER_NEW], o[ZT_CTX_SERVER_HEADER], o[ZT_CTX_SERVER_BAD_HEADER],
-      o[ZT_CTX_CLIENT_THREAD], o[ZT_CTX_CLIENT_LINE_MATCH], o[ZT_CTX_CLIENT_ROOT], o[ZT_CTX_CLIENT_AMBIGUOUS],
-      o[ZT_CTX_CLIENT_UNTRUSTED], o[ZT_CTX_CLIENT_STALE], o[ZT_CTX_NONE], p.spans_unsampled);
+      o[ZT_CTX_CLIENT_THREAD], o[ZT_CTX_CLIENT_LINE_MATCH], o[ZT_CTX_CLIENT_ROOT],
+      o[ZT_CTX_CLIENT_AMBIGUOUS], o[ZT_CTX_CLIENT_UNTRUSTED], o[ZT_CTX_CLIENT_STALE],
+      o[ZT_CTX_NONE], p.spans_unsampled);
 }
 
 void log_counters(const pipeline::EventPipelineStats& p, const exporter::ExportStats& e,
@@ -218,12 +223,13 @@ int run_agent(const AgentOptions& options) {
   tracer_options.ring_buffer_bytes = options.ring_buffer_bytes;
   tracer_options.inject_traceparent = options.inject_traceparent;
   const uint64_t ns_per_clock_tick = 1'000'000'000 / sysconf(_SC_CLK_TCK);
-  std::unique_ptr<SocketTracer> tracer;  // set below; events flow only once it polls
+  std::unique_ptr<SocketTracer> tracer;             // set below; events flow only once it polls
+  std::unique_ptr<probes::go::GoTracer> go_tracer;  // optional: Go TLS plaintext
   auto on_event = [&](std::span<const uint8_t> event) {
     if (event[0] == ZT_EVENT_PROC_EXEC && event.size() >= offsetof(zt_proc_event, argv)) {
       zt_proc_event exec{};
       std::memcpy(&exec, event.data(), std::min(event.size(), sizeof(exec)));
-      remember_new_image(exec, ns_per_clock_tick, selection, processes, *tracer);
+      remember_new_image(exec, ns_per_clock_tick, selection, processes, *tracer, go_tracer.get());
     }
     intake_batch.append(event);
   };
@@ -233,8 +239,13 @@ int run_agent(const AgentOptions& options) {
     return 3;
   }
 
+  // The Go probes are an addition: without them Go processes are traced at the syscall layer.
+  go_tracer = probes::go::GoTracer::open(tracer->shared_map_fds().events,
+                                         tracer->shared_map_fds().conns, &error);
+  if (!go_tracer) spdlog::warn("Go probes off: {}", error);
+
   // Running processes are checked once; until then no request of theirs is linked by thread.
-  mark_running_go_processes(*tracer);
+  mark_running_go_processes(*tracer, go_tracer.get());
 
   // Injection is an addition to tracing: when it cannot be set up, trace without it.
   std::unique_ptr<HeaderInjector> injector;
@@ -271,6 +282,7 @@ int run_agent(const AgentOptions& options) {
   hooks.on_exit = [&](uint32_t pid, const std::vector<int32_t>& socket_fds) {
     tracer->forget_fds(pid, socket_fds);
     tracer->set_thread_linking(pid, false);
+    if (go_tracer) go_tracer->forget(pid);
   };
   // Processes the startup scan missed are first resolved here.
   hooks.on_resource = [&](uint32_t pid, const spans::Resource& resource) {
@@ -334,6 +346,15 @@ int run_agent(const AgentOptions& options) {
       injections[ZT_INJECT_DONE], injections[ZT_INJECT_SKIPPED_MISMATCH],
       injections[ZT_INJECT_FAILED], injections[ZT_INJECT_HAD_HEADER],
       injections[ZT_INJECT_NO_LINE_END], injections[ZT_INJECT_UNCONSUMED]);
+  if (go_tracer) {
+    const auto go = go_tracer->counters();
+    spdlog::info(
+        "go probes: processes={} uprobes={} tls_pieces={} ring_full={} not_a_socket={} "
+        "read_unmatched={}",
+        go_tracer->probed_processes(), go_tracer->attached_uprobes(), go[ZT_GO_TLS_EVENTS],
+        go[ZT_GO_RINGBUF_FULL], go[ZT_GO_NOT_A_SOCKET], go[ZT_GO_READ_UNMATCHED]);
+  }
+  go_tracer.reset();
   injector.reset();
   tracer.reset();  // detach every probe before the slow part
   bool flushed = exporter.shutdown(std::chrono::seconds(5));

@@ -5,6 +5,8 @@
 #include <string_view>
 #include <vector>
 
+#include "bpf/go_probes.h"
+
 namespace ztrace::conntrack {
 
 struct ConnectionTable::Connection {
@@ -25,8 +27,7 @@ struct ConnectionTable::Connection {
 };
 
 ConnectionTable::ConnectionTable(Options options, ExchangeSink sink,
-                                 ResourceResolver resolve_resource,
-                                 ServerHeadSink on_server_head)
+                                 ResourceResolver resolve_resource, ServerHeadSink on_server_head)
     : options_(options),
       sink_(std::move(sink)),
       resolve_resource_(std::move(resolve_resource)),
@@ -55,6 +56,7 @@ ConnectionTable::Connection* ConnectionTable::find_or_create(const ConnectionKey
   conn->view.role = role;
   conn->view.local = local_endpoint(tuple);
   conn->view.remote = remote_endpoint(tuple);
+  conn->view.tls = (key.generation & ZT_GO_TLS_GENERATION_BIT) != 0;
   if (resolve_resource_) conn->view.resource = resolve_resource_(key.pid);
   conn->last_activity_ns = timestamp_ns;
   lru_.push_front(key);

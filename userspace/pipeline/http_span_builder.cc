@@ -1,11 +1,11 @@
 #include "userspace/pipeline/http_span_builder.h"
 
-#include "userspace/spans/trace_context.h"
-
 #include <algorithm>
 #include <array>
 #include <string>
 #include <string_view>
+
+#include "userspace/spans/trace_context.h"
 
 namespace ztrace::pipeline {
 namespace {
@@ -110,7 +110,7 @@ spans::Span HttpSpanBuilder::build(const conntrack::ConnectionView& connection,
   if (options_.capture_url_query && !target.query.empty()) {
     span.set("url.query", std::string(target.query));
   }
-  if (server) span.set("url.scheme", std::string("http"));
+  if (server) span.set("url.scheme", std::string(connection.tls ? "https" : "http"));
 
   const auto& peer = connection.remote;
   if (server) {

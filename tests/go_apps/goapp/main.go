@@ -2,7 +2,7 @@
 // vendored module (so its build info lists a dependency version).
 //
 //	goapp server [-tls] PORT        serve /ok/... 200, /error/... 500, /dep/ 200, else 404
-//	goapp client [-n N] URL...      GET each URL N times over one keep-alive client, print
+//	goapp client [-n N] [-delay D] URL...  after D, GET each URL N times over one keep-alive client, print
 //	                                "STATUS URL" per request (TLS certificates not verified)
 //	goapp offsets                   print "Struct.Field offset" of exported fields as the
 //	                                compiler laid them out (checks DWARF readers independently)
@@ -85,7 +85,9 @@ func serve(args []string) {
 func client(args []string) {
 	fs := flag.NewFlagSet("client", flag.ExitOnError)
 	n := fs.Int("n", 1, "rounds over the URLs")
+	delay := fs.Duration("delay", 0, "wait before the first request (lets a tracer attach)")
 	fs.Parse(args)
+	time.Sleep(*delay)
 	tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true},
 		ForceAttemptHTTP2: false, TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{}}
 	c := &http.Client{Transport: tr, Timeout: 10 * time.Second}
