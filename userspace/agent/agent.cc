@@ -117,10 +117,10 @@ void remember_new_image(const zt_proc_event& exec, uint64_t ns_per_clock_tick,
   const std::string_view filename(exec.filename,
                                   std::min<size_t>(exec.filename_bytes, sizeof(exec.filename)));
   const std::string_view argv(exec.argv, std::min<size_t>(exec.argv_bytes, sizeof(exec.argv)));
-  processes.put(
-      exec.pid, start_ticks,
-      process::resource_from_exec(exec.pid, filename, argv, processes.resource_options()));
-  spdlog::debug("pid {} exited before /proc could be read: resource from its exec event", exec.pid);
+  processes.put(exec.pid, start_ticks,
+                process::resource_from_exec(exec.pid, filename, argv, processes.resource_options()));
+  spdlog::debug("pid {} exited before /proc could be read: resource from its exec event",
+                exec.pid);
 }
 
 std::vector<std::unique_ptr<exporter::SpanExporter>> make_exporters(
@@ -167,9 +167,8 @@ void log_link_outcomes(const pipeline::EventPipelineStats& p) {
       "stale={}; "
       "no_context={} unsampled={}",
       o[ZT_CTX_SERVER_NEW], o[ZT_CTX_SERVER_HEADER], o[ZT_CTX_SERVER_BAD_HEADER],
-      o[ZT_CTX_CLIENT_THREAD], o[ZT_CTX_CLIENT_LINE_MATCH], o[ZT_CTX_CLIENT_ROOT],
-      o[ZT_CTX_CLIENT_AMBIGUOUS], o[ZT_CTX_CLIENT_UNTRUSTED], o[ZT_CTX_CLIENT_STALE],
-      o[ZT_CTX_NONE], p.spans_unsampled);
+      o[ZT_CTX_CLIENT_THREAD], o[ZT_CTX_CLIENT_LINE_MATCH], o[ZT_CTX_CLIENT_ROOT], o[ZT_CTX_CLIENT_AMBIGUOUS],
+      o[ZT_CTX_CLIENT_UNTRUSTED], o[ZT_CTX_CLIENT_STALE], o[ZT_CTX_NONE], p.spans_unsampled);
 }
 
 void log_counters(const pipeline::EventPipelineStats& p, const exporter::ExportStats& e,
@@ -223,13 +222,14 @@ int run_agent(const AgentOptions& options) {
   tracer_options.ring_buffer_bytes = options.ring_buffer_bytes;
   tracer_options.inject_traceparent = options.inject_traceparent;
   const uint64_t ns_per_clock_tick = 1'000'000'000 / sysconf(_SC_CLK_TCK);
-  std::unique_ptr<SocketTracer> tracer;             // set below; events flow only once it polls
+  std::unique_ptr<SocketTracer> tracer;  // set below; events flow only once it polls
   std::unique_ptr<probes::go::GoTracer> go_tracer;  // optional: Go TLS plaintext
   auto on_event = [&](std::span<const uint8_t> event) {
     if (event[0] == ZT_EVENT_PROC_EXEC && event.size() >= offsetof(zt_proc_event, argv)) {
       zt_proc_event exec{};
       std::memcpy(&exec, event.data(), std::min(event.size(), sizeof(exec)));
-      remember_new_image(exec, ns_per_clock_tick, selection, processes, *tracer, go_tracer.get());
+      remember_new_image(exec, ns_per_clock_tick, selection, processes, *tracer,
+                         go_tracer.get());
     }
     intake_batch.append(event);
   };

@@ -23,8 +23,8 @@ uint32_t round_up_pow2(uint32_t v) {
 
 }  // namespace
 
-std::unique_ptr<SocketTracer> SocketTracer::open(const TracerOptions& options, EventHandler handler,
-                                                 std::string* error) {
+std::unique_ptr<SocketTracer> SocketTracer::open(const TracerOptions& options,
+                                                 EventHandler handler, std::string* error) {
   std::unique_ptr<SocketTracer> tracer(new SocketTracer());
   tracer->handler_ = std::move(handler);
   socket_trace_bpf* skel = socket_trace_bpf__open();
@@ -48,13 +48,14 @@ std::unique_ptr<SocketTracer> SocketTracer::open(const TracerOptions& options, E
 
   int err = socket_trace_bpf__load(skel);
   if (err) {
-    *error =
-        "cannot load the BPF programs (kernel >= 5.8 with BTF and root needed): " + errno_text(err);
+    *error = "cannot load the BPF programs (kernel >= 5.8 with BTF and root needed): " +
+             errno_text(err);
     return nullptr;
   }
   for (uint16_t port : options.ports) {
     uint8_t one = 1;
-    bpf_map__update_elem(skel->maps.traced_ports, &port, sizeof(port), &one, sizeof(one), BPF_ANY);
+    bpf_map__update_elem(skel->maps.traced_ports, &port, sizeof(port), &one, sizeof(one),
+                         BPF_ANY);
   }
 
   // Attach program by program so a failure names the program.

@@ -27,7 +27,8 @@ struct ConnectionTable::Connection {
 };
 
 ConnectionTable::ConnectionTable(Options options, ExchangeSink sink,
-                                 ResourceResolver resolve_resource, ServerHeadSink on_server_head)
+                                 ResourceResolver resolve_resource,
+                                 ServerHeadSink on_server_head)
     : options_(options),
       sink_(std::move(sink)),
       resolve_resource_(std::move(resolve_resource)),

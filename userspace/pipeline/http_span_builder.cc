@@ -1,11 +1,11 @@
 #include "userspace/pipeline/http_span_builder.h"
 
+#include "userspace/spans/trace_context.h"
+
 #include <algorithm>
 #include <array>
 #include <string>
 #include <string_view>
-
-#include "userspace/spans/trace_context.h"
 
 namespace ztrace::pipeline {
 namespace {
