@@ -222,9 +222,32 @@ int go_tls_read_enter(struct pt_regs *ctx)
 	return 0;
 }
 
-/* At each RET of Read: RAX = n (bytes read). */
+/* Each case is its own load: merged into one ctx load at a computed offset the verifier
+ * would refuse ("dereference of modified ctx ptr"); the empty asm keeps them apart. */
+#define ZT_REG_CASE(id, field)                    \
+	if (reg == id) {                          \
+		__u64 v = ctx->field;             \
+		asm volatile("" : "+r"(v));       \
+		return v;                         \
+	}
+static __always_inline __u64 reg_value(struct pt_regs *ctx, __u64 reg)
+{
+	ZT_REG_CASE(ZT_GO_REG_RBX, bx)
+	ZT_REG_CASE(ZT_GO_REG_RCX, cx)
+	ZT_REG_CASE(ZT_GO_REG_RDX, dx)
+	ZT_REG_CASE(ZT_GO_REG_RSI, si)
+	ZT_REG_CASE(ZT_GO_REG_RDI, di)
+	ZT_REG_CASE(ZT_GO_REG_R8, r8)
+	ZT_REG_CASE(ZT_GO_REG_R9, r9)
+	ZT_REG_CASE(ZT_GO_REG_R10, r10)
+	ZT_REG_CASE(ZT_GO_REG_R11, r11)
+	return ctx->ax;
+}
+
+/* Where Read's byte count is known: preferably the jcc after its copy into b (emulated,
+ * cheap; the cookie names the register holding n), else every RET (n in RAX). */
 SEC("uprobe")
-int go_tls_read_return(struct pt_regs *ctx)
+int go_tls_read_data(struct pt_regs *ctx)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct goroutine_key g = { .tgid = pid_tgid >> 32, .g = ctx->r14 };
@@ -236,7 +259,7 @@ int go_tls_read_return(struct pt_regs *ctx)
 	}
 	struct tls_read copy = *r;
 	bpf_map_delete_elem(&go_tls_reads, &g);
-	__s64 n = (__s64)ctx->ax;
+	__s64 n = (__s64)reg_value(ctx, bpf_get_attach_cookie(ctx));
 	if (n <= 0)
 		return 0;
 	emit_plaintext(g.tgid, (__u32)pid_tgid, copy.fd, ZT_DIR_INGRESS, copy.buf, n,

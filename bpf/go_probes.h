@@ -28,6 +28,14 @@ struct zt_go_offsets {
 	__u64 g_goid;         /* runtime.g.goid */
 };
 
+/* The attach cookie of go_tls_read_data: the register holding the bytes read at its site
+ * (0: RAX, the return value at a RET; others at a copy-length site inside Read). Same order as
+ * symbolizer::Reg. */
+enum zt_go_reg {
+	ZT_GO_REG_RAX = 0, ZT_GO_REG_RBX, ZT_GO_REG_RCX, ZT_GO_REG_RDX, ZT_GO_REG_RSI,
+	ZT_GO_REG_RDI, ZT_GO_REG_R8, ZT_GO_REG_R9, ZT_GO_REG_R10, ZT_GO_REG_R11,
+};
+
 /* Counters in the per-CPU `go_counters` array. */
 enum zt_go_counter {
 	ZT_GO_TLS_EVENTS = 0,      /* plaintext pieces emitted */

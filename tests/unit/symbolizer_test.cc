@@ -270,6 +270,60 @@ TEST_CASE("RET sites agree with objdump and entry sites are emulated instruction
   }
 }
 
+// objdump's instructions in [start, end): "address: text" lines reduced to their text.
+std::vector<std::pair<uint64_t, std::string>> objdump_range(const std::string& path, uint64_t start,
+                                                            uint64_t end) {
+  char range[128];
+  std::snprintf(range, sizeof range, " --start-address=0x%lx --stop-address=0x%lx ",
+                static_cast<unsigned long>(start), static_cast<unsigned long>(end));
+  std::stringstream dis(run("objdump -d --no-show-raw-insn" + std::string(range) + path));
+  std::vector<std::pair<uint64_t, std::string>> out;
+  std::string line;
+  while (std::getline(dis, line)) {
+    auto colon = line.find(":\t");
+    if (colon == std::string::npos) continue;
+    out.emplace_back(std::stoull(line.substr(0, colon), nullptr, 16), line.substr(colon + 2));
+  }
+  return out;
+}
+
+TEST_CASE("crypto/tls Read's copy-length site is a jcc testing the copied length", "[symbolizer]") {
+  const char* const kRegNames[] = {"rax", "rbx", "rcx", "rdx", "rsi",
+                                   "rdi", "r8",  "r9",  "r10", "r11"};
+  for (const auto& app : go_apps()) {
+    INFO(app.path);
+    auto bin = GoBinary::analyze(app.path);
+    REQUIRE(bin);
+    auto site = (*bin)->copy_length_site("crypto/tls.(*Conn).Read");
+    REQUIRE(site);
+    auto fn = (*bin)->find_function("crypto/tls.(*Conn).Read");
+    auto sites = (*bin)->sites("crypto/tls.(*Conn).Read");
+    REQUIRE(sites);
+    const uint64_t site_vaddr = fn->entry + (site->offset - sites->entry_file_offset);
+    auto insns = objdump_range(app.path, fn->entry, site_vaddr + 6);  // the jcc is 2 or 6 bytes
+    while (!insns.empty() && insns.back().first > site_vaddr) insns.pop_back();
+    REQUIRE(insns.size() >= 3);
+    INFO(insns[insns.size() - 2].second << " / " << insns.back().second);
+    CHECK(insns.back().first == site_vaddr);
+    CHECK(insns.back().second.rfind("j", 0) == 0);
+    const std::string reg = kRegNames[static_cast<int>(site->length_reg)];
+    CHECK(insns[insns.size() - 2].second.find("test   %" + reg + ",%" + reg) == 0);
+    bool memmove_before = false;
+    for (const auto& [addr, text] : insns) {
+      memmove_before |=
+          text.find("call") == 0 && text.find("<runtime.memmove>") != std::string::npos;
+    }
+    if (app.variant != "stripped") CHECK(memmove_before);  // objdump names it from .symtab
+  }
+  // A function without the pattern says so.
+  const auto apps = go_apps();
+  auto bin = GoBinary::analyze(apps.front().path);
+  REQUIRE(bin);
+  auto none = (*bin)->copy_length_site("main.main");
+  REQUIRE_FALSE(none);
+  CHECK(!none.reason().empty());
+}
+
 TEST_CASE("DWARF offsets agree with the generated tables and with unsafe.Offsetof",
           "[symbolizer]") {
   for (const auto& app : go_apps()) {

@@ -240,9 +240,11 @@ int run_agent(const AgentOptions& options) {
   }
 
   // The Go probes are an addition: without them Go processes are traced at the syscall layer.
-  go_tracer = probes::go::GoTracer::open(tracer->shared_map_fds().events,
-                                         tracer->shared_map_fds().conns, &error);
-  if (!go_tracer) spdlog::warn("Go probes off: {}", error);
+  if (options.go_probes) {
+    go_tracer = probes::go::GoTracer::open(tracer->shared_map_fds().events,
+                                           tracer->shared_map_fds().conns, &error);
+    if (!go_tracer) spdlog::warn("Go probes off: {}", error);
+  }
 
   // Running processes are checked once; until then no request of theirs is linked by thread.
   mark_running_go_processes(*tracer, go_tracer.get());

@@ -57,4 +57,18 @@ Result<FunctionSites> GoBinary::sites(std::string_view name) const {
   return s;
 }
 
+Result<CopyLengthSite> GoBinary::copy_length_site(std::string_view name) const {
+  using R = Result<CopyLengthSite>;
+  auto fn = find_function(name);
+  auto memmove = find_function("runtime.memmove");
+  if (!fn || !memmove) return R::failure(std::string(name) + " or runtime.memmove not found");
+  auto code = elf_->bytes_at_vaddr(fn->entry, fn->size);
+  auto file_offset = elf_->vaddr_to_offset(fn->entry);
+  if (code.empty() || !file_offset) return R::failure(std::string(name) + ": code not in the file");
+  auto site = find_copy_length_site(code, fn->entry, memmove->entry);
+  if (!site) return R::failure(std::string(name) + ": " + site.reason());
+  site->offset += *file_offset;
+  return site;
+}
+
 }  // namespace ztrace::symbolizer

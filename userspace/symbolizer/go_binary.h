@@ -50,6 +50,9 @@ class GoBinary {
   std::optional<GoFunction> find_function(std::string_view name) const;
   // Entry and RET sites of `name`; fails when the symbol is missing or does not decode.
   Result<FunctionSites> sites(std::string_view name) const;
+  // find_copy_length_site() in function `name` after its first call to runtime.memmove; the
+  // offset is a file offset.
+  Result<CopyLengthSite> copy_length_site(std::string_view name) const;
 
  private:
   GoBinary() = default;

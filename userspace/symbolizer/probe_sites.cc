@@ -63,7 +63,69 @@ std::optional<SiteKind> emulated_kind(const ZydisDecodedInstruction& insn,
   return std::nullopt;
 }
 
+std::optional<Reg> reg_of(ZydisRegister r) {
+  switch (r) {
+    case ZYDIS_REGISTER_RAX:
+      return Reg::kRax;
+    case ZYDIS_REGISTER_RBX:
+      return Reg::kRbx;
+    case ZYDIS_REGISTER_RCX:
+      return Reg::kRcx;
+    case ZYDIS_REGISTER_RDX:
+      return Reg::kRdx;
+    case ZYDIS_REGISTER_RSI:
+      return Reg::kRsi;
+    case ZYDIS_REGISTER_RDI:
+      return Reg::kRdi;
+    case ZYDIS_REGISTER_R8:
+      return Reg::kR8;
+    case ZYDIS_REGISTER_R9:
+      return Reg::kR9;
+    case ZYDIS_REGISTER_R10:
+      return Reg::kR10;
+    case ZYDIS_REGISTER_R11:
+      return Reg::kR11;
+    default:
+      return std::nullopt;
+  }
+}
+
 }  // namespace
+
+Result<CopyLengthSite> find_copy_length_site(std::span<const uint8_t> code, uint64_t entry_vaddr,
+                                             uint64_t copy_vaddr) {
+  using R = Result<CopyLengthSite>;
+  Decoder dec;
+  ZydisDecodedInstruction insn;
+  ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+  uint64_t at = 0;
+  bool after_copy = false;
+  int budget = 0;
+  std::optional<Reg> tested;  // register of a `test R,R` just before
+  while (at < code.size() && dec.decode(code, at, &insn, ops)) {
+    const auto c = insn.meta.category;
+    if (!after_copy) {
+      if (c == ZYDIS_CATEGORY_CALL && ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE &&
+          entry_vaddr + at + insn.length + ops[0].imm.value.s == copy_vaddr) {
+        after_copy = true;
+        budget = 12;
+      }
+    } else {
+      if (--budget < 0 || c == ZYDIS_CATEGORY_CALL || c == ZYDIS_CATEGORY_RET ||
+          c == ZYDIS_CATEGORY_UNCOND_BR) {
+        break;
+      }
+      if (c == ZYDIS_CATEGORY_COND_BR && tested) return CopyLengthSite{at, *tested};
+      tested.reset();
+      if (insn.mnemonic == ZYDIS_MNEMONIC_TEST && ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+          ops[1].type == ZYDIS_OPERAND_TYPE_REGISTER && ops[0].reg.value == ops[1].reg.value) {
+        tested = reg_of(ops[0].reg.value);
+      }
+    }
+    at += insn.length;
+  }
+  return R::failure(after_copy ? "no length test after the copy" : "no call to the copy routine");
+}
 
 std::string_view to_string(SiteKind k) {
   switch (k) {

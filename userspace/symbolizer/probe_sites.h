@@ -42,4 +42,19 @@ Result<std::vector<uint64_t>> find_ret_offsets(std::span<const uint8_t> code);
 // instruction precedes the first write to one of them.
 EntrySite choose_entry_site(std::span<const uint8_t> code);
 
+// Register numbers as the BPF side reads them from pt_regs (bpf/go_probes.h ZT_GO_REG_*).
+enum class Reg : uint8_t { kRax, kRbx, kRcx, kRdx, kRsi, kRdi, kR8, kR9, kR10, kR11 };
+
+// A "how many bytes were copied" site that replaces a RET probe (a RET is single-stepped,
+// ~10 µs; a jcc is emulated, ~0.6 µs): after the first call to the copy routine at
+// `copy_vaddr` (runtime.memmove), the first `test R,R` + jcc pair. The jcc is the site and R
+// holds the copied length there. In crypto/tls.(*Conn).Read (Go 1.19-1.23) this is
+// `n := copy(b, c.input...)` followed by `if n != 0`, which every returning read passes.
+struct CopyLengthSite {
+  uint64_t offset = 0;  // of the jcc, from the function's entry
+  Reg length_reg = Reg::kRax;
+};
+Result<CopyLengthSite> find_copy_length_site(std::span<const uint8_t> code, uint64_t entry_vaddr,
+                                             uint64_t copy_vaddr);
+
 }  // namespace ztrace::symbolizer

@@ -79,6 +79,7 @@ std::string GoTracer::attach_image(const symbolizer::GoBinary& binary, const std
   struct Planned {
     bpf_program* program;
     uint64_t file_offset;
+    uint64_t cookie = 0;
   };
   std::vector<Planned> plan;
   std::set<std::string_view> skipped_libraries;
@@ -104,8 +105,13 @@ std::string GoTracer::attach_image(const symbolizer::GoBinary& binary, const std
       }
       continue;
     }
+    auto copy_site = spec.at == ProbeAt::kCopyLengthOrReturns
+                         ? binary.copy_length_site(spec.symbol)
+                         : symbolizer::Result<symbolizer::CopyLengthSite>::failure("");
     if (spec.at == ProbeAt::kEntry) {
       plan.push_back({program, sites->entry_file_offset + sites->entry_site.offset});
+    } else if (copy_site) {
+      plan.push_back({program, copy_site->offset, static_cast<uint64_t>(copy_site->length_reg)});
     } else {
       for (uint64_t off : sites->ret_file_offsets) plan.push_back({program, off});
     }
@@ -120,7 +126,9 @@ std::string GoTracer::attach_image(const symbolizer::GoBinary& binary, const std
   }
   for (const auto& p : plan) {
     // pid -1: every process running this image; go_processes decides which ones emit.
-    bpf_link* link = bpf_program__attach_uprobe(p.program, false, -1, path.c_str(), p.file_offset);
+    LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = p.cookie);
+    bpf_link* link =
+        bpf_program__attach_uprobe_opts(p.program, -1, path.c_str(), p.file_offset, &opts);
     if (!link) {
       std::string reason =
           "uprobe at " + path + "+" + std::to_string(p.file_offset) + ": " + std::strerror(errno);

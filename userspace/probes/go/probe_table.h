@@ -16,6 +16,8 @@ namespace ztrace::probes::go {
 enum class ProbeAt : uint8_t {
   kEntry,    // the symbolizer's cheapest valid site near the entry
   kReturns,  // every RET instruction (never a uretprobe on Go)
+  // The length test after the function's copy into the caller's buffer (cheap), else kReturns.
+  kCopyLengthOrReturns,
 };
 
 struct GoProbeSpec {
@@ -37,8 +39,8 @@ inline constexpr GoProbeSpec kGoProbes[] = {
      kAnyLaterGo},
     {"crypto/tls", "crypto/tls.(*Conn).Read", "go_tls_read_enter", ProbeAt::kEntry, true, kRegabiGo,
      kAnyLaterGo},
-    {"crypto/tls", "crypto/tls.(*Conn).Read", "go_tls_read_return", ProbeAt::kReturns, true,
-     kRegabiGo, kAnyLaterGo},
+    {"crypto/tls", "crypto/tls.(*Conn).Read", "go_tls_read_data", ProbeAt::kCopyLengthOrReturns,
+     true, kRegabiGo, kAnyLaterGo},
 };
 
 // Struct members each library's probes read.
