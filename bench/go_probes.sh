@@ -24,7 +24,7 @@ cleanup() {
 trap cleanup EXIT
 "$BIN" server -tls $PORT >"$work/server.log" 2>&1 &
 server_pid=$!
-until grep -q listening "$work/server.log"; do sleep 0.1; done
+until grep -q listening "$work/server.log" 2>/dev/null; do sleep 0.1; done
 
 hz=$(getconf CLK_TCK)
 ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
@@ -43,7 +43,7 @@ measure() {
 with_agent() {
   build/ztrace run --port $PORT --no-console --stats-interval 0 "$@" 2>"$work/agent.log" &
   agent_pid=$!
-  until grep -q ready "$work/agent.log"; do sleep 0.1; done
+  until grep -q ready "$work/agent.log" 2>/dev/null; do sleep 0.1; done
   local line spans
   line=$(measure)
   kill -INT $agent_pid
