@@ -218,3 +218,34 @@ TEST_CASE("a Go version outside the offset tables without DWARF: syscall layer, 
 }
 
 }  // namespace ztrace::e2e
+
+namespace ztrace::e2e {
+
+TEST_CASE("with --pid only the selected Go processes get the Go probes", "[e2e][go-probes]") {
+  ZTRACE_E2E_REQUIRE_ROOT();
+  const auto apps = go_apps();
+  REQUIRE(apps.size() >= 2);
+  const auto dir = fresh_dir("go_probes_selection");
+  const int chosen_port = reserve_port(24370);
+  const int other_port = reserve_port(24371);
+  // Different images, so that one image's uprobes cannot serve the other.
+  Process chosen = start_server(dir, apps.front().path, chosen_port, true, "chosen");
+  Process other = start_server(dir, apps.back().path, other_port, true, "other");
+  Agent agent(dir, {.pids = {chosen.pid()}});
+  CommandResult c1 =
+      run_command(dir, {"curl", "-sk", "--http1.1", https(chosen_port, "/ok/sel1")}, 20s);
+  CommandResult c2 =
+      run_command(dir, {"curl", "-sk", "--http1.1", https(other_port, "/ok/sel2")}, 20s);
+  ZTRACE_E2E_REQUIRE_PEER((c1.exit_code == 0 && c2.exit_code == 0), c1.describe + c2.describe);
+  std::vector<Span> spans = stop_and_collect(agent);
+  const std::string log = agent.log();
+  INFO("agent log:\n" << agent.log_tail());
+  INFO("spans:\n" << describe(spans));
+  CHECK(log.find("Go probes: pid " + std::to_string(chosen.pid()) + " ") != std::string::npos);
+  CHECK(log.find("pid " + std::to_string(other.pid()) + " ") == std::string::npos);
+  auto s = expect_one(spans, "SERVER", {"GET", "/ok/sel1", 200, chosen_port});
+  if (s) CHECK(s->pid() == chosen.pid());
+  CHECK(with_path(spans, "/ok/sel2").empty());
+}
+
+}  // namespace ztrace::e2e

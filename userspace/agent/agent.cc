@@ -78,8 +78,9 @@ bool is_go(const spans::Resource& resource) {
 
 // Goroutines migrate between threads: in Go processes the kernel must not link by thread.
 // Only the executable is looked at (its ELF notes), not the whole resource.
-// Go processes also get the Go probes (when they could be loaded).
-void mark_running_go_processes(SocketTracer& tracer, probes::go::GoTracer* go_tracer) {
+// Returns the Go processes (the selected ones get the Go probes).
+std::vector<pid_t> mark_running_go_processes(SocketTracer& tracer) {
+  std::vector<pid_t> go_pids;
   size_t marked = 0;
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
@@ -93,9 +94,10 @@ void mark_running_go_processes(SocketTracer& tracer, probes::go::GoTracer* go_tr
     close(exe);
     tracer.set_thread_linking(pid, !go);
     marked += go;
-    if (go && go_tracer) go_tracer->attach(pid);
+    if (go) go_pids.push_back(pid);
   }
   spdlog::debug("{} running Go processes excluded from thread linking", marked);
+  return go_pids;
 }
 
 // Runs on the intake thread as soon as an exec event arrives, to read the new image's /proc
@@ -247,7 +249,7 @@ int run_agent(const AgentOptions& options) {
   }
 
   // Running processes are checked once; until then no request of theirs is linked by thread.
-  mark_running_go_processes(*tracer, go_tracer.get());
+  const std::vector<pid_t> running_go = mark_running_go_processes(*tracer);
 
   // Injection is an addition to tracing: when it cannot be set up, trace without it.
   std::unique_ptr<HeaderInjector> injector;
@@ -268,6 +270,14 @@ int run_agent(const AgentOptions& options) {
       if (pid != getpid()) tracer->trace_process(pid);
     }
     spdlog::info("selected {} running processes", selected.size());
+    if (go_tracer) {
+      const std::unordered_set<pid_t> chosen(selected.begin(), selected.end());
+      for (pid_t pid : running_go) {
+        if (chosen.count(pid)) go_tracer->attach(pid);
+      }
+    }
+  } else if (go_tracer) {
+    for (pid_t pid : running_go) go_tracer->attach(pid);
   }
 
   // Hooks run on the pipeline thread; map updates are syscalls and thread-safe.
