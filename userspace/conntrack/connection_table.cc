@@ -178,10 +178,13 @@ void ConnectionTable::close(
 }
 
 void ConnectionTable::on_close(const zt_conn_event& event) {
-  auto it = connections_.find({event.pid, event.fd, event.generation});
-  if (it == connections_.end()) return;
-  ++stats_.connections_closed;
-  close(it, event.timestamp_ns);
+  // The socket's TLS plaintext (Go probes) ends with it: a close-delimited response completes.
+  for (uint64_t generation : {event.generation, event.generation | ZT_GO_TLS_GENERATION_BIT}) {
+    auto it = connections_.find({event.pid, event.fd, generation});
+    if (it == connections_.end()) continue;
+    ++stats_.connections_closed;
+    close(it, event.timestamp_ns);
+  }
 }
 
 std::vector<int32_t> ConnectionTable::on_process_exit(uint32_t pid, uint64_t timestamp_ns) {
