@@ -1,40 +1,117 @@
 #!/usr/bin/env bash
-# Overhead benchmark: nginx (static file, HTTP/1.1 keep-alive) under wrk, WITHOUT and WITH the
-# agent, alternating rounds in one run so machine drift cancels; medians reported.
-# Prints a table and writes bench/results/latest.{json,md}. Root needed (the agent loads BPF).
-#   bench/run.sh [rounds] [seconds per run]
+# The overhead benchmark, one command: real servers under wrk, WITHOUT and WITH the agent,
+# alternating in one run so machine drift cancels; medians of the rounds are reported.
+#
+#   sudo bench/run.sh [rounds] [seconds per saturation run]     (default 3 rounds of 5 s)
+#
+# Workloads (the e2e peers, tests/e2e/peers): nginx static file, Go net/http, Java
+# com.sun.net.httpserver, Node http, and a two-hop chain (wrk -> Go A -> Go B). The agent traces
+# the servers (--pid), not wrk. Each is measured
+#   off    without the agent
+#   null   with the agent, spans built but exported nowhere (capture + assembly)
+#   otlp   with the agent exporting OTLP/HTTP to a local receiver (tests/otlp_receiver)
+# plus, for Node, the OpenTelemetry Node SDK in the process exporting to the same receiver
+# (what a user would pick instead), and for the chain the agent with --no-inject (the cost of
+# traceparent injection). Every run is wrk -c16 for the given seconds (saturation: req/s,
+# latency under load) then wrk -c1 for 2 s (latency of a lone request).
+# Then: agent memory with 10,000 idle keep-alive connections, the pipeline's events/s per
+# core on a recording of the nginx traffic (bench/pipeline_bench), and OTLP encoding
+# throughput (bench/otlp_encode_bench).
+# Output: a table on stdout, bench/results/latest.{md,json,csv}. Exit status 1 when a run
+# lost spans (spans exported < requests served): a fast result that loses spans is a failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-3}
 SECONDS_PER_RUN=${2:-5}
+LATENCY_SECONDS=2
 CONNECTIONS=16
-PORT=18590
-bash scripts/build.sh --target ztrace >/dev/null
+IDLE_CONNECTIONS=10000
+REPO=$PWD
+GO=${ZTRACE_BENCH_GO:-/usr/lib/go-1.21/bin/go}
+
+bash scripts/build.sh --target ztrace otlp_receiver pipeline_bench otlp_encode_bench >/dev/null
+AGENT=$REPO/build/ztrace
+RECEIVER=$REPO/build/tests/e2e/otlp_receiver/otlp_receiver
+[[ -x $RECEIVER ]] || RECEIVER=$(find build -name otlp_receiver -type f -perm -u+x | head -1)
 
 work=$(mktemp -d)
-trap 'kill $(cat $work/nginx.pid 2>/dev/null) 2>/dev/null || true; [[ -n ${agent_pid:-} ]] && kill -INT $agent_pid 2>/dev/null; rm -rf $work' EXIT
-mkdir -p "$work/html" "$work/logs" "$work/tmp"
-head -c 612 /dev/zero | tr '\0' 'x' >"$work/html/index.html"
-cat >"$work/nginx.conf" <<CONF
+results=$work/results
+mkdir -p "$results"
+# Every background process of the run is in this list and is stopped on exit.
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  [[ -f $work/nginx.pid ]] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+log() { echo "[bench] $*" >&2; }
+
+# --- peers ------------------------------------------------------------------------------------
+peers=build/bench-peers
+mkdir -p "$peers"
+GOCACHE=$REPO/$peers/gocache GOTOOLCHAIN=local GOPROXY=off GOFLAGS=-mod=mod \
+  "$GO" build -o "$peers/gopeer" tests/e2e/peers/go/main.go
+javac -d "$peers/java" tests/e2e/peers/java/Peer.java
+if [[ ! -d bench/peers/node_modules/@opentelemetry/sdk-node ]]; then
+  log "installing the OpenTelemetry Node SDK (npm, versions pinned in bench/peers/package.json)"
+  (cd bench/peers && npm install --no-package-lock --no-audit --no-fund --loglevel=error >&2)
+fi
+
+# Ports handed out in order; a busy one is skipped (a server that cannot bind would leave its
+# port to whatever holds it, and the run would measure that instead).
+port=18600
+next_port() {  # → sets port
+  port=$((port + 1))
+  while (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; do port=$((port + 1)); done
+}
+
+wait_port() {  # port: until something accepts on 127.0.0.1:port (10 s)
+  for _ in $(seq 100); do
+    (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0
+    sleep 0.1
+  done
+  log "nothing listens on port $1"
+  return 1
+}
+
+start_nginx() {  # port → sets server_pid
+  mkdir -p "$work/html" "$work/logs" "$work/tmp"
+  head -c 612 /dev/zero | tr '\0' 'x' >"$work/html/index.html"
+  cat >"$work/nginx.conf" <<CONF
 daemon on;
 worker_processes 1;
 pid $work/nginx.pid;
 error_log $work/logs/error.log;
-events { worker_connections 1024; }
+events { worker_connections 16384; }
 http {
   access_log off;
   client_body_temp_path $work/tmp; proxy_temp_path $work/tmp; fastcgi_temp_path $work/tmp;
   uwsgi_temp_path $work/tmp; scgi_temp_path $work/tmp;
   keepalive_requests 1000000;
-  server { listen 127.0.0.1:$PORT; root $work/html; }
+  keepalive_timeout 300s;
+  server { listen 127.0.0.1:$1 backlog=4096; root $work/html; }
 }
 CONF
-nginx -c "$work/nginx.conf" -p "$work"
-sleep 0.5
+  nginx -c "$work/nginx.conf" -p "$work"
+  wait_port "$1"
+  server_pid=$(cat "$work/nginx.pid")
+}
+
+start_bg() {  # command... → sets bg_pid
+  "$@" >>"$work/peers.log" 2>&1 &
+  bg_pid=$!
+  pids+=("$bg_pid")
+}
+
+stop_pid() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+
+# --- measurement ------------------------------------------------------------------------------
 
 # wrk → "requests_per_s p50_us p99_us requests"
-run_wrk() {
-  wrk -t1 -c$CONNECTIONS -d${SECONDS_PER_RUN}s --latency "http://127.0.0.1:$PORT/index.html" |
+run_wrk() {  # connections seconds url
+  wrk -t1 -c"$1" -d"$2"s --latency "$3" |
     awk '
       function us(v) { if (v ~ /us$/) return v+0; if (v ~ /ms$/) return (v+0)*1000; if (v ~ /s$/) return (v+0)*1000000; return v }
       /Requests\/sec/ {rps=$2}
@@ -45,83 +122,203 @@ run_wrk() {
 
 cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 
-: >"$work/off.txt"; : >"$work/on.txt"; : >"$work/noinject.txt"
+start_receiver() {  # → sets receiver_pid, receiver_port
+  : >"$work/receiver.log"
+  "$RECEIVER" --http-port auto --discard 2>"$work/receiver.log" &
+  receiver_pid=$!
+  pids+=("$receiver_pid")
+  until grep -q "HTTP on" "$work/receiver.log"; do sleep 0.05; done
+  receiver_port=$(grep -o 'HTTP on 127.0.0.1:[0-9]*' "$work/receiver.log" | cut -d: -f2)
+}
 
-# One agent run under wrk: "req/s p50 p99 requests agent_ticks peak_rss_kb spans"
-run_with_agent() {
-  build/ztrace run --port $PORT --no-console --stats-interval 0 "$@" 2>"$work/agent.log" &
+stop_receiver() {  # → sets receiver_spans (what it accepted)
+  stop_pid "$receiver_pid"
+  receiver_spans=$(grep -o 'spans accepted=[0-9]*' "$work/receiver.log" | cut -d= -f2)
+}
+
+start_agent() {  # args... → sets agent_pid
+  : >"$work/agent.log"
+  "$AGENT" run --no-console --stats-interval 0 "$@" 2>"$work/agent.log" &
   agent_pid=$!
-  until grep -q ready "$work/agent.log"; do sleep 0.1; done
-  local ticks0 line ticks1 rss_kb spans
-  ticks0=$(cpu_ticks $agent_pid)
-  line=$(run_wrk)
-  ticks1=$(cpu_ticks $agent_pid)
-  rss_kb=$(awk '/VmHWM/ {print $2}' /proc/$agent_pid/status)
-  kill -INT $agent_pid; wait $agent_pid; agent_pid=
-  spans=$(grep -o 'spans built=[0-9]*' "$work/agent.log" | tail -1 | cut -d= -f2)
-  # Events the kernel or the intake queue had to drop (each counted by the agent).
-  drops=$(grep -o 'kernel drops data=[0-9]*\|intake queue drops=[0-9]*' "$work/agent.log" |
+  pids+=("$agent_pid")
+  until grep -q "ready" "$work/agent.log"; do
+    kill -0 "$agent_pid" 2>/dev/null || { cat "$work/agent.log" >&2; return 1; }
+    sleep 0.05
+  done
+}
+
+stop_agent() {  # → sets agent_spans (built) and agent_drops (events dropped, counted)
+  kill -INT "$agent_pid"
+  wait "$agent_pid" || true
+  agent_spans=$(grep -o 'spans built=[0-9]*' "$work/agent.log" | tail -1 | cut -d= -f2)
+  agent_drops=$(grep -o 'kernel drops data=[0-9]*\|intake queue drops=[0-9]*' "$work/agent.log" |
     tail -2 | awk -F= '{s += $2} END {print s + 0}')
-  echo "$line $((ticks1 - ticks0)) $rss_kb $spans $drops"
 }
 
-# Alternating: without the agent, with it (injection on: wrk's requests get a traceparent),
-# with it and --no-inject (the difference is the injection path's cost).
-for round in $(seq "$ROUNDS"); do
-  run_wrk >>"$work/off.txt"
-  run_with_agent >>"$work/on.txt"
-  run_with_agent --no-inject >>"$work/noinject.txt"
-  echo "round $round: off [$(tail -1 "$work/off.txt")] on [$(tail -1 "$work/on.txt")]" \
-    "no-inject [$(tail -1 "$work/noinject.txt")]" >&2
+# One measured run of `url` in `mode`; appends to $results/<workload>.<mode>:
+# "rps p50 p99 requests lone_p50 lone_p99 lone_requests agent_ticks agent_rss_kb spans drops"
+measure() {  # workload mode url server_pids...
+  local workload=$1 mode=$2 url=$3
+  shift 3
+  local selection=()
+  for p in "$@"; do selection+=(--pid "$p"); done
+  local ticks0=0 ticks1=0 rss_kb=0 spans=0 drops=0 loaded lone
+  case $mode in
+    null) start_agent "${selection[@]}" ;;
+    null-no-inject) start_agent "${selection[@]}" --no-inject ;;
+    otlp)
+      start_receiver
+      start_agent "${selection[@]}" --otlp-endpoint "http://127.0.0.1:$receiver_port" \
+        --otlp-protocol http/protobuf
+      ;;
+  esac
+  [[ $mode == off || $mode == sdk ]] || ticks0=$(cpu_ticks "$agent_pid")
+  loaded=$(run_wrk $CONNECTIONS "$SECONDS_PER_RUN" "$url")
+  lone=$(run_wrk 1 $LATENCY_SECONDS "$url")
+  case $mode in
+    off) ;;
+    sdk) ;;  # spans counted when the SDK's process stops
+    *)
+      ticks1=$(cpu_ticks "$agent_pid")
+      rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$agent_pid/status")
+      stop_agent
+      spans=$agent_spans
+      drops=$agent_drops
+      if [[ $mode == otlp ]]; then
+        stop_receiver
+        spans=$receiver_spans
+      fi
+      ;;
+  esac
+  echo "$loaded $(echo "$lone" | cut -d' ' -f2-4) $((ticks1 - ticks0)) $rss_kb $spans $drops" \
+    >>"$results/$workload.$mode"
+  log "$workload $mode: $(tail -1 "$results/$workload.$mode")"
+}
+
+# One workload: alternating rounds over its modes. $start/$stop functions manage servers.
+bench_workload() {  # workload spans_per_request url modes...
+  local workload=$1 per_request=$2 url=$3
+  shift 3
+  echo "$per_request" >"$results/$workload.spans_per_request"
+  for round in $(seq "$ROUNDS"); do
+    for mode in "$@"; do
+      if [[ $mode == sdk ]]; then
+        measure_node_sdk "$url"
+      else
+        measure "$workload" "$mode" "$url" "${server_pids[@]}"
+      fi
+    done
+  done
+}
+
+# --- workloads --------------------------------------------------------------------------------
+
+# nginx: one worker; its master is selected (--pid covers the worker it forked).
+next_port
+start_nginx "$port"
+server_pids=("$server_pid")
+bench_workload nginx 1 "http://127.0.0.1:$port/index.html" off null otlp
+kill "$server_pid"
+rm -f "$work/nginx.pid"
+
+next_port
+start_bg "$peers/gopeer" server "$port"
+wait_port "$port"
+server_pids=("$bg_pid")
+bench_workload go 1 "http://127.0.0.1:$port/ok/bench" off null otlp
+stop_pid "$bg_pid"
+
+next_port
+# nodelay: the JDK server writes headers and body separately; with Nagle on, keep-alive
+# clients wait out the delayed ACK (40 ms per request). Every production setup turns it off.
+start_bg java -Dsun.net.httpserver.nodelay=true -cp "$peers/java" Peer server "$port"
+wait_port "$port"
+server_pids=("$bg_pid")
+# The JIT warms up for a few seconds: a first unmeasured load.
+run_wrk $CONNECTIONS 10 "http://127.0.0.1:$port/ok/bench" >/dev/null
+bench_workload java 1 "http://127.0.0.1:$port/ok/bench" off null otlp
+stop_pid "$bg_pid"
+
+# Node, and the same peer with the OpenTelemetry SDK preloaded (started per run, since the
+# SDK's spans are counted when it flushes at exit).
+next_port
+node_port=$port
+start_bg node tests/e2e/peers/node/peer.js server "$node_port"
+wait_port "$node_port"
+node_pid=$bg_pid
+measure_node_sdk() {  # url (of the plain peer; the SDK peer gets its own port)
+  next_port
+  local sdk_port=$port
+  start_receiver
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT="http://127.0.0.1:$receiver_port/v1/traces" \
+    OTEL_BSP_MAX_QUEUE_SIZE=65536 OTEL_METRICS_EXPORTER=none OTEL_LOGS_EXPORTER=none \
+    start_bg node -r "$REPO/bench/peers/otel_sdk.js" tests/e2e/peers/node/peer.js server "$sdk_port"
+  local sdk_pid=$bg_pid
+  wait_port "$sdk_port"
+  local sdk_url=${1/:$node_port\//:$sdk_port/}
+  local loaded lone
+  loaded=$(run_wrk $CONNECTIONS "$SECONDS_PER_RUN" "$sdk_url")
+  lone=$(run_wrk 1 $LATENCY_SECONDS "$sdk_url")
+  stop_pid "$sdk_pid"
+  stop_receiver
+  echo "$loaded $(echo "$lone" | cut -d' ' -f2-4) 0 0 $receiver_spans 0" >>"$results/node.sdk"
+  log "node sdk: $(tail -1 "$results/node.sdk")"
+}
+server_pids=("$node_pid")
+bench_workload node 1 "http://127.0.0.1:$node_port/ok/bench" off null otlp sdk
+stop_pid "$node_pid"
+
+# Two hops: wrk -> Go A -> Go B; A's call to B carries the agent's traceparent. Spans per
+# request: A's SERVER and CLIENT spans, B's SERVER span.
+next_port
+port_b=$port
+start_bg "$peers/gopeer" server "$port_b"
+pid_b=$bg_pid
+next_port
+port_a=$port
+CHAIN_NEXT="http://127.0.0.1:$port_b" start_bg "$peers/gopeer" server "$port_a"
+pid_a=$bg_pid
+wait_port "$port_a"
+wait_port "$port_b"
+server_pids=("$pid_a" "$pid_b")
+bench_workload chain 3 "http://127.0.0.1:$port_a/chain/bench" off null otlp null-no-inject
+stop_pid "$pid_a"
+stop_pid "$pid_b"
+
+# --- memory with idle connections ----------------------------------------------------------
+ulimit -n "$(ulimit -Hn)"  # the client and nginx each hold one fd per connection
+next_port
+start_nginx "$port"
+start_agent --pid "$server_pid"
+rss_before=$(awk '/VmRSS/ {print $2}' "/proc/$agent_pid/status")
+python3 bench/peers/idle_connections.py "$port" "$IDLE_CONNECTIONS" >>"$work/peers.log" 2>&1 &
+idle_pid=$!
+pids+=("$idle_pid")
+until grep -q "idle-connections:" "$work/peers.log"; do
+  kill -0 $idle_pid 2>/dev/null || { log "idle-connection client failed"; break; }
+  sleep 0.2
 done
+sleep 3  # the pipeline has handled every event
+rss_idle=$(awk '/VmRSS/ {print $2}' "/proc/$agent_pid/status")
+stop_agent
+stop_pid "$idle_pid"
+kill "$server_pid"
+rm -f "$work/nginx.pid"
+answered=$(grep -o 'answered=[0-9]*' "$work/peers.log" | cut -d= -f2)
+echo "${answered:-0} $rss_before $rss_idle $agent_spans" >"$results/idle"
+log "idle: $(cat "$results/idle")"
 
-python3 - "$work" "$ROUNDS" "$SECONDS_PER_RUN" "$CONNECTIONS" <<'PY'
-import json, os, statistics, sys, datetime, platform
-work, rounds, secs, conns = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-off = [list(map(float, l.split())) for l in open(f"{work}/off.txt")]
-on = [list(map(float, l.split())) for l in open(f"{work}/on.txt")]
-noinject = [list(map(float, l.split())) for l in open(f"{work}/noinject.txt")]
-med = lambda rows, i: statistics.median(r[i] for r in rows)
-hz = os.sysconf("SC_CLK_TCK")
-# Each request yields a CLIENT span (wrk) and a SERVER span (nginx): 2 spans per request.
-def row_for(name, runs):
-    return {
-        "workload": name,
-        "rps_without": med(off, 0), "rps_with": med(runs, 0),
-        "rps_ratio": med(runs, 0) / med(off, 0),
-        "p50_added_us": med(runs, 1) - med(off, 1), "p99_added_us": med(runs, 2) - med(off, 2),
-        "agent_cpu_s_per_10k_req": statistics.median(r[4] / hz / r[3] * 10000 for r in runs),
-        "agent_peak_rss_mib": med(runs, 5) / 1024,
-        "spans_per_request": statistics.median(r[6] / r[3] for r in runs),
-        "events_dropped": statistics.median(r[7] for r in runs),
-    }
-rows = [row_for(f"nginx static 612 B, wrk -c{conns}, injection on", on),
-        row_for(f"same, --no-inject", noinject)]
-# The injection path's cost per request: agent CPU and latency, on minus off, same run.
-inject_cost = {
-    "agent_cpu_us_per_req": (rows[0]["agent_cpu_s_per_10k_req"] - rows[1]["agent_cpu_s_per_10k_req"]) * 100,
-    "p50_us": med(on, 1) - med(noinject, 1),
-    "rps_ratio": med(on, 0) / med(noinject, 0),
-}
-meta = {"date": datetime.date.today().isoformat(), "machine": f"{os.cpu_count()} vCPU, {platform.release()}",
-        "rounds": rounds, "seconds_per_run": secs}
-os.makedirs("bench/results", exist_ok=True)
-json.dump({"meta": meta, "rows": rows, "injection_cost": inject_cost},
-          open("bench/results/latest.json", "w"), indent=2)
-hdr = "| workload | req/s without | req/s with | ratio | p50 added | p99 added | agent CPU / 10k req | agent peak RSS | spans / request | events dropped |"
-def line(r):
-    return (f"| {r['workload']} | {r['rps_without']:.0f} | {r['rps_with']:.0f} | {r['rps_ratio']:.3f} | "
-            f"{r['p50_added_us']:.0f} µs | {r['p99_added_us']:.0f} µs | {r['agent_cpu_s_per_10k_req']:.3f} s | "
-            f"{r['agent_peak_rss_mib']:.0f} MiB | {r['spans_per_request']:.4f} | {r['events_dropped']:.0f} |")
-table = (f"{meta['date']}, {meta['machine']}, {rounds} alternating rounds of {secs} s, medians\n\n{hdr}\n"
-         "|---|---|---|---|---|---|---|---|---|---|\n" + "\n".join(line(r) for r in rows) + "\n\n"
-         f"Injection path (on minus --no-inject, same run): req/s ratio {inject_cost['rps_ratio']:.3f}, "
-         f"p50 {inject_cost['p50_us']:+.0f} µs, agent CPU {inject_cost['agent_cpu_us_per_req']:+.2f} µs per request "
-         "(the kernel-side cost lands in the traced processes and shows in req/s and latency).\n")
-open("bench/results/latest.md", "w").write(table)
-print(table)
-PY
+# --- pipeline throughput on recorded traffic -----------------------------------------------
+next_port
+start_nginx "$port"
+start_agent --pid "$server_pid" --record-events "$work/nginx.events"
+run_wrk $CONNECTIONS 2 "http://127.0.0.1:$port/index.html" >/dev/null
+stop_agent
+kill "$server_pid"
+rm -f "$work/nginx.pid"
+build/bench/pipeline_bench "$work/nginx.events" 10 >"$results/pipeline.md"
 
-# OTLP export throughput (spans/s per core, bytes per span on the wire; loopback sinks).
-bash scripts/build.sh --target otlp_encode_bench >/dev/null
-build/bench/otlp_encode_bench 200000
+build/bench/otlp_encode_bench 200000 >"$results/otlp.md"
+
+python3 bench/summarize.py "$results" "$ROUNDS" "$SECONDS_PER_RUN" "$CONNECTIONS" \
+  "$LATENCY_SECONDS"

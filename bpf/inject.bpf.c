@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * W3C traceparent injection into outgoing plaintext HTTP/1.x requests, without touching the
- * process (no bpf_probe_write_user: lockdown forbids it). sockops puts client connections into
- * a sockhash; sk_msg runs on each message they send and, when the syscall hooks of
+ * process (no bpf_probe_write_user: lockdown forbids it). sockops puts the client connections of
+ * traced processes into a sockhash; sk_msg runs on each message they send and, when the syscall hooks of
  * socket_trace.bpf.c queued a header for this connection, inserts it right after the request
  * line. The application's bytes are never changed, only one header line is added.
  */
@@ -74,6 +74,17 @@ int track_client_sockets(struct bpf_sock_ops *ops)
 		return 1;
 	if (ops->family != AF_INET && ops->family != AF_INET6)
 		return 1;
+	/* Only sockets a traced process connected (socket_trace.bpf.c marked them). */
+	struct bpf_sock *sk = ops->sk;
+	if (!sk)
+		return 1;
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
+	if (!tp)
+		return 1;
+	__u64 sk_addr = (__u64)tp;
+	if (!bpf_map_lookup_elem(&injectable_sockets, &sk_addr))
+		return 1;
+	bpf_map_delete_elem(&injectable_sockets, &sk_addr);
 	struct zt_inject_key key = {};
 	key_from_sock_ops(ops, &key);
 	if (filter_by_port) {

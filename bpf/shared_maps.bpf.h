@@ -23,6 +23,17 @@ struct {
 	__type(value, struct zt_pending_injection);
 } pending_injections SEC(".maps");
 
+/* key: address of a struct sock a traced process is connecting; value: unused. Written by
+ * the connect() hook of socket_trace.bpf.c; sockops adds only these sockets to the sockhash
+ * (and deletes the entry), so untraced processes never take the sk_msg path. LRU: connects
+ * that never establish age out. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, __u8);
+} injectable_sockets SEC(".maps");
+
 /* key: enum zt_inject_outcome; value: count on this CPU. Read by userspace. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

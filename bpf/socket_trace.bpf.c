@@ -699,6 +699,16 @@ static __always_inline void inject_key_of(const struct zt_tuple *t, struct zt_in
 	key->remote_port = t->remote_port;
 }
 
+/* key: (tgid, fd) of a client connection opened before the agent (its connect() was not
+ * seen, so its role is unknown); value: unused. Written by userspace when it adopts the
+ * connection for injection; deleted here when its first request makes it a client. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct zt_conn_key);
+	__type(value, __u8);
+} client_fd_hints SEC(".maps");
+
 /* User address of the call's first byte (first iovec for vector calls). */
 static __always_inline __u64 first_byte_address(const struct syscall_args *args)
 {
@@ -782,7 +792,14 @@ static __always_inline void classify_client_write(struct syscall_args *args, __u
 		bpf_map_delete_elem(&awaiting_line_ends, &conn_key);
 	} else {
 		on_client_request(&args->trace, pid_tgid, s->event.data, head);
-		if (!inject_enabled || info->role != ZT_ROLE_CLIENT || !head)
+		if (!inject_enabled || !head)
+			return;
+		if (info->role == ZT_ROLE_UNKNOWN &&
+		    bpf_map_lookup_elem(&client_fd_hints, &conn_key)) {
+			info->role = ZT_ROLE_CLIENT;
+			bpf_map_delete_elem(&client_fd_hints, &conn_key);
+		}
+		if (info->role != ZT_ROLE_CLIENT)
 			return;
 		if (find_traceparent(s->event.data, head, &line_end) >= 0) {
 			count_inject(ZT_INJECT_HAD_HEADER);
@@ -1070,7 +1087,15 @@ static __always_inline int stash_fd(int fd)
 SEC("tracepoint/syscalls/sys_enter_connect")
 int enter_connect(struct trace_event_raw_sys_enter *ctx)
 {
-	return stash_fd(ctx->args[0]);
+	int fd = ctx->args[0];
+	if (inject_enabled && process_selected(bpf_get_current_pid_tgid())) {
+		/* Before the handshake: on loopback it completes (and sockops runs) inside connect(). */
+		__u64 sk = (__u64)sock_of_fd(fd);
+		__u8 yes = 1;
+		if (sk)
+			bpf_map_update_elem(&injectable_sockets, &sk, &yes, BPF_ANY);
+	}
+	return stash_fd(fd);
 }
 
 SEC("tracepoint/syscalls/sys_exit_connect")

@@ -75,6 +75,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1u << 16, 1u << 30));
   run->add_option("--max-connections", options.max_connections,
                   "Connections tracked at once; the least recently active beyond are dropped");
+  run->add_option("--record-events", options.record_events_path,
+                  "Save every raw kernel event to this file (replayable by "
+                  "bench/pipeline_bench; large: about 1 KiB per HTTP message)");
   int stats_seconds = 60;
   run->add_option("--stats-interval", stats_seconds,
                   "Seconds between counter log lines (0: only at exit)");

@@ -81,6 +81,40 @@ TEST_CASE("chain: one client at a time: one trace per request and every parent e
   CHECK(traces.size() == kRequests);  // a new trace per request
 }
 
+TEST_CASE("chain: keep-alive connections opened before the agent started carry its traceparent too",
+          "[.][chain][chain-link]") {
+  ZTRACE_E2E_REQUIRE_ROOT();
+  const auto dir = fresh_dir("chain_preopened");
+  Chain chain(dir, {.first_port = 24420});
+  // Without the agent: every hop opens its keep-alive connection to the next one.
+  require_chain_answers(
+      chain, run_chain_curl(dir, chain.entry_port(), numbered("/chain/warm-", 3), "warm"));
+  Agent agent(dir, {.ports = chain.ports()});
+  // A server thread already blocked in read() when the agent attached returns data whose
+  // syscall entry was never seen (Python's per-connection threads): the first request on each
+  // such connection is not captured. One request settles them; the checked ones follow.
+  require_chain_answers(
+      chain, run_chain_curl(dir, chain.entry_port(), numbered("/chain/settle-", 1), "settle"));
+  constexpr int kRequests = 10;
+  const CurlRun run =
+      run_chain_curl(dir, chain.entry_port(), numbered("/chain/pre-", kRequests), "pre");
+  const auto reports = require_chain_answers(chain, run);
+  const std::vector<Span> spans = stop_and_collect(agent);
+  INFO(chain.describe());
+  INFO("spans:\n" << describe(spans));
+  CHECK(agent.log().find("client connections opened before the agent") != std::string::npos);
+
+  const SpansByPath by_path = index_by_path(spans);
+  const SpansById by_id = index_by_id(spans);
+  std::vector<std::string> problems;
+  for (int i = 0; i < kRequests; ++i) {
+    const RequestSpans rs = request_spans(by_path, chain, run.requests[i].path, run.command.pid);
+    for (auto& p : one_trace_problems(chain, rs, by_id, reports[i])) problems.push_back(p);
+  }
+  INFO("problems:\n" << join_problems(problems));
+  CHECK(problems.empty());
+}
+
 TEST_CASE("chain: a caller's traceparent: the whole chain joins the caller's trace",
           "[.][chain][chain-link]") {
   ZTRACE_E2E_REQUIRE_ROOT();

@@ -19,7 +19,7 @@
 //   negative, the default) with this gRPC status code / HTTP status; --retry-after-s adds a
 //   Retry-After header (HTTP) or a google.rpc.RetryInfo (gRPC).
 // --reject N: a partial success rejecting N spans of each accepted request.
-// --discard: record nothing (benchmark sink).
+// --discard: record nothing (benchmark sink); the count of accepted spans is logged at exit.
 // Lines are flushed as written, so a test can read them while the receiver runs.
 
 #include <google/protobuf/any.pb.h>
@@ -139,6 +139,8 @@ std::string status_name(trace::Status::StatusCode code) {
   }
 }
 
+std::atomic<uint64_t> g_discarded_spans{0};  // --discard: spans accepted, reported at exit
+
 // True when this request is to be failed (counts it).
 bool next_request_fails(int* seq) {
   std::lock_guard lock(g_mutex);
@@ -149,7 +151,13 @@ bool next_request_fails(int* seq) {
 
 void record(int seq, const std::string& transport, const collector::ExportTraceServiceRequest& req,
             Json request_line, bool accepted) {
-  if (g_options.discard) return;
+  if (g_options.discard) {
+    if (!accepted) return;
+    for (const auto& rs : req.resource_spans()) {
+      for (const auto& ss : rs.scope_spans()) g_discarded_spans += ss.spans_size();
+    }
+    return;
+  }
   size_t span_count = 0;
   std::string span_lines;
   for (const auto& rs : req.resource_spans()) {
@@ -448,5 +456,9 @@ int main(int argc, char** argv) {
   }
   if (grpc_server)
     grpc_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  if (g_options.discard) {
+    std::fprintf(stderr, "otlp_receiver: spans accepted=%llu\n",
+                 static_cast<unsigned long long>(g_discarded_spans.load()));
+  }
   return 0;
 }

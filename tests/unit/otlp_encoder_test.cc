@@ -227,5 +227,56 @@ TEST_CASE("otlp encoder: spans serialized one by one and framed give the same by
   CHECK(framed.empty());
 }
 
+TEST_CASE("otlp encoder: the direct span writer gives the generated serializer's bytes",
+          "[otlp][encoder]") {
+  // Each variation changes one field shape the writer handles on its own.
+  std::vector<spans::Span> variants;
+  auto add = [&](auto change) {
+    spans::Span span = make_span(static_cast<uint8_t>(variants.size()), nullptr);
+    change(span);
+    variants.push_back(std::move(span));
+  };
+  add([](spans::Span&) {});
+  add([](spans::Span& s) { s.parent_span_id = {1, 2, 3, 4, 5, 6, 7, 8}; });
+  add([](spans::Span& s) { s.trace_flags = 0; });
+  add([](spans::Span& s) { s.kind = spans::SpanKind::kInternal; });
+  add([](spans::Span& s) { s.name.clear(); });
+  add([](spans::Span& s) { s.start_time_unix_nano = s.end_time_unix_nano = 0; });
+  add([](spans::Span& s) { s.status_code = spans::StatusCode::kError; });
+  add([](spans::Span& s) { s.status_code = spans::StatusCode::kOk; });
+  add([](spans::Span& s) { s.status_message = "connection closed before a response"; });
+  add([](spans::Span& s) {
+    s.status_code = spans::StatusCode::kError;
+    s.status_message = "bad \xc3";
+  });
+  add([](spans::Span& s) {
+    s.set("double", 2.5);
+    s.set("bool.true", true);
+    s.set("bool.false", false);
+    s.set("int.zero", int64_t{0});
+    s.set("int.negative", int64_t{-42});
+    s.set("int.large", int64_t{1} << 62);
+    s.set("string.empty", std::string());
+    s.set("string.long", std::string(300, 'x'));  // two-byte lengths
+    s.set("bad\xffkey", std::string("bad \xe2\x82 value"));
+    s.name = "GET \xf0";
+  });
+  add([](spans::Span& s) {
+    for (int i = 0; i < 40; ++i)
+      s.set(spans::AttributeKey::intern("a" + std::to_string(i)), int64_t{i});  // > inline slots
+  });
+  SpanSerializer serializer;
+  for (size_t i = 0; i < variants.size(); ++i) {
+    INFO("variant " << i);
+    ExportRequest request;
+    OtlpEncoder({}).encode(std::span(&variants[i], 1), &request);
+    const std::string expected =
+        request.resource_spans(0).scope_spans(0).spans(0).SerializeAsString();
+    std::string written;
+    serializer.serialize(variants[i], &written);
+    CHECK(written == expected);
+  }
+}
+
 }  // namespace
 }  // namespace ztrace::otlp

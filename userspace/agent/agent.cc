@@ -24,6 +24,7 @@
 #include "userspace/export/jsonl_exporter.h"
 #include "userspace/export/otlp/otlp_exporter.h"
 #include "userspace/pipeline/event_pipeline.h"
+#include "userspace/pipeline/event_recording.h"
 #include "userspace/probes/go/go_tracer.h"
 #include "userspace/process/process_info.h"
 #include "userspace/process/process_table.h"
@@ -119,10 +120,10 @@ void remember_new_image(const zt_proc_event& exec, uint64_t ns_per_clock_tick,
   const std::string_view filename(exec.filename,
                                   std::min<size_t>(exec.filename_bytes, sizeof(exec.filename)));
   const std::string_view argv(exec.argv, std::min<size_t>(exec.argv_bytes, sizeof(exec.argv)));
-  processes.put(exec.pid, start_ticks,
-                process::resource_from_exec(exec.pid, filename, argv, processes.resource_options()));
-  spdlog::debug("pid {} exited before /proc could be read: resource from its exec event",
-                exec.pid);
+  processes.put(
+      exec.pid, start_ticks,
+      process::resource_from_exec(exec.pid, filename, argv, processes.resource_options()));
+  spdlog::debug("pid {} exited before /proc could be read: resource from its exec event", exec.pid);
 }
 
 std::vector<std::unique_ptr<exporter::SpanExporter>> make_exporters(
@@ -169,8 +170,9 @@ void log_link_outcomes(const pipeline::EventPipelineStats& p) {
       "stale={}; "
       "no_context={} unsampled={}",
       o[ZT_CTX_SERVER_NEW], o[ZT_CTX_SERVER_HEADER], o[ZT_CTX_SERVER_BAD_HEADER],
-      o[ZT_CTX_CLIENT_THREAD], o[ZT_CTX_CLIENT_LINE_MATCH], o[ZT_CTX_CLIENT_ROOT], o[ZT_CTX_CLIENT_AMBIGUOUS],
-      o[ZT_CTX_CLIENT_UNTRUSTED], o[ZT_CTX_CLIENT_STALE], o[ZT_CTX_NONE], p.spans_unsampled);
+      o[ZT_CTX_CLIENT_THREAD], o[ZT_CTX_CLIENT_LINE_MATCH], o[ZT_CTX_CLIENT_ROOT],
+      o[ZT_CTX_CLIENT_AMBIGUOUS], o[ZT_CTX_CLIENT_UNTRUSTED], o[ZT_CTX_CLIENT_STALE],
+      o[ZT_CTX_NONE], p.spans_unsampled);
 }
 
 void log_counters(const pipeline::EventPipelineStats& p, const exporter::ExportStats& e,
@@ -205,6 +207,14 @@ int run_agent(const AgentOptions& options) {
   if (!error.empty()) {
     spdlog::error("cannot set up output: {}", error);
     return 2;
+  }
+  std::unique_ptr<pipeline::EventRecordWriter> recorder;
+  if (!options.record_events_path.empty()) {
+    recorder = std::make_unique<pipeline::EventRecordWriter>(options.record_events_path, &error);
+    if (!error.empty()) {
+      spdlog::error("{}", error);
+      return 2;
+    }
   }
   exporter::ExportPipelineOptions export_options;
   export_options.max_queue_spans = options.export_queue_spans;
@@ -263,21 +273,25 @@ int run_agent(const AgentOptions& options) {
   }
 
   const std::unordered_set<pid_t> explicit_pids(selection.pids.begin(), selection.pids.end());
+  std::vector<pid_t> running = process::matching_pids(selection, getpid());
   if (!selection.selects_all_processes()) {
-    std::vector<pid_t> selected = process::matching_pids(selection, getpid());
-    selected = process::with_descendants(selected);
-    for (pid_t pid : selected) {
-      if (pid != getpid()) tracer->trace_process(pid);
-    }
-    spdlog::info("selected {} running processes", selected.size());
+    running = process::with_descendants(running);
+    std::erase(running, getpid());
+    for (pid_t pid : running) tracer->trace_process(pid);
+    spdlog::info("selected {} running processes", running.size());
     if (go_tracer) {
-      const std::unordered_set<pid_t> chosen(selected.begin(), selected.end());
+      const std::unordered_set<pid_t> chosen(running.begin(), running.end());
       for (pid_t pid : running_go) {
         if (chosen.count(pid)) go_tracer->attach(pid);
       }
     }
   } else if (go_tracer) {
     for (pid_t pid : running_go) go_tracer->attach(pid);
+  }
+  if (injector) {
+    size_t adopted = 0;
+    for (pid_t pid : running) adopted += injector->adopt_client_connections(pid, selection.ports);
+    spdlog::info("{} client connections opened before the agent get traceparent too", adopted);
   }
 
   // Hooks run on the pipeline thread; map updates are syscalls and thread-safe.
@@ -305,6 +319,10 @@ int run_agent(const AgentOptions& options) {
   pipeline_options.connections.max_connections = options.max_connections;
   pipeline_options.http.capture_url_query = options.capture_url_query;
   pipeline::EventPipeline pipeline(pipeline_options, clock, processes, exporter, hooks);
+  auto handle_event = [&](std::span<const uint8_t> event) {
+    if (recorder) recorder->write(event);
+    pipeline.handle(event);
+  };
 
   std::thread pipeline_thread([&] {
     std::vector<EventBatch> batches;
@@ -314,7 +332,7 @@ int run_agent(const AgentOptions& options) {
     while (open) {
       batches.clear();
       open = queue.pop_all(batches, std::chrono::milliseconds(100));
-      for (const auto& batch : batches) batch.for_each([&](auto event) { pipeline.handle(event); });
+      for (const auto& batch : batches) batch.for_each(handle_event);
       auto now = std::chrono::steady_clock::now();
       if (now - last_tick >= std::chrono::seconds(1)) {
         last_tick = now;
@@ -358,6 +376,10 @@ int run_agent(const AgentOptions& options) {
       injections[ZT_INJECT_DONE], injections[ZT_INJECT_SKIPPED_MISMATCH],
       injections[ZT_INJECT_FAILED], injections[ZT_INJECT_HAD_HEADER],
       injections[ZT_INJECT_NO_LINE_END], injections[ZT_INJECT_UNCONSUMED]);
+  if (recorder) {
+    spdlog::info("recorded {} events to {}{}", recorder->events_written(),
+                 options.record_events_path, recorder->failed() ? " (then a write failed)" : "");
+  }
   if (go_tracer) {
     const auto go = go_tracer->counters();
     spdlog::info(

@@ -17,6 +17,7 @@ struct AgentOptions {
   process::SelectionRules selection;
   bool console_output = true;
   std::string jsonl_path;  // empty: no JSON lines file
+  std::string record_events_path;  // empty: raw events are not saved
   otlp::OtlpOptions otlp;  // .enabled: also export over OTLP
   bool capture_url_query = false;
   bool inject_traceparent = true;  // sk_msg adds traceparent to outgoing plaintext requests

@@ -1,13 +1,22 @@
 #include "userspace/agent/header_injector.h"
 
+#include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <sstream>
+#include <unordered_set>
 
 #include "inject.skel.h"
 
@@ -24,7 +33,7 @@ std::string find_cgroup2_mount() {
 
 std::unique_ptr<HeaderInjector> HeaderInjector::open(SocketTracer& tracer, bool filter_by_port,
                                                      std::string* error) {
-  std::unique_ptr<HeaderInjector> injector(new HeaderInjector());
+  std::unique_ptr<HeaderInjector> injector(new HeaderInjector(tracer));
   injector->cgroup_path_ = find_cgroup2_mount();
   if (injector->cgroup_path_.empty()) {
     *error = "no cgroup v2 mount in /proc/mounts (sockops needs one)";
@@ -45,7 +54,8 @@ std::unique_ptr<HeaderInjector> HeaderInjector::open(SocketTracer& tracer, bool 
   const SharedMapFds shared = tracer.shared_map_fds();
   if (bpf_map__reuse_fd(skel->maps.pending_injections, shared.pending_injections) ||
       bpf_map__reuse_fd(skel->maps.inject_counters, shared.inject_counters) ||
-      bpf_map__reuse_fd(skel->maps.traced_ports, shared.traced_ports)) {
+      bpf_map__reuse_fd(skel->maps.traced_ports, shared.traced_ports) ||
+      bpf_map__reuse_fd(skel->maps.injectable_sockets, shared.injectable_sockets)) {
     *error = std::string("cannot share maps with the socket tracer: ") + std::strerror(errno);
     return nullptr;
   }
@@ -67,6 +77,110 @@ std::unique_ptr<HeaderInjector> HeaderInjector::open(SocketTracer& tracer, bool 
   }
   injector->verdict_attached_ = true;
   return injector;
+}
+
+namespace {
+
+// Local ports in LISTEN state on this host: a connection from one of them was accepted, so it
+// is a server's side, never a client's.
+std::unordered_set<uint16_t> listening_ports() {
+  std::unordered_set<uint16_t> ports;
+  for (const char* path : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+    std::ifstream in(path);
+    std::string line;
+    std::getline(in, line);  // header
+    while (std::getline(in, line)) {
+      // "  sl  local_address rem_address   st ..." with local_address "ADDR:PORT" in hex.
+      std::istringstream fields(line);
+      std::string slot, local, remote, state;
+      fields >> slot >> local >> remote >> state;
+      const size_t colon = local.rfind(':');
+      if (state == "0A" && colon != std::string::npos) {
+        ports.insert(static_cast<uint16_t>(std::stoul(local.substr(colon + 1), nullptr, 16)));
+      }
+    }
+  }
+  return ports;
+}
+
+// The sockhash key of a connected TCP socket, as sockops would have made it.
+bool inject_key_of(int fd, zt_inject_key* key) {
+  sockaddr_storage local{}, remote{};
+  socklen_t local_len = sizeof(local), remote_len = sizeof(remote);
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_len) != 0 ||
+      getpeername(fd, reinterpret_cast<sockaddr*>(&remote), &remote_len) != 0) {
+    return false;
+  }
+  *key = {};
+  key->family = local.ss_family;
+  if (local.ss_family == AF_INET) {
+    const auto& l = reinterpret_cast<const sockaddr_in&>(local);
+    const auto& r = reinterpret_cast<const sockaddr_in&>(remote);
+    std::memcpy(key->local_addr, &l.sin_addr, 4);
+    std::memcpy(key->remote_addr, &r.sin_addr, 4);
+    key->local_port = ntohs(l.sin_port);
+    key->remote_port = ntohs(r.sin_port);
+    return true;
+  }
+  if (local.ss_family == AF_INET6) {
+    const auto& l = reinterpret_cast<const sockaddr_in6&>(local);
+    const auto& r = reinterpret_cast<const sockaddr_in6&>(remote);
+    std::memcpy(key->local_addr, &l.sin6_addr, 16);
+    std::memcpy(key->remote_addr, &r.sin6_addr, 16);
+    key->local_port = ntohs(l.sin6_port);
+    key->remote_port = ntohs(r.sin6_port);
+    return true;
+  }
+  return false;
+}
+
+bool is_established_tcp(int fd) {
+  int protocol = 0;
+  socklen_t len = sizeof(protocol);
+  if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &len) != 0 || protocol != IPPROTO_TCP) {
+    return false;
+  }
+  tcp_info info{};
+  len = sizeof(info);
+  return getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) == 0 &&
+         info.tcpi_state == TCP_ESTABLISHED;
+}
+
+}  // namespace
+
+size_t HeaderInjector::adopt_client_connections(pid_t pid, const std::vector<uint16_t>& ports) {
+  const int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  if (pidfd < 0) return 0;
+  const std::unordered_set<uint16_t> listening = listening_ports();
+  size_t adopted = 0;
+  std::error_code ec;
+  for (const auto& entry :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec)) {
+    const std::string target = std::filesystem::read_symlink(entry.path(), ec).string();
+    if (ec || target.rfind("socket:", 0) != 0) continue;
+    int target_fd;
+    try {
+      target_fd = std::stoi(entry.path().filename().string());
+    } catch (...) {
+      continue;
+    }
+    const int fd = static_cast<int>(syscall(SYS_pidfd_getfd, pidfd, target_fd, 0));
+    if (fd < 0) continue;
+    zt_inject_key key;
+    const bool client = is_established_tcp(fd) && inject_key_of(fd, &key) &&
+                        !listening.count(key.local_port) &&
+                        (ports.empty() || std::count(ports.begin(), ports.end(), key.remote_port) ||
+                         std::count(ports.begin(), ports.end(), key.local_port));
+    // The map holds the socket itself; our copy of the fd can go right after.
+    if (client &&
+        bpf_map_update_elem(bpf_map__fd(skel_->maps.client_sockets), &key, &fd, BPF_NOEXIST) == 0) {
+      tracer_.hint_client_fd(pid, target_fd);
+      ++adopted;
+    }
+    close(fd);
+  }
+  close(pidfd);
+  return adopted;
 }
 
 HeaderInjector::~HeaderInjector() {

@@ -3,10 +3,13 @@
 // Owns the inject BPF object: sockops on the cgroup v2 root tracks client connections, sk_msg
 // inserts the traceparent headers the socket tracer queued. Destroying it detaches both.
 
+#include <sys/types.h>
+
 #include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "bpf/socket_trace.h"
 #include "userspace/agent/socket_tracer.h"
@@ -20,7 +23,7 @@ using InjectCounts = std::array<uint64_t, ZT_INJECT_OUTCOME_COUNT>;
 
 class HeaderInjector {
  public:
-  // Shares the pending-injection, counter and port maps of `tracer`.
+  // Shares the pending-injection, counter and port maps of `tracer`, which must outlive it.
   static std::unique_ptr<HeaderInjector> open(SocketTracer& tracer, bool filter_by_port,
                                               std::string* error);
   ~HeaderInjector();
@@ -29,9 +32,15 @@ class HeaderInjector {
 
   const std::string& cgroup_path() const { return cgroup_path_; }
 
- private:
-  HeaderInjector() = default;
+  // Connections are tracked from their connect(); client connections a process opened before
+  // the agent (keep-alive pools) are adopted here, through a copy of the process's fd
+  // (pidfd_getfd). `ports`: the --port rules (empty: any). Returns how many were adopted.
+  size_t adopt_client_connections(pid_t pid, const std::vector<uint16_t>& ports);
 
+ private:
+  explicit HeaderInjector(SocketTracer& tracer) : tracer_(tracer) {}
+
+  SocketTracer& tracer_;  // outlives the injector
   inject_bpf* skel_ = nullptr;
   bpf_link* sockops_link_ = nullptr;
   int cgroup_fd_ = -1;

@@ -23,8 +23,8 @@ uint32_t round_up_pow2(uint32_t v) {
 
 }  // namespace
 
-std::unique_ptr<SocketTracer> SocketTracer::open(const TracerOptions& options,
-                                                 EventHandler handler, std::string* error) {
+std::unique_ptr<SocketTracer> SocketTracer::open(const TracerOptions& options, EventHandler handler,
+                                                 std::string* error) {
   std::unique_ptr<SocketTracer> tracer(new SocketTracer());
   tracer->handler_ = std::move(handler);
   socket_trace_bpf* skel = socket_trace_bpf__open();
@@ -48,14 +48,13 @@ std::unique_ptr<SocketTracer> SocketTracer::open(const TracerOptions& options,
 
   int err = socket_trace_bpf__load(skel);
   if (err) {
-    *error = "cannot load the BPF programs (kernel >= 5.8 with BTF and root needed): " +
-             errno_text(err);
+    *error =
+        "cannot load the BPF programs (kernel >= 5.8 with BTF and root needed): " + errno_text(err);
     return nullptr;
   }
   for (uint16_t port : options.ports) {
     uint8_t one = 1;
-    bpf_map__update_elem(skel->maps.traced_ports, &port, sizeof(port), &one, sizeof(one),
-                         BPF_ANY);
+    bpf_map__update_elem(skel->maps.traced_ports, &port, sizeof(port), &one, sizeof(one), BPF_ANY);
   }
 
   // Attach program by program so a failure names the program.
@@ -123,6 +122,12 @@ void SocketTracer::set_thread_linking(pid_t pid, bool threads_map_to_requests) {
   }
 }
 
+void SocketTracer::hint_client_fd(pid_t pid, int32_t fd) {
+  zt_conn_key key{static_cast<uint32_t>(pid), fd};
+  const uint8_t yes = 1;
+  bpf_map__update_elem(skel_->maps.client_fd_hints, &key, sizeof(key), &yes, sizeof(yes), BPF_ANY);
+}
+
 void SocketTracer::forget_fds(pid_t pid, std::span<const int32_t> fds) {
   for (int32_t fd : fds) {
     zt_conn_key key{static_cast<uint32_t>(pid), fd};
@@ -160,8 +165,8 @@ InjectOutcomeCounts SocketTracer::inject_counts() const {
 
 SharedMapFds SocketTracer::shared_map_fds() const {
   return {bpf_map__fd(skel_->maps.pending_injections), bpf_map__fd(skel_->maps.inject_counters),
-          bpf_map__fd(skel_->maps.traced_ports), bpf_map__fd(skel_->maps.events),
-          bpf_map__fd(skel_->maps.conns)};
+          bpf_map__fd(skel_->maps.traced_ports), bpf_map__fd(skel_->maps.injectable_sockets),
+          bpf_map__fd(skel_->maps.events), bpf_map__fd(skel_->maps.conns)};
 }
 
 }  // namespace ztrace::agent

@@ -24,8 +24,8 @@ namespace ztrace::agent {
 struct TracerOptions {
   pid_t agent_pid = 0;
   bool trace_all_processes = true;
-  std::vector<uint16_t> ports;          // empty: every TCP port
-  uint32_t max_capture_bytes = 16384;   // per syscall, rounded up to whole pieces
+  std::vector<uint16_t> ports;         // empty: every TCP port
+  uint32_t max_capture_bytes = 16384;  // per syscall, rounded up to whole pieces
   uint32_t ring_buffer_bytes = 16u << 20;
   uint32_t max_tracked_fds = 65536;
   bool inject_traceparent = false;  // queue headers for the HeaderInjector
@@ -39,6 +39,7 @@ struct SharedMapFds {
   int pending_injections = -1;
   int inject_counters = -1;
   int traced_ports = -1;
+  int injectable_sockets = -1;
   int events = -1;  // the ring buffer (the Go probes emit into it too)
   int conns = -1;   // the fd table (the Go probes read what a socket is)
 };
@@ -48,8 +49,8 @@ class SocketTracer {
   // Raw event bytes, valid only during the call.
   using EventHandler = std::function<void(std::span<const uint8_t>)>;
 
-  static std::unique_ptr<SocketTracer> open(const TracerOptions& options,
-                                            EventHandler handler, std::string* error);
+  static std::unique_ptr<SocketTracer> open(const TracerOptions& options, EventHandler handler,
+                                            std::string* error);
   ~SocketTracer();
   SocketTracer(const SocketTracer&) = delete;
   SocketTracer& operator=(const SocketTracer&) = delete;
@@ -63,6 +64,8 @@ class SocketTracer {
   // goroutines migrate between threads): in-kernel linking by thread happens only for
   // processes set to true here.
   void set_thread_linking(pid_t pid, bool threads_map_to_requests);
+  // The fd is a client connection opened before the agent: its requests may get traceparent.
+  void hint_client_fd(pid_t pid, int32_t fd);
   // Forgets what the kernel cached about these fds of a process (exec closes CLOEXEC fds
   // silently). Other stale entries (non-sockets) are harmless and age out of the LRU map.
   void forget_fds(pid_t pid, std::span<const int32_t> fds);

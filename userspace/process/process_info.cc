@@ -116,7 +116,7 @@ void put(spans::Attributes& attributes, std::string_view key, spans::AttributeVa
       return;
     }
   }
-  attributes.push_back({std::string(key), std::move(value)});
+  attributes.push_back({spans::AttributeKey::intern(key), std::move(value)});
 }
 
 std::string random_uuid_v4() {

@@ -6,6 +6,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <mutex>
+#include <unordered_set>
 
 namespace ztrace::spans {
 
@@ -35,6 +37,14 @@ std::string_view to_string(StatusCode code) {
       break;
   }
   return "UNSET";
+}
+
+AttributeKey AttributeKey::intern(std::string_view name) {
+  static std::mutex mutex;
+  // Never freed: keys are viewed by spans until the very end, static destructors included.
+  static auto* names = new std::unordered_set<std::string>();
+  std::lock_guard lock(mutex);
+  return AttributeKey(std::string_view(*names->emplace(name).first));
 }
 
 const AttributeValue* Span::find(std::string_view key) const {

@@ -20,9 +20,30 @@ enum class StatusCode : uint8_t { kUnset, kOk, kError };
 std::string_view to_string(SpanKind kind);
 std::string_view to_string(StatusCode code);
 
+// An attribute's name. Names are few and fixed (semantic-convention literals, and names from
+// configuration), so an attribute holds a view of a name that lives as long as the process: a
+// string literal, or a name interned once. Building a span allocates no names.
+class AttributeKey {
+ public:
+  // Only for string literals (static storage), which is what a char array here always is.
+  template <size_t N>
+  constexpr AttributeKey(const char (&literal)[N]) : name_(literal, N - 1) {}
+  // Names known at run time (configuration, environment); kept until the process exits, so
+  // only for bounded sets of names.
+  static AttributeKey intern(std::string_view name);
+
+  std::string_view view() const { return name_; }
+  operator std::string_view() const { return name_; }
+  bool operator==(std::string_view other) const { return name_ == other; }
+
+ private:
+  explicit AttributeKey(std::string_view interned) : name_(interned) {}
+  std::string_view name_;
+};
+
 using AttributeValue = std::variant<std::string, int64_t, double, bool>;
 struct Attribute {
-  std::string key;
+  AttributeKey key;
   AttributeValue value;
 };
 using Attributes = std::vector<Attribute>;
@@ -36,7 +57,7 @@ struct Resource {
 struct Span {
   TraceId trace_id{};
   SpanId span_id{};
-  SpanId parent_span_id{};  // all zero: no parent
+  SpanId parent_span_id{};     // all zero: no parent
   uint8_t trace_flags = 0x01;  // W3C trace-flags; bit 0: sampled
   std::string name;
   SpanKind kind = SpanKind::kInternal;
@@ -47,8 +68,8 @@ struct Span {
   Attributes attributes;
   std::shared_ptr<const Resource> resource;
 
-  void set(std::string key, AttributeValue value) {
-    attributes.push_back({std::move(key), std::move(value)});
+  void set(AttributeKey key, AttributeValue value) {
+    attributes.push_back({key, std::move(value)});
   }
   const AttributeValue* find(std::string_view key) const;
 };

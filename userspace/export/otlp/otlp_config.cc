@@ -266,7 +266,8 @@ bool resolve_options(const OtlpFlags& flags, const EnvLookup& env, OtlpOptions* 
       warn("OTEL_RESOURCE_ATTRIBUTES is malformed (expected key=value,...): ignored");
     } else {
       for (auto& [key, value] : *parsed) {
-        out->extra_resource_attributes.push_back({std::move(key), std::move(value)});
+        out->extra_resource_attributes.push_back(
+            {spans::AttributeKey::intern(key), std::move(value)});
       }
     }
   }

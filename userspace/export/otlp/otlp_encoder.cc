@@ -4,7 +4,9 @@
 #include <google/protobuf/wire_format_lite.h>
 
 #include <algorithm>
+#include <cassert>
 #include <cstring>
+#include <deque>
 #include <unordered_map>
 #include <utility>
 #include <variant>
@@ -91,7 +93,7 @@ void set_utf8(std::string_view value, Setter set) {
   }
 }
 
-void set_key_value(const std::string& key, const spans::AttributeValue& value,
+void set_key_value(std::string_view key, const spans::AttributeValue& value,
                    common::KeyValue* out) {
   set_utf8(key, [&](std::string_view k) { out->set_key(k.data(), k.size()); });
   common::AnyValue* any = out->mutable_value();
@@ -215,6 +217,202 @@ size_t field_size(int field_number, size_t length) {
          varint_size(length) + length;
 }
 
+// --- trace.v1.Span straight to wire format ------------------------------------------------
+// The exporter's hot path writes the bytes the generated serializer would (fields in number
+// order, proto3 defaults left out, oneof members and set sub-messages always written), without
+// building a message: sizes first, then one pass through a cursor into a buffer of exactly that
+// size. A unit test holds it byte-identical to encode_span() for every field shape.
+
+using Wire = WireFormatLite;
+
+constexpr uint32_t tag_of(int field_number, Wire::WireType type) {
+  return static_cast<uint32_t>(field_number) << 3 | type;
+}
+
+// Writes into a buffer sized beforehand; never checks bounds (the sizes are exact).
+class Cursor {
+ public:
+  explicit Cursor(char* p) : p_(p) {}
+  char* position() const { return p_; }
+  void varint(uint64_t value) {
+    while (value >= 0x80) {
+      *p_++ = static_cast<char>(value | 0x80);
+      value >>= 7;
+    }
+    *p_++ = static_cast<char>(value);
+  }
+  void fixed(uint64_t value, int bytes) {
+    for (int i = 0; i < bytes; ++i) *p_++ = static_cast<char>(value >> (8 * i));  // LE
+  }
+  void raw(std::string_view bytes) {
+    std::memcpy(p_, bytes.data(), bytes.size());
+    p_ += bytes.size();
+  }
+  void length_delimited(int field_number, size_t length) {
+    varint(tag_of(field_number, Wire::WIRETYPE_LENGTH_DELIMITED));
+    varint(length);
+  }
+  void bytes_field(int field_number, std::string_view bytes) {
+    length_delimited(field_number, bytes.size());
+    raw(bytes);
+  }
+  void varint_field(int field_number, uint64_t value) {
+    varint(tag_of(field_number, Wire::WIRETYPE_VARINT));
+    varint(value);
+  }
+  void fixed64_field(int field_number, uint64_t value) {
+    varint(tag_of(field_number, Wire::WIRETYPE_FIXED64));
+    fixed(value, 8);
+  }
+
+ private:
+  char* p_;
+};
+
+size_t varint_field_size(int field_number, uint64_t value) {
+  return varint_size(tag_of(field_number, Wire::WIRETYPE_VARINT)) + varint_size(value);
+}
+size_t fixed64_field_size(int field_number) {
+  return varint_size(tag_of(field_number, Wire::WIRETYPE_FIXED64)) + 8;
+}
+
+std::string_view as_chars(std::span<const uint8_t> bytes) {
+  return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
+}
+
+// A string field's text: itself when valid UTF-8, else a repaired copy kept in `repaired`.
+std::string_view utf8_text(std::string_view text, std::deque<std::string>& repaired) {
+  if (is_valid_utf8(text)) return text;
+  return repaired.emplace_back(with_replacement_characters(text));
+}
+
+uint64_t double_bits(double d) {
+  uint64_t bits;
+  std::memcpy(&bits, &d, sizeof(bits));
+  return bits;
+}
+
+size_t any_value_size(const spans::AttributeValue& value, std::string_view text) {
+  switch (value.index()) {
+    case 0:
+      return field_size(common::AnyValue::kStringValueFieldNumber, text.size());
+    case 1:
+      return varint_field_size(common::AnyValue::kIntValueFieldNumber,
+                               static_cast<uint64_t>(std::get<int64_t>(value)));
+    case 2:
+      return fixed64_field_size(common::AnyValue::kDoubleValueFieldNumber);
+    default:
+      return varint_field_size(common::AnyValue::kBoolValueFieldNumber, 1);
+  }
+}
+
+void write_any_value(const spans::AttributeValue& value, std::string_view text, Cursor& out) {
+  switch (value.index()) {
+    case 0:
+      out.bytes_field(common::AnyValue::kStringValueFieldNumber, text);
+      break;
+    case 1:
+      out.varint_field(common::AnyValue::kIntValueFieldNumber,
+                       static_cast<uint64_t>(std::get<int64_t>(value)));
+      break;
+    case 2:
+      out.fixed64_field(common::AnyValue::kDoubleValueFieldNumber,
+                        double_bits(std::get<double>(value)));
+      break;
+    default:
+      out.varint_field(common::AnyValue::kBoolValueFieldNumber, std::get<bool>(value) ? 1 : 0);
+      break;
+  }
+}
+
+void write_span(const spans::Span& span, std::string* out) {
+  std::deque<std::string> repaired;  // stays empty for valid UTF-8 (the usual case)
+  struct Field {
+    std::string_view key, text;  // text: the string value, if any
+    size_t value_size, size;     // AnyValue's, and the KeyValue's
+  };
+  Field fields_inline[32];
+  std::vector<Field> fields_heap;
+  Field* fields = fields_inline;
+  if (span.attributes.size() > std::size(fields_inline)) {
+    fields_heap.resize(span.attributes.size());
+    fields = fields_heap.data();
+  }
+
+  // Sizes.
+  size_t total = field_size(trace::Span::kTraceIdFieldNumber, span.trace_id.size()) +
+                 field_size(trace::Span::kSpanIdFieldNumber, span.span_id.size());
+  const bool has_parent = !spans::is_zero(span.parent_span_id);
+  if (has_parent) total += field_size(trace::Span::kParentSpanIdFieldNumber, 8);
+  const std::string_view name = utf8_text(span.name, repaired);
+  if (!name.empty()) total += field_size(trace::Span::kNameFieldNumber, name.size());
+  const int kind = to_proto(span.kind);
+  if (kind != 0) total += varint_field_size(trace::Span::kKindFieldNumber, kind);
+  if (span.start_time_unix_nano)
+    total += fixed64_field_size(trace::Span::kStartTimeUnixNanoFieldNumber);
+  if (span.end_time_unix_nano)
+    total += fixed64_field_size(trace::Span::kEndTimeUnixNanoFieldNumber);
+  for (size_t i = 0; i < span.attributes.size(); ++i) {
+    const spans::Attribute& attribute = span.attributes[i];
+    Field& f = fields[i];
+    f.key = utf8_text(attribute.key, repaired);
+    const auto* text = std::get_if<std::string>(&attribute.value);
+    f.text = text ? utf8_text(*text, repaired) : std::string_view();
+    f.value_size = any_value_size(attribute.value, f.text);
+    f.size = field_size(common::KeyValue::kKeyFieldNumber, f.key.size()) +
+             field_size(common::KeyValue::kValueFieldNumber, f.value_size);
+    total += field_size(trace::Span::kAttributesFieldNumber, f.size);
+  }
+  const bool has_status =
+      span.status_code != spans::StatusCode::kUnset || !span.status_message.empty();
+  const std::string_view status_message = utf8_text(span.status_message, repaired);
+  const int code = to_proto(span.status_code);
+  size_t status_size = 0;
+  if (has_status) {
+    if (!status_message.empty()) {
+      status_size += field_size(trace::Status::kMessageFieldNumber, status_message.size());
+    }
+    if (code != 0) status_size += varint_field_size(trace::Status::kCodeFieldNumber, code);
+    total += field_size(trace::Span::kStatusFieldNumber, status_size);
+  }
+  if (span.trace_flags != 0) {
+    total += varint_size(tag_of(trace::Span::kFlagsFieldNumber, Wire::WIRETYPE_FIXED32)) + 4;
+  }
+
+  // Bytes.
+  out->resize(total);
+  Cursor c(out->data());
+  c.bytes_field(trace::Span::kTraceIdFieldNumber, as_chars(span.trace_id));
+  c.bytes_field(trace::Span::kSpanIdFieldNumber, as_chars(span.span_id));
+  if (has_parent)
+    c.bytes_field(trace::Span::kParentSpanIdFieldNumber, as_chars(span.parent_span_id));
+  if (!name.empty()) c.bytes_field(trace::Span::kNameFieldNumber, name);
+  if (kind != 0) c.varint_field(trace::Span::kKindFieldNumber, kind);
+  if (span.start_time_unix_nano) {
+    c.fixed64_field(trace::Span::kStartTimeUnixNanoFieldNumber, span.start_time_unix_nano);
+  }
+  if (span.end_time_unix_nano) {
+    c.fixed64_field(trace::Span::kEndTimeUnixNanoFieldNumber, span.end_time_unix_nano);
+  }
+  for (size_t i = 0; i < span.attributes.size(); ++i) {
+    const Field& f = fields[i];
+    c.length_delimited(trace::Span::kAttributesFieldNumber, f.size);
+    c.bytes_field(common::KeyValue::kKeyFieldNumber, f.key);
+    c.length_delimited(common::KeyValue::kValueFieldNumber, f.value_size);
+    write_any_value(span.attributes[i].value, f.text, c);
+  }
+  if (has_status) {
+    c.length_delimited(trace::Span::kStatusFieldNumber, status_size);
+    if (!status_message.empty()) c.bytes_field(trace::Status::kMessageFieldNumber, status_message);
+    if (code != 0) c.varint_field(trace::Status::kCodeFieldNumber, code);
+  }
+  if (span.trace_flags != 0) {  // W3C trace flags in the low byte of Span.flags (fixed32)
+    c.varint(tag_of(trace::Span::kFlagsFieldNumber, Wire::WIRETYPE_FIXED32));
+    c.fixed(span.trace_flags, 4);
+  }
+  assert(c.position() == out->data() + out->size());
+}
+
 }  // namespace
 
 OtlpEncoder::OtlpEncoder(EncoderOptions options) : options_(std::move(options)) {}
@@ -240,21 +438,7 @@ void OtlpEncoder::encode(std::span<const spans::Span> batch, ExportRequest* requ
   }
 }
 
-SpanSerializer::SpanSerializer() : initial_block_(new char[64 * 1024]) {
-  google::protobuf::ArenaOptions options;
-  options.initial_block = initial_block_.get();
-  options.initial_block_size = 64 * 1024;
-  arena_ = std::make_unique<google::protobuf::Arena>(options);
-}
-
-SpanSerializer::~SpanSerializer() = default;
-
-void SpanSerializer::serialize(const spans::Span& span, std::string* out) {
-  arena_->Reset();  // keeps the initial block: no malloc for a usual span
-  auto* message = google::protobuf::Arena::CreateMessage<trace::Span>(arena_.get());
-  encode_span(span, message);
-  message->SerializeToString(out);
-}
+void SpanSerializer::serialize(const spans::Span& span, std::string* out) { write_span(span, out); }
 
 RequestFramer::RequestFramer(EncoderOptions options) : options_(std::move(options)) {
   common::InstrumentationScope scope;

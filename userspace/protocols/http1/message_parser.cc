@@ -145,11 +145,12 @@ size_t MessageParser::consume_start_line(std::string_view in, uint64_t ts_ns) {
                    ts_ns);
       return in.size();
     }
-    if (!append_head_bytes(in.substr(0, i + 1))) {
+    const std::optional<std::string_view> whole = complete_line(in.substr(0, i + 1));
+    if (!whole) {
       deliver_truncated_head(ts_ns);
       return i + 1;
     }
-    const StartLineFields fields = parse_start_line(kind_, strip_line_end(line_));
+    const StartLineFields fields = parse_start_line(kind_, strip_line_end(*whole));
     head_.method.assign(fields.method);
     assign_bounded(head_.target, fields.target, kMaxTargetBytes);
     head_.target_truncated = fields.target.size() > kMaxTargetBytes;
@@ -176,11 +177,12 @@ size_t MessageParser::consume_headers(std::string_view in, uint64_t ts_ns) {
     }
     const std::string_view piece = rest.substr(0, newline + 1);
     consumed += piece.size();
-    if (!append_head_bytes(piece)) {
+    const std::optional<std::string_view> whole = complete_line(piece);
+    if (!whole) {
       deliver_truncated_head(ts_ns);
       return consumed;
     }
-    const std::string_view line = strip_line_end(line_);
+    const std::string_view line = strip_line_end(*whole);
     if (line.empty()) {
       complete_head(ts_ns);
       return consumed;
@@ -193,6 +195,18 @@ size_t MessageParser::consume_headers(std::string_view in, uint64_t ts_ns) {
     line_.clear();
   }
   return consumed;
+}
+
+std::optional<std::string_view> MessageParser::complete_line(std::string_view end_of_line) {
+  // The common case, a line within one piece, is read in place; only a line split across
+  // pieces was collected in line_.
+  if (line_.empty()) {
+    head_bytes_ += end_of_line.size();
+    if (head_bytes_ > kMaxHeadBytes) return std::nullopt;
+    return end_of_line;
+  }
+  if (!append_head_bytes(end_of_line)) return std::nullopt;
+  return std::string_view(line_);
 }
 
 bool MessageParser::append_head_bytes(std::string_view bytes) {

@@ -12,6 +12,7 @@
 // parser resyncs, the owner closes it (the other direction spoke), or the connection closes.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -144,6 +145,9 @@ class MessageParser {
   void skip_gap(uint64_t gap_bytes, uint64_t ts_ns);
   void begin_message(uint64_t ts_ns);
   bool append_head_bytes(std::string_view bytes);  // false: over kMaxHeadBytes
+  // A head line ends with `end_of_line`: the whole line (valid until line_ changes), or
+  // nullopt when the head grew over kMaxHeadBytes.
+  std::optional<std::string_view> complete_line(std::string_view end_of_line);
   // Returns a failure reason, empty when the line is fine.
   std::string_view process_field_line(std::string_view line);
   void complete_head(uint64_t ts_ns);
