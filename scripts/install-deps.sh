@@ -13,15 +13,18 @@ BUILD_PKGS=(
   libclang-rt-19-dev
   protobuf-compiler libprotobuf-dev libgrpc++-dev protobuf-compiler-grpc opentelemetry-proto
   libcurl4-openssl-dev libcpp-httplib-dev libssl-dev openssl
+  libdw-dev libzydis-dev binutils
 )
 # Real peers the end-to-end tests and benchmarks run (PEERS.md).
 PEER_PKGS=(
-  curl nginx-light golang-1.21-go python3 openjdk-17-jdk-headless wrk procps iproute2 nodejs
+  curl nginx-light python3 openjdk-17-jdk-headless wrk procps iproute2 nodejs
   nghttp2-client golang-google-grpc-dev
   libgrpc-java libnetty-java libperfmark-java libprotobuf-java protobuf-compiler-grpc-java-plugin
+  # Go test programs and offset tables: every Go version the symbolizer is checked against.
+  golang-1.19-go golang-1.21-go golang-1.22-go golang-1.23-go
 )
 BACKPORTS=(clang-19 llvm-19 libbpf-dev bpftool catch2 libcatch2-dev libclang-rt-19-dev
-  opentelemetry-proto)
+  opentelemetry-proto golang-1.22-go golang-1.23-go)
 
 log() { echo "[install-deps] $*"; }
 

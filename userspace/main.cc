@@ -65,6 +65,9 @@ int main(int argc, char** argv) {
   bool no_inject = false;
   run->add_flag("--no-inject", no_inject,
                 "Do not add traceparent headers to outgoing plaintext HTTP/1.x requests");
+  bool no_go_probes = false;
+  run->add_flag("--no-go-probes", no_go_probes,
+                "Do not attach uprobes to Go programs (their HTTPS is then not traced)");
   run->add_flag("--capture-url-query", options.capture_url_query,
                 "Record url.query (may contain secrets)");
   run->add_option("--ring-buffer-bytes", options.ring_buffer_bytes,
@@ -120,6 +123,7 @@ int main(int argc, char** argv) {
   if (check->parsed()) return run_check();
   options.console_output = !no_console;
   options.inject_traceparent = !no_inject;
+  options.go_probes = !no_go_probes;
   options.stats_interval = std::chrono::seconds(stats_seconds);
   std::string otlp_error;
   std::vector<std::string> otlp_warnings;

@@ -25,6 +25,7 @@
 #include "userspace/export/otlp/otlp_exporter.h"
 #include "userspace/pipeline/event_pipeline.h"
 #include "userspace/pipeline/event_recording.h"
+#include "userspace/probes/go/go_tracer.h"
 #include "userspace/process/process_info.h"
 #include "userspace/process/process_table.h"
 #include "userspace/spans/clock.h"
@@ -78,7 +79,9 @@ bool is_go(const spans::Resource& resource) {
 
 // Goroutines migrate between threads: in Go processes the kernel must not link by thread.
 // Only the executable is looked at (its ELF notes), not the whole resource.
-void mark_running_go_processes(SocketTracer& tracer) {
+// Returns the Go processes (the selected ones get the Go probes).
+std::vector<pid_t> mark_running_go_processes(SocketTracer& tracer) {
+  std::vector<pid_t> go_pids;
   size_t marked = 0;
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
@@ -92,8 +95,10 @@ void mark_running_go_processes(SocketTracer& tracer) {
     close(exe);
     tracer.set_thread_linking(pid, !go);
     marked += go;
+    if (go) go_pids.push_back(pid);
   }
   spdlog::debug("{} running Go processes excluded from thread linking", marked);
+  return go_pids;
 }
 
 // Runs on the intake thread as soon as an exec event arrives, to read the new image's /proc
@@ -101,7 +106,7 @@ void mark_running_go_processes(SocketTracer& tracer) {
 // resource is built from what the event carried. The pipeline finds either in the table.
 void remember_new_image(const zt_proc_event& exec, uint64_t ns_per_clock_tick,
                         const process::SelectionRules& selection, process::ProcessTable& processes,
-                        SocketTracer& tracer) {
+                        SocketTracer& tracer, probes::go::GoTracer* go_tracer) {
   if (!selection.selects_all_processes() &&
       !selection.matches_process(exec.pid, exe_path_of(exec.pid))) {
     return;
@@ -110,6 +115,7 @@ void remember_new_image(const zt_proc_event& exec, uint64_t ns_per_clock_tick,
   processes.forget(exec.pid);
   auto resource = processes.get(exec.pid, start_ticks);
   tracer.set_thread_linking(exec.pid, !is_go(*resource));
+  if (go_tracer && is_go(*resource)) go_tracer->attach_async(exec.pid);
   if (has_attribute(*resource, "process.executable.path")) return;
   const std::string_view filename(exec.filename,
                                   std::min<size_t>(exec.filename_bytes, sizeof(exec.filename)));
@@ -232,11 +238,13 @@ int run_agent(const AgentOptions& options) {
   tracer_options.inject_traceparent = options.inject_traceparent;
   const uint64_t ns_per_clock_tick = 1'000'000'000 / sysconf(_SC_CLK_TCK);
   std::unique_ptr<SocketTracer> tracer;  // set below; events flow only once it polls
+  std::unique_ptr<probes::go::GoTracer> go_tracer;  // optional: Go TLS plaintext
   auto on_event = [&](std::span<const uint8_t> event) {
     if (event[0] == ZT_EVENT_PROC_EXEC && event.size() >= offsetof(zt_proc_event, argv)) {
       zt_proc_event exec{};
       std::memcpy(&exec, event.data(), std::min(event.size(), sizeof(exec)));
-      remember_new_image(exec, ns_per_clock_tick, selection, processes, *tracer);
+      remember_new_image(exec, ns_per_clock_tick, selection, processes, *tracer,
+                         go_tracer.get());
     }
     intake_batch.append(event);
   };
@@ -246,8 +254,15 @@ int run_agent(const AgentOptions& options) {
     return 3;
   }
 
+  // The Go probes are an addition: without them Go processes are traced at the syscall layer.
+  if (options.go_probes) {
+    go_tracer = probes::go::GoTracer::open(tracer->shared_map_fds().events,
+                                           tracer->shared_map_fds().conns, &error);
+    if (!go_tracer) spdlog::warn("Go probes off: {}", error);
+  }
+
   // Running processes are checked once; until then no request of theirs is linked by thread.
-  mark_running_go_processes(*tracer);
+  const std::vector<pid_t> running_go = mark_running_go_processes(*tracer);
 
   // Injection is an addition to tracing: when it cannot be set up, trace without it.
   std::unique_ptr<HeaderInjector> injector;
@@ -267,6 +282,14 @@ int run_agent(const AgentOptions& options) {
     std::erase(running, getpid());
     for (pid_t pid : running) tracer->trace_process(pid);
     spdlog::info("selected {} running processes", running.size());
+    if (go_tracer) {
+      const std::unordered_set<pid_t> chosen(running.begin(), running.end());
+      for (pid_t pid : running_go) {
+        if (chosen.count(pid)) go_tracer->attach(pid);
+      }
+    }
+  } else if (go_tracer) {
+    for (pid_t pid : running_go) go_tracer->attach(pid);
   }
   if (injector) {
     size_t adopted = 0;
@@ -288,6 +311,7 @@ int run_agent(const AgentOptions& options) {
   hooks.on_exit = [&](uint32_t pid, const std::vector<int32_t>& socket_fds) {
     tracer->forget_fds(pid, socket_fds);
     tracer->set_thread_linking(pid, false);
+    if (go_tracer) go_tracer->forget(pid);
   };
   // Processes the startup scan missed are first resolved here.
   hooks.on_resource = [&](uint32_t pid, const spans::Resource& resource) {
@@ -359,6 +383,15 @@ int run_agent(const AgentOptions& options) {
     spdlog::info("recorded {} events to {}{}", recorder->events_written(),
                  options.record_events_path, recorder->failed() ? " (then a write failed)" : "");
   }
+  if (go_tracer) {
+    const auto go = go_tracer->counters();
+    spdlog::info(
+        "go probes: processes={} uprobes={} tls_pieces={} ring_full={} not_a_socket={} "
+        "read_unmatched={}",
+        go_tracer->probed_processes(), go_tracer->attached_uprobes(), go[ZT_GO_TLS_EVENTS],
+        go[ZT_GO_RINGBUF_FULL], go[ZT_GO_NOT_A_SOCKET], go[ZT_GO_READ_UNMATCHED]);
+  }
+  go_tracer.reset();
   injector.reset();
   tracer.reset();  // detach every probe before the slow part
   bool flushed = exporter.shutdown(std::chrono::seconds(5));

@@ -40,6 +40,8 @@ struct SharedMapFds {
   int inject_counters = -1;
   int traced_ports = -1;
   int injectable_sockets = -1;
+  int events = -1;  // the ring buffer (the Go probes emit into it too)
+  int conns = -1;   // the fd table (the Go probes read what a socket is)
 };
 
 class SocketTracer {

@@ -7,6 +7,8 @@
 #include <variant>
 #include <vector>
 
+#include "bpf/go_probes.h"
+
 namespace ztrace::conntrack {
 
 struct ConnectionTable::Connection {
@@ -58,6 +60,7 @@ ConnectionTable::Connection* ConnectionTable::find_or_create(const ConnectionKey
   conn->view.role = role;
   conn->view.local = local_endpoint(tuple);
   conn->view.remote = remote_endpoint(tuple);
+  conn->view.tls = (key.generation & ZT_GO_TLS_GENERATION_BIT) != 0;
   if (resolve_resource_) conn->view.resource = resolve_resource_(key.pid);
   conn->last_activity_ns = timestamp_ns;
   lru_.push_front(key);
@@ -223,10 +226,13 @@ void ConnectionTable::close(
 }
 
 void ConnectionTable::on_close(const zt_conn_event& event) {
-  auto it = connections_.find({event.pid, event.fd, event.generation});
-  if (it == connections_.end()) return;
-  ++stats_.connections_closed;
-  close(it, event.timestamp_ns);
+  // The socket's TLS plaintext (Go probes) ends with it: a close-delimited response completes.
+  for (uint64_t generation : {event.generation, event.generation | ZT_GO_TLS_GENERATION_BIT}) {
+    auto it = connections_.find({event.pid, event.fd, generation});
+    if (it == connections_.end()) continue;
+    ++stats_.connections_closed;
+    close(it, event.timestamp_ns);
+  }
 }
 
 std::vector<int32_t> ConnectionTable::on_process_exit(uint32_t pid, uint64_t timestamp_ns) {

@@ -44,6 +44,7 @@ struct ConnectionView {
   Role role = Role::kUnknown;
   Endpoint local;
   Endpoint remote;
+  bool tls = false;  // plaintext of a TLS session (captured by the Go probes), not the socket
   // Resolved when the connection is first seen, while the process surely still exists
   // (a short-lived client may be gone by the time its last response is parsed).
   std::shared_ptr<const spans::Resource> resource;

@@ -108,7 +108,7 @@ spans::Span HttpSpanBuilder::build(const conntrack::ConnectionView& connection,
   if (options_.capture_url_query && !target.query.empty()) {
     span.set("url.query", std::string(target.query));
   }
-  if (server) span.set("url.scheme", std::string("http"));
+  if (server) span.set("url.scheme", std::string(connection.tls ? "https" : "http"));
 
   const auto& peer = connection.remote;
   if (server) {

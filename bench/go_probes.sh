@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Cost of the Go probes: a Go HTTPS server (tests/go_apps/goapp) under wrk, in alternating
+# rounds of one run: no agent, the agent with --no-go-probes (syscall layer only: the TLS
+# bytes give no spans) and the agent with the Go probes (crypto/tls plaintext -> spans).
+# The uprobes run in the server's context: their cost is the server's extra CPU per request;
+# the agent's extra CPU per request is the parsing of the plaintext. Medians are printed.
+# Root needed. Usage: bench/go_probes.sh [rounds] [seconds per run] [go binary]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${1:-3}
+SECS=${2:-8}
+CONNECTIONS=8
+PORT=18620
+bash scripts/build.sh --target ztrace go_apps >/dev/null
+BIN=${3:-build/go_apps/goapp-1.23-plain}
+[[ -x $BIN ]] || { echo "no Go test program $BIN (build target go_apps)" >&2; exit 1; }
+
+work=$(mktemp -d)
+cleanup() {
+  [[ -n ${agent_pid:-} ]] && kill -INT "$agent_pid" 2>/dev/null
+  [[ -n ${server_pid:-} ]] && kill "$server_pid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+"$BIN" server -tls $PORT >"$work/server.log" 2>&1 &
+server_pid=$!
+until grep -q listening "$work/server.log" 2>/dev/null; do sleep 0.1; done
+
+hz=$(getconf CLK_TCK)
+ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
+
+# "requests server_ticks agent_ticks spans"
+measure() {
+  local s0 a0=0 s1 a1=0 n
+  s0=$(ticks $server_pid)
+  [[ -n ${agent_pid:-} ]] && a0=$(ticks $agent_pid)
+  n=$(wrk -t1 -c$CONNECTIONS -d${SECS}s "https://127.0.0.1:$PORT/ok/bench" | awk '/requests in/ {print $1}')
+  s1=$(ticks $server_pid)
+  [[ -n ${agent_pid:-} ]] && a1=$(ticks $agent_pid)
+  echo "$n $((s1 - s0)) $((a1 - a0))"
+}
+
+with_agent() {
+  build/ztrace run --port $PORT --no-console --stats-interval 0 "$@" 2>"$work/agent.log" &
+  agent_pid=$!
+  until grep -q ready "$work/agent.log" 2>/dev/null; do sleep 0.1; done
+  local line spans
+  line=$(measure)
+  kill -INT $agent_pid
+  wait $agent_pid || true
+  agent_pid=
+  spans=$(grep -o 'spans built=[0-9]*' "$work/agent.log" | tail -1 | cut -d= -f2)
+  echo "$line ${spans:-0}"
+}
+
+: >"$work/off.txt"; : >"$work/syscall.txt"; : >"$work/go.txt"
+for round in $(seq "$ROUNDS"); do
+  echo "$(measure) 0" >>"$work/off.txt"
+  with_agent --no-go-probes >>"$work/syscall.txt"
+  with_agent >>"$work/go.txt"
+  echo "round $round: off [$(tail -1 "$work/off.txt")] no-go-probes [$(tail -1 "$work/syscall.txt")]" \
+    "go-probes [$(tail -1 "$work/go.txt")]  (requests server_ticks agent_ticks spans)" >&2
+done
+
+python3 - "$work" "$hz" "$SECS" "$CONNECTIONS" "$BIN" <<'PY'
+import statistics, sys
+work, hz, secs, conns, binary = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+def rows(name): return [list(map(float, l.split())) for l in open(f"{work}/{name}.txt")]
+def us_per_req(r, i): return r[i] / hz / r[0] * 1e6
+runs = {"no agent": rows("off"), "agent --no-go-probes": rows("syscall"), "agent with Go probes": rows("go")}
+med = lambda rs, f: statistics.median(f(r) for r in rs)
+print(f"Go HTTPS server {binary}, wrk -t1 -c{conns} {secs} s per run, {len(runs['no agent'])} alternating rounds, medians\n")
+print("| run | req/s | server CPU µs/req | agent CPU µs/req | spans/req |")
+print("|---|---|---|---|---|")
+for name, rs in runs.items():
+    print(f"| {name} | {med(rs, lambda r: r[0] / secs):.0f} | {med(rs, lambda r: us_per_req(r, 1)):.1f} | "
+          f"{med(rs, lambda r: us_per_req(r, 2)):.1f} | {med(rs, lambda r: r[3] / r[0]):.3f} |")
+s = lambda name: med(runs[name], lambda r: us_per_req(r, 1))
+a = lambda name: med(runs[name], lambda r: us_per_req(r, 2))
+print(f"\nGo probes, added per request (with minus --no-go-probes): server CPU "
+      f"{s('agent with Go probes') - s('agent --no-go-probes'):+.1f} µs (the uprobes), agent CPU "
+      f"{a('agent with Go probes') - a('agent --no-go-probes'):+.1f} µs (parsing the plaintext)")
+PY

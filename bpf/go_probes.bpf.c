@@ -1,0 +1,268 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Go runtime and library probes (uprobes; never uretprobes: a Go stack moves and the
+ * return trampoline would crash the process). Attached by userspace/probes/go at sites the
+ * symbolizer chose: a kernel-emulated instruction near the entry (~0.6 us instead of ~10 us)
+ * and every RET instruction for "on return".
+ *
+ * crypto/tls.(*Conn).Write/Read: the plaintext of Go HTTPS servers and clients. It is emitted
+ * as zt_data_event pieces on the socket under the tls.Conn, with the socket's role and
+ * tuple taken from socket_trace's `conns` and its own stream positions, so userspace parses
+ * it exactly like plaintext captured at the syscall layer.
+ *
+ * Go register ABI (amd64, Go >= 1.17): arguments in RAX, RBX, RCX, RDI, RSI, R8-R11; R14 is
+ * the current g (goroutine), which identifies a call across its entry and return even when
+ * the goroutine moves between threads.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "bpf/socket_trace.h"
+#include "bpf/go_probes.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* socket_trace's event ring: userspace makes this object reuse its fd. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 << 20);
+} events SEC(".maps");
+
+/* socket_trace's fd table (reused fd): what a (tgid, fd) is. Only read here. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct zt_conn_key);
+	__type(value, struct zt_conn_info);
+} conns SEC(".maps");
+
+/* key: tgid; value: offsets of its binary. Written by userspace when it attaches to a
+ * process, deleted at exit. A process without an entry is not traced by these probes. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct zt_go_offsets);
+} go_processes SEC(".maps");
+
+/* key: socket; value: stream positions of its TLS plaintext. Written by the probes; entries
+ * of closed sockets age out (LRU) or are reset when the socket's generation changes. */
+struct tls_stream {
+	__u64 generation;
+	__u64 bytes[2]; /* by enum zt_direction */
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct zt_conn_key);
+	__type(value, struct tls_stream);
+} go_tls_streams SEC(".maps");
+
+/* key: (tgid, g from R14); value: a Read's buffer and socket between its entry and return.
+ * Written at entry, deleted at return (LRU: a goroutine that dies inside Read does not leak).
+ * The g address alone is not unique across processes. */
+struct goroutine_key {
+	__u32 tgid;
+	__u32 pad;
+	__u64 g;
+};
+struct tls_read {
+	__u64 buf;
+	__s32 fd;
+	__u32 pad;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct goroutine_key);
+	__type(value, struct tls_read);
+} go_tls_reads SEC(".maps");
+
+/* key: enum zt_go_counter; value: count on this CPU. Read by userspace. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, ZT_GO_COUNTER_COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} go_counters SEC(".maps");
+
+/* A piece is assembled here (too big for the stack), then copied into the ring. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct zt_data_event);
+} go_scratch SEC(".maps");
+
+#define WAKEUP_THRESHOLD_BYTES (256 * 1024) /* as socket_trace: batch the reader's wakeups */
+
+static __always_inline void count(__u32 counter)
+{
+	__u64 *c = bpf_map_lookup_elem(&go_counters, &counter);
+	if (c)
+		*c += 1;
+}
+
+/* tls.Conn -> net.Conn interface data (*net.TCPConn) -> netFD -> poll.FD.Sysfd */
+static __always_inline int tls_conn_fd(const struct zt_go_offsets *o, __u64 tls_conn)
+{
+	__u64 tcp_conn = 0, netfd = 0;
+	__s64 fd = -1;
+	if (bpf_probe_read_user(&tcp_conn, sizeof(tcp_conn), (void *)(tls_conn + o->tls_conn_conn + 8)) ||
+	    bpf_probe_read_user(&netfd, sizeof(netfd), (void *)(tcp_conn + o->net_conn_fd)) ||
+	    bpf_probe_read_user(&fd, sizeof(fd), (void *)(netfd + o->netfd_pfd + o->pollfd_sysfd)))
+		return -1;
+	return fd >= 0 && fd < (1 << 30) ? (int)fd : -1;
+}
+
+/* Emits `len` plaintext bytes at user address `buf` as pieces on the socket (tgid, fd). */
+static __always_inline void emit_plaintext(__u32 tgid, __u32 tid, int fd, __u8 direction,
+					   __u64 buf, __u64 len, __u64 timestamp_ns)
+{
+	struct zt_conn_key key = { .tgid = tgid, .fd = fd };
+	struct zt_conn_info *conn = bpf_map_lookup_elem(&conns, &key);
+	if (!conn || !conn->is_traced_socket) {
+		count(ZT_GO_NOT_A_SOCKET);
+		return;
+	}
+	struct tls_stream *stream = bpf_map_lookup_elem(&go_tls_streams, &key);
+	if (!stream || stream->generation != conn->generation) {
+		struct tls_stream fresh = { .generation = conn->generation };
+		bpf_map_update_elem(&go_tls_streams, &key, &fresh, BPF_ANY);
+		stream = bpf_map_lookup_elem(&go_tls_streams, &key);
+		if (!stream)
+			return;
+	}
+	__u64 stream_offset = stream->bytes[direction & 1];
+	stream->bytes[direction & 1] += len;
+
+	__u32 zero = 0;
+	struct zt_data_event *e = bpf_map_lookup_elem(&go_scratch, &zero);
+	if (!e)
+		return;
+	e->type = ZT_EVENT_DATA;
+	e->direction = direction;
+	e->role = conn->role;
+	e->syscall = ZT_SYS_GO_TLS;
+	e->pid = tgid;
+	e->tid = tid;
+	e->fd = fd;
+	e->generation = conn->generation | ZT_GO_TLS_GENERATION_BIT;
+	e->timestamp_ns = timestamp_ns;
+	e->stream_offset = stream_offset;
+	e->call_bytes = len;
+	e->tuple = conn->tuple;
+	__builtin_memset(&e->trace, 0, sizeof(e->trace)); /* ZT_CTX_NONE: ids made in userspace */
+	for (__u32 i = 0; i < ZT_GO_MAX_PIECES; i++) {
+		__u64 at = (__u64)i * ZT_PIECE_BYTES;
+		if (at >= len)
+			break;
+		__u32 n = len - at > ZT_PIECE_BYTES ? ZT_PIECE_BYTES : len - at;
+		bool last = at + n >= len || i == ZT_GO_MAX_PIECES - 1;
+		n &= (2 * ZT_PIECE_BYTES - 1);
+		if (n > ZT_PIECE_BYTES)
+			n = ZT_PIECE_BYTES;
+		if (bpf_probe_read_user(e->data, n, (void *)(buf + at)))
+			n = 0;
+		e->captured_bytes = n;
+		e->call_offset = at;
+		e->flags = last ? ZT_DATA_LAST_PIECE : 0;
+		__u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= WAKEUP_THRESHOLD_BYTES ?
+				      BPF_RB_FORCE_WAKEUP :
+				      BPF_RB_NO_WAKEUP;
+		if (bpf_ringbuf_output(&events, e, offsetof(struct zt_data_event, data) + n, flags)) {
+			count(ZT_GO_RINGBUF_FULL);
+			break;
+		}
+		count(ZT_GO_TLS_EVENTS);
+		if (last)
+			break;
+	}
+}
+
+/* crypto/tls.(*Conn).Write(c *Conn, b []byte) (int, error): RAX = c, RBX = b.ptr, RCX = b.len.
+ * At a site near the entry: the bytes are all there before they are encrypted. */
+SEC("uprobe")
+int go_tls_write(struct pt_regs *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tgid = pid_tgid >> 32;
+	struct zt_go_offsets *o = bpf_map_lookup_elem(&go_processes, &tgid);
+	if (!o)
+		return 0;
+	__s64 len = (__s64)ctx->cx;
+	if (len <= 0)
+		return 0;
+	int fd = tls_conn_fd(o, ctx->ax);
+	if (fd < 0) {
+		count(ZT_GO_NOT_A_SOCKET);
+		return 0;
+	}
+	emit_plaintext(tgid, (__u32)pid_tgid, fd, ZT_DIR_EGRESS, ctx->bx, len, bpf_ktime_get_ns());
+	return 0;
+}
+
+/* crypto/tls.(*Conn).Read(c *Conn, b []byte) (int, error), near the entry: remember where
+ * the plaintext will be, keyed by goroutine. */
+SEC("uprobe")
+int go_tls_read_enter(struct pt_regs *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct zt_go_offsets *o = bpf_map_lookup_elem(&go_processes, &tgid);
+	if (!o)
+		return 0;
+	struct tls_read r = { .buf = ctx->bx, .fd = tls_conn_fd(o, ctx->ax) };
+	if (r.fd < 0) {
+		count(ZT_GO_NOT_A_SOCKET);
+		return 0;
+	}
+	struct goroutine_key g = { .tgid = tgid, .g = ctx->r14 };
+	bpf_map_update_elem(&go_tls_reads, &g, &r, BPF_ANY);
+	return 0;
+}
+
+/* Each case is its own load: merged into one ctx load at a computed offset the verifier
+ * would refuse ("dereference of modified ctx ptr"); the empty asm keeps them apart. */
+#define ZT_REG_CASE(id, field)                    \
+	if (reg == id) {                          \
+		__u64 v = ctx->field;             \
+		asm volatile("" : "+r"(v));       \
+		return v;                         \
+	}
+static __always_inline __u64 reg_value(struct pt_regs *ctx, __u64 reg)
+{
+	ZT_REG_CASE(ZT_GO_REG_RBX, bx)
+	ZT_REG_CASE(ZT_GO_REG_RCX, cx)
+	ZT_REG_CASE(ZT_GO_REG_RDX, dx)
+	ZT_REG_CASE(ZT_GO_REG_RSI, si)
+	ZT_REG_CASE(ZT_GO_REG_RDI, di)
+	ZT_REG_CASE(ZT_GO_REG_R8, r8)
+	ZT_REG_CASE(ZT_GO_REG_R9, r9)
+	ZT_REG_CASE(ZT_GO_REG_R10, r10)
+	ZT_REG_CASE(ZT_GO_REG_R11, r11)
+	return ctx->ax;
+}
+
+/* Where Read's byte count is known: preferably the jcc after its copy into b (emulated,
+ * cheap; the cookie names the register holding n), else every RET (n in RAX). */
+SEC("uprobe")
+int go_tls_read_data(struct pt_regs *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct goroutine_key g = { .tgid = pid_tgid >> 32, .g = ctx->r14 };
+	struct tls_read *r = bpf_map_lookup_elem(&go_tls_reads, &g);
+	if (!r) {
+		if (bpf_map_lookup_elem(&go_processes, &g.tgid))
+			count(ZT_GO_READ_UNMATCHED);
+		return 0;
+	}
+	struct tls_read copy = *r;
+	bpf_map_delete_elem(&go_tls_reads, &g);
+	__s64 n = (__s64)reg_value(ctx, bpf_get_attach_cookie(ctx));
+	if (n <= 0)
+		return 0;
+	emit_plaintext(g.tgid, (__u32)pid_tgid, copy.fd, ZT_DIR_INGRESS, copy.buf, n,
+		       bpf_ktime_get_ns());
+	return 0;
+}

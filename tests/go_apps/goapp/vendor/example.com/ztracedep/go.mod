@@ -1,0 +1,3 @@
+module example.com/ztracedep
+
+go 1.19

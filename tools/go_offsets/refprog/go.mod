@@ -1,0 +1,3 @@
+module ztrace.test/refprog
+
+go 1.19

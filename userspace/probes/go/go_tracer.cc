@@ -1,0 +1,245 @@
+#include "userspace/probes/go/go_tracer.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "go_probes.skel.h"
+#include "userspace/probes/go/probe_table.h"
+
+namespace ztrace::probes::go {
+namespace {
+
+using symbolizer::GoField;
+
+bpf_program* program_named(go_probes_bpf* skel, std::string_view name) {
+  bpf_program* p;
+  bpf_object__for_each_program(p, skel->obj) {
+    if (name == bpf_program__name(p)) return p;
+  }
+  return nullptr;
+}
+
+bool in_range(const symbolizer::GoVersion& v, const GoProbeSpec& spec) {
+  return !(v < spec.min_go) && !(spec.max_go < v);
+}
+
+std::string version_text(const symbolizer::GoVersion& v) {
+  return std::to_string(v.major) + "." + std::to_string(v.minor);
+}
+
+}  // namespace
+
+std::unique_ptr<GoTracer> GoTracer::open(int events_map_fd, int conns_map_fd, std::string* error) {
+  std::unique_ptr<GoTracer> tracer(new GoTracer());
+  tracer->skel_ = go_probes_bpf__open();
+  if (!tracer->skel_) {
+    *error = std::string("cannot open the Go probes BPF object: ") + std::strerror(errno);
+    return nullptr;
+  }
+  if (bpf_map__reuse_fd(tracer->skel_->maps.events, events_map_fd) ||
+      bpf_map__reuse_fd(tracer->skel_->maps.conns, conns_map_fd)) {
+    *error = std::string("cannot share maps with the socket tracer: ") + std::strerror(errno);
+    return nullptr;
+  }
+  if (int err = go_probes_bpf__load(tracer->skel_)) {
+    *error = std::string("cannot load the Go probes: ") + std::strerror(-err);
+    return nullptr;
+  }
+  tracer->worker_ = std::thread([t = tracer.get()] { t->worker(); });
+  return tracer;
+}
+
+GoTracer::~GoTracer() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (worker_.joinable()) worker_.join();
+  for (auto& [key, image] : images_) {
+    for (bpf_link* link : image.links) bpf_link__destroy(link);
+  }
+  if (skel_) go_probes_bpf__destroy(skel_);
+}
+
+std::string GoTracer::attach_image(const symbolizer::GoBinary& binary, const std::string& path,
+                                   Image* image) {
+  const auto& info = binary.buildinfo();
+  if (!info.version) return "unknown Go version '" + info.go_version + "'";
+  if (!binary.offsets()) return binary.offsets().reason();
+  const symbolizer::GoOffsets& offsets = *binary.offsets();
+  // Resolve every site first: a library is attached all or nothing.
+  struct Planned {
+    bpf_program* program;
+    uint64_t file_offset;
+    uint64_t cookie = 0;
+  };
+  std::vector<Planned> plan;
+  std::set<std::string_view> skipped_libraries;
+  for (const auto& lib : kLibraryFields) {
+    for (GoField f : lib.fields) {
+      if (offsets.get(f) < 0) skipped_libraries.insert(lib.library);
+    }
+  }
+  std::string problems;
+  for (const auto& spec : kGoProbes) {
+    if (skipped_libraries.count(spec.library)) continue;
+    if (!in_range(*info.version, spec)) {
+      if (spec.required) skipped_libraries.insert(spec.library);
+      continue;
+    }
+    auto sites = binary.sites(spec.symbol);
+    bpf_program* program = program_named(skel_, spec.program);
+    if (!sites || !program) {
+      if (spec.required) {
+        skipped_libraries.insert(spec.library);
+        problems += (problems.empty() ? "" : "; ") +
+                    (sites ? "no program " + std::string(spec.program) : sites.reason());
+      }
+      continue;
+    }
+    auto copy_site = spec.at == ProbeAt::kCopyLengthOrReturns
+                         ? binary.copy_length_site(spec.symbol)
+                         : symbolizer::Result<symbolizer::CopyLengthSite>::failure("");
+    if (spec.at == ProbeAt::kEntry) {
+      plan.push_back({program, sites->entry_file_offset + sites->entry_site.offset});
+    } else if (copy_site) {
+      plan.push_back({program, copy_site->offset, static_cast<uint64_t>(copy_site->length_reg)});
+    } else {
+      for (uint64_t off : sites->ret_file_offsets) plan.push_back({program, off});
+    }
+  }
+  for (const auto& spec : kGoProbes) {
+    if (!skipped_libraries.count(spec.library)) continue;
+    std::erase_if(plan,
+                  [&](const Planned& p) { return spec.program == bpf_program__name(p.program); });
+  }
+  if (plan.empty()) {
+    return problems.empty() ? "no probed library in Go " + version_text(*info.version) : problems;
+  }
+  for (const auto& p : plan) {
+    // pid -1: every process running this image; go_processes decides which ones emit.
+    LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = p.cookie);
+    bpf_link* link =
+        bpf_program__attach_uprobe_opts(p.program, -1, path.c_str(), p.file_offset, &opts);
+    if (!link) {
+      std::string reason =
+          "uprobe at " + path + "+" + std::to_string(p.file_offset) + ": " + std::strerror(errno);
+      for (bpf_link* l : image->links) bpf_link__destroy(l);
+      image->links.clear();
+      return reason;
+    }
+    image->links.push_back(link);
+  }
+  return "";
+}
+
+std::string GoTracer::attach(pid_t pid) {
+  // Hold the executable open: analysis and attach go through /proc/self/fd/N, which stays
+  // valid when a short-lived process exits meanwhile (and works across mount namespaces
+  // like /proc/PID/exe does).
+  const int fd = ::open(("/proc/" + std::to_string(pid) + "/exe").c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return "process gone";
+  struct stat st {};
+  fstat(fd, &st);
+  const std::string exe = "/proc/self/fd/" + std::to_string(fd);
+  const ImageKey key{st.st_dev, st.st_ino};
+  auto binary = binaries_.for_path(exe);
+  std::lock_guard lock(mu_);
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  auto [it, fresh] = images_.try_emplace(key);
+  Image& image = it->second;
+  if (fresh) {
+    image.failure = binary ? attach_image(**binary, exe, &image) : binary.reason();
+    const std::string version = binary ? (*binary)->buildinfo().go_version : "";
+    if (image.failure.empty()) {
+      spdlog::info("Go probes: pid {} ({}, offsets from {}): {} uprobes", pid, version,
+                   (*binary)->offsets()->source, image.links.size());
+    } else {
+      // Once per image: every later process of it stays at the syscall layer silently.
+      spdlog::info("Go probes off for pid {} {}: {}; traced at the syscall layer only", pid,
+                   version, image.failure);
+    }
+  }
+  if (!image.failure.empty()) return image.failure;
+  const auto& o = *(*binary)->offsets();
+  zt_go_offsets offsets{};
+  offsets.tls_conn_conn = o.get(GoField::kTlsConnConn);
+  offsets.net_conn_fd = o.get(GoField::kNetConnFd);
+  offsets.netfd_pfd = o.get(GoField::kNetFdPfd);
+  offsets.pollfd_sysfd = o.get(GoField::kPollFdSysfd);
+  offsets.g_goid = o.get(GoField::kGGoid);
+  const uint32_t tgid = pid;
+  if (bpf_map__update_elem(skel_->maps.go_processes, &tgid, sizeof(tgid), &offsets, sizeof(offsets),
+                           BPF_ANY) != 0) {
+    return std::string("go_processes update: ") + std::strerror(errno);
+  }
+  probed_.insert(pid);
+  return "";
+}
+
+void GoTracer::attach_async(pid_t pid) {
+  {
+    std::lock_guard lock(mu_);
+    queue_.push_back(pid);
+  }
+  wake_.notify_one();
+}
+
+void GoTracer::forget(pid_t pid) {
+  std::lock_guard lock(mu_);
+  if (!probed_.erase(pid)) return;
+  const uint32_t tgid = pid;
+  bpf_map__delete_elem(skel_->maps.go_processes, &tgid, sizeof(tgid), 0);
+}
+
+void GoTracer::worker() {
+  std::unique_lock lock(mu_);
+  while (true) {
+    wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+    if (stopping_) return;
+    pid_t pid = queue_.front();
+    queue_.pop_front();
+    lock.unlock();
+    attach(pid);
+    lock.lock();
+  }
+}
+
+GoCounters GoTracer::counters() const {
+  GoCounters totals{};
+  const int ncpus = libbpf_num_possible_cpus();
+  if (ncpus <= 0) return totals;
+  std::vector<uint64_t> per_cpu(ncpus);
+  for (uint32_t key = 0; key < ZT_GO_COUNTER_COUNT; ++key) {
+    if (bpf_map__lookup_elem(skel_->maps.go_counters, &key, sizeof(key), per_cpu.data(),
+                             per_cpu.size() * sizeof(uint64_t), 0) == 0) {
+      for (uint64_t v : per_cpu) totals[key] += v;
+    }
+  }
+  return totals;
+}
+
+size_t GoTracer::probed_processes() const {
+  std::lock_guard lock(mu_);
+  return probed_.size();
+}
+
+size_t GoTracer::attached_uprobes() const {
+  std::lock_guard lock(mu_);
+  size_t n = 0;
+  for (const auto& [key, image] : images_) n += image.links.size();
+  return n;
+}
+
+}  // namespace ztrace::probes::go

@@ -1,0 +1,76 @@
+#pragma once
+
+// Attaches bpf/go_probes.bpf.c to Go processes. Per executable image (device + inode) the
+// uprobes are attached once, for every process running it; per process only its struct
+// offsets are entered into `go_processes`, which is also what enables the probes for it.
+// Processes are handed over by process discovery (startup scan, exec events); anything that
+// keeps the probes off (not Go, too old, no offsets, symbol missing) is logged once per image
+// with its reason and the process stays traced at the syscall layer.
+
+#include <sys/types.h>
+
+#include <array>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+#include "bpf/go_probes.h"
+#include "userspace/symbolizer/binary_cache.h"
+
+struct go_probes_bpf;
+struct bpf_link;
+
+namespace ztrace::probes::go {
+
+using GoCounters = std::array<uint64_t, ZT_GO_COUNTER_COUNT>;
+
+class GoTracer {
+ public:
+  // Loads the programs, sharing socket_trace's ring buffer and fd table (their map fds).
+  static std::unique_ptr<GoTracer> open(int events_map_fd, int conns_map_fd, std::string* error);
+  ~GoTracer();
+  GoTracer(const GoTracer&) = delete;
+  GoTracer& operator=(const GoTracer&) = delete;
+
+  // Attaches to `pid` now (the startup scan: before the agent says it is ready). Returns ""
+  // when probed, else the reason it is not.
+  std::string attach(pid_t pid);
+  // Queues `pid` for the background worker (exec events: never block the ring reader).
+  void attach_async(pid_t pid);
+  void forget(pid_t pid);
+
+  GoCounters counters() const;
+  size_t probed_processes() const;
+  size_t attached_uprobes() const;
+
+ private:
+  GoTracer() = default;
+  struct Image {
+    std::string failure;  // "" when attached
+    std::vector<bpf_link*> links;
+  };
+  using ImageKey = std::tuple<dev_t, ino_t>;
+  std::string attach_image(const symbolizer::GoBinary& binary, const std::string& path,
+                           Image* image);
+  void worker();
+
+  go_probes_bpf* skel_ = nullptr;
+  symbolizer::BinaryCache binaries_;
+  mutable std::mutex mu_;  // images_, probed_, queue_
+  std::map<ImageKey, Image> images_;
+  std::set<pid_t> probed_;
+  std::deque<pid_t> queue_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::thread worker_;
+};
+
+}  // namespace ztrace::probes::go

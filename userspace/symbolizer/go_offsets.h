@@ -1,0 +1,64 @@
+#pragma once
+
+// Struct member offsets the Go probes read through pointers (the BPF side gets them as
+// constants at load time). Source of truth, in order: the binary's own DWARF (libdw), else the
+// checked-in table for the binary's Go minor version (tools/go_offsets/ regenerates it from
+// DWARF of reference builds). Offsets are stable within a Go minor version.
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "userspace/symbolizer/go_buildinfo.h"
+#include "userspace/symbolizer/result.h"
+
+namespace ztrace::symbolizer {
+
+enum class GoField : uint8_t {
+  kGGoid,                 // runtime.g.goid: goroutine id from the g in R14
+  kRequestMethod,         // net/http.Request.Method (string)
+  kRequestUrl,            // net/http.Request.URL (*url.URL)
+  kRequestHost,           // net/http.Request.Host (string)
+  kRequestHeader,         // net/http.Request.Header (map)
+  kRequestCtx,            // net/http.Request.ctx (context.Context)
+  kUrlPath,               // net/url.URL.Path (string)
+  kUrlHost,               // net/url.URL.Host (string)
+  kResponseStatusCode,    // net/http.Response.StatusCode (int): client side
+  kServerResponseStatus,  // net/http.response.status (int): what the handler wrote
+  kServerResponseConn,    // net/http.response.conn (*http.conn)
+  kServerConnRwc,         // net/http.conn.rwc (net.Conn): the accepted socket (or *tls.Conn)
+  kTlsConnConn,           // crypto/tls.Conn.conn (net.Conn): the socket under TLS
+  kNetConnFd,             // net.conn.fd (*netFD): embedded first in *net.TCPConn
+  kNetFdPfd,              // net.netFD.pfd (poll.FD)
+  kPollFdSysfd,           // internal/poll.FD.Sysfd (int): the file descriptor
+  kCount,
+};
+constexpr size_t kGoFieldCount = static_cast<size_t>(GoField::kCount);
+
+struct GoFieldName {
+  std::string_view struct_name;  // as in DWARF: import path + "." + type name
+  std::string_view member;
+};
+// Indexed by GoField.
+extern const std::array<GoFieldName, kGoFieldCount> kGoFieldNames;
+
+struct GoOffsets {
+  std::array<int64_t, kGoFieldCount> offset{};  // -1: unknown
+  std::string source;                           // "dwarf" or "table go1.NN"
+  int64_t get(GoField f) const { return offset[static_cast<size_t>(f)]; }
+  // Names of unknown fields, comma separated ("" when all known).
+  std::string missing() const;
+};
+
+// Member offsets from the DWARF of `path` (libdw). Fails without DWARF; fields of types the
+// binary does not contain are -1 (e.g. crypto/tls in a program without TLS).
+Result<GoOffsets> go_offsets_from_dwarf(const std::string& path);
+// The checked-in table of Go `minor` (1.minor). Fails for versions outside the tables.
+Result<GoOffsets> go_offsets_from_table(const GoVersion& version);
+// DWARF first, table second; the reason says both why DWARF and the table did not apply.
+Result<GoOffsets> resolve_go_offsets(const std::string& path, const GoBuildInfo& info);
+// The Go minor versions the table covers.
+std::vector<int> go_offsets_table_minors();
+
+}  // namespace ztrace::symbolizer
