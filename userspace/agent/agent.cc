@@ -237,14 +237,13 @@ int run_agent(const AgentOptions& options) {
   tracer_options.ring_buffer_bytes = options.ring_buffer_bytes;
   tracer_options.inject_traceparent = options.inject_traceparent;
   const uint64_t ns_per_clock_tick = 1'000'000'000 / sysconf(_SC_CLK_TCK);
-  std::unique_ptr<SocketTracer> tracer;  // set below; events flow only once it polls
+  std::unique_ptr<SocketTracer> tracer;             // set below; events flow only once it polls
   std::unique_ptr<probes::go::GoTracer> go_tracer;  // optional: Go TLS plaintext
   auto on_event = [&](std::span<const uint8_t> event) {
     if (event[0] == ZT_EVENT_PROC_EXEC && event.size() >= offsetof(zt_proc_event, argv)) {
       zt_proc_event exec{};
       std::memcpy(&exec, event.data(), std::min(event.size(), sizeof(exec)));
-      remember_new_image(exec, ns_per_clock_tick, selection, processes, *tracer,
-                         go_tracer.get());
+      remember_new_image(exec, ns_per_clock_tick, selection, processes, *tracer, go_tracer.get());
     }
     intake_batch.append(event);
   };
@@ -367,7 +366,10 @@ int run_agent(const AgentOptions& options) {
   }
 
   spdlog::info("stopping: draining events and flushing output");
-  tracer->poll(0);
+  // Drain what the ring holds now (bounded: busy producers must not delay the stop).
+  for (int round = 0; round < 64 && tracer->poll(0) >= SocketTracer::kMaxEventsPerPoll; ++round) {
+    queue.push(intake_batch);
+  }
   queue.push(intake_batch);
   queue.close();
   pipeline_thread.join();

@@ -84,19 +84,29 @@ SocketTracer::~SocketTracer() {
   if (skel_) socket_trace_bpf__destroy(skel_);
 }
 
+namespace {
+// Returned by the ring callback to stop libbpf's consume loop (the sample is consumed).
+constexpr int kPollBudgetSpent = -EAGAIN;
+}  // namespace
+
 int SocketTracer::on_ring_event(void* ctx, void* data, size_t size) {
   auto* self = static_cast<SocketTracer*>(ctx);
   self->handler_({static_cast<const uint8_t*>(data), size});
-  return 0;
+  return ++self->events_this_poll_ >= kMaxEventsPerPoll ? kPollBudgetSpent : 0;
 }
 
 int SocketTracer::poll(int timeout_ms) {
+  events_this_poll_ = 0;
   // The kernel side wakes us only for large batches (BPF_RB_NO_WAKEUP otherwise), so epoll
   // alone would leave small batches unread: wait, then always consume.
-  int waited = ring_buffer__poll(ring_, timeout_ms);
-  if (waited < 0 && waited != -EINTR) return waited;
-  int consumed = ring_buffer__consume(ring_);
-  return consumed < 0 ? consumed : consumed + std::max(waited, 0);
+  int rc = ring_buffer__poll(ring_, more_waiting_ ? 0 : timeout_ms);
+  if (rc < 0 && rc != -EINTR && rc != kPollBudgetSpent) return rc;
+  if (events_this_poll_ < kMaxEventsPerPoll) {
+    rc = ring_buffer__consume(ring_);
+    if (rc < 0 && rc != kPollBudgetSpent) return rc;
+  }
+  more_waiting_ = events_this_poll_ >= kMaxEventsPerPoll;
+  return events_this_poll_;
 }
 
 bool SocketTracer::trace_process(pid_t pid) {
@@ -164,9 +174,12 @@ InjectOutcomeCounts SocketTracer::inject_counts() const {
 }
 
 SharedMapFds SocketTracer::shared_map_fds() const {
-  return {bpf_map__fd(skel_->maps.pending_injections), bpf_map__fd(skel_->maps.inject_counters),
-          bpf_map__fd(skel_->maps.traced_ports), bpf_map__fd(skel_->maps.injectable_sockets),
-          bpf_map__fd(skel_->maps.events), bpf_map__fd(skel_->maps.conns)};
+  return {bpf_map__fd(skel_->maps.pending_injections),
+          bpf_map__fd(skel_->maps.inject_counters),
+          bpf_map__fd(skel_->maps.traced_ports),
+          bpf_map__fd(skel_->maps.injectable_sockets),
+          bpf_map__fd(skel_->maps.events),
+          bpf_map__fd(skel_->maps.conns)};
 }
 
 }  // namespace ztrace::agent

@@ -55,8 +55,12 @@ class SocketTracer {
   SocketTracer(const SocketTracer&) = delete;
   SocketTracer& operator=(const SocketTracer&) = delete;
 
-  // Waits up to timeout_ms for events and hands each to the handler. <0 on error.
+  // Waits up to timeout_ms for events and hands each to the handler, at most
+  // kMaxEventsPerPoll per call (producers faster than us must not keep the caller here
+  // forever: it hands batches on and checks for shutdown between calls); when that many were
+  // waiting, the next call does not wait. Returns the events handled, <0 on error.
   int poll(int timeout_ms);
+  static constexpr int kMaxEventsPerPoll = 8192;
 
   bool trace_process(pid_t pid);
   void untrace_process(pid_t pid);
@@ -83,6 +87,8 @@ class SocketTracer {
   ring_buffer* ring_ = nullptr;
   std::vector<bpf_link*> links_;
   EventHandler handler_;
+  int events_this_poll_ = 0;
+  bool more_waiting_ = false;  // the last poll stopped at kMaxEventsPerPoll
 };
 
 }  // namespace ztrace::agent
