@@ -35,6 +35,7 @@ RECEIVER=$REPO/build/tests/e2e/otlp_receiver/otlp_receiver
 [[ -x $RECEIVER ]] || RECEIVER=$(find build -name otlp_receiver -type f -perm -u+x | head -1)
 
 work=$(mktemp -d)
+chmod 755 "$work"  # nginx's workers run as nobody and must read the files
 results=$work/results
 mkdir -p "$results"
 # Every background process of the run is in this list and is stopped on exit.
@@ -109,15 +110,21 @@ stop_pid() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
 # --- measurement ------------------------------------------------------------------------------
 
-# wrk → "requests_per_s p50_us p99_us requests"
+# wrk → "requests_per_s p50_us p99_us requests". Any answer but 2xx/3xx, or a socket error,
+# stops the benchmark: a server that fails fast is not a fast server.
 run_wrk() {  # connections seconds url
-  wrk -t1 -c"$1" -d"$2"s --latency "$3" |
-    awk '
-      function us(v) { if (v ~ /us$/) return v+0; if (v ~ /ms$/) return (v+0)*1000; if (v ~ /s$/) return (v+0)*1000000; return v }
-      /Requests\/sec/ {rps=$2}
-      /^ +50%/ {p50=us($2)} /^ +99%/ {p99=us($2)}
-      /requests in/ {n=$1}
-      END {printf "%s %s %s %s\n", rps, p50, p99, n}'
+  wrk -t1 -c"$1" -d"$2"s --latency "$3" >"$work/wrk.out"
+  if grep -q "Non-2xx\|Socket errors" "$work/wrk.out"; then
+    log "wrk against $3 saw failures:"
+    cat "$work/wrk.out" >&2
+    exit 1
+  fi
+  awk '
+    function us(v) { if (v ~ /us$/) return v+0; if (v ~ /ms$/) return (v+0)*1000; if (v ~ /s$/) return (v+0)*1000000; return v }
+    /Requests\/sec/ {rps=$2}
+    /^ +50%/ {p50=us($2)} /^ +99%/ {p99=us($2)}
+    /requests in/ {n=$1}
+    END {printf "%s %s %s %s\n", rps, p50, p99, n}' "$work/wrk.out"
 }
 
 cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
