@@ -14,12 +14,6 @@ namespace {
 using spans::SpanKind;
 using spans::StatusCode;
 
-bool is_known_method(std::string_view method) {
-  static constexpr std::array<std::string_view, 9> kKnown = {
-      "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"};
-  return std::find(kKnown.begin(), kKnown.end(), method) != kKnown.end();
-}
-
 std::string_view host_name(std::string_view authority) {
   if (auto at = authority.rfind('@'); at != std::string_view::npos) {
     authority = authority.substr(at + 1);

@@ -13,16 +13,6 @@ namespace {
 using spans::SpanKind;
 using spans::StatusCode;
 
-// Methods the semantic conventions know; any other is reported as "_OTHER".
-bool is_known_method(std::string_view method) {
-  static constexpr std::array<std::string_view, 9> kKnown = {
-      "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"};
-  for (auto known : kKnown) {
-    if (method == known) return true;
-  }
-  return false;
-}
-
 struct SplitTarget {
   std::string_view path;
   std::string_view query;
@@ -52,6 +42,15 @@ std::string_view host_name(std::string_view host) {
 }
 
 }  // namespace
+
+bool is_known_method(std::string_view method) {
+  static constexpr std::array<std::string_view, 9> kKnown = {
+      "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"};
+  for (auto known : kKnown) {
+    if (method == known) return true;
+  }
+  return false;
+}
 
 void assign_span_ids(spans::Span& span, bool server, const zt_trace_context* context,
                      const spans::TraceParent* header, bool forwarded_traceparent) {

@@ -3,6 +3,7 @@
 // HTTP/1.x exchange → OpenTelemetry span, per the stable HTTP semantic conventions.
 
 #include <memory>
+#include <string_view>
 
 #include "userspace/conntrack/connection_table.h"
 #include "userspace/protocols/http1/connection_parser.h"
@@ -21,6 +22,9 @@ struct HttpSpanOptions {
 // context: fresh ids). Shared by the HTTP/1 and HTTP/2 builders.
 void assign_span_ids(spans::Span& span, bool server, const zt_trace_context* context,
                      const spans::TraceParent* header, bool forwarded_traceparent);
+
+// A method the semantic conventions know; any other is reported as "_OTHER". Shared too.
+bool is_known_method(std::string_view method);
 
 class HttpSpanBuilder {
  public:
