@@ -3,6 +3,7 @@
 #include <catch2/catch_test_macros.hpp>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "tests/e2e/grpc_peers.h"
 #include "tests/e2e/harness.h"
@@ -90,8 +91,13 @@ TEST_CASE("gRPC Go connection opened before the agent: no method or path is gues
   // Before the agent: calls that fill both HPACK tables (path, content-type, grpc-status).
   const fs::path client_out = dir / "client.stdout";
   ProcessOptions o;
-  o.argv = grpc_go_client(port, {"unary:ok:before", "stream:1", "wait:" + go_on.string(),
-                                 "unary:ok:after", "stream:2", "bidi:2", "unary:fail:13"});
+  // The client stays until told to go: a process running before the agent has no exec event
+  // to describe it, and one that exits within milliseconds of its calls is gone before the
+  // agent reads /proc for its resource (README, known limits).
+  const fs::path go_off = dir / "go-off";
+  o.argv = grpc_go_client(
+      port, {"unary:ok:before", "stream:1", "wait:" + go_on.string(), "unary:ok:after", "stream:2",
+             "bidi:2", "unary:fail:13", "wait:" + go_off.string()});
   o.cwd = dir;
   o.stdout_path = dir / "client.stdout";
   o.stderr_path = dir / "client.stderr";
@@ -101,6 +107,11 @@ TEST_CASE("gRPC Go connection opened before the agent: no method or path is gues
   ZTRACE_E2E_REQUIRE_PEER(waiting, client.describe());
   Agent agent(dir, {.ports = {port}});
   write_file(go_on, "");
+  const bool called =
+      wait_until([&] { return parse_grpc_calls(read_file(client_out)).size() == 6; }, 60s);
+  ZTRACE_E2E_REQUIRE_PEER(called, client.describe());
+  std::this_thread::sleep_for(300ms);  // the agent's intake sees the calls (20 ms polls)
+  write_file(go_off, "");
   ZTRACE_E2E_REQUIRE_PEER(client.wait_exit(60s) == std::optional<int>(0), client.describe());
   const auto lines = parse_grpc_calls(read_file(client_out));
   ZTRACE_E2E_REQUIRE_PEER(lines.size() == 6, client.describe());

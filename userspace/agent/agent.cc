@@ -239,11 +239,24 @@ int run_agent(const AgentOptions& options) {
   const uint64_t ns_per_clock_tick = 1'000'000'000 / sysconf(_SC_CLK_TCK);
   std::unique_ptr<SocketTracer> tracer;             // set below; events flow only once it polls
   std::unique_ptr<probes::go::GoTracer> go_tracer;  // optional: Go TLS plaintext
+  // Processes whose resource the intake resolved: a process first seen here (one that was
+  // running before the agent, so no exec event describes it) may exit before the pipeline
+  // thread gets to its events; /proc is read now, while it surely exists. Erased at exit.
+  std::unordered_set<uint32_t> resolved_on_intake;
   auto on_event = [&](std::span<const uint8_t> event) {
     if (event[0] == ZT_EVENT_PROC_EXEC && event.size() >= offsetof(zt_proc_event, argv)) {
       zt_proc_event exec{};
       std::memcpy(&exec, event.data(), std::min(event.size(), sizeof(exec)));
       remember_new_image(exec, ns_per_clock_tick, selection, processes, *tracer, go_tracer.get());
+      resolved_on_intake.insert(exec.pid);
+    } else if (event[0] == ZT_EVENT_PROC_EXIT && event.size() >= offsetof(zt_proc_event, ppid)) {
+      uint32_t pid;
+      std::memcpy(&pid, event.data() + offsetof(zt_proc_event, pid), sizeof(pid));
+      resolved_on_intake.erase(pid);
+    } else if (event[0] == ZT_EVENT_DATA && event.size() >= offsetof(zt_data_event, data)) {
+      uint32_t pid;
+      std::memcpy(&pid, event.data() + offsetof(zt_data_event, pid), sizeof(pid));
+      if (resolved_on_intake.insert(pid).second) processes.get(static_cast<pid_t>(pid));
     }
     intake_batch.append(event);
   };
