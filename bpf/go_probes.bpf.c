@@ -2,8 +2,9 @@
 /*
  * Go runtime and library probes (uprobes; never uretprobes: a Go stack moves and the
  * return trampoline would crash the process). Attached by userspace/probes/go at sites the
- * symbolizer chose: a kernel-emulated instruction near the entry (~0.6 us instead of ~10 us)
- * and every RET instruction for "on return".
+ * symbolizer chose: kernel-emulated instructions (~0.6 us instead of ~10 us): near the entry,
+ * and for Read's result the length test after its copy (RET sites, single-stepped and ~60 us,
+ * only when that pattern is missing).
  *
  * crypto/tls.(*Conn).Write/Read: the plaintext of Go HTTPS servers and clients. It is emitted
  * as zt_data_event pieces on the socket under the tls.Conn, with the socket's role and
@@ -20,22 +21,9 @@
 
 #include "bpf/socket_trace.h"
 #include "bpf/go_probes.h"
+#include "bpf/socket_maps.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
-
-/* socket_trace's event ring: userspace makes this object reuse its fd. */
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 16 << 20);
-} events SEC(".maps");
-
-/* socket_trace's fd table (reused fd): what a (tgid, fd) is. Only read here. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, struct zt_conn_key);
-	__type(value, struct zt_conn_info);
-} conns SEC(".maps");
 
 /* key: tgid; value: offsets of its binary. Written by userspace when it attaches to a
  * process, deleted at exit. A process without an entry is not traced by these probes. */

@@ -15,6 +15,7 @@
 
 #include "bpf/socket_trace.h"
 #include "bpf/shared_maps.bpf.h"
+#include "bpf/socket_maps.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -34,12 +35,6 @@ const volatile __u32 max_pieces_per_call = 4;
 const volatile __u32 traceparent_scan_bytes = 2048; /* of a request head, for its traceparent */
 const volatile __u8 inject_enabled = 0;             /* queue traceparent headers for sk_msg */
 
-/* Event stream to userspace. Size set by userspace. */
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 16 << 20);
-} events SEC(".maps");
-
 /* key: tgid; value: unused. Written by userspace (selection rules) and by the fork hook
  * (children of traced processes); deleted by the exit hook and by userspace. */
 struct {
@@ -48,15 +43,6 @@ struct {
 	__type(key, __u32);
 	__type(value, __u8);
 } traced_pids SEC(".maps");
-
-/* key: (tgid, fd); value: what the fd is. Written on connect/accept and on the first I/O on
- * an fd; deleted on close/dup2/dup3 and by userspace on exec/exit. LRU bounds stale entries. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, struct zt_conn_key);
-	__type(value, struct zt_conn_info);
-} conns SEC(".maps");
 
 /* Arguments of a syscall between entry and exit. */
 struct syscall_args {
