@@ -42,7 +42,7 @@ mkdir -p "$results"
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  [[ -f $work/nginx.pid ]] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
+  for f in "$work"/nginx.*.pid; do [[ -f $f ]] && kill "$(cat "$f")" 2>/dev/null || true; done
   wait 2>/dev/null || true
   rm -rf "$work"
 }
@@ -83,7 +83,7 @@ start_nginx() {  # port → sets server_pid
   cat >"$work/nginx.conf" <<CONF
 daemon on;
 worker_processes 1;
-pid $work/nginx.pid;
+pid $work/nginx.$1.pid;
 error_log $work/logs/error.log;
 events { worker_connections 16384; }
 http {
@@ -97,7 +97,8 @@ http {
 CONF
   nginx -c "$work/nginx.conf" -p "$work"
   wait_port "$1"
-  server_pid=$(cat "$work/nginx.pid")
+  # A pid file per instance: a stopping nginx removes its own file late (10,000 connections).
+  server_pid=$(cat "$work/nginx.$1.pid")
 }
 
 start_bg() {  # command... → sets bg_pid
@@ -226,7 +227,6 @@ start_nginx "$port"
 server_pids=("$server_pid")
 bench_workload nginx 1 "http://127.0.0.1:$port/index.html" off null otlp
 kill "$server_pid"
-rm -f "$work/nginx.pid"
 
 next_port
 start_bg "$peers/gopeer" server "$port"
@@ -310,7 +310,6 @@ rss_idle=$(awk '/VmRSS/ {print $2}' "/proc/$agent_pid/status")
 stop_agent
 stop_pid "$idle_pid"
 kill "$server_pid"
-rm -f "$work/nginx.pid"
 answered=$(grep -o 'answered=[0-9]*' "$work/peers.log" | cut -d= -f2)
 echo "${answered:-0} $rss_before $rss_idle $agent_spans" >"$results/idle"
 log "idle: $(cat "$results/idle")"
@@ -322,7 +321,6 @@ start_agent --pid "$server_pid" --record-events "$work/nginx.events"
 run_wrk $CONNECTIONS 2 "http://127.0.0.1:$port/index.html" >/dev/null
 stop_agent
 kill "$server_pid"
-rm -f "$work/nginx.pid"
 build/bench/pipeline_bench "$work/nginx.events" 10 >"$results/pipeline.md"
 
 build/bench/otlp_encode_bench 200000 >"$results/otlp.md"
