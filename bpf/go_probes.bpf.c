@@ -6,6 +6,9 @@
  * and for Read's result the length test after its copy (RET sites, single-stepped and ~60 us,
  * only when that pattern is missing).
  *
+ * net/http.(*persistConn).roundTrip and (*Request).write: the hand-off of an outgoing request
+ * from the goroutine serving a request to the one writing it (goroutine_maps.bpf.h).
+ *
  * crypto/tls.(*Conn).Write/Read: the plaintext of Go HTTPS servers and clients. It is emitted
  * as zt_data_event pieces on the socket under the tls.Conn, with the socket's role and
  * tuple taken from socket_trace's `conns` and its own stream positions, so userspace parses
@@ -22,17 +25,9 @@
 #include "bpf/socket_trace.h"
 #include "bpf/go_probes.h"
 #include "bpf/socket_maps.bpf.h"
+#include "bpf/goroutine_maps.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
-
-/* key: tgid; value: offsets of its binary. Written by userspace when it attaches to a
- * process, deleted at exit. A process without an entry is not traced by these probes. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u32);
-	__type(value, struct zt_go_offsets);
-} go_processes SEC(".maps");
 
 /* key: socket; value: stream positions of its TLS plaintext. Written by the probes; entries
  * of closed sockets age out (LRU) or are reset when the socket's generation changes. */
@@ -50,11 +45,6 @@ struct {
 /* key: (tgid, g from R14); value: a Read's buffer and socket between its entry and return.
  * Written at entry, deleted at return (LRU: a goroutine that dies inside Read does not leak).
  * The g address alone is not unique across processes. */
-struct goroutine_key {
-	__u32 tgid;
-	__u32 pad;
-	__u64 g;
-};
 struct tls_read {
 	__u64 buf;
 	__s32 fd;
@@ -252,5 +242,73 @@ int go_tls_read_data(struct pt_regs *ctx)
 		return 0;
 	emit_plaintext(g.tgid, (__u32)pid_tgid, copy.fd, ZT_DIR_INGRESS, copy.buf, n,
 		       bpf_ktime_get_ns());
+	return 0;
+}
+
+/* key: (tgid, *http.Request); value: the request being served when it was sent. Written at
+ * persistConn.roundTrip (the caller's goroutine), moved to goroutine_client_parents by
+ * Request.write (the connection's writeLoop). LRU: requests that never get written age out,
+ * and every roundTrip rewrites its request's entry, so a reused address never finds an old
+ * one. */
+struct outgoing_request_key {
+	__u32 tgid;
+	__u32 pad;
+	__u64 request;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct outgoing_request_key);
+	__type(value, struct served_request);
+} go_outgoing_requests SEC(".maps");
+
+/* net/http.(*persistConn).roundTrip(pc *persistConn, req *transportRequest): RAX = pc,
+ * RBX = req, which embeds the *Request. Runs in the goroutine that makes the call. */
+SEC("uprobe")
+int go_http_round_trip(struct pt_regs *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct zt_go_offsets *o = bpf_map_lookup_elem(&go_processes, &tgid);
+	if (!o)
+		return 0;
+	struct outgoing_request_key out = { .tgid = tgid };
+	if (bpf_probe_read_user(&out.request, sizeof(out.request),
+				(void *)(ctx->bx + o->transport_request_request)) ||
+	    !out.request)
+		return 0;
+	struct goroutine_key g = { .tgid = tgid, .g = ctx->r14 };
+	struct served_request *served = bpf_map_lookup_elem(&goroutine_requests, &g);
+	if (served) {
+		bpf_map_update_elem(&go_outgoing_requests, &out, served, BPF_ANY);
+		count(ZT_GO_CALL_IN_REQUEST);
+	} else {
+		bpf_map_delete_elem(&go_outgoing_requests, &out);
+		count(ZT_GO_CALL_OUTSIDE_REQUEST);
+	}
+	return 0;
+}
+
+/* net/http.(*Request).write(r *Request, w io.Writer, ...): RAX = r. Runs in the goroutine
+ * that writes the request (the connection's writeLoop for Transport requests). */
+SEC("uprobe")
+int go_http_request_write(struct pt_regs *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	if (!bpf_map_lookup_elem(&go_processes, &tgid))
+		return 0;
+	struct outgoing_request_key out = { .tgid = tgid, .request = ctx->ax };
+	struct goroutine_key g = { .tgid = tgid, .g = ctx->r14 };
+	struct served_request *parent = bpf_map_lookup_elem(&go_outgoing_requests, &out);
+	if (parent) {
+		struct goroutine_client_parent handed = { .parent = *parent, .request = ctx->ax };
+		bpf_map_update_elem(&goroutine_client_parents, &g, &handed, BPF_ANY);
+		bpf_map_delete_elem(&go_outgoing_requests, &out);
+		return 0;
+	}
+	/* No parent for this request: none handed earlier may stay for it. (A second hit for
+	 * the same request, at a site the stack-growth path passes twice, keeps the hand-off.) */
+	struct goroutine_client_parent *earlier = bpf_map_lookup_elem(&goroutine_client_parents, &g);
+	if (earlier && earlier->request != ctx->ax)
+		bpf_map_delete_elem(&goroutine_client_parents, &g);
 	return 0;
 }

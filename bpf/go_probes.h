@@ -26,6 +26,7 @@ struct zt_go_offsets {
 	__u64 netfd_pfd;      /* net.netFD.pfd (internal/poll.FD) */
 	__u64 pollfd_sysfd;   /* internal/poll.FD.Sysfd (int) */
 	__u64 g_goid;         /* runtime.g.goid */
+	__u64 transport_request_request; /* net/http.transportRequest.Request (*Request) */
 };
 
 /* The attach cookie of go_tls_read_data: the register holding the bytes read at its site
@@ -42,5 +43,7 @@ enum zt_go_counter {
 	ZT_GO_RINGBUF_FULL = 1,    /* a plaintext piece was lost */
 	ZT_GO_NOT_A_SOCKET = 2,    /* the tls.Conn's fd is not a traced TCP socket */
 	ZT_GO_READ_UNMATCHED = 3,  /* a Read returned without its entry being seen */
-	ZT_GO_COUNTER_COUNT = 4,
+	ZT_GO_CALL_IN_REQUEST = 4, /* an HTTP client call made by a goroutine serving a request */
+	ZT_GO_CALL_OUTSIDE_REQUEST = 5, /* one made by any other goroutine: no parent */
+	ZT_GO_COUNTER_COUNT = 6,
 };

@@ -14,6 +14,7 @@
 #include <bpf/bpf_tracing.h>
 
 #include "bpf/socket_trace.h"
+#include "bpf/goroutine_maps.bpf.h"
 #include "bpf/shared_maps.bpf.h"
 #include "bpf/socket_maps.bpf.h"
 
@@ -229,21 +230,9 @@ static __always_inline struct zt_conn_info *lookup_or_register_fd(__u64 pid_tgid
  * answer: a client request the same thread writes meanwhile is its child. Threads seen
  * reading a second request while one is unanswered multiplex requests (event loops): their
  * client requests get no parent rather than a possibly wrong one. Processes whose threads do
- * not map to requests at all (Go's goroutines migrate) are marked by userspace.
+ * not map to requests at all are not marked thread-linkable by userspace; Go processes are
+ * linked by goroutine instead (goroutine_maps.bpf.h).
  */
-
-/* The request a thread serves. */
-struct thread_request {
-	__u8 trace_id[16];
-	__u8 span_id[8];
-	__u8 trace_flags;
-	__u8 pad[3];
-	__s32 fd;
-	__u64 generation;
-	__u32 request_number; /* the connection's requests_read once this one was read */
-	__u32 pad2;
-	__u64 line_hash;      /* key of its open_requests_by_line entry (0: none) */
-};
 
 /* key: pid_tgid; value: the request the thread serves. Written when the thread reads a request
  * head, replaced by its next one; LRU: threads that vanish age out. */
@@ -251,7 +240,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
 	__type(key, __u64);
-	__type(value, struct thread_request);
+	__type(value, struct served_request);
 } thread_requests SEC(".maps");
 
 /* key: pid_tgid; value: unused. Threads seen multiplexing requests; written here, LRU. */
@@ -326,12 +315,26 @@ static long hash_line_byte(__u32 index, void *arg)
 	return 0;
 }
 
-/* Hash of "METHOD target" of the request head in data[0..len), 0 when unavailable. */
-static __always_inline __u64 request_line_hash(const __u8 *data, __u32 len)
+#define LINE_HASH_SEED 0xcbf29ce484222325ULL /* FNV-1a offset basis */
+
+/* The hash state after the first n bytes of a request line (read earlier: a split head). */
+static __always_inline __u64 line_hash_seed(const __u8 *prefix, __u32 n)
+{
+	__u64 hash = LINE_HASH_SEED;
+	for (__u32 i = 0; i < 4; i++) {
+		if (i < n)
+			hash = (hash ^ prefix[i]) * 0x100000001b3ULL;
+	}
+	return hash;
+}
+
+/* Hash of "METHOD target" of the request head in data[0..len), whose line starts with the
+ * bytes `seed` hashed (LINE_HASH_SEED: none). 0 when unavailable. */
+static __always_inline __u64 request_line_hash(const __u8 *data, __u32 len, __u64 seed)
 {
 	if (!bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_loop))
 		return 0;
-	struct line_hash_state st = { .data = data, .len = len, .hash = 0xcbf29ce484222325ULL };
+	struct line_hash_state st = { .data = data, .len = len, .hash = seed };
 	if (st.len > REQUEST_LINE_HASH_MAX_BYTES)
 		st.len = REQUEST_LINE_HASH_MAX_BYTES;
 	bpf_loop(REQUEST_LINE_HASH_MAX_BYTES, hash_line_byte, &st, 0);
@@ -344,6 +347,20 @@ static __always_inline bool request_unanswered(__u32 tgid, __s32 fd, __u64 gener
 	struct zt_conn_key key = { .tgid = tgid, .fd = fd };
 	struct zt_conn_info *conn = bpf_map_lookup_elem(&conns, &key);
 	return conn && conn->generation == generation && conn->responses_started < request_number;
+}
+
+/* The goroutine (its g) of a Go process in a syscall, 0 for other processes. Go makes
+ * syscalls from Go code (runtime/internal/syscall.Syscall6 is ABIInternal since Go 1.19),
+ * where R14 holds g; the task's saved user registers still have it at the syscall. */
+static __always_inline __u64 current_goroutine(__u32 tgid)
+{
+	if (!bpf_map_lookup_elem(&go_processes, &tgid))
+		return 0;
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	__u64 g = 0;
+	if (!regs || bpf_probe_read_kernel(&g, sizeof(g), &regs->r14))
+		return 0;
+	return g;
 }
 
 #define METHOD4(a, b, c, d) ((__u32)(a) | (__u32)(b) << 8 | (__u32)(c) << 16 | (__u32)(d) << 24)
@@ -503,9 +520,11 @@ static __always_inline bool parse_traceparent(const __u8 *data, __u32 pos, __u32
 }
 
 /* A request head was read on a server socket: start (or continue) its trace and make it the
- * thread's current request. The head's first bytes are already in s->event.data. */
+ * thread's current request. The head's first bytes are already in s->event.data, after the
+ * bytes line_seed hashed (a head split across reads). */
 static __always_inline void on_server_request(struct data_scratch *s, __u32 head_bytes,
-					      __u64 pid_tgid, int fd, struct zt_conn_info *info)
+					      __u64 line_seed, __u64 pid_tgid, int fd,
+					      struct zt_conn_info *info)
 {
 	struct zt_trace_context *ctx = &s->event.trace;
 	int value = find_traceparent(s->event.data, head_bytes, NULL);
@@ -522,7 +541,7 @@ static __always_inline void on_server_request(struct data_scratch *s, __u32 head
 	random_bytes(ctx->span_id, 8);
 
 	info->requests_read += 1;
-	struct thread_request *previous = bpf_map_lookup_elem(&thread_requests, &pid_tgid);
+	struct served_request *previous = bpf_map_lookup_elem(&thread_requests, &pid_tgid);
 	if (previous) {
 		struct zt_conn_key key = { .tgid = pid_tgid >> 32, .fd = previous->fd };
 		struct zt_conn_info *previous_conn = bpf_map_lookup_elem(&conns, &key);
@@ -535,7 +554,7 @@ static __always_inline void on_server_request(struct data_scratch *s, __u32 head
 		}
 	}
 	struct line_key lkey = { .tgid = pid_tgid >> 32,
-				 .line_hash = request_line_hash(s->event.data, head_bytes) };
+				 .line_hash = request_line_hash(s->event.data, head_bytes, line_seed) };
 	if (lkey.line_hash) {
 		struct open_request open = {};
 		struct open_request *same_line = bpf_map_lookup_elem(&open_requests_by_line, &lkey);
@@ -551,7 +570,7 @@ static __always_inline void on_server_request(struct data_scratch *s, __u32 head
 		bpf_map_update_elem(&open_requests_by_line, &lkey, &open, BPF_ANY);
 	}
 
-	struct thread_request current = {};
+	struct served_request current = {};
 	__builtin_memcpy(current.trace_id, ctx->trace_id, 16);
 	__builtin_memcpy(current.span_id, ctx->span_id, 8);
 	current.trace_flags = ctx->trace_flags;
@@ -560,6 +579,9 @@ static __always_inline void on_server_request(struct data_scratch *s, __u32 head
 	current.request_number = info->requests_read;
 	current.line_hash = lkey.line_hash;
 	bpf_map_update_elem(&thread_requests, &pid_tgid, &current, BPF_ANY);
+	struct goroutine_key g = { .tgid = pid_tgid >> 32, .g = current_goroutine(pid_tgid >> 32) };
+	if (g.g)
+		bpf_map_update_elem(&goroutine_requests, &g, &current, BPF_ANY);
 }
 
 /* The next read of a request head that continued past its first read: a traceparent found
@@ -585,11 +607,17 @@ static __always_inline void on_server_head_continued(struct data_scratch *s, __u
 		info->head_pending = 1;
 	if (value < 0 || !parse_traceparent(s->event.data, value, bytes, &header))
 		return;
-	struct thread_request *served = bpf_map_lookup_elem(&thread_requests, &pid_tgid);
+	struct served_request *served = bpf_map_lookup_elem(&thread_requests, &pid_tgid);
 	if (!served || served->fd != fd || served->generation != info->generation)
 		return;
 	__builtin_memcpy(served->trace_id, header.trace_id, 16);
 	served->trace_flags = header.trace_flags;
+	struct goroutine_key g = { .tgid = pid_tgid >> 32, .g = current_goroutine(pid_tgid >> 32) };
+	struct served_request *by_goroutine = g.g ? bpf_map_lookup_elem(&goroutine_requests, &g) : NULL;
+	if (by_goroutine && by_goroutine->fd == fd && by_goroutine->generation == info->generation) {
+		__builtin_memcpy(by_goroutine->trace_id, header.trace_id, 16);
+		by_goroutine->trace_flags = header.trace_flags;
+	}
 	struct line_key lkey = { .tgid = pid_tgid >> 32, .line_hash = served->line_hash };
 	struct open_request *open = lkey.line_hash ?
 		bpf_map_lookup_elem(&open_requests_by_line, &lkey) : NULL;
@@ -599,54 +627,94 @@ static __always_inline void on_server_head_continued(struct data_scratch *s, __u
 	}
 }
 
+/* The parent the thread rules give a client request written by this thread: *origin is
+ * THREAD (the returned request), or why there is none. */
+static __always_inline struct served_request *parent_by_thread(__u64 pid_tgid, __u8 *origin)
+{
+	__u32 tgid = pid_tgid >> 32;
+	struct served_request *served = bpf_map_lookup_elem(&thread_requests, &pid_tgid);
+	*origin = ZT_CTX_CLIENT_ROOT;
+	if (!served)
+		return NULL;
+	if (!request_unanswered(tgid, served->fd, served->generation, served->request_number))
+		*origin = ZT_CTX_CLIENT_STALE;
+	else if (!bpf_map_lookup_elem(&thread_linkable_processes, &tgid))
+		*origin = ZT_CTX_CLIENT_UNTRUSTED;
+	else if (bpf_map_lookup_elem(&multiplexing_threads, &pid_tgid))
+		*origin = ZT_CTX_CLIENT_AMBIGUOUS;
+	else
+		*origin = ZT_CTX_CLIENT_THREAD;
+	return *origin == ZT_CTX_CLIENT_THREAD ? served : NULL;
+}
+
+/* The parent the net/http probes handed to goroutine g for the request it writes (taken: it
+ * is for this request only). Returns false when there is none; *origin then says whether it
+ * was stale. */
+static __always_inline bool parent_by_goroutine(__u32 tgid, __u64 g, struct served_request *out,
+						__u8 *origin)
+{
+	struct goroutine_key key = { .tgid = tgid, .g = g };
+	struct goroutine_client_parent *handed = bpf_map_lookup_elem(&goroutine_client_parents, &key);
+	if (!handed)
+		return false;
+	*out = handed->parent;
+	bpf_map_delete_elem(&goroutine_client_parents, &key);
+	if (!request_unanswered(tgid, out->fd, out->generation, out->request_number)) {
+		*origin = ZT_CTX_CLIENT_STALE;
+		return false;
+	}
+	*origin = ZT_CTX_CLIENT_GOROUTINE;
+	return true;
+}
+
+/* The unanswered request of this process whose request line this client request repeats
+ * (a proxy forwarding it), when exactly one has it. */
+static __always_inline struct open_request *forwarded_request(__u32 tgid, const __u8 *head,
+							      __u32 head_len)
+{
+	if (!head_len)
+		return NULL;
+	struct line_key lkey = { .tgid = tgid,
+				 .line_hash = request_line_hash(head, head_len, LINE_HASH_SEED) };
+	if (!lkey.line_hash)
+		return NULL;
+	struct open_request *forwarded = bpf_map_lookup_elem(&open_requests_by_line, &lkey);
+	if (forwarded && (forwarded->ambiguous ||
+			  !request_unanswered(tgid, forwarded->fd, forwarded->generation,
+					      forwarded->request_number)))
+		return NULL;
+	return forwarded;
+}
+
 /* A request head is being written on a client socket: its span's parent is the request the
- * thread serves, when that can be known for sure. */
+ * thread (or, in Go, the goroutine) serves, or the one it forwards, when that can be known
+ * for sure. When two rules name different requests there is no parent. */
 static __always_inline void on_client_request(struct zt_trace_context *ctx, __u64 pid_tgid,
 					      const __u8 *head, __u32 head_len)
 {
 	__u32 tgid = pid_tgid >> 32;
-	struct thread_request *served = bpf_map_lookup_elem(&thread_requests, &pid_tgid);
-	__u8 origin = ZT_CTX_CLIENT_ROOT;
-	if (served) {
-		struct zt_conn_key key = { .tgid = tgid, .fd = served->fd };
-		struct zt_conn_info *conn = bpf_map_lookup_elem(&conns, &key);
-		if (!conn || conn->generation != served->generation ||
-		    conn->responses_started >= served->request_number)
-			origin = ZT_CTX_CLIENT_STALE;
-		else if (!bpf_map_lookup_elem(&thread_linkable_processes, &tgid))
-			origin = ZT_CTX_CLIENT_UNTRUSTED;
-		else if (bpf_map_lookup_elem(&multiplexing_threads, &pid_tgid))
-			origin = ZT_CTX_CLIENT_AMBIGUOUS;
-		else
-			origin = ZT_CTX_CLIENT_THREAD;
-	}
-	struct open_request *forwarded = NULL;
-	if (head_len) {
-		/* Threads cannot tell: a proxy forwards the request line it was sent. */
-		struct line_key lkey = { .tgid = tgid,
-					 .line_hash = request_line_hash(head, head_len) };
-		if (lkey.line_hash)
-			forwarded = bpf_map_lookup_elem(&open_requests_by_line, &lkey);
-		if (forwarded && (forwarded->ambiguous ||
-				  !request_unanswered(tgid, forwarded->fd, forwarded->generation,
-						      forwarded->request_number)))
-			forwarded = NULL;
-	}
-	if (forwarded && origin == ZT_CTX_CLIENT_THREAD && served &&
-	    __builtin_memcmp(forwarded->span_id, served->span_id, 8) != 0) {
-		/* The thread and the forwarded line name different requests: no parent. */
+	__u8 origin;
+	const struct served_request *in_process = parent_by_thread(pid_tgid, &origin);
+	struct served_request by_goroutine;
+	__u64 g = current_goroutine(tgid);
+	if (g && parent_by_goroutine(tgid, g, &by_goroutine, &origin))
+		in_process = &by_goroutine;
+	struct open_request *forwarded = forwarded_request(tgid, head, head_len);
+	if (forwarded && in_process &&
+	    __builtin_memcmp(forwarded->span_id, in_process->span_id, 8) != 0) {
 		forwarded = NULL;
+		in_process = NULL;
 		origin = ZT_CTX_CLIENT_AMBIGUOUS;
 	}
-	if (forwarded) {
+	if (in_process) { /* origin: THREAD or GOROUTINE, also when the line agrees */
+		__builtin_memcpy(ctx->trace_id, in_process->trace_id, 16);
+		__builtin_memcpy(ctx->parent_span_id, in_process->span_id, 8);
+		ctx->trace_flags = in_process->trace_flags;
+	} else if (forwarded) {
 		__builtin_memcpy(ctx->trace_id, forwarded->trace_id, 16);
 		__builtin_memcpy(ctx->parent_span_id, forwarded->span_id, 8);
 		ctx->trace_flags = forwarded->trace_flags;
 		origin = ZT_CTX_CLIENT_LINE_MATCH;
-	} else if (origin == ZT_CTX_CLIENT_THREAD && served) {
-		__builtin_memcpy(ctx->trace_id, served->trace_id, 16);
-		__builtin_memcpy(ctx->parent_span_id, served->span_id, 8);
-		ctx->trace_flags = served->trace_flags;
 	} else {
 		random_bytes(ctx->trace_id, 16);
 		__builtin_memset(ctx->parent_span_id, 0, 8);
@@ -808,6 +876,68 @@ static __always_inline void classify_client_write(struct syscall_args *args, __u
 		args->injection_pending = 1;
 }
 
+/* True when the n (1-4) bytes of `bytes` begin a request line. */
+static __always_inline bool is_request_start_prefix(__u32 bytes, __u32 n)
+{
+	static const __u32 starts[] = {
+		METHOD4('G', 'E', 'T', ' '), METHOD4('P', 'O', 'S', 'T'), METHOD4('P', 'U', 'T', ' '),
+		METHOD4('D', 'E', 'L', 'E'), METHOD4('H', 'E', 'A', 'D'), METHOD4('P', 'A', 'T', 'C'),
+		METHOD4('O', 'P', 'T', 'I'), METHOD4('C', 'O', 'N', 'N'), METHOD4('T', 'R', 'A', 'C'),
+	};
+	__u32 mask = n >= 4 ? 0xffffffffu : (1u << (8 * n)) - 1;
+	for (__u32 i = 0; i < sizeof(starts) / sizeof(starts[0]); i++) {
+		if ((starts[i] & mask) == (bytes & mask))
+			return true;
+	}
+	return false;
+}
+
+/* A request head split across reads: a server that reads a byte ahead (Go's net/http, while
+ * its handler runs) takes the next request's first byte in one read and the rest in the
+ * next. A short read that can begin a request, once every request read was answered, is kept
+ * in the connection; the next read completes the method or drops it. Returns true when the
+ * read was handled here. */
+static __always_inline bool on_split_request_head(struct data_scratch *s,
+						  const struct syscall_args *args, long ret,
+						  __u64 pid_tgid, struct zt_conn_info *info)
+{
+	__u64 first = first_byte_address(args);
+	if (!first)
+		return false;
+	if (!info->head_prefix_len) {
+		if (ret > 4 || info->role != ZT_ROLE_SERVER ||
+		    info->responses_started != info->requests_read)
+			return false;
+		__u32 n = ret & 7, bytes = 0;
+		if (n > 4 || bpf_probe_read_user(&bytes, n, (void *)first) ||
+		    !is_request_start_prefix(bytes, n))
+			return false;
+		info->head_prefix_len = n;
+		__builtin_memcpy(info->head_prefix, &bytes, 4);
+		return true;
+	}
+	__u32 have = info->head_prefix_len;
+	__u32 prefix = 0;
+	__builtin_memcpy(&prefix, info->head_prefix, 4);
+	info->head_prefix_len = 0;
+	if (have > 4 || ret < 4 - have)
+		return false;
+	__u32 head = ret < traceparent_scan_bytes ? ret : traceparent_scan_bytes;
+	if (head > ZT_PIECE_BYTES)
+		head = ZT_PIECE_BYTES;
+	if (bpf_probe_read_user(s->event.data, head, (void *)first))
+		return false;
+	__u32 rest = 0;
+	__builtin_memcpy(&rest, s->event.data, 4);
+	__u32 first4 = (__u32)((__u64)prefix | (__u64)rest << (8 * have));
+	if (!is_request_start(first4))
+		return false;
+	on_server_request(s, head, line_hash_seed(info->head_prefix, have), pid_tgid, args->fd,
+			  info);
+	s->event.trace.flags = ZT_CTX_FLAG_BEGAN_IN_PREVIOUS_CALL;
+	return true;
+}
+
 /* Sets s->event.trace for the call about to be emitted: request heads get a context, other
  * data none. A server response start marks the served request as answered. */
 static __always_inline void classify_call(struct data_scratch *s, const struct syscall_args *args,
@@ -816,7 +946,13 @@ static __always_inline void classify_call(struct data_scratch *s, const struct s
 {
 	struct zt_trace_context *ctx = &s->event.trace;
 	ctx->origin = ZT_CTX_NONE;
-	if (args->syscall == ZT_SYS_SENDFILE || ret < 5)
+	ctx->flags = 0;
+	if (args->syscall == ZT_SYS_SENDFILE || ret <= 0)
+		return;
+	if (direction == ZT_DIR_INGRESS && (ret < 5 || info->head_prefix_len) &&
+	    on_split_request_head(s, args, ret, pid_tgid, info))
+		return;
+	if (ret < 5)
 		return;
 	__u64 first = first_byte_address(args);
 	__u32 first4 = 0;
@@ -832,7 +968,7 @@ static __always_inline void classify_call(struct data_scratch *s, const struct s
 				head = ZT_PIECE_BYTES;
 			if (bpf_probe_read_user(s->event.data, head, (void *)first))
 				head = 0;
-			on_server_request(s, head, pid_tgid, args->fd, info);
+			on_server_request(s, head, LINE_HASH_SEED, pid_tgid, args->fd, info);
 		}
 	} else if (direction == ZT_DIR_INGRESS && info->head_pending) {
 		__u32 bytes = ret < traceparent_scan_bytes ? ret : traceparent_scan_bytes;

@@ -93,7 +93,8 @@ struct zt_conn_info {
 	__u8 role;             /* enum zt_role */
 	__u8 is_traced_socket; /* TCP over IPv4/IPv6 and selected by the port rules */
 	__u8 head_pending;     /* server side: a request head continues in the next read */
-	__u8 pad[5];
+	__u8 head_prefix_len;  /* server side: bytes of a method a read ended with (Go's */
+	__u8 head_prefix[4];   /* background read takes the next request's first byte) */
 };
 
 /* How a message's trace context came about (see the trace context section of the BPF
@@ -106,11 +107,13 @@ enum zt_context_origin {
 	ZT_CTX_CLIENT_THREAD = 4,    /* client request made while the thread serves a request */
 	ZT_CTX_CLIENT_ROOT = 5,      /* client request outside any served request */
 	ZT_CTX_CLIENT_AMBIGUOUS = 6, /* the thread multiplexes requests (event loop): no parent */
-	ZT_CTX_CLIENT_UNTRUSTED = 7, /* threads do not map to requests (Go), or not checked yet */
+	ZT_CTX_CLIENT_UNTRUSTED = 7, /* threads do not map to requests, or not checked yet */
 	ZT_CTX_CLIENT_STALE = 8,     /* the thread's request was already answered: no parent */
 	ZT_CTX_CLIENT_LINE_MATCH = 9,/* forwarded request: same request line as exactly one
 				      * unanswered request the process serves (proxies) */
-	ZT_CTX_ORIGIN_COUNT = 10,
+	ZT_CTX_CLIENT_GOROUTINE = 10,/* Go: made by the goroutine serving a request, or handed by
+				      * it to the one writing the request (net/http probes) */
+	ZT_CTX_ORIGIN_COUNT = 11,
 };
 
 #define ZT_TRACE_FLAG_SAMPLED 0x01
@@ -123,8 +126,13 @@ struct zt_trace_context {
 	__u8 parent_span_id[8]; /* all zero: none */
 	__u8 trace_flags;       /* W3C trace-flags */
 	__u8 origin;            /* enum zt_context_origin */
-	__u8 pad[6];
+	__u8 flags;             /* ZT_CTX_FLAG_* */
+	__u8 pad[5];
 };
+
+/* zt_trace_context.flags: the request began in the connection's previous call in this
+ * direction (a head split across reads), not in the call that carries the context. */
+#define ZT_CTX_FLAG_BEGAN_IN_PREVIOUS_CALL 0x01
 
 /* Key of `pending_injections`: a client connection as both the syscall hooks (from the socket)
  * and sk_msg (from its message metadata) can name it. Addresses in network order, ports in

@@ -6,28 +6,11 @@
 #include <cstring>
 #include <sstream>
 
+#include "tests/e2e/go_apps.h"
 #include "tests/e2e/harness.h"
 
 namespace ztrace::e2e {
 namespace {
-
-struct GoApp {
-  std::string version, variant;
-  fs::path path;
-  std::string label() const { return version + "-" + variant; }
-};
-
-std::vector<GoApp> go_apps() {
-  std::vector<GoApp> apps;
-  std::stringstream list(ZTRACE_E2E_GO_APPS);
-  std::string item;
-  while (std::getline(list, item, ',')) {
-    auto a = item.find(':'), b = item.find(':', a + 1);
-    if (a == std::string::npos || b == std::string::npos) continue;
-    apps.push_back({item.substr(0, a), item.substr(a + 1, b - a - 1), item.substr(b + 1)});
-  }
-  return apps;
-}
 
 std::string https(int port, const std::string& path) {
   return "https://127.0.0.1:" + std::to_string(port) + path;

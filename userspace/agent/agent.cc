@@ -166,13 +166,13 @@ void log_link_outcomes(const pipeline::EventPipelineStats& p) {
   const auto& o = p.link_outcomes;
   spdlog::info(
       "links: server spans new_trace={} from_header={} bad_header={}; client spans "
-      "by_thread={} by_forwarded_line={} root={} ambiguous_event_loop={} unlinkable_runtime={} "
-      "stale={}; "
+      "by_thread={} by_goroutine={} by_forwarded_line={} root={} ambiguous_event_loop={} "
+      "unlinkable_runtime={} stale={}; "
       "no_context={} unsampled={}",
       o[ZT_CTX_SERVER_NEW], o[ZT_CTX_SERVER_HEADER], o[ZT_CTX_SERVER_BAD_HEADER],
-      o[ZT_CTX_CLIENT_THREAD], o[ZT_CTX_CLIENT_LINE_MATCH], o[ZT_CTX_CLIENT_ROOT],
-      o[ZT_CTX_CLIENT_AMBIGUOUS], o[ZT_CTX_CLIENT_UNTRUSTED], o[ZT_CTX_CLIENT_STALE],
-      o[ZT_CTX_NONE], p.spans_unsampled);
+      o[ZT_CTX_CLIENT_THREAD], o[ZT_CTX_CLIENT_GOROUTINE], o[ZT_CTX_CLIENT_LINE_MATCH],
+      o[ZT_CTX_CLIENT_ROOT], o[ZT_CTX_CLIENT_AMBIGUOUS], o[ZT_CTX_CLIENT_UNTRUSTED],
+      o[ZT_CTX_CLIENT_STALE], o[ZT_CTX_NONE], p.spans_unsampled);
 }
 
 void log_counters(const pipeline::EventPipelineStats& p, const exporter::ExportStats& e,
@@ -268,8 +268,10 @@ int run_agent(const AgentOptions& options) {
 
   // The Go probes are an addition: without them Go processes are traced at the syscall layer.
   if (options.go_probes) {
-    go_tracer = probes::go::GoTracer::open(tracer->shared_map_fds().events,
-                                           tracer->shared_map_fds().conns, &error);
+    const SharedMapFds fds = tracer->shared_map_fds();
+    go_tracer = probes::go::GoTracer::open({fds.events, fds.conns, fds.go_processes,
+                                            fds.goroutine_requests, fds.goroutine_client_parents},
+                                           &error);
     if (!go_tracer) spdlog::warn("Go probes off: {}", error);
   }
 
@@ -402,9 +404,10 @@ int run_agent(const AgentOptions& options) {
     const auto go = go_tracer->counters();
     spdlog::info(
         "go probes: processes={} uprobes={} tls_pieces={} ring_full={} not_a_socket={} "
-        "read_unmatched={}",
+        "read_unmatched={} http_calls_in_request={} http_calls_outside_request={}",
         go_tracer->probed_processes(), go_tracer->attached_uprobes(), go[ZT_GO_TLS_EVENTS],
-        go[ZT_GO_RINGBUF_FULL], go[ZT_GO_NOT_A_SOCKET], go[ZT_GO_READ_UNMATCHED]);
+        go[ZT_GO_RINGBUF_FULL], go[ZT_GO_NOT_A_SOCKET], go[ZT_GO_READ_UNMATCHED],
+        go[ZT_GO_CALL_IN_REQUEST], go[ZT_GO_CALL_OUTSIDE_REQUEST]);
   }
   go_tracer.reset();
   injector.reset();

@@ -179,7 +179,10 @@ SharedMapFds SocketTracer::shared_map_fds() const {
           bpf_map__fd(skel_->maps.traced_ports),
           bpf_map__fd(skel_->maps.injectable_sockets),
           bpf_map__fd(skel_->maps.events),
-          bpf_map__fd(skel_->maps.conns)};
+          bpf_map__fd(skel_->maps.conns),
+          bpf_map__fd(skel_->maps.go_processes),
+          bpf_map__fd(skel_->maps.goroutine_requests),
+          bpf_map__fd(skel_->maps.goroutine_client_parents)};
 }
 
 }  // namespace ztrace::agent

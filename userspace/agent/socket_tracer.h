@@ -42,6 +42,10 @@ struct SharedMapFds {
   int injectable_sockets = -1;
   int events = -1;  // the ring buffer (the Go probes emit into it too)
   int conns = -1;   // the fd table (the Go probes read what a socket is)
+  // Linking by goroutine (bpf/goroutine_maps.bpf.h), shared with the Go probes.
+  int go_processes = -1;
+  int goroutine_requests = -1;
+  int goroutine_client_parents = -1;
 };
 
 class SocketTracer {

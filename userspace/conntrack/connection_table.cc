@@ -16,11 +16,12 @@ struct ConnectionTable::Connection {
   ConnectionView view;
   Role kernel_role = Role::kUnknown;  // as the kernel saw the socket start
   ProtocolParser parser;              // chosen at the first captured bytes
-  uint64_t next_offset[2] = {0, 0};  // expected stream position per direction
+  uint64_t next_offset[2] = {0, 0};   // expected stream position per direction
   bool seen_data[2] = {false, false};
   // Trace contexts of request heads, by the timestamp of the syscall that started them, per
   // direction, until their exchange completes (bounded: requests in flight on one connection).
   std::deque<std::pair<uint64_t, zt_trace_context>> contexts[2];
+  uint64_t last_call_ns[2] = {0, 0};  // timestamp of the latest syscall seen per direction
   bool joined_midstream = false;
   bool failure_counted = false;
   uint64_t last_activity_ns = 0;
@@ -188,8 +189,10 @@ void ConnectionTable::on_data(const zt_data_event& event) {
   if (event.trace.origin != ZT_CTX_NONE) {
     auto& contexts = conn->contexts[dir];
     if (contexts.size() >= kMaxContextsPerDirection) contexts.pop_front();
-    contexts.emplace_back(event.timestamp_ns, event.trace);
+    const bool began_before = event.trace.flags & ZT_CTX_FLAG_BEGAN_IN_PREVIOUS_CALL;
+    contexts.emplace_back(began_before ? conn->last_call_ns[dir] : event.timestamp_ns, event.trace);
   }
+  if (event.call_offset == 0) conn->last_call_ns[dir] = event.timestamp_ns;
   uint64_t gap_after = 0;
   if (event.flags & ZT_DATA_LAST_PIECE) {
     const uint64_t captured_end = uint64_t{event.call_offset} + captured;

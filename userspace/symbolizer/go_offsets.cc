@@ -67,6 +67,7 @@ const std::array<GoFieldName, kGoFieldCount> kGoFieldNames = {{
     {"net.conn", "fd"},
     {"net.netFD", "pfd"},
     {"internal/poll.FD", "Sysfd"},
+    {"net/http.transportRequest", "Request"},
 }};
 
 std::string GoOffsets::missing() const {

@@ -16,22 +16,23 @@
 namespace ztrace::symbolizer {
 
 enum class GoField : uint8_t {
-  kGGoid,                 // runtime.g.goid: goroutine id from the g in R14
-  kRequestMethod,         // net/http.Request.Method (string)
-  kRequestUrl,            // net/http.Request.URL (*url.URL)
-  kRequestHost,           // net/http.Request.Host (string)
-  kRequestHeader,         // net/http.Request.Header (map)
-  kRequestCtx,            // net/http.Request.ctx (context.Context)
-  kUrlPath,               // net/url.URL.Path (string)
-  kUrlHost,               // net/url.URL.Host (string)
-  kResponseStatusCode,    // net/http.Response.StatusCode (int): client side
-  kServerResponseStatus,  // net/http.response.status (int): what the handler wrote
-  kServerResponseConn,    // net/http.response.conn (*http.conn)
-  kServerConnRwc,         // net/http.conn.rwc (net.Conn): the accepted socket (or *tls.Conn)
-  kTlsConnConn,           // crypto/tls.Conn.conn (net.Conn): the socket under TLS
-  kNetConnFd,             // net.conn.fd (*netFD): embedded first in *net.TCPConn
-  kNetFdPfd,              // net.netFD.pfd (poll.FD)
-  kPollFdSysfd,           // internal/poll.FD.Sysfd (int): the file descriptor
+  kGGoid,                    // runtime.g.goid: goroutine id from the g in R14
+  kRequestMethod,            // net/http.Request.Method (string)
+  kRequestUrl,               // net/http.Request.URL (*url.URL)
+  kRequestHost,              // net/http.Request.Host (string)
+  kRequestHeader,            // net/http.Request.Header (map)
+  kRequestCtx,               // net/http.Request.ctx (context.Context)
+  kUrlPath,                  // net/url.URL.Path (string)
+  kUrlHost,                  // net/url.URL.Host (string)
+  kResponseStatusCode,       // net/http.Response.StatusCode (int): client side
+  kServerResponseStatus,     // net/http.response.status (int): what the handler wrote
+  kServerResponseConn,       // net/http.response.conn (*http.conn)
+  kServerConnRwc,            // net/http.conn.rwc (net.Conn): the accepted socket (or *tls.Conn)
+  kTlsConnConn,              // crypto/tls.Conn.conn (net.Conn): the socket under TLS
+  kNetConnFd,                // net.conn.fd (*netFD): embedded first in *net.TCPConn
+  kNetFdPfd,                 // net.netFD.pfd (poll.FD)
+  kPollFdSysfd,              // internal/poll.FD.Sysfd (int): the file descriptor
+  kTransportRequestRequest,  // net/http.transportRequest.Request (*Request, embedded)
   kCount,
 };
 constexpr size_t kGoFieldCount = static_cast<size_t>(GoField::kCount);

@@ -1,7 +1,9 @@
 // Go HTTP(S) test program of ztrace's symbolizer and Go-probe tests. Standard library plus one
 // vendored module (so its build info lists a dependency version).
 //
-//	goapp server [-tls] PORT        serve /ok/... 200, /error/... 500, /dep/ 200, else 404
+//	goapp server [-tls] PORT        serve /ok/... 200, /error/... 500, /dep/ 200, else 404;
+//	                                /call/X GETs $GOAPP_NEXT/ok/next-X (plaintext, keep-alive,
+//	                                from the handler) and answers with its status
 //	goapp client [-n N] [-delay D] URL...  after D, GET each URL N times over one keep-alive client, print
 //	                                "STATUS URL" per request (TLS certificates not verified)
 //	goapp offsets                   print "Struct.Field offset" of exported fields as the
@@ -23,8 +25,8 @@ import (
 	"log"
 	"math/big"
 	"net/http"
-	"os"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 	"unsafe"
@@ -51,6 +53,10 @@ func selfSigned() tls.Certificate {
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
 
+// The handler's client for /call/: one pool shared by concurrent requests.
+var nextClient = &http.Client{Timeout: 10 * time.Second,
+	Transport: &http.Transport{MaxIdleConnsPerHost: 64, ForceAttemptHTTP2: false}}
+
 func handler(w http.ResponseWriter, r *http.Request) {
 	reply := func(code int, body string) {
 		w.Header().Set("Content-Length", fmt.Sprint(len(body)))
@@ -64,6 +70,15 @@ func handler(w http.ResponseWriter, r *http.Request) {
 		reply(500, "error\n")
 	case strings.HasPrefix(p, "/dep/"):
 		reply(200, ztracedep.Banner()+"\n")
+	case strings.HasPrefix(p, "/call/"):
+		resp, err := nextClient.Get(os.Getenv("GOAPP_NEXT") + "/ok/next-" + strings.TrimPrefix(p, "/call/"))
+		if err != nil {
+			reply(502, err.Error()+"\n")
+			return
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		reply(resp.StatusCode, "called\n")
 	default:
 		reply(404, "not found\n")
 	}

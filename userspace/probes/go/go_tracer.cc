@@ -36,15 +36,19 @@ std::string version_text(const symbolizer::GoVersion& v) {
 
 }  // namespace
 
-std::unique_ptr<GoTracer> GoTracer::open(int events_map_fd, int conns_map_fd, std::string* error) {
+std::unique_ptr<GoTracer> GoTracer::open(const SharedMaps& shared, std::string* error) {
   std::unique_ptr<GoTracer> tracer(new GoTracer());
   tracer->skel_ = go_probes_bpf__open();
   if (!tracer->skel_) {
     *error = std::string("cannot open the Go probes BPF object: ") + std::strerror(errno);
     return nullptr;
   }
-  if (bpf_map__reuse_fd(tracer->skel_->maps.events, events_map_fd) ||
-      bpf_map__reuse_fd(tracer->skel_->maps.conns, conns_map_fd)) {
+  auto* maps = &tracer->skel_->maps;
+  if (bpf_map__reuse_fd(maps->events, shared.events) ||
+      bpf_map__reuse_fd(maps->conns, shared.conns) ||
+      bpf_map__reuse_fd(maps->go_processes, shared.go_processes) ||
+      bpf_map__reuse_fd(maps->goroutine_requests, shared.goroutine_requests) ||
+      bpf_map__reuse_fd(maps->goroutine_client_parents, shared.goroutine_client_parents)) {
     *error = std::string("cannot share maps with the socket tracer: ") + std::strerror(errno);
     return nullptr;
   }
@@ -179,6 +183,7 @@ std::string GoTracer::attach(pid_t pid) {
   offsets.netfd_pfd = o.get(GoField::kNetFdPfd);
   offsets.pollfd_sysfd = o.get(GoField::kPollFdSysfd);
   offsets.g_goid = o.get(GoField::kGGoid);
+  offsets.transport_request_request = o.get(GoField::kTransportRequestRequest);
   const uint32_t tgid = pid;
   if (bpf_map__update_elem(skel_->maps.go_processes, &tgid, sizeof(tgid), &offsets, sizeof(offsets),
                            BPF_ANY) != 0) {

@@ -32,10 +32,20 @@ namespace ztrace::probes::go {
 
 using GoCounters = std::array<uint64_t, ZT_GO_COUNTER_COUNT>;
 
+// Fds of the socket tracer's maps the Go probes share (bpf/socket_maps.bpf.h,
+// bpf/goroutine_maps.bpf.h).
+struct SharedMaps {
+  int events;
+  int conns;
+  int go_processes;
+  int goroutine_requests;
+  int goroutine_client_parents;
+};
+
 class GoTracer {
  public:
-  // Loads the programs, sharing socket_trace's ring buffer and fd table (their map fds).
-  static std::unique_ptr<GoTracer> open(int events_map_fd, int conns_map_fd, std::string* error);
+  // Loads the programs, sharing the socket tracer's maps.
+  static std::unique_ptr<GoTracer> open(const SharedMaps& shared, std::string* error);
   ~GoTracer();
   GoTracer(const GoTracer&) = delete;
   GoTracer& operator=(const GoTracer&) = delete;

@@ -41,6 +41,11 @@ inline constexpr GoProbeSpec kGoProbes[] = {
      kAnyLaterGo},
     {"crypto/tls", "crypto/tls.(*Conn).Read", "go_tls_read_data", ProbeAt::kCopyLengthOrReturns,
      true, kRegabiGo, kAnyLaterGo},
+    // The hand-off of an outgoing request to the goroutine that writes it (linking).
+    {"net/http", "net/http.(*persistConn).roundTrip", "go_http_round_trip", ProbeAt::kEntry, true,
+     kRegabiGo, kAnyLaterGo},
+    {"net/http", "net/http.(*Request).write", "go_http_request_write", ProbeAt::kEntry, true,
+     kRegabiGo, kAnyLaterGo},
 };
 
 // Struct members each library's probes read.
@@ -51,6 +56,9 @@ struct LibraryFields {
 inline constexpr symbolizer::GoField kTlsFields[] = {
     symbolizer::GoField::kTlsConnConn, symbolizer::GoField::kNetConnFd,
     symbolizer::GoField::kNetFdPfd, symbolizer::GoField::kPollFdSysfd};
-inline constexpr LibraryFields kLibraryFields[] = {{"crypto/tls", kTlsFields}};
+inline constexpr symbolizer::GoField kNetHttpFields[] = {
+    symbolizer::GoField::kTransportRequestRequest};
+inline constexpr LibraryFields kLibraryFields[] = {{"crypto/tls", kTlsFields},
+                                                   {"net/http", kNetHttpFields}};
 
 }  // namespace ztrace::probes::go

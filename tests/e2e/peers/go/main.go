@@ -12,7 +12,9 @@
 // hop; the handler GETs CHAIN_NEXT<same path> with one shared keep-alive http.Client, in the
 // handler's goroutine; unset: the leaf), CHAIN_NAME (name in the report, default "go"),
 // CHAIN_OWN_TRACEPARENT ("propagate": send our own traceparent, incoming trace id and a new
-// span id, like an instrumented application; any other value is sent as it is). The answer is
+// span id, like an instrumented application; any other value is sent as it is),
+// CHAIN_PATH_PREFIX (put before the path sent to the next hop: the hop then does not forward
+// its request line, so the agent cannot link it by that line). The answer is
 // JSON: {"hop", "pid", "method", "path", "peer_port", "traceparent": [received values],
 // "tracestate": [...], "sent_traceparent", "next_status", "next": next hop's JSON or null};
 // 502 when the next hop fails.
@@ -139,7 +141,8 @@ func chainHop(w http.ResponseWriter, r *http.Request) {
 	}
 	code := 200
 	if next := os.Getenv("CHAIN_NEXT"); next != "" {
-		req, err := http.NewRequest(http.MethodGet, strings.TrimRight(next, "/")+r.URL.RequestURI(), nil)
+		nextURL := strings.TrimRight(next, "/") + os.Getenv("CHAIN_PATH_PREFIX") + r.URL.RequestURI()
+		req, err := http.NewRequest(http.MethodGet, nextURL, nil)
 		if err == nil {
 			if own := os.Getenv("CHAIN_OWN_TRACEPARENT"); own != "" {
 				tp := ownTraceparent(own, received)
