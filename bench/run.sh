@@ -5,7 +5,8 @@
 #   sudo bench/run.sh [rounds] [seconds per saturation run]     (default 3 rounds of 5 s)
 #
 # Workloads (the e2e peers, tests/e2e/peers): nginx static file, Go net/http, Java
-# com.sun.net.httpserver, Node http, and a two-hop chain (wrk -> Go A -> Go B). The agent traces
+# com.sun.net.httpserver, Node http, a two-hop chain (wrk -> Go A -> Go B), and nginx over
+# HTTP/2 (h2c) under h2load (16 connections x 10 concurrent streams). The agent traces
 # the servers (--pid), not wrk. Each is measured
 #   off    without the agent
 #   null   with the agent, spans built but exported nowhere (capture + assembly)
@@ -15,7 +16,7 @@
 # traceparent injection). Every run is wrk -c16 for the given seconds (saturation: req/s,
 # latency under load) then wrk -c1 for 2 s (latency of a lone request).
 # Then: agent memory with 10,000 idle keep-alive connections, the pipeline's events/s per
-# core on a recording of the nginx traffic (bench/pipeline_bench), and OTLP encoding
+# core on recordings of the nginx HTTP/1.1 and HTTP/2 traffic (bench/pipeline_bench), and OTLP encoding
 # throughput (bench/otlp_encode_bench).
 # Output: a table on stdout, bench/results/latest.{md,json,csv}. Exit status 1 when a run
 # lost spans (spans exported < requests served): a fast result that loses spans is a failure.
@@ -77,7 +78,7 @@ wait_port() {  # port: until something accepts on 127.0.0.1:port (10 s)
   return 1
 }
 
-start_nginx() {  # port → sets server_pid
+start_nginx() {  # port [listen options] → sets server_pid
   mkdir -p "$work/html" "$work/logs" "$work/tmp"
   head -c 612 /dev/zero | tr '\0' 'x' >"$work/html/index.html"
   cat >"$work/nginx.conf" <<CONF
@@ -92,7 +93,7 @@ http {
   uwsgi_temp_path $work/tmp; scgi_temp_path $work/tmp;
   keepalive_requests 1000000;
   keepalive_timeout 300s;
-  server { listen 127.0.0.1:$1 backlog=4096; root $work/html; }
+  server { listen 127.0.0.1:$1 backlog=4096 ${2:-}; root $work/html; }
 }
 CONF
   nginx -c "$work/nginx.conf" -p "$work"
@@ -127,6 +128,30 @@ run_wrk() {  # connections seconds url
     /requests in/ {n=$1}
     END {printf "%s %s %s %s\n", rps, p50, p99, n}' "$work/wrk.out"
 }
+
+# h2load (HTTP/2, prior knowledge) → the same fields; it reports no percentiles, so p50 is the
+# mean and p99 "nan". Failed or errored requests stop the benchmark as with wrk.
+run_h2load() {  # connections seconds url
+  local streams=10
+  [[ $1 == 1 ]] && streams=1
+  h2load -t1 -c"$1" -m"$streams" -D"$2" "$3" >"$work/h2load.out"
+  if ! grep -q " 0 failed, 0 errored" "$work/h2load.out"; then
+    log "h2load against $3 saw failures:"
+    cat "$work/h2load.out" >&2
+    exit 1
+  fi
+  awk '
+    function us(v) { if (v ~ /us$/) return v+0; if (v ~ /ms$/) return (v+0)*1000; if (v ~ /s$/) return (v+0)*1000000; return v }
+    /^finished in/ {rps=$4}
+    /^requests:/ {n=$8}
+    /^time for request:/ {mean=us($6)}
+    END {printf "%s %s nan %s\n", rps, mean, n}' "$work/h2load.out"
+}
+
+run_load() {  # connections seconds url: h2load for the HTTP/2 workloads, else wrk
+  if [[ $LOAD_TOOL == h2load ]]; then run_h2load "$@"; else run_wrk "$@"; fi
+}
+LOAD_TOOL=wrk
 
 cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 
@@ -181,8 +206,8 @@ measure() {  # workload mode url server_pids...
       ;;
   esac
   [[ $mode == off || $mode == sdk ]] || ticks0=$(cpu_ticks "$agent_pid")
-  loaded=$(run_wrk $CONNECTIONS "$SECONDS_PER_RUN" "$url")
-  lone=$(run_wrk 1 $LATENCY_SECONDS "$url")
+  loaded=$(run_load $CONNECTIONS "$SECONDS_PER_RUN" "$url")
+  lone=$(run_load 1 $LATENCY_SECONDS "$url")
   case $mode in
     off) ;;
     sdk) ;;  # spans counted when the SDK's process stops
@@ -292,6 +317,15 @@ bench_workload chain 3 "http://127.0.0.1:$port_a/chain/bench" off null otlp null
 stop_pid "$pid_a"
 stop_pid "$pid_b"
 
+# nginx over HTTP/2 without TLS (h2c, prior knowledge): one SERVER span per stream.
+next_port
+start_nginx "$port" http2
+server_pids=("$server_pid")
+LOAD_TOOL=h2load
+bench_workload nginx-h2 1 "http://127.0.0.1:$port/index.html" off null otlp
+LOAD_TOOL=wrk
+kill "$server_pid"
+
 # --- memory with idle connections ----------------------------------------------------------
 ulimit -n "$(ulimit -Hn)"  # the client and nginx each hold one fd per connection
 next_port
@@ -322,6 +356,14 @@ run_wrk $CONNECTIONS 2 "http://127.0.0.1:$port/index.html" >/dev/null
 stop_agent
 kill "$server_pid"
 build/bench/pipeline_bench "$work/nginx.events" 10 >"$results/pipeline.md"
+
+next_port
+start_nginx "$port" http2
+start_agent --pid "$server_pid" --record-events "$work/nginx-h2.events"
+run_h2load $CONNECTIONS 2 "http://127.0.0.1:$port/index.html" >/dev/null
+stop_agent
+kill "$server_pid"
+build/bench/pipeline_bench "$work/nginx-h2.events" 10 >"$results/pipeline_h2.md"
 
 build/bench/otlp_encode_bench 200000 >"$results/otlp.md"
 

@@ -4,7 +4,8 @@
 Each <workload>.<mode> file holds one line per round:
   rps p50_us p99_us requests lone_p50_us lone_p99_us lone_requests agent_ticks agent_rss_kb
   spans dropped_events
-(lone_*: wrk -c1, right after the saturation run, same agent). Medians over rounds.
+(lone_*: wrk -c1, right after the saturation run, same agent; h2load runs have the mean in
+place of p50 and nan for p99). Medians over rounds.
 Exit status 1 when any run exported fewer spans than the requests it served needed.
 """
 import csv
@@ -20,7 +21,8 @@ results, rounds, secs, conns, lone_secs = sys.argv[1], int(sys.argv[2]), int(sys
 hz = os.sysconf("SC_CLK_TCK")
 WORKLOADS = [("nginx", "nginx, static 612 B"), ("go", "Go net/http"),
              ("java", "Java com.sun.net.httpserver"), ("node", "Node http"),
-             ("chain", "chain wrk → Go A → Go B")]
+             ("chain", "chain wrk → Go A → Go B"),
+             ("nginx-h2", "nginx, HTTP/2 h2c, h2load")]
 MODES = {"null": "ztrace, no export", "otlp": "ztrace → OTLP/HTTP",
          "null-no-inject": "ztrace, no export, --no-inject",
          "sdk": "OpenTelemetry Node SDK → OTLP/HTTP"}
@@ -67,12 +69,16 @@ for workload, title in WORKLOADS:
             "events_dropped": med(runs, 10),
             "spans_lost": run_lost,
         }
+        for key in ("p99_added_us", "lone_p99_added_us"):  # h2load has no percentiles
+            if row[key] != row[key]:
+                row[key] = None
         rows.append(row)
         if run_lost:
             lost.append(f"{title} / {mode_title}")
 
 idle = load("idle")
 pipeline_md = open(os.path.join(results, "pipeline.md")).read().strip()
+pipeline_h2_md = open(os.path.join(results, "pipeline_h2.md")).read().strip()
 otlp_md = open(os.path.join(results, "otlp.md")).read().strip()
 
 meta = {"date": datetime.date.today().isoformat(),
@@ -82,7 +88,7 @@ meta = {"date": datetime.date.today().isoformat(),
 
 
 def fmt(value, spec, unit=""):
-    return "n/a" if value is None else f"{value:{spec}}{unit}"
+    return "n/a" if value is None or value != value else f"{value:{spec}}{unit}"
 
 
 hdr = ("| workload | with | req/s without | req/s with | ratio | p50 added | p99 added "
@@ -91,7 +97,7 @@ lines = [hdr, "|" + "---|" * 12]
 for r in rows:
     lines.append(
         f"| {r['workload']} | {r['mode']} | {r['rps_without']:.0f} | {r['rps_with']:.0f} | "
-        f"{r['rps_ratio']:.3f} | {r['p50_added_us']:.0f} µs | {r['p99_added_us']:.0f} µs | "
+        f"{r['rps_ratio']:.3f} | {r['p50_added_us']:.0f} µs | {fmt(r['p99_added_us'], '.0f', ' µs')} | "
         f"{r['lone_p50_added_us']:.0f} µs | {fmt(r['agent_cpu_s_per_10k_req'], '.3f', ' s')} | "
         f"{fmt(r['agent_peak_rss_mib'], '.0f', ' MiB')} | "
         f"{r['spans_per_expected']:.4f}{' LOST' if r['spans_lost'] else ''} | "
@@ -103,9 +109,11 @@ if idle:
                  f"{after_kb / 1024:.0f} MiB ({before_kb / 1024:.0f} MiB before they opened).")
 table = "\n".join([
     f"{meta['date']}, {meta['machine']}, {rounds} alternating rounds; each run wrk -t1 "
-    f"-c{conns} for {secs} s (saturation), then -c1 for {lone_secs} s (lone p50); medians.",
+    f"-c{conns} for {secs} s (saturation), then -c1 for {lone_secs} s (lone p50); medians. "
+    f"HTTP/2: h2load -c{conns} -m10, then -c1 -m1; its p50 is the mean (no percentiles).",
     "", *lines, "", idle_line, "",
     "Pipeline on recorded nginx traffic (bench/pipeline_bench, one core):", "", pipeline_md, "",
+    "The same on recorded nginx HTTP/2 (h2c) traffic:", "", pipeline_h2_md, "",
     "OTLP export (bench/otlp_encode_bench):", "", otlp_md, ""])
 
 out = "bench/results"

@@ -12,7 +12,10 @@
  * crypto/tls.(*Conn).Write/Read: the plaintext of Go HTTPS servers and clients. It is emitted
  * as zt_data_event pieces on the socket under the tls.Conn, with the socket's role and
  * tuple taken from socket_trace's `conns` and its own stream positions, so userspace parses
- * it exactly like plaintext captured at the syscall layer.
+ * it exactly like plaintext captured at the syscall layer. Request heads get a trace context
+ * as at the syscall layer (http1_context.bpf.h): a server's from its traceparent, recorded for
+ * the goroutine that read it; a client's parent from the goroutine writing it. (The context
+ * cannot be injected into TLS: the next hop sees no traceparent but the application's.)
  *
  * Go register ABI (amd64, Go >= 1.17): arguments in RAX, RBX, RCX, RDI, RSI, R8-R11; R14 is
  * the current g (goroutine), which identifies a call across its entry and return even when
@@ -29,11 +32,19 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
+/* Bytes of a TLS request head scanned for its traceparent (socket_trace's default). */
+const volatile __u32 traceparent_scan_bytes = 2048;
+
+#include "bpf/http1_context.bpf.h"
+
 /* key: socket; value: stream positions of its TLS plaintext. Written by the probes; entries
  * of closed sockets age out (LRU) or are reset when the socket's generation changes. */
 struct tls_stream {
 	__u64 generation;
 	__u64 bytes[2]; /* by enum zt_direction */
+	__u8 head_prefix_len; /* a request head split across reads (http1_context.bpf.h) */
+	__u8 head_prefix[4];
+	__u8 pad[3];
 };
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -65,12 +76,17 @@ struct {
 	__type(value, __u64);
 } go_counters SEC(".maps");
 
-/* A piece is assembled here (too big for the stack), then copied into the ring. */
+/* A piece is assembled here (too big for the stack), then copied into the ring; a request
+ * head is looked at here first. */
+struct go_scratch {
+	struct zt_data_event event;
+	__u8 guard[64]; /* header parsing reads a bounded distance past a masked offset */
+};
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct zt_data_event);
+	__type(value, struct go_scratch);
 } go_scratch SEC(".maps");
 
 #define WAKEUP_THRESHOLD_BYTES (256 * 1024) /* as socket_trace: batch the reader's wakeups */
@@ -94,44 +110,54 @@ static __always_inline int tls_conn_fd(const struct zt_go_offsets *o, __u64 tls_
 	return fd >= 0 && fd < (1 << 30) ? (int)fd : -1;
 }
 
-/* Emits `len` plaintext bytes at user address `buf` as pieces on the socket (tgid, fd). */
-static __always_inline void emit_plaintext(__u32 tgid, __u32 tid, int fd, __u8 direction,
-					   __u64 buf, __u64 len, __u64 timestamp_ns)
+/* The TLS plaintext stream of a traced socket: its `conns` entry and stream state (reset
+ * when the socket's generation changed). False when the fd is not a traced socket. */
+static __always_inline bool tls_stream_of(struct zt_conn_key *key, struct zt_conn_info **conn,
+					  struct tls_stream **stream)
 {
-	struct zt_conn_key key = { .tgid = tgid, .fd = fd };
-	struct zt_conn_info *conn = bpf_map_lookup_elem(&conns, &key);
-	if (!conn || !conn->is_traced_socket) {
+	*conn = bpf_map_lookup_elem(&conns, key);
+	if (!*conn || !(*conn)->is_traced_socket) {
 		count(ZT_GO_NOT_A_SOCKET);
-		return;
+		return false;
 	}
-	struct tls_stream *stream = bpf_map_lookup_elem(&go_tls_streams, &key);
-	if (!stream || stream->generation != conn->generation) {
-		struct tls_stream fresh = { .generation = conn->generation };
-		bpf_map_update_elem(&go_tls_streams, &key, &fresh, BPF_ANY);
-		stream = bpf_map_lookup_elem(&go_tls_streams, &key);
-		if (!stream)
-			return;
+	*stream = bpf_map_lookup_elem(&go_tls_streams, key);
+	if (!*stream || (*stream)->generation != (*conn)->generation) {
+		struct tls_stream fresh = { .generation = (*conn)->generation };
+		bpf_map_update_elem(&go_tls_streams, key, &fresh, BPF_ANY);
+		*stream = bpf_map_lookup_elem(&go_tls_streams, key);
 	}
+	return *stream != NULL;
+}
+
+/* Emits `len` plaintext bytes at user address `buf` as pieces on the socket `key`, each
+ * carrying `trace` (origin ZT_CTX_NONE: no context, ids are made in userspace). */
+static __always_inline void emit_plaintext(const struct zt_conn_key *key,
+					   const struct zt_conn_info *conn, struct tls_stream *stream,
+					   __u32 tid, __u8 direction, __u64 buf, __u64 len,
+					   const struct zt_trace_context *trace)
+{
+	__u64 timestamp_ns = bpf_ktime_get_ns();
 	__u64 stream_offset = stream->bytes[direction & 1];
 	stream->bytes[direction & 1] += len;
 
 	__u32 zero = 0;
-	struct zt_data_event *e = bpf_map_lookup_elem(&go_scratch, &zero);
+	struct go_scratch *scratch = bpf_map_lookup_elem(&go_scratch, &zero);
+	struct zt_data_event *e = scratch ? &scratch->event : NULL;
 	if (!e)
 		return;
 	e->type = ZT_EVENT_DATA;
 	e->direction = direction;
 	e->role = conn->role;
 	e->syscall = ZT_SYS_GO_TLS;
-	e->pid = tgid;
+	e->pid = key->tgid;
 	e->tid = tid;
-	e->fd = fd;
+	e->fd = key->fd;
 	e->generation = conn->generation | ZT_GO_TLS_GENERATION_BIT;
 	e->timestamp_ns = timestamp_ns;
 	e->stream_offset = stream_offset;
 	e->call_bytes = len;
 	e->tuple = conn->tuple;
-	__builtin_memset(&e->trace, 0, sizeof(e->trace)); /* ZT_CTX_NONE: ids made in userspace */
+	e->trace = *trace;
 	for (__u32 i = 0; i < ZT_GO_MAX_PIECES; i++) {
 		__u64 at = (__u64)i * ZT_PIECE_BYTES;
 		if (at >= len)
@@ -159,6 +185,81 @@ static __always_inline void emit_plaintext(__u32 tgid, __u32 tid, int fd, __u8 d
 	}
 }
 
+/* TLS plaintext a Go program writes: a client request gets its context (the parent the
+ * net/http probes handed to this goroutine), a server's response start answers the request
+ * it serves. */
+static __always_inline void classify_tls_write(__u32 tgid, __u64 g, struct zt_conn_info *conn,
+					       __u64 buf, __u64 len, struct zt_trace_context *trace)
+{
+	__u32 first4 = 0;
+	if (len < 5 || bpf_probe_read_user(&first4, 4, (void *)buf))
+		return;
+	if (conn->role == ZT_ROLE_SERVER) {
+		if (first4 == METHOD4('H', 'T', 'T', 'P') &&
+		    conn->responses_started < conn->requests_read)
+			conn->responses_started += 1;
+		return;
+	}
+	if (!is_request_start(first4))
+		return;
+	struct served_request parent;
+	__u8 origin = ZT_CTX_CLIENT_ROOT;
+	if (parent_by_goroutine(tgid, g, &parent, &origin)) {
+		__builtin_memcpy(trace->trace_id, parent.trace_id, 16);
+		__builtin_memcpy(trace->parent_span_id, parent.span_id, 8);
+		trace->trace_flags = parent.trace_flags;
+	} else {
+		random_bytes(trace->trace_id, 16);
+		trace->trace_flags = ZT_TRACE_FLAG_SAMPLED;
+	}
+	random_bytes(trace->span_id, 8);
+	trace->origin = origin;
+}
+
+/* TLS plaintext a Go server reads: a request head gets its context (from its traceparent)
+ * and becomes the request this goroutine serves. The connection's request and response
+ * counters are the socket's (its ciphertext never looks like HTTP). */
+static __always_inline void classify_tls_read(const struct zt_conn_key *key, __u64 g,
+					      struct zt_conn_info *conn, struct tls_stream *stream,
+					      __u64 buf, __u64 n, struct zt_trace_context *trace)
+{
+	if (conn->role != ZT_ROLE_SERVER)
+		return;
+	struct split_head split = {};
+	enum split_head_result step =
+		split_head_step(&stream->head_prefix_len, stream->head_prefix, buf, n,
+				conn->responses_started == conn->requests_read, &split);
+	if (step == SPLIT_HEAD_KEPT)
+		return;
+	__u32 first4 = 0;
+	if (step == SPLIT_HEAD_NONE &&
+	    (n < 5 || bpf_probe_read_user(&first4, 4, (void *)buf) || !is_request_start(first4)))
+		return;
+	__u32 zero = 0;
+	struct go_scratch *scratch = bpf_map_lookup_elem(&go_scratch, &zero);
+	struct zt_data_event *e = scratch ? &scratch->event : NULL;
+	if (!e)
+		return;
+	__u32 head = n < traceparent_scan_bytes ? n : traceparent_scan_bytes;
+	if (head > ZT_PIECE_BYTES)
+		head = ZT_PIECE_BYTES;
+	if (bpf_probe_read_user(e->data, head, (void *)buf))
+		head = 0;
+	/* A traceparent beyond `head` is still found by userspace, which corrects the trace. */
+	server_context_of_head(e->data, head, trace);
+	if (step == SPLIT_HEAD_COMPLETED)
+		trace->flags = ZT_CTX_FLAG_BEGAN_IN_PREVIOUS_CALL;
+	conn->requests_read += 1;
+	struct served_request served = { .fd = key->fd,
+					 .generation = conn->generation,
+					 .request_number = conn->requests_read,
+					 .trace_flags = trace->trace_flags };
+	__builtin_memcpy(served.trace_id, trace->trace_id, 16);
+	__builtin_memcpy(served.span_id, trace->span_id, 8);
+	struct goroutine_key gk = { .tgid = key->tgid, .g = g };
+	bpf_map_update_elem(&goroutine_requests, &gk, &served, BPF_ANY);
+}
+
 /* crypto/tls.(*Conn).Write(c *Conn, b []byte) (int, error): RAX = c, RBX = b.ptr, RCX = b.len.
  * At a site near the entry: the bytes are all there before they are encrypted. */
 SEC("uprobe")
@@ -177,7 +278,14 @@ int go_tls_write(struct pt_regs *ctx)
 		count(ZT_GO_NOT_A_SOCKET);
 		return 0;
 	}
-	emit_plaintext(tgid, (__u32)pid_tgid, fd, ZT_DIR_EGRESS, ctx->bx, len, bpf_ktime_get_ns());
+	struct zt_conn_key key = { .tgid = tgid, .fd = fd };
+	struct zt_conn_info *conn;
+	struct tls_stream *stream;
+	if (!tls_stream_of(&key, &conn, &stream))
+		return 0;
+	struct zt_trace_context trace = {};
+	classify_tls_write(tgid, ctx->r14, conn, ctx->bx, len, &trace);
+	emit_plaintext(&key, conn, stream, (__u32)pid_tgid, ZT_DIR_EGRESS, ctx->bx, len, &trace);
 	return 0;
 }
 
@@ -240,8 +348,14 @@ int go_tls_read_data(struct pt_regs *ctx)
 	__s64 n = (__s64)reg_value(ctx, bpf_get_attach_cookie(ctx));
 	if (n <= 0)
 		return 0;
-	emit_plaintext(g.tgid, (__u32)pid_tgid, copy.fd, ZT_DIR_INGRESS, copy.buf, n,
-		       bpf_ktime_get_ns());
+	struct zt_conn_key key = { .tgid = g.tgid, .fd = copy.fd };
+	struct zt_conn_info *conn;
+	struct tls_stream *stream;
+	if (!tls_stream_of(&key, &conn, &stream))
+		return 0;
+	struct zt_trace_context trace = {};
+	classify_tls_read(&key, g.g, conn, stream, copy.buf, n, &trace);
+	emit_plaintext(&key, conn, stream, (__u32)pid_tgid, ZT_DIR_INGRESS, copy.buf, n, &trace);
 	return 0;
 }
 

@@ -36,6 +36,8 @@ const volatile __u32 max_pieces_per_call = 4;
 const volatile __u32 traceparent_scan_bytes = 2048; /* of a request head, for its traceparent */
 const volatile __u8 inject_enabled = 0;             /* queue traceparent headers for sk_msg */
 
+#include "bpf/http1_context.bpf.h"
+
 /* key: tgid; value: unused. Written by userspace (selection rules) and by the fork hook
  * (children of traced processes); deleted by the exit hook and by userspace. */
 struct {
@@ -341,14 +343,6 @@ static __always_inline __u64 request_line_hash(const __u8 *data, __u32 len, __u6
 	return st.spaces == 2 ? st.hash : 0; /* a cut line is not matched */
 }
 
-static __always_inline bool request_unanswered(__u32 tgid, __s32 fd, __u64 generation,
-					       __u32 request_number)
-{
-	struct zt_conn_key key = { .tgid = tgid, .fd = fd };
-	struct zt_conn_info *conn = bpf_map_lookup_elem(&conns, &key);
-	return conn && conn->generation == generation && conn->responses_started < request_number;
-}
-
 /* The goroutine (its g) of a Go process in a syscall, 0 for other processes. Go makes
  * syscalls from Go code (runtime/internal/syscall.Syscall6 is ABIInternal since Go 1.19),
  * where R14 holds g; the task's saved user registers still have it at the syscall. */
@@ -363,162 +357,6 @@ static __always_inline __u64 current_goroutine(__u32 tgid)
 	return g;
 }
 
-#define METHOD4(a, b, c, d) ((__u32)(a) | (__u32)(b) << 8 | (__u32)(c) << 16 | (__u32)(d) << 24)
-
-/* First bytes of an HTTP/1.x request line (RFC 9110 methods). */
-static __always_inline bool is_request_start(__u32 first4)
-{
-	switch (first4) {
-	case METHOD4('G', 'E', 'T', ' '):
-	case METHOD4('P', 'O', 'S', 'T'):
-	case METHOD4('P', 'U', 'T', ' '):
-	case METHOD4('D', 'E', 'L', 'E'):
-	case METHOD4('H', 'E', 'A', 'D'):
-	case METHOD4('P', 'A', 'T', 'C'):
-	case METHOD4('O', 'P', 'T', 'I'):
-	case METHOD4('C', 'O', 'N', 'N'):
-	case METHOD4('T', 'R', 'A', 'C'):
-		return true;
-	}
-	return false;
-}
-
-static __always_inline void random_bytes(__u8 *dst, int n)
-{
-	for (int i = 0; i < n; i += 4) {
-		__u32 r = bpf_get_prandom_u32();
-		__builtin_memcpy(dst + i, &r, 4);
-	}
-}
-
-static __always_inline int hex_value(__u8 c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f') /* W3C: lowercase only */
-		return c - 'a' + 10;
-	return -1;
-}
-
-/* Decodes 2*n lowercase hex digits at data[pos]; false on a bad digit or an all-zero id. */
-static __always_inline bool decode_hex_id(const __u8 *data, __u32 pos, __u8 *dst, int n)
-{
-	__u8 any = 0;
-	for (int i = 0; i < n; i++) {
-		int hi = hex_value(data[(pos + 2 * i) & (2 * ZT_PIECE_BYTES - 1)]);
-		int lo = hex_value(data[(pos + 2 * i + 1) & (2 * ZT_PIECE_BYTES - 1)]);
-		if (hi < 0 || lo < 0)
-			return false;
-		dst[i] = hi << 4 | lo;
-		any |= dst[i];
-	}
-	return any != 0;
-}
-
-#define TRACEPARENT_VALUE_BYTES 55 /* 00-<32 hex>-<16 hex>-<2 hex> */
-#define HAS_NEWLINE(w)                                                                        \
-	((((w) ^ 0x0a0a0a0a0a0a0a0aULL) - 0x0101010101010101ULL) & ~((w) ^ 0x0a0a0a0a0a0a0a0aULL) & \
-	 0x8080808080808080ULL)
-
-#define TRACEPARENT_SCAN_MAX_BYTES 2048
-#define LOWER8(w) ((w) | 0x2020202020202020ULL)
-
-struct traceparent_scan {
-	const __u8 *data; /* request head bytes (map value) */
-	__u32 len;
-	int value_pos;     /* result: position of the header's value, or one of: */
-	__u32 line_end;    /* result: position after the first LF (the request line), 0: none */
-};
-#define TRACEPARENT_ABSENT -1   /* the header block ended without one */
-#define TRACEPARENT_UNKNOWN -2  /* the data ended before the header block did */
-
-/* bpf_loop callback: looks at the 8 bytes at index * 8 for a line starting `traceparent:`
- * (name case-insensitive, compared as two words). Returns 1 to stop the loop. */
-static long scan_traceparent_word(__u32 index, void *arg)
-{
-	struct traceparent_scan *scan = arg;
-	const __u8 *data = scan->data;
-	__u32 off = (index * 8) & (TRACEPARENT_SCAN_MAX_BYTES - 1);
-	if (off + 8 > scan->len)
-		return 1;
-	__u64 word;
-	__builtin_memcpy(&word, &data[off], 8);
-	if (!HAS_NEWLINE(word))
-		return 0;
-	for (__u32 b = 0; b < 8; b++) {
-		if (data[off + b] != '\n')
-			continue;
-		__u32 line = (off + b + 1) & (TRACEPARENT_SCAN_MAX_BYTES - 1);
-		if (!scan->line_end)
-			scan->line_end = off + b + 1;
-		if (line >= scan->len)
-			return 1;
-		if (data[line] == '\r') {
-			scan->value_pos = TRACEPARENT_ABSENT;
-			return 1;
-		}
-		if (line + 12 + TRACEPARENT_VALUE_BYTES > scan->len)
-			return 1; /* no room left for the header in this data */
-		__u64 head;
-		__u32 tail;
-		__builtin_memcpy(&head, &data[line], 8);
-		__builtin_memcpy(&tail, &data[line + 8], 4);
-		if (LOWER8(head) == *(const __u64 *)"tracepar" &&
-		    (tail | 0x20202020) == *(const __u32 *)"ent:") {
-			scan->value_pos = line + 12;
-			return 1;
-		}
-	}
-	return 0;
-}
-
-/* Position in data[0..len) of the value of a `traceparent:` header line, or
- * TRACEPARENT_ABSENT / TRACEPARENT_UNKNOWN; *line_end (optional) gets the position after the
- * first LF, which ends the request line (0: not in the data). Needs bpf_loop (5.17+): a plain
- * bounded loop this long is too much for the verifier. Without it the kernel does not read
- * incoming headers (userspace still does, for the server span) and does not inject. */
-static __always_inline int find_traceparent(const __u8 *data, __u32 len, __u32 *line_end)
-{
-	if (!bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_loop))
-		return TRACEPARENT_ABSENT;
-	struct traceparent_scan scan = { .data = data, .value_pos = TRACEPARENT_UNKNOWN };
-	scan.len = len < traceparent_scan_bytes ? len : traceparent_scan_bytes;
-	if (scan.len > TRACEPARENT_SCAN_MAX_BYTES)
-		scan.len = TRACEPARENT_SCAN_MAX_BYTES;
-	bpf_loop(TRACEPARENT_SCAN_MAX_BYTES / 8, scan_traceparent_word, &scan, 0);
-	if (line_end)
-		*line_end = scan.line_end;
-	return scan.value_pos;
-}
-
-/* Parses the traceparent value at data[pos] into ctx; false when malformed (W3C Trace Context
- * §3.2: version 00, lowercase hex, non-zero ids). */
-static __always_inline bool parse_traceparent(const __u8 *data, __u32 pos, __u32 len,
-					      struct zt_trace_context *ctx)
-{
-	if (data[pos & (ZT_PIECE_BYTES - 1)] == ' ')
-		pos++;
-	pos &= ZT_PIECE_BYTES - 1;
-	if (pos + TRACEPARENT_VALUE_BYTES > len)
-		return false;
-	if (data[pos] != '0' || data[pos + 1] != '0' || data[pos + 2] != '-' ||
-	    data[pos + 35] != '-' || data[pos + 52] != '-')
-		return false;
-	__u8 after = pos + TRACEPARENT_VALUE_BYTES < len ? data[pos + TRACEPARENT_VALUE_BYTES] : '\r';
-	if (after != '\r' && after != ' ' && after != '\t')
-		return false;
-	__u8 flags;
-	if (!decode_hex_id(data, pos + 3, ctx->trace_id, 16) ||
-	    !decode_hex_id(data, pos + 36, ctx->parent_span_id, 8))
-		return false;
-	int hi = hex_value(data[pos + 53]), lo = hex_value(data[pos + 54]);
-	if (hi < 0 || lo < 0)
-		return false;
-	flags = hi << 4 | lo;
-	ctx->trace_flags = flags;
-	return true;
-}
-
 /* A request head was read on a server socket: start (or continue) its trace and make it the
  * thread's current request. The head's first bytes are already in s->event.data, after the
  * bytes line_seed hashed (a head split across reads). */
@@ -527,18 +365,9 @@ static __always_inline void on_server_request(struct data_scratch *s, __u32 head
 					      struct zt_conn_info *info)
 {
 	struct zt_trace_context *ctx = &s->event.trace;
-	int value = find_traceparent(s->event.data, head_bytes, NULL);
-	if (value >= 0 && parse_traceparent(s->event.data, value, head_bytes, ctx)) {
-		ctx->origin = ZT_CTX_SERVER_HEADER;
-	} else {
-		random_bytes(ctx->trace_id, 16);
-		__builtin_memset(ctx->parent_span_id, 0, 8);
-		ctx->trace_flags = ZT_TRACE_FLAG_SAMPLED;
-		ctx->origin = value >= 0 ? ZT_CTX_SERVER_BAD_HEADER : ZT_CTX_SERVER_NEW;
-	}
+	int value = server_context_of_head(s->event.data, head_bytes, ctx);
 	/* Some servers read a head in pieces: keep looking in the connection's next read. */
 	info->head_pending = value == TRACEPARENT_UNKNOWN;
-	random_bytes(ctx->span_id, 8);
 
 	info->requests_read += 1;
 	struct served_request *previous = bpf_map_lookup_elem(&thread_requests, &pid_tgid);
@@ -645,26 +474,6 @@ static __always_inline struct served_request *parent_by_thread(__u64 pid_tgid, _
 	else
 		*origin = ZT_CTX_CLIENT_THREAD;
 	return *origin == ZT_CTX_CLIENT_THREAD ? served : NULL;
-}
-
-/* The parent the net/http probes handed to goroutine g for the request it writes (taken: it
- * is for this request only). Returns false when there is none; *origin then says whether it
- * was stale. */
-static __always_inline bool parent_by_goroutine(__u32 tgid, __u64 g, struct served_request *out,
-						__u8 *origin)
-{
-	struct goroutine_key key = { .tgid = tgid, .g = g };
-	struct goroutine_client_parent *handed = bpf_map_lookup_elem(&goroutine_client_parents, &key);
-	if (!handed)
-		return false;
-	*out = handed->parent;
-	bpf_map_delete_elem(&goroutine_client_parents, &key);
-	if (!request_unanswered(tgid, out->fd, out->generation, out->request_number)) {
-		*origin = ZT_CTX_CLIENT_STALE;
-		return false;
-	}
-	*origin = ZT_CTX_CLIENT_GOROUTINE;
-	return true;
 }
 
 /* The unanswered request of this process whose request line this client request repeats
@@ -876,64 +685,27 @@ static __always_inline void classify_client_write(struct syscall_args *args, __u
 		args->injection_pending = 1;
 }
 
-/* True when the n (1-4) bytes of `bytes` begin a request line. */
-static __always_inline bool is_request_start_prefix(__u32 bytes, __u32 n)
-{
-	static const __u32 starts[] = {
-		METHOD4('G', 'E', 'T', ' '), METHOD4('P', 'O', 'S', 'T'), METHOD4('P', 'U', 'T', ' '),
-		METHOD4('D', 'E', 'L', 'E'), METHOD4('H', 'E', 'A', 'D'), METHOD4('P', 'A', 'T', 'C'),
-		METHOD4('O', 'P', 'T', 'I'), METHOD4('C', 'O', 'N', 'N'), METHOD4('T', 'R', 'A', 'C'),
-	};
-	__u32 mask = n >= 4 ? 0xffffffffu : (1u << (8 * n)) - 1;
-	for (__u32 i = 0; i < sizeof(starts) / sizeof(starts[0]); i++) {
-		if ((starts[i] & mask) == (bytes & mask))
-			return true;
-	}
-	return false;
-}
-
-/* A request head split across reads: a server that reads a byte ahead (Go's net/http, while
- * its handler runs) takes the next request's first byte in one read and the rest in the
- * next. A short read that can begin a request, once every request read was answered, is kept
- * in the connection; the next read completes the method or drops it. Returns true when the
- * read was handled here. */
+/* A read that is part of a request head split across reads (http1_context.bpf.h). Returns
+ * true when the read was handled here. */
 static __always_inline bool on_split_request_head(struct data_scratch *s,
 						  const struct syscall_args *args, long ret,
 						  __u64 pid_tgid, struct zt_conn_info *info)
 {
 	__u64 first = first_byte_address(args);
-	if (!first)
-		return false;
-	if (!info->head_prefix_len) {
-		if (ret > 4 || info->role != ZT_ROLE_SERVER ||
-		    info->responses_started != info->requests_read)
-			return false;
-		__u32 n = ret & 7, bytes = 0;
-		if (n > 4 || bpf_probe_read_user(&bytes, n, (void *)first) ||
-		    !is_request_start_prefix(bytes, n))
-			return false;
-		info->head_prefix_len = n;
-		__builtin_memcpy(info->head_prefix, &bytes, 4);
-		return true;
-	}
-	__u32 have = info->head_prefix_len;
-	__u32 prefix = 0;
-	__builtin_memcpy(&prefix, info->head_prefix, 4);
-	info->head_prefix_len = 0;
-	if (have > 4 || ret < 4 - have)
-		return false;
+	bool may_begin = info->role == ZT_ROLE_SERVER &&
+			 info->responses_started == info->requests_read;
+	struct split_head split = {};
+	enum split_head_result step = split_head_step(&info->head_prefix_len, info->head_prefix,
+						      first, ret, may_begin, &split);
+	if (step != SPLIT_HEAD_COMPLETED)
+		return step == SPLIT_HEAD_KEPT;
 	__u32 head = ret < traceparent_scan_bytes ? ret : traceparent_scan_bytes;
 	if (head > ZT_PIECE_BYTES)
 		head = ZT_PIECE_BYTES;
 	if (bpf_probe_read_user(s->event.data, head, (void *)first))
 		return false;
-	__u32 rest = 0;
-	__builtin_memcpy(&rest, s->event.data, 4);
-	__u32 first4 = (__u32)((__u64)prefix | (__u64)rest << (8 * have));
-	if (!is_request_start(first4))
-		return false;
-	on_server_request(s, head, line_hash_seed(info->head_prefix, have), pid_tgid, args->fd,
-			  info);
+	on_server_request(s, head, line_hash_seed(split.prefix, split.prefix_len), pid_tgid,
+			  args->fd, info);
 	s->event.trace.flags = ZT_CTX_FLAG_BEGAN_IN_PREVIOUS_CALL;
 	return true;
 }

@@ -3,8 +3,10 @@
 // thread rules nor the forwarded-line rule can link it: the /call/ route sends a different
 // request line than it received. Only following goroutines (the request head's reader,
 // persistConn.roundTrip, Request.write) links it. Every Go build (4 versions, plain, stripped,
-// PIE), concurrent clients: every call must be the child of exactly the request it serves.
+// PIE), concurrent clients: every call must be the child of exactly the request it serves,
+// over plaintext and over TLS (Go's crypto/tls plaintext).
 #include <catch2/catch_test_macros.hpp>
+#include <sstream>
 
 #include "tests/e2e/chain.h"
 #include "tests/e2e/go_apps.h"
@@ -14,20 +16,29 @@
 namespace ztrace::e2e {
 namespace {
 
+std::string base_url(bool tls, int port) {
+  return std::string(tls ? "https" : "http") + "://127.0.0.1:" + std::to_string(port);
+}
+
 // A caller (A, /call/ handler) and its callee (B), both of one Go build.
 struct CallPair {
   GoApp app;
+  bool caller_tls, callee_tls;
   int caller_port, callee_port;
   std::unique_ptr<Process> caller, callee;
 };
 
-Process start_goapp(const fs::path& dir, const GoApp& app, int port, const std::string& name,
-                    Env env = {}) {
-  Process p({.argv = {app.path.string(), "server", std::to_string(port)},
-             .env = std::move(env),
-             .stdout_path = dir / (name + ".out"),
-             .stderr_path = dir / (name + ".err")});
-  if (!wait_for_port(port, 10s)) throw std::runtime_error("server did not listen: " + p.describe());
+std::unique_ptr<Process> start_goapp(const fs::path& dir, const GoApp& app, bool tls, int port,
+                                     const std::string& name, Env env = {}) {
+  std::vector<std::string> argv = {app.path.string(), "server"};
+  if (tls) argv.push_back("-tls");
+  argv.push_back(std::to_string(port));
+  auto p = std::make_unique<Process>(ProcessOptions{.argv = argv,
+                                                    .env = std::move(env),
+                                                    .stdout_path = dir / (name + ".out"),
+                                                    .stderr_path = dir / (name + ".err")});
+  if (!wait_for_port(port, 10s))
+    throw std::runtime_error("server did not listen: " + p->describe());
   return p;
 }
 
@@ -38,42 +49,48 @@ std::string call_id(const GoApp& app, int client, int request) {
   return app.label() + "-c" + std::to_string(client) + "-" + std::to_string(request);
 }
 
-}  // namespace
-
-TEST_CASE("Go: a handler's outgoing call is the child of the request it serves, by goroutine",
-          "[e2e][go-probes][go-linking]") {
-  ZTRACE_E2E_REQUIRE_ROOT();
+// Starts a caller/callee pair per Go build (TLS as `tls_of` says for build i), runs
+// concurrent clients against every caller at once (goroutines of many requests interleave),
+// and checks every call's parent; `first_port` reserves 2 ports per build.
+void check_calls_linked(const std::string& name, int first_port,
+                        const std::function<std::pair<bool, bool>(size_t)>& tls_of) {
   const auto apps = go_apps();
   REQUIRE(apps.size() >= 3);
-  const auto dir = fresh_dir("go_linking");
+  const auto dir = fresh_dir(name);
   std::vector<CallPair> pairs;
   std::vector<int> ports;
   for (size_t i = 0; i < apps.size(); ++i) {
-    CallPair pair{apps[i], reserve_port(24500 + 2 * static_cast<int>(i)),
-                  reserve_port(24501 + 2 * static_cast<int>(i)), nullptr, nullptr};
-    pair.callee = std::make_unique<Process>(
-        start_goapp(dir, pair.app, pair.callee_port, "callee-" + pair.app.label()));
-    pair.caller = std::make_unique<Process>(
-        start_goapp(dir, pair.app, pair.caller_port, "caller-" + pair.app.label(),
-                    {{"GOAPP_NEXT", url(pair.callee_port, "")}}));
+    const auto [caller_tls, callee_tls] = tls_of(i);
+    CallPair pair{apps[i],
+                  caller_tls,
+                  callee_tls,
+                  reserve_port(first_port + 2 * static_cast<int>(i)),
+                  reserve_port(first_port + 1 + 2 * static_cast<int>(i)),
+                  nullptr,
+                  nullptr};
+    pair.callee =
+        start_goapp(dir, pair.app, callee_tls, pair.callee_port, "callee-" + pair.app.label());
+    pair.caller =
+        start_goapp(dir, pair.app, caller_tls, pair.caller_port, "caller-" + pair.app.label(),
+                    {{"GOAPP_NEXT", base_url(callee_tls, pair.callee_port)}});
     ports.push_back(pair.caller_port);
     ports.push_back(pair.callee_port);
     pairs.push_back(std::move(pair));
   }
   Agent agent(dir, {.ports = ports});
 
-  // Concurrent clients per build, all builds at once: goroutines of many requests interleave.
   std::vector<Process> clients;
   for (const auto& pair : pairs) {
     for (int c = 0; c < kClientsPerApp; ++c) {
       std::vector<std::string> argv = {pair.app.path.string(), "client", "-delay", "700ms"};
       for (int r = 0; r < kRequestsPerClient; ++r) {
-        argv.push_back(url(pair.caller_port, "/call/" + call_id(pair.app, c, r)));
+        argv.push_back(base_url(pair.caller_tls, pair.caller_port) + "/call/" +
+                       call_id(pair.app, c, r));
       }
-      const std::string name = "client-" + pair.app.label() + "-" + std::to_string(c);
+      const std::string client = "client-" + pair.app.label() + "-" + std::to_string(c);
       clients.emplace_back(ProcessOptions{.argv = argv,
-                                          .stdout_path = dir / (name + ".out"),
-                                          .stderr_path = dir / (name + ".err")});
+                                          .stdout_path = dir / (client + ".out"),
+                                          .stderr_path = dir / (client + ".err")});
     }
   }
   for (auto& client : clients) {
@@ -104,8 +121,13 @@ TEST_CASE("Go: a handler's outgoing call is the child of the request it serves, 
         } else {
           ++linked;
         }
-        // The agent's traceparent carried the call's context to the callee.
-        if (callee->parent_span_id != call->span_id || callee->trace_id != call->trace_id) {
+        if (pair.callee_tls) {
+          // The agent cannot add a header inside TLS: the callee starts its own trace.
+          if (!callee->parent_span_id.empty()) {
+            problems.push_back(id + ": a TLS callee has parent " + callee->parent_span_id);
+          }
+        } else if (callee->parent_span_id != call->span_id || callee->trace_id != call->trace_id) {
+          // The agent's traceparent carried the call's context to the callee.
           problems.push_back(id + ": the callee's parent is '" + callee->parent_span_id +
                              "', not the call " + call->span_id);
         }
@@ -117,6 +139,71 @@ TEST_CASE("Go: a handler's outgoing call is the child of the request it serves, 
   CHECK(linked == requests);
   // The outcome is reported as goroutine linking, not as another rule that happened to agree.
   CHECK(log.find("by_goroutine=" + std::to_string(requests) + " ") != std::string::npos);
+}
+
+}  // namespace
+
+TEST_CASE("Go: a handler's outgoing call is the child of the request it serves, by goroutine",
+          "[e2e][go-probes][go-linking]") {
+  ZTRACE_E2E_REQUIRE_ROOT();
+  check_calls_linked("go_linking", 24500, [](size_t) { return std::pair{false, false}; });
+}
+
+TEST_CASE("Go HTTPS: calls are linked by goroutine through TLS plaintext, HTTPS and HTTP callees",
+          "[e2e][go-probes][go-linking]") {
+  ZTRACE_E2E_REQUIRE_ROOT();
+  // HTTPS callers; the callee is HTTPS for every other build, plaintext for the rest.
+  check_calls_linked("go_linking_tls", 24530, [](size_t i) { return std::pair{true, i % 2 == 0}; });
+}
+
+// A request head split across reads ("G", then the rest; "GET", then the rest) still gets
+// its context in the kernel: the incoming traceparent is its parent, and the call its handler
+// makes is its child.
+TEST_CASE("Go: request heads split across reads still start the goroutine's request",
+          "[e2e][go-probes][go-linking]") {
+  ZTRACE_E2E_REQUIRE_ROOT();
+  const auto apps = go_apps();
+  REQUIRE(!apps.empty());
+  const GoApp& app = apps.back();
+  const auto dir = fresh_dir("go_linking_split_head");
+  const int caller_port = reserve_port(24560), callee_port = reserve_port(24561);
+  auto callee = start_goapp(dir, app, false, callee_port, "callee");
+  auto caller = start_goapp(dir, app, false, caller_port, "caller",
+                            {{"GOAPP_NEXT", base_url(false, callee_port)}});
+  Agent agent(dir, {.ports = {caller_port, callee_port}});
+  const std::string trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+  const std::string parent_id = "00f067aa0ba902b7";
+  // Two requests on one keep-alive connection, each written in two sends with a pause.
+  std::ostringstream script;
+  script << "import socket, time\n"
+         << "s = socket.create_connection(('127.0.0.1', " << caller_port << "))\n"
+         << "for cut, path in ((1, '/call/split-1'), (3, '/call/split-2')):\n"
+         << "    head = ('GET ' + path + ' HTTP/1.1\\r\\nHost: 127.0.0.1:" << caller_port
+         << "\\r\\ntraceparent: 00-" << trace_id << "-" << parent_id
+         << "-01\\r\\n\\r\\n').encode()\n"
+         << "    s.sendall(head[:cut]); time.sleep(0.2); s.sendall(head[cut:])\n"
+         << "    reply = b''\n"
+         << "    while not reply.endswith(b'called\\n'):\n"
+         << "        chunk = s.recv(4096)\n"
+         << "        if not chunk: raise SystemExit('closed')\n"
+         << "        reply += chunk\n"
+         << "    print(reply.split(b' ')[1].decode())\n";
+  CommandResult client = run_command(dir, {"python3", "-c", script.str()}, 30s);
+  ZTRACE_E2E_REQUIRE_PEER((client.exit_code == 0 && client.out == "200\n200\n"), client.describe);
+  std::vector<Span> spans = stop_and_collect(agent);
+  INFO("agent log:\n" << agent.log_tail());
+  INFO("spans:\n" << describe(spans));
+  for (const std::string id : {"split-1", "split-2"}) {
+    INFO("request " << id);
+    auto served = expect_one(spans, "SERVER", {"GET", "/call/" + id, 200, caller_port});
+    auto call = expect_one(spans, "CLIENT", {"GET", "/ok/next-" + id, 200, callee_port});
+    if (!served || !call) continue;
+    CHECK(served->trace_id == trace_id);
+    CHECK(served->parent_span_id == parent_id);
+    CHECK(call->trace_id == trace_id);
+    CHECK(call->parent_span_id == served->span_id);
+  }
+  CHECK(agent.log().find("by_goroutine=2 ") != std::string::npos);
 }
 
 }  // namespace ztrace::e2e

@@ -2,8 +2,8 @@
 // vendored module (so its build info lists a dependency version).
 //
 //	goapp server [-tls] PORT        serve /ok/... 200, /error/... 500, /dep/ 200, else 404;
-//	                                /call/X GETs $GOAPP_NEXT/ok/next-X (plaintext, keep-alive,
-//	                                from the handler) and answers with its status
+//	                                /call/X GETs $GOAPP_NEXT/ok/next-X (http or https,
+//	                                keep-alive, from the handler) and answers with its status
 //	goapp client [-n N] [-delay D] URL...  after D, GET each URL N times over one keep-alive client, print
 //	                                "STATUS URL" per request (TLS certificates not verified)
 //	goapp offsets                   print "Struct.Field offset" of exported fields as the
@@ -53,9 +53,12 @@ func selfSigned() tls.Certificate {
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
 
-// The handler's client for /call/: one pool shared by concurrent requests.
+// The handler's client for /call/: one pool shared by concurrent requests; HTTP/1.1, also
+// over TLS (certificates not verified).
 var nextClient = &http.Client{Timeout: 10 * time.Second,
-	Transport: &http.Transport{MaxIdleConnsPerHost: 64, ForceAttemptHTTP2: false}}
+	Transport: &http.Transport{MaxIdleConnsPerHost: 64, ForceAttemptHTTP2: false,
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true},
+		TLSNextProto:    map[string]func(string, *tls.Conn) http.RoundTripper{}}}
 
 func handler(w http.ResponseWriter, r *http.Request) {
 	reply := func(code int, body string) {
