@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Cost of the Go probes: a Go HTTPS server (tests/go_apps/goapp) under wrk, in alternating
-# rounds of one run: no agent, the agent with --no-go-probes (syscall layer only: the TLS
-# bytes give no spans) and the agent with the Go probes (crypto/tls plaintext -> spans).
-# The uprobes run in the server's context: their cost is the server's extra CPU per request;
-# the agent's extra CPU per request is the parsing of the plaintext. Medians are printed.
-# Root needed. Usage: bench/go_probes.sh [rounds] [seconds per run] [go binary]
+# Cost of the Go probes: a Go server (tests/go_apps/goapp) under wrk, in alternating rounds
+# of one run: no agent, the agent with --no-go-probes (syscall layer only) and the agent with
+# the Go probes. The uprobes run in the server's context: their cost is the server's extra
+# CPU per request; the agent's is what it parses more. Medians are printed. Two workloads:
+#   https  an HTTPS server (crypto/tls probes: without them the TLS bytes give no spans)
+#   calls  a plaintext server whose handler calls a second one per request (the net/http
+#          probes and goroutine linking: without them the call is not linked)
+# Root needed. Usage: bench/go_probes.sh [rounds] [seconds per run] [go binary] [https|calls]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-3}
@@ -13,16 +15,32 @@ CONNECTIONS=8
 PORT=18620
 bash scripts/build.sh --target ztrace go_apps >/dev/null
 BIN=${3:-build/go_apps/goapp-1.23-plain}
+WORKLOAD=${4:-https}
 [[ -x $BIN ]] || { echo "no Go test program $BIN (build target go_apps)" >&2; exit 1; }
 
 work=$(mktemp -d)
 cleanup() {
   [[ -n ${agent_pid:-} ]] && kill -INT "$agent_pid" 2>/dev/null
   [[ -n ${server_pid:-} ]] && kill "$server_pid" 2>/dev/null
+  [[ -n ${callee_pid:-} ]] && kill "$callee_pid" 2>/dev/null
   rm -rf "$work"
 }
 trap cleanup EXIT
-"$BIN" server -tls $PORT >"$work/server.log" 2>&1 &
+case $WORKLOAD in
+  https)
+    "$BIN" server -tls $PORT >"$work/server.log" 2>&1 &
+    URL=https://127.0.0.1:$PORT/ok/bench
+    TITLE="Go HTTPS server"
+    ;;
+  calls)
+    "$BIN" server $((PORT + 1)) >"$work/callee.log" 2>&1 &
+    callee_pid=$!
+    GOAPP_NEXT=http://127.0.0.1:$((PORT + 1)) "$BIN" server $PORT >"$work/server.log" 2>&1 &
+    URL=http://127.0.0.1:$PORT/call/bench
+    TITLE="Go server calling another per request"
+    ;;
+  *) echo "unknown workload $WORKLOAD (https|calls)" >&2; exit 1 ;;
+esac
 server_pid=$!
 until grep -q listening "$work/server.log" 2>/dev/null; do sleep 0.1; done
 
@@ -34,14 +52,15 @@ measure() {
   local s0 a0=0 s1 a1=0 n
   s0=$(ticks $server_pid)
   [[ -n ${agent_pid:-} ]] && a0=$(ticks $agent_pid)
-  n=$(wrk -t1 -c$CONNECTIONS -d${SECS}s "https://127.0.0.1:$PORT/ok/bench" | awk '/requests in/ {print $1}')
+  n=$(wrk -t1 -c$CONNECTIONS -d${SECS}s "$URL" | awk '/requests in/ {print $1}')
   s1=$(ticks $server_pid)
   [[ -n ${agent_pid:-} ]] && a1=$(ticks $agent_pid)
   echo "$n $((s1 - s0)) $((a1 - a0))"
 }
 
 with_agent() {
-  build/ztrace run --port $PORT --no-console --stats-interval 0 "$@" 2>"$work/agent.log" &
+  build/ztrace run --port $PORT --port $((PORT + 1)) --no-console --stats-interval 0 "$@" \
+    2>"$work/agent.log" &
   agent_pid=$!
   until grep -q ready "$work/agent.log" 2>/dev/null; do sleep 0.1; done
   local line spans
@@ -62,14 +81,15 @@ for round in $(seq "$ROUNDS"); do
     "go-probes [$(tail -1 "$work/go.txt")]  (requests server_ticks agent_ticks spans)" >&2
 done
 
-python3 - "$work" "$hz" "$SECS" "$CONNECTIONS" "$BIN" <<'PY'
+python3 - "$work" "$hz" "$SECS" "$CONNECTIONS" "$BIN" "$TITLE" <<'PY'
 import statistics, sys
-work, hz, secs, conns, binary = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+work, hz, secs, conns, binary, title = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], \
+    sys.argv[5], sys.argv[6]
 def rows(name): return [list(map(float, l.split())) for l in open(f"{work}/{name}.txt")]
 def us_per_req(r, i): return r[i] / hz / r[0] * 1e6
 runs = {"no agent": rows("off"), "agent --no-go-probes": rows("syscall"), "agent with Go probes": rows("go")}
 med = lambda rs, f: statistics.median(f(r) for r in rs)
-print(f"Go HTTPS server {binary}, wrk -t1 -c{conns} {secs} s per run, {len(runs['no agent'])} alternating rounds, medians\n")
+print(f"{title} {binary}, wrk -t1 -c{conns} {secs} s per run, {len(runs['no agent'])} alternating rounds, medians\n")
 print("| run | req/s | server CPU µs/req | agent CPU µs/req | spans/req |")
 print("|---|---|---|---|---|")
 for name, rs in runs.items():
@@ -79,5 +99,5 @@ s = lambda name: med(runs[name], lambda r: us_per_req(r, 1))
 a = lambda name: med(runs[name], lambda r: us_per_req(r, 2))
 print(f"\nGo probes, added per request (with minus --no-go-probes): server CPU "
       f"{s('agent with Go probes') - s('agent --no-go-probes'):+.1f} µs (the uprobes), agent CPU "
-      f"{a('agent with Go probes') - a('agent --no-go-probes'):+.1f} µs (parsing the plaintext)")
+      f"{a('agent with Go probes') - a('agent --no-go-probes'):+.1f} µs")
 PY

@@ -129,8 +129,8 @@ static __always_inline bool tls_stream_of(struct zt_conn_key *key, struct zt_con
 	return *stream != NULL;
 }
 
-/* Emits `len` plaintext bytes at user address `buf` as pieces on the socket `key`, each
- * carrying `trace` (origin ZT_CTX_NONE: no context, ids are made in userspace). */
+/* Emits `len` plaintext bytes at user address `buf` as pieces on the socket `key`; the first
+ * carries `trace` (origin ZT_CTX_NONE: no context, ids are made in userspace). */
 static __always_inline void emit_plaintext(const struct zt_conn_key *key,
 					   const struct zt_conn_info *conn, struct tls_stream *stream,
 					   __u32 tid, __u8 direction, __u64 buf, __u64 len,
@@ -182,6 +182,7 @@ static __always_inline void emit_plaintext(const struct zt_conn_key *key,
 		count(ZT_GO_TLS_EVENTS);
 		if (last)
 			break;
+		e->trace.origin = ZT_CTX_NONE; /* the context rides on the first piece only */
 	}
 }
 

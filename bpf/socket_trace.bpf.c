@@ -86,6 +86,7 @@ struct io_walk {
 	__u64 iov_left;   /* bytes left in the current buffer */
 	__u64 to_capture; /* bytes still to copy within the capture budget */
 	__u64 call_offset; /* position of the next piece within the call */
+	__u64 filled;      /* bytes of the piece being assembled in event.data */
 	__u64 last_sent;
 };
 
@@ -94,7 +95,9 @@ struct io_walk {
  * track values in map memory, so loop iterations do not multiply its states. */
 struct data_scratch {
 	struct zt_data_event event;
-	__u8 guard[64]; /* header parsing reads a bounded distance past a masked offset */
+	/* Room past event.data: a copy at a masked offset into the piece, and header parsing
+	 * at a masked position, may reach this far in the verifier's eyes. */
+	__u8 tail[ZT_PIECE_BYTES];
 	struct io_walk walk;
 };
 struct {
@@ -807,50 +810,77 @@ static __always_inline void submit_piece(struct data_scratch *s, __u32 length, _
 }
 
 /*
- * Copies the call's bytes, up to the capture budget, into the ring as pieces of at most
- * ZT_PIECE_BYTES, each from a single buffer (packing small iovecs together makes the loop
- * too hard for the verifier). One iteration either moves to the next iovec or submits one
- * piece. The last piece carries ZT_DATA_LAST_PIECE; if the walk stops early (unreadable
- * memory, too many iovecs) an empty last piece still tells userspace the call ended.
+ * Copies the call's bytes, up to the capture budget, into the ring as pieces of ZT_PIECE_BYTES
+ * (the last one shorter), small iovecs packed together: grpc++ writes one iovec per header
+ * field. One step either moves to the next iovec or copies what fits of the current one. The
+ * last piece carries ZT_DATA_LAST_PIECE; if the walk stops early (unreadable memory, too many
+ * iovecs) that piece still tells userspace the call ended, and the rest is a gap.
  */
+static __always_inline long walk_step(struct data_scratch *s, struct io_walk *w)
+{
+	if (w->to_capture == 0)
+		return 1;
+	if (w->iov_left == 0) {
+		if (!w->iov_array || w->iov_index >= w->iov_count || w->iov_index >= ZT_MAX_IOVECS)
+			return 1;
+		struct iovec iov = {};
+		if (bpf_probe_read_user(&iov, sizeof(iov),
+					(void *)(w->iov_array + w->iov_index * sizeof(struct iovec))))
+			return 1;
+		w->iov_index++;
+		w->cursor = (__u64)iov.iov_base;
+		w->iov_left = iov.iov_len < w->to_capture ? iov.iov_len : w->to_capture;
+		return 0;
+	}
+	__u64 room = ZT_PIECE_BYTES - w->filled;
+	__u32 n = w->iov_left < room ? w->iov_left : room;
+	__u32 at = w->filled & (ZT_PIECE_BYTES - 1);
+	n &= 2 * ZT_PIECE_BYTES - 1;
+	if (n > ZT_PIECE_BYTES || bpf_probe_read_user(s->event.data + at, n, (void *)w->cursor))
+		return 1; /* unreadable user memory: the rest becomes a gap */
+	w->filled += n;
+	w->cursor += n;
+	w->iov_left -= n;
+	w->to_capture -= n;
+	if (w->to_capture == 0) {
+		submit_piece(s, w->filled, w->call_offset, ZT_DATA_LAST_PIECE);
+		w->last_sent = 1;
+		return 1;
+	}
+	if (w->filled == ZT_PIECE_BYTES) {
+		submit_piece(s, ZT_PIECE_BYTES, w->call_offset, 0);
+		s->event.trace.origin = ZT_CTX_NONE; /* the context rides on the first piece only */
+		w->call_offset += ZT_PIECE_BYTES;
+		w->filled = 0;
+	}
+	return 0;
+}
+
+/* bpf_loop callback: one walk step on this CPU's scratch. */
+static long walk_step_callback(__u32 index, void *unused)
+{
+	__u32 zero = 0;
+	struct data_scratch *s = bpf_map_lookup_elem(&scratch, &zero);
+	return s ? walk_step(s, &s->walk) : 1;
+}
+
+/* Steps of a walk: each completes an iovec or a piece. Without bpf_loop (before 5.17) the
+ * verifier takes a bounded loop of far fewer. */
+#define WALK_STEPS (2 * ZT_MAX_IOVECS + ZT_MAX_PIECES_PER_CALL)
+#define WALK_STEPS_WITHOUT_LOOP 48
+
 static __always_inline void emit_call(struct data_scratch *s, struct io_walk *w)
 {
-	for (int i = 0; i < ZT_MAX_IOVECS + ZT_MAX_PIECES_PER_CALL; i++) {
-		if (w->to_capture == 0)
-			break;
-		if (w->iov_left == 0) {
-			if (!w->iov_array || w->iov_index >= w->iov_count ||
-			    w->iov_index >= ZT_MAX_IOVECS)
+	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_loop)) {
+		bpf_loop(WALK_STEPS, walk_step_callback, NULL, 0);
+	} else {
+		for (int i = 0; i < WALK_STEPS_WITHOUT_LOOP; i++) {
+			if (walk_step(s, w))
 				break;
-			struct iovec iov = {};
-			if (bpf_probe_read_user(&iov, sizeof(iov),
-						(void *)(w->iov_array +
-							 w->iov_index * sizeof(struct iovec))))
-				break;
-			w->iov_index++;
-			w->cursor = (__u64)iov.iov_base;
-			w->iov_left = iov.iov_len < w->to_capture ? iov.iov_len : w->to_capture;
-			continue;
 		}
-		__u32 n = w->iov_left < ZT_PIECE_BYTES ? w->iov_left : ZT_PIECE_BYTES;
-		if (n > ZT_PIECE_BYTES)
-			break;
-		if (bpf_probe_read_user(s->event.data, n, (void *)w->cursor))
-			break; /* unreadable user memory: the rest becomes a gap */
-		w->cursor += n;
-		w->iov_left -= n;
-		w->to_capture -= n;
-		if (w->to_capture == 0) {
-			submit_piece(s, n, w->call_offset, ZT_DATA_LAST_PIECE);
-			w->last_sent = 1;
-			break;
-		}
-		submit_piece(s, n, w->call_offset, 0);
-		s->event.trace.origin = ZT_CTX_NONE; /* the context rides on the first piece only */
-		w->call_offset += n;
 	}
 	if (!w->last_sent)
-		submit_piece(s, 0, w->call_offset, ZT_DATA_LAST_PIECE);
+		submit_piece(s, w->filled, w->call_offset, ZT_DATA_LAST_PIECE);
 }
 
 static __always_inline int emit_io(long ret, __u8 direction)

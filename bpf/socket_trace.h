@@ -18,8 +18,9 @@
 #define ZT_PIECE_BYTES 4096
 /* Hard upper bound of pieces per call (64 KiB), the runtime setting may lower it. */
 #define ZT_MAX_PIECES_PER_CALL 16
-/* Iovecs walked per readv/writev/sendmsg/recvmsg; bytes in further iovecs become a gap. */
-#define ZT_MAX_IOVECS 32
+/* Iovecs walked per readv/writev/sendmsg/recvmsg (UIO_MAXIOV; 32 on kernels without
+ * bpf_loop); bytes in further iovecs become a gap. */
+#define ZT_MAX_IOVECS 1024
 
 enum zt_event_type {
 	ZT_EVENT_DATA = 1,

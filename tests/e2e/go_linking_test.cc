@@ -146,14 +146,14 @@ void check_calls_linked(const std::string& name, int first_port,
 TEST_CASE("Go: a handler's outgoing call is the child of the request it serves, by goroutine",
           "[e2e][go-probes][go-linking]") {
   ZTRACE_E2E_REQUIRE_ROOT();
-  check_calls_linked("go_linking", 24500, [](size_t) { return std::pair{false, false}; });
+  check_calls_linked("go_linking", 24600, [](size_t) { return std::pair{false, false}; });
 }
 
 TEST_CASE("Go HTTPS: calls are linked by goroutine through TLS plaintext, HTTPS and HTTP callees",
           "[e2e][go-probes][go-linking]") {
   ZTRACE_E2E_REQUIRE_ROOT();
   // HTTPS callers; the callee is HTTPS for every other build, plaintext for the rest.
-  check_calls_linked("go_linking_tls", 24530, [](size_t i) { return std::pair{true, i % 2 == 0}; });
+  check_calls_linked("go_linking_tls", 24630, [](size_t i) { return std::pair{true, i % 2 == 0}; });
 }
 
 // A request head split across reads ("G", then the rest; "GET", then the rest) still gets
@@ -166,7 +166,7 @@ TEST_CASE("Go: request heads split across reads still start the goroutine's requ
   REQUIRE(!apps.empty());
   const GoApp& app = apps.back();
   const auto dir = fresh_dir("go_linking_split_head");
-  const int caller_port = reserve_port(24560), callee_port = reserve_port(24561);
+  const int caller_port = reserve_port(24660), callee_port = reserve_port(24661);
   auto callee = start_goapp(dir, app, false, callee_port, "callee");
   auto caller = start_goapp(dir, app, false, caller_port, "caller",
                             {{"GOAPP_NEXT", base_url(false, callee_port)}});

@@ -70,25 +70,10 @@ TEST_CASE("gRPC C++ client to Go server", "[e2e][http2][grpc][cpp]") {
   const std::vector<Span> spans = stop_and_collect(agent);
   INFO("spans:\n" << describe(spans));
   expect_grpc_calls(spans, "SERVER", server.pid(), port, kGrpcCalls);
-  // grpc++ writes a call with one iovec per header slice: its first write (preface, SETTINGS,
-  // the first call) has more iovecs than the kernel program walks (24), so the rest of that
-  // write is a gap and this direction's HPACK state is unknown from then on. Calls whose
-  // :path then comes from an unseen table entry have no CLIENT span; those that have one
-  // must be exactly right.
-  std::vector<Span> clients = sorted_by_start(of_pid(of_kind(spans, "CLIENT"), c.pid));
-  CHECK(clients.size() >= 2);  // the first call and the literal paths (ServerStream, Bidi)
-  CHECK(clients.size() <= kGrpcCalls.size());
-  size_t next = 0;
-  for (const Span& s : clients) {
-    INFO(s.describe());
-    while (next < kGrpcCalls.size() && s.name != "ztrace.e2e.Echo/" + kGrpcCalls[next].method) {
-      ++next;
-    }
-    REQUIRE(next < kGrpcCalls.size());
-    CHECK(s.attr_int("rpc.grpc.status_code") == std::optional<int64_t>(kGrpcCalls[next].code));
-    CHECK(s.status_code == (kGrpcCalls[next].code != 0 ? "ERROR" : "UNSET"));
-    ++next;
-  }
+  // grpc++ writes a call with one iovec per header slice (dozens per write): the kernel
+  // program walks up to 1024 iovecs and packs them into pieces, so its HPACK state stays
+  // known and every call has its CLIENT span.
+  expect_grpc_calls(spans, "CLIENT", c.pid, port, kGrpcCalls);
 }
 
 }  // namespace ztrace::e2e
