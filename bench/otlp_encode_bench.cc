@@ -10,6 +10,7 @@
 //                 discard sink (answers 200 with an empty body) in a forked child process.
 //   http gzip     the same with gzip.
 //   grpc          the same over OTLP/gRPC to a discard TraceService in a forked child.
+//   jsonl         the JSONL exporter (--jsonl) writing to /dev/null, batches of 512.
 // "per core" = spans / CPU seconds of this process (all its threads; the sinks run in other
 // processes and are not counted).
 
@@ -31,6 +32,7 @@
 #include <vector>
 
 #include "opentelemetry/proto/collector/trace/v1/trace_service.grpc.pb.h"
+#include "userspace/export/jsonl_exporter.h"
 #include "userspace/export/otlp/otlp_encoder.h"
 #include "userspace/export/otlp/otlp_exporter.h"
 
@@ -221,6 +223,22 @@ Row bench_encode(const std::vector<spans::Span>& spans) {
   return row;
 }
 
+Row bench_jsonl(const std::vector<spans::Span>& spans) {
+  FILE* sink = std::fopen("/dev/null", "w");
+  if (!sink) std::exit(1);
+  exporter::JsonlExporter jsonl(sink, true);
+  const double cpu0 = cpu_seconds();
+  const auto t0 = Clock::now();
+  for (size_t i = 0; i < spans.size(); i += 512) {
+    const size_t n = std::min<size_t>(512, spans.size() - i);
+    jsonl.export_spans(std::span(spans).subspan(i, n));
+  }
+  Row row{.name = "jsonl -> /dev/null", .spans = spans.size()};
+  row.wall_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  row.cpu_s = cpu_seconds() - cpu0;
+  return row;
+}
+
 Row bench_export(const std::string& name, const std::vector<spans::Span>& spans,
                  otlp::Protocol protocol, otlp::Compression compression, int port) {
   otlp::OtlpOptions options;
@@ -292,6 +310,7 @@ int main(int argc, char** argv) {
                      grpc_port));
   print(bench_export("grpc gzip -> sink", spans, otlp::Protocol::kGrpc, otlp::Compression::kGzip,
                      grpc_port));
+  print(bench_jsonl(spans));
   kill(http_sink, SIGKILL);
   kill(grpc_sink, SIGKILL);
   waitpid(http_sink, nullptr, 0);

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <catch2/catch_test_macros.hpp>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <cstdio>
 #include <filesystem>
@@ -139,6 +140,28 @@ TEST_CASE("JSONL survives invalid UTF-8 from captured traffic", "[export]") {
   const auto parsed = nlohmann::json::parse(line);
   CHECK(parsed["name"] == "GET /\xEF\xBF\xBD\xEF\xBF\xBD");
   CHECK(line.find('\n') == std::string::npos);
+}
+
+TEST_CASE("JSONL escapes what JSON needs and keeps a key's last value", "[export]") {
+  spans::Span span = make_root_client_span();
+  span.name =
+      std::string("a\"b\\c\n\t\x01\x7f\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xed\xa0\x80", 21);
+  span.set("http.response.status_code", int64_t{500});
+  span.set("http.response.status_code", int64_t{200});
+  span.set("ratio", 1.0);
+  span.set("nan", std::nan(""));
+  const std::string line = JsonlExporter::format_line(span);
+  const auto parsed = nlohmann::json::parse(line);
+  // Valid UTF-8 (é, €, 😀) stays; a surrogate's encoding (ED A0 80) is not UTF-8: 3 × U+FFFD.
+  CHECK(parsed["name"] ==
+        "a\"b\\c\n\t\x01\x7f\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"
+        "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
+  CHECK(line.find("\\u0001") != std::string::npos);
+  CHECK(parsed["attributes"]["http.response.status_code"] == 200);
+  CHECK(line.find("500") == std::string::npos);
+  REQUIRE(parsed["attributes"]["ratio"].is_number_float());
+  CHECK(parsed["attributes"]["ratio"] == 1.0);
+  CHECK(parsed["attributes"]["nan"].is_null());
 }
 
 TEST_CASE("JSONL open failure is reported, not thrown", "[export]") {

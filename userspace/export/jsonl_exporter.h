@@ -36,8 +36,11 @@ class JsonlExporter final : public SpanExporter {
   static std::string format_line(const spans::Span& span);
 
  private:
+  static void append_line(std::string& out, const spans::Span& span);
+
   FILE* out_;
   bool owns_out_;
+  std::string buffer_;  // a batch's lines, reused: one write per batch
 };
 
 }  // namespace ztrace::exporter
