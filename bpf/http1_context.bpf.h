@@ -52,13 +52,18 @@ static __always_inline void random_bytes(__u8 *dst, int n)
 	}
 }
 
+/* 1 + the value of a lowercase hex digit (W3C: lowercase only), 0 for any other byte. A
+ * table, not comparisons: each branch would leave the verifier a state of its own per digit
+ * of a trace id (2^32 paths through decode_hex_id). */
+static const __u8 hex_digit_plus_one[256] = {
+	['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,
+	['6'] = 7,  ['7'] = 8,  ['8'] = 9,  ['9'] = 10, ['a'] = 11, ['b'] = 12,
+	['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+};
+
 static __always_inline int hex_value(__u8 c)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f') /* W3C: lowercase only */
-		return c - 'a' + 10;
-	return -1;
+	return (int)hex_digit_plus_one[c] - 1;
 }
 
 /* Decodes 2*n lowercase hex digits at data[pos] (data: ZT_PIECE_BYTES); false on a bad digit

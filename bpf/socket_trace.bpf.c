@@ -363,10 +363,26 @@ static __always_inline __u64 current_goroutine(__u32 tgid)
 /* A request head was read on a server socket: start (or continue) its trace and make it the
  * thread's current request. The head's first bytes are already in s->event.data, after the
  * bytes line_seed hashed (a head split across reads). */
-static __always_inline void on_server_request(struct data_scratch *s, __u32 head_bytes,
-					      __u64 line_seed, __u64 pid_tgid, int fd,
-					      struct zt_conn_info *info)
+/* The read that brought a request head (the arguments of on_server_request). */
+struct head_read {
+	__u64 pid_tgid;
+	__u64 line_seed; /* hash state of the line's bytes read before (a split head) */
+	__u32 head_bytes;
+	__s32 fd;
+};
+
+/* A global function (not inlined): the verifier checks it once on its own, not once per
+ * state the syscall's classification reaches it with (which took the ingress programs near
+ * the verifier's 1M-instruction limit). */
+__noinline int on_server_request(struct data_scratch *s, struct zt_conn_info *info,
+				 const struct head_read *read)
 {
+	if (!s || !info || !read)
+		return 0;
+	__u64 pid_tgid = read->pid_tgid;
+	__u32 head_bytes = read->head_bytes;
+	int fd = read->fd;
+	__u64 line_seed = read->line_seed;
 	struct zt_trace_context *ctx = &s->event.trace;
 	int value = server_context_of_head(s->event.data, head_bytes, ctx);
 	/* Some servers read a head in pieces: keep looking in the connection's next read. */
@@ -414,14 +430,19 @@ static __always_inline void on_server_request(struct data_scratch *s, __u32 head
 	struct goroutine_key g = { .tgid = pid_tgid >> 32, .g = current_goroutine(pid_tgid >> 32) };
 	if (g.g)
 		bpf_map_update_elem(&goroutine_requests, &g, &current, BPF_ANY);
+	return 0;
 }
 
 /* The next read of a request head that continued past its first read: a traceparent found
  * here still becomes the trace of the thread's request (before any child call is written). */
-static __always_inline void on_server_head_continued(struct data_scratch *s, __u32 bytes,
-						     __u64 pid_tgid, int fd,
-						     struct zt_conn_info *info)
+__noinline int on_server_head_continued(struct data_scratch *s, struct zt_conn_info *info,
+					const struct head_read *read)
 {
+	if (!s || !info || !read)
+		return 0;
+	__u64 pid_tgid = read->pid_tgid;
+	__u32 bytes = read->head_bytes;
+	int fd = read->fd;
 	info->head_pending = 0;
 	struct zt_trace_context header = {};
 	int value = find_traceparent(s->event.data, bytes, NULL);
@@ -438,10 +459,10 @@ static __always_inline void on_server_head_continued(struct data_scratch *s, __u
 	if (value == TRACEPARENT_UNKNOWN)
 		info->head_pending = 1;
 	if (value < 0 || !parse_traceparent(s->event.data, value, bytes, &header))
-		return;
+		return 0;
 	struct served_request *served = bpf_map_lookup_elem(&thread_requests, &pid_tgid);
 	if (!served || served->fd != fd || served->generation != info->generation)
-		return;
+		return 0;
 	__builtin_memcpy(served->trace_id, header.trace_id, 16);
 	served->trace_flags = header.trace_flags;
 	struct goroutine_key g = { .tgid = pid_tgid >> 32, .g = current_goroutine(pid_tgid >> 32) };
@@ -457,6 +478,7 @@ static __always_inline void on_server_head_continued(struct data_scratch *s, __u
 		__builtin_memcpy(open->trace_id, header.trace_id, 16);
 		open->trace_flags = header.trace_flags;
 	}
+	return 0;
 }
 
 /* The parent the thread rules give a client request written by this thread: *origin is
@@ -688,33 +710,10 @@ static __always_inline void classify_client_write(struct syscall_args *args, __u
 		args->injection_pending = 1;
 }
 
-/* A read that is part of a request head split across reads (http1_context.bpf.h). Returns
- * true when the read was handled here. */
-static __always_inline bool on_split_request_head(struct data_scratch *s,
-						  const struct syscall_args *args, long ret,
-						  __u64 pid_tgid, struct zt_conn_info *info)
-{
-	__u64 first = first_byte_address(args);
-	bool may_begin = info->role == ZT_ROLE_SERVER &&
-			 info->responses_started == info->requests_read;
-	struct split_head split = {};
-	enum split_head_result step = split_head_step(&info->head_prefix_len, info->head_prefix,
-						      first, ret, may_begin, &split);
-	if (step != SPLIT_HEAD_COMPLETED)
-		return step == SPLIT_HEAD_KEPT;
-	__u32 head = ret < traceparent_scan_bytes ? ret : traceparent_scan_bytes;
-	if (head > ZT_PIECE_BYTES)
-		head = ZT_PIECE_BYTES;
-	if (bpf_probe_read_user(s->event.data, head, (void *)first))
-		return false;
-	on_server_request(s, head, line_hash_seed(split.prefix, split.prefix_len), pid_tgid,
-			  args->fd, info);
-	s->event.trace.flags = ZT_CTX_FLAG_BEGAN_IN_PREVIOUS_CALL;
-	return true;
-}
-
 /* Sets s->event.trace for the call about to be emitted: request heads get a context, other
- * data none. A server response start marks the served request as answered. */
+ * data none. A server response start marks the served request as answered. A request head
+ * split across reads (http1_context.bpf.h) gets its context in the read that completes its
+ * method. on_server_request has one call site: every copy of it is verified again. */
 static __always_inline void classify_call(struct data_scratch *s, const struct syscall_args *args,
 					  long ret, __u8 direction, __u64 pid_tgid,
 					  struct zt_conn_info *info)
@@ -724,18 +723,26 @@ static __always_inline void classify_call(struct data_scratch *s, const struct s
 	ctx->flags = 0;
 	if (args->syscall == ZT_SYS_SENDFILE || ret <= 0)
 		return;
-	if (direction == ZT_DIR_INGRESS && (ret < 5 || info->head_prefix_len) &&
-	    on_split_request_head(s, args, ret, pid_tgid, info))
-		return;
-	if (ret < 5)
-		return;
 	__u64 first = first_byte_address(args);
+	struct split_head split = {};
+	enum split_head_result step = SPLIT_HEAD_NONE;
+	if (direction == ZT_DIR_INGRESS && (ret < 5 || info->head_prefix_len)) {
+		bool may_begin = info->role == ZT_ROLE_SERVER &&
+				 info->responses_started == info->requests_read;
+		step = split_head_step(&info->head_prefix_len, info->head_prefix, first, ret,
+				       may_begin, &split);
+		if (step == SPLIT_HEAD_KEPT)
+			return;
+	}
+	bool head_completed = step == SPLIT_HEAD_COMPLETED;
+	if (ret < 5 && !head_completed)
+		return;
 	__u32 first4 = 0;
 	if (!first || bpf_probe_read_user(&first4, 4, (void *)first))
 		return;
 	if (direction == ZT_DIR_EGRESS && args->trace.origin != ZT_CTX_NONE) {
 		*ctx = args->trace; /* made at syscall entry, before sk_msg could inject it */
-	} else if (is_request_start(first4)) {
+	} else if (head_completed || is_request_start(first4)) {
 		if (direction == ZT_DIR_INGRESS) {
 			/* Only the first iovec is scanned for the header (where heads are). */
 			__u32 head = ret < traceparent_scan_bytes ? ret : traceparent_scan_bytes;
@@ -743,14 +750,24 @@ static __always_inline void classify_call(struct data_scratch *s, const struct s
 				head = ZT_PIECE_BYTES;
 			if (bpf_probe_read_user(s->event.data, head, (void *)first))
 				head = 0;
-			on_server_request(s, head, LINE_HASH_SEED, pid_tgid, args->fd, info);
+			__u64 seed = head_completed ? line_hash_seed(split.prefix, split.prefix_len)
+						    : LINE_HASH_SEED;
+			struct head_read read = { .pid_tgid = pid_tgid, .line_seed = seed,
+						  .head_bytes = head, .fd = args->fd };
+			on_server_request(s, info, &read);
+			if (head_completed)
+				ctx->flags = ZT_CTX_FLAG_BEGAN_IN_PREVIOUS_CALL;
 		}
 	} else if (direction == ZT_DIR_INGRESS && info->head_pending) {
 		__u32 bytes = ret < traceparent_scan_bytes ? ret : traceparent_scan_bytes;
 		if (bytes > ZT_PIECE_BYTES)
 			bytes = ZT_PIECE_BYTES;
 		if (bpf_probe_read_user(s->event.data, bytes, (void *)first) == 0)
-			on_server_head_continued(s, bytes, pid_tgid, args->fd, info);
+		{
+			struct head_read read = { .pid_tgid = pid_tgid, .head_bytes = bytes,
+						  .fd = args->fd };
+			on_server_head_continued(s, info, &read);
+		}
 		else
 			info->head_pending = 0;
 	} else if (direction == ZT_DIR_EGRESS && first4 == METHOD4('H', 'T', 'T', 'P') &&
@@ -869,8 +886,13 @@ static long walk_step_callback(__u32 index, void *unused)
 #define WALK_STEPS (2 * ZT_MAX_IOVECS + ZT_MAX_PIECES_PER_CALL)
 #define WALK_STEPS_WITHOUT_LOOP 48
 
-static __always_inline void emit_call(struct data_scratch *s, struct io_walk *w)
+/* A global (not inlined) function: the verifier checks it once, on its own, instead of once
+ * for every distinct state the request classification before it can leave. */
+__noinline int emit_call(struct data_scratch *s)
 {
+	if (!s)
+		return 0;
+	struct io_walk *w = &s->walk;
 	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_loop)) {
 		bpf_loop(WALK_STEPS, walk_step_callback, NULL, 0);
 	} else {
@@ -881,6 +903,7 @@ static __always_inline void emit_call(struct data_scratch *s, struct io_walk *w)
 	}
 	if (!w->last_sent)
 		submit_piece(s, w->filled, w->call_offset, ZT_DATA_LAST_PIECE);
+	return 0;
 }
 
 static __always_inline int emit_io(long ret, __u8 direction)
@@ -945,7 +968,7 @@ static __always_inline int emit_io(long ret, __u8 direction)
 		w->cursor = args.buf;
 		w->iov_left = w->to_capture;
 	}
-	emit_call(s, w);
+	emit_call(s);
 	return 0;
 }
 

@@ -232,3 +232,34 @@ TEST_CASE("with --pid only the selected Go processes get the Go probes", "[e2e][
 }
 
 }  // namespace ztrace::e2e
+
+namespace ztrace::e2e {
+
+// The kernel writes every uprobe on a file into each mapping of it that may execute, a
+// read-only one included: a second agent (or any other uprobe tool) on the same Go binary
+// must still read its code as it is in the file, not with the first one's int3s.
+TEST_CASE("a Go binary already carrying another agent's uprobes is analysed from the file",
+          "[e2e][go-probes]") {
+  ZTRACE_E2E_REQUIRE_ROOT();
+  const auto apps = go_apps();
+  REQUIRE(!apps.empty());
+  const auto dir = fresh_dir("go_probes_second_agent");
+  const int port = reserve_port(24372);
+  Process server = start_server(dir, apps.front().path, port, true, "server");
+  fs::create_directories(dir / "first");
+  fs::create_directories(dir / "second");
+  Agent first(dir / "first", {.pids = {server.pid()}, .extra_args = {"--no-inject"}});
+  Agent second(dir / "second", {.pids = {server.pid()}, .extra_args = {"--no-inject"}});
+  CommandResult c = run_command(dir, {"curl", "-sk", "--http1.1", https(port, "/ok/second")}, 20s);
+  ZTRACE_E2E_REQUIRE_PEER(c.exit_code == 0, c.describe);
+  std::vector<Span> first_spans = stop_and_collect(first);
+  std::vector<Span> spans = stop_and_collect(second);
+  INFO("second agent's log:\n" << second.log_tail());
+  const std::string attached = "Go probes: pid " + std::to_string(server.pid()) + " ";
+  CHECK(first.log().find(attached) != std::string::npos);
+  CHECK(second.log().find(attached) != std::string::npos);
+  auto s = expect_one(spans, "SERVER", {"GET", "/ok/second", 200, port});
+  if (s) CHECK(s->attr_str("url.scheme") == std::optional<std::string>("https"));
+}
+
+}  // namespace ztrace::e2e

@@ -45,6 +45,7 @@ std::string to_hex(std::span<const uint8_t> bytes) {
 
 ElfFile::~ElfFile() {
   if (mapped_) munmap(const_cast<uint8_t*>(data_), size_);
+  if (fd_ >= 0) ::close(fd_);
 }
 
 Result<std::shared_ptr<const ElfFile>> ElfFile::open(const std::string& path) {
@@ -58,11 +59,14 @@ Result<std::shared_ptr<const ElfFile>> ElfFile::open(const std::string& path) {
     return Result<std::shared_ptr<const ElfFile>>::failure(path + ": not an ELF file (too small)");
   }
   void* p = mmap(nullptr, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-  ::close(fd);
-  if (p == MAP_FAILED)
+  if (p == MAP_FAILED) {
+    const int error = errno;
+    ::close(fd);
     return Result<std::shared_ptr<const ElfFile>>::failure("cannot map " + path + ": " +
-                                                           std::strerror(errno));
+                                                           std::strerror(error));
+  }
   auto f = std::unique_ptr<ElfFile>(new ElfFile());
+  f->fd_ = fd;
   f->data_ = static_cast<const uint8_t*>(p);
   f->size_ = st.st_size;
   f->mapped_ = true;
@@ -146,6 +150,15 @@ std::span<const uint8_t> ElfFile::bytes_at_vaddr(uint64_t vaddr, uint64_t n) con
     }
   }
   return {};
+}
+
+std::vector<uint8_t> ElfFile::code_at_vaddr(uint64_t vaddr, uint64_t n) const {
+  const std::span<const uint8_t> mapped = bytes_at_vaddr(vaddr, n);
+  if (mapped.empty() || fd_ < 0) return {mapped.begin(), mapped.end()};
+  std::vector<uint8_t> code(n);
+  const auto file_offset = static_cast<off_t>(mapped.data() - data_);
+  if (pread(fd_, code.data(), n, file_offset) != static_cast<ssize_t>(n)) return {};
+  return code;
 }
 
 std::optional<uint64_t> ElfFile::load_bias(uint64_t map_start, uint64_t map_file_offset) const {

@@ -80,6 +80,10 @@ class ElfFile {
   std::span<const uint8_t> section_bytes(const ElfSection& s) const;
   // File bytes backing [vaddr, vaddr + n) (must lie within one load segment's file part).
   std::span<const uint8_t> bytes_at_vaddr(uint64_t vaddr, uint64_t n) const;
+  // The same for machine code, read from the file (pread), not through the mapping: a file
+  // mapping may execute (VM_MAYEXEC, which PROT_READ has), so the kernel puts every uprobe
+  // on the file (another tool's, a second agent's) into it as int3. Empty when unreadable.
+  std::vector<uint8_t> code_at_vaddr(uint64_t vaddr, uint64_t n) const;
   // File offset of a link-time address, via the PT_LOAD that contains it: what a uprobe by
   // file offset needs (the kernel places probes on file offsets, PIE or not).
   std::optional<uint64_t> vaddr_to_offset(uint64_t vaddr) const;
@@ -105,6 +109,7 @@ class ElfFile {
   const uint8_t* data_ = nullptr;
   size_t size_ = 0;
   bool mapped_ = false;
+  int fd_ = -1;  // the file, for code_at_vaddr; -1 for in-memory images
   std::vector<uint8_t> owned_;
   FileIdentity identity_;
   uint16_t machine_ = 0;

@@ -44,7 +44,7 @@ Result<FunctionSites> GoBinary::sites(std::string_view name) const {
     return R::failure("symbol " + std::string(name) + " is ambiguous (function and ABI wrapper)");
   }
   if (!fn) return R::failure("symbol " + std::string(name) + " not found");
-  auto code = elf_->bytes_at_vaddr(fn->entry, fn->size);
+  const std::vector<uint8_t> code = elf_->code_at_vaddr(fn->entry, fn->size);
   auto file_offset = elf_->vaddr_to_offset(fn->entry);
   if (code.empty() || !file_offset) return R::failure(std::string(name) + ": code not in the file");
   auto rets = find_ret_offsets(code);
@@ -62,7 +62,7 @@ Result<CopyLengthSite> GoBinary::copy_length_site(std::string_view name) const {
   auto fn = find_function(name);
   auto memmove = find_function("runtime.memmove");
   if (!fn || !memmove) return R::failure(std::string(name) + " or runtime.memmove not found");
-  auto code = elf_->bytes_at_vaddr(fn->entry, fn->size);
+  const std::vector<uint8_t> code = elf_->code_at_vaddr(fn->entry, fn->size);
   auto file_offset = elf_->vaddr_to_offset(fn->entry);
   if (code.empty() || !file_offset) return R::failure(std::string(name) + ": code not in the file");
   auto site = find_copy_length_site(code, fn->entry, memmove->entry);
