@@ -164,7 +164,7 @@ int main(int argc, char** argv) {
     auto sink = std::make_unique<CountingExporter>();
     const size_t* spans = &sink->spans_;
     rows.push_back(
-        replay("assembly (reassembly, HTTP/1, spans)", recording, passes, std::move(sink), spans));
+        replay("assembly (reassembly, HTTP parsing, spans)", recording, passes, std::move(sink), spans));
   }
   {
     auto sink = std::make_unique<EncodingExporter>();
