@@ -93,48 +93,56 @@ static __always_inline bool decode_hex_id(const __u8 *data, __u32 pos, __u8 *dst
 struct traceparent_scan {
 	const __u8 *data; /* request head bytes (map value) */
 	__u32 len;
+	__u32 pos;         /* next byte to look at */
 	int value_pos;     /* result: position of the header's value, or one of: */
 	__u32 line_end;    /* result: position after the first LF (the request line), 0: none */
 };
 #define TRACEPARENT_ABSENT -1   /* the header block ended without one */
 #define TRACEPARENT_UNKNOWN -2  /* the data ended before the header block did */
+/* Steps of a scan: each moves past 8 bytes or past one line feed. */
+#define TRACEPARENT_SCAN_STEPS (TRACEPARENT_SCAN_MAX_BYTES / 2)
 
-/* bpf_loop callback: looks at the 8 bytes at index * 8 for a line starting `traceparent:`
- * (name case-insensitive, compared as two words). Returns 1 to stop the loop. */
-static long scan_traceparent_word(__u32 index, void *arg)
+/* bpf_loop callback: from `pos`, skips 8 bytes without a line feed, or goes to the line after
+ * the first line feed among them and looks for `traceparent:` there (name case-insensitive,
+ * compared as two words). One line feed per call: a loop over a word's bytes would leave the
+ * verifier a path per subset of them. Returns 1 to stop the loop. */
+static long scan_traceparent_step(__u32 index, void *arg)
 {
 	struct traceparent_scan *scan = arg;
 	const __u8 *data = scan->data;
-	__u32 off = (index * 8) & (TRACEPARENT_SCAN_MAX_BYTES - 1);
+	__u32 off = scan->pos & (TRACEPARENT_SCAN_MAX_BYTES - 1);
 	if (off + 8 > scan->len)
 		return 1;
 	__u64 word;
 	__builtin_memcpy(&word, &data[off], 8);
-	if (!HAS_NEWLINE(word))
+	__u64 newlines = HAS_NEWLINE(word); /* exact in its lowest flag, 0x80 of the byte */
+	if (!newlines) {
+		scan->pos = off + 8;
 		return 0;
-	for (__u32 b = 0; b < 8; b++) {
-		if (data[off + b] != '\n')
-			continue;
-		__u32 line = (off + b + 1) & (TRACEPARENT_SCAN_MAX_BYTES - 1);
-		if (!scan->line_end)
-			scan->line_end = off + b + 1;
-		if (line >= scan->len)
-			return 1;
-		if (data[line] == '\r') {
-			scan->value_pos = TRACEPARENT_ABSENT;
-			return 1;
-		}
-		if (line + 12 + TRACEPARENT_VALUE_BYTES > scan->len)
-			return 1; /* no room left for the header in this data */
-		__u64 head;
-		__u32 tail;
-		__builtin_memcpy(&head, &data[line], 8);
-		__builtin_memcpy(&tail, &data[line + 8], 4);
-		if (LOWER8(head) == *(const __u64 *)"tracepar" &&
-		    (tail | 0x20202020) == *(const __u32 *)"ent:") {
-			scan->value_pos = line + 12;
-			return 1;
-		}
+	}
+	/* Index of the first line feed: its flag times 0x0102..08 puts 8 - index in the top byte. */
+	__u64 first = (newlines & -newlines) >> 7;
+	__u32 index_in_word = ((first * 0x0102030405060708ULL) >> 56) - 1;
+	__u32 line = (off + index_in_word + 1) & (TRACEPARENT_SCAN_MAX_BYTES - 1);
+	scan->pos = line;
+	if (!scan->line_end)
+		scan->line_end = line;
+	if (line >= scan->len)
+		return 1;
+	if (data[line] == '\r') {
+		scan->value_pos = TRACEPARENT_ABSENT;
+		return 1;
+	}
+	if (line + 12 + TRACEPARENT_VALUE_BYTES > scan->len)
+		return 1; /* no room left for the header in this data */
+	__u64 head;
+	__u32 tail;
+	__builtin_memcpy(&head, &data[line], 8);
+	__builtin_memcpy(&tail, &data[line + 8], 4);
+	if (LOWER8(head) == *(const __u64 *)"tracepar" &&
+	    (tail | 0x20202020) == *(const __u32 *)"ent:") {
+		scan->value_pos = line + 12;
+		return 1;
 	}
 	return 0;
 }
@@ -152,7 +160,7 @@ static __always_inline int find_traceparent(const __u8 *data, __u32 len, __u32 *
 	scan.len = len < traceparent_scan_bytes ? len : traceparent_scan_bytes;
 	if (scan.len > TRACEPARENT_SCAN_MAX_BYTES)
 		scan.len = TRACEPARENT_SCAN_MAX_BYTES;
-	bpf_loop(TRACEPARENT_SCAN_MAX_BYTES / 8, scan_traceparent_word, &scan, 0);
+	bpf_loop(TRACEPARENT_SCAN_STEPS, scan_traceparent_step, &scan, 0);
 	if (line_end)
 		*line_end = scan.line_end;
 	return scan.value_pos;
