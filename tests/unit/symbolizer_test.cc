@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/go_apps/go_app_list.h"
 #include "userspace/symbolizer/binary_cache.h"
 #include "userspace/symbolizer/elf_file.h"
 #include "userspace/symbolizer/go_binary.h"
@@ -39,12 +40,8 @@ struct GoApp {
 
 std::vector<GoApp> go_apps() {
   std::vector<GoApp> apps;
-  std::stringstream list(ZTRACE_GO_APPS);
-  std::string item;
-  while (std::getline(list, item, ',')) {
-    auto a = item.find(':'), b = item.find(':', a + 1);
-    if (a == std::string::npos || b == std::string::npos) continue;
-    apps.push_back({item.substr(0, a), item.substr(a + 1, b - a - 1), item.substr(b + 1)});
+  for (auto& build : ztrace::testing::parse_go_app_list(ZTRACE_GO_APPS)) {
+    apps.push_back({build.version, build.variant, build.path});
   }
   return apps;
 }

@@ -19,4 +19,25 @@ void append_uint(std::string& out, uint64_t value);
 void append_double(std::string& out, double value);
 inline void append_bool(std::string& out, bool value) { out += value ? "true" : "false"; }
 
+// One JSON object, open while this lives: key() writes the separator and the key and returns
+// the string to append the member's value to.
+class Object {
+ public:
+  explicit Object(std::string& out) : out_(out) { out_ += '{'; }
+  ~Object() { out_ += '}'; }
+  Object(const Object&) = delete;
+  Object& operator=(const Object&) = delete;
+
+  std::string& key(std::string_view name) {
+    if (members_++) out_ += ',';
+    append_string(out_, name);
+    out_ += ':';
+    return out_;
+  }
+
+ private:
+  std::string& out_;
+  size_t members_ = 0;
+};
+
 }  // namespace ztrace::exporter::json

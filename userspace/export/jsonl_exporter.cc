@@ -10,11 +10,6 @@ namespace ztrace::exporter {
 
 namespace {
 
-void append_key(std::string& out, std::string_view key) {
-  json::append_string(out, key);
-  out += ':';
-}
-
 void append_value(std::string& out, const spans::AttributeValue& value) {
   std::visit(
       [&](const auto& v) {
@@ -42,16 +37,11 @@ bool set_again_later(const spans::Attributes& attributes, size_t i) {
 
 // {key: value, ...}; a key set twice has its last value (a JSON object holds one).
 void append_attributes(std::string& out, const spans::Attributes& attributes) {
-  out += '{';
-  bool first = true;
+  json::Object object(out);
   for (size_t i = 0; i < attributes.size(); ++i) {
-    if (set_again_later(attributes, i)) continue;
-    if (!first) out += ',';
-    first = false;
-    append_key(out, attributes[i].key);
-    append_value(out, attributes[i].value);
+    if (!set_again_later(attributes, i))
+      append_value(object.key(attributes[i].key), attributes[i].value);
   }
-  out += '}';
 }
 
 }  // namespace
@@ -77,48 +67,27 @@ JsonlExporter::~JsonlExporter() {
 }
 
 void JsonlExporter::append_line(std::string& out, const spans::Span& span) {
-  out += '{';
-  append_key(out, "trace_id");
-  json::append_string(out, spans::to_hex(span.trace_id));
-  out += ',';
-  append_key(out, "span_id");
-  json::append_string(out, spans::to_hex(span.span_id));
-  out += ',';
-  append_key(out, "parent_span_id");
-  json::append_string(out, spans::is_zero(span.parent_span_id)
-                               ? std::string()
-                               : spans::to_hex(span.parent_span_id));
-  out += ',';
-  append_key(out, "name");
-  json::append_string(out, span.name);
-  out += ',';
-  append_key(out, "kind");
-  json::append_string(out, spans::to_string(span.kind));
-  out += ',';
-  append_key(out, "start_time_unix_nano");
-  json::append_uint(out, span.start_time_unix_nano);
-  out += ',';
-  append_key(out, "end_time_unix_nano");
-  json::append_uint(out, span.end_time_unix_nano);
-  out += ',';
-  append_key(out, "status");
-  out += '{';
-  append_key(out, "code");
-  json::append_string(out, spans::to_string(span.status_code));
-  out += ',';
-  append_key(out, "message");
-  json::append_string(out, span.status_message);
-  out += "},";
-  append_key(out, "attributes");
-  append_attributes(out, span.attributes);
-  out += ',';
-  append_key(out, "resource");
-  if (span.resource) {
-    append_attributes(out, span.resource->attributes);
-  } else {
-    out += "{}";
+  json::Object line(out);
+  json::append_string(line.key("trace_id"), spans::to_hex(span.trace_id));
+  json::append_string(line.key("span_id"), spans::to_hex(span.span_id));
+  json::append_string(line.key("parent_span_id"), spans::is_zero(span.parent_span_id)
+                                                      ? std::string()
+                                                      : spans::to_hex(span.parent_span_id));
+  json::append_string(line.key("name"), span.name);
+  json::append_string(line.key("kind"), spans::to_string(span.kind));
+  json::append_uint(line.key("start_time_unix_nano"), span.start_time_unix_nano);
+  json::append_uint(line.key("end_time_unix_nano"), span.end_time_unix_nano);
+  {
+    json::Object status(line.key("status"));
+    json::append_string(status.key("code"), spans::to_string(span.status_code));
+    json::append_string(status.key("message"), span.status_message);
   }
-  out += '}';
+  append_attributes(line.key("attributes"), span.attributes);
+  if (span.resource) {
+    append_attributes(line.key("resource"), span.resource->attributes);
+  } else {
+    line.key("resource") += "{}";
+  }
 }
 
 std::string JsonlExporter::format_line(const spans::Span& span) {
