@@ -106,11 +106,185 @@ static __always_inline void hex_bytes(char *dst, const __u8 *src, int n)
 	}
 }
 
+/* ---- HTTP/2: a traceparent field at the end of HEADERS frames' header blocks ---- */
+
+/* The HPACK field (RFC 7541 6.2.2, literal without indexing, new name). */
+static __always_inline void h2_field(char *field, const struct zt_h2_insertion *ins)
+{
+	field[0] = 0x00;
+	field[1] = 11;
+	__builtin_memcpy(field + 2, "traceparent", 11);
+	field[13] = 55;
+	char *value = field + 14; /* 00-<trace id>-<span id>-<flags> (W3C Trace Context 3.2) */
+	__builtin_memcpy(value, "00-", 3);
+	hex_bytes(value + 3, ins->trace_id, 16);
+	value[35] = '-';
+	hex_bytes(value + 36, ins->span_id, 8);
+	value[52] = '-';
+	hex_bytes(value + 53, &ins->trace_flags, 1);
+}
+
+/* Are the 9 bytes at `offset` the frame header the syscall hook saw there? */
+static __always_inline bool h2_frame_header_at(struct sk_msg_md *msg, __u32 offset,
+					       const __u8 *expected)
+{
+	if (bpf_msg_pull_data(msg, offset, offset + ZT_H2_FRAME_HEADER_BYTES, 0))
+		return false;
+	__u8 *data = msg->data, *end = msg->data_end;
+	if (data + ZT_H2_FRAME_HEADER_BYTES > end)
+		return false;
+	return __builtin_memcmp(data, expected, ZT_H2_FRAME_HEADER_BYTES) == 0;
+}
+
+/* Writes the 24-bit frame length (RFC 9113 4.1) of the frame at `offset`. */
+static __always_inline bool h2_set_frame_length(struct sk_msg_md *msg, __u32 offset,
+						__u32 length)
+{
+	if (bpf_msg_pull_data(msg, offset, offset + 3, 0))
+		return false;
+	__u8 *data = msg->data, *end = msg->data_end;
+	if (data + 3 > end)
+		return false;
+	data[0] = length >> 16;
+	data[1] = length >> 8;
+	data[2] = length;
+	return true;
+}
+
+static __always_inline __u32 h2_frame_length(const __u8 *header)
+{
+	return (__u32)header[0] << 16 | (__u32)header[1] << 8 | header[2];
+}
+
+/* Inserts one field and grows its frame; on failure the message is as before. Offsets before
+ * the insertion point are not moved by it. */
+static __always_inline bool h2_insert(struct sk_msg_md *msg, const struct zt_h2_insertion *ins)
+{
+	char field[ZT_H2_TRACEPARENT_FIELD_BYTES];
+	h2_field(field, ins);
+	__u32 at = ins->insert_offset;
+	if (bpf_msg_push_data(msg, at, ZT_H2_TRACEPARENT_FIELD_BYTES, 0))
+		return false;
+	if (bpf_msg_pull_data(msg, at, at + ZT_H2_TRACEPARENT_FIELD_BYTES, 0))
+		goto undo;
+	__u8 *data = msg->data, *end = msg->data_end;
+	if (data + ZT_H2_TRACEPARENT_FIELD_BYTES > end)
+		goto undo;
+	__builtin_memcpy(data, field, ZT_H2_TRACEPARENT_FIELD_BYTES);
+	if (!h2_set_frame_length(msg, ins->frame_offset,
+				 h2_frame_length(ins->frame_header) + ZT_H2_TRACEPARENT_FIELD_BYTES))
+		goto undo;
+	return true;
+undo:
+	bpf_msg_pop_data(msg, at, ZT_H2_TRACEPARENT_FIELD_BYTES, 0);
+	return false;
+}
+
+/* Takes a done insertion out again (when a later one in the same message failed). */
+static __always_inline void h2_remove(struct sk_msg_md *msg, const struct zt_h2_insertion *ins)
+{
+	bpf_msg_pop_data(msg, ins->insert_offset, ZT_H2_TRACEPARENT_FIELD_BYTES, 0);
+	h2_set_frame_length(msg, ins->frame_offset, h2_frame_length(ins->frame_header));
+}
+
+static __always_inline const struct zt_h2_insertion *
+h2_insertion(const struct zt_h2_pending *pending, __u32 index)
+{
+	asm volatile("" : "+r"(index)); /* keep the mask: the verifier needs it */
+	return &pending->at[index & (ZT_H2_MAX_INSERTIONS - 1)];
+}
+
+/* bpf_loop context of one message's insertions (on the stack, as bpf_loop wants). */
+struct h2_apply {
+	struct sk_msg_md *msg;
+	const struct zt_h2_pending *pending;
+	__u32 count;
+	__u32 done;      /* insertions made, counted from the last one */
+	bool failed;
+};
+
+/* bpf_loop callback: is insertion `index` where the syscall hook saw its frame? */
+static long h2_check_one(__u32 index, void *arg)
+{
+	struct h2_apply *a = arg;
+	if (index >= a->count)
+		return 1;
+	const struct zt_h2_insertion *ins = h2_insertion(a->pending, index);
+	if (ins->insert_offset > a->msg->size || ins->insert_offset > 0xffffff ||
+	    ins->frame_offset + ZT_H2_FRAME_HEADER_BYTES > ins->insert_offset ||
+	    !h2_frame_header_at(a->msg, ins->frame_offset, ins->frame_header)) {
+		a->failed = true;
+		return 1;
+	}
+	return 0;
+}
+
+/* bpf_loop callback: makes the insertions from the last to the first, so that an insertion
+ * moves only bytes that no later step looks at. */
+static long h2_insert_one(__u32 index, void *arg)
+{
+	struct h2_apply *a = arg;
+	if (index >= a->count)
+		return 1;
+	if (!h2_insert(a->msg, h2_insertion(a->pending, a->count - 1 - index))) {
+		a->failed = true;
+		return 1;
+	}
+	a->done++;
+	return 0;
+}
+
+/* bpf_loop callback: takes the made insertions out again. */
+static long h2_remove_one(__u32 index, void *arg)
+{
+	struct h2_apply *a = arg;
+	if (index >= a->done)
+		return 1;
+	h2_remove(a->msg, h2_insertion(a->pending, a->count - a->done + index));
+	return 0;
+}
+
+/* All of the write's insertions, or none: a message that does not hold the frames the syscall
+ * hook saw where it saw them (another send, a later piece of a big one) is left alone. */
+static __always_inline void h2_inject(struct sk_msg_md *msg, const struct zt_h2_pending *pending)
+{
+	struct h2_apply a = { .msg = msg, .pending = pending, .count = pending->count };
+	if (a.count == 0 || a.count > ZT_H2_MAX_INSERTIONS)
+		return;
+	bpf_loop(ZT_H2_MAX_INSERTIONS, h2_check_one, &a, 0);
+	if (a.failed) {
+		count_inject(ZT_INJECT_SKIPPED_MISMATCH);
+		return;
+	}
+	bpf_loop(ZT_H2_MAX_INSERTIONS, h2_insert_one, &a, 0);
+	if (a.failed) {
+		bpf_loop(ZT_H2_MAX_INSERTIONS, h2_remove_one, &a, 0);
+		count_inject(ZT_INJECT_FAILED);
+		return;
+	}
+	for (int i = 0; i < ZT_H2_MAX_INSERTIONS; i++) {
+		if (i < a.done)
+			count_inject(ZT_INJECT_DONE);
+	}
+}
+
+static __always_inline bool h2_injected(struct sk_msg_md *msg, const struct zt_inject_key *key)
+{
+	struct zt_h2_pending *pending = bpf_map_lookup_elem(&pending_h2_injections, key);
+	if (!pending)
+		return false;
+	h2_inject(msg, pending);
+	bpf_map_delete_elem(&pending_h2_injections, key);
+	return true;
+}
+
 SEC("sk_msg")
 int inject_traceparent(struct sk_msg_md *msg)
 {
 	struct zt_inject_key key = {};
 	key_from_msg(msg, &key);
+	if (h2_injected(msg, &key))
+		return SK_PASS;
 	struct zt_pending_injection *queued = bpf_map_lookup_elem(&pending_injections, &key);
 	if (!queued)
 		return SK_PASS;

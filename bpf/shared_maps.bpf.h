@@ -23,6 +23,16 @@ struct {
 	__type(value, struct zt_pending_injection);
 } pending_injections SEC(".maps");
 
+/* key: client connection; value: the traceparent fields to insert into the HEADERS frames of
+ * its next message (HTTP/2). Written at syscall entry of a write; deleted by sk_msg when it
+ * handles the message, or at syscall exit. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct zt_inject_key);
+	__type(value, struct zt_h2_pending);
+} pending_h2_injections SEC(".maps");
+
 /* key: address of a struct sock a traced process is connecting; value: unused. Written by
  * the connect() hook of socket_trace.bpf.c; sockops adds only these sockets to the sockhash
  * (and deletes the entry), so untraced processes never take the sk_msg path. LRU: connects

@@ -55,10 +55,17 @@ struct syscall_args {
 	__u64 enter_ns;
 	__s32 fd;
 	__u8 syscall;
-	__u8 injection_pending; /* a pending_injections entry was made for this call */
-	__u8 pad[2];
+	__u8 injection_pending; /* INJECTION_PENDING_*: an entry was queued for sk_msg */
+	__u8 h2_walked;         /* HTTP/2: the write's frames were walked (h2_inject.bpf.h) */
+	__u8 h2_state_after;    /* HTTP/2: the connection's state once the write went out */
 	struct zt_trace_context trace; /* egress: context of the request this call starts */
+	__u32 h2_frame_left_after;
+	__u32 h2_last_stream_after;
+	__u64 h2_write_bytes;
 };
+
+#define INJECTION_PENDING_HTTP1 0x1 /* in pending_injections */
+#define INJECTION_PENDING_H2 0x2    /* in pending_h2_injections */
 
 /* key: pid_tgid of the thread in the syscall; value: its arguments. Written at entry,
  * deleted at exit (LRU: a missed exit cannot leak). */
@@ -707,7 +714,7 @@ static __always_inline void classify_client_write(struct syscall_args *args, __u
 	struct zt_inject_key key = {};
 	inject_key_of(&info->tuple, &key);
 	if (bpf_map_update_elem(&pending_injections, &key, &pending, BPF_ANY) == 0)
-		args->injection_pending = 1;
+		args->injection_pending |= INJECTION_PENDING_HTTP1;
 }
 
 /* Sets s->event.trace for the call about to be emitted: request heads get a context, other
@@ -776,6 +783,8 @@ static __always_inline void classify_call(struct data_scratch *s, const struct s
 	}
 }
 
+#include "bpf/h2_inject.bpf.h"
+
 /* ---- data syscalls: stash at entry ---- */
 
 static __always_inline int stash_io(int fd, __u64 buf, __u64 iovcnt, __u64 len, __u8 syscall,
@@ -791,7 +800,7 @@ static __always_inline int stash_io(int fd, __u64 buf, __u64 iovcnt, __u64 len, 
 		.buf = buf, .iovcnt = iovcnt, .len = len, .enter_ns = bpf_ktime_get_ns(),
 		.fd = fd, .syscall = syscall,
 	};
-	if (egress)
+	if (egress && !h2_classify_write(&args, pid_tgid, info))
 		classify_client_write(&args, pid_tgid, info);
 	if (bpf_map_update_elem(&inflight, &pid_tgid, &args, BPF_ANY))
 		count_drop(ZT_DROP_INFLIGHT_FULL);
@@ -917,7 +926,11 @@ static __always_inline int emit_io(long ret, __u8 direction)
 
 	struct zt_conn_key key = { .tgid = pid_tgid >> 32, .fd = args.fd };
 	struct zt_conn_info *info = bpf_map_lookup_elem(&conns, &key);
-	if (args.injection_pending && info) {
+	if (info) {
+		h2_forget_unconsumed(&args, info);
+		h2_commit_write(&args, ret, info);
+	}
+	if ((args.injection_pending & INJECTION_PENDING_HTTP1) && info) {
 		/* sk_msg consumes the entry; one left over must not reach a later message. */
 		struct zt_inject_key inject_key = {};
 		inject_key_of(&info->tuple, &inject_key);

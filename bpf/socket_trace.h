@@ -28,6 +28,7 @@ enum zt_event_type {
 	ZT_EVENT_CONN_CLOSE = 3,
 	ZT_EVENT_PROC_EXEC = 4,
 	ZT_EVENT_PROC_EXIT = 5,
+	ZT_EVENT_H2_STREAM_CONTEXT = 6,
 };
 
 enum zt_direction {
@@ -96,6 +97,20 @@ struct zt_conn_info {
 	__u8 head_pending;     /* server side: a request head continues in the next read */
 	__u8 head_prefix_len;  /* server side: bytes of a method a read ended with (Go's */
 	__u8 head_prefix[4];   /* background read takes the next request's first byte) */
+	__u8 h2_state;         /* enum zt_h2_state: HTTP/2 injection on this client connection */
+	__u8 pad[3];
+	__u32 h2_frame_left;   /* egress bytes still to come before the next frame header */
+	__u32 h2_last_stream;  /* highest client stream id seen opening in the egress */
+};
+
+/* What the kernel knows of a client connection's egress HTTP/2 framing (traceparent
+ * injection, see bpf/h2_inject.bpf.h). Every state but TRACKING is final. */
+enum zt_h2_state {
+	ZT_H2_UNDECIDED = 0, /* no egress byte seen yet */
+	ZT_H2_TRACKING = 1,  /* preface seen, frame boundaries known: new streams are injected */
+	ZT_H2_NOT_H2 = 2,    /* the egress did not start with the HTTP/2 preface */
+	ZT_H2_OWN_CONTEXT = 3, /* the application sends its own traceparent: never inject */
+	ZT_H2_STOPPED = 4,     /* frame boundaries or header blocks no longer known: never inject */
 };
 
 /* How a message's trace context came about (see the trace context section of the BPF
@@ -162,7 +177,53 @@ enum zt_inject_outcome {
 	ZT_INJECT_HAD_HEADER = 3,       /* the application sent its own traceparent */
 	ZT_INJECT_NO_LINE_END = 4,      /* request line not complete in the first send */
 	ZT_INJECT_UNCONSUMED = 5,       /* the send never reached sk_msg (socket not in the map) */
-	ZT_INJECT_OUTCOME_COUNT = 6,
+	/* HTTP/2 streams not injected, and why */
+	ZT_INJECT_H2_TOO_MANY = 6,       /* more new streams in one write than ZT_H2_MAX_INSERTIONS */
+	ZT_INJECT_H2_NO_END_HEADERS = 7, /* header block continues in CONTINUATION frames */
+	ZT_INJECT_H2_TOO_BIG = 8,        /* the frame would exceed the default maximum frame size,
+					  * or its block the kernel's scan window */
+	ZT_INJECT_H2_JOINED_MIDWAY = 9,  /* connection opened before the agent (counted once) */
+	ZT_INJECT_H2_LOST_FRAMING = 10,  /* frame boundaries lost (partial write, too many iovecs
+					  * or frames, a header or block split across writes) */
+	ZT_INJECT_OUTCOME_COUNT = 11,
+};
+
+/* HTTP/2 header field `traceparent: 00-<trace>-<span>-<flags>` as an HPACK literal without
+ * indexing with a new name (RFC 7541 6.2.2): 0x00, name length 11, the name, value length 55,
+ * the value. It never touches either side's dynamic table. */
+#define ZT_H2_TRACEPARENT_FIELD_BYTES 69
+#define ZT_H2_MAX_INSERTIONS 4 /* per write */
+#define ZT_H2_FRAME_HEADER_BYTES 9
+
+/* One traceparent field to insert at the end of a HEADERS frame's header block. Offsets are
+ * from the first byte of the write. */
+struct zt_h2_insertion {
+	__u8 trace_id[16];
+	__u8 span_id[8];
+	__u8 trace_flags;
+	__u8 frame_header[ZT_H2_FRAME_HEADER_BYTES]; /* as written: sk_msg checks it is still there */
+	__u8 pad[6];
+	__u32 frame_offset;  /* the HEADERS frame's first byte */
+	__u32 insert_offset; /* end of its header block (before any padding) */
+};
+
+/* Value of `pending_h2_injections`: the insertions of one write, in increasing offsets. */
+struct zt_h2_pending {
+	__u32 count;
+	__u32 pad;
+	struct zt_h2_insertion at[ZT_H2_MAX_INSERTIONS];
+};
+
+/* The context of a client stream whose HEADERS the kernel queued a traceparent for: emitted
+ * before the write's data event, so the stream's CLIENT span carries what was injected. */
+struct zt_h2_stream_event {
+	__u8 type; /* ZT_EVENT_H2_STREAM_CONTEXT */
+	__u8 pad[3];
+	__u32 pid;
+	__s32 fd;
+	__u32 stream_id;
+	__u64 generation;
+	struct zt_trace_context trace;
 };
 
 #define ZT_TRACEPARENT_HEADER_BYTES 70 /* "traceparent: " + 55 + "\r\n" */

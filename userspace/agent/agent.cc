@@ -392,10 +392,14 @@ int run_agent(const AgentOptions& options) {
   const InjectOutcomeCounts injections = tracer->inject_counts();
   spdlog::info(
       "injection: done={} skipped_mismatch={} failed={} app_had_header={} no_line_end={} "
-      "unconsumed={}",
+      "unconsumed={} h2_too_many={} h2_no_end_headers={} h2_too_big={} h2_joined_midway={} "
+      "h2_lost_framing={}",
       injections[ZT_INJECT_DONE], injections[ZT_INJECT_SKIPPED_MISMATCH],
       injections[ZT_INJECT_FAILED], injections[ZT_INJECT_HAD_HEADER],
-      injections[ZT_INJECT_NO_LINE_END], injections[ZT_INJECT_UNCONSUMED]);
+      injections[ZT_INJECT_NO_LINE_END], injections[ZT_INJECT_UNCONSUMED],
+      injections[ZT_INJECT_H2_TOO_MANY], injections[ZT_INJECT_H2_NO_END_HEADERS],
+      injections[ZT_INJECT_H2_TOO_BIG], injections[ZT_INJECT_H2_JOINED_MIDWAY],
+      injections[ZT_INJECT_H2_LOST_FRAMING]);
   if (recorder) {
     spdlog::info("recorded {} events to {}{}", recorder->events_written(),
                  options.record_events_path, recorder->failed() ? " (then a write failed)" : "");

@@ -53,6 +53,7 @@ std::unique_ptr<HeaderInjector> HeaderInjector::open(SocketTracer& tracer, bool 
   skel->rodata->filter_by_port = filter_by_port ? 1 : 0;
   const SharedMapFds shared = tracer.shared_map_fds();
   if (bpf_map__reuse_fd(skel->maps.pending_injections, shared.pending_injections) ||
+      bpf_map__reuse_fd(skel->maps.pending_h2_injections, shared.pending_h2_injections) ||
       bpf_map__reuse_fd(skel->maps.inject_counters, shared.inject_counters) ||
       bpf_map__reuse_fd(skel->maps.traced_ports, shared.traced_ports) ||
       bpf_map__reuse_fd(skel->maps.injectable_sockets, shared.injectable_sockets)) {

@@ -175,6 +175,7 @@ InjectOutcomeCounts SocketTracer::inject_counts() const {
 
 SharedMapFds SocketTracer::shared_map_fds() const {
   return {bpf_map__fd(skel_->maps.pending_injections),
+          bpf_map__fd(skel_->maps.pending_h2_injections),
           bpf_map__fd(skel_->maps.inject_counters),
           bpf_map__fd(skel_->maps.traced_ports),
           bpf_map__fd(skel_->maps.injectable_sockets),

@@ -37,6 +37,7 @@ using InjectOutcomeCounts = std::array<uint64_t, ZT_INJECT_OUTCOME_COUNT>;
 // Maps the header injector shares with the socket tracer.
 struct SharedMapFds {
   int pending_injections = -1;
+  int pending_h2_injections = -1;
   int inject_counters = -1;
   int traced_ports = -1;
   int injectable_sockets = -1;

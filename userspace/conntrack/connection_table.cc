@@ -58,6 +58,8 @@ ConnectionTable::Connection* ConnectionTable::find_or_create(const ConnectionKey
   conn->kernel_role = role;
   conn->joined_midstream = joined_midstream;
   conn->view.pid = key.pid;
+  conn->view.fd = key.fd;
+  conn->view.generation = key.generation;
   conn->view.role = role;
   conn->view.local = local_endpoint(tuple);
   conn->view.remote = remote_endpoint(tuple);

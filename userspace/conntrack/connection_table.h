@@ -40,7 +40,9 @@ struct ConnectionKeyHash {
 // What span builders need to know about the connection an exchange travelled on.
 struct ConnectionView {
   uint32_t pid = 0;
-  uint32_t last_tid = 0;  // thread of the latest syscall seen on the connection
+  int32_t fd = 0;
+  uint64_t generation = 0;  // with pid and fd: which connection (as the kernel names it)
+  uint32_t last_tid = 0;    // thread of the latest syscall seen on the connection
   Role role = Role::kUnknown;
   Endpoint local;
   Endpoint remote;

@@ -75,8 +75,7 @@ void EventPipeline::correct_trace(const uint8_t (&kernel_trace_id)[16],
 }
 
 void EventPipeline::on_exchange(const conntrack::ConnectionView& view,
-                                const http1::Exchange& exchange,
-                                const zt_trace_context* context) {
+                                const http1::Exchange& exchange, const zt_trace_context* context) {
   // Nothing known about the request (its start was not captured): no span beats a garbage one.
   if (exchange.request.method.empty()) {
     ++stats_.exchanges_without_request_line;
@@ -87,27 +86,51 @@ void EventPipeline::on_exchange(const conntrack::ConnectionView& view,
   if (!exchange.request.traceparent.empty()) {
     header = spans::parse_traceparent(exchange.request.traceparent);
   }
-  const bool forwarded = header && view.role != Role::kServer &&
-                         was_received_by(view.pid, header->parent_span_id);
+  const bool forwarded =
+      header && view.role != Role::kServer && was_received_by(view.pid, header->parent_span_id);
   submit(http_spans_.build(view, exchange, view.resource, context, header ? &*header : nullptr,
                            forwarded));
 }
 
+void EventPipeline::on_h2_stream_context(const zt_h2_stream_event& event) {
+  const StreamKey key{event.pid, event.fd, event.generation, event.stream_id};
+  // A write retried after EAGAIN is walked again: the latest context is the one injected.
+  h2_stream_contexts_[key] = event.trace;
+  h2_stream_context_order_.push_back(key);
+  ++stats_.h2_stream_contexts;
+  while (h2_stream_context_order_.size() > kMaxH2StreamContexts) {
+    stats_.h2_stream_contexts_evicted +=
+        h2_stream_contexts_.erase(h2_stream_context_order_.front());
+    h2_stream_context_order_.pop_front();
+  }
+}
+
+std::optional<zt_trace_context> EventPipeline::take_h2_stream_context(
+    const conntrack::ConnectionView& view, uint32_t stream_id) {
+  if (view.role != Role::kClient || h2_stream_contexts_.empty()) return std::nullopt;
+  auto it = h2_stream_contexts_.find({view.pid, view.fd, view.generation, stream_id});
+  if (it == h2_stream_contexts_.end()) return std::nullopt;
+  zt_trace_context context = it->second;
+  h2_stream_contexts_.erase(it);
+  return context;
+}
+
 void EventPipeline::on_http2_exchange(const conntrack::ConnectionView& view,
                                       const http2::Exchange& exchange) {
+  const std::optional<zt_trace_context> context = take_h2_stream_context(view, exchange.stream_id);
   std::optional<spans::TraceParent> header;
   if (const std::string* tp = exchange.request.headers.find("traceparent")) {
     header = spans::parse_traceparent(*tp);
   }
   const bool forwarded =
       header && view.role != Role::kServer && was_received_by(view.pid, header->parent_span_id);
-  std::optional<spans::Span> span =
-      http2_spans_.build(view, exchange, header ? &*header : nullptr, forwarded);
+  std::optional<spans::Span> span = http2_spans_.build(view, exchange, header ? &*header : nullptr,
+                                                       forwarded, context ? &*context : nullptr);
   if (!span) {
     ++stats_.http2_exchanges_without_path;
     return;
   }
-  ++stats_.link_outcomes[ZT_CTX_NONE];
+  ++stats_.link_outcomes[context ? context->origin : ZT_CTX_NONE];
   submit(std::move(*span));
 }
 
@@ -158,6 +181,15 @@ void EventPipeline::handle(std::span<const uint8_t> bytes) {
       } else {
         connections_.on_close(event);
       }
+      return;
+    }
+    case ZT_EVENT_H2_STREAM_CONTEXT: {
+      zt_h2_stream_event event;
+      if (!copy_event(bytes, sizeof(event), &event)) {
+        ++stats_.malformed_events;
+        return;
+      }
+      on_h2_stream_context(event);
       return;
     }
     case ZT_EVENT_PROC_EXEC:

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <deque>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -45,8 +46,10 @@ struct EventPipelineStats {
   uint64_t spans_built = 0;
   uint64_t exchanges_without_request_line = 0;  // start of the request not captured
   uint64_t http2_exchanges_without_path = 0;    // :path unknown (joined mid-way) or absent
-  uint64_t spans_unsampled = 0;  // the incoming context said not sampled: not exported
-  uint64_t trace_corrections = 0;  // kernel traces moved to a header it could not see
+  uint64_t spans_unsampled = 0;             // the incoming context said not sampled: not exported
+  uint64_t trace_corrections = 0;           // kernel traces moved to a header it could not see
+  uint64_t h2_stream_contexts = 0;          // kernel contexts of injected HTTP/2 client streams
+  uint64_t h2_stream_contexts_evicted = 0;  // never claimed by a span (bound reached)
   // Spans by how their context came about (enum zt_context_origin; 0: no kernel context).
   std::array<uint64_t, ZT_CTX_ORIGIN_COUNT> link_outcomes{};
   conntrack::ConnectionTableStats connections;
@@ -74,6 +77,9 @@ class EventPipeline {
   void on_server_head(uint32_t pid, const zt_trace_context* kernel_context,
                       const std::string& traceparent);
   void correct_trace(const uint8_t (&kernel_trace_id)[16], const spans::TraceParent& header);
+  void on_h2_stream_context(const zt_h2_stream_event& event);
+  std::optional<zt_trace_context> take_h2_stream_context(const conntrack::ConnectionView& view,
+                                                         uint32_t stream_id);
 
   HttpSpanBuilder http_spans_;
   Http2SpanBuilder http2_spans_;
@@ -98,6 +104,25 @@ class EventPipeline {
   };
   std::unordered_map<spans::TraceId, spans::TraceId, TraceIdHash> trace_corrections_;
   std::deque<spans::TraceId> trace_correction_order_;
+  // Contexts the kernel injected into HTTP/2 client streams, until the stream's span is built
+  // (the event comes before the stream's bytes). Bounded, oldest dropped.
+  struct StreamKey {
+    uint32_t pid = 0;
+    int32_t fd = 0;
+    uint64_t generation = 0;
+    uint32_t stream_id = 0;
+    bool operator==(const StreamKey&) const = default;
+  };
+  struct StreamKeyHash {
+    size_t operator()(const StreamKey& k) const {
+      return std::hash<uint64_t>()((uint64_t{k.pid} << 32 | static_cast<uint32_t>(k.fd)) ^
+                                   (k.generation * 0x9e3779b97f4a7c15ull) ^
+                                   (uint64_t{k.stream_id} << 17));
+    }
+  };
+  static constexpr size_t kMaxH2StreamContexts = 16384;
+  std::unordered_map<StreamKey, zt_trace_context, StreamKeyHash> h2_stream_contexts_;
+  std::deque<StreamKey> h2_stream_context_order_;
 };
 
 }  // namespace ztrace::pipeline

@@ -92,7 +92,8 @@ std::string_view outcome_error_type(http2::StreamOutcome outcome) {
 std::optional<spans::Span> Http2SpanBuilder::build(const conntrack::ConnectionView& connection,
                                                    const http2::Exchange& exchange,
                                                    const spans::TraceParent* request_header,
-                                                   bool forwarded_traceparent) const {
+                                                   bool forwarded_traceparent,
+                                                   const zt_trace_context* context) const {
   const http2::Message& request = exchange.request;
   const http2::Message& response = exchange.response;
   const std::string* path_value = request.headers.find(":path");
@@ -101,7 +102,7 @@ std::optional<spans::Span> Http2SpanBuilder::build(const conntrack::ConnectionVi
   const bool server = connection.role == Role::kServer;
 
   spans::Span span;
-  assign_span_ids(span, server, nullptr, request_header, forwarded_traceparent);
+  assign_span_ids(span, server, server ? nullptr : context, request_header, forwarded_traceparent);
   span.kind = server ? SpanKind::kServer : SpanKind::kClient;
   span.resource = connection.resource;
   span.attributes.reserve(16);
