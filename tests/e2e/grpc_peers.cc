@@ -181,6 +181,9 @@ std::vector<GrpcCallLine> parse_grpc_calls(const std::string& out) {
     char kind[32] = {};
     if (std::sscanf(line.c_str(), "%31s code=%d msgs=%d", kind, &l.code, &l.msgs) == 3) {
       l.kind = kind;
+      if (const size_t at = line.find(" reply="); at != std::string::npos) {
+        l.reply = line.substr(at + 7);
+      }
       lines.push_back(l);
     }
   }
@@ -221,6 +224,16 @@ const std::vector<std::string> kGrpcSteps = {
 const std::vector<GrpcExpect> kGrpcCalls = {{"Unary", 0},         {"Unary", 5}, {"ServerStream", 0},
                                             {"ServerStream", 14}, {"Bidi", 0},  {"Unary", 4}};
 
+void check_children(const std::vector<Span>& clients, const std::vector<Span>& servers) {
+  REQUIRE(clients.size() == servers.size());
+  for (size_t i = 0; i < clients.size(); ++i) {
+    INFO("call " << i << "\n  client: " << clients[i].describe()
+                 << "\n  server: " << servers[i].describe());
+    CHECK(servers[i].trace_id == clients[i].trace_id);
+    CHECK(servers[i].parent_span_id == clients[i].span_id);
+  }
+}
+
 void check_grpc_run(Agent& agent, const Process& server, int port, const CommandResult& c,
                     std::string_view server_runtime) {
   ZTRACE_E2E_REQUIRE_PEER(c.exit_code == 0, c.describe);
@@ -241,6 +254,7 @@ void check_grpc_run(Agent& agent, const Process& server, int port, const Command
   }
   if (servers.size() == kGrpcCalls.size() && clients.size() == kGrpcCalls.size()) {
     for (size_t i = 0; i < kGrpcCalls.size(); ++i) check_encloses(clients[i], servers[i]);
+    check_children(clients, servers);
   }
 }
 

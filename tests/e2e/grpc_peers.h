@@ -35,11 +35,12 @@ std::vector<std::string> grpc_cpp_client(int port, std::vector<std::string> step
 std::vector<std::string> grpc_java_server(int port);
 std::vector<std::string> grpc_java_client(int port, std::vector<std::string> steps);
 
-// One line per call printed by a client: "<kind> code=<c> msgs=<m>".
+// One line per call printed by a client: "<kind> code=<c> msgs=<m>[ reply=<r>]".
 struct GrpcCallLine {
   std::string kind;
   int code = -1;
   int msgs = -1;
+  std::string reply;  // unary calls of the Go client: the answer, spaces as '_'
 };
 std::vector<GrpcCallLine> parse_grpc_calls(const std::string& out);
 
@@ -63,9 +64,14 @@ std::vector<Span> expect_grpc_calls(const std::vector<Span>& spans, std::string_
 // The client steps most interop tests make, and the calls they are.
 extern const std::vector<std::string> kGrpcSteps;
 extern const std::vector<GrpcExpect> kGrpcCalls;
+// CHECKs that each server span is the child of the client span of the same call (the agent
+// injected the client span's context): same trace, parent = the client span's id.
+void check_children(const std::vector<Span>& clients, const std::vector<Span>& servers);
+
 // CHECKs a run of kGrpcSteps by client `c` against `server`: the client's output, exactly
 // two spans per call (expect_grpc_calls on both sides), client spans enclosing server spans,
-// and the server's process.runtime.name (skipped when empty). Stops the agent.
+// each server span the child of its client span (injection is on by default), and the
+// server's process.runtime.name (skipped when empty). Stops the agent.
 void check_grpc_run(Agent& agent, const Process& server, int port, const CommandResult& c,
                     std::string_view server_runtime);
 

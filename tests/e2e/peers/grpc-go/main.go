@@ -5,7 +5,9 @@
 // peers/grpc-echo.proto's Msg (field 1, bytes), which is all the C++ and Java peers read.
 // Service ztrace.e2e.Echo:
 //
-//	Unary         "ok:<text>" echoes; "fail:<code>:<message>" answers that status.
+//	Unary         "ok:<text>" echoes; "fail:<code>:<message>" answers that status; "meta"
+//	              answers the traceparent and x-e2e metadata it received,
+//	              "traceparent=<v1>,<v2>...;x-e2e=<v>..." (what reached the server, exactly).
 //	ServerStream  "<n>" sends n messages then OK; "<n>:fail:<code>" sends n then that status.
 //	Bidi          echoes every message until the client half-closes.
 //
@@ -13,11 +15,12 @@
 //
 //	main server ADDR
 //	main client ADDR STEP...   one connection for all steps, one result line per call:
-//	  unary:<request>            -> "unary code=<c> msgs=<m>"
+//	  unary:<request>            -> "unary code=<c> msgs=<m> reply=<reply, spaces as _>"
 //	  stream:<request>           -> "stream code=<c> msgs=<m>"
 //	  bidi:<k>                   -> "bidi code=<c> msgs=<m>" (k messages each way)
 //	  wait:<file>                waits until file exists (prints "waiting" first)
 //	  traceparent:<value>        later calls send this traceparent metadata
+//	  header:<key>=<value>       later calls send this metadata too
 package main
 
 import (
@@ -97,6 +100,12 @@ func unary(srv interface{}, ctx context.Context, dec func(interface{}) error,
 		return nil, err
 	}
 	req := string(in)
+	if req == "meta" {
+		md, _ := metadata.FromIncomingContext(ctx)
+		out := []byte("traceparent=" + strings.Join(md.Get("traceparent"), ",") +
+			";x-e2e=" + strings.Join(md.Get("x-e2e"), ","))
+		return &out, nil
+	}
 	if strings.HasPrefix(req, "fail:") {
 		return nil, failure(strings.TrimPrefix(req, "fail:"))
 	}
@@ -164,6 +173,7 @@ func serve(addr string) {
 func codeOf(err error) codes.Code { return status.Code(err) }
 
 var traceparent string
+var extraMetadata []string // key, value, key, value...
 
 func runStep(conn *grpc.ClientConn, step string) {
 	kind, arg := step, ""
@@ -175,9 +185,15 @@ func runStep(conn *grpc.ClientConn, step string) {
 	if traceparent != "" {
 		ctx = metadata.AppendToOutgoingContext(ctx, "traceparent", traceparent)
 	}
+	if len(extraMetadata) > 0 {
+		ctx = metadata.AppendToOutgoingContext(ctx, extraMetadata...)
+	}
 	switch kind {
 	case "traceparent":
 		traceparent = arg
+	case "header":
+		kv := strings.SplitN(arg, "=", 2)
+		extraMetadata = append(extraMetadata, kv[0], kv[1])
 	case "wait":
 		fmt.Println("waiting")
 		for {
@@ -193,7 +209,8 @@ func runStep(conn *grpc.ClientConn, step string) {
 		if err == nil {
 			msgs = 1
 		}
-		fmt.Printf("unary code=%d msgs=%d\n", codeOf(err), msgs)
+		fmt.Printf("unary code=%d msgs=%d reply=%s\n", codeOf(err), msgs,
+			strings.ReplaceAll(string(out), " ", "_"))
 	case "stream":
 		desc := &echoService.Streams[0]
 		s, err := conn.NewStream(ctx, desc, "/ztrace.e2e.Echo/ServerStream")
