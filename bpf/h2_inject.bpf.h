@@ -31,7 +31,6 @@
 #define H2_MAX_FRAMES_PER_WRITE 1024
 /* Header blocks are copied for the traceparent scan; a bigger one ends injection. Power of 2. */
 #define H2_BLOCK_SCAN_BYTES 2048
-#define H2_MAX_PIECES_PER_COPY 8
 
 /* "traceparent" as HPACK Huffman code (RFC 7541 Appendix B), padded with EOS bits. */
 static const __u8 h2_traceparent_huffman[8] = { 0x4d, 0x83, 0x21, 0x6b, 0x1d, 0x85, 0xa9, 0x3f };
@@ -43,6 +42,16 @@ static const __u8 h2_traceparent_huffman[8] = { 0x4d, 0x83, 0x21, 0x6b, 0x1d, 0x
 struct h2_iovec {
 	__u64 base;
 	__u64 len;
+};
+
+/* One copy out of the write's buffers (h2_copy). */
+struct h2_copy {
+	__u64 offset; /* call offset of the first byte */
+	__u64 start;  /* call offset of iov[index]'s first byte */
+	__u32 n;
+	__u32 done;
+	__u32 index;
+	__u32 failed;
 };
 
 /* The walk of one write. In a per-CPU map: too big for the stack, and the verifier does not
@@ -62,6 +71,7 @@ struct h2_walk {
 	__u8 found; /* scan result */
 	__u8 pad[6];
 	__u64 scan_len;
+	struct h2_copy copy;
 	struct zt_h2_pending plan;
 	struct zt_h2_stream_event event;
 	__u8 buf[2 * H2_BLOCK_SCAN_BYTES];
@@ -80,7 +90,50 @@ struct {
 	__type(value, struct h2_walk);
 } h2_walks SEC(".maps");
 
-/* Copies n (< H2_BLOCK_SCAN_BYTES) bytes at call offset `offset` into w->buf, across iovecs.
+/* bpf_loop callback: copies the next piece of w->copy (one iovec's part) into w->buf. */
+static long h2_copy_piece(__u32 index, void *arg)
+{
+	struct h2_walk *w = ((struct h2_loop_ctx *)arg)->w;
+	struct h2_copy *c = &w->copy;
+	if (c->done >= c->n)
+		return 1;
+	__u32 slot = c->index;
+	if (slot >= H2_MAX_IOVECS || slot >= w->iov_count) {
+		c->failed = 1;
+		return 1;
+	}
+	h2_opaque(slot);
+	const struct h2_iovec *iov = &w->iov[slot & (H2_MAX_IOVECS - 1)];
+	__u64 at = c->offset + c->done;
+	__u64 end = c->start + iov->len;
+	if (at >= end) {
+		c->start = end;
+		c->index++;
+		return 0;
+	}
+	__u64 piece = end - at;
+	if (piece > c->n - c->done)
+		piece = c->n - c->done;
+	if (piece >= H2_BLOCK_SCAN_BYTES) {
+		c->failed = 1;
+		return 1;
+	}
+	__u32 dst = c->done;
+	__u32 size = piece;
+	h2_opaque(dst);
+	h2_opaque(size);
+	dst &= H2_BLOCK_SCAN_BYTES - 1;
+	size &= H2_BLOCK_SCAN_BYTES - 1;
+	if (bpf_probe_read_user(&w->buf[dst], size, (void *)(iov->base + (at - c->start)))) {
+		c->failed = 1;
+		return 1;
+	}
+	c->done += size;
+	return 0;
+}
+
+/* Copies n (< H2_BLOCK_SCAN_BYTES) bytes at call offset `offset` into w->buf, across iovecs
+ * (a header block may be spread over many: grpc++ writes one iovec per header slice).
  * Offsets must not decrease between calls of one walk (the iovec cursor only moves on). */
 static __always_inline bool h2_copy(struct h2_walk *w, __u64 offset, __u32 n)
 {
@@ -95,40 +148,16 @@ static __always_inline bool h2_copy(struct h2_walk *w, __u64 offset, __u32 n)
 		w->iov_start += len;
 		w->iov_index = index + 1;
 	}
-	__u32 done = 0;
-	__u32 index = w->iov_index;
-	__u64 start = w->iov_start;
-	for (int i = 0; i < H2_MAX_PIECES_PER_COPY; i++) {
-		if (done >= n)
-			return true;
-		if (index >= H2_MAX_IOVECS || index >= w->iov_count)
-			return false;
-		__u32 slot = index;
-		h2_opaque(slot);
-		const struct h2_iovec *iov = &w->iov[slot & (H2_MAX_IOVECS - 1)];
-		__u64 at = offset + done;
-		__u64 end = start + iov->len;
-		if (at >= end) {
-			start = end;
-			index++;
-			continue;
-		}
-		__u64 piece = end - at;
-		if (piece > n - done)
-			piece = n - done;
-		if (piece >= H2_BLOCK_SCAN_BYTES)
-			return false;
-		__u32 dst = done;
-		__u32 size = piece;
-		h2_opaque(dst);
-		h2_opaque(size);
-		dst &= H2_BLOCK_SCAN_BYTES - 1;
-		size &= H2_BLOCK_SCAN_BYTES - 1;
-		if (bpf_probe_read_user(&w->buf[dst], size, (void *)(iov->base + (at - start))))
-			return false;
-		done += size;
-	}
-	return done >= n;
+	struct h2_copy *c = &w->copy;
+	c->offset = offset;
+	c->n = n;
+	c->done = 0;
+	c->failed = 0;
+	c->index = w->iov_index;
+	c->start = w->iov_start;
+	struct h2_loop_ctx ctx = { .w = w };
+	bpf_loop(2 * H2_MAX_IOVECS, h2_copy_piece, &ctx, 0);
+	return !c->failed && c->done >= n;
 }
 
 /* bpf_loop callback: does the traceparent name start at w->buf[index]? */

@@ -182,7 +182,8 @@ enum zt_inject_outcome {
 	ZT_INJECT_H2_NO_END_HEADERS = 7, /* header block continues in CONTINUATION frames */
 	ZT_INJECT_H2_TOO_BIG = 8,        /* the frame would exceed the default maximum frame size,
 					  * or its block the kernel's scan window */
-	ZT_INJECT_H2_JOINED_MIDWAY = 9,  /* connection opened before the agent (counted once) */
+	ZT_INJECT_H2_JOINED_MIDWAY = 9,  /* a connection opened before the agent sends HTTP/2
+					  * frames (counted once; client or server) */
 	ZT_INJECT_H2_LOST_FRAMING = 10,  /* frame boundaries lost (partial write, too many iovecs
 					  * or frames, a header or block split across writes) */
 	ZT_INJECT_OUTCOME_COUNT = 11,

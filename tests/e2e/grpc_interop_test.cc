@@ -69,11 +69,17 @@ TEST_CASE("gRPC C++ client to Go server", "[e2e][http2][grpc][cpp]") {
 
   const std::vector<Span> spans = stop_and_collect(agent);
   INFO("spans:\n" << describe(spans));
-  expect_grpc_calls(spans, "SERVER", server.pid(), port, kGrpcCalls);
+  const std::vector<Span> servers =
+      expect_grpc_calls(spans, "SERVER", server.pid(), port, kGrpcCalls);
   // grpc++ writes a call with one iovec per header slice (dozens per write): the kernel
   // program walks up to 1024 iovecs and packs them into pieces, so its HPACK state stays
   // known and every call has its CLIENT span.
-  expect_grpc_calls(spans, "CLIENT", c.pid, port, kGrpcCalls);
+  const std::vector<Span> clients = expect_grpc_calls(spans, "CLIENT", c.pid, port, kGrpcCalls);
+  // The injection walk follows a write's header blocks across its iovecs too: every call was
+  // injected, so each server span is the child of its client span.
+  if (servers.size() == kGrpcCalls.size() && clients.size() == kGrpcCalls.size()) {
+    check_children(clients, servers);
+  }
 }
 
 }  // namespace ztrace::e2e
