@@ -262,10 +262,7 @@ static __always_inline void h2_inject(struct sk_msg_md *msg, const struct zt_h2_
 		count_inject(ZT_INJECT_FAILED);
 		return;
 	}
-	for (int i = 0; i < ZT_H2_MAX_INSERTIONS; i++) {
-		if (i < a.done)
-			count_inject(ZT_INJECT_DONE);
-	}
+	count_inject_by(ZT_INJECT_DONE, a.done);
 }
 
 static __always_inline bool h2_injected(struct sk_msg_md *msg, const struct zt_inject_key *key)

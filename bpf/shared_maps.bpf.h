@@ -25,10 +25,11 @@ struct {
 
 /* key: client connection; value: the traceparent fields to insert into the HEADERS frames of
  * its next message (HTTP/2). Written at syscall entry of a write; deleted by sk_msg when it
- * handles the message, or at syscall exit. */
+ * handles the message, or at syscall exit. An entry lives only during one write: a few
+ * hundred cover every write in flight at once (values are 3 KiB, preallocated). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
+	__uint(max_entries, 1024);
 	__type(key, struct zt_inject_key);
 	__type(value, struct zt_h2_pending);
 } pending_h2_injections SEC(".maps");
@@ -52,9 +53,14 @@ struct {
 	__type(value, __u64);
 } inject_counters SEC(".maps");
 
-static __always_inline void count_inject(__u32 outcome)
+static __always_inline void count_inject_by(__u32 outcome, __u64 n)
 {
 	__u64 *count = bpf_map_lookup_elem(&inject_counters, &outcome);
 	if (count)
-		*count += 1;
+		*count += n;
+}
+
+static __always_inline void count_inject(__u32 outcome)
+{
+	count_inject_by(outcome, 1);
 }

@@ -193,7 +193,7 @@ enum zt_inject_outcome {
  * indexing with a new name (RFC 7541 6.2.2): 0x00, name length 11, the name, value length 55,
  * the value. It never touches either side's dynamic table. */
 #define ZT_H2_TRACEPARENT_FIELD_BYTES 69
-#define ZT_H2_MAX_INSERTIONS 4 /* per write */
+#define ZT_H2_MAX_INSERTIONS 64 /* per write; a power of 2 */
 #define ZT_H2_FRAME_HEADER_BYTES 9
 
 /* One traceparent field to insert at the end of a HEADERS frame's header block. Offsets are

@@ -103,6 +103,27 @@ TEST_CASE("h2load to nginx over h2c: hundreds of concurrent streams, exact span 
   }
   for (const auto& [what, n] : problems) INFO(what << ": " << n << " spans");
   CHECK(problems.empty());
+
+  // Injection (several HEADERS per write, up to a bound per write): every server span with a
+  // parent is the child of an h2load CLIENT span of the same trace, and there is one such
+  // span per injected stream.
+  std::map<std::string, const Span*> client_by_id;
+  for (const Span& s : clients) client_by_id[s.span_id] = &s;
+  int linked = 0;
+  for (const Span& s : servers) {
+    if (s.parent_span_id.empty()) continue;
+    auto it = client_by_id.find(s.parent_span_id);
+    INFO(s.describe());
+    REQUIRE(it != client_by_id.end());
+    CHECK(it->second->trace_id == s.trace_id);
+    ++linked;
+  }
+  const std::string log = agent.log();
+  const size_t at = log.find("injection: done=");
+  REQUIRE(at != std::string::npos);
+  const int done = std::stoi(log.substr(at + 16));
+  CHECK(done == linked);
+  CHECK(linked > 0);
 }
 
 }  // namespace ztrace::e2e
