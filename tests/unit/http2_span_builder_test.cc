@@ -184,4 +184,27 @@ TEST_CASE("http2 spans: reset streams are errors; traceparent names the parent",
   CHECK(server->span_id != header->parent_span_id);
 }
 
+TEST_CASE("http2 spans: a client stream the kernel injected takes the injected context",
+          "[pipeline][http2]") {
+  spans::KernelClock clock;
+  Http2SpanBuilder builder({}, clock);
+  zt_trace_context injected{};
+  for (int i = 0; i < 16; ++i) injected.trace_id[i] = static_cast<uint8_t>(0x10 + i);
+  for (int i = 0; i < 8; ++i) injected.span_id[i] = static_cast<uint8_t>(0xa0 + i);
+  for (int i = 0; i < 8; ++i) injected.parent_span_id[i] = static_cast<uint8_t>(0xb0 + i);
+  injected.trace_flags = ZT_TRACE_FLAG_SAMPLED;
+  injected.origin = ZT_CTX_CLIENT_THREAD;
+  auto client =
+      builder.build(view(Role::kClient), grpc_call("/a.B/C", "0"), nullptr, false, &injected);
+  REQUIRE(client);
+  CHECK(spans::to_hex(client->trace_id) == "101112131415161718191a1b1c1d1e1f");
+  CHECK(spans::to_hex(client->span_id) == "a0a1a2a3a4a5a6a7");
+  CHECK(spans::to_hex(client->parent_span_id) == "b0b1b2b3b4b5b6b7");
+  // A server span never takes a client context (the kernel makes none for it).
+  auto server =
+      builder.build(view(Role::kServer), grpc_call("/a.B/C", "0"), nullptr, false, &injected);
+  REQUIRE(server);
+  CHECK(spans::to_hex(server->span_id) != "a0a1a2a3a4a5a6a7");
+}
+
 }  // namespace ztrace::pipeline
