@@ -8,25 +8,9 @@
 namespace ztrace::e2e {
 
 fs::path grpc_go_peer() {
-  const fs::path dir = scratch_dir() / "peers";
-  const fs::path src = peers_dir() / "grpc-go" / "main.go";
-  const fs::path out = dir / "ztrace-e2e-grpc-go";
-  BuildLock lock(dir);
-  if (up_to_date(out, src)) return out;
-  const fs::path tmp = dir / "ztrace-e2e-grpc-go.tmp";
   // Debian's grpc-go lives in /usr/share/gocode (GOPATH layout, no module proxy).
-  auto r = run_command(dir, {go_tool().string(), "build", "-o", tmp.string(), src.string()}, 600s,
-                       {{"GOTOOLCHAIN", "local"},
-                        {"GOPROXY", "off"},
-                        {"GO111MODULE", "off"},
-                        {"GOFLAGS", ""},
-                        {"CGO_ENABLED", "0"},
-                        {"GOCACHE", (dir / "gocache").string()},
-                        {"GOPATH", (dir / "gopath").string() + ":/usr/share/gocode"}});
-  if (r.exit_code != 0)
-    throw std::runtime_error("building the gRPC Go peer failed:\n" + r.describe);
-  fs::rename(tmp, out);
-  return out;
+  return build_go_peer(peers_dir() / "grpc-go" / "main.go", "ztrace-e2e-grpc-go", 600s,
+                       "/usr/share/gocode");
 }
 
 Process start_grpc_server(const fs::path& dir, const std::string& name, int port,

@@ -633,24 +633,31 @@ fs::path go_tool() {
   return resolve_program("go");
 }
 
-fs::path go_peer() {
+fs::path build_go_peer(const fs::path& src, const std::string& name, std::chrono::seconds timeout,
+                       const std::string& extra_gopath) {
   const fs::path dir = scratch_dir() / "peers";
-  const fs::path src = peers_dir() / "go" / "main.go";
-  const fs::path out = dir / "ztrace-e2e-gopeer";
+  const fs::path out = dir / name;
   BuildLock lock(dir);
   if (up_to_date(out, src)) return out;
-  const fs::path tmp = dir / "ztrace-e2e-gopeer.tmp";
-  auto r = run_command(dir, {go_tool().string(), "build", "-o", tmp.string(), src.string()}, 300s,
-                       {{"GOTOOLCHAIN", "local"},
-                        {"GOPROXY", "off"},
-                        {"GO111MODULE", "off"},
-                        {"GOFLAGS", ""},
-                        {"CGO_ENABLED", "0"},
-                        {"GOCACHE", (dir / "gocache").string()},
-                        {"GOPATH", (dir / "gopath").string()}});
-  if (r.exit_code != 0) throw std::runtime_error("building the Go peer failed:\n" + r.describe);
+  const fs::path tmp = dir / (name + ".tmp");
+  std::string gopath = (dir / "gopath").string();
+  if (!extra_gopath.empty()) gopath += ":" + extra_gopath;
+  auto r =
+      run_command(dir, {go_tool().string(), "build", "-o", tmp.string(), src.string()}, timeout,
+                  {{"GOTOOLCHAIN", "local"},
+                   {"GOPROXY", "off"},
+                   {"GO111MODULE", "off"},
+                   {"GOFLAGS", ""},
+                   {"CGO_ENABLED", "0"},
+                   {"GOCACHE", (dir / "gocache").string()},
+                   {"GOPATH", gopath}});
+  if (r.exit_code != 0) throw std::runtime_error("building " + name + " failed:\n" + r.describe);
   fs::rename(tmp, out);
   return out;
+}
+
+fs::path go_peer() {
+  return build_go_peer(peers_dir() / "go" / "main.go", "ztrace-e2e-gopeer", 300s);
 }
 
 fs::path java_classes() {

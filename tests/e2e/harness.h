@@ -205,6 +205,10 @@ bool up_to_date(const fs::path& out, const fs::path& src);
 
 // The ztrace_e2e peers, built once into the scratch folder and reused while their sources
 // are unchanged. Each throws std::runtime_error with the compiler output on failure.
+// Builds the Go program `src` (GOPATH mode, no network) into the scratch peers folder as
+// `name`, once per change of the source; `extra_gopath` adds a GOPATH entry (Debian's gocode).
+fs::path build_go_peer(const fs::path& src, const std::string& name, std::chrono::seconds timeout,
+                       const std::string& extra_gopath = "");
 fs::path go_peer();       // binary "ztrace-e2e-gopeer"
 fs::path java_classes();  // folder with Peer.class
 fs::path python3();       // a real python3 (not a shell shim)
