@@ -427,3 +427,266 @@ int go_http_request_write(struct pt_regs *ctx)
 		bpf_map_delete_elem(&goroutine_client_parents, &g);
 	return 0;
 }
+
+/* ---- grpc-go: server streams and the client calls they make (goroutine_maps.bpf.h) ---- */
+
+/* golang.org/x/net/http2/hpack.HeaderField {Name, Value string; Sensitive bool}: public API,
+ * unchanged since it was written. */
+#define HPACK_FIELD_BYTES 40
+#define GRPC_MAX_HEADER_FIELDS 64
+
+/* key: (tgid, server transport, stream id); value: the stream's context. Written where its
+ * headers are decoded, taken by the goroutine that serves it. LRU: streams refused before a
+ * handler runs age out. */
+struct grpc_stream_key {
+	__u32 tgid;
+	__u32 stream_id;
+	__u64 transport; /* *transport.http2Server */
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct grpc_stream_key);
+	__type(value, struct served_request);
+} grpc_server_streams SEC(".maps");
+
+/* key: (tgid, server transport); value: its connection. Written when the goroutine that
+ * accepted the connection (and read its preface) handles the client's first SETTINGS: the
+ * goroutine reading the connection later may find its first streams already buffered. */
+struct grpc_transport_key {
+	__u32 tgid;
+	__u32 pad;
+	__u64 transport; /* *transport.http2Server */
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct grpc_transport_key);
+	__type(value, struct h2_reader);
+} grpc_transports SEC(".maps");
+
+/* key: (tgid, address of a client stream's header fields); value: the request served by the
+ * goroutine that opened the stream. Written when the stream's headers are queued, moved to
+ * h2_stream_parents when the writer goroutine takes them. */
+struct outgoing_headers_key {
+	__u32 tgid;
+	__u32 pad;
+	__u64 fields;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct outgoing_headers_key);
+	__type(value, struct served_request);
+} grpc_outgoing_headers SEC(".maps");
+
+/* The search of a header list for "traceparent" (a bpf_loop over its fields). */
+struct field_search {
+	__u64 fields;
+	__u64 count;
+	__u64 value;     /* the value's address, 0 while not found */
+	__u64 value_len;
+};
+
+static long find_traceparent_field(__u32 index, void *arg)
+{
+	struct field_search *search = arg;
+	if (index >= search->count)
+		return 1;
+	struct {
+		__u64 name, name_len, value, value_len;
+	} field;
+	if (bpf_probe_read_user(&field, sizeof(field),
+				(void *)(search->fields + (__u64)index * HPACK_FIELD_BYTES)))
+		return 1;
+	char name[11];
+	/* HTTP/2 field names are lowercase (RFC 9113 8.2.1). */
+	if (field.name_len != sizeof(name) ||
+	    bpf_probe_read_user(name, sizeof(name), (void *)field.name) ||
+	    __builtin_memcmp(name, "traceparent", sizeof(name)) != 0)
+		return 0;
+	search->value = field.value;
+	search->value_len = field.value_len;
+	return 1;
+}
+
+/* transport.(*http2Server).operateHeaders(t, frame *http2.MetaHeadersFrame, ...): RAX = t,
+ * RBX = frame (grpc-go 1.60 added a ctx first: not probed, probe_table.h). Runs in the
+ * goroutine that reads the connection, with the stream's fields decoded (HPACK, Huffman and
+ * all): the stream gets its SERVER span's context here. */
+SEC("uprobe")
+int go_grpc_server_headers(struct pt_regs *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tgid = pid_tgid >> 32;
+	struct zt_go_offsets *o = bpf_map_lookup_elem(&go_processes, &tgid);
+	if (!o)
+		return 0;
+	struct grpc_transport_key transport = { .tgid = tgid, .transport = ctx->ax };
+	struct h2_reader *reader = bpf_map_lookup_elem(&grpc_transports, &transport);
+	if (!reader) {
+		struct goroutine_key reader_key = { .tgid = tgid, .g = ctx->r14 };
+		reader = bpf_map_lookup_elem(&goroutine_h2_readers, &reader_key);
+	}
+	if (!reader) {
+		count(ZT_GO_GRPC_NO_CONNECTION);
+		return 0;
+	}
+	__u64 frame = ctx->bx;
+	__u64 headers_frame = 0;
+	__u32 stream_id = 0;
+	struct {
+		__u64 ptr, len;
+	} fields = {};
+	if (bpf_probe_read_user(&headers_frame, sizeof(headers_frame),
+				(void *)(frame + o->h2_meta_frame_headers)) ||
+	    bpf_probe_read_user(&stream_id, sizeof(stream_id),
+				(void *)(headers_frame + o->h2_frame_stream_id)) ||
+	    bpf_probe_read_user(&fields, sizeof(fields), (void *)(frame + o->h2_meta_frame_fields)))
+		return 0;
+
+	struct field_search search = { .fields = fields.ptr, .count = fields.len };
+	bpf_loop(GRPC_MAX_HEADER_FIELDS, find_traceparent_field, &search, 0);
+	__u32 zero = 0;
+	struct go_scratch *scratch = bpf_map_lookup_elem(&go_scratch, &zero);
+	if (!scratch)
+		return 0;
+	int value = -1;
+	if (search.value) {
+		value = 0; /* present: malformed unless it parses */
+		if (search.value_len == TRACEPARENT_VALUE_BYTES &&
+		    bpf_probe_read_user(scratch->event.data, TRACEPARENT_VALUE_BYTES,
+					(void *)search.value))
+			search.value_len = 0;
+	}
+	struct zt_h2_stream_event ev = { .type = ZT_EVENT_H2_STREAM_CONTEXT,
+					 .pid = tgid,
+					 .fd = reader->fd,
+					 .stream_id = stream_id,
+					 .generation = reader->generation };
+	server_context(scratch->event.data, value,
+		       search.value_len == TRACEPARENT_VALUE_BYTES ? TRACEPARENT_VALUE_BYTES : 0,
+		       &ev.trace);
+	__u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= WAKEUP_THRESHOLD_BYTES ?
+			      BPF_RB_FORCE_WAKEUP :
+			      BPF_RB_NO_WAKEUP;
+	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), flags)) {
+		count(ZT_GO_RINGBUF_FULL);
+		return 0;
+	}
+	count(ZT_GO_GRPC_STREAMS);
+
+	struct served_request served = { .trace_flags = ev.trace.trace_flags,
+					 .is_stream = 1,
+					 .fd = reader->fd,
+					 .generation = reader->generation };
+	__builtin_memcpy(served.trace_id, ev.trace.trace_id, 16);
+	__builtin_memcpy(served.span_id, ev.trace.span_id, 8);
+	struct grpc_stream_key key = { .tgid = tgid, .stream_id = stream_id, .transport = ctx->ax };
+	bpf_map_update_elem(&grpc_server_streams, &key, &served, BPF_ANY);
+	return 0;
+}
+
+/* transport.(*http2Server).handleSettings(t, f *http2.SettingsFrame): RAX = t. The first call
+ * is in the goroutine that read the connection's preface (newHTTP2Server): the transport's
+ * connection is the one that goroutine reads. */
+SEC("uprobe")
+int go_grpc_server_settings(struct pt_regs *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct goroutine_key reader_key = { .tgid = tgid, .g = ctx->r14 };
+	struct h2_reader *reader = bpf_map_lookup_elem(&goroutine_h2_readers, &reader_key);
+	if (!reader)
+		return 0;
+	struct grpc_transport_key transport = { .tgid = tgid, .transport = ctx->ax };
+	bpf_map_update_elem(&grpc_transports, &transport, reader, BPF_ANY);
+	return 0;
+}
+
+/* grpc.(*Server).handleStream(s, t ServerTransport, stream *transport.Stream, ...): RCX = t's
+ * data (*http2Server), RDI = stream. Runs in the goroutine that serves the stream: it now
+ * serves the stream's request. (A miss keeps what the goroutine had: the stack-growth path
+ * passes the site twice, and the first hit took the stream.) */
+SEC("uprobe")
+int go_grpc_handle_stream(struct pt_regs *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct zt_go_offsets *o = bpf_map_lookup_elem(&go_processes, &tgid);
+	if (!o)
+		return 0;
+	struct grpc_stream_key key = { .tgid = tgid, .transport = ctx->cx };
+	if (bpf_probe_read_user(&key.stream_id, sizeof(key.stream_id),
+				(void *)(ctx->di + o->grpc_stream_id)))
+		return 0;
+	struct served_request *served = bpf_map_lookup_elem(&grpc_server_streams, &key);
+	if (!served)
+		return 0;
+	struct goroutine_key g = { .tgid = tgid, .g = ctx->r14 };
+	bpf_map_update_elem(&goroutine_requests, &g, served, BPF_ANY);
+	bpf_map_delete_elem(&grpc_server_streams, &key);
+	return 0;
+}
+
+/* transport.(*http2Server).WriteStatus(t, s *Stream, st): the serving goroutine ends the
+ * stream; its later calls have no parent. */
+SEC("uprobe")
+int go_grpc_write_status(struct pt_regs *ctx)
+{
+	struct goroutine_key g = { .tgid = bpf_get_current_pid_tgid() >> 32, .g = ctx->r14 };
+	bpf_map_delete_elem(&goroutine_requests, &g);
+	return 0;
+}
+
+/* transport.(*controlBuffer).executeAndPut(c, f, it cbItem): RBX = f, RDI = it's data. With a
+ * check function and a client headerFrame (initStream set): a goroutine opening a client
+ * stream queues its headers (http2Client.NewStream; put() passes no f). The stream id is
+ * chosen under the buffer's lock inside, so the header fields' address is the key. */
+SEC("uprobe")
+int go_grpc_queue_headers(struct pt_regs *ctx)
+{
+	if (!ctx->bx)
+		return 0;
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct zt_go_offsets *o = bpf_map_lookup_elem(&go_processes, &tgid);
+	if (!o)
+		return 0;
+	__u64 init_stream = 0;
+	struct {
+		__u64 ptr, len, cap;
+	} hf = {};
+	if (bpf_probe_read_user(&init_stream, sizeof(init_stream),
+				(void *)(ctx->di + o->grpc_header_frame_init_stream)) ||
+	    bpf_probe_read_user(&hf, sizeof(hf), (void *)(ctx->di + o->grpc_header_frame_hf)))
+		return 0;
+	/* Other items (window updates) also come with a check function. */
+	if (!init_stream || !hf.ptr || !hf.len || hf.len > hf.cap || hf.cap > 4096)
+		return 0;
+	struct goroutine_key g = { .tgid = tgid, .g = ctx->r14 };
+	struct served_request *served = bpf_map_lookup_elem(&goroutine_requests, &g);
+	struct outgoing_headers_key key = { .tgid = tgid, .fields = hf.ptr };
+	if (served) {
+		bpf_map_update_elem(&grpc_outgoing_headers, &key, served, BPF_ANY);
+		count(ZT_GO_CALL_IN_REQUEST);
+	} else {
+		bpf_map_delete_elem(&grpc_outgoing_headers, &key);
+		count(ZT_GO_CALL_OUTSIDE_REQUEST);
+	}
+	return 0;
+}
+
+/* transport.(*loopyWriter).writeHeader(l, streamID uint32, endStream bool,
+ * hf []hpack.HeaderField, onWrite): RBX = streamID, RDI = hf's address. Runs in the goroutine
+ * that writes the connection, which now knows the stream id of queued headers. */
+SEC("uprobe")
+int go_grpc_write_header(struct pt_regs *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct outgoing_headers_key key = { .tgid = tgid, .fields = ctx->di };
+	struct served_request *parent = bpf_map_lookup_elem(&grpc_outgoing_headers, &key);
+	if (!parent)
+		return 0;
+	struct h2_stream_key stream = { .tgid = tgid, .stream_id = (__u32)ctx->bx, .g = ctx->r14 };
+	bpf_map_update_elem(&h2_stream_parents, &stream, parent, BPF_ANY);
+	bpf_map_delete_elem(&grpc_outgoing_headers, &key);
+	return 0;
+}

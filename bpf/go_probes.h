@@ -27,6 +27,13 @@ struct zt_go_offsets {
 	__u64 pollfd_sysfd;   /* internal/poll.FD.Sysfd (int) */
 	__u64 g_goid;         /* runtime.g.goid */
 	__u64 transport_request_request; /* net/http.transportRequest.Request (*Request) */
+	/* gRPC (grpc-go and golang.org/x/net/http2) */
+	__u64 h2_meta_frame_headers; /* http2.MetaHeadersFrame.HeadersFrame (*HeadersFrame) */
+	__u64 h2_meta_frame_fields;  /* http2.MetaHeadersFrame.Fields ([]hpack.HeaderField) */
+	__u64 h2_frame_stream_id;    /* http2.HeadersFrame: FrameHeader.StreamID (uint32) */
+	__u64 grpc_stream_id;        /* grpc/internal/transport.Stream.id (uint32) */
+	__u64 grpc_header_frame_hf;  /* transport.headerFrame.hf ([]hpack.HeaderField) */
+	__u64 grpc_header_frame_init_stream; /* transport.headerFrame.initStream (client side) */
 };
 
 /* The attach cookie of go_tls_read_data: the register holding the bytes read at its site
@@ -43,7 +50,9 @@ enum zt_go_counter {
 	ZT_GO_RINGBUF_FULL = 1,    /* a plaintext piece was lost */
 	ZT_GO_NOT_A_SOCKET = 2,    /* the tls.Conn's fd is not a traced TCP socket */
 	ZT_GO_READ_UNMATCHED = 3,  /* a Read returned without its entry being seen */
-	ZT_GO_CALL_IN_REQUEST = 4, /* an HTTP client call made by a goroutine serving a request */
+	ZT_GO_CALL_IN_REQUEST = 4, /* a client call (HTTP, gRPC) made by a goroutine serving a request */
 	ZT_GO_CALL_OUTSIDE_REQUEST = 5, /* one made by any other goroutine: no parent */
-	ZT_GO_COUNTER_COUNT = 6,
+	ZT_GO_GRPC_STREAMS = 6,    /* gRPC server streams given a context (their headers read) */
+	ZT_GO_GRPC_NO_CONNECTION = 7, /* headers read by a goroutine whose connection is unknown */
+	ZT_GO_COUNTER_COUNT = 8,
 };

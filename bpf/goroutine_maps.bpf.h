@@ -11,6 +11,16 @@
  *   persistConn.roundTrip(req) in g1 -> (go_probes) parent of req
  *   Request.write(req) in g2         -> goroutine_client_parents[g2]
  *   write() of the request by g2     -> the client span's parent
+ *
+ * gRPC (grpc-go, HTTP/2): a connection's frames are read by one goroutine, each stream is
+ * served by a goroutine of its own, and a connection's frames are written by its loopy
+ * writer goroutine:
+ *   read() on an HTTP/2 server socket by g1      -> goroutine_h2_readers[g1]
+ *   http2Server.operateHeaders in g1             -> (go_probes) the stream's context
+ *   Server.handleStream(stream) in g2            -> goroutine_requests[g2]
+ *   controlBuffer.executeAndPut(headers) in g2   -> (go_probes) parent of the header fields
+ *   loopyWriter.writeHeader(id, fields) in g3    -> h2_stream_parents[g3, id]
+ *   write() of the stream's HEADERS by g3        -> the client span's parent
  */
 #pragma once
 
@@ -28,7 +38,10 @@ struct served_request {
 	__u8 trace_id[16];
 	__u8 span_id[8];
 	__u8 trace_flags;
-	__u8 pad[3];
+	/* An HTTP/2 stream: its end is seen by a probe (which deletes it), not by the
+	 * connection's request and response counters. */
+	__u8 is_stream;
+	__u8 pad[2];
 	__s32 fd;
 	__u64 generation;
 	__u32 request_number; /* the connection's requests_read once this one was read */
@@ -70,3 +83,37 @@ struct {
 	__type(key, struct goroutine_key);
 	__type(value, struct goroutine_client_parent);
 } goroutine_client_parents SEC(".maps");
+
+/* The HTTP/2 server connection a goroutine reads (go_probes: the stream whose headers it
+ * decodes arrived there). */
+struct h2_reader {
+	__s32 fd;
+	__u32 pad;
+	__u64 generation; /* as in the connection's data events (TLS plaintext: with its bit) */
+};
+
+/* key: (tgid, g) of a goroutine that read an HTTP/2 server connection; value: that
+ * connection. Written by socket_trace at each read (only when it changed); LRU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct goroutine_key);
+	__type(value, struct h2_reader);
+} goroutine_h2_readers SEC(".maps");
+
+struct h2_stream_key {
+	__u32 tgid;
+	__u32 stream_id;
+	__u64 g; /* the goroutine that writes the connection's frames */
+};
+
+/* key: (tgid, writer goroutine, client stream id); value: the parent of the stream's CLIENT
+ * span. Written by go_probes when the writer takes the stream's header fields; taken by
+ * socket_trace when the stream's HEADERS frame is written. LRU: streams whose HEADERS are
+ * never seen age out. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct h2_stream_key);
+	__type(value, struct served_request);
+} h2_stream_parents SEC(".maps");

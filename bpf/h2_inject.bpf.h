@@ -67,6 +67,7 @@ struct h2_walk {
 	__u64 generation;
 	__s32 fd;
 	__u32 last_stream;
+	__u64 g; /* the writing goroutine (Go processes, else 0) */
 	__u8 state; /* enum zt_h2_state after this write */
 	__u8 found; /* scan result */
 	__u8 pad[6];
@@ -201,8 +202,31 @@ static __always_inline bool h2_block_names_traceparent(struct h2_walk *w, __u64 
 	return w->found;
 }
 
-/* A new client stream is opening: make its CLIENT span's context (the same parent rules as an
- * HTTP/1 request, by thread), tell userspace, and plan the insertion. */
+/* The parent of a client stream grpc-go opened while serving a request, handed to the
+ * goroutine writing the connection (goroutine_maps.bpf.h): taken, it is for this stream. */
+static __always_inline bool h2_parent_by_stream(const struct h2_walk *w, __u32 stream_id,
+						struct zt_trace_context *ctx)
+{
+	if (!w->g)
+		return false;
+	struct h2_stream_key key = { .tgid = w->pid_tgid >> 32, .stream_id = stream_id, .g = w->g };
+	struct served_request *handed = bpf_map_lookup_elem(&h2_stream_parents, &key);
+	if (!handed)
+		return false;
+	struct served_request parent = *handed;
+	bpf_map_delete_elem(&h2_stream_parents, &key);
+	if (!served_request_open(key.tgid, &parent))
+		return false;
+	__builtin_memcpy(ctx->trace_id, parent.trace_id, 16);
+	__builtin_memcpy(ctx->parent_span_id, parent.span_id, 8);
+	ctx->trace_flags = parent.trace_flags;
+	random_bytes(ctx->span_id, 8);
+	ctx->origin = ZT_CTX_CLIENT_GOROUTINE;
+	return true;
+}
+
+/* A new client stream is opening: make its CLIENT span's context (the parent handed for the
+ * stream, else the rules of an HTTP/1 request), tell userspace, and plan the insertion. */
 static __always_inline void h2_plan_insertion(struct h2_walk *w, __u32 stream_id,
 					      const __u8 *frame_header, __u64 frame_offset,
 					      __u64 insert_offset)
@@ -218,7 +242,8 @@ static __always_inline void h2_plan_insertion(struct h2_walk *w, __u32 stream_id
 	ev->fd = w->fd;
 	ev->stream_id = stream_id;
 	ev->generation = w->generation;
-	on_client_request(&ev->trace, w->pid_tgid, NULL, 0);
+	if (!h2_parent_by_stream(w, stream_id, &ev->trace))
+		on_client_request(&ev->trace, w->pid_tgid, NULL, 0);
 
 	struct zt_h2_insertion *ins = &w->plan.at[n & (ZT_H2_MAX_INSERTIONS - 1)];
 	__builtin_memcpy(ins->trace_id, ev->trace.trace_id, 16);
@@ -367,7 +392,7 @@ static __always_inline __u8 h2_first_write_state(const struct syscall_args *args
 	if (info->bytes_sent == 0 && info->role == ZT_ROLE_CLIENT &&
 	    h2_starts_with_preface(args))
 		return ZT_H2_TRACKING;
-	if (info->role != ZT_ROLE_SERVER && h2_looks_like_frame(args))
+	if (h2_looks_like_frame(args))
 		count_inject(ZT_INJECT_H2_JOINED_MIDWAY);
 	return ZT_H2_NOT_H2;
 }
@@ -380,7 +405,9 @@ static __always_inline __u8 h2_first_write_state(const struct syscall_args *args
 static __always_inline bool h2_classify_write(struct syscall_args *args, __u64 pid_tgid,
 					      struct zt_conn_info *info)
 {
-	if (!inject_enabled || args->syscall == ZT_SYS_SENDFILE)
+	/* A server's h2_state is its ingress's (note_h2_server_read): a gRPC server writes its
+	 * SETTINGS before it reads the client's preface. */
+	if (!inject_enabled || args->syscall == ZT_SYS_SENDFILE || info->role == ZT_ROLE_SERVER)
 		return false;
 	if (info->h2_state == ZT_H2_UNDECIDED) {
 		info->h2_state = h2_first_write_state(args, info);
@@ -402,6 +429,7 @@ static __always_inline bool h2_classify_write(struct syscall_args *args, __u64 p
 	w->generation = info->generation;
 	w->fd = args->fd;
 	w->last_stream = info->h2_last_stream;
+	w->g = current_goroutine(pid_tgid >> 32);
 	w->state = ZT_H2_TRACKING;
 	w->plan.count = 0;
 	if (!h2_load_buffers(w, args)) {

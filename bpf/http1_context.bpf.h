@@ -210,14 +210,12 @@ static __always_inline bool is_request_start_prefix(__u32 bytes, __u32 n)
 	return false;
 }
 
-/* The context of a request head a server read (head[0..len)): the incoming traceparent's
- * trace when it is valid, else a new one; a new span id. Returns what find_traceparent found
- * (TRACEPARENT_UNKNOWN: the head goes on beyond `head`). */
-static __always_inline int server_context_of_head(const __u8 *head, __u32 len,
-						  struct zt_trace_context *ctx)
+/* The context of a request a server received: the trace of the traceparent value at
+ * data[value] when it is valid (value < 0: none), else a new one; a new span id. */
+static __always_inline void server_context(const __u8 *data, int value, __u32 len,
+					   struct zt_trace_context *ctx)
 {
-	int value = find_traceparent(head, len, NULL);
-	if (value >= 0 && parse_traceparent(head, value, len, ctx)) {
+	if (value >= 0 && parse_traceparent(data, value, len, ctx)) {
 		ctx->origin = ZT_CTX_SERVER_HEADER;
 	} else {
 		random_bytes(ctx->trace_id, 16);
@@ -226,7 +224,24 @@ static __always_inline int server_context_of_head(const __u8 *head, __u32 len,
 		ctx->origin = value >= 0 ? ZT_CTX_SERVER_BAD_HEADER : ZT_CTX_SERVER_NEW;
 	}
 	random_bytes(ctx->span_id, 8);
+}
+
+/* The context of a request head a server read (head[0..len)): the incoming traceparent's
+ * trace when it is valid, else a new one; a new span id. Returns what find_traceparent found
+ * (TRACEPARENT_UNKNOWN: the head goes on beyond `head`). */
+static __always_inline int server_context_of_head(const __u8 *head, __u32 len,
+						  struct zt_trace_context *ctx)
+{
+	int value = find_traceparent(head, len, NULL);
+	server_context(head, value, len, ctx);
 	return value;
+}
+
+/* Is the served request still being served? An HTTP/2 stream's entries are deleted when it
+ * ends; an HTTP/1 request is answered once its connection started that many responses. */
+static __always_inline bool served_request_open(__u32 tgid, const struct served_request *r)
+{
+	return r->is_stream || request_unanswered(tgid, r->fd, r->generation, r->request_number);
 }
 
 /* The parent the net/http probes handed to goroutine g for the request it writes (taken: it
@@ -241,7 +256,7 @@ static __always_inline bool parent_by_goroutine(__u32 tgid, __u64 g, struct serv
 		return false;
 	*out = handed->parent;
 	bpf_map_delete_elem(&goroutine_client_parents, &key);
-	if (!request_unanswered(tgid, out->fd, out->generation, out->request_number)) {
+	if (!served_request_open(tgid, out)) {
 		*origin = ZT_CTX_CLIENT_STALE;
 		return false;
 	}

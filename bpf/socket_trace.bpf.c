@@ -721,6 +721,46 @@ static __always_inline void classify_client_write(struct syscall_args *args, __u
  * data none. A server response start marks the served request as answered. A request head
  * split across reads (http1_context.bpf.h) gets its context in the read that completes its
  * method. on_server_request has one call site: every copy of it is verified again. */
+/* A read on a server socket (the arguments of note_h2_server_read). */
+struct server_read {
+	__u64 pid_tgid;
+	__u64 first; /* address of the first byte read */
+	__s64 bytes;
+	__s32 fd;
+	__u32 pad;
+};
+
+#define H2_PREFACE_LINE "PRI * HTTP/2.0\r\n" /* RFC 9113 3.4, its first line */
+
+/* HTTP/2 server connections are known by the client preface that opens their ingress. In a
+ * Go process the goroutine that reads one is recorded: the gRPC probes learn from it which
+ * connection the headers they decode came from (goroutine_maps.bpf.h). Global: verified once. */
+__noinline int note_h2_server_read(struct zt_conn_info *info, const struct server_read *read)
+{
+	if (!info || !read || info->role != ZT_ROLE_SERVER)
+		return 0;
+	if (info->h2_state == ZT_H2_UNDECIDED) {
+		char line[sizeof(H2_PREFACE_LINE) - 1] = {};
+		bool preface = info->bytes_received == (__u64)read->bytes &&
+			       read->bytes >= (__s64)sizeof(line) &&
+			       !bpf_probe_read_user(line, sizeof(line), (void *)read->first) &&
+			       __builtin_memcmp(line, H2_PREFACE_LINE, sizeof(line)) == 0;
+		info->h2_state = preface ? ZT_H2_SERVER : ZT_H2_NOT_H2;
+	}
+	if (info->h2_state != ZT_H2_SERVER)
+		return 0;
+	__u32 tgid = read->pid_tgid >> 32;
+	struct goroutine_key key = { .tgid = tgid, .g = current_goroutine(tgid) };
+	if (!key.g)
+		return 0;
+	struct h2_reader *known = bpf_map_lookup_elem(&goroutine_h2_readers, &key);
+	if (known && known->fd == read->fd && known->generation == info->generation)
+		return 0;
+	struct h2_reader reader = { .fd = read->fd, .generation = info->generation };
+	bpf_map_update_elem(&goroutine_h2_readers, &key, &reader, BPF_ANY);
+	return 0;
+}
+
 static __always_inline void classify_call(struct data_scratch *s, const struct syscall_args *args,
 					  long ret, __u8 direction, __u64 pid_tgid,
 					  struct zt_conn_info *info)
@@ -731,6 +771,12 @@ static __always_inline void classify_call(struct data_scratch *s, const struct s
 	if (args->syscall == ZT_SYS_SENDFILE || ret <= 0)
 		return;
 	__u64 first = first_byte_address(args);
+	if (direction == ZT_DIR_INGRESS && info->role == ZT_ROLE_SERVER &&
+	    info->h2_state != ZT_H2_NOT_H2) {
+		struct server_read read = { .pid_tgid = pid_tgid, .first = first, .bytes = ret,
+					    .fd = args->fd };
+		note_h2_server_read(info, &read);
+	}
 	struct split_head split = {};
 	enum split_head_result step = SPLIT_HEAD_NONE;
 	if (direction == ZT_DIR_INGRESS && (ret < 5 || info->head_prefix_len)) {

@@ -97,7 +97,8 @@ struct zt_conn_info {
 	__u8 head_pending;     /* server side: a request head continues in the next read */
 	__u8 head_prefix_len;  /* server side: bytes of a method a read ended with (Go's */
 	__u8 head_prefix[4];   /* background read takes the next request's first byte) */
-	__u8 h2_state;         /* enum zt_h2_state: HTTP/2 injection on this client connection */
+	__u8 h2_state;         /* enum zt_h2_state: HTTP/2 injection on this client connection,
+				* or an HTTP/2 server connection */
 	__u8 pad[3];
 	__u32 h2_frame_left;   /* egress bytes still to come before the next frame header */
 	__u32 h2_last_stream;  /* highest client stream id seen opening in the egress */
@@ -111,6 +112,7 @@ enum zt_h2_state {
 	ZT_H2_NOT_H2 = 2,    /* the egress did not start with the HTTP/2 preface */
 	ZT_H2_OWN_CONTEXT = 3, /* the application sends its own traceparent: never inject */
 	ZT_H2_STOPPED = 4,     /* frame boundaries or header blocks no longer known: never inject */
+	ZT_H2_SERVER = 5,      /* a server connection whose ingress began with the preface */
 };
 
 /* How a message's trace context came about (see the trace context section of the BPF

@@ -36,6 +36,21 @@ std::vector<std::string> grpc_go_server(int port) {
   return {grpc_go_peer().string(), "server", "127.0.0.1:" + std::to_string(port)};
 }
 
+std::vector<std::string> grpc_go_relay(int port, int next_port, bool stripped) {
+  fs::path peer = grpc_go_peer();
+  if (stripped) {
+    const fs::path copy = peer.string() + "-stripped";
+    BuildLock lock(peer.parent_path());
+    if (!up_to_date(copy, peer)) {
+      auto r = run_command(peer.parent_path(), {"strip", "-o", copy.string(), peer.string()});
+      if (r.exit_code != 0) throw std::runtime_error("strip failed:\n" + r.describe);
+    }
+    peer = copy;
+  }
+  return {peer.string(), "server", "127.0.0.1:" + std::to_string(port),
+          "127.0.0.1:" + std::to_string(next_port)};
+}
+
 std::vector<std::string> grpc_go_client(int port, std::vector<std::string> steps) {
   std::vector<std::string> argv = {grpc_go_peer().string(), "client",
                                    "127.0.0.1:" + std::to_string(port)};

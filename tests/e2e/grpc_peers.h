@@ -20,6 +20,9 @@ Process start_grpc_server(const fs::path& dir, const std::string& name, int port
                           std::vector<std::string> argv);
 
 std::vector<std::string> grpc_go_server(int port);
+// The Go peer as a relay: its "relay:<request>" calls go on to 127.0.0.1:next_port.
+// `stripped`: a copy without symbol table and DWARF (`strip`), as production builds ship.
+std::vector<std::string> grpc_go_relay(int port, int next_port, bool stripped);
 std::vector<std::string> grpc_go_client(int port, std::vector<std::string> steps);
 
 // The Node peer (@grpc/grpc-js installed by scripts/install-npm-peers.sh).

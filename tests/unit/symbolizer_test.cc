@@ -341,8 +341,9 @@ TEST_CASE("DWARF offsets agree with the generated tables and with unsafe.Offseto
       continue;
     }
     REQUIRE(dwarf);
-    CHECK(dwarf->missing() == "");
+    CHECK(dwarf->missing(/*standard_library_only=*/true) == "");
     for (size_t i = 0; i < kGoFieldCount; ++i) {
+      if (kGoFieldNames[i].stable_offset >= 0) continue;  // not linked by these programs
       INFO(kGoFieldNames[i].struct_name << "." << kGoFieldNames[i].member);
       CHECK(dwarf->offset[i] == table->offset[i]);
     }

@@ -269,9 +269,10 @@ int run_agent(const AgentOptions& options) {
   // The Go probes are an addition: without them Go processes are traced at the syscall layer.
   if (options.go_probes) {
     const SharedMapFds fds = tracer->shared_map_fds();
-    go_tracer = probes::go::GoTracer::open({fds.events, fds.conns, fds.go_processes,
-                                            fds.goroutine_requests, fds.goroutine_client_parents},
-                                           &error);
+    go_tracer = probes::go::GoTracer::open(
+        {fds.events, fds.conns, fds.go_processes, fds.goroutine_requests,
+         fds.goroutine_client_parents, fds.goroutine_h2_readers, fds.h2_stream_parents},
+        &error);
     if (!go_tracer) spdlog::warn("Go probes off: {}", error);
   }
 
@@ -408,10 +409,12 @@ int run_agent(const AgentOptions& options) {
     const auto go = go_tracer->counters();
     spdlog::info(
         "go probes: processes={} uprobes={} tls_pieces={} ring_full={} not_a_socket={} "
-        "read_unmatched={} http_calls_in_request={} http_calls_outside_request={}",
+        "read_unmatched={} calls_in_request={} calls_outside_request={} grpc_streams={} "
+        "grpc_streams_without_connection={}",
         go_tracer->probed_processes(), go_tracer->attached_uprobes(), go[ZT_GO_TLS_EVENTS],
         go[ZT_GO_RINGBUF_FULL], go[ZT_GO_NOT_A_SOCKET], go[ZT_GO_READ_UNMATCHED],
-        go[ZT_GO_CALL_IN_REQUEST], go[ZT_GO_CALL_OUTSIDE_REQUEST]);
+        go[ZT_GO_CALL_IN_REQUEST], go[ZT_GO_CALL_OUTSIDE_REQUEST], go[ZT_GO_GRPC_STREAMS],
+        go[ZT_GO_GRPC_NO_CONNECTION]);
   }
   go_tracer.reset();
   injector.reset();

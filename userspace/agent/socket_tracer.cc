@@ -183,7 +183,9 @@ SharedMapFds SocketTracer::shared_map_fds() const {
           bpf_map__fd(skel_->maps.conns),
           bpf_map__fd(skel_->maps.go_processes),
           bpf_map__fd(skel_->maps.goroutine_requests),
-          bpf_map__fd(skel_->maps.goroutine_client_parents)};
+          bpf_map__fd(skel_->maps.goroutine_client_parents),
+          bpf_map__fd(skel_->maps.goroutine_h2_readers),
+          bpf_map__fd(skel_->maps.h2_stream_parents)};
 }
 
 }  // namespace ztrace::agent

@@ -47,6 +47,8 @@ struct SharedMapFds {
   int go_processes = -1;
   int goroutine_requests = -1;
   int goroutine_client_parents = -1;
+  int goroutine_h2_readers = -1;
+  int h2_stream_parents = -1;
 };
 
 class SocketTracer {

@@ -107,7 +107,9 @@ void EventPipeline::on_h2_stream_context(const zt_h2_stream_event& event) {
 
 std::optional<zt_trace_context> EventPipeline::take_h2_stream_context(
     const conntrack::ConnectionView& view, uint32_t stream_id) {
-  if (view.role != Role::kClient || h2_stream_contexts_.empty()) return std::nullopt;
+  // Client streams: what the kernel injected. Server streams: what the Go gRPC probes made
+  // where the stream's headers were decoded (the context its calls carry on).
+  if (h2_stream_contexts_.empty()) return std::nullopt;
   auto it = h2_stream_contexts_.find({view.pid, view.fd, view.generation, stream_id});
   if (it == h2_stream_contexts_.end()) return std::nullopt;
   zt_trace_context context = it->second;

@@ -102,7 +102,7 @@ std::optional<spans::Span> Http2SpanBuilder::build(const conntrack::ConnectionVi
   const bool server = connection.role == Role::kServer;
 
   spans::Span span;
-  assign_span_ids(span, server, server ? nullptr : context, request_header, forwarded_traceparent);
+  assign_span_ids(span, server, context, request_header, forwarded_traceparent);
   span.kind = server ? SpanKind::kServer : SpanKind::kClient;
   span.resource = connection.resource;
   span.attributes.reserve(16);

@@ -24,8 +24,9 @@ class Http2SpanBuilder {
 
   // nullopt when the request's :path is not known (the connection was joined mid-way and
   // the path came from an unseen table entry): no span beats one with an invented name.
-  // `context`: the kernel's context of a client stream whose HEADERS it injected (the span
-  // takes its ids); `request_header`, `forwarded_traceparent`: as for HttpSpanBuilder::build.
+  // `context`: the kernel's context of a client stream whose HEADERS it injected, or of a
+  // server stream the Go gRPC probes saw start (the span takes its ids); `request_header`,
+  // `forwarded_traceparent`: as for HttpSpanBuilder::build.
   std::optional<spans::Span> build(const conntrack::ConnectionView& connection,
                                    const http2::Exchange& exchange,
                                    const spans::TraceParent* request_header = nullptr,

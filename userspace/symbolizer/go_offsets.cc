@@ -68,12 +68,22 @@ const std::array<GoFieldName, kGoFieldCount> kGoFieldNames = {{
     {"net.netFD", "pfd"},
     {"internal/poll.FD", "Sysfd"},
     {"net/http.transportRequest", "Request"},
+    // Unchanged from grpc-go 1.33 (2020) to 1.59 and in x/net/http2 since it has them.
+    {"golang.org/x/net/http2.MetaHeadersFrame", "HeadersFrame", 0},
+    {"golang.org/x/net/http2.MetaHeadersFrame", "Fields", 8},
+    {"golang.org/x/net/http2.HeadersFrame", "FrameHeader", 0},
+    {"golang.org/x/net/http2.FrameHeader", "StreamID", 8},
+    {"google.golang.org/grpc/internal/transport.Stream", "id", 0},
+    {"google.golang.org/grpc/internal/transport.headerFrame", "hf", 8},
+    {"google.golang.org/grpc/internal/transport.headerFrame", "initStream", 40},
 }};
 
-std::string GoOffsets::missing() const {
+std::string GoOffsets::missing(bool standard_library_only) const {
   std::string out;
   for (size_t i = 0; i < kGoFieldCount; ++i) {
-    if (offset[i] >= 0) continue;
+    if (offset[i] >= 0 || (standard_library_only && kGoFieldNames[i].stable_offset >= 0)) {
+      continue;
+    }
     if (!out.empty()) out += ", ";
     out += std::string(kGoFieldNames[i].struct_name) + "." + std::string(kGoFieldNames[i].member);
   }
@@ -136,6 +146,9 @@ Result<GoOffsets> go_offsets_from_table(const GoVersion& version) {
     return Result<GoOffsets>::failure("Go " + std::to_string(version.major) + "." +
                                       std::to_string(version.minor) +
                                       " is outside the offset tables");
+  }
+  for (size_t i = 0; i < kGoFieldCount; ++i) {
+    if (kGoFieldNames[i].stable_offset >= 0) out.offset[i] = kGoFieldNames[i].stable_offset;
   }
   out.source = "table go1." + std::to_string(version.minor);
   return out;

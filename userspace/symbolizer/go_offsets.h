@@ -33,6 +33,14 @@ enum class GoField : uint8_t {
   kNetFdPfd,                 // net.netFD.pfd (poll.FD)
   kPollFdSysfd,              // internal/poll.FD.Sysfd (int): the file descriptor
   kTransportRequestRequest,  // net/http.transportRequest.Request (*Request, embedded)
+  // gRPC: grpc-go and the golang.org/x/net/http2 framer it reads with.
+  kH2MetaFrameHeaders,         // http2.MetaHeadersFrame.HeadersFrame (*HeadersFrame, embedded)
+  kH2MetaFrameFields,          // http2.MetaHeadersFrame.Fields ([]hpack.HeaderField)
+  kH2HeadersFrameHeader,       // http2.HeadersFrame.FrameHeader (embedded)
+  kH2FrameHeaderStreamId,      // http2.FrameHeader.StreamID (uint32)
+  kGrpcStreamId,               // grpc/internal/transport.Stream.id (uint32)
+  kGrpcHeaderFrameHf,          // transport.headerFrame.hf ([]hpack.HeaderField)
+  kGrpcHeaderFrameInitStream,  // transport.headerFrame.initStream (func, client side only)
   kCount,
 };
 constexpr size_t kGoFieldCount = static_cast<size_t>(GoField::kCount);
@@ -40,6 +48,9 @@ constexpr size_t kGoFieldCount = static_cast<size_t>(GoField::kCount);
 struct GoFieldName {
   std::string_view struct_name;  // as in DWARF: import path + "." + type name
   std::string_view member;
+  // Offset of a library struct whose layout has not changed in the versions its probes are
+  // for (used without DWARF); -1 for the standard library's, which the tables cover.
+  int64_t stable_offset = -1;
 };
 // Indexed by GoField.
 extern const std::array<GoFieldName, kGoFieldCount> kGoFieldNames;
@@ -48,14 +59,16 @@ struct GoOffsets {
   std::array<int64_t, kGoFieldCount> offset{};  // -1: unknown
   std::string source;                           // "dwarf" or "table go1.NN"
   int64_t get(GoField f) const { return offset[static_cast<size_t>(f)]; }
-  // Names of unknown fields, comma separated ("" when all known).
-  std::string missing() const;
+  // Names of unknown fields, comma separated ("" when all known); `standard_library_only`
+  // leaves out library fields (absent from programs that do not link the library).
+  std::string missing(bool standard_library_only = false) const;
 };
 
 // Member offsets from the DWARF of `path` (libdw). Fails without DWARF; fields of types the
 // binary does not contain are -1 (e.g. crypto/tls in a program without TLS).
 Result<GoOffsets> go_offsets_from_dwarf(const std::string& path);
-// The checked-in table of Go `minor` (1.minor). Fails for versions outside the tables.
+// The checked-in table of Go `minor` (1.minor), with the stable library layouts. Fails for
+// versions outside the tables.
 Result<GoOffsets> go_offsets_from_table(const GoVersion& version);
 // DWARF first, table second; the reason says both why DWARF and the table did not apply.
 Result<GoOffsets> resolve_go_offsets(const std::string& path, const GoBuildInfo& info);

@@ -34,6 +34,19 @@ std::string version_text(const symbolizer::GoVersion& v) {
   return std::to_string(v.major) + "." + std::to_string(v.minor);
 }
 
+// "" when the binary's version of the library is one its probes are for, else why not.
+std::string library_version_problem(const symbolizer::GoBuildInfo& info,
+                                    const LibraryModule& lib) {
+  const symbolizer::GoModule* dep = info.dep(lib.module);
+  if (!dep) return "";  // no module versions (GOPATH build): the probes' own checks decide
+  // Module versions are semver ("v1.33.3"); the Go version parser reads the same numbers.
+  const auto version = symbolizer::parse_go_version("go" + dep->version.substr(1));
+  if (dep->version.empty() || !version || *version < lib.min || lib.max < *version) {
+    return std::string(lib.module) + " " + dep->version + " is outside the versions probed";
+  }
+  return "";
+}
+
 }  // namespace
 
 std::unique_ptr<GoTracer> GoTracer::open(const SharedMaps& shared, std::string* error) {
@@ -48,7 +61,9 @@ std::unique_ptr<GoTracer> GoTracer::open(const SharedMaps& shared, std::string* 
       bpf_map__reuse_fd(maps->conns, shared.conns) ||
       bpf_map__reuse_fd(maps->go_processes, shared.go_processes) ||
       bpf_map__reuse_fd(maps->goroutine_requests, shared.goroutine_requests) ||
-      bpf_map__reuse_fd(maps->goroutine_client_parents, shared.goroutine_client_parents)) {
+      bpf_map__reuse_fd(maps->goroutine_client_parents, shared.goroutine_client_parents) ||
+      bpf_map__reuse_fd(maps->goroutine_h2_readers, shared.goroutine_h2_readers) ||
+      bpf_map__reuse_fd(maps->h2_stream_parents, shared.h2_stream_parents)) {
     *error = std::string("cannot share maps with the socket tracer: ") + std::strerror(errno);
     return nullptr;
   }
@@ -93,6 +108,12 @@ std::string GoTracer::attach_image(const symbolizer::GoBinary& binary, const std
     }
   }
   std::string problems;
+  for (const auto& lib : kLibraryModules) {
+    const std::string problem = library_version_problem(info, lib);
+    if (problem.empty()) continue;
+    skipped_libraries.insert(lib.library);
+    problems += (problems.empty() ? "" : "; ") + problem;
+  }
   for (const auto& spec : kGoProbes) {
     if (skipped_libraries.count(spec.library)) continue;
     if (!in_range(*info.version, spec)) {
@@ -184,6 +205,13 @@ std::string GoTracer::attach(pid_t pid) {
   offsets.pollfd_sysfd = o.get(GoField::kPollFdSysfd);
   offsets.g_goid = o.get(GoField::kGGoid);
   offsets.transport_request_request = o.get(GoField::kTransportRequestRequest);
+  offsets.h2_meta_frame_headers = o.get(GoField::kH2MetaFrameHeaders);
+  offsets.h2_meta_frame_fields = o.get(GoField::kH2MetaFrameFields);
+  offsets.h2_frame_stream_id =
+      o.get(GoField::kH2HeadersFrameHeader) + o.get(GoField::kH2FrameHeaderStreamId);
+  offsets.grpc_stream_id = o.get(GoField::kGrpcStreamId);
+  offsets.grpc_header_frame_hf = o.get(GoField::kGrpcHeaderFrameHf);
+  offsets.grpc_header_frame_init_stream = o.get(GoField::kGrpcHeaderFrameInitStream);
   const uint32_t tgid = pid;
   if (bpf_map__update_elem(skel_->maps.go_processes, &tgid, sizeof(tgid), &offsets, sizeof(offsets),
                            BPF_ANY) != 0) {

@@ -40,6 +40,8 @@ struct SharedMaps {
   int go_processes;
   int goroutine_requests;
   int goroutine_client_parents;
+  int goroutine_h2_readers;
+  int h2_stream_parents;
 };
 
 class GoTracer {

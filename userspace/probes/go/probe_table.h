@@ -46,6 +46,38 @@ inline constexpr GoProbeSpec kGoProbes[] = {
      kRegabiGo, kAnyLaterGo},
     {"net/http", "net/http.(*Request).write", "go_http_request_write", ProbeAt::kEntry, true,
      kRegabiGo, kAnyLaterGo},
+    // grpc-go: a server stream's context where its headers are decoded, the goroutine that
+    // serves it, and the hand-off of its calls' headers to the connection's writer.
+    {"google.golang.org/grpc",
+     "google.golang.org/grpc/internal/transport.(*http2Server).operateHeaders",
+     "go_grpc_server_headers", ProbeAt::kEntry, true, kRegabiGo, kAnyLaterGo},
+    {"google.golang.org/grpc",
+     "google.golang.org/grpc/internal/transport.(*http2Server).handleSettings",
+     "go_grpc_server_settings", ProbeAt::kEntry, true, kRegabiGo, kAnyLaterGo},
+    {"google.golang.org/grpc", "google.golang.org/grpc.(*Server).handleStream",
+     "go_grpc_handle_stream", ProbeAt::kEntry, true, kRegabiGo, kAnyLaterGo},
+    {"google.golang.org/grpc", "google.golang.org/grpc/internal/transport.(*http2Server).WriteStatus",
+     "go_grpc_write_status", ProbeAt::kEntry, true, kRegabiGo, kAnyLaterGo},
+    {"google.golang.org/grpc",
+     "google.golang.org/grpc/internal/transport.(*controlBuffer).executeAndPut",
+     "go_grpc_queue_headers", ProbeAt::kEntry, true, kRegabiGo, kAnyLaterGo},
+    {"google.golang.org/grpc", "google.golang.org/grpc/internal/transport.(*loopyWriter).writeHeader",
+     "go_grpc_write_header", ProbeAt::kEntry, true, kRegabiGo, kAnyLaterGo},
+};
+
+// Libraries whose probes depend on the library's own version (argument order, struct
+// layout): probed only within [min, max] of the module's version in the build info. A build
+// without module versions (GOPATH mode, as Debian packages grpc-go) is probed.
+struct LibraryModule {
+  std::string_view library;
+  std::string_view module;
+  symbolizer::GoVersion min;  // inclusive
+  symbolizer::GoVersion max;  // inclusive
+};
+// grpc-go 1.60 gave operateHeaders a ctx argument first (the frame moves register); later
+// versions change handleStream's stream type.
+inline constexpr LibraryModule kLibraryModules[] = {
+    {"google.golang.org/grpc", "google.golang.org/grpc", {1, 33, 0}, {1, 59, 999}},
 };
 
 // Struct members each library's probes read.
@@ -58,7 +90,13 @@ inline constexpr symbolizer::GoField kTlsFields[] = {
     symbolizer::GoField::kNetFdPfd, symbolizer::GoField::kPollFdSysfd};
 inline constexpr symbolizer::GoField kNetHttpFields[] = {
     symbolizer::GoField::kTransportRequestRequest};
+inline constexpr symbolizer::GoField kGrpcFields[] = {
+    symbolizer::GoField::kH2MetaFrameHeaders,    symbolizer::GoField::kH2MetaFrameFields,
+    symbolizer::GoField::kH2HeadersFrameHeader,  symbolizer::GoField::kH2FrameHeaderStreamId,
+    symbolizer::GoField::kGrpcStreamId,          symbolizer::GoField::kGrpcHeaderFrameHf,
+    symbolizer::GoField::kGrpcHeaderFrameInitStream};
 inline constexpr LibraryFields kLibraryFields[] = {{"crypto/tls", kTlsFields},
-                                                   {"net/http", kNetHttpFields}};
+                                                   {"net/http", kNetHttpFields},
+                                                   {"google.golang.org/grpc", kGrpcFields}};
 
 }  // namespace ztrace::probes::go

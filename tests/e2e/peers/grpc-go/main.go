@@ -10,10 +10,12 @@
 //	              "traceparent=<v1>,<v2>...;x-e2e=<v>..." (what reached the server, exactly).
 //	ServerStream  "<n>" sends n messages then OK; "<n>:fail:<code>" sends n then that status.
 //	Bidi          echoes every message until the client half-closes.
+//	Unary "relay:<request>" (a server given NEXT) calls NEXT's Unary with <request> from the
+//	              handler and answers "relayed <its reply>".
 //
 // Usage:
 //
-//	main server ADDR
+//	main server ADDR [NEXT]
 //	main client ADDR STEP...   one connection for all steps, one result line per call:
 //	  unary:<request>            -> "unary code=<c> msgs=<m> reply=<reply, spaces as _>"
 //	  stream:<request>           -> "stream code=<c> msgs=<m>"
@@ -32,6 +34,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -109,6 +112,14 @@ func unary(srv interface{}, ctx context.Context, dec func(interface{}) error,
 	if strings.HasPrefix(req, "fail:") {
 		return nil, failure(strings.TrimPrefix(req, "fail:"))
 	}
+	if strings.HasPrefix(req, "relay:") && nextAddr != "" {
+		in, reply := []byte(strings.TrimPrefix(req, "relay:")), []byte{}
+		if err := nextConn().Invoke(ctx, "/ztrace.e2e.Echo/Unary", &in, &reply); err != nil {
+			return nil, err
+		}
+		out := []byte("relayed " + string(reply))
+		return &out, nil
+	}
 	out := []byte("echo " + strings.TrimPrefix(req, "ok:"))
 	return &out, nil
 }
@@ -157,6 +168,22 @@ var echoService = grpc.ServiceDesc{
 		{StreamName: "ServerStream", Handler: serverStream, ServerStreams: true},
 		{StreamName: "Bidi", Handler: bidi, ServerStreams: true, ClientStreams: true},
 	},
+}
+
+// The next service of relay requests ("" when none), dialled at the first one.
+var nextAddr string
+var dialNext sync.Once
+var next *grpc.ClientConn
+
+func nextConn() *grpc.ClientConn {
+	dialNext.Do(func() {
+		conn, err := grpc.Dial(nextAddr, grpc.WithInsecure())
+		if err != nil {
+			log.Fatal(err)
+		}
+		next = conn
+	})
+	return next
 }
 
 func serve(addr string) {
@@ -269,6 +296,9 @@ func main() {
 	}
 	switch os.Args[1] {
 	case "server":
+		if len(os.Args) > 3 {
+			nextAddr = os.Args[3]
+		}
 		serve(os.Args[2])
 	case "client":
 		conn, err := grpc.Dial(os.Args[2], grpc.WithInsecure(), grpc.WithBlock())
