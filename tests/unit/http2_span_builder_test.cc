@@ -200,11 +200,39 @@ TEST_CASE("http2 spans: a client stream the kernel injected takes the injected c
   CHECK(spans::to_hex(client->trace_id) == "101112131415161718191a1b1c1d1e1f");
   CHECK(spans::to_hex(client->span_id) == "a0a1a2a3a4a5a6a7");
   CHECK(spans::to_hex(client->parent_span_id) == "b0b1b2b3b4b5b6b7");
-  // A server span never takes a client context (the kernel makes none for it).
+}
+
+TEST_CASE("http2 spans: a server stream takes the context the Go gRPC probes made",
+          "[pipeline][http2]") {
+  spans::KernelClock clock;
+  Http2SpanBuilder builder({}, clock);
+  zt_trace_context made{};
+  for (int i = 0; i < 16; ++i) made.trace_id[i] = static_cast<uint8_t>(0x10 + i);
+  for (int i = 0; i < 8; ++i) made.span_id[i] = static_cast<uint8_t>(0xa0 + i);
+  for (int i = 0; i < 8; ++i) made.parent_span_id[i] = static_cast<uint8_t>(0xb0 + i);
+  made.trace_flags = ZT_TRACE_FLAG_SAMPLED;
+  made.origin = ZT_CTX_SERVER_HEADER;
+  // The header the probes read is the one userspace decoded: the span is the probes'.
+  auto header = spans::parse_traceparent("00-101112131415161718191a1b1c1d1e1f-b0b1b2b3b4b5b6b7-01");
+  REQUIRE(header);
   auto server =
-      builder.build(view(Role::kServer), grpc_call("/a.B/C", "0"), nullptr, false, &injected);
+      builder.build(view(Role::kServer), grpc_call("/a.B/C", "0"), &*header, false, &made);
   REQUIRE(server);
-  CHECK(spans::to_hex(server->span_id) != "a0a1a2a3a4a5a6a7");
+  CHECK(spans::to_hex(server->trace_id) == "101112131415161718191a1b1c1d1e1f");
+  CHECK(spans::to_hex(server->span_id) == "a0a1a2a3a4a5a6a7");
+  CHECK(spans::to_hex(server->parent_span_id) == "b0b1b2b3b4b5b6b7");
+  // A context made without a header (none decoded by the probes) yields to a header found
+  // later: it names the span's parent.
+  made.origin = ZT_CTX_SERVER_NEW;
+  auto found_later =
+      spans::parse_traceparent("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+  REQUIRE(found_later);
+  auto late =
+      builder.build(view(Role::kServer), grpc_call("/a.B/C", "0"), &*found_later, false, &made);
+  REQUIRE(late);
+  CHECK(spans::to_hex(late->trace_id) == "0af7651916cd43dd8448eb211c80319c");
+  CHECK(spans::to_hex(late->parent_span_id) == "b7ad6b7169203331");
+  CHECK(spans::to_hex(late->span_id) == "a0a1a2a3a4a5a6a7");
 }
 
 }  // namespace ztrace::pipeline
