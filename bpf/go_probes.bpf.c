@@ -480,33 +480,44 @@ struct {
 	__type(value, struct served_request);
 } grpc_outgoing_headers SEC(".maps");
 
-/* The search of a header list for "traceparent" (a bpf_loop over its fields). */
+/* The search of a header list for "traceparent": the list is copied in one read (most of
+ * its fields are skipped by their name's length alone), then walked by bpf_loop. Per CPU:
+ * too big for the stack. */
 struct field_search {
-	__u64 fields;
-	__u64 count;
+	__u8 fields[GRPC_MAX_HEADER_FIELDS * HPACK_FIELD_BYTES];
+	__u32 count;
+	__u32 pad;
 	__u64 value;     /* the value's address, 0 while not found */
 	__u64 value_len;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct field_search);
+} field_searches SEC(".maps");
+
+struct hpack_field {
+	__u64 name, name_len, value, value_len;
 };
 
 static long find_traceparent_field(__u32 index, void *arg)
 {
-	struct field_search *search = arg;
-	if (index >= search->count)
+	struct field_search *search = *(struct field_search **)arg;
+	if (index >= search->count || index >= GRPC_MAX_HEADER_FIELDS)
 		return 1;
-	struct {
-		__u64 name, name_len, value, value_len;
-	} field;
-	if (bpf_probe_read_user(&field, sizeof(field),
-				(void *)(search->fields + (__u64)index * HPACK_FIELD_BYTES)))
-		return 1;
+	__u32 slot = index;
+	asm volatile("" : "+r"(slot)); /* keeps the mask the verifier needs */
+	slot &= GRPC_MAX_HEADER_FIELDS - 1;
+	const struct hpack_field *field = (const void *)&search->fields[slot * HPACK_FIELD_BYTES];
 	char name[11];
 	/* HTTP/2 field names are lowercase (RFC 9113 8.2.1). */
-	if (field.name_len != sizeof(name) ||
-	    bpf_probe_read_user(name, sizeof(name), (void *)field.name) ||
+	if (field->name_len != sizeof(name) ||
+	    bpf_probe_read_user(name, sizeof(name), (void *)field->name) ||
 	    __builtin_memcmp(name, "traceparent", sizeof(name)) != 0)
 		return 0;
-	search->value = field.value;
-	search->value_len = field.value_len;
+	search->value = field->value;
+	search->value_len = field->value_len;
 	return 1;
 }
 
@@ -545,19 +556,28 @@ int go_grpc_server_headers(struct pt_regs *ctx)
 	    bpf_probe_read_user(&fields, sizeof(fields), (void *)(frame + o->h2_meta_frame_fields)))
 		return 0;
 
-	struct field_search search = { .fields = fields.ptr, .count = fields.len };
-	bpf_loop(GRPC_MAX_HEADER_FIELDS, find_traceparent_field, &search, 0);
 	__u32 zero = 0;
 	struct go_scratch *scratch = bpf_map_lookup_elem(&go_scratch, &zero);
-	if (!scratch)
+	struct field_search *search = bpf_map_lookup_elem(&field_searches, &zero);
+	if (!scratch || !search)
 		return 0;
+	search->count = fields.len < GRPC_MAX_HEADER_FIELDS ? fields.len : GRPC_MAX_HEADER_FIELDS;
+	search->value = 0;
+	search->value_len = 0;
+	__u32 bytes = search->count * HPACK_FIELD_BYTES;
+	if (bytes > sizeof(search->fields))
+		bytes = sizeof(search->fields);
+	if (bpf_probe_read_user(search->fields, bytes, (void *)fields.ptr))
+		return 0;
+	bpf_loop(GRPC_MAX_HEADER_FIELDS, find_traceparent_field, &search, 0);
 	int value = -1;
-	if (search.value) {
+	__u64 value_len = search->value_len;
+	if (search->value) {
 		value = 0; /* present: malformed unless it parses */
-		if (search.value_len == TRACEPARENT_VALUE_BYTES &&
+		if (value_len == TRACEPARENT_VALUE_BYTES &&
 		    bpf_probe_read_user(scratch->event.data, TRACEPARENT_VALUE_BYTES,
-					(void *)search.value))
-			search.value_len = 0;
+					(void *)search->value))
+			value_len = 0;
 	}
 	struct zt_h2_stream_event ev = { .type = ZT_EVENT_H2_STREAM_CONTEXT,
 					 .pid = tgid,
@@ -565,8 +585,7 @@ int go_grpc_server_headers(struct pt_regs *ctx)
 					 .stream_id = stream_id,
 					 .generation = reader->generation };
 	server_context(scratch->event.data, value,
-		       search.value_len == TRACEPARENT_VALUE_BYTES ? TRACEPARENT_VALUE_BYTES : 0,
-		       &ev.trace);
+		       value_len == TRACEPARENT_VALUE_BYTES ? TRACEPARENT_VALUE_BYTES : 0, &ev.trace);
 	__u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= WAKEUP_THRESHOLD_BYTES ?
 			      BPF_RB_FORCE_WAKEUP :
 			      BPF_RB_NO_WAKEUP;

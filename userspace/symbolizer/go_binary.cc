@@ -71,4 +71,16 @@ Result<CopyLengthSite> GoBinary::copy_length_site(std::string_view name) const {
   return site;
 }
 
+Result<uint64_t> GoBinary::nonnil_site(std::string_view name, Reg tested) const {
+  using R = Result<uint64_t>;
+  auto fn = find_function(name);
+  if (!fn) return R::failure(std::string(name) + " not found");
+  const std::vector<uint8_t> code = elf_->code_at_vaddr(fn->entry, fn->size);
+  auto file_offset = elf_->vaddr_to_offset(fn->entry);
+  if (code.empty() || !file_offset) return R::failure(std::string(name) + ": code not in the file");
+  auto site = find_nonnil_site(code, tested);
+  if (!site) return R::failure(std::string(name) + ": " + site.reason());
+  return *file_offset + *site;
+}
+
 }  // namespace ztrace::symbolizer

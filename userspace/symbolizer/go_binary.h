@@ -53,6 +53,8 @@ class GoBinary {
   // find_copy_length_site() in function `name` after its first call to runtime.memmove; the
   // offset is a file offset.
   Result<CopyLengthSite> copy_length_site(std::string_view name) const;
+  // find_nonnil_site() in function `name`, as a file offset.
+  Result<uint64_t> nonnil_site(std::string_view name, Reg tested) const;
 
  private:
   GoBinary() = default;

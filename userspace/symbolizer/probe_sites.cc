@@ -127,6 +127,35 @@ Result<CopyLengthSite> find_copy_length_site(std::span<const uint8_t> code, uint
   return R::failure(after_copy ? "no length test after the copy" : "no call to the copy routine");
 }
 
+Result<uint64_t> find_nonnil_site(std::span<const uint8_t> code, Reg tested) {
+  using R = Result<uint64_t>;
+  Decoder dec;
+  ZydisDecodedInstruction insn;
+  ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+  uint64_t at = 0;
+  bool tested_before = false;  // the previous instruction was `test R,R`
+  bool on_path = false;        // past the je: on the path where R is not nil
+  for (int n = 0; n < 96 && dec.decode(code, at, &insn, ops); ++n) {
+    const auto c = insn.meta.category;
+    if (on_path) {
+      if (auto kind = emulated_kind(insn, ops)) return at;
+      if (writes_preserved_register(insn, ops) || c == ZYDIS_CATEGORY_CALL ||
+          c == ZYDIS_CATEGORY_RET || c == ZYDIS_CATEGORY_UNCOND_BR) {
+        break;
+      }
+    } else if (tested_before && insn.mnemonic == ZYDIS_MNEMONIC_JZ) {
+      on_path = true;
+    }
+    tested_before = insn.mnemonic == ZYDIS_MNEMONIC_TEST &&
+                    ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+                    ops[1].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+                    ops[0].reg.value == ops[1].reg.value && reg_of(ops[0].reg.value) == tested;
+    at += insn.length;
+  }
+  return R::failure(on_path ? "no emulated instruction where the register is not nil"
+                            : "no nil test of the register");
+}
+
 std::string_view to_string(SiteKind k) {
   switch (k) {
     case SiteKind::kEmulatedPush:

@@ -57,4 +57,12 @@ struct CopyLengthSite {
 Result<CopyLengthSite> find_copy_length_site(std::span<const uint8_t> code, uint64_t entry_vaddr,
                                              uint64_t copy_vaddr);
 
+// A site only reached when argument register `tested` is not nil: after the function's first
+// `test R,R` + je (jump when nil), the first emulated instruction on the fall-through path,
+// before anything writes an argument register or R14 or leaves the path. For a function most
+// of whose calls pass nil (grpc-go's controlBuffer.executeAndPut: only the opening of a stream
+// passes a check function), the probe is then hit only by the calls it is for. The offset is
+// from the function's entry.
+Result<uint64_t> find_nonnil_site(std::span<const uint8_t> code, Reg tested);
+
 }  // namespace ztrace::symbolizer

@@ -133,7 +133,12 @@ std::string GoTracer::attach_image(const symbolizer::GoBinary& binary, const std
     auto copy_site = spec.at == ProbeAt::kCopyLengthOrReturns
                          ? binary.copy_length_site(spec.symbol)
                          : symbolizer::Result<symbolizer::CopyLengthSite>::failure("");
-    if (spec.at == ProbeAt::kEntry) {
+    auto nonnil_site = spec.at == ProbeAt::kRbxNotNilOrEntry
+                           ? binary.nonnil_site(spec.symbol, symbolizer::Reg::kRbx)
+                           : symbolizer::Result<uint64_t>::failure("");
+    if (nonnil_site) {
+      plan.push_back({program, *nonnil_site});
+    } else if (spec.at == ProbeAt::kEntry || spec.at == ProbeAt::kRbxNotNilOrEntry) {
       plan.push_back({program, sites->entry_file_offset + sites->entry_site.offset});
     } else if (copy_site) {
       plan.push_back({program, copy_site->offset, static_cast<uint64_t>(copy_site->length_reg)});

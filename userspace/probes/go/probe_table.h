@@ -18,6 +18,9 @@ enum class ProbeAt : uint8_t {
   kReturns,  // every RET instruction (never a uretprobe on Go)
   // The length test after the function's copy into the caller's buffer (cheap), else kReturns.
   kCopyLengthOrReturns,
+  // Where the argument in RBX is not nil (find_nonnil_site: hit only by those calls), else
+  // kEntry (the program then skips the nil calls itself).
+  kRbxNotNilOrEntry,
 };
 
 struct GoProbeSpec {
@@ -60,7 +63,7 @@ inline constexpr GoProbeSpec kGoProbes[] = {
      "go_grpc_write_status", ProbeAt::kEntry, true, kRegabiGo, kAnyLaterGo},
     {"google.golang.org/grpc",
      "google.golang.org/grpc/internal/transport.(*controlBuffer).executeAndPut",
-     "go_grpc_queue_headers", ProbeAt::kEntry, true, kRegabiGo, kAnyLaterGo},
+     "go_grpc_queue_headers", ProbeAt::kRbxNotNilOrEntry, true, kRegabiGo, kAnyLaterGo},
     {"google.golang.org/grpc", "google.golang.org/grpc/internal/transport.(*loopyWriter).writeHeader",
      "go_grpc_write_header", ProbeAt::kEntry, true, kRegabiGo, kAnyLaterGo},
 };
