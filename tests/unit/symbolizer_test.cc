@@ -536,3 +536,33 @@ TEST_CASE("Go version strings", "[symbolizer]") {
 
 }  // namespace
 }  // namespace ztrace::symbolizer
+
+namespace ztrace::symbolizer {
+
+// Machine code written by hand (x86-64), each case as the encoder would emit it.
+TEST_CASE("the non-nil site: the first emulated instruction where the register is not nil",
+          "[symbolizer]") {
+  // push %rbp; test %rbx,%rbx; je +5; test %rcx,%rcx; je +0; ret
+  const std::vector<uint8_t> found = {0x55, 0x48, 0x85, 0xdb, 0x74, 0x05, 0x48,
+                                      0x85, 0xc9, 0x74, 0x00, 0xc3};
+  auto site = find_nonnil_site(found, Reg::kRbx);
+  REQUIRE(site);
+  CHECK(*site == 9);  // the second je: emulated, on the path where RBX is set
+  // The same function tested for RCX: its je at 9 is the nil test, nothing follows on the path.
+  CHECK_FALSE(find_nonnil_site(found, Reg::kRcx));
+  // An argument register written before an emulated instruction: no site (RDI is overwritten).
+  // test %rbx,%rbx; je +5; mov %rax,%rdi; je +0; ret
+  const std::vector<uint8_t> clobbered = {0x48, 0x85, 0xdb, 0x74, 0x05, 0x48,
+                                          0x89, 0xc7, 0x74, 0x00, 0xc3};
+  auto none = find_nonnil_site(clobbered, Reg::kRbx);
+  REQUIRE_FALSE(none);
+  CHECK(none.reason() == "no emulated instruction where the register is not nil");
+  // jne after the test: the fall-through is the nil path, never taken for a site.
+  // test %rbx,%rbx; jne +2; nop; nop; ret
+  const std::vector<uint8_t> inverted = {0x48, 0x85, 0xdb, 0x75, 0x02, 0x90, 0x90, 0xc3};
+  auto inverted_site = find_nonnil_site(inverted, Reg::kRbx);
+  REQUIRE_FALSE(inverted_site);
+  CHECK(inverted_site.reason() == "no nil test of the register");
+}
+
+}  // namespace ztrace::symbolizer
