@@ -133,7 +133,8 @@ def rows(name): return [list(map(float, l.split())) for l in open(f"{work}/{name
 def us_per_req(r, i): return r[i] / hz / r[0] * 1e6
 runs = {"no agent": rows("off"), "agent --no-go-probes": rows("syscall"), "agent with Go probes": rows("go")}
 med = lambda rs, f: statistics.median(f(r) for r in rs)
-print(f"{title} {binary}, wrk -t1 -c{conns} {secs} s per run, {len(runs['no agent'])} alternating rounds, medians\n")
+load = f"h2load -t1 -c{conns} -m4" if "grpc" in title else f"wrk -t1 -c{conns}"
+print(f"{title} {binary}, {load} {secs} s per run, {len(runs['no agent'])} alternating rounds, medians\n")
 print("| run | req/s | server CPU µs/req | agent CPU µs/req | spans/req |")
 print("|---|---|---|---|---|")
 for name, rs in runs.items():

@@ -44,7 +44,8 @@ struct tls_stream {
 	__u64 bytes[2]; /* by enum zt_direction */
 	__u8 head_prefix_len; /* a request head split across reads (http1_context.bpf.h) */
 	__u8 head_prefix[4];
-	__u8 pad[3];
+	__u8 h2_state; /* enum zt_h2_state of a server's plaintext: UNDECIDED, SERVER or NOT_H2 */
+	__u8 pad[2];
 };
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -217,6 +218,31 @@ static __always_inline void classify_tls_write(__u32 tgid, __u64 g, struct zt_co
 	trace->origin = origin;
 }
 
+/* TLS plaintext of an HTTP/2 server (gRPC over TLS): the reading goroutine is recorded, as
+ * socket_trace's note_h2_server_read does for plaintext sockets, with the generation of the
+ * plaintext stream (the stream contexts name that connection). */
+static __always_inline void note_tls_h2_read(const struct zt_conn_key *key, __u64 g,
+					     const struct zt_conn_info *conn,
+					     struct tls_stream *stream, __u64 buf, __u64 n)
+{
+	if (stream->h2_state == ZT_H2_UNDECIDED) {
+		char line[16] = {};
+		bool preface = stream->bytes[ZT_DIR_INGRESS] == 0 && n >= sizeof(line) &&
+			       !bpf_probe_read_user(line, sizeof(line), (void *)buf) &&
+			       __builtin_memcmp(line, "PRI * HTTP/2.0\r\n", sizeof(line)) == 0;
+		stream->h2_state = preface ? ZT_H2_SERVER : ZT_H2_NOT_H2;
+	}
+	if (stream->h2_state != ZT_H2_SERVER)
+		return;
+	struct goroutine_key reader_key = { .tgid = key->tgid, .g = g };
+	__u64 generation = conn->generation | ZT_GO_TLS_GENERATION_BIT;
+	struct h2_reader *known = bpf_map_lookup_elem(&goroutine_h2_readers, &reader_key);
+	if (known && known->fd == key->fd && known->generation == generation)
+		return;
+	struct h2_reader reader = { .fd = key->fd, .generation = generation };
+	bpf_map_update_elem(&goroutine_h2_readers, &reader_key, &reader, BPF_ANY);
+}
+
 /* TLS plaintext a Go server reads: a request head gets its context (from its traceparent)
  * and becomes the request this goroutine serves. The connection's request and response
  * counters are the socket's (its ciphertext never looks like HTTP). */
@@ -226,6 +252,9 @@ static __always_inline void classify_tls_read(const struct zt_conn_key *key, __u
 {
 	if (conn->role != ZT_ROLE_SERVER)
 		return;
+	note_tls_h2_read(key, g, conn, stream, buf, n);
+	if (stream->h2_state == ZT_H2_SERVER)
+		return; /* frames, never an HTTP/1 request head */
 	struct split_head split = {};
 	enum split_head_result step =
 		split_head_step(&stream->head_prefix_len, stream->head_prefix, buf, n,

@@ -128,4 +128,53 @@ TEST_CASE("gRPC chain across languages is one trace: Node, C++ -> Go -> Go (stri
   CHECK(log.find("grpc_streams_without_connection=0") != std::string::npos);
 }
 
+TEST_CASE("gRPC over TLS (Go crypto/tls): a TLS server stream's calls are its children",
+          "[e2e][http2][grpc][go][tls][context]") {
+  ZTRACE_E2E_REQUIRE_ROOT();
+  const int java_port = reserve_port(24573);
+  const int relay_port = reserve_port(24574);
+  const auto dir = fresh_dir("grpc_tls_relay");
+  const CommandResult cert = run_command(
+      dir, {"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+            "-nodes", "-keyout", (dir / "key.pem").string(), "-out", (dir / "cert.pem").string(),
+            "-days", "1", "-subj", "/CN=localhost"});
+  REQUIRE(cert.exit_code == 0);
+  Process java =
+      start_grpc_server(dir, "grpc-java-server", java_port, grpc_java_server(java_port));
+  Process relay = start_grpc_server(
+      dir, "grpc-go-tls-relay", relay_port, grpc_go_relay(relay_port, java_port, false),
+      {{"GRPC_PEER_TLS_CERT", (dir / "cert.pem").string()},
+       {"GRPC_PEER_TLS_KEY", (dir / "key.pem").string()}});
+  Agent agent(dir, {.ports = {relay_port, java_port}});
+
+  constexpr int kCalls = 15;
+  std::vector<std::string> steps;
+  for (int i = 0; i < kCalls; ++i) steps.push_back("unary:relay:ok:" + std::to_string(i));
+  const CommandResult c =
+      run_command(dir, grpc_go_client(relay_port, steps), 60s, {{"GRPC_PEER_TLS", "1"}});
+  ZTRACE_E2E_REQUIRE_PEER(c.exit_code == 0, c.describe);
+  const auto lines = parse_grpc_calls(c.out);
+  ZTRACE_E2E_REQUIRE_PEER(lines.size() == kCalls, c.describe);
+  for (int i = 0; i < kCalls; ++i) {
+    ZTRACE_E2E_REQUIRE_PEER(lines[i].reply == "relayed_echo_" + std::to_string(i), c.describe);
+  }
+
+  const std::vector<Span> spans = stop_and_collect(agent);
+  INFO("spans:\n" << describe(spans) << "\nagent log:\n" << agent.log_tail());
+  const std::vector<GrpcExpect> unary(kCalls, {"Unary", 0});
+  // The TLS side (HTTP/2 in the plaintext the crypto/tls probes see; the ciphertext gives
+  // no span): both ends are Go.
+  const auto served = expect_grpc_calls(spans, "SERVER", relay.pid(), relay_port, unary);
+  const auto tls_calls = expect_grpc_calls(spans, "CLIENT", c.pid, relay_port, unary);
+  // The plaintext side: the relay's calls and the Java server's spans.
+  const auto calls = expect_grpc_calls(spans, "CLIENT", relay.pid(), java_port, unary);
+  const auto answered = expect_grpc_calls(spans, "SERVER", java.pid(), java_port, unary);
+  REQUIRE(served.size() == kCalls);
+  REQUIRE(calls.size() == kCalls);
+  check_children(served, calls);
+  check_children(calls, answered);
+  // The TLS hop cannot carry the agent's context: the relay's streams start their traces.
+  for (const Span& s : served) CHECK(s.parent_span_id.empty());
+}
+
 }  // namespace ztrace::e2e

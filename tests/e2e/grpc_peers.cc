@@ -14,12 +14,14 @@ fs::path grpc_go_peer() {
 }
 
 Process start_grpc_server(const fs::path& dir, const std::string& name, int port,
-                          std::vector<std::string> argv) {
+                          std::vector<std::string> argv,
+                          std::vector<std::pair<std::string, std::string>> env) {
   if (port_listening(port)) {
     throw std::runtime_error("port " + std::to_string(port) + " already listens before " + name);
   }
   ProcessOptions o;
   o.argv = std::move(argv);
+  o.env = std::move(env);
   o.cwd = dir;
   o.stdout_path = dir / (name + ".stdout");
   o.stderr_path = dir / (name + ".stderr");

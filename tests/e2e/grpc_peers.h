@@ -17,7 +17,8 @@ fs::path grpc_go_peer();
 
 // Starts `argv` as a server that listens on 127.0.0.1:port (stdout/stderr in dir/name.*).
 Process start_grpc_server(const fs::path& dir, const std::string& name, int port,
-                          std::vector<std::string> argv);
+                          std::vector<std::string> argv,
+                          std::vector<std::pair<std::string, std::string>> env = {});
 
 std::vector<std::string> grpc_go_server(int port);
 // The Go peer as a relay: its "relay:<request>" calls go on to 127.0.0.1:next_port.
