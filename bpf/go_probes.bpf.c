@@ -239,7 +239,7 @@ static __always_inline void note_tls_h2_read(const struct zt_conn_key *key, __u6
 	struct h2_reader *known = bpf_map_lookup_elem(&goroutine_h2_readers, &reader_key);
 	if (known && known->fd == key->fd && known->generation == generation)
 		return;
-	struct h2_reader reader = { .fd = key->fd, .generation = generation };
+	struct h2_reader reader = { .fd = key->fd, .traced = 1, .generation = generation };
 	bpf_map_update_elem(&goroutine_h2_readers, &reader_key, &reader, BPF_ANY);
 }
 
@@ -457,42 +457,44 @@ int go_http_request_write(struct pt_regs *ctx)
 	return 0;
 }
 
-/* ---- grpc-go: server streams and the client calls they make (goroutine_maps.bpf.h) ---- */
+/* ---- HTTP/2 servers (grpc-go, net/http): server streams and the calls their handlers make
+ * (goroutine_maps.bpf.h) ---- */
 
-/* golang.org/x/net/http2/hpack.HeaderField {Name, Value string; Sensitive bool}: public API,
- * unchanged since it was written. */
+/* hpack.HeaderField {Name, Value string; Sensitive bool} (golang.org/x/net/http2/hpack, and
+ * its copy bundled in net/http): public API, unchanged since it was written. */
 #define HPACK_FIELD_BYTES 40
-#define GRPC_MAX_HEADER_FIELDS 64
+#define H2_MAX_HEADER_FIELDS 64
 
-/* key: (tgid, server transport, stream id); value: the stream's context. Written where its
- * headers are decoded, taken by the goroutine that serves it. LRU: streams refused before a
- * handler runs age out. */
-struct grpc_stream_key {
+/* key: (tgid, server connection object, stream id); value: the stream's context. Written where
+ * its headers are decoded, taken by the goroutine that serves it. LRU: streams refused before
+ * a handler runs age out. */
+struct server_stream_key {
 	__u32 tgid;
 	__u32 stream_id;
-	__u64 transport; /* *transport.http2Server */
+	__u64 server_conn; /* grpc's *transport.http2Server, net/http's *http2serverConn */
 };
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
-	__type(key, struct grpc_stream_key);
+	__type(key, struct server_stream_key);
 	__type(value, struct served_request);
-} grpc_server_streams SEC(".maps");
+} h2_server_streams SEC(".maps");
 
-/* key: (tgid, server transport); value: its connection. Written when the goroutine that
- * accepted the connection (and read its preface) handles the client's first SETTINGS: the
- * goroutine reading the connection later may find its first streams already buffered. */
-struct grpc_transport_key {
+/* key: (tgid, server connection object); value: its connection. grpc-go: written when the
+ * goroutine that accepted the connection (and read its preface) handles the client's first
+ * SETTINGS (the goroutine reading the connection later may find its first streams already
+ * buffered). net/http: resolved from the object's TLS connection at its first stream. */
+struct server_conn_key {
 	__u32 tgid;
 	__u32 pad;
-	__u64 transport; /* *transport.http2Server */
+	__u64 server_conn;
 };
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
-	__type(key, struct grpc_transport_key);
+	__type(key, struct server_conn_key);
 	__type(value, struct h2_reader);
-} grpc_transports SEC(".maps");
+} h2_server_conns SEC(".maps");
 
 /* key: (tgid, address of a client stream's header fields); value: the request served by the
  * goroutine that opened the stream. Written when the stream's headers are queued, moved to
@@ -513,7 +515,7 @@ struct {
  * its fields are skipped by their name's length alone), then walked by bpf_loop. Per CPU:
  * too big for the stack. */
 struct field_search {
-	__u8 fields[GRPC_MAX_HEADER_FIELDS * HPACK_FIELD_BYTES];
+	__u8 fields[H2_MAX_HEADER_FIELDS * HPACK_FIELD_BYTES];
 	__u32 count;
 	__u32 pad;
 	__u64 value;     /* the value's address, 0 while not found */
@@ -533,11 +535,11 @@ struct hpack_field {
 static long find_traceparent_field(__u32 index, void *arg)
 {
 	struct field_search *search = *(struct field_search **)arg;
-	if (index >= search->count || index >= GRPC_MAX_HEADER_FIELDS)
+	if (index >= search->count || index >= H2_MAX_HEADER_FIELDS)
 		return 1;
 	__u32 slot = index;
 	asm volatile("" : "+r"(slot)); /* keeps the mask the verifier needs */
-	slot &= GRPC_MAX_HEADER_FIELDS - 1;
+	slot &= H2_MAX_HEADER_FIELDS - 1;
 	const struct hpack_field *field = (const void *)&search->fields[slot * HPACK_FIELD_BYTES];
 	char name[11];
 	/* HTTP/2 field names are lowercase (RFC 9113 8.2.1). */
@@ -550,55 +552,48 @@ static long find_traceparent_field(__u32 index, void *arg)
 	return 1;
 }
 
-/* transport.(*http2Server).operateHeaders(t, frame *http2.MetaHeadersFrame, ...): RAX = t,
- * RBX = frame (grpc-go 1.60 added a ctx first: not probed, probe_table.h). Runs in the
- * goroutine that reads the connection, with the stream's fields decoded (HPACK, Huffman and
- * all): the stream gets its SERVER span's context here. */
-SEC("uprobe")
-int go_grpc_server_headers(struct pt_regs *ctx)
+/* Where an http2.MetaHeadersFrame's parts are (x/net's and net/http's bundled copy share the
+ * layout, not the offsets' source). */
+struct meta_frame_layout {
+	__u64 headers_frame; /* the embedded *HeadersFrame */
+	__u64 fields;        /* Fields []hpack.HeaderField */
+	__u64 stream_id;     /* HeadersFrame: FrameHeader.StreamID */
+};
+
+/* A server stream whose headers (the MetaHeadersFrame at `frame`, fields decoded: HPACK,
+ * Huffman and all) arrived on `conn` of the server connection object `server_conn`: its SERVER
+ * span's context, from its traceparent, is sent to userspace and kept for the goroutine that
+ * will serve it (server_stream_served). */
+static __always_inline void server_stream_started(__u32 tgid, const struct h2_reader *conn,
+						  __u64 server_conn, __u64 frame,
+						  const struct meta_frame_layout *layout)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 tgid = pid_tgid >> 32;
-	struct zt_go_offsets *o = bpf_map_lookup_elem(&go_processes, &tgid);
-	if (!o)
-		return 0;
-	struct grpc_transport_key transport = { .tgid = tgid, .transport = ctx->ax };
-	struct h2_reader *reader = bpf_map_lookup_elem(&grpc_transports, &transport);
-	if (!reader) {
-		struct goroutine_key reader_key = { .tgid = tgid, .g = ctx->r14 };
-		reader = bpf_map_lookup_elem(&goroutine_h2_readers, &reader_key);
-	}
-	if (!reader) {
-		count(ZT_GO_GRPC_NO_CONNECTION);
-		return 0;
-	}
-	__u64 frame = ctx->bx;
 	__u64 headers_frame = 0;
 	__u32 stream_id = 0;
 	struct {
 		__u64 ptr, len;
 	} fields = {};
 	if (bpf_probe_read_user(&headers_frame, sizeof(headers_frame),
-				(void *)(frame + o->h2_meta_frame_headers)) ||
+				(void *)(frame + layout->headers_frame)) ||
 	    bpf_probe_read_user(&stream_id, sizeof(stream_id),
-				(void *)(headers_frame + o->h2_frame_stream_id)) ||
-	    bpf_probe_read_user(&fields, sizeof(fields), (void *)(frame + o->h2_meta_frame_fields)))
-		return 0;
+				(void *)(headers_frame + layout->stream_id)) ||
+	    bpf_probe_read_user(&fields, sizeof(fields), (void *)(frame + layout->fields)))
+		return;
 
 	__u32 zero = 0;
 	struct go_scratch *scratch = bpf_map_lookup_elem(&go_scratch, &zero);
 	struct field_search *search = bpf_map_lookup_elem(&field_searches, &zero);
 	if (!scratch || !search)
-		return 0;
-	search->count = fields.len < GRPC_MAX_HEADER_FIELDS ? fields.len : GRPC_MAX_HEADER_FIELDS;
+		return;
+	search->count = fields.len < H2_MAX_HEADER_FIELDS ? fields.len : H2_MAX_HEADER_FIELDS;
 	search->value = 0;
 	search->value_len = 0;
 	__u32 bytes = search->count * HPACK_FIELD_BYTES;
 	if (bytes > sizeof(search->fields))
 		bytes = sizeof(search->fields);
 	if (bpf_probe_read_user(search->fields, bytes, (void *)fields.ptr))
-		return 0;
-	bpf_loop(GRPC_MAX_HEADER_FIELDS, find_traceparent_field, &search, 0);
+		return;
+	bpf_loop(H2_MAX_HEADER_FIELDS, find_traceparent_field, &search, 0);
 	int value = -1;
 	__u64 value_len = search->value_len;
 	if (search->value) {
@@ -610,9 +605,9 @@ int go_grpc_server_headers(struct pt_regs *ctx)
 	}
 	struct zt_h2_stream_event ev = { .type = ZT_EVENT_H2_STREAM_CONTEXT,
 					 .pid = tgid,
-					 .fd = reader->fd,
+					 .fd = conn->fd,
 					 .stream_id = stream_id,
-					 .generation = reader->generation };
+					 .generation = conn->generation };
 	server_context(scratch->event.data, value,
 		       value_len == TRACEPARENT_VALUE_BYTES ? TRACEPARENT_VALUE_BYTES : 0, &ev.trace);
 	__u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= WAKEUP_THRESHOLD_BYTES ?
@@ -620,18 +615,63 @@ int go_grpc_server_headers(struct pt_regs *ctx)
 			      BPF_RB_NO_WAKEUP;
 	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), flags)) {
 		count(ZT_GO_RINGBUF_FULL);
-		return 0;
+		return;
 	}
-	count(ZT_GO_GRPC_STREAMS);
+	count(ZT_GO_H2_STREAMS);
 
 	struct served_request served = { .trace_flags = ev.trace.trace_flags,
 					 .is_stream = 1,
-					 .fd = reader->fd,
-					 .generation = reader->generation };
+					 .fd = conn->fd,
+					 .generation = conn->generation };
 	__builtin_memcpy(served.trace_id, ev.trace.trace_id, 16);
 	__builtin_memcpy(served.span_id, ev.trace.span_id, 8);
-	struct grpc_stream_key key = { .tgid = tgid, .stream_id = stream_id, .transport = ctx->ax };
-	bpf_map_update_elem(&grpc_server_streams, &key, &served, BPF_ANY);
+	struct server_stream_key key = { .tgid = tgid, .stream_id = stream_id,
+					 .server_conn = server_conn };
+	bpf_map_update_elem(&h2_server_streams, &key, &served, BPF_ANY);
+}
+
+/* The goroutine g starts serving stream `stream_id` of `server_conn`: its request now. (A miss
+ * keeps what the goroutine had: the stack-growth path passes a site twice, and the first hit
+ * took the stream.) */
+static __always_inline void server_stream_served(__u32 tgid, __u64 g, __u64 server_conn,
+						 __u32 stream_id)
+{
+	struct server_stream_key key = { .tgid = tgid, .stream_id = stream_id,
+					 .server_conn = server_conn };
+	struct served_request *served = bpf_map_lookup_elem(&h2_server_streams, &key);
+	if (!served)
+		return;
+	struct goroutine_key gk = { .tgid = tgid, .g = g };
+	bpf_map_update_elem(&goroutine_requests, &gk, served, BPF_ANY);
+	bpf_map_delete_elem(&h2_server_streams, &key);
+}
+
+/* transport.(*http2Server).operateHeaders(t, frame *http2.MetaHeadersFrame, ...): RAX = t,
+ * RBX = frame (grpc-go 1.60 added a ctx first: not probed, probe_table.h). Runs in the
+ * goroutine that reads the connection. */
+SEC("uprobe")
+int go_grpc_server_headers(struct pt_regs *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct zt_go_offsets *o = bpf_map_lookup_elem(&go_processes, &tgid);
+	if (!o)
+		return 0;
+	struct server_conn_key key = { .tgid = tgid, .server_conn = ctx->ax };
+	struct h2_reader *conn = bpf_map_lookup_elem(&h2_server_conns, &key);
+	if (!conn) {
+		struct goroutine_key reader_key = { .tgid = tgid, .g = ctx->r14 };
+		conn = bpf_map_lookup_elem(&goroutine_h2_readers, &reader_key);
+	}
+	if (!conn) {
+		count(ZT_GO_H2_NO_CONNECTION);
+		return 0;
+	}
+	if (!conn->traced)
+		return 0; /* not selected: nothing to link */
+	struct meta_frame_layout layout = { .headers_frame = o->h2_meta_frame_headers,
+					    .fields = o->h2_meta_frame_fields,
+					    .stream_id = o->h2_frame_stream_id };
+	server_stream_started(tgid, conn, ctx->ax, ctx->bx, &layout);
 	return 0;
 }
 
@@ -646,39 +686,94 @@ int go_grpc_server_settings(struct pt_regs *ctx)
 	struct h2_reader *reader = bpf_map_lookup_elem(&goroutine_h2_readers, &reader_key);
 	if (!reader)
 		return 0;
-	struct grpc_transport_key transport = { .tgid = tgid, .transport = ctx->ax };
-	bpf_map_update_elem(&grpc_transports, &transport, reader, BPF_ANY);
+	struct server_conn_key key = { .tgid = tgid, .server_conn = ctx->ax };
+	bpf_map_update_elem(&h2_server_conns, &key, reader, BPF_ANY);
 	return 0;
 }
 
 /* grpc.(*Server).handleStream(s, t ServerTransport, stream *transport.Stream, ...): RCX = t's
- * data (*http2Server), RDI = stream. Runs in the goroutine that serves the stream: it now
- * serves the stream's request. (A miss keeps what the goroutine had: the stack-growth path
- * passes the site twice, and the first hit took the stream.) */
+ * data (*http2Server), RDI = stream. Runs in the goroutine that serves the stream. */
 SEC("uprobe")
 int go_grpc_handle_stream(struct pt_regs *ctx)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct zt_go_offsets *o = bpf_map_lookup_elem(&go_processes, &tgid);
-	if (!o)
+	__u32 stream_id = 0;
+	if (!o || bpf_probe_read_user(&stream_id, sizeof(stream_id),
+				      (void *)(ctx->di + o->grpc_stream_id)))
 		return 0;
-	struct grpc_stream_key key = { .tgid = tgid, .transport = ctx->cx };
-	if (bpf_probe_read_user(&key.stream_id, sizeof(key.stream_id),
-				(void *)(ctx->di + o->grpc_stream_id)))
-		return 0;
-	struct served_request *served = bpf_map_lookup_elem(&grpc_server_streams, &key);
-	if (!served)
-		return 0;
-	struct goroutine_key g = { .tgid = tgid, .g = ctx->r14 };
-	bpf_map_update_elem(&goroutine_requests, &g, served, BPF_ANY);
-	bpf_map_delete_elem(&grpc_server_streams, &key);
+	server_stream_served(tgid, ctx->r14, ctx->cx, stream_id);
 	return 0;
 }
 
-/* transport.(*http2Server).WriteStatus(t, s *Stream, st): the serving goroutine ends the
- * stream; its later calls have no parent. */
+/* net/http.(*http2serverConn).processHeaders(sc, f *http2MetaHeadersFrame): RAX = sc, RBX = f.
+ * Runs in the connection's serve goroutine (frames come from a reading goroutine over a
+ * channel): the connection is sc.conn, a *tls.Conn (net/http serves HTTP/2 over TLS; h2c
+ * wrappers are not followed), checked to be a socket whose TLS plaintext began with the
+ * preface. */
 SEC("uprobe")
-int go_grpc_write_status(struct pt_regs *ctx)
+int go_http2_server_headers(struct pt_regs *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct zt_go_offsets *o = bpf_map_lookup_elem(&go_processes, &tgid);
+	if (!o)
+		return 0;
+	struct server_conn_key key = { .tgid = tgid, .server_conn = ctx->ax };
+	struct h2_reader *conn = bpf_map_lookup_elem(&h2_server_conns, &key);
+	if (!conn) {
+		__u64 tls_conn = 0;
+		if (bpf_probe_read_user(&tls_conn, sizeof(tls_conn),
+					(void *)(ctx->ax + o->http2_server_conn_conn + 8)))
+			return 0;
+		struct zt_conn_key socket = { .tgid = tgid, .fd = tls_conn_fd(o, tls_conn) };
+		struct zt_conn_info *info = socket.fd >= 0 ? bpf_map_lookup_elem(&conns, &socket) : NULL;
+		struct tls_stream *stream = info ? bpf_map_lookup_elem(&go_tls_streams, &socket) : NULL;
+		if (info && !info->is_traced_socket)
+			return 0; /* not selected: nothing to link */
+		if (!stream || stream->generation != info->generation ||
+		    stream->h2_state != ZT_H2_SERVER) {
+			count(ZT_GO_H2_NO_CONNECTION);
+			return 0;
+		}
+		struct h2_reader found = { .fd = socket.fd,
+					   .generation = info->generation | ZT_GO_TLS_GENERATION_BIT };
+		bpf_map_update_elem(&h2_server_conns, &key, &found, BPF_ANY);
+		conn = bpf_map_lookup_elem(&h2_server_conns, &key);
+		if (!conn)
+			return 0;
+	}
+	struct meta_frame_layout layout = { .headers_frame = o->http2_meta_frame_headers,
+					    .fields = o->http2_meta_frame_fields,
+					    .stream_id = o->http2_frame_stream_id };
+	server_stream_started(tgid, conn, ctx->ax, ctx->bx, &layout);
+	return 0;
+}
+
+/* net/http.(*http2serverConn).runHandler(sc, rw *http2responseWriter, req, handler): RAX = sc,
+ * RBX = rw; the stream id is rw.rws.stream.id. The goroutine it starts in serves the stream. */
+SEC("uprobe")
+int go_http2_run_handler(struct pt_regs *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct zt_go_offsets *o = bpf_map_lookup_elem(&go_processes, &tgid);
+	__u64 state = 0, stream = 0;
+	__u32 stream_id = 0;
+	if (!o ||
+	    bpf_probe_read_user(&state, sizeof(state),
+				(void *)(ctx->bx + o->http2_response_writer_rws)) ||
+	    bpf_probe_read_user(&stream, sizeof(stream),
+				(void *)(state + o->http2_response_writer_state_stream)) ||
+	    bpf_probe_read_user(&stream_id, sizeof(stream_id),
+				(void *)(stream + o->http2_stream_id)))
+		return 0;
+	server_stream_served(tgid, ctx->r14, ctx->ax, stream_id);
+	return 0;
+}
+
+/* The serving goroutine ends its stream (grpc-go's http2Server.WriteStatus, net/http's
+ * http2responseWriter.handlerDone): its later calls have no parent. */
+SEC("uprobe")
+int go_h2_stream_done(struct pt_regs *ctx)
 {
 	struct goroutine_key g = { .tgid = bpf_get_current_pid_tgid() >> 32, .g = ctx->r14 };
 	bpf_map_delete_elem(&goroutine_requests, &g);

@@ -34,6 +34,14 @@ struct zt_go_offsets {
 	__u64 grpc_stream_id;        /* grpc/internal/transport.Stream.id (uint32) */
 	__u64 grpc_header_frame_hf;  /* transport.headerFrame.hf ([]hpack.HeaderField) */
 	__u64 grpc_header_frame_init_stream; /* transport.headerFrame.initStream (client side) */
+	/* net/http's HTTP/2 server (its bundled copy of x/net/http2) */
+	__u64 http2_meta_frame_headers; /* http2MetaHeadersFrame.http2HeadersFrame */
+	__u64 http2_meta_frame_fields;  /* http2MetaHeadersFrame.Fields */
+	__u64 http2_frame_stream_id;    /* http2HeadersFrame: http2FrameHeader.StreamID */
+	__u64 http2_server_conn_conn;   /* http2serverConn.conn (net.Conn) */
+	__u64 http2_response_writer_rws; /* http2responseWriter.rws (*http2responseWriterState) */
+	__u64 http2_response_writer_state_stream; /* http2responseWriterState.stream */
+	__u64 http2_stream_id;          /* http2stream.id (uint32) */
 };
 
 /* The attach cookie of go_tls_read_data: the register holding the bytes read at its site
@@ -52,7 +60,7 @@ enum zt_go_counter {
 	ZT_GO_READ_UNMATCHED = 3,  /* a Read returned without its entry being seen */
 	ZT_GO_CALL_IN_REQUEST = 4, /* a client call (HTTP, gRPC) made by a goroutine serving a request */
 	ZT_GO_CALL_OUTSIDE_REQUEST = 5, /* one made by any other goroutine: no parent */
-	ZT_GO_GRPC_STREAMS = 6,    /* gRPC server streams given a context (their headers read) */
-	ZT_GO_GRPC_NO_CONNECTION = 7, /* headers read by a goroutine whose connection is unknown */
+	ZT_GO_H2_STREAMS = 6,      /* HTTP/2 server streams (gRPC, net/http) given a context */
+	ZT_GO_H2_NO_CONNECTION = 7, /* stream headers whose connection is unknown: no context */
 	ZT_GO_COUNTER_COUNT = 8,
 };

@@ -88,12 +88,14 @@ struct {
  * decodes arrived there). */
 struct h2_reader {
 	__s32 fd;
-	__u32 pad;
+	__u8 traced; /* the socket is traced (selected by the port rules) */
+	__u8 pad[3];
 	__u64 generation; /* as in the connection's data events (TLS plaintext: with its bit) */
 };
 
 /* key: (tgid, g) of a goroutine that read an HTTP/2 server connection; value: that
- * connection. Written by socket_trace at each read (only when it changed); LRU. */
+ * connection. Written by socket_trace at each read (only when it changed), for untraced
+ * sockets too (their streams are then skipped, not counted as unknown); LRU. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);

@@ -739,10 +739,9 @@ __noinline int note_h2_server_read(struct zt_conn_info *info, const struct serve
 {
 	if (!info || !read || info->role != ZT_ROLE_SERVER)
 		return 0;
-	if (info->h2_state == ZT_H2_UNDECIDED) {
+	if (info->h2_state == ZT_H2_UNDECIDED) { /* the first read seen decides */
 		char line[sizeof(H2_PREFACE_LINE) - 1] = {};
-		bool preface = info->bytes_received == (__u64)read->bytes &&
-			       read->bytes >= (__s64)sizeof(line) &&
+		bool preface = read->bytes >= (__s64)sizeof(line) &&
 			       !bpf_probe_read_user(line, sizeof(line), (void *)read->first) &&
 			       __builtin_memcmp(line, H2_PREFACE_LINE, sizeof(line)) == 0;
 		info->h2_state = preface ? ZT_H2_SERVER : ZT_H2_NOT_H2;
@@ -756,7 +755,9 @@ __noinline int note_h2_server_read(struct zt_conn_info *info, const struct serve
 	struct h2_reader *known = bpf_map_lookup_elem(&goroutine_h2_readers, &key);
 	if (known && known->fd == read->fd && known->generation == info->generation)
 		return 0;
-	struct h2_reader reader = { .fd = read->fd, .generation = info->generation };
+	struct h2_reader reader = { .fd = read->fd,
+				    .traced = info->is_traced_socket,
+				    .generation = info->generation };
 	bpf_map_update_elem(&goroutine_h2_readers, &key, &reader, BPF_ANY);
 	return 0;
 }
@@ -771,12 +772,6 @@ static __always_inline void classify_call(struct data_scratch *s, const struct s
 	if (args->syscall == ZT_SYS_SENDFILE || ret <= 0)
 		return;
 	__u64 first = first_byte_address(args);
-	if (direction == ZT_DIR_INGRESS && info->role == ZT_ROLE_SERVER &&
-	    info->h2_state != ZT_H2_NOT_H2) {
-		struct server_read read = { .pid_tgid = pid_tgid, .first = first, .bytes = ret,
-					    .fd = args->fd };
-		note_h2_server_read(info, &read);
-	}
 	struct split_head split = {};
 	enum split_head_result step = SPLIT_HEAD_NONE;
 	if (direction == ZT_DIR_INGRESS && (ret < 5 || info->head_prefix_len)) {
@@ -983,7 +978,15 @@ static __always_inline int emit_io(long ret, __u8 direction)
 		if (bpf_map_delete_elem(&pending_injections, &inject_key) == 0)
 			count_inject(ZT_INJECT_UNCONSUMED);
 	}
-	if (ret <= 0 || !info || !info->is_traced_socket)
+	if (ret <= 0 || !info)
+		return 0;
+	if (direction == ZT_DIR_INGRESS && info->role == ZT_ROLE_SERVER &&
+	    info->h2_state != ZT_H2_NOT_H2 && args.syscall != ZT_SYS_SENDFILE) {
+		struct server_read read = { .pid_tgid = pid_tgid, .first = first_byte_address(&args),
+					    .bytes = ret, .fd = args.fd };
+		note_h2_server_read(info, &read);
+	}
+	if (!info->is_traced_socket)
 		return 0;
 	__u32 zero = 0;
 	struct data_scratch *s = bpf_map_lookup_elem(&scratch, &zero);

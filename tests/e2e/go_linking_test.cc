@@ -6,6 +6,8 @@
 // PIE), concurrent clients: every call must be the child of exactly the request it serves,
 // over plaintext and over TLS (Go's crypto/tls plaintext).
 #include <catch2/catch_test_macros.hpp>
+#include <map>
+#include <set>
 #include <sstream>
 
 #include "tests/e2e/chain.h"
@@ -204,6 +206,99 @@ TEST_CASE("Go: request heads split across reads still start the goroutine's requ
     CHECK(call->parent_span_id == served->span_id);
   }
   CHECK(agent.log().find("by_goroutine=2 ") != std::string::npos);
+}
+
+// Go HTTPS servers speak HTTP/2 to clients that offer it (ALPN). net/http's HTTP/2 server
+// reads frames in one goroutine, decodes headers in another and runs each handler in a third:
+// its streams are followed by their own probes (processHeaders, runHandler, handlerDone), so
+// a handler's calls are its stream's children. h2load sends one request line for all its
+// streams, so only the stream probes can tell which stream a call belongs to.
+TEST_CASE("Go HTTPS over HTTP/2: a handler's calls are its stream's children",
+          "[e2e][go-probes][go-linking][http2]") {
+  ZTRACE_E2E_REQUIRE_ROOT();
+  // Every Go version, plain (offsets from DWARF), and a stripped build (the tables).
+  std::vector<GoApp> apps;
+  for (const GoApp& app : go_apps()) {
+    if (app.variant == "plain" || (app.variant == "stripped" && app.version == "1.21")) {
+      apps.push_back(app);
+    }
+  }
+  REQUIRE(apps.size() >= 3);
+  const auto dir = fresh_dir("go_linking_h2");
+  std::vector<CallPair> pairs;
+  std::vector<int> ports;
+  for (size_t i = 0; i < apps.size(); ++i) {
+    CallPair pair{apps[i], true, false,
+                  reserve_port(24680 + 2 * static_cast<int>(i)),
+                  reserve_port(24681 + 2 * static_cast<int>(i)), nullptr, nullptr};
+    pair.callee = start_goapp(dir, pair.app, false, pair.callee_port, "callee-" + pair.app.label());
+    pair.caller = start_goapp(dir, pair.app, true, pair.caller_port, "caller-" + pair.app.label(),
+                              {{"GOAPP_NEXT", base_url(false, pair.callee_port)}});
+    ports.push_back(pair.caller_port);
+    ports.push_back(pair.callee_port);
+    pairs.push_back(std::move(pair));
+  }
+  Agent agent(dir, {.ports = ports});
+  constexpr int kStreams = 64;
+  const std::string trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+  const std::string parent_id = "00f067aa0ba902b7";
+  for (const auto& pair : pairs) {
+    const std::string url = base_url(true, pair.caller_port) + "/call/";
+    CommandResult load = run_command(
+        dir, {"h2load", "-c2", "-m8", "-n" + std::to_string(kStreams), url + "h2-" + pair.app.label()});
+    ZTRACE_E2E_REQUIRE_PEER(
+        load.out.find(std::to_string(kStreams) + " succeeded, 0 failed") != std::string::npos,
+        load.describe);
+    CommandResult curl = run_command(
+        dir, {"curl", "-sk", "--http2", "-o", "/dev/null", "-w", "%{http_version} %{http_code}",
+              "-H", "traceparent: 00-" + trace_id + "-" + parent_id + "-01",
+              url + "curl-" + pair.app.label()});
+    ZTRACE_E2E_REQUIRE_PEER(curl.out == "2 200", curl.describe);
+  }
+  std::vector<Span> spans = stop_and_collect(agent);
+  INFO("agent log:\n" << agent.log_tail());
+
+  for (const auto& pair : pairs) {
+    INFO("Go " << pair.app.label());
+    std::map<std::string, const Span*> streams;  // the caller's h2load SERVER spans by id
+    std::vector<const Span*> calls, answers;
+    for (const Span& s : spans) {
+      if (s.kind == "SERVER" && s.path() == "/call/h2-" + pair.app.label()) {
+        CHECK(s.pid() == pair.caller->pid());
+        CHECK(s.attr_str("network.protocol.version") == "2");
+        streams[s.span_id] = &s;
+      } else if (s.kind == "CLIENT" && s.path() == "/ok/next-h2-" + pair.app.label()) {
+        calls.push_back(&s);
+      } else if (s.kind == "SERVER" && s.path() == "/ok/next-h2-" + pair.app.label()) {
+        answers.push_back(&s);
+      }
+    }
+    CHECK(streams.size() == kStreams);
+    CHECK(calls.size() == kStreams);
+    CHECK(answers.size() == kStreams);
+    std::set<std::string> parents, call_ids;
+    for (const Span* call : calls) {
+      auto stream = streams.find(call->parent_span_id);
+      if (stream == streams.end() || stream->second->trace_id != call->trace_id) continue;
+      parents.insert(call->parent_span_id);
+      call_ids.insert(call->span_id);
+    }
+    CHECK(parents.size() == kStreams);  // every call is the child of its own stream
+    size_t answered = 0;
+    for (const Span* answer : answers) answered += call_ids.count(answer->parent_span_id);
+    CHECK(answered == kStreams);
+    // The incoming traceparent of an HTTP/2 stream is its parent, and its call's trace.
+    auto served = expect_one(
+        spans, "SERVER", {"GET", "/call/curl-" + pair.app.label(), 200, pair.caller_port, "2"});
+    auto call =
+        expect_one(spans, "CLIENT", {"GET", "/ok/next-curl-" + pair.app.label(), 200, pair.callee_port});
+    if (!served || !call) continue;
+    CHECK(served->trace_id == trace_id);
+    CHECK(served->parent_span_id == parent_id);
+    CHECK(call->parent_span_id == served->span_id);
+    CHECK(call->trace_id == trace_id);
+  }
+  CHECK(agent.log().find("h2_streams_without_connection=0") != std::string::npos);
 }
 
 }  // namespace ztrace::e2e

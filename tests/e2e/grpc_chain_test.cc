@@ -125,7 +125,7 @@ TEST_CASE("gRPC chain across languages is one trace: Node, C++ -> Go -> Go (stri
   }());
   CHECK(whole == calls);
   const std::string log = agent.log();
-  CHECK(log.find("grpc_streams_without_connection=0") != std::string::npos);
+  CHECK(log.find("h2_streams_without_connection=0") != std::string::npos);
 }
 
 TEST_CASE("gRPC over TLS (Go crypto/tls): a TLS server stream's calls are its children",

@@ -409,12 +409,12 @@ int run_agent(const AgentOptions& options) {
     const auto go = go_tracer->counters();
     spdlog::info(
         "go probes: processes={} uprobes={} tls_pieces={} ring_full={} not_a_socket={} "
-        "read_unmatched={} calls_in_request={} calls_outside_request={} grpc_streams={} "
-        "grpc_streams_without_connection={}",
+        "read_unmatched={} calls_in_request={} calls_outside_request={} h2_server_streams={} "
+        "h2_streams_without_connection={}",
         go_tracer->probed_processes(), go_tracer->attached_uprobes(), go[ZT_GO_TLS_EVENTS],
         go[ZT_GO_RINGBUF_FULL], go[ZT_GO_NOT_A_SOCKET], go[ZT_GO_READ_UNMATCHED],
-        go[ZT_GO_CALL_IN_REQUEST], go[ZT_GO_CALL_OUTSIDE_REQUEST], go[ZT_GO_GRPC_STREAMS],
-        go[ZT_GO_GRPC_NO_CONNECTION]);
+        go[ZT_GO_CALL_IN_REQUEST], go[ZT_GO_CALL_OUTSIDE_REQUEST], go[ZT_GO_H2_STREAMS],
+        go[ZT_GO_H2_NO_CONNECTION]);
   }
   go_tracer.reset();
   injector.reset();

@@ -76,6 +76,14 @@ const std::array<GoFieldName, kGoFieldCount> kGoFieldNames = {{
     {"google.golang.org/grpc/internal/transport.Stream", "id", 0},
     {"google.golang.org/grpc/internal/transport.headerFrame", "hf", 8},
     {"google.golang.org/grpc/internal/transport.headerFrame", "initStream", 40},
+    {"net/http.http2MetaHeadersFrame", "http2HeadersFrame"},
+    {"net/http.http2MetaHeadersFrame", "Fields"},
+    {"net/http.http2HeadersFrame", "http2FrameHeader"},
+    {"net/http.http2FrameHeader", "StreamID"},
+    {"net/http.http2serverConn", "conn"},
+    {"net/http.http2responseWriter", "rws"},
+    {"net/http.http2responseWriterState", "stream"},
+    {"net/http.http2stream", "id"},
 }};
 
 std::string GoOffsets::missing(bool standard_library_only) const {

@@ -96,6 +96,7 @@ std::string GoTracer::attach_image(const symbolizer::GoBinary& binary, const std
   const symbolizer::GoOffsets& offsets = *binary.offsets();
   // Resolve every site first: a library is attached all or nothing.
   struct Planned {
+    std::string_view library;
     bpf_program* program;
     uint64_t file_offset;
     uint64_t cookie = 0;
@@ -137,20 +138,17 @@ std::string GoTracer::attach_image(const symbolizer::GoBinary& binary, const std
                            ? binary.nonnil_site(spec.symbol, symbolizer::Reg::kRbx)
                            : symbolizer::Result<uint64_t>::failure("");
     if (nonnil_site) {
-      plan.push_back({program, *nonnil_site});
+      plan.push_back({spec.library, program, *nonnil_site});
     } else if (spec.at == ProbeAt::kEntry || spec.at == ProbeAt::kRbxNotNilOrEntry) {
-      plan.push_back({program, sites->entry_file_offset + sites->entry_site.offset});
+      plan.push_back({spec.library, program, sites->entry_file_offset + sites->entry_site.offset});
     } else if (copy_site) {
-      plan.push_back({program, copy_site->offset, static_cast<uint64_t>(copy_site->length_reg)});
+      plan.push_back({spec.library, program, copy_site->offset,
+                      static_cast<uint64_t>(copy_site->length_reg)});
     } else {
-      for (uint64_t off : sites->ret_file_offsets) plan.push_back({program, off});
+      for (uint64_t off : sites->ret_file_offsets) plan.push_back({spec.library, program, off});
     }
   }
-  for (const auto& spec : kGoProbes) {
-    if (!skipped_libraries.count(spec.library)) continue;
-    std::erase_if(plan,
-                  [&](const Planned& p) { return spec.program == bpf_program__name(p.program); });
-  }
+  std::erase_if(plan, [&](const Planned& p) { return skipped_libraries.count(p.library) > 0; });
   if (plan.empty()) {
     return problems.empty() ? "no probed library in Go " + version_text(*info.version) : problems;
   }
@@ -217,6 +215,14 @@ std::string GoTracer::attach(pid_t pid) {
   offsets.grpc_stream_id = o.get(GoField::kGrpcStreamId);
   offsets.grpc_header_frame_hf = o.get(GoField::kGrpcHeaderFrameHf);
   offsets.grpc_header_frame_init_stream = o.get(GoField::kGrpcHeaderFrameInitStream);
+  offsets.http2_meta_frame_headers = o.get(GoField::kHttp2MetaFrameHeaders);
+  offsets.http2_meta_frame_fields = o.get(GoField::kHttp2MetaFrameFields);
+  offsets.http2_frame_stream_id =
+      o.get(GoField::kHttp2HeadersFrameHeader) + o.get(GoField::kHttp2FrameHeaderStreamId);
+  offsets.http2_server_conn_conn = o.get(GoField::kHttp2ServerConnConn);
+  offsets.http2_response_writer_rws = o.get(GoField::kHttp2ResponseWriterRws);
+  offsets.http2_response_writer_state_stream = o.get(GoField::kHttp2ResponseWriterStateStream);
+  offsets.http2_stream_id = o.get(GoField::kHttp2StreamId);
   const uint32_t tgid = pid;
   if (bpf_map__update_elem(skel_->maps.go_processes, &tgid, sizeof(tgid), &offsets, sizeof(offsets),
                            BPF_ANY) != 0) {
