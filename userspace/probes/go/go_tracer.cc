@@ -47,16 +47,34 @@ std::string library_version_problem(const symbolizer::GoBuildInfo& info,
   return "";
 }
 
+// A link's detach waits for an RCU grace period; uprobe_multi links wait in parallel.
+void destroy_links(const std::vector<bpf_link*>& links) {
+  constexpr size_t kThreads = 32;
+  std::vector<std::thread> threads;
+  const size_t n = std::min(kThreads, links.size());
+  for (size_t t = 0; t < n; ++t) {
+    threads.emplace_back([&links, t, n] {
+      for (size_t i = t; i < links.size(); i += n) bpf_link__destroy(links[i]);
+    });
+  }
+  for (auto& thread : threads) thread.join();
+}
+
 }  // namespace
 
-std::unique_ptr<GoTracer> GoTracer::open(const SharedMaps& shared, std::string* error) {
-  std::unique_ptr<GoTracer> tracer(new GoTracer());
-  tracer->skel_ = go_probes_bpf__open();
-  if (!tracer->skel_) {
+go_probes_bpf* GoTracer::load(const SharedMaps& shared, bool uprobe_multi, std::string* error) {
+  go_probes_bpf* skel = go_probes_bpf__open();
+  if (!skel) {
     *error = std::string("cannot open the Go probes BPF object: ") + std::strerror(errno);
     return nullptr;
   }
-  auto* maps = &tracer->skel_->maps;
+  if (uprobe_multi) {
+    bpf_program* p;
+    bpf_object__for_each_program(p, skel->obj) {
+      bpf_program__set_expected_attach_type(p, BPF_TRACE_UPROBE_MULTI);
+    }
+  }
+  auto* maps = &skel->maps;
   if (bpf_map__reuse_fd(maps->events, shared.events) ||
       bpf_map__reuse_fd(maps->conns, shared.conns) ||
       bpf_map__reuse_fd(maps->go_processes, shared.go_processes) ||
@@ -65,12 +83,26 @@ std::unique_ptr<GoTracer> GoTracer::open(const SharedMaps& shared, std::string* 
       bpf_map__reuse_fd(maps->goroutine_h2_readers, shared.goroutine_h2_readers) ||
       bpf_map__reuse_fd(maps->h2_stream_parents, shared.h2_stream_parents)) {
     *error = std::string("cannot share maps with the socket tracer: ") + std::strerror(errno);
+    go_probes_bpf__destroy(skel);
     return nullptr;
   }
-  if (int err = go_probes_bpf__load(tracer->skel_)) {
+  if (int err = go_probes_bpf__load(skel)) {
     *error = std::string("cannot load the Go probes: ") + std::strerror(-err);
+    go_probes_bpf__destroy(skel);
     return nullptr;
   }
+  return skel;
+}
+
+std::unique_ptr<GoTracer> GoTracer::open(const SharedMaps& shared, std::string* error) {
+  std::unique_ptr<GoTracer> tracer(new GoTracer());
+  // uprobe_multi links (Linux >= 6.6) detach with one RCU grace period per link, and links
+  // detach in parallel; a single uprobe's detach waits for its grace period under a global
+  // mutex (~0.15 s each here: 12 probed images took 22 s to stop). Single uprobes otherwise.
+  tracer->skel_ = load(shared, /*uprobe_multi=*/true, error);
+  tracer->uprobe_multi_ = tracer->skel_ != nullptr;
+  if (!tracer->skel_) tracer->skel_ = load(shared, /*uprobe_multi=*/false, error);
+  if (!tracer->skel_) return nullptr;
   tracer->worker_ = std::thread([t = tracer.get()] { t->worker(); });
   return tracer;
 }
@@ -82,9 +114,9 @@ GoTracer::~GoTracer() {
   }
   wake_.notify_all();
   if (worker_.joinable()) worker_.join();
-  for (auto& [key, image] : images_) {
-    for (bpf_link* link : image.links) bpf_link__destroy(link);
-  }
+  std::vector<bpf_link*> links;
+  for (auto& [key, image] : images_) links.insert(links.end(), image.links.begin(), image.links.end());
+  destroy_links(links);
   if (skel_) go_probes_bpf__destroy(skel_);
 }
 
@@ -152,19 +184,41 @@ std::string GoTracer::attach_image(const symbolizer::GoBinary& binary, const std
   if (plan.empty()) {
     return problems.empty() ? "no probed library in Go " + version_text(*info.version) : problems;
   }
+  image->uprobes = plan.size();
+  // One uprobe_multi link per program and image (see open()), else one uprobe per site.
+  std::map<bpf_program*, std::pair<std::vector<unsigned long>, std::vector<__u64>>> sites;
   for (const auto& p : plan) {
+    sites[p.program].first.push_back(p.file_offset);
+    sites[p.program].second.push_back(p.cookie);
+  }
+  for (auto& [program, offsets_and_cookies] : sites) {
+    auto& [offsets, cookies] = offsets_and_cookies;
     // pid -1: every process running this image; go_processes decides which ones emit.
-    LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = p.cookie);
-    bpf_link* link =
-        bpf_program__attach_uprobe_opts(p.program, -1, path.c_str(), p.file_offset, &opts);
-    if (!link) {
-      std::string reason =
-          "uprobe at " + path + "+" + std::to_string(p.file_offset) + ": " + std::strerror(errno);
-      for (bpf_link* l : image->links) bpf_link__destroy(l);
-      image->links.clear();
-      return reason;
+    if (uprobe_multi_) {
+      LIBBPF_OPTS(bpf_uprobe_multi_opts, multi, .offsets = offsets.data(),
+                  .cookies = cookies.data(), .cnt = offsets.size());
+      bpf_link* link = bpf_program__attach_uprobe_multi(program, -1, path.c_str(), nullptr, &multi);
+      if (!link) {
+        std::string reason = "uprobes in " + path + ": " + std::strerror(errno);
+        destroy_links(image->links);
+        image->links.clear();
+        return reason;
+      }
+      image->links.push_back(link);
+      continue;
     }
-    image->links.push_back(link);
+    for (size_t i = 0; i < offsets.size(); ++i) {
+      LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = cookies[i]);
+      bpf_link* link = bpf_program__attach_uprobe_opts(program, -1, path.c_str(), offsets[i], &opts);
+      if (!link) {
+        std::string reason =
+            "uprobe at " + path + "+" + std::to_string(offsets[i]) + ": " + std::strerror(errno);
+        destroy_links(image->links);
+        image->links.clear();
+        return reason;
+      }
+      image->links.push_back(link);
+    }
   }
   return "";
 }
@@ -192,7 +246,7 @@ std::string GoTracer::attach(pid_t pid) {
     const std::string version = binary ? (*binary)->buildinfo().go_version : "";
     if (image.failure.empty()) {
       spdlog::info("Go probes: pid {} ({}, offsets from {}): {} uprobes", pid, version,
-                   (*binary)->offsets()->source, image.links.size());
+                   (*binary)->offsets()->source, image.uprobes);
     } else {
       // Once per image: every later process of it stays at the syscall layer silently.
       spdlog::info("Go probes off for pid {} {}: {}; traced at the syscall layer only", pid,
@@ -282,7 +336,7 @@ size_t GoTracer::probed_processes() const {
 size_t GoTracer::attached_uprobes() const {
   std::lock_guard lock(mu_);
   size_t n = 0;
-  for (const auto& [key, image] : images_) n += image.links.size();
+  for (const auto& [key, image] : images_) n += image.uprobes;
   return n;
 }
 

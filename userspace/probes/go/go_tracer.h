@@ -68,13 +68,16 @@ class GoTracer {
   struct Image {
     std::string failure;  // "" when attached
     std::vector<bpf_link*> links;
+    size_t uprobes = 0;  // sites probed (a uprobe_multi link holds several)
   };
   using ImageKey = std::tuple<dev_t, ino_t>;
+  static go_probes_bpf* load(const SharedMaps& shared, bool uprobe_multi, std::string* error);
   std::string attach_image(const symbolizer::GoBinary& binary, const std::string& path,
                            Image* image);
   void worker();
 
   go_probes_bpf* skel_ = nullptr;
+  bool uprobe_multi_ = false;  // programs loaded for uprobe_multi links
   symbolizer::BinaryCache binaries_;
   mutable std::mutex mu_;  // images_, probed_, queue_
   std::map<ImageKey, Image> images_;
