@@ -37,10 +37,14 @@ const volatile __u32 traceparent_scan_bytes = 2048;
 
 #include "bpf/http1_context.bpf.h"
 
-/* key: socket; value: stream positions of its TLS plaintext. Written by the probes; entries
- * of closed sockets age out (LRU) or are reset when the socket's generation changes. */
-struct tls_stream {
+/* key: socket and its generation (a reused fd starts another stream); value: stream positions
+ * of its TLS plaintext. Written by the probes; entries of closed sockets age out (LRU). */
+struct tls_stream_key {
+	__u32 tgid;
+	__s32 fd;
 	__u64 generation;
+};
+struct tls_stream {
 	__u64 bytes[2]; /* by enum zt_direction */
 	__u8 head_prefix_len; /* a request head split across reads (http1_context.bpf.h) */
 	__u8 head_prefix[4];
@@ -50,7 +54,7 @@ struct tls_stream {
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
-	__type(key, struct zt_conn_key);
+	__type(key, struct tls_stream_key);
 	__type(value, struct tls_stream);
 } go_tls_streams SEC(".maps");
 
@@ -111,8 +115,8 @@ static __always_inline int tls_conn_fd(const struct zt_go_offsets *o, __u64 tls_
 	return fd >= 0 && fd < (1 << 30) ? (int)fd : -1;
 }
 
-/* The TLS plaintext stream of a traced socket: its `conns` entry and stream state (reset
- * when the socket's generation changed). False when the fd is not a traced socket. */
+/* The TLS plaintext stream of a traced socket: its `conns` entry and stream state (new for
+ * each generation of the fd). False when the fd is not a traced socket. */
 static __always_inline bool tls_stream_of(struct zt_conn_key *key, struct zt_conn_info **conn,
 					  struct tls_stream **stream)
 {
@@ -121,11 +125,18 @@ static __always_inline bool tls_stream_of(struct zt_conn_key *key, struct zt_con
 		count(ZT_GO_NOT_A_SOCKET);
 		return false;
 	}
-	*stream = bpf_map_lookup_elem(&go_tls_streams, key);
-	if (!*stream || (*stream)->generation != (*conn)->generation) {
-		struct tls_stream fresh = { .generation = (*conn)->generation };
-		bpf_map_update_elem(&go_tls_streams, key, &fresh, BPF_ANY);
-		*stream = bpf_map_lookup_elem(&go_tls_streams, key);
+	struct tls_stream_key stream_key = { .tgid = key->tgid,
+					     .fd = key->fd,
+					     .generation = (*conn)->generation };
+	*stream = bpf_map_lookup_elem(&go_tls_streams, &stream_key);
+	if (!*stream) {
+		/* The first calls of both directions may get here at once (Go's HTTP/2 server
+		 * writes its SETTINGS on one thread while it reads the client preface on another):
+		 * BPF_NOEXIST keeps the entry the other made, whose position replacing it would
+		 * lose (userspace would see lost bytes and an HTTP/2 connection out of sync). */
+		struct tls_stream fresh = {};
+		bpf_map_update_elem(&go_tls_streams, &stream_key, &fresh, BPF_NOEXIST);
+		*stream = bpf_map_lookup_elem(&go_tls_streams, &stream_key);
 	}
 	return *stream != NULL;
 }

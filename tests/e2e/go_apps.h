@@ -18,4 +18,13 @@ struct GoApp {
 
 std::vector<GoApp> go_apps();
 
+// "https://127.0.0.1:PORT/PATH"
+std::string https_url(int port, const std::string& path);
+
+// `binary server [-tls] PORT` (outputs in dir/name.out and .err), once its port listens;
+// throws std::runtime_error when it does not listen within 10 s.
+Process start_goapp_server(const fs::path& dir, const fs::path& binary, int port, bool tls,
+                           const std::string& name,
+                           std::vector<std::pair<std::string, std::string>> env = {});
+
 }  // namespace ztrace::e2e

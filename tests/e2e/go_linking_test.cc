@@ -30,20 +30,6 @@ struct CallPair {
   std::unique_ptr<Process> caller, callee;
 };
 
-std::unique_ptr<Process> start_goapp(const fs::path& dir, const GoApp& app, bool tls, int port,
-                                     const std::string& name, Env env = {}) {
-  std::vector<std::string> argv = {app.path.string(), "server"};
-  if (tls) argv.push_back("-tls");
-  argv.push_back(std::to_string(port));
-  auto p = std::make_unique<Process>(ProcessOptions{.argv = argv,
-                                                    .env = std::move(env),
-                                                    .stdout_path = dir / (name + ".out"),
-                                                    .stderr_path = dir / (name + ".err")});
-  if (!wait_for_port(port, 10s))
-    throw std::runtime_error("server did not listen: " + p->describe());
-  return p;
-}
-
 constexpr int kClientsPerApp = 4;
 constexpr int kRequestsPerClient = 10;
 
@@ -70,11 +56,11 @@ void check_calls_linked(const std::string& name, int first_port,
                   reserve_port(first_port + 1 + 2 * static_cast<int>(i)),
                   nullptr,
                   nullptr};
-    pair.callee =
-        start_goapp(dir, pair.app, callee_tls, pair.callee_port, "callee-" + pair.app.label());
-    pair.caller =
-        start_goapp(dir, pair.app, caller_tls, pair.caller_port, "caller-" + pair.app.label(),
-                    {{"GOAPP_NEXT", base_url(callee_tls, pair.callee_port)}});
+    pair.callee = std::make_unique<Process>(start_goapp_server(
+        dir, pair.app.path, pair.callee_port, callee_tls, "callee-" + pair.app.label()));
+    pair.caller = std::make_unique<Process>(start_goapp_server(
+        dir, pair.app.path, pair.caller_port, caller_tls, "caller-" + pair.app.label(),
+        {{"GOAPP_NEXT", base_url(callee_tls, pair.callee_port)}}));
     ports.push_back(pair.caller_port);
     ports.push_back(pair.callee_port);
     pairs.push_back(std::move(pair));
@@ -169,9 +155,9 @@ TEST_CASE("Go: request heads split across reads still start the goroutine's requ
   const GoApp& app = apps.back();
   const auto dir = fresh_dir("go_linking_split_head");
   const int caller_port = reserve_port(24660), callee_port = reserve_port(24661);
-  auto callee = start_goapp(dir, app, false, callee_port, "callee");
-  auto caller = start_goapp(dir, app, false, caller_port, "caller",
-                            {{"GOAPP_NEXT", base_url(false, callee_port)}});
+  Process callee = start_goapp_server(dir, app.path, callee_port, false, "callee");
+  Process caller = start_goapp_server(dir, app.path, caller_port, false, "caller",
+                                      {{"GOAPP_NEXT", base_url(false, callee_port)}});
   Agent agent(dir, {.ports = {caller_port, callee_port}});
   const std::string trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
   const std::string parent_id = "00f067aa0ba902b7";

@@ -12,23 +12,6 @@
 namespace ztrace::e2e {
 namespace {
 
-std::string https(int port, const std::string& path) {
-  return "https://127.0.0.1:" + std::to_string(port) + path;
-}
-
-Process start_server(const fs::path& dir, const fs::path& binary, int port, bool tls,
-                     const std::string& name, std::vector<std::string> prefix = {}) {
-  std::vector<std::string> argv = std::move(prefix);
-  argv.push_back(binary.string());
-  argv.push_back("server");
-  if (tls) argv.push_back("-tls");
-  argv.push_back(std::to_string(port));
-  Process p(
-      {.argv = argv, .stdout_path = dir / (name + ".out"), .stderr_path = dir / (name + ".err")});
-  if (!wait_for_port(port, 10s)) throw std::runtime_error("server did not listen: " + p.describe());
-  return p;
-}
-
 // Runs the client after a delay that lets the agent attach to the new process (exec events
 // are handled asynchronously; a long-running client needs no delay).
 CommandResult run_client(const fs::path& dir, const fs::path& binary,
@@ -88,7 +71,8 @@ TEST_CASE("Go HTTPS servers and clients of every Go version, plain, stripped and
   std::vector<Process> servers;
   for (size_t i = 0; i < apps.size(); ++i) {
     ports.push_back(reserve_port(24300 + static_cast<int>(i)));
-    servers.push_back(start_server(dir, apps[i].path, ports[i], true, "server-" + apps[i].label()));
+    servers.push_back(
+        start_goapp_server(dir, apps[i].path, ports[i], true, "server-" + apps[i].label()));
   }
   AgentOptions options;
   options.ports = ports;
@@ -98,8 +82,8 @@ TEST_CASE("Go HTTPS servers and clients of every Go version, plain, stripped and
     const std::string p = "/" + apps[i].label();
     clients.push_back(
         run_client(dir, apps[i].path,
-                   {https(ports[i], "/ok" + p + "/1"), https(ports[i], "/error" + p + "/2"),
-                    https(ports[i], "/missing" + p + "/3")}));
+                   {https_url(ports[i], "/ok" + p + "/1"), https_url(ports[i], "/error" + p + "/2"),
+                    https_url(ports[i], "/missing" + p + "/3")}));
     ZTRACE_E2E_REQUIRE_PEER(clients.back().exit_code == 0, clients.back().describe);
   }
   std::vector<Span> spans = stop_and_collect(agent);
@@ -149,7 +133,7 @@ TEST_CASE("a Go HTTPS service in its own mount namespace is traced", "[e2e][go-p
   ZTRACE_E2E_REQUIRE_PEER(!fs::exists(hidden / "nsapp"), "the binary leaked into our namespace");
   Agent agent(dir, {.ports = {port}});
   CommandResult client =
-      run_client(dir, app.path, {https(port, "/ok/ns1"), https(port, "/error/ns2")});
+      run_client(dir, app.path, {https_url(port, "/ok/ns1"), https_url(port, "/error/ns2")});
   ZTRACE_E2E_REQUIRE_PEER(client.exit_code == 0, client.describe);
   std::vector<Span> spans = stop_and_collect(agent);
   INFO("agent log:\n" << agent.log_tail());
@@ -177,11 +161,11 @@ TEST_CASE("a Go version outside the offset tables without DWARF: syscall layer, 
   const fs::path patched = patch_go_version(stripped->path, dir / "goapp-unknown");
   const int tls_port = reserve_port(24360);
   const int plain_port = reserve_port(24361);
-  Process tls_server = start_server(dir, patched, tls_port, true, "tls-server");
-  Process plain_server = start_server(dir, patched, plain_port, false, "plain-server");
+  Process tls_server = start_goapp_server(dir, patched, tls_port, true, "tls-server");
+  Process plain_server = start_goapp_server(dir, patched, plain_port, false, "plain-server");
   Agent agent(dir, {.ports = {tls_port, plain_port}});
   // The client is an ordinary build: its own side is probed.
-  CommandResult c1 = run_client(dir, stripped->path, {https(tls_port, "/ok/u1")});
+  CommandResult c1 = run_client(dir, stripped->path, {https_url(tls_port, "/ok/u1")});
   CommandResult c2 = run_client(dir, stripped->path,
                                 {"http://127.0.0.1:" + std::to_string(plain_port) + "/ok/u2"});
   ZTRACE_E2E_REQUIRE_PEER((c1.exit_code == 0 && c2.exit_code == 0), c1.describe + c2.describe);
@@ -212,13 +196,13 @@ TEST_CASE("with --pid only the selected Go processes get the Go probes", "[e2e][
   const int chosen_port = reserve_port(24370);
   const int other_port = reserve_port(24371);
   // Different images, so that one image's uprobes cannot serve the other.
-  Process chosen = start_server(dir, apps.front().path, chosen_port, true, "chosen");
-  Process other = start_server(dir, apps.back().path, other_port, true, "other");
+  Process chosen = start_goapp_server(dir, apps.front().path, chosen_port, true, "chosen");
+  Process other = start_goapp_server(dir, apps.back().path, other_port, true, "other");
   Agent agent(dir, {.pids = {chosen.pid()}});
   CommandResult c1 =
-      run_command(dir, {"curl", "-sk", "--http1.1", https(chosen_port, "/ok/sel1")}, 20s);
+      run_command(dir, {"curl", "-sk", "--http1.1", https_url(chosen_port, "/ok/sel1")}, 20s);
   CommandResult c2 =
-      run_command(dir, {"curl", "-sk", "--http1.1", https(other_port, "/ok/sel2")}, 20s);
+      run_command(dir, {"curl", "-sk", "--http1.1", https_url(other_port, "/ok/sel2")}, 20s);
   ZTRACE_E2E_REQUIRE_PEER((c1.exit_code == 0 && c2.exit_code == 0), c1.describe + c2.describe);
   std::vector<Span> spans = stop_and_collect(agent);
   const std::string log = agent.log();
@@ -245,12 +229,13 @@ TEST_CASE("a Go binary already carrying another agent's uprobes is analysed from
   REQUIRE(!apps.empty());
   const auto dir = fresh_dir("go_probes_second_agent");
   const int port = reserve_port(24372);
-  Process server = start_server(dir, apps.front().path, port, true, "server");
+  Process server = start_goapp_server(dir, apps.front().path, port, true, "server");
   fs::create_directories(dir / "first");
   fs::create_directories(dir / "second");
   Agent first(dir / "first", {.pids = {server.pid()}, .extra_args = {"--no-inject"}});
   Agent second(dir / "second", {.pids = {server.pid()}, .extra_args = {"--no-inject"}});
-  CommandResult c = run_command(dir, {"curl", "-sk", "--http1.1", https(port, "/ok/second")}, 20s);
+  CommandResult c =
+      run_command(dir, {"curl", "-sk", "--http1.1", https_url(port, "/ok/second")}, 20s);
   ZTRACE_E2E_REQUIRE_PEER(c.exit_code == 0, c.describe);
   std::vector<Span> first_spans = stop_and_collect(first);
   std::vector<Span> spans = stop_and_collect(second);

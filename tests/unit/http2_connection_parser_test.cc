@@ -272,6 +272,36 @@ TEST_CASE("http2 RST_STREAM, GOAWAY and close end streams with their outcome", "
   CHECK(r.exchanges[0].error_code == 8);
 }
 
+TEST_CASE("http2 RST_STREAM NO_ERROR after a complete response completes the exchange", "[http2]") {
+  // RFC 9113 §8.1: a server that answered before the request body ended may stop the body
+  // with RST_STREAM NO_ERROR. Before the response ends, or with an error code, it is a reset.
+  auto req = [](uint32_t id, std::string path) {
+    return frame(FrameType::kHeaders, kFlagEndHeaders, id,
+                 indexed(3) + indexed(6) + literal(":path", path)) +
+           frame(FrameType::kData, 0, id, std::string(10, 'b'));
+  };
+  auto answer = [](uint32_t id) {
+    return frame(FrameType::kHeaders, kFlagEndHeaders, id, indexed(8)) +
+           frame(FrameType::kData, kFlagEndStream, id, std::string(3, 'r'));
+  };
+  const std::vector<Record> records = {
+      {kIn, preface() + req(1, "/no-error") + req(3, "/cancel") + req(5, "/early")},
+      {kOut, answer(1) + frame(FrameType::kRstStream, 0, 1, u32(0))},
+      {kOut, answer(3) + frame(FrameType::kRstStream, 0, 3, u32(8))},
+      {kOut, frame(FrameType::kHeaders, kFlagEndHeaders, 5, indexed(8)) +
+                 frame(FrameType::kRstStream, 0, 5, u32(0))},
+  };
+  const Result r = run(Role::kServer, false, records);
+  REQUIRE_FALSE(r.failed);
+  REQUIRE(describe_all(r) ==
+          std::vector<std::string>{
+              "1 POST /no-error req_body=10 status=200 resp_body=3 outcome=0 unknown=0",
+              "3 POST /cancel req_body=10 status=200 resp_body=3 outcome=1 unknown=0",
+              "5 POST /early req_body=10 status=200 resp_body=0 outcome=1 unknown=0",
+          });
+  CHECK(r.exchanges[1].error_code == 8);
+}
+
 TEST_CASE("http2 joined mid-way never guesses a path from unseen table entries", "[http2]") {
   // The server's view of a connection opened before the agent: the client's earlier
   // requests put :path and content-type into the dynamic table.

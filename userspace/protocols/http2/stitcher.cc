@@ -117,6 +117,13 @@ void Stitcher::on_data(Direction dir, uint32_t stream_id, uint64_t body_bytes, b
 void Stitcher::on_rst_stream(uint32_t stream_id, uint32_t error_code, uint64_t timestamp_ns) {
   auto it = streams_.find(stream_id);
   if (it == streams_.end()) return;
+  // RFC 9113 §8.1: after a complete response (END_STREAM), a server may reset the stream with
+  // NO_ERROR to stop a request body it does not need (Go's net/http does when a handler
+  // returns without reading the body). The exchange completed; the reset is no failure.
+  if (error_code == 0 && request_dir_ >= 0 && it->second.side[1 - request_dir_].end_stream) {
+    finish(it, StreamOutcome::kComplete, 0);
+    return;
+  }
   for (Message& m : it->second.side) {
     if (m.seen) m.end_ns = std::max(m.end_ns, timestamp_ns);
   }
