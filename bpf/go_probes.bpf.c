@@ -738,11 +738,13 @@ int go_http2_server_headers(struct pt_regs *ctx)
 			return 0;
 		struct zt_conn_key socket = { .tgid = tgid, .fd = tls_conn_fd(o, tls_conn) };
 		struct zt_conn_info *info = socket.fd >= 0 ? bpf_map_lookup_elem(&conns, &socket) : NULL;
-		struct tls_stream *stream = info ? bpf_map_lookup_elem(&go_tls_streams, &socket) : NULL;
 		if (info && !info->is_traced_socket)
 			return 0; /* not selected: nothing to link */
-		if (!stream || stream->generation != info->generation ||
-		    stream->h2_state != ZT_H2_SERVER) {
+		struct tls_stream_key stream_key = { .tgid = tgid, .fd = socket.fd,
+						     .generation = info ? info->generation : 0 };
+		struct tls_stream *stream =
+			info ? bpf_map_lookup_elem(&go_tls_streams, &stream_key) : NULL;
+		if (!info || !stream || stream->h2_state != ZT_H2_SERVER) {
 			count(ZT_GO_H2_NO_CONNECTION);
 			return 0;
 		}

@@ -217,9 +217,11 @@ TEST_CASE("Go HTTPS over HTTP/2: a handler's calls are its stream's children",
     CallPair pair{apps[i], true, false,
                   reserve_port(24680 + 2 * static_cast<int>(i)),
                   reserve_port(24681 + 2 * static_cast<int>(i)), nullptr, nullptr};
-    pair.callee = start_goapp(dir, pair.app, false, pair.callee_port, "callee-" + pair.app.label());
-    pair.caller = start_goapp(dir, pair.app, true, pair.caller_port, "caller-" + pair.app.label(),
-                              {{"GOAPP_NEXT", base_url(false, pair.callee_port)}});
+    pair.callee = std::make_unique<Process>(start_goapp_server(
+        dir, pair.app.path, pair.callee_port, false, "callee-" + pair.app.label()));
+    pair.caller = std::make_unique<Process>(start_goapp_server(
+        dir, pair.app.path, pair.caller_port, true, "caller-" + pair.app.label(),
+        {{"GOAPP_NEXT", base_url(false, pair.callee_port)}}));
     ports.push_back(pair.caller_port);
     ports.push_back(pair.callee_port);
     pairs.push_back(std::move(pair));
