@@ -214,14 +214,18 @@ TEST_CASE("Go HTTPS over HTTP/2: a handler's calls are its stream's children",
   std::vector<CallPair> pairs;
   std::vector<int> ports;
   for (size_t i = 0; i < apps.size(); ++i) {
-    CallPair pair{apps[i], true, false,
+    CallPair pair{apps[i],
+                  true,
+                  false,
                   reserve_port(24680 + 2 * static_cast<int>(i)),
-                  reserve_port(24681 + 2 * static_cast<int>(i)), nullptr, nullptr};
+                  reserve_port(24681 + 2 * static_cast<int>(i)),
+                  nullptr,
+                  nullptr};
     pair.callee = std::make_unique<Process>(start_goapp_server(
         dir, pair.app.path, pair.callee_port, false, "callee-" + pair.app.label()));
-    pair.caller = std::make_unique<Process>(start_goapp_server(
-        dir, pair.app.path, pair.caller_port, true, "caller-" + pair.app.label(),
-        {{"GOAPP_NEXT", base_url(false, pair.callee_port)}}));
+    pair.caller = std::make_unique<Process>(
+        start_goapp_server(dir, pair.app.path, pair.caller_port, true, "caller-" + pair.app.label(),
+                           {{"GOAPP_NEXT", base_url(false, pair.callee_port)}}));
     ports.push_back(pair.caller_port);
     ports.push_back(pair.callee_port);
     pairs.push_back(std::move(pair));
@@ -232,8 +236,8 @@ TEST_CASE("Go HTTPS over HTTP/2: a handler's calls are its stream's children",
   const std::string parent_id = "00f067aa0ba902b7";
   for (const auto& pair : pairs) {
     const std::string url = base_url(true, pair.caller_port) + "/call/";
-    CommandResult load = run_command(
-        dir, {"h2load", "-c2", "-m8", "-n" + std::to_string(kStreams), url + "h2-" + pair.app.label()});
+    CommandResult load = run_command(dir, {"h2load", "-c2", "-m8", "-n" + std::to_string(kStreams),
+                                           url + "h2-" + pair.app.label()});
     ZTRACE_E2E_REQUIRE_PEER(
         load.out.find(std::to_string(kStreams) + " succeeded, 0 failed") != std::string::npos,
         load.describe);
@@ -276,10 +280,10 @@ TEST_CASE("Go HTTPS over HTTP/2: a handler's calls are its stream's children",
     for (const Span* answer : answers) answered += call_ids.count(answer->parent_span_id);
     CHECK(answered == kStreams);
     // The incoming traceparent of an HTTP/2 stream is its parent, and its call's trace.
-    auto served = expect_one(
-        spans, "SERVER", {"GET", "/call/curl-" + pair.app.label(), 200, pair.caller_port, "2"});
-    auto call =
-        expect_one(spans, "CLIENT", {"GET", "/ok/next-curl-" + pair.app.label(), 200, pair.callee_port});
+    auto served = expect_one(spans, "SERVER",
+                             {"GET", "/call/curl-" + pair.app.label(), 200, pair.caller_port, "2"});
+    auto call = expect_one(spans, "CLIENT",
+                           {"GET", "/ok/next-curl-" + pair.app.label(), 200, pair.callee_port});
     if (!served || !call) continue;
     CHECK(served->trace_id == trace_id);
     CHECK(served->parent_span_id == parent_id);

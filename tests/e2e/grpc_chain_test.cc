@@ -3,7 +3,6 @@
 // injects the context (sk_msg); inside each Go relay the gRPC probes link the stream a handler
 // serves to the call it makes (bpf/goroutine_maps.bpf.h).
 #include <catch2/catch_test_macros.hpp>
-
 #include <map>
 
 #include "tests/e2e/grpc_peers.h"
@@ -47,8 +46,7 @@ TEST_CASE("gRPC chain across languages is one trace: Node, C++ -> Go -> Go (stri
   const auto dir = fresh_dir("grpc_chain");
   // The relays dial their next hop at their first call, after the agent started: the agent
   // only injects into connections whose start it saw.
-  Process java =
-      start_grpc_server(dir, "grpc-java-server", java_port, grpc_java_server(java_port));
+  Process java = start_grpc_server(dir, "grpc-java-server", java_port, grpc_java_server(java_port));
   Process b = start_grpc_server(dir, "grpc-go-relay-b", b_port,
                                 grpc_go_relay(b_port, java_port, /*stripped=*/true));
   Process a = start_grpc_server(dir, "grpc-go-relay-a", a_port,
@@ -64,11 +62,11 @@ TEST_CASE("gRPC chain across languages is one trace: Node, C++ -> Go -> Go (stri
       steps.push_back("unary:relay:relay:ok:" + std::to_string(c) + "-" + std::to_string(i));
     }
     const std::string name = "client-" + languages[c] + "-" + std::to_string(c);
-    clients.emplace_back(ProcessOptions{
-        .argv = languages[c] == "node" ? grpc_node_client(a_port, steps)
-                                       : grpc_cpp_client(a_port, steps),
-        .stdout_path = dir / (name + ".out"),
-        .stderr_path = dir / (name + ".err")});
+    clients.emplace_back(ProcessOptions{.argv = languages[c] == "node"
+                                                    ? grpc_node_client(a_port, steps)
+                                                    : grpc_cpp_client(a_port, steps),
+                                        .stdout_path = dir / (name + ".out"),
+                                        .stderr_path = dir / (name + ".err")});
   }
   for (auto& client : clients) {
     const auto exit = client.wait_exit(90s);
@@ -118,11 +116,12 @@ TEST_CASE("gRPC chain across languages is one trace: Node, C++ -> Go -> Go (stri
       broken.push_back(start.describe() + ": the chain ends before the " + hops[depth].first);
     }
   }
-  INFO("broken chains (first 5):\n" << [&] {
-    std::string out;
-    for (const auto& b : broken) out += b + "\n";
-    return out;
-  }());
+  INFO("broken chains (first 5):\n"
+       << [&] {
+            std::string out;
+            for (const auto& b : broken) out += b + "\n";
+            return out;
+          }());
   CHECK(whole == calls);
   const std::string log = agent.log();
   CHECK(log.find("h2_streams_without_connection=0") != std::string::npos);
@@ -139,12 +138,11 @@ TEST_CASE("gRPC over TLS (Go crypto/tls): a TLS server stream's calls are its ch
             "-nodes", "-keyout", (dir / "key.pem").string(), "-out", (dir / "cert.pem").string(),
             "-days", "1", "-subj", "/CN=localhost"});
   REQUIRE(cert.exit_code == 0);
-  Process java =
-      start_grpc_server(dir, "grpc-java-server", java_port, grpc_java_server(java_port));
-  Process relay = start_grpc_server(
-      dir, "grpc-go-tls-relay", relay_port, grpc_go_relay(relay_port, java_port, false),
-      {{"GRPC_PEER_TLS_CERT", (dir / "cert.pem").string()},
-       {"GRPC_PEER_TLS_KEY", (dir / "key.pem").string()}});
+  Process java = start_grpc_server(dir, "grpc-java-server", java_port, grpc_java_server(java_port));
+  Process relay = start_grpc_server(dir, "grpc-go-tls-relay", relay_port,
+                                    grpc_go_relay(relay_port, java_port, false),
+                                    {{"GRPC_PEER_TLS_CERT", (dir / "cert.pem").string()},
+                                     {"GRPC_PEER_TLS_KEY", (dir / "key.pem").string()}});
   Agent agent(dir, {.ports = {relay_port, java_port}});
 
   constexpr int kCalls = 15;

@@ -543,8 +543,8 @@ namespace ztrace::symbolizer {
 TEST_CASE("the non-nil site: the first emulated instruction where the register is not nil",
           "[symbolizer]") {
   // push %rbp; test %rbx,%rbx; je +5; test %rcx,%rcx; je +0; ret
-  const std::vector<uint8_t> found = {0x55, 0x48, 0x85, 0xdb, 0x74, 0x05, 0x48,
-                                      0x85, 0xc9, 0x74, 0x00, 0xc3};
+  const std::vector<uint8_t> found = {0x55, 0x48, 0x85, 0xdb, 0x74, 0x05,
+                                      0x48, 0x85, 0xc9, 0x74, 0x00, 0xc3};
   auto site = find_nonnil_site(found, Reg::kRbx);
   REQUIRE(site);
   CHECK(*site == 9);  // the second je: emulated, on the path where RBX is set

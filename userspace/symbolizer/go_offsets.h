@@ -42,14 +42,14 @@ enum class GoField : uint8_t {
   kGrpcHeaderFrameHf,          // transport.headerFrame.hf ([]hpack.HeaderField)
   kGrpcHeaderFrameInitStream,  // transport.headerFrame.initStream (func, client side only)
   // net/http's HTTP/2 server (its bundled copy of x/net/http2).
-  kHttp2MetaFrameHeaders,          // net/http.http2MetaHeadersFrame.http2HeadersFrame
-  kHttp2MetaFrameFields,           // net/http.http2MetaHeadersFrame.Fields
-  kHttp2HeadersFrameHeader,        // net/http.http2HeadersFrame.http2FrameHeader
-  kHttp2FrameHeaderStreamId,       // net/http.http2FrameHeader.StreamID
-  kHttp2ServerConnConn,            // net/http.http2serverConn.conn (net.Conn)
-  kHttp2ResponseWriterRws,         // net/http.http2responseWriter.rws
-  kHttp2ResponseWriterStateStream, // net/http.http2responseWriterState.stream
-  kHttp2StreamId,                  // net/http.http2stream.id (uint32)
+  kHttp2MetaFrameHeaders,           // net/http.http2MetaHeadersFrame.http2HeadersFrame
+  kHttp2MetaFrameFields,            // net/http.http2MetaHeadersFrame.Fields
+  kHttp2HeadersFrameHeader,         // net/http.http2HeadersFrame.http2FrameHeader
+  kHttp2FrameHeaderStreamId,        // net/http.http2FrameHeader.StreamID
+  kHttp2ServerConnConn,             // net/http.http2serverConn.conn (net.Conn)
+  kHttp2ResponseWriterRws,          // net/http.http2responseWriter.rws
+  kHttp2ResponseWriterStateStream,  // net/http.http2responseWriterState.stream
+  kHttp2StreamId,                   // net/http.http2stream.id (uint32)
   kCount,
 };
 constexpr size_t kGoFieldCount = static_cast<size_t>(GoField::kCount);

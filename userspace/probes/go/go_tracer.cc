@@ -35,8 +35,7 @@ std::string version_text(const symbolizer::GoVersion& v) {
 }
 
 // "" when the binary's version of the library is one its probes are for, else why not.
-std::string library_version_problem(const symbolizer::GoBuildInfo& info,
-                                    const LibraryModule& lib) {
+std::string library_version_problem(const symbolizer::GoBuildInfo& info, const LibraryModule& lib) {
   const symbolizer::GoModule* dep = info.dep(lib.module);
   if (!dep) return "";  // no module versions (GOPATH build): the probes' own checks decide
   // Module versions are semver ("v1.33.3"); the Go version parser reads the same numbers.
@@ -115,7 +114,8 @@ GoTracer::~GoTracer() {
   wake_.notify_all();
   if (worker_.joinable()) worker_.join();
   std::vector<bpf_link*> links;
-  for (auto& [key, image] : images_) links.insert(links.end(), image.links.begin(), image.links.end());
+  for (auto& [key, image] : images_)
+    links.insert(links.end(), image.links.begin(), image.links.end());
   destroy_links(links);
   if (skel_) go_probes_bpf__destroy(skel_);
 }
@@ -174,8 +174,8 @@ std::string GoTracer::attach_image(const symbolizer::GoBinary& binary, const std
     } else if (spec.at == ProbeAt::kEntry || spec.at == ProbeAt::kRbxNotNilOrEntry) {
       plan.push_back({spec.library, program, sites->entry_file_offset + sites->entry_site.offset});
     } else if (copy_site) {
-      plan.push_back({spec.library, program, copy_site->offset,
-                      static_cast<uint64_t>(copy_site->length_reg)});
+      plan.push_back(
+          {spec.library, program, copy_site->offset, static_cast<uint64_t>(copy_site->length_reg)});
     } else {
       for (uint64_t off : sites->ret_file_offsets) plan.push_back({spec.library, program, off});
     }
@@ -209,7 +209,8 @@ std::string GoTracer::attach_image(const symbolizer::GoBinary& binary, const std
     }
     for (size_t i = 0; i < offsets.size(); ++i) {
       LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = cookies[i]);
-      bpf_link* link = bpf_program__attach_uprobe_opts(program, -1, path.c_str(), offsets[i], &opts);
+      bpf_link* link =
+          bpf_program__attach_uprobe_opts(program, -1, path.c_str(), offsets[i], &opts);
       if (!link) {
         std::string reason =
             "uprobe at " + path + "+" + std::to_string(offsets[i]) + ": " + std::strerror(errno);

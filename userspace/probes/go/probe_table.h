@@ -59,13 +59,15 @@ inline constexpr GoProbeSpec kGoProbes[] = {
      "go_grpc_server_settings", ProbeAt::kEntry, true, kRegabiGo, kAnyLaterGo},
     {"google.golang.org/grpc", "google.golang.org/grpc.(*Server).handleStream",
      "go_grpc_handle_stream", ProbeAt::kEntry, true, kRegabiGo, kAnyLaterGo},
-    {"google.golang.org/grpc", "google.golang.org/grpc/internal/transport.(*http2Server).WriteStatus",
-     "go_h2_stream_done", ProbeAt::kEntry, true, kRegabiGo, kAnyLaterGo},
+    {"google.golang.org/grpc",
+     "google.golang.org/grpc/internal/transport.(*http2Server).WriteStatus", "go_h2_stream_done",
+     ProbeAt::kEntry, true, kRegabiGo, kAnyLaterGo},
     {"google.golang.org/grpc",
      "google.golang.org/grpc/internal/transport.(*controlBuffer).executeAndPut",
      "go_grpc_queue_headers", ProbeAt::kRbxNotNilOrEntry, true, kRegabiGo, kAnyLaterGo},
-    {"google.golang.org/grpc", "google.golang.org/grpc/internal/transport.(*loopyWriter).writeHeader",
-     "go_grpc_write_header", ProbeAt::kEntry, true, kRegabiGo, kAnyLaterGo},
+    {"google.golang.org/grpc",
+     "google.golang.org/grpc/internal/transport.(*loopyWriter).writeHeader", "go_grpc_write_header",
+     ProbeAt::kEntry, true, kRegabiGo, kAnyLaterGo},
     // net/http's HTTP/2 server (Go HTTPS servers): the same for its streams.
     {"net/http HTTP/2 server", "net/http.(*http2serverConn).processHeaders",
      "go_http2_server_headers", ProbeAt::kEntry, true, kRegabiGo, kAnyLaterGo},
@@ -101,22 +103,24 @@ inline constexpr symbolizer::GoField kTlsFields[] = {
 inline constexpr symbolizer::GoField kNetHttpFields[] = {
     symbolizer::GoField::kTransportRequestRequest};
 inline constexpr symbolizer::GoField kGrpcFields[] = {
-    symbolizer::GoField::kH2MetaFrameHeaders,    symbolizer::GoField::kH2MetaFrameFields,
-    symbolizer::GoField::kH2HeadersFrameHeader,  symbolizer::GoField::kH2FrameHeaderStreamId,
-    symbolizer::GoField::kGrpcStreamId,          symbolizer::GoField::kGrpcHeaderFrameHf,
+    symbolizer::GoField::kH2MetaFrameHeaders,
+    symbolizer::GoField::kH2MetaFrameFields,
+    symbolizer::GoField::kH2HeadersFrameHeader,
+    symbolizer::GoField::kH2FrameHeaderStreamId,
+    symbolizer::GoField::kGrpcStreamId,
+    symbolizer::GoField::kGrpcHeaderFrameHf,
     symbolizer::GoField::kGrpcHeaderFrameInitStream};
 inline constexpr symbolizer::GoField kHttp2ServerFields[] = {
-    symbolizer::GoField::kHttp2MetaFrameHeaders,    symbolizer::GoField::kHttp2MetaFrameFields,
-    symbolizer::GoField::kHttp2HeadersFrameHeader,  symbolizer::GoField::kHttp2FrameHeaderStreamId,
-    symbolizer::GoField::kHttp2ServerConnConn,      symbolizer::GoField::kHttp2ResponseWriterRws,
+    symbolizer::GoField::kHttp2MetaFrameHeaders, symbolizer::GoField::kHttp2MetaFrameFields,
+    symbolizer::GoField::kHttp2HeadersFrameHeader, symbolizer::GoField::kHttp2FrameHeaderStreamId,
+    symbolizer::GoField::kHttp2ServerConnConn, symbolizer::GoField::kHttp2ResponseWriterRws,
     symbolizer::GoField::kHttp2ResponseWriterStateStream, symbolizer::GoField::kHttp2StreamId,
     // sc.conn is a *tls.Conn: its socket is found like the crypto/tls probes find it.
     symbolizer::GoField::kTlsConnConn, symbolizer::GoField::kNetConnFd,
     symbolizer::GoField::kNetFdPfd, symbolizer::GoField::kPollFdSysfd};
-inline constexpr LibraryFields kLibraryFields[] = {
-    {"crypto/tls", kTlsFields},
-    {"net/http", kNetHttpFields},
-    {"google.golang.org/grpc", kGrpcFields},
-    {"net/http HTTP/2 server", kHttp2ServerFields}};
+inline constexpr LibraryFields kLibraryFields[] = {{"crypto/tls", kTlsFields},
+                                                   {"net/http", kNetHttpFields},
+                                                   {"google.golang.org/grpc", kGrpcFields},
+                                                   {"net/http HTTP/2 server", kHttp2ServerFields}};
 
 }  // namespace ztrace::probes::go
