@@ -563,21 +563,13 @@ static long find_traceparent_field(__u32 index, void *arg)
 	return 1;
 }
 
-/* Where an http2.MetaHeadersFrame's parts are (x/net's and net/http's bundled copy share the
- * layout, not the offsets' source). */
-struct meta_frame_layout {
-	__u64 headers_frame; /* the embedded *HeadersFrame */
-	__u64 fields;        /* Fields []hpack.HeaderField */
-	__u64 stream_id;     /* HeadersFrame: FrameHeader.StreamID */
-};
-
 /* A server stream whose headers (the MetaHeadersFrame at `frame`, fields decoded: HPACK,
  * Huffman and all) arrived on `conn` of the server connection object `server_conn`: its SERVER
  * span's context, from its traceparent, is sent to userspace and kept for the goroutine that
  * will serve it (server_stream_served). */
 static __always_inline void server_stream_started(__u32 tgid, const struct h2_reader *conn,
 						  __u64 server_conn, __u64 frame,
-						  const struct meta_frame_layout *layout)
+						  const struct zt_h2_meta_frame *layout)
 {
 	__u64 headers_frame = 0;
 	__u32 stream_id = 0;
@@ -679,10 +671,7 @@ int go_grpc_server_headers(struct pt_regs *ctx)
 	}
 	if (!conn->traced)
 		return 0; /* not selected: nothing to link */
-	struct meta_frame_layout layout = { .headers_frame = o->h2_meta_frame_headers,
-					    .fields = o->h2_meta_frame_fields,
-					    .stream_id = o->h2_frame_stream_id };
-	server_stream_started(tgid, conn, ctx->ax, ctx->bx, &layout);
+	server_stream_started(tgid, conn, ctx->ax, ctx->bx, &o->grpc_meta_frame);
 	return 0;
 }
 
@@ -755,10 +744,7 @@ int go_http2_server_headers(struct pt_regs *ctx)
 		if (!conn)
 			return 0;
 	}
-	struct meta_frame_layout layout = { .headers_frame = o->http2_meta_frame_headers,
-					    .fields = o->http2_meta_frame_fields,
-					    .stream_id = o->http2_frame_stream_id };
-	server_stream_started(tgid, conn, ctx->ax, ctx->bx, &layout);
+	server_stream_started(tgid, conn, ctx->ax, ctx->bx, &o->http2_meta_frame);
 	return 0;
 }
 

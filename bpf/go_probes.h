@@ -18,6 +18,14 @@
 /* Bytes captured per crypto/tls Read/Write call (whole pieces of ZT_PIECE_BYTES). */
 #define ZT_GO_MAX_PIECES 4
 
+/* Where an http2.MetaHeadersFrame's parts are: x/net/http2's (grpc-go) and net/http's bundled
+ * copy share the layout, their offsets come from different types. */
+struct zt_h2_meta_frame {
+	__u64 headers_frame; /* the embedded *HeadersFrame */
+	__u64 fields;        /* Fields []hpack.HeaderField */
+	__u64 stream_id;     /* HeadersFrame: FrameHeader.StreamID (uint32) */
+};
+
 /* Value of `go_processes` (key: tgid): struct member offsets of the process's Go binary
  * (userspace/symbolizer: DWARF or the per-version table). */
 struct zt_go_offsets {
@@ -28,16 +36,12 @@ struct zt_go_offsets {
 	__u64 g_goid;         /* runtime.g.goid */
 	__u64 transport_request_request; /* net/http.transportRequest.Request (*Request) */
 	/* gRPC (grpc-go and golang.org/x/net/http2) */
-	__u64 h2_meta_frame_headers; /* http2.MetaHeadersFrame.HeadersFrame (*HeadersFrame) */
-	__u64 h2_meta_frame_fields;  /* http2.MetaHeadersFrame.Fields ([]hpack.HeaderField) */
-	__u64 h2_frame_stream_id;    /* http2.HeadersFrame: FrameHeader.StreamID (uint32) */
+	struct zt_h2_meta_frame grpc_meta_frame;
 	__u64 grpc_stream_id;        /* grpc/internal/transport.Stream.id (uint32) */
 	__u64 grpc_header_frame_hf;  /* transport.headerFrame.hf ([]hpack.HeaderField) */
 	__u64 grpc_header_frame_init_stream; /* transport.headerFrame.initStream (client side) */
 	/* net/http's HTTP/2 server (its bundled copy of x/net/http2) */
-	__u64 http2_meta_frame_headers; /* http2MetaHeadersFrame.http2HeadersFrame */
-	__u64 http2_meta_frame_fields;  /* http2MetaHeadersFrame.Fields */
-	__u64 http2_frame_stream_id;    /* http2HeadersFrame: http2FrameHeader.StreamID */
+	struct zt_h2_meta_frame http2_meta_frame;
 	__u64 http2_server_conn_conn;   /* http2serverConn.conn (net.Conn) */
 	__u64 http2_response_writer_rws; /* http2responseWriter.rws (*http2responseWriterState) */
 	__u64 http2_response_writer_state_stream; /* http2responseWriterState.stream */

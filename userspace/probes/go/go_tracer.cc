@@ -46,6 +46,12 @@ std::string library_version_problem(const symbolizer::GoBuildInfo& info, const L
   return "";
 }
 
+zt_h2_meta_frame meta_frame(const symbolizer::GoOffsets& o, GoField headers_frame, GoField fields,
+                            GoField frame_header, GoField stream_id) {
+  return {static_cast<__u64>(o.get(headers_frame)), static_cast<__u64>(o.get(fields)),
+          static_cast<__u64>(o.get(frame_header) + o.get(stream_id))};
+}
+
 // A link's detach waits for an RCU grace period; uprobe_multi links wait in parallel.
 void destroy_links(const std::vector<bpf_link*>& links) {
   constexpr size_t kThreads = 32;
@@ -263,17 +269,15 @@ std::string GoTracer::attach(pid_t pid) {
   offsets.pollfd_sysfd = o.get(GoField::kPollFdSysfd);
   offsets.g_goid = o.get(GoField::kGGoid);
   offsets.transport_request_request = o.get(GoField::kTransportRequestRequest);
-  offsets.h2_meta_frame_headers = o.get(GoField::kH2MetaFrameHeaders);
-  offsets.h2_meta_frame_fields = o.get(GoField::kH2MetaFrameFields);
-  offsets.h2_frame_stream_id =
-      o.get(GoField::kH2HeadersFrameHeader) + o.get(GoField::kH2FrameHeaderStreamId);
+  offsets.grpc_meta_frame =
+      meta_frame(o, GoField::kH2MetaFrameHeaders, GoField::kH2MetaFrameFields,
+                 GoField::kH2HeadersFrameHeader, GoField::kH2FrameHeaderStreamId);
   offsets.grpc_stream_id = o.get(GoField::kGrpcStreamId);
   offsets.grpc_header_frame_hf = o.get(GoField::kGrpcHeaderFrameHf);
   offsets.grpc_header_frame_init_stream = o.get(GoField::kGrpcHeaderFrameInitStream);
-  offsets.http2_meta_frame_headers = o.get(GoField::kHttp2MetaFrameHeaders);
-  offsets.http2_meta_frame_fields = o.get(GoField::kHttp2MetaFrameFields);
-  offsets.http2_frame_stream_id =
-      o.get(GoField::kHttp2HeadersFrameHeader) + o.get(GoField::kHttp2FrameHeaderStreamId);
+  offsets.http2_meta_frame =
+      meta_frame(o, GoField::kHttp2MetaFrameHeaders, GoField::kHttp2MetaFrameFields,
+                 GoField::kHttp2HeadersFrameHeader, GoField::kHttp2FrameHeaderStreamId);
   offsets.http2_server_conn_conn = o.get(GoField::kHttp2ServerConnConn);
   offsets.http2_response_writer_rws = o.get(GoField::kHttp2ResponseWriterRws);
   offsets.http2_response_writer_state_stream = o.get(GoField::kHttp2ResponseWriterStateStream);
