@@ -717,10 +717,6 @@ static __always_inline void classify_client_write(struct syscall_args *args, __u
 		args->injection_pending |= INJECTION_PENDING_HTTP1;
 }
 
-/* Sets s->event.trace for the call about to be emitted: request heads get a context, other
- * data none. A server response start marks the served request as answered. A request head
- * split across reads (http1_context.bpf.h) gets its context in the read that completes its
- * method. on_server_request has one call site: every copy of it is verified again. */
 /* A read on a server socket (the arguments of note_h2_server_read). */
 struct server_read {
 	__u64 pid_tgid;
@@ -734,7 +730,9 @@ struct server_read {
 
 /* HTTP/2 server connections are known by the client preface that opens their ingress. In a
  * Go process the goroutine that reads one is recorded: the gRPC probes learn from it which
- * connection the headers they decode came from (goroutine_maps.bpf.h). Global: verified once. */
+ * connection the headers they decode came from (goroutine_maps.bpf.h). Untraced sockets are
+ * recorded too, so that their streams are skipped rather than counted as of an unknown
+ * connection. Global: verified once. */
 __noinline int note_h2_server_read(struct zt_conn_info *info, const struct server_read *read)
 {
 	if (!info || !read || info->role != ZT_ROLE_SERVER)
@@ -762,6 +760,10 @@ __noinline int note_h2_server_read(struct zt_conn_info *info, const struct serve
 	return 0;
 }
 
+/* Sets s->event.trace for the call about to be emitted: request heads get a context, other
+ * data none. A server response start marks the served request as answered. A request head
+ * split across reads (http1_context.bpf.h) gets its context in the read that completes its
+ * method. on_server_request has one call site: every copy of it is verified again. */
 static __always_inline void classify_call(struct data_scratch *s, const struct syscall_args *args,
 					  long ret, __u8 direction, __u64 pid_tgid,
 					  struct zt_conn_info *info)
