@@ -101,7 +101,10 @@ TEST_CASE("h2load to nginx over h2c: hundreds of concurrent streams, exact span 
     }
     if (s.kind == "CLIENT" && s.pid() != h.pid) ++problems["client pid"];
   }
-  for (const auto& [what, n] : problems) INFO(what << ": " << n << " spans");
+  // One message for all problems: an INFO inside the loop would end with each pass.
+  std::string summary;
+  for (const auto& [what, n] : problems) summary += what + ": " + std::to_string(n) + " spans\n";
+  INFO(summary);
   CHECK(problems.empty());
 
   // Injection (several HEADERS per write, up to a bound per write): every server span with a
