@@ -29,6 +29,7 @@
 #include "bpf/go_probes.h"
 #include "bpf/socket_maps.bpf.h"
 #include "bpf/goroutine_maps.bpf.h"
+#include "bpf/h2_preface.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -237,21 +238,15 @@ static __always_inline void note_tls_h2_read(const struct zt_conn_key *key, __u6
 					     struct tls_stream *stream, __u64 buf, __u64 n)
 {
 	if (stream->h2_state == ZT_H2_UNDECIDED) {
-		char line[16] = {};
-		bool preface = stream->bytes[ZT_DIR_INGRESS] == 0 && n >= sizeof(line) &&
-			       !bpf_probe_read_user(line, sizeof(line), (void *)buf) &&
-			       __builtin_memcmp(line, "PRI * HTTP/2.0\r\n", sizeof(line)) == 0;
+		bool preface = stream->bytes[ZT_DIR_INGRESS] == 0 && h2_preface_at(buf, n);
 		stream->h2_state = preface ? ZT_H2_SERVER : ZT_H2_NOT_H2;
 	}
 	if (stream->h2_state != ZT_H2_SERVER)
 		return;
-	struct goroutine_key reader_key = { .tgid = key->tgid, .g = g };
-	__u64 generation = conn->generation | ZT_GO_TLS_GENERATION_BIT;
-	struct h2_reader *known = bpf_map_lookup_elem(&goroutine_h2_readers, &reader_key);
-	if (known && known->fd == key->fd && known->generation == generation)
-		return;
-	struct h2_reader reader = { .fd = key->fd, .traced = 1, .generation = generation };
-	bpf_map_update_elem(&goroutine_h2_readers, &reader_key, &reader, BPF_ANY);
+	struct h2_reader reader = { .fd = key->fd,
+				    .traced = 1,
+				    .generation = conn->generation | ZT_GO_TLS_GENERATION_BIT };
+	note_h2_reader(key->tgid, g, &reader);
 }
 
 /* TLS plaintext a Go server reads: a request head gets its context (from its traceparent)

@@ -103,6 +103,17 @@ struct {
 	__type(value, struct h2_reader);
 } goroutine_h2_readers SEC(".maps");
 
+/* Records that goroutine g of tgid reads the HTTP/2 server connection `reader` (written only
+ * when that changed: a connection's reading goroutine reads it for its whole life). */
+static __always_inline void note_h2_reader(__u32 tgid, __u64 g, const struct h2_reader *reader)
+{
+	struct goroutine_key key = { .tgid = tgid, .g = g };
+	struct h2_reader *known = bpf_map_lookup_elem(&goroutine_h2_readers, &key);
+	if (known && known->fd == reader->fd && known->generation == reader->generation)
+		return;
+	bpf_map_update_elem(&goroutine_h2_readers, &key, reader, BPF_ANY);
+}
+
 struct h2_stream_key {
 	__u32 tgid;
 	__u32 stream_id;

@@ -19,7 +19,6 @@
  */
 #pragma once
 
-#define H2_PREFACE_BYTES 24
 #define H2_FRAME_HEADERS 0x1
 #define H2_FLAG_END_HEADERS 0x4
 #define H2_FLAG_PADDED 0x8
@@ -364,15 +363,6 @@ static __always_inline bool h2_load_buffers(struct h2_walk *w, const struct sysc
 	return true;
 }
 
-static __always_inline bool h2_starts_with_preface(const struct syscall_args *args)
-{
-	__u64 first = first_byte_address(args);
-	char bytes[H2_PREFACE_BYTES] = {};
-	if (!first || bpf_probe_read_user(bytes, sizeof(bytes), (void *)first))
-		return false;
-	return __builtin_memcmp(bytes, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", H2_PREFACE_BYTES) == 0;
-}
-
 /* Does the write look like HTTP/2 frames (a connection joined mid-way)? Only for counting. */
 static __always_inline bool h2_looks_like_frame(const struct syscall_args *args)
 {
@@ -390,7 +380,9 @@ static __always_inline __u8 h2_first_write_state(const struct syscall_args *args
 						 struct zt_conn_info *info)
 {
 	if (info->bytes_sent == 0 && info->role == ZT_ROLE_CLIENT &&
-	    h2_starts_with_preface(args))
+	    /* an iovec's length is not at hand: a short first one fails the comparison */
+	    h2_preface_at(first_byte_address(args),
+			  args->iovcnt ? H2_PREFACE_LINE_BYTES : (__s64)args->len))
 		return ZT_H2_TRACKING;
 	if (h2_looks_like_frame(args))
 		count_inject(ZT_INJECT_H2_JOINED_MIDWAY);

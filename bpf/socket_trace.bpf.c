@@ -15,6 +15,7 @@
 
 #include "bpf/socket_trace.h"
 #include "bpf/goroutine_maps.bpf.h"
+#include "bpf/h2_preface.bpf.h"
 #include "bpf/shared_maps.bpf.h"
 #include "bpf/socket_maps.bpf.h"
 
@@ -726,8 +727,6 @@ struct server_read {
 	__u32 pad;
 };
 
-#define H2_PREFACE_LINE "PRI * HTTP/2.0\r\n" /* RFC 9113 3.4, its first line */
-
 /* HTTP/2 server connections are known by the client preface that opens their ingress. In a
  * Go process the goroutine that reads one is recorded: the gRPC probes learn from it which
  * connection the headers they decode came from (goroutine_maps.bpf.h). Untraced sockets are
@@ -737,26 +736,17 @@ __noinline int note_h2_server_read(struct zt_conn_info *info, const struct serve
 {
 	if (!info || !read || info->role != ZT_ROLE_SERVER)
 		return 0;
-	if (info->h2_state == ZT_H2_UNDECIDED) { /* the first read seen decides */
-		char line[sizeof(H2_PREFACE_LINE) - 1] = {};
-		bool preface = read->bytes >= (__s64)sizeof(line) &&
-			       !bpf_probe_read_user(line, sizeof(line), (void *)read->first) &&
-			       __builtin_memcmp(line, H2_PREFACE_LINE, sizeof(line)) == 0;
-		info->h2_state = preface ? ZT_H2_SERVER : ZT_H2_NOT_H2;
-	}
+	if (info->h2_state == ZT_H2_UNDECIDED) /* the first read seen decides */
+		info->h2_state = h2_preface_at(read->first, read->bytes) ? ZT_H2_SERVER : ZT_H2_NOT_H2;
 	if (info->h2_state != ZT_H2_SERVER)
 		return 0;
 	__u32 tgid = read->pid_tgid >> 32;
-	struct goroutine_key key = { .tgid = tgid, .g = current_goroutine(tgid) };
-	if (!key.g)
-		return 0;
-	struct h2_reader *known = bpf_map_lookup_elem(&goroutine_h2_readers, &key);
-	if (known && known->fd == read->fd && known->generation == info->generation)
-		return 0;
+	__u64 g = current_goroutine(tgid);
 	struct h2_reader reader = { .fd = read->fd,
 				    .traced = info->is_traced_socket,
 				    .generation = info->generation };
-	bpf_map_update_elem(&goroutine_h2_readers, &key, &reader, BPF_ANY);
+	if (g)
+		note_h2_reader(tgid, g, &reader);
 	return 0;
 }
 

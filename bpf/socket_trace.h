@@ -104,10 +104,11 @@ struct zt_conn_info {
 	__u32 h2_last_stream;  /* highest client stream id seen opening in the egress */
 };
 
-/* What the kernel knows of a client connection's egress HTTP/2 framing (traceparent
- * injection, see bpf/h2_inject.bpf.h). Every state but TRACKING is final. */
+/* What the kernel knows of a connection's HTTP/2: a client connection's egress framing
+ * (traceparent injection, bpf/h2_inject.bpf.h), decided at its first write; a server
+ * connection's preface, decided at its first read. Every state but TRACKING is final. */
 enum zt_h2_state {
-	ZT_H2_UNDECIDED = 0, /* no egress byte seen yet */
+	ZT_H2_UNDECIDED = 0, /* nothing seen yet that decides */
 	ZT_H2_TRACKING = 1,  /* preface seen, frame boundaries known: new streams are injected */
 	ZT_H2_NOT_H2 = 2,    /* the egress did not start with the HTTP/2 preface */
 	ZT_H2_OWN_CONTEXT = 3, /* the application sends its own traceparent: never inject */
