@@ -126,6 +126,35 @@ GoTracer::~GoTracer() {
   if (skel_) go_probes_bpf__destroy(skel_);
 }
 
+namespace {
+
+// Where one spec's program goes in this binary (file offsets, with the attach cookie each).
+std::vector<GoTracer::Site> choose_sites(const symbolizer::GoBinary& binary,
+                                         const GoProbeSpec& spec,
+                                         const symbolizer::FunctionSites& sites) {
+  const uint64_t entry = sites.entry_file_offset + sites.entry_site.offset;
+  switch (spec.at) {
+    case ProbeAt::kEntry:
+      return {{entry}};
+    case ProbeAt::kRbxNotNilOrEntry: {
+      auto nonnil = binary.nonnil_site(spec.symbol, symbolizer::Reg::kRbx);
+      return {{nonnil ? *nonnil : entry}};
+    }
+    case ProbeAt::kCopyLengthOrReturns:
+      if (auto copy = binary.copy_length_site(spec.symbol)) {
+        return {{copy->offset, static_cast<uint64_t>(copy->length_reg)}};
+      }
+      break;
+    case ProbeAt::kReturns:
+      break;
+  }
+  std::vector<GoTracer::Site> rets;
+  for (uint64_t off : sites.ret_file_offsets) rets.push_back({off});
+  return rets;
+}
+
+}  // namespace
+
 std::string GoTracer::attach_image(const symbolizer::GoBinary& binary, const std::string& path,
                                    Image* image) {
   const auto& info = binary.buildinfo();
@@ -133,13 +162,7 @@ std::string GoTracer::attach_image(const symbolizer::GoBinary& binary, const std
   if (!binary.offsets()) return binary.offsets().reason();
   const symbolizer::GoOffsets& offsets = *binary.offsets();
   // Resolve every site first: a library is attached all or nothing.
-  struct Planned {
-    std::string_view library;
-    bpf_program* program;
-    uint64_t file_offset;
-    uint64_t cookie = 0;
-  };
-  std::vector<Planned> plan;
+  std::map<std::string_view, std::map<bpf_program*, std::vector<Site>>> plan;  // by library
   std::set<std::string_view> skipped_libraries;
   for (const auto& lib : kLibraryFields) {
     for (GoField f : lib.fields) {
@@ -169,61 +192,54 @@ std::string GoTracer::attach_image(const symbolizer::GoBinary& binary, const std
       }
       continue;
     }
-    auto copy_site = spec.at == ProbeAt::kCopyLengthOrReturns
-                         ? binary.copy_length_site(spec.symbol)
-                         : symbolizer::Result<symbolizer::CopyLengthSite>::failure("");
-    auto nonnil_site = spec.at == ProbeAt::kRbxNotNilOrEntry
-                           ? binary.nonnil_site(spec.symbol, symbolizer::Reg::kRbx)
-                           : symbolizer::Result<uint64_t>::failure("");
-    if (nonnil_site) {
-      plan.push_back({spec.library, program, *nonnil_site});
-    } else if (spec.at == ProbeAt::kEntry || spec.at == ProbeAt::kRbxNotNilOrEntry) {
-      plan.push_back({spec.library, program, sites->entry_file_offset + sites->entry_site.offset});
-    } else if (copy_site) {
-      plan.push_back(
-          {spec.library, program, copy_site->offset, static_cast<uint64_t>(copy_site->length_reg)});
-    } else {
-      for (uint64_t off : sites->ret_file_offsets) plan.push_back({spec.library, program, off});
+    auto& program_sites = plan[spec.library][program];
+    for (const Site& site : choose_sites(binary, spec, *sites)) program_sites.push_back(site);
+  }
+  std::map<bpf_program*, std::vector<Site>> attached;  // of the libraries not skipped
+  for (auto& [library, programs] : plan) {
+    if (skipped_libraries.count(library)) continue;
+    for (auto& [program, sites] : programs) {
+      auto& all = attached[program];
+      all.insert(all.end(), sites.begin(), sites.end());
     }
   }
-  std::erase_if(plan, [&](const Planned& p) { return skipped_libraries.count(p.library) > 0; });
-  if (plan.empty()) {
+  if (attached.empty()) {
     return problems.empty() ? "no probed library in Go " + version_text(*info.version) : problems;
   }
-  image->uprobes = plan.size();
+  return attach_sites(attached, path, image);
+}
+
+std::string GoTracer::attach_sites(const std::map<bpf_program*, std::vector<Site>>& sites,
+                                   const std::string& path, Image* image) {
   // One uprobe_multi link per program and image (see open()), else one uprobe per site.
-  std::map<bpf_program*, std::pair<std::vector<unsigned long>, std::vector<__u64>>> sites;
-  for (const auto& p : plan) {
-    sites[p.program].first.push_back(p.file_offset);
-    sites[p.program].second.push_back(p.cookie);
-  }
-  for (auto& [program, offsets_and_cookies] : sites) {
-    auto& [offsets, cookies] = offsets_and_cookies;
-    // pid -1: every process running this image; go_processes decides which ones emit.
+  // pid -1: every process running this image; go_processes decides which ones emit.
+  auto fail = [&](std::string reason) {
+    destroy_links(image->links);
+    image->links.clear();
+    image->uprobes = 0;
+    return reason + ": " + std::strerror(errno);
+  };
+  for (const auto& [program, program_sites] : sites) {
+    image->uprobes += program_sites.size();
     if (uprobe_multi_) {
+      std::vector<unsigned long> offsets;
+      std::vector<__u64> cookies;
+      for (const Site& site : program_sites) {
+        offsets.push_back(site.file_offset);
+        cookies.push_back(site.cookie);
+      }
       LIBBPF_OPTS(bpf_uprobe_multi_opts, multi, .offsets = offsets.data(),
                   .cookies = cookies.data(), .cnt = offsets.size());
       bpf_link* link = bpf_program__attach_uprobe_multi(program, -1, path.c_str(), nullptr, &multi);
-      if (!link) {
-        std::string reason = "uprobes in " + path + ": " + std::strerror(errno);
-        destroy_links(image->links);
-        image->links.clear();
-        return reason;
-      }
+      if (!link) return fail("uprobes in " + path);
       image->links.push_back(link);
       continue;
     }
-    for (size_t i = 0; i < offsets.size(); ++i) {
-      LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = cookies[i]);
+    for (const Site& site : program_sites) {
+      LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = site.cookie);
       bpf_link* link =
-          bpf_program__attach_uprobe_opts(program, -1, path.c_str(), offsets[i], &opts);
-      if (!link) {
-        std::string reason =
-            "uprobe at " + path + "+" + std::to_string(offsets[i]) + ": " + std::strerror(errno);
-        destroy_links(image->links);
-        image->links.clear();
-        return reason;
-      }
+          bpf_program__attach_uprobe_opts(program, -1, path.c_str(), site.file_offset, &opts);
+      if (!link) return fail("uprobe at " + path + "+" + std::to_string(site.file_offset));
       image->links.push_back(link);
     }
   }

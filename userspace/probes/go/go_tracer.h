@@ -27,6 +27,7 @@
 
 struct go_probes_bpf;
 struct bpf_link;
+struct bpf_program;
 
 namespace ztrace::probes::go {
 
@@ -63,6 +64,12 @@ class GoTracer {
   size_t probed_processes() const;
   size_t attached_uprobes() const;
 
+  // A uprobe site: file offset in the image, and the attach cookie its program reads.
+  struct Site {
+    uint64_t file_offset = 0;
+    uint64_t cookie = 0;
+  };
+
  private:
   GoTracer() = default;
   struct Image {
@@ -74,6 +81,8 @@ class GoTracer {
   static go_probes_bpf* load(const SharedMaps& shared, bool uprobe_multi, std::string* error);
   std::string attach_image(const symbolizer::GoBinary& binary, const std::string& path,
                            Image* image);
+  std::string attach_sites(const std::map<bpf_program*, std::vector<Site>>& sites,
+                           const std::string& path, Image* image);
   void worker();
 
   go_probes_bpf* skel_ = nullptr;
