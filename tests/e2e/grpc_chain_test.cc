@@ -13,11 +13,7 @@ namespace {
 
 // The spans of one kind made by one process.
 std::vector<Span> spans_of(const std::vector<Span>& spans, std::string_view kind, pid_t pid) {
-  std::vector<Span> out;
-  for (const Span& s : spans) {
-    if (s.kind == kind && s.pid() == pid) out.push_back(s);
-  }
-  return out;
+  return of_pid(of_kind(spans, kind), pid);
 }
 
 // Children by parent span id; a parent with two children maps to none (a wrong link).

@@ -81,7 +81,7 @@ void EventPipeline::on_exchange(const conntrack::ConnectionView& view,
     ++stats_.exchanges_without_request_line;
     return;
   }
-  ++stats_.link_outcomes[context ? context->origin : ZT_CTX_NONE];
+  ++stats_.link_outcomes[context ? context->origin : uint8_t{ZT_CTX_NONE}];
   std::optional<spans::TraceParent> header;
   if (!exchange.request.traceparent.empty()) {
     header = spans::parse_traceparent(exchange.request.traceparent);
@@ -132,7 +132,7 @@ void EventPipeline::on_http2_exchange(const conntrack::ConnectionView& view,
     ++stats_.http2_exchanges_without_path;
     return;
   }
-  ++stats_.link_outcomes[context ? context->origin : ZT_CTX_NONE];
+  ++stats_.link_outcomes[context ? context->origin : uint8_t{ZT_CTX_NONE}];
   submit(std::move(*span));
 }
 
