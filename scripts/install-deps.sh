@@ -23,9 +23,6 @@ PEER_PKGS=(
   # Go test programs and offset tables: every Go version the symbolizer is checked against.
   golang-1.19-go golang-1.21-go golang-1.22-go golang-1.23-go
 )
-BACKPORTS=(clang-19 llvm-19 libbpf-dev bpftool catch2 libcatch2-dev libclang-rt-19-dev
-  opentelemetry-proto golang-1.22-go golang-1.23-go)
-
 log() { echo "[install-deps] $*"; }
 
 if [[ $(id -u) -ne 0 ]]; then
@@ -67,19 +64,23 @@ enable_backports() {
 enable_backports
 
 apt_get() { DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 "$@"; }
+# Packages taken from backports, as families: apt alone would mix suites (backports'
+# libbpf-dev pulls libelf1 0.192 while bookworm's libdw-dev wants libdw1 0.188: "held broken
+# packages"), so the pin moves every member of a family to backports together.
+install -m 644 "$(dirname "$0")/apt-preferences" /etc/apt/preferences.d/ztrace-backports
 apt_get update -qq
-bp=()
-rest=()
-for p in "${missing[@]}"; do
-  if [[ " ${BACKPORTS[*]} " == *" $p "* ]]; then bp+=("$p"); else rest+=("$p"); fi
-done
-# Backports first, so that packages from main depending on them (e.g. libcli11-dev on catch2)
-# find the backported versions already in place.
-if [[ ${#bp[@]} -gt 0 ]]; then
-  apt_get install -y -qq --no-install-recommends -t bookworm-backports "${bp[@]}"
+
+# One transaction, so apt resolves every package against all the others.
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+if ! apt_get install -y --no-install-recommends "${missing[@]}" >"$out" 2>&1; then
+  cat "$out" >&2
+  # apt explains a conflict as " pkg : Depends: dep (= v) but w is to be installed".
+  conflict=$(grep -m1 -E '^ +[^ ]+ : (Pre)?Depends|Breaks|Conflicts' "$out" | sed -E 's/^ +//' || true)
+  [[ -n $conflict ]] || conflict=$(grep -m1 -E '^E: ' "$out" || echo "see apt's output above")
+  echo "[install-deps] apt cannot install a consistent set: $conflict" >&2
+  exit 1
 fi
-if [[ ${#rest[@]} -gt 0 ]]; then
-  apt_get install -y -qq --no-install-recommends "${rest[@]}"
-fi
+grep -E '^(Setting up|[0-9]+ upgraded)' "$out" | tail -1
 npm_peers
 log "done"
