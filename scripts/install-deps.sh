@@ -8,7 +8,7 @@ set -euo pipefail
 BUILD_PKGS=(
   cmake ninja-build ccache pkg-config make
   clang-19 llvm-19 libbpf-dev bpftool
-  libelf-dev zlib1g-dev
+  libelf-dev zlib1g-dev linux-libc-dev
   libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev catch2 libcatch2-dev
   libclang-rt-19-dev
   protobuf-compiler libprotobuf-dev libgrpc++-dev protobuf-compiler-grpc opentelemetry-proto
@@ -33,6 +33,12 @@ fi
 missing=()
 for p in "${BUILD_PKGS[@]}" "${PEER_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# A pinned package installed from bookworm itself (before the pin) is as good as missing.
+pinned=$(sed -n 's/^Package: //p' "$(dirname "$0")/apt-preferences" | tr ' ' '\n' | grep -v '\*')
+for p in $pinned; do
+  v=$(dpkg-query -W -f='${Version}' "$p" 2>/dev/null) || continue
+  [[ -z $v || $v == *~bpo* ]] || missing+=("$p")
 done
 # npm packages of the end-to-end peers (pinned; after nodejs is installed).
 npm_peers() { "$(dirname "$0")/install-npm-peers.sh"; }
