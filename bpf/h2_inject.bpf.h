@@ -394,8 +394,8 @@ static __always_inline __u8 h2_first_write_state(const struct syscall_args *args
  * HEADERS frames it contains. Returns true when the connection is HTTP/2 (also when it is no
  * longer injected): its bytes are frames, never an HTTP/1 request.
  */
-static __always_inline bool h2_classify_write(struct syscall_args *args, __u64 pid_tgid,
-					      struct zt_conn_info *info)
+static __noinline bool h2_classify_write(struct syscall_args *args, __u64 pid_tgid,
+					  struct zt_conn_info *info)
 {
 	/* A server's h2_state is its ingress's (note_h2_server_read): a gRPC server writes its
 	 * SETTINGS before it reads the client's preface. */

@@ -77,6 +77,16 @@ struct {
 	__type(value, struct syscall_args);
 } inflight SEC(".maps");
 
+/* A syscall's arguments are assembled here, not on the stack, before they go into inflight:
+ * the write path's call chain (its HTTP/2 frame walk included) must stay under the
+ * verifier's 512-byte stack (tools/bpf_stack_budget.py checks it at build time). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct syscall_args);
+} args_scratch SEC(".maps");
+
 /* key: enum zt_drop_reason; value: count on this CPU. Written here, read by userspace. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -211,8 +221,9 @@ static __always_inline void emit_conn_event(__u8 type, __u64 pid_tgid, int fd,
 		count_drop(ZT_DROP_CONTROL_RINGBUF_FULL);
 }
 
-/* Resolves the fd and records it in `conns`. Returns the entry, or NULL on failure. */
-static __always_inline struct zt_conn_info *register_fd(__u64 pid_tgid, int fd, __u8 role)
+/* Resolves the fd and records it in `conns`. Returns the entry, or NULL on failure. Not
+ * inlined: its entry and event are built on a frame of its own, off the write path's chain. */
+static __noinline struct zt_conn_info *register_fd(__u64 pid_tgid, int fd, __u8 role)
 {
 	struct zt_conn_key key = { .tgid = pid_tgid >> 32, .fd = fd };
 	struct zt_conn_info info = {};
@@ -619,8 +630,8 @@ static __always_inline __u64 first_byte_address(const struct syscall_args *args)
 /* At the entry of a write: if it starts a request on a client socket, make the client span's
  * context and, when injection is on, queue its traceparent for sk_msg — unless the request
  * already carries one (the application's context then stands). */
-static __always_inline void classify_client_write(struct syscall_args *args, __u64 pid_tgid,
-						  struct zt_conn_info *info)
+static __noinline void classify_client_write(struct syscall_args *args, __u64 pid_tgid,
+					      struct zt_conn_info *info)
 {
 	if (args->syscall == ZT_SYS_SENDFILE)
 		return;
@@ -829,13 +840,20 @@ static __always_inline int stash_io(int fd, __u64 buf, __u64 iovcnt, __u64 len, 
 	struct zt_conn_info *info = lookup_or_register_fd(pid_tgid, fd);
 	if (!info || !info->is_traced_socket)
 		return 0;
-	struct syscall_args args = {
-		.buf = buf, .iovcnt = iovcnt, .len = len, .enter_ns = bpf_ktime_get_ns(),
-		.fd = fd, .syscall = syscall,
-	};
-	if (egress && !h2_classify_write(&args, pid_tgid, info))
-		classify_client_write(&args, pid_tgid, info);
-	if (bpf_map_update_elem(&inflight, &pid_tgid, &args, BPF_ANY))
+	__u32 zero = 0;
+	struct syscall_args *args = bpf_map_lookup_elem(&args_scratch, &zero);
+	if (!args)
+		return 0;
+	__builtin_memset(args, 0, sizeof(*args));
+	args->buf = buf;
+	args->iovcnt = iovcnt;
+	args->len = len;
+	args->enter_ns = bpf_ktime_get_ns();
+	args->fd = fd;
+	args->syscall = syscall;
+	if (egress && !h2_classify_write(args, pid_tgid, info))
+		classify_client_write(args, pid_tgid, info);
+	if (bpf_map_update_elem(&inflight, &pid_tgid, args, BPF_ANY))
 		count_drop(ZT_DROP_INFLIGHT_FULL);
 	return 0;
 }
