@@ -34,6 +34,9 @@ missing=()
 for p in "${BUILD_PKGS[@]}" "${PEER_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# npm comes with a Node.js from elsewhere (NodeSource's nodejs provides it); Debian's nodejs
+# needs Debian's npm package.
+command -v npm >/dev/null || missing+=(npm)
 # A pinned package installed from bookworm itself (before the pin) is as good as missing.
 pinned=$(sed -n 's/^Package: //p' "$(dirname "$0")/apt-preferences" | tr ' ' '\n' | grep -v '\*')
 for p in $pinned; do

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# The README's two commands on a fresh machine: debootstrap a clean Debian 12 root from this
+# machine's own apt source, then, inside it and on the host kernel, run `scripts/test.sh`
+# (install, build, every test) and the quick start (`scripts/run.sh`, which must print a span
+# for a request to a real server). Nothing installed on this host can leak in: the root has
+# only what debootstrap and the project's own scripts put there.
+#
+# usage: sudo scripts/fresh-host-test.sh [ctest arguments...]
+# Environment: ZTRACE_FRESH_HOST_DIR (default /var/tmp/ztrace-fresh-host) keeps the root and
+# the caches of downloaded .deb files and compiler outputs between runs. The caches only save
+# downloads and compilation: every package is still installed into the new root.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+work=${ZTRACE_FRESH_HOST_DIR:-/var/tmp/ztrace-fresh-host}
+root=$work/root
+log() { echo "[fresh-host] $*"; }
+
+[[ $(id -u) -eq 0 ]] || { echo "fresh-host-test.sh must run as root" >&2; exit 1; }
+
+# The Debian archive this machine already uses (first bookworm stanza that is not security).
+debian_mirror() {
+  local src=/etc/apt/sources.list.d/debian.sources
+  if [[ -f $src ]]; then
+    awk 'BEGIN{RS=""} /Suites:[^\n]*bookworm( |\n|$)/ && !/security/ {print; exit}' "$src" |
+      sed -n 's/^URIs: *\([^ ]*\).*/\1/p' | head -1
+  elif [[ -f /etc/apt/sources.list ]]; then
+    grep -E '^deb .* bookworm .*main' /etc/apt/sources.list | grep -v security |
+      awk '{print $2; exit}'
+  fi
+}
+
+if ! command -v debootstrap >/dev/null; then
+  log "installing debootstrap"
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
+    --no-install-recommends debootstrap >/dev/null
+fi
+mirror=$(debian_mirror)
+[[ -n $mirror ]] || { echo "no bookworm entry in this machine's apt sources" >&2; exit 1; }
+
+# A root left by an interrupted run may still have mounts: the namespace below owns them, so
+# they are gone with it, but check before deleting anything.
+if grep -q " $root/" /proc/mounts; then
+  echo "$root still has mounts; unmount them first" >&2
+  exit 1
+fi
+rm -rf "$root"
+mkdir -p "$root" "$work/cache/debootstrap" "$work/cache/apt" "$work/cache/ccache"
+
+start=$SECONDS
+log "debootstrap bookworm (minbase)"
+debootstrap --variant=minbase --cache-dir="$work/cache/debootstrap" \
+  --include=ca-certificates bookworm "$root" "$mirror" >"$work/debootstrap.log" 2>&1 || {
+  tail -20 "$work/debootstrap.log" >&2
+  exit 1
+}
+log "root ready in $((SECONDS - start)) s"
+
+# Only the Debian sources go in: the root is a plain Debian 12 machine.
+rm -f "$root"/etc/apt/sources.list
+if [[ -f /etc/apt/sources.list.d/debian.sources ]]; then
+  cp /etc/apt/sources.list.d/debian.sources "$root/etc/apt/sources.list.d/"
+else
+  grep -E '^deb .*debian' /etc/apt/sources.list >"$root/etc/apt/sources.list"
+fi
+for conf in /etc/apt/apt.conf.d/*; do  # e.g. Check-Valid-Until for a snapshot archive
+  grep -qiE 'Check-Valid-Until|Acquire::http::Proxy|Acquire::https::Proxy' "$conf" 2>/dev/null &&
+    cp "$conf" "$root/etc/apt/apt.conf.d/"
+done
+cp /etc/resolv.conf /etc/hosts "$root/etc/"
+echo "ztrace-fresh" >"$root/etc/hostname"
+
+# The project as CI has it: tracked and untracked files, no build output.
+mkdir -p "$root/src/ztrace"
+git -C "$repo" ls-files -co --exclude-standard -z |
+  (cd "$repo" && tar --null -T - -cf -) | tar -C "$root/src/ztrace" -xf -
+[[ -d $repo/../shared ]] && cp -r "$repo/../shared" "$root/src/shared"
+
+# Inside: a private mount namespace, so every mount below ends with this run.
+inner=$(cat <<'EOF'
+set -euo pipefail
+root=$1
+mount -t proc proc "$root/proc"
+mount --rbind /sys "$root/sys"
+mount --rbind /dev "$root/dev"
+mount -t tmpfs tmpfs "$root/run"
+mount -t tmpfs tmpfs "$root/tmp"
+mount --bind "$2/cache/apt" "$root/var/cache/apt/archives"
+mkdir -p "$root/var/cache/ztrace-ccache"
+mount --bind "$2/cache/ccache" "$root/var/cache/ztrace-ccache"
+shift 2
+exec chroot "$root" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+  HOME=/root LANG=C.UTF-8 CI="${CI:-}" \
+  CCACHE_DIR=/var/cache/ztrace-ccache CCACHE_BASEDIR=/src CCACHE_COMPILERCHECK=content \
+  bash -c 'cd /src/ztrace && bash scripts/test.sh "$@" && bash scripts/quick-start-check.sh' \
+  fresh-host "$@"
+EOF
+)
+log "inside the root: scripts/test.sh, then the quick start"
+unshare --mount --propagation private bash -c "$inner" fresh-host "$root" "$work" "$@"
+log "passed in $((SECONDS - start)) s"
