@@ -198,7 +198,11 @@ def main():
     args = parser.parse_args()
     report, over = [], []
     for path in args.objects:
-        over += check(path, args.budget, report)
+        try:
+            over += check(path, args.budget, report)
+        except (OSError, ValueError, StopIteration) as e:
+            print(f"error: {path}: cannot read the object: {e}", file=sys.stderr)
+            return 2
     table = "object\tprogram\tstack bytes\tdeepest chain\n" + "\n".join(report) + "\n"
     if args.report:
         with open(args.report, "w") as f:

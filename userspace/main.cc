@@ -9,7 +9,9 @@
 #include <spdlog/spdlog.h>
 
 #include "userspace/agent/agent.h"
+#include "userspace/agent/bpf_object_check.h"
 #include "userspace/agent/host_setup.h"
+#include "userspace/common/bpf_load_log.h"
 #include "userspace/export/otlp/otlp_config.h"
 
 namespace {
@@ -22,13 +24,36 @@ void setup_logging(const std::string& level) {
   spdlog::set_level(spdlog::level::from_str(level));
 }
 
+// Loads every BPF object into this kernel and prints each program's verdict.
+int report_bpf_programs() {
+  int failures = 0;
+  std::printf("\n%-13s %-28s %-8s %s\n", "object", "program", "loaded",
+              "verified instructions (limit 1,000,000)");
+  for (const auto& report : ztrace::agent::load_every_bpf_object()) {
+    if (report.loaded) {
+      std::printf("%-13s %-28s %-8s %u\n", report.object.c_str(), report.program.c_str(), "yes",
+                  report.verified_instructions);
+    } else {
+      ++failures;
+      std::printf("%-13s %-28s %-8s %s\n", report.object.c_str(), report.program.c_str(), "NO",
+                  report.error.c_str());
+    }
+  }
+  return failures;
+}
+
 int run_check() {
   int failures = 0;
+  bool can_load = true;
   for (const auto& check : ztrace::agent::inspect_host()) {
     std::printf("%-10s %-4s %s\n", check.name.c_str(), check.ok ? "ok" : "no",
                 check.detail.c_str());
-    if (!check.ok && (check.name == "root" || check.name == "btf")) ++failures;
+    if (!check.ok && (check.name == "root" || check.name == "btf")) {
+      ++failures;
+      can_load = false;
+    }
   }
+  if (can_load) failures += report_bpf_programs();
   return failures == 0 ? 0 : 1;
 }
 
@@ -110,11 +135,12 @@ int main(int argc, char** argv) {
                   "How long a batch is retried on retryable errors before it is dropped "
                   "(default 60000)");
 
-  auto* check = app.add_subcommand("check", "Report what this host allows and ztrace needs");
+  auto* check = app.add_subcommand("check", "Report what this host allows, then load every BPF program and report each");
   auto* version = app.add_subcommand("version", "Print the version");
 
   CLI11_PARSE(app, argc, argv);
   setup_logging(log_level);
+  ztrace::common::install_libbpf_logging();
 
   if (version->parsed()) {
     std::printf("ztrace %s\n", ZTRACE_VERSION);

@@ -2,6 +2,8 @@
 // place (after `run`).
 #include <catch2/catch_test_macros.hpp>
 
+#include <sstream>
+
 #include "tests/e2e/harness.h"
 #include "tests/e2e/peers.h"
 
@@ -38,6 +40,38 @@ TEST_CASE("agent: SIGTERM also flushes and exits 0", "[e2e][cli]") {
   INFO("agent log (tail):\n" << agent.log_tail());
   CHECK(problems.empty());
   CHECK(with_path(spans, "/ok/term").size() == 2);
+}
+
+// `ztrace check` loads every BPF program into this kernel. Each must load, and its verified
+// instruction count must stay under a quarter of the verifier's 1,000,000: headroom for the
+// next compiler and kernel, found here rather than in production.
+TEST_CASE("check: every BPF program loads well under the verifier instruction limit",
+          "[e2e][cli]") {
+  ZTRACE_E2E_REQUIRE_ROOT();
+  constexpr unsigned kInstructionBudget = 250'000;
+  const auto dir = fresh_dir("cli_check");
+  const CommandResult check = run_command(dir, {agent_path().string(), "check"});
+  INFO(check.describe);
+  CHECK(check.exit_code == 0);
+  std::istringstream out(check.out);
+  std::string line;
+  std::map<std::string, int> programs_per_object;
+  while (std::getline(out, line)) {
+    std::istringstream fields(line);
+    std::string object, program, loaded;
+    fields >> object >> program >> loaded;
+    if (object != "socket_trace" && object != "inject" && object != "go_probes") continue;
+    INFO(line);
+    CHECK(loaded == "yes");
+    unsigned verified = 0;
+    fields >> verified;
+    CHECK(verified > 0);
+    CHECK(verified < kInstructionBudget);
+    ++programs_per_object[object];
+  }
+  CHECK(programs_per_object["socket_trace"] >= 20);
+  CHECK(programs_per_object["inject"] == 2);
+  CHECK(programs_per_object["go_probes"] >= 10);
 }
 
 }  // namespace ztrace::e2e

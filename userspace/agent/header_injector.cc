@@ -19,6 +19,7 @@
 #include <unordered_set>
 
 #include "inject.skel.h"
+#include "userspace/common/bpf_load_log.h"
 
 namespace ztrace::agent {
 
@@ -61,7 +62,8 @@ std::unique_ptr<HeaderInjector> HeaderInjector::open(SocketTracer& tracer, bool 
     return nullptr;
   }
   if (int err = inject_bpf__load(skel)) {
-    *error = std::string("cannot load the inject programs: ") + std::strerror(-err);
+    *error = common::with_verifier_rejection(std::string("cannot load the inject programs: ") +
+                                     std::strerror(-err));
     return nullptr;
   }
   injector->sockops_link_ =

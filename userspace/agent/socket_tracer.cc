@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "socket_trace.skel.h"
+#include "userspace/common/bpf_load_log.h"
 
 namespace ztrace::agent {
 namespace {
@@ -48,8 +49,9 @@ std::unique_ptr<SocketTracer> SocketTracer::open(const TracerOptions& options, E
 
   int err = socket_trace_bpf__load(skel);
   if (err) {
-    *error =
-        "cannot load the BPF programs (kernel >= 5.8 with BTF and root needed): " + errno_text(err);
+    *error = common::with_verifier_rejection(
+        "cannot load the BPF programs (kernel >= 5.8 with BTF and root needed): " +
+        errno_text(err));
     return nullptr;
   }
   for (uint16_t port : options.ports) {

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "go_probes.skel.h"
+#include "userspace/common/bpf_load_log.h"
 #include "userspace/probes/go/probe_table.h"
 
 namespace ztrace::probes::go {
@@ -92,7 +93,8 @@ go_probes_bpf* GoTracer::load(const SharedMaps& shared, bool uprobe_multi, std::
     return nullptr;
   }
   if (int err = go_probes_bpf__load(skel)) {
-    *error = std::string("cannot load the Go probes: ") + std::strerror(-err);
+    *error = common::with_verifier_rejection(std::string("cannot load the Go probes: ") +
+                                             std::strerror(-err));
     go_probes_bpf__destroy(skel);
     return nullptr;
   }
