@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Go runtime and library probes (uprobes; never uretprobes: a Go stack moves and the
- * return trampoline would crash the process). Attached by userspace/probes/go at sites the
+ * return trampoline would crash the process). Attached by probes/go at sites the
  * symbolizer chose: kernel-emulated instructions (~0.6 us instead of ~10 us): near the entry,
  * and for Read's result the length test after its copy (RET sites, single-stepped and ~60 us,
  * only when that pattern is missing).

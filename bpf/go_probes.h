@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * ABI between bpf/go_probes.bpf.c and userspace (userspace/probes/go). The Go probes emit
+ * ABI between bpf/go_probes.bpf.c and userspace (probes/go). The Go probes emit
  * struct zt_data_event (socket_trace.h) into socket_trace's ring buffer: the plaintext of
  * crypto/tls reads and writes becomes one more stream that the HTTP parser reads like a
  * plaintext socket. Fixed-width types, explicit padding.
@@ -27,7 +27,7 @@ struct zt_h2_meta_frame {
 };
 
 /* Value of `go_processes` (key: tgid): struct member offsets of the process's Go binary
- * (userspace/symbolizer: DWARF or the per-version table). */
+ * (symbolizer: DWARF or the per-version table). */
 struct zt_go_offsets {
 	__u64 tls_conn_conn;  /* crypto/tls.Conn.conn: net.Conn interface {itab, data} */
 	__u64 net_conn_fd;    /* net.conn.fd (*netFD); *net.TCPConn embeds net.conn first */

@@ -135,7 +135,8 @@ int main(int argc, char** argv) {
                   "How long a batch is retried on retryable errors before it is dropped "
                   "(default 60000)");
 
-  auto* check = app.add_subcommand("check", "Report what this host allows, then load every BPF program and report each");
+  auto* check = app.add_subcommand(
+      "check", "Report what this host allows, then load every BPF program and report each");
   auto* version = app.add_subcommand("version", "Print the version");
 
   CLI11_PARSE(app, argc, argv);

@@ -8,8 +8,8 @@
 #include <string>
 
 #include "go_probes.skel.h"
-#include "userspace/probes/go/probe_table.h"
-#include "userspace/symbolizer/go_offsets.h"
+#include "probes/go/probe_table.h"
+#include "symbolizer/go_offsets.h"
 
 namespace ztrace::probes::go {
 namespace {

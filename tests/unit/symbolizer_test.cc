@@ -17,14 +17,14 @@
 #include <string>
 #include <vector>
 
+#include "symbolizer/binary_cache.h"
+#include "symbolizer/elf_file.h"
+#include "symbolizer/go_binary.h"
+#include "symbolizer/go_buildinfo.h"
+#include "symbolizer/go_offsets.h"
+#include "symbolizer/go_pclntab.h"
+#include "symbolizer/probe_sites.h"
 #include "tests/go_apps/go_app_list.h"
-#include "userspace/symbolizer/binary_cache.h"
-#include "userspace/symbolizer/elf_file.h"
-#include "userspace/symbolizer/go_binary.h"
-#include "userspace/symbolizer/go_buildinfo.h"
-#include "userspace/symbolizer/go_offsets.h"
-#include "userspace/symbolizer/go_pclntab.h"
-#include "userspace/symbolizer/probe_sites.h"
 
 namespace ztrace::symbolizer {
 namespace {

@@ -5,10 +5,10 @@
 
 #include <cstdio>
 
-#include "userspace/symbolizer/elf_file.h"
-#include "userspace/symbolizer/go_binary.h"
-#include "userspace/symbolizer/go_buildinfo.h"
-#include "userspace/symbolizer/go_offsets.h"
+#include "symbolizer/elf_file.h"
+#include "symbolizer/go_binary.h"
+#include "symbolizer/go_buildinfo.h"
+#include "symbolizer/go_offsets.h"
 
 using namespace ztrace::symbolizer;
 

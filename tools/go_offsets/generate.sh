@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates userspace/symbolizer/go_offsets_table.inc: builds refprog/ with every Go version
+# Regenerates symbolizer/go_offsets_table.inc: builds refprog/ with every Go version
 # below (Debian's /usr/lib/go-1.NN), reads each build's DWARF with ztrace_go_offsets and writes
 # the table. Usage: tools/go_offsets/generate.sh [BUILD_DIR]   (default: build)
 # Add a Go version: install golang-1.NN-go, add NN to GO_MINORS, rerun, commit the .inc.
@@ -8,7 +8,7 @@ GO_MINORS=(19 21 22 23)
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 build=$(cd "${1:-$repo/build}" && pwd)
-out=$repo/userspace/symbolizer/go_offsets_table.inc
+out=$repo/symbolizer/go_offsets_table.inc
 work=$build/go_offsets
 mkdir -p "$work"
 ninja -C "$build" ztrace_go_offsets >/dev/null

@@ -15,6 +15,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "probes/go/go_tracer.h"
 #include "userspace/agent/event_queue.h"
 #include "userspace/agent/header_injector.h"
 #include "userspace/agent/host_setup.h"
@@ -25,7 +26,6 @@
 #include "userspace/export/otlp/otlp_exporter.h"
 #include "userspace/pipeline/event_pipeline.h"
 #include "userspace/pipeline/event_recording.h"
-#include "userspace/probes/go/go_tracer.h"
 #include "userspace/process/process_info.h"
 #include "userspace/process/process_table.h"
 #include "userspace/spans/clock.h"

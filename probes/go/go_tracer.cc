@@ -1,4 +1,4 @@
-#include "userspace/probes/go/go_tracer.h"
+#include "probes/go/go_tracer.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -11,8 +11,8 @@
 #include <cstring>
 
 #include "go_probes.skel.h"
+#include "probes/go/probe_table.h"
 #include "userspace/common/bpf_load_log.h"
-#include "userspace/probes/go/probe_table.h"
 
 namespace ztrace::probes::go {
 namespace {

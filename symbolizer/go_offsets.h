@@ -10,8 +10,8 @@
 #include <string>
 #include <string_view>
 
-#include "userspace/symbolizer/go_buildinfo.h"
-#include "userspace/symbolizer/result.h"
+#include "symbolizer/go_buildinfo.h"
+#include "symbolizer/result.h"
 
 namespace ztrace::symbolizer {
 

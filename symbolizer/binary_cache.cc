@@ -1,4 +1,4 @@
-#include "userspace/symbolizer/binary_cache.h"
+#include "symbolizer/binary_cache.h"
 
 #include <sys/stat.h>
 

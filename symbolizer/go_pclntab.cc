@@ -1,4 +1,4 @@
-#include "userspace/symbolizer/go_pclntab.h"
+#include "symbolizer/go_pclntab.h"
 
 #include <cstring>
 

@@ -1,4 +1,4 @@
-#include "userspace/symbolizer/go_offsets.h"
+#include "symbolizer/go_offsets.h"
 
 #include <dwarf.h>
 #include <elfutils/libdw.h>
@@ -18,7 +18,7 @@ struct TableRow {
 };
 
 constexpr TableRow kTable[] = {
-#include "userspace/symbolizer/go_offsets_table.inc"
+#include "symbolizer/go_offsets_table.inc"
 };
 
 int field_index(std::string_view struct_name, std::string_view member) {

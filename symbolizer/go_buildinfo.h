@@ -14,8 +14,8 @@
 #include <string_view>
 #include <vector>
 
-#include "userspace/symbolizer/elf_file.h"
-#include "userspace/symbolizer/result.h"
+#include "symbolizer/elf_file.h"
+#include "symbolizer/result.h"
 
 namespace ztrace::symbolizer {
 

@@ -8,8 +8,8 @@
 #include <span>
 #include <string_view>
 
-#include "userspace/symbolizer/go_buildinfo.h"
-#include "userspace/symbolizer/go_offsets.h"
+#include "symbolizer/go_buildinfo.h"
+#include "symbolizer/go_offsets.h"
 
 namespace ztrace::probes::go {
 

@@ -1,4 +1,4 @@
-#include "userspace/symbolizer/go_binary.h"
+#include "symbolizer/go_binary.h"
 
 namespace ztrace::symbolizer {
 

@@ -12,7 +12,7 @@
 #include <string>
 #include <tuple>
 
-#include "userspace/symbolizer/go_binary.h"
+#include "symbolizer/go_binary.h"
 
 namespace ztrace::symbolizer {
 

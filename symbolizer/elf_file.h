@@ -16,7 +16,7 @@
 #include <string_view>
 #include <vector>
 
-#include "userspace/symbolizer/result.h"
+#include "symbolizer/result.h"
 
 namespace ztrace::symbolizer {
 

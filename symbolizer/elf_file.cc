@@ -1,4 +1,4 @@
-#include "userspace/symbolizer/elf_file.h"
+#include "symbolizer/elf_file.h"
 
 #include <elf.h>
 #include <fcntl.h>

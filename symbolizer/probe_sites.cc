@@ -1,4 +1,4 @@
-#include "userspace/symbolizer/probe_sites.h"
+#include "symbolizer/probe_sites.h"
 
 #include <Zydis/Zydis.h>
 

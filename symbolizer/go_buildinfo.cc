@@ -1,4 +1,4 @@
-#include "userspace/symbolizer/go_buildinfo.h"
+#include "symbolizer/go_buildinfo.h"
 
 #include <cstring>
 

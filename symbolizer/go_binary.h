@@ -11,12 +11,12 @@
 #include <string_view>
 #include <vector>
 
-#include "userspace/symbolizer/elf_file.h"
-#include "userspace/symbolizer/go_buildinfo.h"
-#include "userspace/symbolizer/go_offsets.h"
-#include "userspace/symbolizer/go_pclntab.h"
-#include "userspace/symbolizer/probe_sites.h"
-#include "userspace/symbolizer/result.h"
+#include "symbolizer/elf_file.h"
+#include "symbolizer/go_buildinfo.h"
+#include "symbolizer/go_offsets.h"
+#include "symbolizer/go_pclntab.h"
+#include "symbolizer/probe_sites.h"
+#include "symbolizer/result.h"
 
 namespace ztrace::symbolizer {
 

@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "bpf/go_probes.h"
-#include "userspace/symbolizer/binary_cache.h"
+#include "symbolizer/binary_cache.h"
 
 struct go_probes_bpf;
 struct bpf_link;
