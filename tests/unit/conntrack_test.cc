@@ -49,6 +49,8 @@ zt_data_event piece(uint8_t direction, uint8_t role, uint64_t stream_offset,
   return e;
 }
 
+using protocols::ConnectionView;
+
 struct Collected {
   std::vector<std::pair<ConnectionView, http1::Exchange>> exchanges;
   std::vector<std::optional<zt_trace_context>> contexts;
@@ -57,10 +59,11 @@ struct Collected {
 ConnectionTable make_table(Collected& out, ConnectionTable::Options options = {}) {
   return ConnectionTable(
       options,
-      [&out](const ConnectionView& view, http1::Exchange&& exchange,
+      [&out](const ConnectionView& view, Protocols::ExchangeRef exchange,
              const zt_trace_context* context) {
-        out.exchanges.emplace_back(view, std::move(exchange));
+        out.exchanges.emplace_back(view, std::move(*std::get<http1::Exchange*>(exchange)));
         out.contexts.push_back(context ? std::optional(*context) : std::nullopt);
+        return true;
       },
       nullptr);
 }
@@ -146,10 +149,11 @@ TEST_CASE("conntrack: fd reuse (new generation) never merges connections", "[con
                       kResponseHead.size() + 10, 200, 2));
   CHECK(out.exchanges.empty());
   CHECK(table.stats().connections_active == 2);
-  CHECK(table.stats().orphan_responses == 0);  // counted when the connection ends
+  // Counted when the connection ends.
+  CHECK(table.stats().of<http1::Protocol>().orphan_responses == 0);
   table.on_process_exit(kPid, 300);
   CHECK(table.stats().connections_active == 0);
-  CHECK(table.stats().orphan_responses == 1);
+  CHECK(table.stats().of<http1::Protocol>().orphan_responses == 1);
   // The request that never got an answer is reported without a response.
   REQUIRE(out.exchanges.size() == 1);
   CHECK_FALSE(out.exchanges[0].second.response.has_value());
@@ -174,7 +178,7 @@ TEST_CASE("conntrack: binary junk disables the connection and is counted once", 
   table.on_data(piece(ZT_DIR_INGRESS, ZT_ROLE_SERVER, 0, junk, junk.size(), 100));
   table.on_data(piece(ZT_DIR_INGRESS, ZT_ROLE_SERVER, junk.size(), kRequest, kRequest.size(), 200));
   CHECK(out.exchanges.empty());
-  CHECK(table.stats().non_http_connections == 1);
+  CHECK(table.stats().of<http1::Protocol>().failed_connections == 1);
 }
 
 TEST_CASE("conntrack: idle connections expire", "[conntrack]") {
@@ -246,13 +250,15 @@ struct Collected2 {
 ConnectionTable make_table2(Collected2& out) {
   return ConnectionTable(
       {},
-      [&out](const ConnectionView&, http1::Exchange&&, const zt_trace_context*) {
-        ++out.http1_exchanges;
+      [&out](const ConnectionView& view, Protocols::ExchangeRef exchange, const zt_trace_context*) {
+        if (auto* h2 = std::get_if<http2::Exchange*>(&exchange)) {
+          out.exchanges.emplace_back(view, std::move(**h2));
+        } else {
+          ++out.http1_exchanges;
+        }
+        return true;
       },
-      nullptr, nullptr,
-      [&out](const ConnectionView& view, http2::Exchange&& exchange) {
-        out.exchanges.emplace_back(view, std::move(exchange));
-      });
+      nullptr);
 }
 
 const std::string kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -272,8 +278,8 @@ TEST_CASE("conntrack: the client preface selects HTTP/2 on a server", "[conntrac
   CHECK(out.http1_exchanges == 0);
   CHECK(out.exchanges[0].first.role == Role::kServer);
   CHECK(*out.exchanges[0].second.request.headers.find(":path") == "/pkg.Svc/Get");
-  CHECK(table.stats().http2_connections == 1);
-  CHECK(table.stats().non_http_connections == 0);
+  CHECK(table.stats().of<http2::Protocol>().connections == 1);
+  CHECK(table.stats().of<http2::Protocol>().failed_connections == 0);
 }
 
 TEST_CASE("conntrack: server SETTINGS before the preface also selects HTTP/2",
@@ -287,7 +293,7 @@ TEST_CASE("conntrack: server SETTINGS before the preface also selects HTTP/2",
   table.on_data(
       piece(ZT_DIR_EGRESS, ZT_ROLE_SERVER, settings.size(), kH2Response, kH2Response.size(), 200));
   REQUIRE(out.exchanges.size() == 1);
-  CHECK(table.stats().http2_connections == 1);
+  CHECK(table.stats().of<http2::Protocol>().connections == 1);
 }
 
 TEST_CASE("conntrack: a connection joined mid-way is recognised from its frames",
@@ -299,7 +305,7 @@ TEST_CASE("conntrack: a connection joined mid-way is recognised from its frames"
   table.on_data(piece(ZT_DIR_EGRESS, ZT_ROLE_UNKNOWN, 0, kH2Response, kH2Response.size(), 200));
   REQUIRE(out.exchanges.size() == 1);
   CHECK(out.exchanges[0].first.role == Role::kServer);  // inferred from the request block
-  CHECK(table.stats().http2_connections == 1);
+  CHECK(table.stats().of<http2::Protocol>().connections == 1);
 }
 
 TEST_CASE("conntrack: HTTP/1 stays HTTP/1", "[conntrack][http2]") {
@@ -310,7 +316,56 @@ TEST_CASE("conntrack: HTTP/1 stays HTTP/1", "[conntrack][http2]") {
                       kResponseHead.size() + 10, 200));
   CHECK(out.http1_exchanges == 1);
   CHECK(out.exchanges.empty());
-  CHECK(table.stats().http2_connections == 0);
+  CHECK(table.stats().of<http2::Protocol>().connections == 0);
+}
+
+}  // namespace ztrace::conntrack
+
+namespace ztrace::conntrack {
+
+TEST_CASE("conntrack: an HTTP/2 stream takes the kernel context sent for it",
+          "[conntrack][http2]") {
+  std::vector<std::optional<zt_trace_context>> contexts;
+  ConnectionTable table(
+      {},
+      [&](const protocols::ConnectionView&, Protocols::ExchangeRef,
+          const zt_trace_context* context) {
+        contexts.push_back(context ? std::optional(*context) : std::nullopt);
+        return true;
+      },
+      nullptr);
+  zt_h2_stream_event stream{};
+  stream.type = ZT_EVENT_H2_STREAM_CONTEXT;
+  stream.pid = kPid;
+  stream.fd = kFd;
+  stream.generation = 1;
+  stream.stream_id = 1;
+  stream.trace.origin = ZT_CTX_CLIENT_THREAD;
+  stream.trace.span_id[0] = 0x5a;
+  table.on_stream_context(stream);
+  const std::string out = kPreface + kH2Request;
+  table.on_data(piece(ZT_DIR_EGRESS, ZT_ROLE_CLIENT, 0, out, out.size(), 100));
+  table.on_data(piece(ZT_DIR_INGRESS, ZT_ROLE_CLIENT, 0, kH2Response, kH2Response.size(), 200));
+  REQUIRE(contexts.size() == 1);
+  REQUIRE(contexts[0]);
+  CHECK(contexts[0]->span_id[0] == 0x5a);
+  CHECK(table.stats().stream_contexts == 1);
+}
+
+TEST_CASE("conntrack: exchanges the sink makes no span of are counted per protocol",
+          "[conntrack]") {
+  ConnectionTable table(
+      {},
+      [](const protocols::ConnectionView&, Protocols::ExchangeRef, const zt_trace_context*) {
+        return false;
+      },
+      nullptr);
+  table.on_data(piece(ZT_DIR_INGRESS, ZT_ROLE_SERVER, 0, kRequest, kRequest.size(), 100));
+  table.on_data(piece(ZT_DIR_EGRESS, ZT_ROLE_SERVER, 0, kResponseHead + "0123456789",
+                      kResponseHead.size() + 10, 200));
+  CHECK(table.stats().of<http1::Protocol>().exchanges_without_span == 1);
+  CHECK(table.stats().of<http1::Protocol>().connections == 1);
+  CHECK(table.stats().of<http2::Protocol>().exchanges_without_span == 0);
 }
 
 }  // namespace ztrace::conntrack

@@ -47,11 +47,13 @@ zt_data_event tls_piece(uint8_t direction, uint64_t stream_offset, const std::st
 
 TEST_CASE("Go TLS plaintext is its own connection, marked tls, closed with its socket",
           "[conntrack][go-probes]") {
-  std::vector<std::pair<ConnectionView, http1::Exchange>> exchanges;
+  std::vector<std::pair<protocols::ConnectionView, http1::Exchange>> exchanges;
   ConnectionTable table(
       {},
-      [&](const ConnectionView& view, http1::Exchange&& exchange, const zt_trace_context*) {
-        exchanges.emplace_back(view, std::move(exchange));
+      [&](const protocols::ConnectionView& view, Protocols::ExchangeRef exchange,
+          const zt_trace_context*) {
+        exchanges.emplace_back(view, std::move(*std::get<http1::Exchange*>(exchange)));
+        return true;
       },
       nullptr);
   const uint64_t tls_generation = kGeneration | ZT_GO_TLS_GENERATION_BIT;
@@ -80,7 +82,7 @@ TEST_CASE("Go TLS plaintext is its own connection, marked tls, closed with its s
   REQUIRE(exchange.response);
   CHECK(exchange.response->status_code == 200);
   CHECK(table.stats().connections_active == 0);
-  CHECK(table.stats().non_http_connections == 1);  // the ciphertext side
+  CHECK(table.stats().of<http1::Protocol>().failed_connections == 1);  // the ciphertext side
 }
 
 }  // namespace ztrace::conntrack

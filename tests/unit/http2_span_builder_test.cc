@@ -1,19 +1,17 @@
 // HTTP/2 exchange → span: HTTP conventions for plain HTTP/2, RPC conventions and status
 // rules for gRPC, traceparent as parent, unknown fields never turned into names.
 
-#include "userspace/pipeline/http2_span_builder.h"
-
 #include <catch2/catch_test_macros.hpp>
 #include <string>
 #include <variant>
 
-namespace ztrace::pipeline {
+#include "userspace/protocols/http2/span_builder.h"
+
+namespace ztrace::http2 {
 namespace {
 
-using http2::HeaderField;
-
-conntrack::ConnectionView view(Role role) {
-  conntrack::ConnectionView v;
+protocols::ConnectionView view(Role role) {
+  protocols::ConnectionView v;
   v.pid = 10;
   v.role = role;
   v.local = {"10.0.0.1", 50051};
@@ -21,8 +19,8 @@ conntrack::ConnectionView view(Role role) {
   return v;
 }
 
-http2::Exchange grpc_call(std::string path, std::string grpc_status, bool trailers_only = false) {
-  http2::Exchange e;
+Exchange grpc_call(std::string path, std::string grpc_status, bool trailers_only = false) {
+  Exchange e;
   e.stream_id = 1;
   e.request.seen = true;
   e.request.headers.fields = {{":method", "POST"},
@@ -43,7 +41,7 @@ http2::Exchange grpc_call(std::string path, std::string grpc_status, bool traile
         {":status", "200"}, {"grpc-status", grpc_status}, {"grpc-message", "nope"}};
   } else {
     e.response.headers.fields = {{":status", "200"}, {"content-type", "application/grpc"}};
-    http2::HeaderBlock trailers;
+    HeaderBlock trailers;
     trailers.fields = {{"grpc-status", grpc_status}, {"grpc-message", "why%20not%3F%2"}};
     e.response.trailers = trailers;
   }
@@ -63,8 +61,8 @@ int64_t num(const spans::Span& span, std::string_view key) {
 
 TEST_CASE("http2 spans: gRPC server span follows the RPC conventions", "[pipeline][http2]") {
   spans::KernelClock clock;
-  Http2SpanBuilder builder({}, clock);
-  auto span = builder.build(view(Role::kServer), grpc_call("/helloworld.Greeter/SayHello", "0"));
+  SpanBuilder builder({}, clock);
+  auto span = builder.build({view(Role::kServer)}, grpc_call("/helloworld.Greeter/SayHello", "0"));
   REQUIRE(span);
   CHECK(span->kind == spans::SpanKind::kServer);
   CHECK(span->name == "helloworld.Greeter/SayHello");
@@ -83,7 +81,7 @@ TEST_CASE("http2 spans: gRPC server span follows the RPC conventions", "[pipelin
 
 TEST_CASE("http2 spans: gRPC status codes map to ERROR per side", "[pipeline][http2]") {
   spans::KernelClock clock;
-  Http2SpanBuilder builder({}, clock);
+  SpanBuilder builder({}, clock);
   struct Case {
     int code;
     bool server_error;
@@ -95,8 +93,8 @@ TEST_CASE("http2 spans: gRPC status codes map to ERROR per side", "[pipeline][ht
     for (bool trailers_only : {false, true}) {
       INFO("code " << c.code << (trailers_only ? " trailers-only" : ""));
       const auto call = grpc_call("/a.B/C", std::to_string(c.code), trailers_only);
-      auto server = builder.build(view(Role::kServer), call);
-      auto client = builder.build(view(Role::kClient), call);
+      auto server = builder.build({view(Role::kServer)}, call);
+      auto client = builder.build({view(Role::kClient)}, call);
       REQUIRE(server);
       REQUIRE(client);
       CHECK(num(*server, "rpc.grpc.status_code") == c.code);
@@ -110,8 +108,8 @@ TEST_CASE("http2 spans: gRPC status codes map to ERROR per side", "[pipeline][ht
 
 TEST_CASE("http2 spans: plain HTTP/2 follows the HTTP conventions", "[pipeline][http2]") {
   spans::KernelClock clock;
-  Http2SpanBuilder builder({}, clock);
-  http2::Exchange e;
+  SpanBuilder builder({}, clock);
+  Exchange e;
   e.request.seen = true;
   e.request.headers.fields = {{":method", "GET"},
                               {":scheme", "http"},
@@ -122,7 +120,7 @@ TEST_CASE("http2 spans: plain HTTP/2 follows the HTTP conventions", "[pipeline][
   e.response.seen = true;
   e.response.headers.fields = {{":status", "404"}};
   e.response.end_ns = 50;
-  auto server = builder.build(view(Role::kServer), e);
+  auto server = builder.build({view(Role::kServer)}, e);
   REQUIRE(server);
   CHECK(server->name == "GET");
   CHECK(str(*server, "http.request.method") == "GET");
@@ -133,7 +131,7 @@ TEST_CASE("http2 spans: plain HTTP/2 follows the HTTP conventions", "[pipeline][
   CHECK(num(*server, "http.response.status_code") == 404);
   CHECK(str(*server, "rpc.system") == "<absent>");
   CHECK(server->status_code == spans::StatusCode::kUnset);  // 4xx is the client's fault
-  auto client = builder.build(view(Role::kClient), e);
+  auto client = builder.build({view(Role::kClient)}, e);
   REQUIRE(client);
   CHECK(client->status_code == spans::StatusCode::kError);
   CHECK(str(*client, "error.type") == "404");
@@ -142,17 +140,17 @@ TEST_CASE("http2 spans: plain HTTP/2 follows the HTTP conventions", "[pipeline][
 TEST_CASE("http2 spans: unknown path gives no span, unknown method is left out",
           "[pipeline][http2]") {
   spans::KernelClock clock;
-  Http2SpanBuilder builder({}, clock);
-  http2::Exchange e;
+  SpanBuilder builder({}, clock);
+  Exchange e;
   e.request.seen = true;
   e.request.headers.fields = {{":method", "POST"}};
   e.request.headers.unknown_fields = 2;
   e.response.seen = true;
   e.response.headers.fields = {{":status", "200"}};
-  CHECK_FALSE(builder.build(view(Role::kServer), e));
+  CHECK_FALSE(builder.build({view(Role::kServer)}, e));
   e.request.headers.fields = {{":path", "/only/path"}};
   e.request.headers.unknown_fields = 1;
-  auto span = builder.build(view(Role::kServer), e);
+  auto span = builder.build({view(Role::kServer)}, e);
   REQUIRE(span);
   CHECK(span->name == "HTTP");
   CHECK(str(*span, "http.request.method") == "<absent>");
@@ -162,12 +160,12 @@ TEST_CASE("http2 spans: unknown path gives no span, unknown method is left out",
 TEST_CASE("http2 spans: reset streams are errors; traceparent names the parent",
           "[pipeline][http2]") {
   spans::KernelClock clock;
-  Http2SpanBuilder builder({}, clock);
+  SpanBuilder builder({}, clock);
   auto call = grpc_call("/a.B/Stream", "0");
   call.response.trailers.reset();
-  call.outcome = http2::StreamOutcome::kReset;
+  call.outcome = StreamOutcome::kReset;
   call.error_code = 8;
-  auto span = builder.build(view(Role::kClient), call);
+  auto span = builder.build({view(Role::kClient)}, call);
   REQUIRE(span);
   CHECK(span->status_code == spans::StatusCode::kError);
   CHECK(str(*span, "error.type") == "ztrace.http2.stream_reset");
@@ -177,7 +175,7 @@ TEST_CASE("http2 spans: reset streams are errors; traceparent names the parent",
   const auto header =
       spans::parse_traceparent("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
   REQUIRE(header);
-  auto server = builder.build(view(Role::kServer), grpc_call("/a.B/C", "0"), &*header);
+  auto server = builder.build({view(Role::kServer), nullptr, &*header}, grpc_call("/a.B/C", "0"));
   REQUIRE(server);
   CHECK(spans::to_hex(server->trace_id) == "0af7651916cd43dd8448eb211c80319c");
   CHECK(spans::to_hex(server->parent_span_id) == "b7ad6b7169203331");
@@ -187,15 +185,14 @@ TEST_CASE("http2 spans: reset streams are errors; traceparent names the parent",
 TEST_CASE("http2 spans: a client stream the kernel injected takes the injected context",
           "[pipeline][http2]") {
   spans::KernelClock clock;
-  Http2SpanBuilder builder({}, clock);
+  SpanBuilder builder({}, clock);
   zt_trace_context injected{};
   for (int i = 0; i < 16; ++i) injected.trace_id[i] = static_cast<uint8_t>(0x10 + i);
   for (int i = 0; i < 8; ++i) injected.span_id[i] = static_cast<uint8_t>(0xa0 + i);
   for (int i = 0; i < 8; ++i) injected.parent_span_id[i] = static_cast<uint8_t>(0xb0 + i);
   injected.trace_flags = ZT_TRACE_FLAG_SAMPLED;
   injected.origin = ZT_CTX_CLIENT_THREAD;
-  auto client =
-      builder.build(view(Role::kClient), grpc_call("/a.B/C", "0"), nullptr, false, &injected);
+  auto client = builder.build({view(Role::kClient), &injected, nullptr}, grpc_call("/a.B/C", "0"));
   REQUIRE(client);
   CHECK(spans::to_hex(client->trace_id) == "101112131415161718191a1b1c1d1e1f");
   CHECK(spans::to_hex(client->span_id) == "a0a1a2a3a4a5a6a7");
@@ -205,7 +202,7 @@ TEST_CASE("http2 spans: a client stream the kernel injected takes the injected c
 TEST_CASE("http2 spans: a server stream takes the context the Go gRPC probes made",
           "[pipeline][http2]") {
   spans::KernelClock clock;
-  Http2SpanBuilder builder({}, clock);
+  SpanBuilder builder({}, clock);
   zt_trace_context made{};
   for (int i = 0; i < 16; ++i) made.trace_id[i] = static_cast<uint8_t>(0x10 + i);
   for (int i = 0; i < 8; ++i) made.span_id[i] = static_cast<uint8_t>(0xa0 + i);
@@ -215,8 +212,7 @@ TEST_CASE("http2 spans: a server stream takes the context the Go gRPC probes mad
   // The header the probes read is the one userspace decoded: the span is the probes'.
   auto header = spans::parse_traceparent("00-101112131415161718191a1b1c1d1e1f-b0b1b2b3b4b5b6b7-01");
   REQUIRE(header);
-  auto server =
-      builder.build(view(Role::kServer), grpc_call("/a.B/C", "0"), &*header, false, &made);
+  auto server = builder.build({view(Role::kServer), &made, &*header}, grpc_call("/a.B/C", "0"));
   REQUIRE(server);
   CHECK(spans::to_hex(server->trace_id) == "101112131415161718191a1b1c1d1e1f");
   CHECK(spans::to_hex(server->span_id) == "a0a1a2a3a4a5a6a7");
@@ -227,12 +223,11 @@ TEST_CASE("http2 spans: a server stream takes the context the Go gRPC probes mad
   auto found_later =
       spans::parse_traceparent("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
   REQUIRE(found_later);
-  auto late =
-      builder.build(view(Role::kServer), grpc_call("/a.B/C", "0"), &*found_later, false, &made);
+  auto late = builder.build({view(Role::kServer), &made, &*found_later}, grpc_call("/a.B/C", "0"));
   REQUIRE(late);
   CHECK(spans::to_hex(late->trace_id) == "0af7651916cd43dd8448eb211c80319c");
   CHECK(spans::to_hex(late->parent_span_id) == "b7ad6b7169203331");
   CHECK(spans::to_hex(late->span_id) == "a0a1a2a3a4a5a6a7");
 }
 
-}  // namespace ztrace::pipeline
+}  // namespace ztrace::http2

@@ -20,6 +20,8 @@
 #include "userspace/agent/header_injector.h"
 #include "userspace/agent/host_setup.h"
 #include "userspace/agent/socket_tracer.h"
+#include "userspace/common/counters.h"
+#include "userspace/conntrack/protocols.h"
 #include "userspace/export/console_exporter.h"
 #include "userspace/export/export_pipeline.h"
 #include "userspace/export/jsonl_exporter.h"
@@ -29,6 +31,7 @@
 #include "userspace/process/process_info.h"
 #include "userspace/process/process_table.h"
 #include "userspace/spans/clock.h"
+#include "userspace/spans/semconv.h"
 
 namespace ztrace::agent {
 namespace {
@@ -69,7 +72,7 @@ bool has_attribute(const spans::Resource& resource, std::string_view key) {
 
 bool is_go(const spans::Resource& resource) {
   for (const auto& attribute : resource.attributes) {
-    if (attribute.key == "process.runtime.name") {
+    if (attribute.key == semconv::process::kProcessRuntimeName) {
       const auto* name = std::get_if<std::string>(&attribute.value);
       return name && *name == "go";
     }
@@ -116,7 +119,7 @@ void remember_new_image(const zt_proc_event& exec, uint64_t ns_per_clock_tick,
   auto resource = processes.get(exec.pid, start_ticks);
   tracer.set_thread_linking(exec.pid, !is_go(*resource));
   if (go_tracer && is_go(*resource)) go_tracer->attach_async(exec.pid);
-  if (has_attribute(*resource, "process.executable.path")) return;
+  if (has_attribute(*resource, semconv::process::kProcessExecutablePath)) return;
   const std::string_view filename(exec.filename,
                                   std::min<size_t>(exec.filename_bytes, sizeof(exec.filename)));
   const std::string_view argv(exec.argv, std::min<size_t>(exec.argv_bytes, sizeof(exec.argv)));
@@ -172,28 +175,26 @@ void log_link_outcomes(const pipeline::EventPipelineStats& p) {
       o[ZT_CTX_SERVER_NEW], o[ZT_CTX_SERVER_HEADER], o[ZT_CTX_SERVER_BAD_HEADER],
       o[ZT_CTX_CLIENT_THREAD], o[ZT_CTX_CLIENT_GOROUTINE], o[ZT_CTX_CLIENT_LINE_MATCH],
       o[ZT_CTX_CLIENT_ROOT], o[ZT_CTX_CLIENT_AMBIGUOUS], o[ZT_CTX_CLIENT_UNTRUSTED],
-      o[ZT_CTX_CLIENT_STALE], o[ZT_CTX_NONE], p.spans_unsampled);
+      o[ZT_CTX_CLIENT_STALE], o[ZT_CTX_NONE], p.spans.unsampled);
 }
 
 void log_counters(const pipeline::EventPipelineStats& p, const exporter::ExportStats& e,
                   const DropCounts& kernel_drops, uint64_t queue_drops) {
-  const auto& c = p.connections;
-  spdlog::info(
-      "counters: events data={} conn={} proc={} malformed={}; kernel drops data={} control={} "
-      "inflight={} conn_table={}; intake queue drops={}; connections opened={} active={} "
-      "evicted={} non_http={} lost_bytes={} orphan_responses={} truncated={} lost_sync={} "
-      "dropped_exchanges={} no_request_line={}; spans built={} "
-      "exported={} dropped_queue_full={} export_failures={}; http2 connections={} lost_sync={} "
-      "orphan_streams={} dropped_streams={} no_path={}",
-      p.data_events, p.connection_events, p.process_events, p.malformed_events,
-      kernel_drops[ZT_DROP_DATA_RINGBUF_FULL], kernel_drops[ZT_DROP_CONTROL_RINGBUF_FULL],
-      kernel_drops[ZT_DROP_INFLIGHT_FULL], kernel_drops[ZT_DROP_CONN_UPDATE_FAILED], queue_drops,
-      c.connections_opened, c.connections_active, c.connections_evicted, c.non_http_connections,
-      c.lost_bytes, c.orphan_responses, c.truncated_messages, c.lost_sync_messages,
-      c.dropped_exchanges, p.exchanges_without_request_line, p.spans_built, e.spans_exported.load(),
-      e.spans_dropped_queue_full.load(), e.export_failures.load(), c.http2_connections,
-      c.http2_lost_sync, c.http2_orphan_streams, c.http2_dropped_streams,
-      p.http2_exchanges_without_path);
+  CounterLine line("counters:");
+  line.add("events", p.events)
+      .add("kernel drops", {{"data", kernel_drops[ZT_DROP_DATA_RINGBUF_FULL]},
+                            {"control", kernel_drops[ZT_DROP_CONTROL_RINGBUF_FULL]},
+                            {"inflight", kernel_drops[ZT_DROP_INFLIGHT_FULL]},
+                            {"conn_table", kernel_drops[ZT_DROP_CONN_UPDATE_FAILED]}})
+      .add("intake queue", {{"drops", queue_drops}})
+      .add("connections", p.connections)
+      .add("spans", p.spans)
+      .add("export", {{"exported", e.spans_exported.load()},
+                      {"dropped_queue_full", e.spans_dropped_queue_full.load()},
+                      {"export_failures", e.export_failures.load()}});
+  conntrack::Protocols::for_each(
+      [&]<typename Protocol>() { line.add(Protocol::kName, p.connections.of<Protocol>()); });
+  spdlog::info("{}", line.text());
   log_link_outcomes(p);
 }
 
@@ -335,7 +336,7 @@ int run_agent(const AgentOptions& options) {
 
   pipeline::EventPipelineOptions pipeline_options;
   pipeline_options.connections.max_connections = options.max_connections;
-  pipeline_options.http.capture_url_query = options.capture_url_query;
+  pipeline_options.spans.capture_url_query = options.capture_url_query;
   pipeline::EventPipeline pipeline(pipeline_options, clock, processes, exporter, hooks);
   auto handle_event = [&](std::span<const uint8_t> event) {
     if (recorder) recorder->write(event);

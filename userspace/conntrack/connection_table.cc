@@ -13,9 +13,9 @@ namespace ztrace::conntrack {
 
 struct ConnectionTable::Connection {
   ConnectionKey key;
-  ConnectionView view;
+  protocols::ConnectionView view;
   Role kernel_role = Role::kUnknown;  // as the kernel saw the socket start
-  ProtocolParser parser;              // chosen at the first captured bytes
+  Protocols::Parser parser;           // chosen at the first captured bytes
   uint64_t next_offset[2] = {0, 0};   // expected stream position per direction
   bool seen_data[2] = {false, false};
   // Trace contexts of request heads, by the timestamp of the syscall that started them, per
@@ -29,11 +29,9 @@ struct ConnectionTable::Connection {
 };
 
 ConnectionTable::ConnectionTable(Options options, ExchangeSink sink,
-                                 ResourceResolver resolve_resource, ServerHeadSink on_server_head,
-                                 Http2ExchangeSink http2_sink)
+                                 ResourceResolver resolve_resource, ServerHeadSink on_server_head)
     : options_(options),
       sink_(std::move(sink)),
-      http2_sink_(std::move(http2_sink)),
       resolve_resource_(std::move(resolve_resource)),
       on_server_head_(std::move(on_server_head)) {}
 
@@ -95,44 +93,82 @@ std::optional<zt_trace_context> take_context(
 }  // namespace
 
 void ConnectionTable::drain(Connection& conn) {
-  if (auto* h1 = std::get_if<http1::ConnectionParser>(&conn.parser)) drain_http1(conn, *h1);
-  if (auto* h2 = std::get_if<http2::ConnectionParser>(&conn.parser)) drain_http2(conn, *h2);
+  std::visit(
+      [&]<typename Parser>(Parser& parser) {
+        if constexpr (!std::is_same_v<Parser, std::monostate>) {
+          drain<Protocols::ProtocolOfParser<Parser>>(conn, parser);
+        }
+      },
+      conn.parser);
 }
 
-void ConnectionTable::drain_http2(Connection& conn, http2::ConnectionParser& parser) {
+template <typename Protocol>
+void ConnectionTable::drain(Connection& conn, typename Protocol::Parser& parser) {
   for (auto& head : parser.take_request_head_contexts()) {
-    if (on_server_head_) on_server_head_(conn.key.pid, nullptr, head.traceparent);
+    if (!on_server_head_ || parser.role() != Role::kServer) continue;
+    on_server_head_(conn.key.pid, find_kernel_context(conn, Protocol::kernel_context_key(head)),
+                    head.traceparent);
   }
   for (auto& exchange : parser.take_exchanges()) {
     if (parser.role() != Role::kUnknown) conn.view.role = parser.role();
-    if (http2_sink_) http2_sink_(conn.view, std::move(exchange));
+    const auto context = take_kernel_context(conn, Protocol::kernel_context_key(exchange));
+    if (sink_ && !sink_(conn.view, &exchange, context ? &*context : nullptr)) {
+      ++counters<Protocol>().exchanges_without_span;
+    }
   }
   if (parser.failed() && !conn.failure_counted) {
     conn.failure_counted = true;
-    ++stats_.non_http_connections;
+    ++counters<Protocol>().failed_connections;
   }
 }
 
-void ConnectionTable::drain_http1(Connection& conn, http1::ConnectionParser& parser) {
-  for (auto& head : parser.take_request_head_contexts()) {
-    if (!on_server_head_ || parser.role() != Role::kServer) continue;
-    const zt_trace_context* kernel_context = nullptr;
-    for (const auto& [start_ns, context] : conn.contexts[1]) {
-      if (start_ns == head.start_ns) kernel_context = &context;
-    }
-    on_server_head_(conn.key.pid, kernel_context, head.traceparent);
-  }
-  for (auto& exchange : parser.take_exchanges()) {
-    conn.view.role = parser.role();
+std::optional<zt_trace_context> ConnectionTable::take_kernel_context(
+    Connection& conn, protocols::KernelContextKey key) {
+  using Kind = protocols::KernelContextKey::Kind;
+  if (key.kind == Kind::kRequestStart) {
     // Requests travel ingress on servers, egress on clients.
     const int request_dir = conn.view.role == Role::kServer ? 1 : 0;
-    auto context = take_context(conn.contexts[request_dir], exchange.request.start_ns);
-    sink_(conn.view, std::move(exchange), context ? &*context : nullptr);
+    return take_context(conn.contexts[request_dir], key.value);
   }
-  if (parser.failed() && !conn.failure_counted) {
-    conn.failure_counted = true;
-    ++stats_.non_http_connections;
+  if (key.kind != Kind::kStream || stream_contexts_.empty()) return std::nullopt;
+  auto it = stream_contexts_.find({conn.key, static_cast<uint32_t>(key.value)});
+  if (it == stream_contexts_.end()) return std::nullopt;
+  const zt_trace_context context = it->second;
+  stream_contexts_.erase(it);
+  return context;
+}
+
+const zt_trace_context* ConnectionTable::find_kernel_context(
+    const Connection& conn, protocols::KernelContextKey key) const {
+  if (key.kind != protocols::KernelContextKey::Kind::kRequestStart) return nullptr;
+  const zt_trace_context* found = nullptr;
+  for (const auto& [start_ns, context] : conn.contexts[1]) {  // served requests: ingress
+    if (start_ns == key.value) found = &context;
   }
+  return found;
+}
+
+void ConnectionTable::on_stream_context(const zt_h2_stream_event& event) {
+  const StreamKey key{{event.pid, event.fd, event.generation}, event.stream_id};
+  // A write retried after EAGAIN is walked again: the latest context is the one injected.
+  stream_contexts_[key] = event.trace;
+  stream_context_order_.push_back(key);
+  ++stats_.stream_contexts;
+  while (stream_context_order_.size() > kMaxStreamContexts) {
+    stats_.stream_contexts_evicted += stream_contexts_.erase(stream_context_order_.front());
+    stream_context_order_.pop_front();
+  }
+}
+
+void ConnectionTable::choose_protocol(Connection& conn, std::string_view first_bytes) {
+  Protocols::detect(first_bytes, conn.kernel_role, conn.joined_midstream, conn.parser);
+  std::visit(
+      [&]<typename Parser>(Parser&) {
+        if constexpr (!std::is_same_v<Parser, std::monostate>) {
+          ++counters<Protocols::ProtocolOfParser<Parser>>().connections;
+        }
+      },
+      conn.parser);
 }
 
 void ConnectionTable::on_open(const zt_conn_event& event) {
@@ -166,11 +202,7 @@ void ConnectionTable::on_data(const zt_data_event& event) {
   const std::string_view bytes(reinterpret_cast<const char*>(event.data), captured);
   if (std::holds_alternative<std::monostate>(conn->parser)) {
     // A piece that does not start its syscall tells nothing about the protocol.
-    conn->parser = make_protocol_parser(event.call_offset == 0 ? bytes : std::string_view(),
-                                        conn->kernel_role, conn->joined_midstream);
-    if (std::holds_alternative<http2::ConnectionParser>(conn->parser)) {
-      ++stats_.http2_connections;
-    }
+    choose_protocol(*conn, event.call_offset == 0 ? bytes : std::string_view());
   }
   const auto feed = [&](std::string_view data, uint64_t gap_after, bool syscall_start) {
     std::visit(
@@ -209,23 +241,16 @@ void ConnectionTable::close(
     std::unordered_map<ConnectionKey, std::unique_ptr<Connection>, ConnectionKeyHash>::iterator it,
     uint64_t timestamp_ns) {
   Connection& conn = *it->second;
-  if (auto* h1 = std::get_if<http1::ConnectionParser>(&conn.parser)) {
-    h1->on_close(timestamp_ns);
-    drain(conn);
-    const auto& parser_stats = h1->stats();
-    stats_.orphan_responses += parser_stats.orphan_responses;
-    stats_.truncated_messages += parser_stats.truncated_messages;
-    stats_.lost_sync_messages += parser_stats.lost_sync_messages;
-    stats_.dropped_exchanges += parser_stats.dropped_exchanges;
-  } else if (auto* h2 = std::get_if<http2::ConnectionParser>(&conn.parser)) {
-    h2->on_close(timestamp_ns);
-    drain(conn);
-    const http2::ParserStats parser_stats = h2->stats();
-    stats_.http2_lost_sync += parser_stats.lost_sync;
-    stats_.http2_orphan_streams += parser_stats.streams.orphan_streams;
-    stats_.http2_dropped_streams +=
-        parser_stats.streams.dropped_streams + parser_stats.streams.undirected_streams;
-  }
+  std::visit(
+      [&]<typename Parser>(Parser& parser) {
+        if constexpr (!std::is_same_v<Parser, std::monostate>) {
+          using Protocol = Protocols::ProtocolOfParser<Parser>;
+          parser.on_close(timestamp_ns);
+          drain<Protocol>(conn, parser);
+          Protocol::count_closed(parser, counters<Protocol>());
+        }
+      },
+      conn.parser);
   lru_.erase(conn.lru_position);
   connections_.erase(it);
 }

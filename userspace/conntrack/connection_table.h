@@ -9,7 +9,10 @@
 #include <functional>
 #include <list>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -17,8 +20,7 @@
 #include "userspace/common/connection_types.h"
 #include "userspace/conntrack/endpoint.h"
 #include "userspace/conntrack/protocols.h"
-#include "userspace/protocols/http1/connection_parser.h"
-#include "userspace/protocols/http2/connection_parser.h"
+#include "userspace/protocols/connection_view.h"
 #include "userspace/spans/span.h"
 
 namespace ztrace::conntrack {
@@ -37,21 +39,6 @@ struct ConnectionKeyHash {
   }
 };
 
-// What span builders need to know about the connection an exchange travelled on.
-struct ConnectionView {
-  uint32_t pid = 0;
-  int32_t fd = 0;
-  uint64_t generation = 0;  // with pid and fd: which connection (as the kernel names it)
-  uint32_t last_tid = 0;    // thread of the latest syscall seen on the connection
-  Role role = Role::kUnknown;
-  Endpoint local;
-  Endpoint remote;
-  bool tls = false;  // plaintext of a TLS session (captured by the Go probes), not the socket
-  // Resolved when the connection is first seen, while the process surely still exists
-  // (a short-lived client may be gone by the time its last response is parsed).
-  std::shared_ptr<const spans::Resource> resource;
-};
-
 struct ConnectionTableStats {
   uint64_t connections_opened = 0;
   uint64_t connections_closed = 0;
@@ -59,25 +46,36 @@ struct ConnectionTableStats {
   uint64_t connections_active = 0;
   uint64_t lost_bytes = 0;           // pieces lost before userspace: fed as gaps
   uint64_t out_of_order_pieces = 0;  // behind the stream position: ignored
-  uint64_t non_http_connections = 0;
-  uint64_t orphan_responses = 0;
-  uint64_t truncated_messages = 0;
-  uint64_t lost_sync_messages = 0;  // framing lost in a gap: skipped until a message start
-  uint64_t dropped_exchanges = 0;   // parser bounds (pending requests) exceeded
-  uint64_t http2_connections = 0;
-  uint64_t http2_lost_sync = 0;        // HTTP/2 framing lost to uncaptured bytes
-  uint64_t http2_orphan_streams = 0;   // streams whose request was not seen (joined mid-way)
-  uint64_t http2_dropped_streams = 0;  // parser bounds exceeded, or direction never known
+  uint64_t stream_contexts = 0;      // kernel contexts of HTTP/2 streams (injected, Go gRPC)
+  uint64_t stream_contexts_evicted = 0;  // never claimed by an exchange (bound reached)
+  Protocols::Counters protocols;
+
+  template <typename Protocol>
+  const typename Protocol::Counters& of() const {
+    return std::get<typename Protocol::Counters>(protocols);
+  }
+  template <typename Visit>
+  void for_each(Visit&& visit) const {
+    visit("opened", connections_opened);
+    visit("closed", connections_closed);
+    visit("active", connections_active);
+    visit("evicted", connections_evicted);
+    visit("lost_bytes", lost_bytes);
+    visit("out_of_order", out_of_order_pieces);
+    visit("stream_contexts", stream_contexts);
+    visit("stream_contexts_evicted", stream_contexts_evicted);
+  }
 };
 
 class ConnectionTable {
  public:
-  // `context`: the kernel's trace context of the request (nullptr when none was captured,
-  // e.g. the second of two requests pipelined in one syscall).
-  using ExchangeSink = std::function<void(const ConnectionView&, http1::Exchange&&,
-                                          const zt_trace_context* context)>;
-  // One HTTP/2 stream's exchange (the kernel makes no trace context for HTTP/2).
-  using Http2ExchangeSink = std::function<void(const ConnectionView&, http2::Exchange&&)>;
+  // An exchange of any protocol. `context`: the kernel's trace context of its request (nullptr
+  // when none was captured, e.g. the second of two requests pipelined in one syscall).
+  // Returns false when the exchange made no span (counted as the protocol's
+  // exchanges_without_span).
+  using ExchangeSink =
+      std::function<bool(const protocols::ConnectionView&, Protocols::ExchangeRef exchange,
+                         const zt_trace_context* context)>;
   using ResourceResolver = std::function<std::shared_ptr<const spans::Resource>(uint32_t pid)>;
   // A served request's traceparent, as soon as its head is parsed (before the calls it
   // causes complete). `kernel_context`: what the kernel made of the request (nullptr: none).
@@ -90,12 +88,14 @@ class ConnectionTable {
   };
 
   ConnectionTable(Options options, ExchangeSink sink, ResourceResolver resolve_resource,
-                  ServerHeadSink on_server_head = nullptr, Http2ExchangeSink http2_sink = nullptr);
+                  ServerHeadSink on_server_head = nullptr);
   ~ConnectionTable();
 
   void on_data(const zt_data_event& event);
   void on_open(const zt_conn_event& event);
   void on_close(const zt_conn_event& event);
+  // The kernel's context of an HTTP/2 stream, sent before the stream's bytes.
+  void on_stream_context(const zt_h2_stream_event& event);
   // Ends the process's connections; returns their fds (what the kernel cached about them).
   std::vector<int32_t> on_process_exit(uint32_t pid, uint64_t timestamp_ns);
   // Closes connections without activity since `now_ns - idle_timeout_ns`.
@@ -112,19 +112,43 @@ class ConnectionTable {
   void close(std::unordered_map<ConnectionKey, std::unique_ptr<Connection>,
                                 ConnectionKeyHash>::iterator it,
              uint64_t timestamp_ns);
+  void choose_protocol(Connection& conn, std::string_view first_bytes);
   void drain(Connection& conn);
-  void drain_http1(Connection& conn, http1::ConnectionParser& parser);
-  void drain_http2(Connection& conn, http2::ConnectionParser& parser);
+  template <typename Protocol>
+  void drain(Connection& conn, typename Protocol::Parser& parser);
+  std::optional<zt_trace_context> take_kernel_context(Connection& conn,
+                                                      protocols::KernelContextKey key);
+  const zt_trace_context* find_kernel_context(const Connection& conn,
+                                              protocols::KernelContextKey key) const;
+  template <typename Protocol>
+  typename Protocol::Counters& counters() {
+    return std::get<typename Protocol::Counters>(stats_.protocols);
+  }
   void touch(Connection& conn, uint64_t timestamp_ns);
 
   const Options options_;
   ExchangeSink sink_;
-  Http2ExchangeSink http2_sink_;
   ResourceResolver resolve_resource_;
   ServerHeadSink on_server_head_;
   std::unordered_map<ConnectionKey, std::unique_ptr<Connection>, ConnectionKeyHash> connections_;
   Lru lru_;
   ConnectionTableStats stats_;
+
+  // Contexts the kernel made for HTTP/2 streams, until the stream's exchange takes its own
+  // (the event comes before the stream's bytes). Bounded, oldest dropped.
+  struct StreamKey {
+    ConnectionKey connection;
+    uint32_t stream_id = 0;
+    bool operator==(const StreamKey&) const = default;
+  };
+  struct StreamKeyHash {
+    size_t operator()(const StreamKey& k) const {
+      return ConnectionKeyHash()(k.connection) ^ (uint64_t{k.stream_id} << 17);
+    }
+  };
+  static constexpr size_t kMaxStreamContexts = 16384;
+  std::unordered_map<StreamKey, zt_trace_context, StreamKeyHash> stream_contexts_;
+  std::deque<StreamKey> stream_context_order_;
 };
 
 }  // namespace ztrace::conntrack

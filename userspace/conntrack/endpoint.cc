@@ -25,11 +25,11 @@ std::string format_address(uint16_t family, const uint8_t (&addr)[16]) {
 
 }  // namespace
 
-Endpoint local_endpoint(const zt_tuple& tuple) {
+protocols::Endpoint local_endpoint(const zt_tuple& tuple) {
   return {format_address(tuple.family, tuple.local_addr), tuple.local_port};
 }
 
-Endpoint remote_endpoint(const zt_tuple& tuple) {
+protocols::Endpoint remote_endpoint(const zt_tuple& tuple) {
   return {format_address(tuple.family, tuple.remote_addr), tuple.remote_port};
 }
 

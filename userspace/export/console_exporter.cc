@@ -4,6 +4,8 @@
 #include <string_view>
 #include <variant>
 
+#include "userspace/spans/semconv.h"
+
 namespace ztrace::exporter {
 
 namespace {
@@ -29,15 +31,16 @@ std::string ConsoleExporter::format_line(const spans::Span& span) {
   line += ' ';
   line += span.name;
   // HTTP span names are "METHOD" or "METHOD route"; the concrete path adds what was called.
-  if (const std::string* path = find_string(span.attributes, "url.path");
+  if (const std::string* path = find_string(span.attributes, semconv::url::kUrlPath);
       path != nullptr && span.name.find(*path) == std::string::npos) {
     line += ' ';
     line += *path;
   }
-  if (const int64_t* status = find_int(span.attributes, "http.response.status_code")) {
+  if (const int64_t* status = find_int(span.attributes, semconv::http::kHttpResponseStatusCode)) {
     line += ' ';
     line += std::to_string(*status);
-  } else if (const int64_t* grpc_status = find_int(span.attributes, "rpc.grpc.status_code")) {
+  } else if (const int64_t* grpc_status =
+                 find_int(span.attributes, semconv::rpc::kRpcGrpcStatusCode)) {
     line += " grpc=";
     line += std::to_string(*grpc_status);
   }
@@ -62,8 +65,8 @@ std::string ConsoleExporter::format_line(const spans::Span& span) {
   const std::string* service = nullptr;
   const int64_t* pid = nullptr;
   if (span.resource) {
-    service = find_string(span.resource->attributes, "service.name");
-    pid = find_int(span.resource->attributes, "process.pid");
+    service = find_string(span.resource->attributes, semconv::service::kServiceName);
+    pid = find_int(span.resource->attributes, semconv::process::kProcessPid);
   }
   line += service != nullptr ? *service : std::string("unknown_service");
   if (pid != nullptr) {

@@ -21,15 +21,21 @@ bool copy_event(std::span<const uint8_t> bytes, size_t min_size, Event* out) {
 EventPipeline::EventPipeline(EventPipelineOptions options, const spans::KernelClock& clock,
                              process::ProcessTable& processes, exporter::ExportPipeline& exporter,
                              ProcessHooks hooks)
-    : http_spans_(options.http, clock),
-      http2_spans_({options.http.capture_url_query}, clock),
+    : span_builders_(conntrack::Protocols::make_span_builders(options.spans, clock)),
       processes_(processes),
       exporter_(exporter),
       hooks_(std::move(hooks)),
       connections_(
           options.connections,
-          [this](const conntrack::ConnectionView& view, http1::Exchange&& exchange,
-                 const zt_trace_context* context) { on_exchange(view, exchange, context); },
+          [this](const protocols::ConnectionView& view, conntrack::Protocols::ExchangeRef exchange,
+                 const zt_trace_context* context) {
+            return std::visit(
+                [&]<typename Exchange>(Exchange* one) {
+                  using Protocol = conntrack::Protocols::ProtocolOfExchange<Exchange>;
+                  return on_exchange<Protocol>(view, *one, context);
+                },
+                exchange);
+          },
           [this](uint32_t pid) {
             auto resource = processes_.get(pid);
             if (hooks_.on_resource) hooks_.on_resource(pid, *resource);
@@ -38,9 +44,6 @@ EventPipeline::EventPipeline(EventPipelineOptions options, const spans::KernelCl
           [this](uint32_t pid, const zt_trace_context* kernel_context,
                  const std::string& traceparent) {
             on_server_head(pid, kernel_context, traceparent);
-          },
-          [this](const conntrack::ConnectionView& view, http2::Exchange&& exchange) {
-            on_http2_exchange(view, exchange);
           }) {}
 
 void EventPipeline::on_server_head(uint32_t pid, const zt_trace_context* kernel_context,
@@ -70,88 +73,45 @@ void EventPipeline::correct_trace(const uint8_t (&kernel_trace_id)[16],
       trace_corrections_.erase(trace_correction_order_.front());
       trace_correction_order_.pop_front();
     }
-    ++stats_.trace_corrections;
+    ++stats_.spans.trace_corrections;
   }
 }
 
-void EventPipeline::on_exchange(const conntrack::ConnectionView& view,
-                                const http1::Exchange& exchange, const zt_trace_context* context) {
-  // Nothing known about the request (its start was not captured): no span beats a garbage one.
-  if (exchange.request.method.empty()) {
-    ++stats_.exchanges_without_request_line;
-    return;
-  }
-  ++stats_.link_outcomes[context ? context->origin : uint8_t{ZT_CTX_NONE}];
+template <typename Protocol>
+bool EventPipeline::on_exchange(const protocols::ConnectionView& view,
+                                const typename Protocol::Exchange& exchange,
+                                const zt_trace_context* context) {
   std::optional<spans::TraceParent> header;
-  if (!exchange.request.traceparent.empty()) {
-    header = spans::parse_traceparent(exchange.request.traceparent);
+  if (const std::string_view traceparent = Protocol::traceparent(exchange); !traceparent.empty()) {
+    header = spans::parse_traceparent(traceparent);
   }
   const bool forwarded =
       header && view.role != Role::kServer && was_received_by(view.pid, header->parent_span_id);
-  submit(http_spans_.build(view, exchange, view.resource, context, header ? &*header : nullptr,
-                           forwarded));
-}
-
-void EventPipeline::on_h2_stream_context(const zt_h2_stream_event& event) {
-  const StreamKey key{event.pid, event.fd, event.generation, event.stream_id};
-  // A write retried after EAGAIN is walked again: the latest context is the one injected.
-  h2_stream_contexts_[key] = event.trace;
-  h2_stream_context_order_.push_back(key);
-  ++stats_.h2_stream_contexts;
-  while (h2_stream_context_order_.size() > kMaxH2StreamContexts) {
-    stats_.h2_stream_contexts_evicted +=
-        h2_stream_contexts_.erase(h2_stream_context_order_.front());
-    h2_stream_context_order_.pop_front();
-  }
-}
-
-std::optional<zt_trace_context> EventPipeline::take_h2_stream_context(
-    const conntrack::ConnectionView& view, uint32_t stream_id) {
-  // Client streams: what the kernel injected. Server streams: what the Go gRPC probes made
-  // where the stream's headers were decoded (the context its calls carry on).
-  if (h2_stream_contexts_.empty()) return std::nullopt;
-  auto it = h2_stream_contexts_.find({view.pid, view.fd, view.generation, stream_id});
-  if (it == h2_stream_contexts_.end()) return std::nullopt;
-  zt_trace_context context = it->second;
-  h2_stream_contexts_.erase(it);
-  return context;
-}
-
-void EventPipeline::on_http2_exchange(const conntrack::ConnectionView& view,
-                                      const http2::Exchange& exchange) {
-  const std::optional<zt_trace_context> context = take_h2_stream_context(view, exchange.stream_id);
-  std::optional<spans::TraceParent> header;
-  if (const std::string* tp = exchange.request.headers.find("traceparent")) {
-    header = spans::parse_traceparent(*tp);
-  }
-  const bool forwarded =
-      header && view.role != Role::kServer && was_received_by(view.pid, header->parent_span_id);
-  std::optional<spans::Span> span = http2_spans_.build(view, exchange, header ? &*header : nullptr,
-                                                       forwarded, context ? &*context : nullptr);
-  if (!span) {
-    ++stats_.http2_exchanges_without_path;
-    return;
-  }
+  const auto& builder = std::get<typename Protocol::SpanBuilder>(span_builders_);
+  std::optional<spans::Span> span =
+      builder.build({view, context, header ? &*header : nullptr, forwarded}, exchange);
+  if (!span) return false;
   ++stats_.link_outcomes[context ? context->origin : uint8_t{ZT_CTX_NONE}];
   submit(std::move(*span));
+  return true;
 }
 
-void EventPipeline::submit(spans::Span span) {
+void EventPipeline::submit(spans::Span&& span) {
   if (!trace_corrections_.empty()) {
     auto it = trace_corrections_.find(span.trace_id);
     if (it != trace_corrections_.end()) span.trace_id = it->second;
   }
   if (!(span.trace_flags & ZT_TRACE_FLAG_SAMPLED)) {
-    ++stats_.spans_unsampled;
+    ++stats_.spans.unsampled;
     return;
   }
   exporter_.submit(std::move(span));
-  ++stats_.spans_built;
+  ++stats_.spans.built;
 }
 
 void EventPipeline::handle(std::span<const uint8_t> bytes) {
   if (bytes.empty()) {
-    ++stats_.malformed_events;
+    ++stats_.events.malformed;
     return;
   }
   switch (bytes[0]) {
@@ -163,10 +123,10 @@ void EventPipeline::handle(std::span<const uint8_t> bytes) {
       if (bytes.size() < kHeaderBytes || bytes.size() > sizeof(zt_data_event) ||
           reinterpret_cast<uintptr_t>(bytes.data()) % alignof(zt_data_event) != 0 ||
           event->captured_bytes > bytes.size() - kHeaderBytes) {
-        ++stats_.malformed_events;
+        ++stats_.events.malformed;
         return;
       }
-      ++stats_.data_events;
+      ++stats_.events.data;
       connections_.on_data(*event);
       return;
     }
@@ -174,10 +134,10 @@ void EventPipeline::handle(std::span<const uint8_t> bytes) {
     case ZT_EVENT_CONN_CLOSE: {
       zt_conn_event event;
       if (!copy_event(bytes, sizeof(event), &event)) {
-        ++stats_.malformed_events;
+        ++stats_.events.malformed;
         return;
       }
-      ++stats_.connection_events;
+      ++stats_.events.connection;
       if (bytes[0] == ZT_EVENT_CONN_OPEN) {
         connections_.on_open(event);
       } else {
@@ -188,20 +148,20 @@ void EventPipeline::handle(std::span<const uint8_t> bytes) {
     case ZT_EVENT_H2_STREAM_CONTEXT: {
       zt_h2_stream_event event;
       if (!copy_event(bytes, sizeof(event), &event)) {
-        ++stats_.malformed_events;
+        ++stats_.events.malformed;
         return;
       }
-      on_h2_stream_context(event);
+      connections_.on_stream_context(event);
       return;
     }
     case ZT_EVENT_PROC_EXEC:
     case ZT_EVENT_PROC_EXIT: {
       zt_proc_event event{};
       if (!copy_event(bytes, offsetof(zt_proc_event, filename), &event)) {
-        ++stats_.malformed_events;
+        ++stats_.events.malformed;
         return;
       }
-      ++stats_.process_events;
+      ++stats_.events.process;
       // The old image's connections end with it (CLOEXEC) or at exit.
       const std::vector<int32_t> socket_fds =
           connections_.on_process_exit(event.pid, event.timestamp_ns);
@@ -213,7 +173,7 @@ void EventPipeline::handle(std::span<const uint8_t> bytes) {
       return;
     }
     default:
-      ++stats_.malformed_events;
+      ++stats_.events.malformed;
   }
 }
 

@@ -14,10 +14,10 @@
 #include <unordered_map>
 
 #include "userspace/conntrack/connection_table.h"
+#include "userspace/conntrack/protocols.h"
 #include "userspace/export/export_pipeline.h"
-#include "userspace/pipeline/http2_span_builder.h"
-#include "userspace/pipeline/http_span_builder.h"
 #include "userspace/process/process_table.h"
+#include "userspace/protocols/protocol.h"
 #include "userspace/spans/clock.h"
 #include "userspace/spans/trace_context.h"
 
@@ -25,7 +25,7 @@ namespace ztrace::pipeline {
 
 struct EventPipelineOptions {
   conntrack::ConnectionTable::Options connections;
-  HttpSpanOptions http;
+  protocols::SpanOptions spans;
 };
 
 // Process lifecycle, for the agent's selection rules and kernel-side cleanup.
@@ -38,21 +38,40 @@ struct ProcessHooks {
   std::function<void(uint32_t pid, const spans::Resource& resource)> on_resource;
 };
 
+struct EventCounts {
+  uint64_t data = 0;
+  uint64_t connection = 0;
+  uint64_t process = 0;
+  uint64_t malformed = 0;  // too short for their type, or unknown type
+
+  template <typename Visit>
+  void for_each(Visit&& visit) const {
+    visit("data", data);
+    visit("conn", connection);
+    visit("proc", process);
+    visit("malformed", malformed);
+  }
+};
+
+struct SpanCounts {
+  uint64_t built = 0;
+  uint64_t unsampled = 0;          // the incoming context said not sampled: not exported
+  uint64_t trace_corrections = 0;  // kernel traces moved to a header it could not see
+
+  template <typename Visit>
+  void for_each(Visit&& visit) const {
+    visit("built", built);
+    visit("unsampled", unsampled);
+    visit("trace_corrections", trace_corrections);
+  }
+};
+
 struct EventPipelineStats {
-  uint64_t data_events = 0;
-  uint64_t connection_events = 0;
-  uint64_t process_events = 0;
-  uint64_t malformed_events = 0;  // too short for their type, or unknown type
-  uint64_t spans_built = 0;
-  uint64_t exchanges_without_request_line = 0;  // start of the request not captured
-  uint64_t http2_exchanges_without_path = 0;    // :path unknown (joined mid-way) or absent
-  uint64_t spans_unsampled = 0;             // the incoming context said not sampled: not exported
-  uint64_t trace_corrections = 0;           // kernel traces moved to a header it could not see
-  uint64_t h2_stream_contexts = 0;          // kernel contexts of injected HTTP/2 client streams
-  uint64_t h2_stream_contexts_evicted = 0;  // never claimed by a span (bound reached)
+  EventCounts events;
+  SpanCounts spans;
   // Spans by how their context came about (enum zt_context_origin; 0: no kernel context).
   std::array<uint64_t, ZT_CTX_ORIGIN_COUNT> link_outcomes{};
-  conntrack::ConnectionTableStats connections;
+  conntrack::ConnectionTableStats connections;  // and each protocol's counters
 };
 
 class EventPipeline {
@@ -69,20 +88,17 @@ class EventPipeline {
   EventPipelineStats stats() const;
 
  private:
-  void on_exchange(const conntrack::ConnectionView& view, const http1::Exchange& exchange,
-                   const zt_trace_context* context);
-  void on_http2_exchange(const conntrack::ConnectionView& view, const http2::Exchange& exchange);
-  void submit(spans::Span span);
+  // False when the exchange made no span.
+  template <typename Protocol>
+  bool on_exchange(const protocols::ConnectionView& view,
+                   const typename Protocol::Exchange& exchange, const zt_trace_context* context);
+  void submit(spans::Span&& span);
   bool was_received_by(uint32_t pid, const spans::SpanId& parent_span_id) const;
   void on_server_head(uint32_t pid, const zt_trace_context* kernel_context,
                       const std::string& traceparent);
   void correct_trace(const uint8_t (&kernel_trace_id)[16], const spans::TraceParent& header);
-  void on_h2_stream_context(const zt_h2_stream_event& event);
-  std::optional<zt_trace_context> take_h2_stream_context(const conntrack::ConnectionView& view,
-                                                         uint32_t stream_id);
 
-  HttpSpanBuilder http_spans_;
-  Http2SpanBuilder http2_spans_;
+  conntrack::Protocols::SpanBuilders span_builders_;
   process::ProcessTable& processes_;
   exporter::ExportPipeline& exporter_;
   ProcessHooks hooks_;
@@ -104,25 +120,6 @@ class EventPipeline {
   };
   std::unordered_map<spans::TraceId, spans::TraceId, TraceIdHash> trace_corrections_;
   std::deque<spans::TraceId> trace_correction_order_;
-  // Contexts the kernel injected into HTTP/2 client streams, until the stream's span is built
-  // (the event comes before the stream's bytes). Bounded, oldest dropped.
-  struct StreamKey {
-    uint32_t pid = 0;
-    int32_t fd = 0;
-    uint64_t generation = 0;
-    uint32_t stream_id = 0;
-    bool operator==(const StreamKey&) const = default;
-  };
-  struct StreamKeyHash {
-    size_t operator()(const StreamKey& k) const {
-      return std::hash<uint64_t>()((uint64_t{k.pid} << 32 | static_cast<uint32_t>(k.fd)) ^
-                                   (k.generation * 0x9e3779b97f4a7c15ull) ^
-                                   (uint64_t{k.stream_id} << 17));
-    }
-  };
-  static constexpr size_t kMaxH2StreamContexts = 16384;
-  std::unordered_map<StreamKey, zt_trace_context, StreamKeyHash> h2_stream_contexts_;
-  std::deque<StreamKey> h2_stream_context_order_;
 };
 
 }  // namespace ztrace::pipeline

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "userspace/process/secret_scrubber.h"
+#include "userspace/spans/semconv.h"
 
 namespace ztrace::process {
 
@@ -193,9 +194,10 @@ spans::Resource minimal_resource(pid_t pid, const ResourceOptions& options) {
     while (!comm->empty() && comm->back() == '\n') comm->pop_back();
     if (!comm->empty()) service_name = std::move(*comm);
   }
-  resource.attributes.push_back({"service.name", std::move(service_name)});
-  if (!options.host_name.empty()) resource.attributes.push_back({"host.name", options.host_name});
-  resource.attributes.push_back({"process.pid", static_cast<int64_t>(pid)});
+  resource.attributes.push_back({semconv::service::kServiceName, std::move(service_name)});
+  if (!options.host_name.empty())
+    resource.attributes.push_back({semconv::host::kHostName, options.host_name});
+  resource.attributes.push_back({semconv::process::kProcessPid, static_cast<int64_t>(pid)});
   return resource;
 }
 
@@ -288,16 +290,17 @@ spans::Resource resource_from_exec(pid_t pid, std::string_view exe_path, std::st
   const std::string exe_name(base_name(exe_path));
   spans::Resource resource;
   spans::Attributes& attributes = resource.attributes;
-  attributes.push_back({"service.name", exe_name});
-  if (!options.host_name.empty()) attributes.push_back({"host.name", options.host_name});
-  attributes.push_back({"process.pid", static_cast<int64_t>(pid)});
-  attributes.push_back({"process.executable.name", exe_name});
-  attributes.push_back({"process.executable.path", std::string(exe_path)});
+  attributes.push_back({semconv::service::kServiceName, exe_name});
+  if (!options.host_name.empty())
+    attributes.push_back({semconv::host::kHostName, options.host_name});
+  attributes.push_back({semconv::process::kProcessPid, static_cast<int64_t>(pid)});
+  attributes.push_back({semconv::process::kProcessExecutableName, exe_name});
+  attributes.push_back({semconv::process::kProcessExecutablePath, std::string(exe_path)});
   if (const std::vector<std::string> args = split_nul(argv); !args.empty()) {
-    attributes.push_back({"process.command_line", scrub_command_line(args)});
+    attributes.push_back({semconv::process::kProcessCommandLine, scrub_command_line(args)});
   }
   if (std::string_view runtime = runtime_from_executable_name(exe_name); !runtime.empty()) {
-    attributes.push_back({"process.runtime.name", std::string(runtime)});
+    attributes.push_back({semconv::process::kProcessRuntimeName, std::string(runtime)});
   }
   return resource;
 }
@@ -328,35 +331,38 @@ spans::Resource build_resource(pid_t pid, const ResourceOptions& options, bool* 
 
   spans::Resource resource;
   spans::Attributes& attributes = resource.attributes;
-  attributes.push_back({"service.name", exe_name});
+  attributes.push_back({semconv::service::kServiceName, exe_name});
   if (options.add_service_instance_id) {
-    attributes.push_back({"service.instance.id", random_uuid_v4()});
+    attributes.push_back({semconv::service::kServiceInstanceId, random_uuid_v4()});
   }
-  if (!options.host_name.empty()) attributes.push_back({"host.name", options.host_name});
-  attributes.push_back({"process.pid", static_cast<int64_t>(pid)});
-  attributes.push_back({"process.executable.name", exe_name});
-  attributes.push_back({"process.executable.path", *exe_path});
+  if (!options.host_name.empty())
+    attributes.push_back({semconv::host::kHostName, options.host_name});
+  attributes.push_back({semconv::process::kProcessPid, static_cast<int64_t>(pid)});
+  attributes.push_back({semconv::process::kProcessExecutableName, exe_name});
+  attributes.push_back({semconv::process::kProcessExecutablePath, *exe_path});
   if (const auto cmdline =
           read_file(proc_path(options.proc_root, pid, "cmdline"), kMaxCmdlineBytes)) {
     const std::vector<std::string> args = split_nul(*cmdline);
-    if (!args.empty()) attributes.push_back({"process.command_line", scrub_command_line(args)});
+    if (!args.empty())
+      attributes.push_back({semconv::process::kProcessCommandLine, scrub_command_line(args)});
   }
   // The exe link switches early in execve(), argv and then the environment only once the new
   // stack is set up (create_elf_tables): a reader racing an exec sees them empty.
   if (settled != nullptr &&
-      (environment_empty || attributes.back().key != "process.command_line")) {
+      (environment_empty || attributes.back().key != semconv::process::kProcessCommandLine)) {
     *settled = false;
   }
   if (std::string_view runtime = detect_runtime(pid, exe_name, options.proc_root);
       !runtime.empty()) {
-    attributes.push_back({"process.runtime.name", std::string(runtime)});
+    attributes.push_back({semconv::process::kProcessRuntimeName, std::string(runtime)});
   }
   // The user's own resource attributes override detected ones, except that OTEL_SERVICE_NAME
   // takes precedence over service.name in OTEL_RESOURCE_ATTRIBUTES (SDK configuration spec).
   if (env_attributes) {
     for (auto& [key, value] : *env_attributes) put(attributes, key, std::move(value));
   }
-  if (!service_name_from_env.empty()) put(attributes, "service.name", service_name_from_env);
+  if (!service_name_from_env.empty())
+    put(attributes, semconv::service::kServiceName, service_name_from_env);
   return resource;
 }
 

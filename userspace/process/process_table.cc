@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "userspace/spans/semconv.h"
+
 namespace ztrace::process {
 
 namespace {
@@ -11,11 +13,11 @@ namespace {
 std::shared_ptr<const spans::Resource> unidentified_resource(pid_t pid,
                                                              const ResourceOptions& options) {
   auto resource = std::make_shared<spans::Resource>();
-  resource->attributes.push_back({"service.name", std::string("unknown_service")});
+  resource->attributes.push_back({semconv::service::kServiceName, std::string("unknown_service")});
   if (!options.host_name.empty()) {
-    resource->attributes.push_back({"host.name", options.host_name});
+    resource->attributes.push_back({semconv::host::kHostName, options.host_name});
   }
-  resource->attributes.push_back({"process.pid", static_cast<int64_t>(pid)});
+  resource->attributes.push_back({semconv::process::kProcessPid, static_cast<int64_t>(pid)});
   return resource;
 }
 

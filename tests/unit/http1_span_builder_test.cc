@@ -3,13 +3,13 @@
 #include <string>
 #include <variant>
 
-#include "userspace/pipeline/http_span_builder.h"
+#include "userspace/protocols/http1/span_builder.h"
 
-namespace ztrace::pipeline {
+namespace ztrace::http1 {
 namespace {
 
-conntrack::ConnectionView view(Role role) {
-  conntrack::ConnectionView v;
+protocols::ConnectionView view(Role role) {
+  protocols::ConnectionView v;
   v.pid = 10;
   v.role = role;
   v.local = {"10.0.0.1", 8080};
@@ -17,15 +17,15 @@ conntrack::ConnectionView view(Role role) {
   return v;
 }
 
-http1::Exchange exchange(std::string method, std::string target, int status) {
-  http1::Exchange e;
+Exchange exchange(std::string method, std::string target, int status) {
+  Exchange e;
   e.request.method = std::move(method);
   e.request.target = std::move(target);
   e.request.host = "shop.example:8080";
   e.request.user_agent = "curl/8";
   e.request.start_ns = 1000;
   e.request.end_ns = 1100;
-  http1::Response response;
+  Response response;
   response.status_code = status;
   response.start_ns = 1500;
   response.end_ns = 2000;
@@ -46,9 +46,8 @@ int64_t num(const spans::Span& span, std::string_view key) {
 
 TEST_CASE("http spans: server span attributes follow the HTTP conventions", "[pipeline]") {
   spans::KernelClock clock;
-  HttpSpanBuilder builder({}, clock);
-  auto span = builder.build(view(Role::kServer), exchange("GET", "/cart/1?token=s3cret", 200),
-                            nullptr);
+  SpanBuilder builder({}, clock);
+  auto span = *builder.build({view(Role::kServer)}, exchange("GET", "/cart/1?token=s3cret", 200));
   CHECK(span.kind == spans::SpanKind::kServer);
   CHECK(span.name == "GET");
   CHECK(str(span, "http.request.method") == "GET");
@@ -71,10 +70,10 @@ TEST_CASE("http spans: server span attributes follow the HTTP conventions", "[pi
 
 TEST_CASE("http spans: client span targets the peer; query only when configured", "[pipeline]") {
   spans::KernelClock clock;
-  HttpSpanBuilder builder({.capture_url_query = true}, clock);
+  SpanBuilder builder({.capture_url_query = true}, clock);
   auto e = exchange("POST", "http://proxy.example/p?q=1", 201);
   e.request.host.clear();
-  auto span = builder.build(view(Role::kClient), e, nullptr);
+  auto span = *builder.build({view(Role::kClient)}, e);
   CHECK(span.kind == spans::SpanKind::kClient);
   CHECK(str(span, "url.path") == "/p");
   CHECK(str(span, "url.query") == "q=1");
@@ -85,20 +84,22 @@ TEST_CASE("http spans: client span targets the peer; query only when configured"
 
 TEST_CASE("http spans: error status per side", "[pipeline]") {
   spans::KernelClock clock;
-  HttpSpanBuilder builder({}, clock);
+  SpanBuilder builder({}, clock);
   struct Case {
     Role role;
     int status;
     spans::StatusCode expected;
   };
   const Case cases[] = {
-      {Role::kServer, 404, spans::StatusCode::kUnset}, {Role::kServer, 500, spans::StatusCode::kError},
-      {Role::kClient, 404, spans::StatusCode::kError}, {Role::kClient, 503, spans::StatusCode::kError},
+      {Role::kServer, 404, spans::StatusCode::kUnset},
+      {Role::kServer, 500, spans::StatusCode::kError},
+      {Role::kClient, 404, spans::StatusCode::kError},
+      {Role::kClient, 503, spans::StatusCode::kError},
       {Role::kClient, 302, spans::StatusCode::kUnset},
   };
   for (const auto& c : cases) {
     INFO("role " << to_string(c.role) << " status " << c.status);
-    auto span = builder.build(view(c.role), exchange("GET", "/", c.status), nullptr);
+    auto span = *builder.build({view(c.role)}, exchange("GET", "/", c.status));
     CHECK(span.status_code == c.expected);
     if (c.expected == spans::StatusCode::kError) {
       CHECK(str(span, "error.type") == std::to_string(c.status));
@@ -108,23 +109,35 @@ TEST_CASE("http spans: error status per side", "[pipeline]") {
 
 TEST_CASE("http spans: unknown methods and missing responses", "[pipeline]") {
   spans::KernelClock clock;
-  HttpSpanBuilder builder({}, clock);
-  auto span = builder.build(view(Role::kServer), exchange("PURGE", "/x", 200), nullptr);
+  SpanBuilder builder({}, clock);
+  auto span = *builder.build({view(Role::kServer)}, exchange("PURGE", "/x", 200));
   CHECK(span.name == "HTTP");
   CHECK(str(span, "http.request.method") == "_OTHER");
   CHECK(str(span, "http.request.method_original") == "PURGE");
 
   auto no_response = exchange("GET", "/y", 200);
   no_response.response.reset();
-  span = builder.build(view(Role::kClient), no_response, nullptr);
+  span = *builder.build({view(Role::kClient)}, no_response);
   CHECK(span.status_code == spans::StatusCode::kError);
   CHECK(num(span, "http.response.status_code") == -1);
 
   auto unknown_status = exchange("GET", "/z", 0);
   unknown_status.response->truncated = true;
-  span = builder.build(view(Role::kServer), unknown_status, nullptr);
+  span = *builder.build({view(Role::kServer)}, unknown_status);
   CHECK(num(span, "http.response.status_code") == -1);
   CHECK(span.status_code == spans::StatusCode::kUnset);
 }
 
-}  // namespace ztrace::pipeline
+TEST_CASE("http spans: none without a request line; host names lose their user part",
+          "[pipeline]") {
+  spans::KernelClock clock;
+  SpanBuilder builder({}, clock);
+  auto lost_start = exchange("", "", 200);  // the request began in uncaptured bytes
+  CHECK_FALSE(builder.build({view(Role::kServer)}, lost_start));
+
+  auto with_user = exchange("GET", "/", 200);
+  with_user.request.host = "user@[::1]:8080";
+  CHECK(str(*builder.build({view(Role::kClient)}, with_user), "server.address") == "::1");
+}
+
+}  // namespace ztrace::http1

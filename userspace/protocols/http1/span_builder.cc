@@ -1,0 +1,96 @@
+#include "userspace/protocols/http1/span_builder.h"
+
+#include <algorithm>
+#include <string>
+#include <string_view>
+
+#include "userspace/protocols/span_conventions.h"
+#include "userspace/spans/semconv.h"
+
+namespace ztrace::http1 {
+namespace {
+
+using namespace semconv;
+using spans::StatusCode;
+
+struct SplitTarget {
+  std::string_view path;
+  std::string_view query;
+};
+
+// origin-form "/p?q" or absolute-form "http://host/p?q" (requests to proxies).
+SplitTarget split_target(std::string_view target) {
+  if (auto scheme = target.find("://"); scheme != std::string_view::npos && target[0] != '/') {
+    auto path_start = target.find('/', scheme + 3);
+    target = path_start == std::string_view::npos ? "/" : target.substr(path_start);
+  }
+  auto fragment = target.find('#');
+  if (fragment != std::string_view::npos) target = target.substr(0, fragment);
+  auto question = target.find('?');
+  if (question == std::string_view::npos) return {target, {}};
+  return {target.substr(0, question), target.substr(question + 1)};
+}
+
+void set_request_attributes(spans::Span& span, const Request& request, bool server, bool tls,
+                            const protocols::SpanOptions& options) {
+  const bool known_method = protocols::is_known_http_method(request.method);
+  span.name = known_method ? request.method : "HTTP";
+  span.set(http::kHttpRequestMethod, known_method ? request.method : "_OTHER");
+  if (!known_method) span.set(http::kHttpRequestMethodOriginal, request.method);
+
+  SplitTarget target = split_target(request.target);
+  span.set(url::kUrlPath, std::string(target.path));
+  if (options.capture_url_query && !target.query.empty()) {
+    span.set(url::kUrlQuery, std::string(target.query));
+  }
+  if (server) span.set(url::kUrlScheme, std::string(tls ? "https" : "http"));
+}
+
+// The response's status and the span's status; returns when the exchange ended.
+uint64_t set_response_attributes(spans::Span& span, const Exchange& exchange, bool server) {
+  // A truncated response may have lost its status line: its status is unknown, not 0.
+  if (exchange.response && exchange.response->status_code == 0) return exchange.response->end_ns;
+  if (!exchange.response) {
+    span.status_code = StatusCode::kError;
+    span.status_message = "connection closed before a response";
+    span.set(error::kErrorType, std::string("ztrace.no_response"));
+    return exchange.request.end_ns;
+  }
+  const Response& response = *exchange.response;
+  span.set(http::kHttpResponseStatusCode, int64_t{response.status_code});
+  // Servers own 5xx; for a client every 4xx/5xx is a failed call.
+  const bool error = response.status_code >= 500 || (!server && response.status_code >= 400);
+  if (error) {
+    span.status_code = StatusCode::kError;
+    span.set(error::kErrorType, std::to_string(response.status_code));
+  }
+  return response.end_ns;
+}
+
+}  // namespace
+
+std::optional<spans::Span> SpanBuilder::build(const protocols::ExchangeContext& context,
+                                              const Exchange& exchange) const {
+  const Request& request = exchange.request;
+  if (request.method.empty()) return std::nullopt;
+  const protocols::ConnectionView& connection = context.connection;
+  const bool server = connection.role == Role::kServer;
+  std::optional<spans::Span> result;  // built in place: returned without a move
+  spans::Span& span = result.emplace();
+  protocols::start_span(context, span);
+  set_request_attributes(span, request, server, connection.tls, options_);
+  protocols::set_endpoint_attributes(span, connection, request.host);
+  span.set(network::kNetworkProtocolVersion,
+           std::string(request.version_minor == 0 ? "1.0" : "1.1"));
+  if (!request.user_agent.empty()) span.set(user_agent::kUserAgentOriginal, request.user_agent);
+
+  const uint64_t end_ns = set_response_attributes(span, exchange, server);
+  if (request.truncated || (exchange.response && exchange.response->truncated)) {
+    span.set(extension::kZtraceCaptureTruncated, true);
+  }
+  span.start_time_unix_nano = clock_.to_unix_ns(request.start_ns);
+  span.end_time_unix_nano = clock_.to_unix_ns(std::max(end_ns, request.start_ns));
+  return result;
+}
+
+}  // namespace ztrace::http1

@@ -1,0 +1,194 @@
+#include "userspace/protocols/http2/span_builder.h"
+
+#include <algorithm>
+#include <charconv>
+#include <string>
+#include <string_view>
+
+#include "userspace/protocols/span_conventions.h"
+#include "userspace/spans/semconv.h"
+
+namespace ztrace::http2 {
+namespace {
+
+using namespace semconv;
+using spans::StatusCode;
+
+std::string_view value_or_empty(const HeaderBlock& block, std::string_view name) {
+  const std::string* v = block.find(name);
+  return v ? std::string_view(*v) : std::string_view();
+}
+
+bool is_grpc_content_type(std::string_view ct) { return ct.starts_with("application/grpc"); }
+
+// grpc-status from the trailers, or from the headers of a trailers-only response.
+std::optional<int> grpc_status(const Message& response) {
+  const std::string* v = nullptr;
+  if (response.trailers) v = response.trailers->find("grpc-status");
+  if (!v) v = response.headers.find("grpc-status");
+  if (!v) return std::nullopt;
+  int code = -1;
+  auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), code);
+  if (ec != std::errc() || end != v->data() + v->size() || code < 0 || code > 16) {
+    return std::nullopt;
+  }
+  return code;
+}
+
+// grpc-message is percent-encoded (gRPC over HTTP/2 spec, "Responses"); a malformed escape is
+// kept as is.
+std::string percent_decode(std::string_view in) {
+  std::string out;
+  out.reserve(in.size());
+  const auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '%' && i + 2 < in.size() && hex(in[i + 1]) >= 0 && hex(in[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(hex(in[i + 1]) << 4 | hex(in[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(in[i]);
+    }
+  }
+  return out;
+}
+
+// OTel gRPC conventions: a server owns only the codes that mean it failed.
+bool is_server_error(int code) {
+  return code == 2 || code == 4 || code == 12 || code == 13 || code == 14 || code == 15;
+}
+
+std::string_view outcome_error_type(StreamOutcome outcome) {
+  switch (outcome) {
+    case StreamOutcome::kReset:
+      return "ztrace.http2.stream_reset";
+    case StreamOutcome::kRefused:
+      return "ztrace.http2.refused";
+    case StreamOutcome::kConnectionClosed:
+      return "ztrace.no_response";
+    default:
+      return "";
+  }
+}
+
+// The RPC conventions: name "{service}/{method}" from :path, status from grpc-status.
+void set_grpc_attributes(spans::Span& span, std::string_view path_and_query,
+                         const Message& response, std::optional<int> status, bool server) {
+  // :path is "/{service}/{method}" (gRPC over HTTP/2 spec).
+  std::string_view p = path_and_query.substr(0, path_and_query.find('?'));
+  if (!p.empty() && p.front() == '/') p.remove_prefix(1);
+  const size_t slash = p.rfind('/');
+  const std::string_view service = slash == std::string_view::npos ? "" : p.substr(0, slash);
+  const std::string_view method = slash == std::string_view::npos ? p : p.substr(slash + 1);
+  span.name = std::string(p);
+  span.set(rpc::kRpcSystem, std::string("grpc"));
+  if (!service.empty()) span.set(rpc::kRpcService, std::string(service));
+  if (!method.empty()) span.set(rpc::kRpcMethod, std::string(method));
+  if (!status) return;
+  span.set(rpc::kRpcGrpcStatusCode, int64_t{*status});
+  if (server ? is_server_error(*status) : *status != 0) {
+    span.status_code = StatusCode::kError;
+    span.status_message = percent_decode(
+        value_or_empty(response.trailers ? *response.trailers : response.headers, "grpc-message"));
+  }
+}
+
+// The HTTP conventions for a request that is not gRPC.
+void set_http_attributes(spans::Span& span, std::string_view path_and_query,
+                         const Exchange& exchange, bool server,
+                         const protocols::SpanOptions& options) {
+  const HeaderBlock& request = exchange.request.headers;
+  const std::string_view method = value_or_empty(request, ":method");
+  const bool known_method = protocols::is_known_http_method(method);
+  span.name = known_method ? std::string(method) : "HTTP";
+  // An unknown method (unseen table entry) is left out, never guessed.
+  if (!method.empty()) {
+    span.set(http::kHttpRequestMethod, known_method ? std::string(method) : "_OTHER");
+    if (!known_method) span.set(http::kHttpRequestMethodOriginal, std::string(method));
+  }
+  const size_t question = path_and_query.find('?');
+  span.set(url::kUrlPath, std::string(path_and_query.substr(0, question)));
+  if (options.capture_url_query && question != std::string_view::npos) {
+    span.set(url::kUrlQuery, std::string(path_and_query.substr(question + 1)));
+  }
+  if (server) {
+    const std::string_view scheme = value_or_empty(request, ":scheme");
+    span.set(url::kUrlScheme, std::string(scheme.empty() ? "http" : scheme));
+  }
+  const std::string_view status_text = value_or_empty(exchange.response.headers, ":status");
+  int status_code = 0;
+  std::from_chars(status_text.data(), status_text.data() + status_text.size(), status_code);
+  if (status_code < 100 || status_code > 599) return;
+  span.set(http::kHttpResponseStatusCode, int64_t{status_code});
+  if (status_code >= 500 || (!server && status_code >= 400)) {
+    span.status_code = StatusCode::kError;
+    span.set(error::kErrorType, std::to_string(status_code));
+  }
+}
+
+// A stream that got no final answer (reset, refused, or cut by the connection's end) is an
+// error, unless gRPC's status says otherwise.
+void set_stream_outcome(spans::Span& span, const Exchange& exchange, bool has_grpc_status) {
+  // The end of a stream whose bytes were partly not captured may just be unseen: what was
+  // seen stands, and no error is invented for it.
+  const bool end_unseen = exchange.outcome == StreamOutcome::kConnectionClosed &&
+                          exchange.truncated && exchange.response.seen;
+  if (exchange.outcome == StreamOutcome::kComplete || has_grpc_status || end_unseen) return;
+  span.status_code = StatusCode::kError;
+  span.set(error::kErrorType, std::string(outcome_error_type(exchange.outcome)));
+  if (exchange.outcome != StreamOutcome::kConnectionClosed) {
+    span.set(extension::kZtraceHttp2ErrorCode, int64_t{exchange.error_code});
+  }
+}
+
+void set_capture_attributes(spans::Span& span, const Exchange& exchange) {
+  const HeaderBlock& request = exchange.request.headers;
+  const std::string_view user_agent = value_or_empty(request, "user-agent");
+  if (!user_agent.empty()) span.set(user_agent::kUserAgentOriginal, std::string(user_agent));
+  if (request.unknown_fields > 0) {
+    span.set(extension::kZtraceHttp2UnknownHeaderFields, int64_t{request.unknown_fields});
+  }
+  if (exchange.truncated || request.values_truncated) {
+    span.set(extension::kZtraceCaptureTruncated, true);
+  }
+}
+
+}  // namespace
+
+std::optional<spans::Span> SpanBuilder::build(const protocols::ExchangeContext& context,
+                                              const Exchange& exchange) const {
+  const Message& request = exchange.request;
+  const Message& response = exchange.response;
+  const std::string* path = request.headers.find(":path");
+  if (!path) return std::nullopt;
+  const bool server = context.connection.role == Role::kServer;
+  std::optional<spans::Span> result;  // built in place: returned without a move
+  spans::Span& span = result.emplace();
+  protocols::start_span(context, span);
+
+  const std::optional<int> status = grpc_status(response);
+  // Any of these is evidence of gRPC; the request's content-type may be an unseen entry.
+  const bool grpc = is_grpc_content_type(value_or_empty(request.headers, "content-type")) ||
+                    is_grpc_content_type(value_or_empty(response.headers, "content-type")) ||
+                    status.has_value();
+  protocols::set_endpoint_attributes(span, context.connection,
+                                     value_or_empty(request.headers, ":authority"));
+  span.set(network::kNetworkProtocolVersion, std::string("2"));
+  if (grpc) {
+    set_grpc_attributes(span, *path, response, status, server);
+  } else {
+    set_http_attributes(span, *path, exchange, server, options_);
+  }
+  set_stream_outcome(span, exchange, grpc && status);
+  set_capture_attributes(span, exchange);
+  const uint64_t end_ns = std::max({request.end_ns, response.end_ns, request.start_ns});
+  span.start_time_unix_nano = clock_.to_unix_ns(request.start_ns);
+  span.end_time_unix_nano = clock_.to_unix_ns(end_ns);
+  return result;
+}
+
+}  // namespace ztrace::http2

@@ -1,0 +1,32 @@
+#pragma once
+
+// HTTP/2 stream exchange → OpenTelemetry span: the HTTP semantic conventions for plain
+// HTTP/2, the RPC conventions for gRPC (content-type application/grpc*).
+
+#include <optional>
+
+#include "userspace/protocols/http2/stitcher.h"
+#include "userspace/protocols/protocol.h"
+#include "userspace/spans/clock.h"
+#include "userspace/spans/span.h"
+
+namespace ztrace::http2 {
+
+class SpanBuilder {
+ public:
+  SpanBuilder(const protocols::SpanOptions& options, const spans::KernelClock& clock)
+      : options_(options), clock_(clock) {}
+
+  // nullopt when the request's :path is not known (the connection was joined mid-way and
+  // the path came from an unseen table entry): no span beats one with an invented name.
+  // The kernel context is that of a client stream whose HEADERS it injected, or of a server
+  // stream the Go gRPC probes saw start.
+  std::optional<spans::Span> build(const protocols::ExchangeContext& context,
+                                   const Exchange& exchange) const;
+
+ private:
+  protocols::SpanOptions options_;
+  const spans::KernelClock& clock_;
+};
+
+}  // namespace ztrace::http2

@@ -1,0 +1,81 @@
+#pragma once
+
+// Attribute names of the OpenTelemetry semantic conventions (schema 1.26.0, the exporter's
+// kSchemaUrl), and ztrace's own, as constants (as opentelemetry-cpp's semconv headers).
+
+#include "userspace/spans/span.h"
+
+namespace ztrace::semconv {
+
+using spans::AttributeKey;
+
+namespace http {
+inline constexpr AttributeKey kHttpRequestMethod = "http.request.method";
+inline constexpr AttributeKey kHttpRequestMethodOriginal = "http.request.method_original";
+inline constexpr AttributeKey kHttpResponseStatusCode = "http.response.status_code";
+}  // namespace http
+
+namespace url {
+inline constexpr AttributeKey kUrlPath = "url.path";
+inline constexpr AttributeKey kUrlQuery = "url.query";
+inline constexpr AttributeKey kUrlScheme = "url.scheme";
+}  // namespace url
+
+namespace server {
+inline constexpr AttributeKey kServerAddress = "server.address";
+inline constexpr AttributeKey kServerPort = "server.port";
+}  // namespace server
+
+namespace client {
+inline constexpr AttributeKey kClientAddress = "client.address";
+inline constexpr AttributeKey kClientPort = "client.port";
+}  // namespace client
+
+namespace network {
+inline constexpr AttributeKey kNetworkPeerAddress = "network.peer.address";
+inline constexpr AttributeKey kNetworkPeerPort = "network.peer.port";
+inline constexpr AttributeKey kNetworkProtocolVersion = "network.protocol.version";
+}  // namespace network
+
+namespace user_agent {
+inline constexpr AttributeKey kUserAgentOriginal = "user_agent.original";
+}  // namespace user_agent
+
+namespace error {
+inline constexpr AttributeKey kErrorType = "error.type";
+}  // namespace error
+
+namespace rpc {
+inline constexpr AttributeKey kRpcSystem = "rpc.system";
+inline constexpr AttributeKey kRpcService = "rpc.service";
+inline constexpr AttributeKey kRpcMethod = "rpc.method";
+inline constexpr AttributeKey kRpcGrpcStatusCode = "rpc.grpc.status_code";
+}  // namespace rpc
+
+// Resource attributes.
+namespace service {
+inline constexpr AttributeKey kServiceName = "service.name";
+inline constexpr AttributeKey kServiceInstanceId = "service.instance.id";
+}  // namespace service
+
+namespace host {
+inline constexpr AttributeKey kHostName = "host.name";
+}  // namespace host
+
+namespace process {
+inline constexpr AttributeKey kProcessPid = "process.pid";
+inline constexpr AttributeKey kProcessExecutableName = "process.executable.name";
+inline constexpr AttributeKey kProcessExecutablePath = "process.executable.path";
+inline constexpr AttributeKey kProcessCommandLine = "process.command_line";
+inline constexpr AttributeKey kProcessRuntimeName = "process.runtime.name";
+}  // namespace process
+
+// ztrace's own attributes: what the capture could not see, which no convention names.
+namespace extension {
+inline constexpr AttributeKey kZtraceCaptureTruncated = "ztrace.capture.truncated";
+inline constexpr AttributeKey kZtraceHttp2ErrorCode = "ztrace.http2.error_code";
+inline constexpr AttributeKey kZtraceHttp2UnknownHeaderFields =
+    "ztrace.http2.unknown_header_fields";
+}  // namespace extension
+
+}  // namespace ztrace::semconv
