@@ -4,9 +4,9 @@
 //   build/bench/otlp_encode_bench [spans]
 //
 // Rows:
-//   encode        OtlpEncoder + SerializeToString only, batches of 512 (one thread).
-//   http/protobuf the whole OtlpExporter: export_spans() (queue copy) on the caller, batching,
-//                 encoding and POST over loopback by libcurl on its sender thread, to a
+//   encode        SpanSerializer + RequestFramer only (the exporter's encoding), batches of 512.
+//   http/protobuf the whole OtlpExporter: on_span() (serialized into its queue) on the caller,
+//                 batching, framing and POST over loopback by libcurl on its sender thread, to a
 //                 discard sink (answers 200 with an empty body) in a forked child process.
 //   http gzip     the same with gzip.
 //   grpc          the same over OTLP/gRPC to a discard TraceService in a forked child.
@@ -262,10 +262,7 @@ Row bench_export(const std::string& name, const std::vector<spans::Span>& spans,
   auto stats = exporter->stats();
   const double cpu0 = cpu_seconds();
   const auto t0 = Clock::now();
-  for (size_t i = 0; i < spans.size(); i += 512) {
-    const size_t n = std::min<size_t>(512, spans.size() - i);
-    exporter->export_spans(std::span(spans).subspan(i, n));
-  }
+  for (const spans::Span& span : spans) exporter->on_span(span);
   exporter->flush();
   Row row{.name = name, .spans = spans.size()};
   row.wall_s = std::chrono::duration<double>(Clock::now() - t0).count();

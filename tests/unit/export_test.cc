@@ -1,5 +1,6 @@
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <catch2/catch_test_macros.hpp>
 #include <chrono>
@@ -14,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "userspace/export/batch_span_processor.h"
 #include "userspace/export/console_exporter.h"
 #include "userspace/export/export_pipeline.h"
 #include "userspace/export/jsonl_exporter.h"
@@ -85,7 +87,7 @@ TEST_CASE("JSONL lines follow the documented schema", "[export]") {
   CHECK(error.empty());
   CHECK(exporter->name() == "jsonl");
   const std::vector<spans::Span> batch = {make_server_span(), make_root_client_span()};
-  CHECK(exporter->export_spans(batch));
+  CHECK(exporter->export_spans(batch) == ExportOutcome::kSuccess);
 
   // Flushed per batch: readable before the exporter closes the file.
   std::ifstream in(path);
@@ -201,14 +203,14 @@ TEST_CASE("console exporter writes one line per span", "[export]") {
   ConsoleExporter exporter(out);
   CHECK(exporter.name() == "console");
   const std::vector<spans::Span> batch = {make_server_span(), make_root_client_span()};
-  CHECK(exporter.export_spans(batch));
+  CHECK(exporter.export_spans(batch) == ExportOutcome::kSuccess);
   const std::string content = read_all(out);
   CHECK(content == ConsoleExporter::format_line(batch[0]) + "\n" +
                        ConsoleExporter::format_line(batch[1]) + "\n");
   std::fclose(out);
 }
 
-// ---------------------------------------------------------------- pipeline
+// ---------------------------------------------------------------- batch processor
 
 // Records span names; optionally blocks every call until released.
 class RecordingExporter final : public SpanExporter {
@@ -249,7 +251,7 @@ class RecordingExporter final : public SpanExporter {
 
   std::string_view name() const noexcept override { return "recording"; }
 
-  bool export_spans(std::span<const spans::Span> batch) noexcept override {
+  ExportOutcome export_spans(std::span<const spans::Span> batch) noexcept override {
     std::unique_lock lock(shared_->mutex);
     shared_->changed.wait(lock, [&] { return shared_->gate_open; });
     const auto delay = shared_->delay_per_batch;
@@ -259,7 +261,7 @@ class RecordingExporter final : public SpanExporter {
     for (const auto& span : batch) shared_->names.push_back(span.name);
     shared_->batch_sizes.push_back(batch.size());
     shared_->changed.notify_all();
-    return !shared_->fail;
+    return shared_->fail ? ExportOutcome::kPermanent : ExportOutcome::kSuccess;
   }
 
   void flush() noexcept override {
@@ -280,39 +282,40 @@ spans::Span named_span(int i) {
   return span;
 }
 
-std::vector<std::unique_ptr<SpanExporter>> exporters_of(
-    std::initializer_list<std::shared_ptr<RecordingExporter::Shared>> shared) {
-  std::vector<std::unique_ptr<SpanExporter>> exporters;
-  for (const auto& s : shared) exporters.push_back(std::make_unique<RecordingExporter>(s));
-  return exporters;
+std::unique_ptr<BatchSpanProcessor> batch_processor(
+    const std::shared_ptr<RecordingExporter::Shared>& shared, BatchOptions options = {}) {
+  return std::make_unique<BatchSpanProcessor>(std::make_unique<RecordingExporter>(shared), options);
 }
 
-TEST_CASE("pipeline drops and counts when the queue is full", "[export]") {
+std::chrono::steady_clock::time_point in(milliseconds delay) {
+  return std::chrono::steady_clock::now() + delay;
+}
+
+TEST_CASE("batch processor drops and counts when the queue is full", "[export]") {
   auto shared = std::make_shared<RecordingExporter::Shared>();
   shared->gate_open = false;  // a stuck backend
-  ExportPipelineOptions options;
-  options.max_queue_spans = 64;
-  options.max_batch_spans = 16;
-  options.batch_delay = milliseconds(10);
-  ExportPipeline pipeline(exporters_of({shared}), options);
+  auto processor = batch_processor(
+      shared, {.max_queue_spans = 64, .max_batch_spans = 16, .batch_delay = milliseconds(10)});
 
   // Spans the worker already holds still count against the bound.
-  for (int i = 0; i < 64; ++i) CHECK(pipeline.submit(named_span(i)));
+  for (int i = 0; i < 64; ++i) CHECK(processor->on_span(named_span(i)) == ExportOutcome::kSuccess);
   std::this_thread::sleep_for(milliseconds(50));  // the worker takes a batch and blocks
   const auto submit_started = std::chrono::steady_clock::now();
-  for (int i = 64; i < 74; ++i) CHECK_FALSE(pipeline.submit(named_span(i)));
+  for (int i = 64; i < 74; ++i) {
+    CHECK(processor->on_span(named_span(i)) == ExportOutcome::kPermanent);
+  }
   CHECK(std::chrono::steady_clock::now() - submit_started < milliseconds(50));  // never blocks
-  CHECK(pipeline.stats().spans_queued == 64);
-  CHECK(pipeline.stats().spans_dropped_queue_full == 10);
+  CHECK(processor->stats().spans_queued == 64);
+  CHECK(processor->stats().spans_dropped_queue_full == 10);
   CHECK(shared->exported() == 0);
 
   shared->open_gate();
   const auto shutdown_started = std::chrono::steady_clock::now();
-  CHECK(pipeline.shutdown(milliseconds(2000)));
+  CHECK(processor->shutdown(in(milliseconds(2000))));
   CHECK(std::chrono::steady_clock::now() - shutdown_started < milliseconds(2000));
-  CHECK(pipeline.stats().spans_exported == 64);
-  CHECK(pipeline.stats().export_failures == 0);
-  CHECK(pipeline.stats().spans_dropped_shutdown == 0);
+  CHECK(processor->stats().spans_exported == 64);
+  CHECK(processor->stats().export_failures == 0);
+  CHECK(processor->stats().spans_dropped_shutdown == 0);
   std::lock_guard lock(shared->mutex);
   REQUIRE(shared->names.size() == 64);
   for (int i = 0; i < 64; ++i) CHECK(shared->names[i] == "span-" + std::to_string(i));  // FIFO
@@ -320,83 +323,105 @@ TEST_CASE("pipeline drops and counts when the queue is full", "[export]") {
   CHECK(shared->flushes == 1);
 }
 
-TEST_CASE("pipeline exports a partial batch after the delay", "[export]") {
+TEST_CASE("batch processor exports a partial batch after the delay", "[export]") {
   auto shared = std::make_shared<RecordingExporter::Shared>();
-  ExportPipelineOptions options;
-  options.batch_delay = milliseconds(20);
-  ExportPipeline pipeline(exporters_of({shared}), options);
-  CHECK(pipeline.submit(named_span(1)));
+  auto processor = batch_processor(shared, {.batch_delay = milliseconds(20)});
+  CHECK(processor->on_span(named_span(1)) == ExportOutcome::kSuccess);
   const auto deadline = std::chrono::steady_clock::now() + milliseconds(2000);
   while (shared->exported() == 0 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(milliseconds(5));
   }
   CHECK(shared->exported() == 1);
-  CHECK(pipeline.stats().spans_exported == 1);
+  CHECK(processor->stats().spans_exported == 1);
   CHECK(shared->flush_count() == 0);  // flush is for shutdown
 }
 
-TEST_CASE("pipeline shutdown flushes everything to every exporter", "[export]") {
-  auto first = std::make_shared<RecordingExporter::Shared>();
-  auto second = std::make_shared<RecordingExporter::Shared>();
-  second->fail = true;
-  ExportPipelineOptions options;
-  options.max_batch_spans = 1000;
-  options.batch_delay = milliseconds(10'000);  // only shutdown can push these out promptly
-  ExportPipeline pipeline(exporters_of({first, second}), options);
-  for (int i = 0; i < 250; ++i) CHECK(pipeline.submit(named_span(i)));
-  CHECK(first->exported() == 0);
-  CHECK(pipeline.shutdown(milliseconds(1000)));
-  CHECK(first->exported() == 250);
-  CHECK(second->exported() == 250);
-  CHECK(first->batch_sizes == std::vector<size_t>{250});
-  CHECK(first->flush_count() == 1);
-  CHECK(second->flush_count() == 1);
-  // The second exporter failed the batch: those spans are not counted as exported.
-  CHECK(pipeline.stats().spans_exported == 0);
-  CHECK(pipeline.stats().export_failures == 1);
-  CHECK_FALSE(pipeline.submit(named_span(999)));
-  CHECK(pipeline.stats().spans_dropped_shutdown == 1);
-  CHECK(pipeline.shutdown(milliseconds(10)));  // idempotent
+TEST_CASE("batch processor shutdown exports everything; failed batches are counted", "[export]") {
+  auto shared = std::make_shared<RecordingExporter::Shared>();
+  shared->fail = true;
+  // Only shutdown can push these out promptly.
+  auto processor =
+      batch_processor(shared, {.max_batch_spans = 1000, .batch_delay = milliseconds(10'000)});
+  for (int i = 0; i < 250; ++i) CHECK(processor->on_span(named_span(i)) == ExportOutcome::kSuccess);
+  CHECK(shared->exported() == 0);
+  CHECK(processor->shutdown(in(milliseconds(1000))));
+  CHECK(shared->exported() == 250);
+  CHECK(shared->batch_sizes == std::vector<size_t>{250});
+  CHECK(shared->flush_count() == 1);
+  // The exporter failed the batch: those spans are not counted as exported.
+  CHECK(processor->stats().spans_exported == 0);
+  CHECK(processor->stats().export_failures == 1);
+  CHECK(processor->on_span(named_span(999)) == ExportOutcome::kCancelled);
+  CHECK(processor->stats().spans_dropped_shutdown == 1);
+  CHECK(processor->shutdown(in(milliseconds(10))));  // idempotent
 }
 
-TEST_CASE("pipeline shutdown keeps its deadline with a slow exporter", "[export]") {
+TEST_CASE("batch processor shutdown keeps its deadline with a slow exporter", "[export]") {
   auto shared = std::make_shared<RecordingExporter::Shared>();
   shared->delay_per_batch = milliseconds(100);
-  ExportPipelineOptions options;
-  options.max_batch_spans = 10;
-  options.batch_delay = milliseconds(10'000);
-  auto pipeline = std::make_unique<ExportPipeline>(exporters_of({shared}), options);
-  for (int i = 0; i < 100; ++i) CHECK(pipeline->submit(named_span(i)));  // 10 batches: 1 s
+  auto processor =
+      batch_processor(shared, {.max_batch_spans = 10, .batch_delay = milliseconds(10'000)});
+  for (int i = 0; i < 100; ++i) CHECK(processor->on_span(named_span(i)) == ExportOutcome::kSuccess);
   const auto started = std::chrono::steady_clock::now();
-  CHECK_FALSE(pipeline->shutdown(milliseconds(250)));  // a batch is in flight at the deadline
+  CHECK_FALSE(processor->shutdown(in(milliseconds(250))));  // a batch is in flight then
   CHECK(std::chrono::steady_clock::now() - started < milliseconds(450));
   // The batch in flight completes; everything after it is dropped, not exported late.
   REQUIRE(shared->wait_for_flush());
-  const ExportStats& stats = pipeline->stats();
+  const BatchStats& stats = processor->stats();
   CHECK(stats.spans_exported + stats.spans_dropped_shutdown == 100);
   CHECK(stats.spans_exported == shared->exported());
   CHECK(stats.spans_exported >= 10);
   CHECK(stats.spans_exported <= 40);
   CHECK(stats.spans_dropped_shutdown >= 60);
-  pipeline.reset();
+  processor.reset();
 }
 
-TEST_CASE("pipeline shutdown returns at the deadline when an exporter hangs", "[export]") {
+TEST_CASE("batch processor shutdown returns at the deadline when an exporter hangs", "[export]") {
   auto shared = std::make_shared<RecordingExporter::Shared>();
   shared->gate_open = false;
-  ExportPipelineOptions options;
-  options.batch_delay = milliseconds(1);
-  auto pipeline = std::make_unique<ExportPipeline>(exporters_of({shared}), options);
-  CHECK(pipeline->submit(named_span(1)));
+  auto processor = batch_processor(shared, {.batch_delay = milliseconds(1)});
+  CHECK(processor->on_span(named_span(1)) == ExportOutcome::kSuccess);
   std::this_thread::sleep_for(milliseconds(30));  // the worker is now stuck in the exporter
   const auto started = std::chrono::steady_clock::now();
-  CHECK_FALSE(pipeline->shutdown(milliseconds(100)));
+  CHECK_FALSE(processor->shutdown(in(milliseconds(100))));
   CHECK(std::chrono::steady_clock::now() - started < milliseconds(300));
-  pipeline.reset();     // the detached worker keeps the exporters alive
+  processor.reset();    // the detached worker keeps the exporter alive
   shared->open_gate();  // let it finish
   REQUIRE(shared->wait_for_flush());
   CHECK(shared->exported() == 1);
   CHECK(shared->flush_count() == 1);
+}
+
+// ---------------------------------------------------------------- fan-out
+
+TEST_CASE("export pipeline hands every span to every processor and shuts them all down",
+          "[export]") {
+  auto first = std::make_shared<RecordingExporter::Shared>();
+  auto second = std::make_shared<RecordingExporter::Shared>();
+  std::vector<std::unique_ptr<SpanProcessor>> processors;
+  processors.push_back(batch_processor(first, {.batch_delay = milliseconds(10'000)}));
+  processors.push_back(batch_processor(second, {.batch_delay = milliseconds(10'000)}));
+  ExportPipeline pipeline(std::move(processors));
+  for (int i = 0; i < 250; ++i) pipeline.submit(named_span(i));
+  CHECK(first->exported() == 0);
+  CHECK(pipeline.shutdown(milliseconds(1000)));
+  CHECK(first->exported() == 250);
+  CHECK(second->exported() == 250);
+  CHECK(first->names.front() == "span-0");  // a copy, not a moved-from span
+  CHECK(second->names.back() == "span-249");
+  CHECK(first->flush_count() == 1);
+  CHECK(second->flush_count() == 1);
+  const ExportStats stats = pipeline.stats();
+  REQUIRE(stats.processors.size() == 2);
+  CHECK(stats.processors[0].name == "recording");
+  const auto exported =
+      std::find_if(stats.processors[1].counters.begin(), stats.processors[1].counters.end(),
+                   [](const auto& counter) { return counter.first == "exported"; });
+  REQUIRE(exported != stats.processors[1].counters.end());
+  CHECK(exported->second == 250);
+  // After shutdown: dropped and counted by each processor.
+  pipeline.submit(named_span(999));
+  CHECK(pipeline.shutdown(milliseconds(10)));  // idempotent
 }
 
 }  // namespace

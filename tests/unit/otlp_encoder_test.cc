@@ -5,6 +5,8 @@
 #include <memory>
 #include <string>
 
+#include "userspace/export/otlp/reference/message_encoder.h"
+
 namespace ztrace::otlp {
 namespace {
 

@@ -23,7 +23,7 @@ class FakeTransport final : public Transport {
     std::mutex mutex;
     std::condition_variable changed;
     std::deque<SendResult> script;
-    SendResult fallback{.outcome = Outcome::kSuccess};
+    SendResult fallback{.outcome = ExportOutcome::kSuccess};
     std::vector<std::vector<uint8_t>> attempts;  // last span-id byte of each span, per attempt
     std::vector<Clock::time_point> attempt_times;
     bool hold = false;
@@ -51,8 +51,8 @@ class FakeTransport final : public Transport {
     shared_->changed.wait_until(lock, deadline,
                                 [&] { return !shared_->hold || shared_->cancelled; });
     --shared_->in_send;
-    if (shared_->cancelled) return {.outcome = Outcome::kCancelled};
-    if (shared_->hold) return {.outcome = Outcome::kRetryable, .error_kind = "timeout"};
+    if (shared_->cancelled) return {.outcome = ExportOutcome::kCancelled};
+    if (shared_->hold) return {.outcome = ExportOutcome::kRetryable, .error_kind = "timeout"};
     SendResult result = shared_->fallback;
     if (!shared_->script.empty()) {
       result = shared_->script.front();
@@ -97,6 +97,15 @@ std::vector<spans::Span> make_spans(uint8_t first, size_t count) {
   std::vector<spans::Span> out;
   for (size_t i = 0; i < count; ++i) out.push_back(make_span(static_cast<uint8_t>(first + i)));
   return out;
+}
+
+// Hands every span over; true when each was queued.
+bool export_all(OtlpExporter& exporter, const std::vector<spans::Span>& spans) {
+  bool all_queued = true;
+  for (const spans::Span& span : spans) {
+    all_queued &= exporter.on_span(span) == exporter::ExportOutcome::kSuccess;
+  }
+  return all_queued;
 }
 
 OtlpOptions fast_options() {
@@ -146,7 +155,7 @@ struct Fixture {
 TEST_CASE("otlp exporter: batches by size, then by delay", "[otlp][exporter]") {
   Fixture f;
   const auto spans = make_spans(1, 10);
-  REQUIRE(f.exporter->export_spans(spans));
+  REQUIRE(export_all(*f.exporter, spans));
   const auto submitted = Clock::now();
   REQUIRE(f.wait_attempts(3));
   const auto ids = f.attempt_ids();
@@ -167,19 +176,19 @@ TEST_CASE("otlp exporter: batches by size, then by delay", "[otlp][exporter]") {
   CHECK(f.stats->queue_bytes == 0);
 }
 
-TEST_CASE("otlp exporter: a stuck backend never blocks export_spans; the bound holds",
+TEST_CASE("otlp exporter: a stuck backend never blocks on_span; the bound holds",
           "[otlp][exporter]") {
   OtlpOptions options = fast_options();
   options.max_queue_spans = 10;
   options.timeout = milliseconds(60000);
   Fixture f(options);
   f.set_hold(true);
-  REQUIRE(f.exporter->export_spans(make_spans(1, 4)));
+  REQUIRE(export_all(*f.exporter, make_spans(1, 4)));
   REQUIRE(f.wait_attempts(1));  // 4 spans in flight, held
   const auto start = Clock::now();
   // 6 more fit (the bound counts the batch in flight), then 20 are dropped.
-  CHECK(f.exporter->export_spans(make_spans(5, 6)));
-  for (int i = 0; i < 20; ++i) CHECK_FALSE(f.exporter->export_spans(make_spans(11, 1)));
+  CHECK(export_all(*f.exporter, make_spans(5, 6)));
+  for (int i = 0; i < 20; ++i) CHECK_FALSE(export_all(*f.exporter, make_spans(11, 1)));
   CHECK(Clock::now() - start < milliseconds(200));
   CHECK(f.stats->spans_queued == 10);
   CHECK(f.stats->spans_dropped_queue_full == 20);
@@ -196,7 +205,7 @@ TEST_CASE("otlp exporter: the byte bound drops too", "[otlp][exporter]") {
   OtlpOptions options = fast_options();
   options.max_queue_bytes = 1;  // no span fits
   Fixture f(options);
-  CHECK_FALSE(f.exporter->export_spans(make_spans(1, 3)));
+  CHECK_FALSE(export_all(*f.exporter, make_spans(1, 3)));
   CHECK(f.stats->spans_dropped_queue_bytes == 3);
   CHECK(f.stats->spans_queued == 0);
 }
@@ -206,10 +215,10 @@ TEST_CASE("otlp exporter: retryable failures are retried with backoff, then deli
   Fixture f;
   {
     std::lock_guard lock(f.shared->mutex);
-    f.shared->script = {{.outcome = Outcome::kRetryable, .error_kind = "HTTP 503"},
-                        {.outcome = Outcome::kRetryable, .error_kind = "HTTP 503"}};
+    f.shared->script = {{.outcome = ExportOutcome::kRetryable, .error_kind = "HTTP 503"},
+                        {.outcome = ExportOutcome::kRetryable, .error_kind = "HTTP 503"}};
   }
-  REQUIRE(f.exporter->export_spans(make_spans(1, 4)));
+  REQUIRE(export_all(*f.exporter, make_spans(1, 4)));
   REQUIRE(f.wait_attempts(3));
   f.exporter->flush();
   const auto ids = f.attempt_ids();
@@ -230,11 +239,11 @@ TEST_CASE("otlp exporter: a server's retry delay is honoured", "[otlp][exporter]
   Fixture f;
   {
     std::lock_guard lock(f.shared->mutex);
-    f.shared->script = {{.outcome = Outcome::kRetryable,
+    f.shared->script = {{.outcome = ExportOutcome::kRetryable,
                          .retry_after = milliseconds(300),
                          .error_kind = "HTTP 429"}};
   }
-  REQUIRE(f.exporter->export_spans(make_spans(1, 4)));
+  REQUIRE(export_all(*f.exporter, make_spans(1, 4)));
   REQUIRE(f.wait_attempts(2));
   CHECK(f.shared->attempt_times[1] - f.shared->attempt_times[0] >= milliseconds(295));
   f.exporter->flush();
@@ -246,10 +255,10 @@ TEST_CASE("otlp exporter: non-retryable errors drop the batch at once", "[otlp][
   {
     std::lock_guard lock(f.shared->mutex);
     f.shared->script = {
-        {.outcome = Outcome::kPermanent, .error = "HTTP 400", .error_kind = "HTTP 400"}};
+        {.outcome = ExportOutcome::kPermanent, .error = "HTTP 400", .error_kind = "HTTP 400"}};
   }
-  REQUIRE(f.exporter->export_spans(make_spans(1, 4)));
-  REQUIRE(f.exporter->export_spans(make_spans(5, 4)));
+  REQUIRE(export_all(*f.exporter, make_spans(1, 4)));
+  REQUIRE(export_all(*f.exporter, make_spans(5, 4)));
   REQUIRE(f.wait_attempts(2));
   f.exporter->flush();
   CHECK(f.attempts() == 2);  // no retry of the first batch
@@ -264,9 +273,9 @@ TEST_CASE("otlp exporter: retries stop at the budget", "[otlp][exporter]") {
   Fixture f(options);
   {
     std::lock_guard lock(f.shared->mutex);
-    f.shared->fallback = {.outcome = Outcome::kRetryable, .error_kind = "connect"};
+    f.shared->fallback = {.outcome = ExportOutcome::kRetryable, .error_kind = "connect"};
   }
-  REQUIRE(f.exporter->export_spans(make_spans(1, 4)));
+  REQUIRE(export_all(*f.exporter, make_spans(1, 4)));
   f.exporter->flush();
   CHECK(f.stats->spans_dropped_retries_exhausted == 4);
   CHECK(f.stats->spans_exported == 0);
@@ -280,10 +289,11 @@ TEST_CASE("otlp exporter: partial success is read and its rejected count recorde
   Fixture f;
   {
     std::lock_guard lock(f.shared->mutex);
-    f.shared->script = {
-        {.outcome = Outcome::kSuccess, .rejected_spans = 3, .partial_success_message = "too old"}};
+    f.shared->script = {{.outcome = ExportOutcome::kSuccess,
+                         .rejected_spans = 3,
+                         .partial_success_message = "too old"}};
   }
-  REQUIRE(f.exporter->export_spans(make_spans(1, 4)));
+  REQUIRE(export_all(*f.exporter, make_spans(1, 4)));
   f.exporter->flush();
   CHECK(f.stats->spans_rejected == 3);
   CHECK(f.stats->spans_exported == 1);
@@ -297,7 +307,7 @@ TEST_CASE("otlp exporter: flush sends at once, and gives up within its deadline"
   options.flush_timeout = milliseconds(300);
   {
     Fixture f(options);
-    REQUIRE(f.exporter->export_spans(make_spans(1, 2)));
+    REQUIRE(export_all(*f.exporter, make_spans(1, 2)));
     const auto start = Clock::now();
     f.exporter->flush();
     CHECK(Clock::now() - start < milliseconds(200));
@@ -308,9 +318,9 @@ TEST_CASE("otlp exporter: flush sends at once, and gives up within its deadline"
     Fixture f(options);
     {
       std::lock_guard lock(f.shared->mutex);
-      f.shared->fallback = {.outcome = Outcome::kRetryable, .error_kind = "connect"};
+      f.shared->fallback = {.outcome = ExportOutcome::kRetryable, .error_kind = "connect"};
     }
-    REQUIRE(f.exporter->export_spans(make_spans(1, 6)));
+    REQUIRE(export_all(*f.exporter, make_spans(1, 6)));
     const auto start = Clock::now();
     f.exporter->flush();
     const auto took = Clock::now() - start;
@@ -321,9 +331,9 @@ TEST_CASE("otlp exporter: flush sends at once, and gives up within its deadline"
     // Usable afterwards.
     {
       std::lock_guard lock(f.shared->mutex);
-      f.shared->fallback = {.outcome = Outcome::kSuccess};
+      f.shared->fallback = {.outcome = ExportOutcome::kSuccess};
     }
-    REQUIRE(f.exporter->export_spans(make_spans(10, 1)));
+    REQUIRE(export_all(*f.exporter, make_spans(10, 1)));
     f.exporter->flush();
     CHECK(f.stats->spans_exported == 1);
   }
@@ -332,7 +342,7 @@ TEST_CASE("otlp exporter: flush sends at once, and gives up within its deadline"
     options.timeout = milliseconds(60000);
     Fixture f(options);
     f.set_hold(true);
-    REQUIRE(f.exporter->export_spans(make_spans(1, 3)));
+    REQUIRE(export_all(*f.exporter, make_spans(1, 3)));
     const auto start = Clock::now();
     f.exporter->flush();
     CHECK(Clock::now() - start < milliseconds(1000));
@@ -340,11 +350,23 @@ TEST_CASE("otlp exporter: flush sends at once, and gives up within its deadline"
   }
 }
 
+TEST_CASE("otlp exporter: shutdown sends what is queued, then drops what comes later",
+          "[otlp][exporter]") {
+  OtlpOptions options = fast_options();
+  options.batch_delay = milliseconds(60000);  // only shutdown sends these promptly
+  Fixture f(options);
+  REQUIRE(export_all(*f.exporter, make_spans(1, 3)));
+  CHECK(f.exporter->shutdown(Clock::now() + milliseconds(2000)));
+  CHECK(f.stats->spans_exported == 3);
+  CHECK(f.exporter->on_span(make_span(9)) == exporter::ExportOutcome::kCancelled);
+  CHECK(f.stats->spans_dropped_shutdown == 1);
+}
+
 TEST_CASE("otlp exporter: destruction drops what is queued, counted", "[otlp][exporter]") {
   OtlpOptions options = fast_options();
   options.batch_delay = milliseconds(60000);
   Fixture f(options);
-  REQUIRE(f.exporter->export_spans(make_spans(1, 3)));
+  REQUIRE(export_all(*f.exporter, make_spans(1, 3)));
   f.exporter.reset();
   CHECK(f.stats->spans_dropped_shutdown == 3);
   CHECK(f.stats->spans_exported == 0);

@@ -18,6 +18,7 @@
 
 #include "opentelemetry/proto/collector/trace/v1/trace_service.grpc.pb.h"
 #include "userspace/export/otlp/otlp_encoder.h"
+#include "userspace/export/otlp/reference/message_encoder.h"
 #include "userspace/export/otlp/transport.h"
 
 namespace ztrace::otlp {
@@ -205,7 +206,7 @@ TEST_CASE("otlp http transport: success, partial success, headers, gzip", "[otlp
   Batch batch;
   SendResult result = transport->send(batch.encoded, milliseconds(5000));
   INFO(result.error);
-  CHECK(result.outcome == Outcome::kSuccess);
+  CHECK(result.outcome == ExportOutcome::kSuccess);
   CHECK(result.rejected_spans == 1);
   CHECK(result.partial_success_message == "one too old");
   const std::string head = server.head();
@@ -225,7 +226,7 @@ TEST_CASE("otlp http transport: success, partial success, headers, gzip", "[otlp
 
   // A retry reuses the encoded body and the connection.
   result = transport->send(batch.encoded, milliseconds(5000));
-  CHECK(result.outcome == Outcome::kSuccess);
+  CHECK(result.outcome == ExportOutcome::kSuccess);
   CHECK(server.body() == body);
   CHECK(server.requests() == 2);
 }
@@ -235,18 +236,18 @@ TEST_CASE("otlp http transport: retryable statuses with Retry-After, permanent o
   struct Row {
     int status;
     std::string headers;
-    Outcome outcome;
+    ExportOutcome outcome;
     std::optional<milliseconds> retry_after;
   };
   const Row rows[] = {
-      {429, "Retry-After: 7\r\n", Outcome::kRetryable, milliseconds(7000)},
-      {502, "", Outcome::kRetryable, std::nullopt},
-      {503, "Retry-After: 2\r\n", Outcome::kRetryable, milliseconds(2000)},
-      {504, "", Outcome::kRetryable, std::nullopt},
-      {400, "", Outcome::kPermanent, std::nullopt},
-      {401, "", Outcome::kPermanent, std::nullopt},
-      {404, "", Outcome::kPermanent, std::nullopt},
-      {500, "", Outcome::kPermanent, std::nullopt},
+      {429, "Retry-After: 7\r\n", ExportOutcome::kRetryable, milliseconds(7000)},
+      {502, "", ExportOutcome::kRetryable, std::nullopt},
+      {503, "Retry-After: 2\r\n", ExportOutcome::kRetryable, milliseconds(2000)},
+      {504, "", ExportOutcome::kRetryable, std::nullopt},
+      {400, "", ExportOutcome::kPermanent, std::nullopt},
+      {401, "", ExportOutcome::kPermanent, std::nullopt},
+      {404, "", ExportOutcome::kPermanent, std::nullopt},
+      {500, "", ExportOutcome::kPermanent, std::nullopt},
   };
   for (const Row& row : rows) {
     INFO("HTTP " << row.status);
@@ -273,13 +274,13 @@ TEST_CASE("otlp http transport: nobody listening is retryable; cancel aborts",
   REQUIRE(transport);
   Batch batch;
   SendResult result = transport->send(batch.encoded, milliseconds(2000));
-  CHECK(result.outcome == Outcome::kRetryable);
+  CHECK(result.outcome == ExportOutcome::kRetryable);
   CHECK(result.error_kind == "connect");
   transport->cancel();
   result = transport->send(batch.encoded, milliseconds(2000));
-  CHECK(result.outcome == Outcome::kCancelled);
+  CHECK(result.outcome == ExportOutcome::kCancelled);
   transport->reset_cancel();
-  CHECK(transport->send(batch.encoded, milliseconds(2000)).outcome == Outcome::kRetryable);
+  CHECK(transport->send(batch.encoded, milliseconds(2000)).outcome == ExportOutcome::kRetryable);
 }
 
 TEST_CASE("otlp http transport: an unreadable CA file is a setup error", "[otlp][transport]") {
@@ -355,7 +356,7 @@ TEST_CASE("otlp grpc transport: success, partial success, metadata, gzip", "[otl
   Batch batch;
   const SendResult result = transport->send(batch.encoded, milliseconds(5000));
   INFO(result.error);
-  CHECK(result.outcome == Outcome::kSuccess);
+  CHECK(result.outcome == ExportOutcome::kSuccess);
   CHECK(result.rejected_spans == 2);
   CHECK(result.partial_success_message == "partly");
   CHECK(result.bytes_uncompressed == batch.request.ByteSizeLong());
@@ -373,22 +374,22 @@ TEST_CASE("otlp grpc transport: status codes classified as the OTLP spec says",
   REQUIRE(transport);
   struct Row {
     grpc::Status status;
-    Outcome outcome;
+    ExportOutcome outcome;
     std::optional<milliseconds> retry_after;
     std::string kind;
   };
   const Row rows[] = {
-      {grpc::Status(grpc::StatusCode::UNAVAILABLE, "later"), Outcome::kRetryable, std::nullopt,
-       "gRPC UNAVAILABLE"},
-      {grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "full"), Outcome::kPermanent,
+      {grpc::Status(grpc::StatusCode::UNAVAILABLE, "later"), ExportOutcome::kRetryable,
+       std::nullopt, "gRPC UNAVAILABLE"},
+      {grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "full"), ExportOutcome::kPermanent,
        std::nullopt, "gRPC RESOURCE_EXHAUSTED"},
       {grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "full", rpc_status(8, "full", 3)),
-       Outcome::kRetryable, milliseconds(3250), "gRPC RESOURCE_EXHAUSTED"},
-      {grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "bad"), Outcome::kPermanent, std::nullopt,
-       "gRPC INVALID_ARGUMENT"},
-      {grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "who"), Outcome::kPermanent, std::nullopt,
-       "gRPC UNAUTHENTICATED"},
-      {grpc::Status(grpc::StatusCode::ABORTED, "again"), Outcome::kRetryable, std::nullopt,
+       ExportOutcome::kRetryable, milliseconds(3250), "gRPC RESOURCE_EXHAUSTED"},
+      {grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "bad"), ExportOutcome::kPermanent,
+       std::nullopt, "gRPC INVALID_ARGUMENT"},
+      {grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "who"), ExportOutcome::kPermanent,
+       std::nullopt, "gRPC UNAUTHENTICATED"},
+      {grpc::Status(grpc::StatusCode::ABORTED, "again"), ExportOutcome::kRetryable, std::nullopt,
        "gRPC ABORTED"},
   };
   for (const Row& row : rows) {
@@ -413,7 +414,7 @@ TEST_CASE("otlp grpc transport: nobody listening is UNAVAILABLE, fast", "[otlp][
   Batch batch;
   const auto start = std::chrono::steady_clock::now();
   const SendResult result = transport->send(batch.encoded, milliseconds(3000));
-  CHECK(result.outcome == Outcome::kRetryable);
+  CHECK(result.outcome == ExportOutcome::kRetryable);
   CHECK(result.error_kind == "gRPC UNAVAILABLE");
   CHECK(std::chrono::steady_clock::now() - start < milliseconds(2000));
 }

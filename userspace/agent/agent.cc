@@ -22,6 +22,7 @@
 #include "userspace/agent/socket_tracer.h"
 #include "userspace/common/counters.h"
 #include "userspace/conntrack/protocols.h"
+#include "userspace/export/batch_span_processor.h"
 #include "userspace/export/console_exporter.h"
 #include "userspace/export/export_pipeline.h"
 #include "userspace/export/jsonl_exporter.h"
@@ -129,22 +130,29 @@ void remember_new_image(const zt_proc_event& exec, uint64_t ns_per_clock_tick,
   spdlog::debug("pid {} exited before /proc could be read: resource from its exec event", exec.pid);
 }
 
-std::vector<std::unique_ptr<exporter::SpanExporter>> make_exporters(
+// Console and JSON lines each behind their own batch processor; OTLP batches itself. OTLP
+// only reads spans: it comes first, so that the last processor takes each span without a copy.
+std::vector<std::unique_ptr<exporter::SpanProcessor>> make_exporters(
     const AgentOptions& options, std::string* error,
     std::shared_ptr<const otlp::OtlpStats>* otlp_stats) {
-  std::vector<std::unique_ptr<exporter::SpanExporter>> exporters;
-  if (options.console_output) exporters.push_back(std::make_unique<exporter::ConsoleExporter>());
+  const exporter::BatchOptions batch_options{.max_queue_spans = options.export_queue_spans};
+  std::vector<std::unique_ptr<exporter::SpanProcessor>> exporters;
+  if (options.console_output) {
+    exporters.push_back(std::make_unique<exporter::BatchSpanProcessor>(
+        std::make_unique<exporter::ConsoleExporter>(), batch_options));
+  }
   if (!options.jsonl_path.empty()) {
     auto jsonl = exporter::JsonlExporter::open(options.jsonl_path, error);
     if (!jsonl) return {};
-    exporters.push_back(std::move(jsonl));
+    exporters.push_back(
+        std::make_unique<exporter::BatchSpanProcessor>(std::move(jsonl), batch_options));
   }
   if (options.otlp.enabled) {
     auto otlp_exporter = otlp::OtlpExporter::create(options.otlp, error);
     if (!otlp_exporter) return {};
     spdlog::info("OTLP export: {}", otlp_exporter->describe());
     *otlp_stats = otlp_exporter->stats();
-    exporters.push_back(std::move(otlp_exporter));
+    exporters.insert(exporters.begin(), std::move(otlp_exporter));
   }
   return exporters;
 }
@@ -188,12 +196,12 @@ void log_counters(const pipeline::EventPipelineStats& p, const exporter::ExportS
                             {"conn_table", kernel_drops[ZT_DROP_CONN_UPDATE_FAILED]}})
       .add("intake queue", {{"drops", queue_drops}})
       .add("connections", p.connections)
-      .add("spans", p.spans)
-      .add("export", {{"exported", e.spans_exported.load()},
-                      {"dropped_queue_full", e.spans_dropped_queue_full.load()},
-                      {"export_failures", e.export_failures.load()}});
+      .add("spans", p.spans);
   conntrack::Protocols::for_each(
       [&]<typename Protocol>() { line.add(Protocol::kName, p.connections.of<Protocol>()); });
+  for (const auto& processor : e.processors) {
+    if (!processor.counters.empty()) line.add(processor.name, processor);
+  }
   spdlog::info("{}", line.text());
   log_link_outcomes(p);
 }
@@ -220,9 +228,7 @@ int run_agent(const AgentOptions& options) {
       return 2;
     }
   }
-  exporter::ExportPipelineOptions export_options;
-  export_options.max_queue_spans = options.export_queue_spans;
-  exporter::ExportPipeline exporter(std::move(exporters), export_options);
+  exporter::ExportPipeline exporter(std::move(exporters));
 
   spans::KernelClock clock;
   process::ProcessTable processes({.resource = {.host_name = host_name()}});

@@ -92,6 +92,42 @@ std::optional<zt_trace_context> take_context(
 
 }  // namespace
 
+std::optional<zt_trace_context> ConnectionTable::take_kernel_context(
+    Connection& conn, protocols::KernelContextKey key) {
+  switch (key.kind) {
+    case protocols::KernelContextKey::Kind::kRequestStart: {
+      // Requests travel ingress on servers, egress on clients.
+      const int request_dir = conn.view.role == Role::kServer ? 1 : 0;
+      return take_context(conn.contexts[request_dir], key.value);
+    }
+    case protocols::KernelContextKey::Kind::kStream:
+      return take_stream_context(conn.key, static_cast<uint32_t>(key.value));
+    case protocols::KernelContextKey::Kind::kNone:
+      break;
+  }
+  return std::nullopt;
+}
+
+std::optional<zt_trace_context> ConnectionTable::take_stream_context(const ConnectionKey& key,
+                                                                     uint32_t stream_id) {
+  if (stream_contexts_.empty()) return std::nullopt;
+  auto it = stream_contexts_.find({key, stream_id});
+  if (it == stream_contexts_.end()) return std::nullopt;
+  const zt_trace_context context = it->second;
+  stream_contexts_.erase(it);
+  return context;
+}
+
+const zt_trace_context* ConnectionTable::find_kernel_context(
+    const Connection& conn, protocols::KernelContextKey key) const {
+  if (key.kind != protocols::KernelContextKey::Kind::kRequestStart) return nullptr;
+  const zt_trace_context* found = nullptr;
+  for (const auto& [start_ns, context] : conn.contexts[1]) {  // served requests: ingress
+    if (start_ns == key.value) found = &context;
+  }
+  return found;
+}
+
 void ConnectionTable::drain(Connection& conn) {
   std::visit(
       [&]<typename Parser>(Parser& parser) {
@@ -120,32 +156,6 @@ void ConnectionTable::drain(Connection& conn, typename Protocol::Parser& parser)
     conn.failure_counted = true;
     ++counters<Protocol>().failed_connections;
   }
-}
-
-std::optional<zt_trace_context> ConnectionTable::take_kernel_context(
-    Connection& conn, protocols::KernelContextKey key) {
-  using Kind = protocols::KernelContextKey::Kind;
-  if (key.kind == Kind::kRequestStart) {
-    // Requests travel ingress on servers, egress on clients.
-    const int request_dir = conn.view.role == Role::kServer ? 1 : 0;
-    return take_context(conn.contexts[request_dir], key.value);
-  }
-  if (key.kind != Kind::kStream || stream_contexts_.empty()) return std::nullopt;
-  auto it = stream_contexts_.find({conn.key, static_cast<uint32_t>(key.value)});
-  if (it == stream_contexts_.end()) return std::nullopt;
-  const zt_trace_context context = it->second;
-  stream_contexts_.erase(it);
-  return context;
-}
-
-const zt_trace_context* ConnectionTable::find_kernel_context(
-    const Connection& conn, protocols::KernelContextKey key) const {
-  if (key.kind != protocols::KernelContextKey::Kind::kRequestStart) return nullptr;
-  const zt_trace_context* found = nullptr;
-  for (const auto& [start_ns, context] : conn.contexts[1]) {  // served requests: ingress
-    if (start_ns == key.value) found = &context;
-  }
-  return found;
 }
 
 void ConnectionTable::on_stream_context(const zt_h2_stream_event& event) {

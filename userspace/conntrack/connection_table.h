@@ -118,6 +118,7 @@ class ConnectionTable {
   void drain(Connection& conn, typename Protocol::Parser& parser);
   std::optional<zt_trace_context> take_kernel_context(Connection& conn,
                                                       protocols::KernelContextKey key);
+  std::optional<zt_trace_context> take_stream_context(const ConnectionKey& key, uint32_t stream_id);
   const zt_trace_context* find_kernel_context(const Connection& conn,
                                               protocols::KernelContextKey key) const;
   template <typename Protocol>

@@ -85,7 +85,7 @@ std::string ConsoleExporter::format_line(const spans::Span& span) {
   return line;
 }
 
-bool ConsoleExporter::export_spans(std::span<const spans::Span> batch) noexcept {
+ExportOutcome ConsoleExporter::export_spans(std::span<const spans::Span> batch) noexcept {
   try {
     for (const spans::Span& span : batch) {
       const std::string line = format_line(span);
@@ -93,11 +93,11 @@ bool ConsoleExporter::export_spans(std::span<const spans::Span> batch) noexcept 
       std::fputc('\n', out_);
     }
   } catch (...) {  // std::bad_alloc: the batch is lost, the agent goes on
-    return false;
+    return ExportOutcome::kPermanent;
   }
   const bool written = std::fflush(out_) == 0 && std::ferror(out_) == 0;
   std::clearerr(out_);  // report each failed batch once, not every batch after it
-  return written;
+  return written ? ExportOutcome::kSuccess : ExportOutcome::kPermanent;
 }
 
 void ConsoleExporter::flush() noexcept { std::fflush(out_); }

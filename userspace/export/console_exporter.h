@@ -16,7 +16,7 @@ class ConsoleExporter final : public SpanExporter {
   explicit ConsoleExporter(FILE* out = stdout) : out_(out) {}
 
   std::string_view name() const noexcept override { return "console"; }
-  bool export_spans(std::span<const spans::Span> batch) noexcept override;
+  ExportOutcome export_spans(std::span<const spans::Span> batch) noexcept override;
   void flush() noexcept override;
 
   // The line for one span, without the trailing newline.

@@ -1,147 +1,39 @@
 #include "userspace/export/export_pipeline.h"
 
-#include <algorithm>
-#include <utility>
-
 namespace ztrace::exporter {
 
-struct ExportPipeline::State {
-  State(std::vector<std::unique_ptr<SpanExporter>> exporters_in, ExportPipelineOptions options_in)
-      : exporters(std::move(exporters_in)), options(options_in) {
-    options.max_queue_spans = std::max<size_t>(options.max_queue_spans, 1);
-    options.max_batch_spans = std::max<size_t>(options.max_batch_spans, 1);
-  }
-
-  std::vector<std::unique_ptr<SpanExporter>> exporters;  // used by the worker only
-  ExportPipelineOptions options;
-  ExportStats stats;
-
-  std::mutex mutex;
-  std::condition_variable wake_worker;
-  std::condition_variable worker_done_changed;
-  std::vector<spans::Span> queue;  // guarded by mutex
-  // Accepted and not yet exported, including the spans the worker holds: the real memory bound.
-  size_t pending_spans = 0;  // guarded by mutex
-  bool stopping = false;     // guarded by mutex
-  bool worker_done = false;  // guarded by mutex
-  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
-};
-
-ExportPipeline::ExportPipeline(std::vector<std::unique_ptr<SpanExporter>> exporters,
-                               ExportPipelineOptions options)
-    : state_(std::make_shared<State>(std::move(exporters), options)), worker_(run_worker, state_) {}
+ExportPipeline::ExportPipeline(std::vector<std::unique_ptr<SpanProcessor>> processors)
+    : processors_(std::move(processors)) {}
 
 ExportPipeline::~ExportPipeline() {
   if (!shut_down_) shutdown(std::chrono::seconds(5));
 }
 
-const ExportStats& ExportPipeline::stats() const noexcept { return state_->stats; }
-
-bool ExportPipeline::submit(spans::Span&& span) noexcept {
-  State& state = *state_;
-  bool wake = false;
-  {
-    std::lock_guard lock(state.mutex);
-    if (state.stopping) {
-      state.stats.spans_dropped_shutdown.fetch_add(1, std::memory_order_relaxed);
-      return false;
-    }
-    if (state.pending_spans >= state.options.max_queue_spans) {
-      state.stats.spans_dropped_queue_full.fetch_add(1, std::memory_order_relaxed);
-      return false;
-    }
-    try {
-      state.queue.push_back(std::move(span));
-    } catch (...) {  // std::bad_alloc: same outcome as a full queue
-      state.stats.spans_dropped_queue_full.fetch_add(1, std::memory_order_relaxed);
-      return false;
-    }
-    ++state.pending_spans;
-    // Edge-triggered: one wake-up per full batch, and early at half the queue (as the OTel
-    // batch span processor does) so a burst does not wait for the delay.
-    const size_t queued = state.queue.size();
-    wake = queued == state.options.max_batch_spans || queued == state.options.max_queue_spans / 2;
-  }
-  state.stats.spans_queued.fetch_add(1, std::memory_order_relaxed);
-  if (wake) state.wake_worker.notify_one();
-  return true;
-}
-
-void ExportPipeline::run_worker(std::shared_ptr<State> state_ptr) {
-  State& state = *state_ptr;
-  const size_t batch_spans = state.options.max_batch_spans;
-  // Swapped with the queue under the lock: O(1), and both vectors keep their capacity.
-  std::vector<spans::Span> drained;
-  while (true) {
-    bool stopping = false;
-    auto deadline = std::chrono::steady_clock::time_point::max();
-    {
-      std::unique_lock lock(state.mutex);
-      state.wake_worker.wait_for(lock, state.options.batch_delay, [&] {
-        return state.stopping || state.queue.size() >= batch_spans;
-      });
-      // Stop once nothing is left: spans submitted before shutdown() still go out.
-      if (state.stopping && state.queue.empty()) break;
-      drained.swap(state.queue);
-      stopping = state.stopping;
-      deadline = state.deadline;
-    }
-
-    size_t done = 0;
-    while (done < drained.size()) {
-      if (stopping && std::chrono::steady_clock::now() >= deadline) break;
-      const size_t count = std::min(batch_spans, drained.size() - done);
-      const std::span<const spans::Span> batch(drained.data() + done, count);
-      bool all_accepted = true;
-      for (const auto& exporter : state.exporters) {
-        if (!exporter->export_spans(batch)) {
-          all_accepted = false;
-          state.stats.export_failures.fetch_add(1, std::memory_order_relaxed);
-        }
-      }
-      if (all_accepted) state.stats.spans_exported.fetch_add(count, std::memory_order_relaxed);
-      done += count;
-      std::lock_guard lock(state.mutex);
-      state.pending_spans -= count;
-      stopping = state.stopping;
-      deadline = state.deadline;
-    }
-    if (done < drained.size()) {  // past the shutdown deadline
-      const size_t dropped = drained.size() - done;
-      state.stats.spans_dropped_shutdown.fetch_add(dropped, std::memory_order_relaxed);
-      std::lock_guard lock(state.mutex);
-      state.pending_spans -= dropped;
-    }
-    drained.clear();
-  }
-  for (const auto& exporter : state.exporters) exporter->flush();
-  {
-    std::lock_guard lock(state.mutex);
-    state.worker_done = true;
-  }
-  state.worker_done_changed.notify_all();
+void ExportPipeline::submit(spans::Span&& span) noexcept {
+  if (processors_.empty()) return;
+  for (size_t i = 0; i + 1 < processors_.size(); ++i) processors_[i]->on_span(std::as_const(span));
+  processors_.back()->on_span(std::move(span));
 }
 
 bool ExportPipeline::shutdown(std::chrono::milliseconds deadline) noexcept {
   if (shut_down_) return true;
   shut_down_ = true;
-  State& state = *state_;
   const auto deadline_at = std::chrono::steady_clock::now() + deadline;
-  bool done = false;
-  {
-    std::unique_lock lock(state.mutex);
-    state.stopping = true;
-    state.deadline = deadline_at;
-    state.wake_worker.notify_one();
-    done =
-        state.worker_done_changed.wait_until(lock, deadline_at, [&] { return state.worker_done; });
+  bool all_done = true;
+  for (const auto& processor : processors_) all_done &= processor->shutdown(deadline_at);
+  return all_done;
+}
+
+ExportStats ExportPipeline::stats() const {
+  ExportStats stats;
+  for (const auto& processor : processors_) {
+    ExportStats::Processor& entry = stats.processors.emplace_back();
+    entry.name = processor->name();
+    processor->for_each_counter([&](std::string_view counter, uint64_t value) {
+      entry.counters.emplace_back(counter, value);
+    });
   }
-  if (done) {
-    worker_.join();
-  } else {
-    worker_.detach();
-  }
-  return done;
+  return stats;
 }
 
 }  // namespace ztrace::exporter

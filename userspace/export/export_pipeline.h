@@ -1,16 +1,13 @@
 #pragma once
 
-// Bounded hand-off from the span pipeline thread to the exporters: submit() never blocks on
-// export, a worker thread batches spans and calls every exporter in turn.
+// The fan-out from the span pipeline thread to the span processors (console, JSON lines,
+// OTLP), each with its own bounded queue and worker: nothing here queues, batches or waits.
 
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
-#include <cstddef>
-#include <cstdint>
 #include <memory>
-#include <mutex>
-#include <thread>
+#include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "userspace/export/exporter.h"
@@ -18,48 +15,42 @@
 
 namespace ztrace::exporter {
 
-struct ExportPipelineOptions {
-  size_t max_queue_spans = 65536;              // submitted but not yet exported; beyond: dropped
-  size_t max_batch_spans = 512;                // spans per export_spans() call
-  std::chrono::milliseconds batch_delay{200};  // longest wait before a partial batch goes out
-};
-
+// Every processor's counters at one moment, by processor.
 struct ExportStats {
-  std::atomic<uint64_t> spans_queued{0};              // accepted by submit()
-  std::atomic<uint64_t> spans_exported{0};            // every exporter accepted its batch
-  std::atomic<uint64_t> spans_dropped_queue_full{0};  // refused by submit(): queue full
-  std::atomic<uint64_t> spans_dropped_shutdown{0};    // after shutdown or past its deadline
-  std::atomic<uint64_t> export_failures{0};           // export_spans() calls returning false
+  struct Processor {
+    std::string name;
+    std::vector<std::pair<std::string_view, uint64_t>> counters;
+
+    template <typename Visit>
+    void for_each(Visit&& visit) const {
+      for (const auto& [counter, value] : counters) visit(counter, value);
+    }
+  };
+  std::vector<Processor> processors;
 };
 
 class ExportPipeline {
  public:
-  ExportPipeline(std::vector<std::unique_ptr<SpanExporter>> exporters,
-                 ExportPipelineOptions options = {});
+  // Processors that only read spans should come first: the last one is handed the span itself,
+  // the others a copy to keep.
+  explicit ExportPipeline(std::vector<std::unique_ptr<SpanProcessor>> processors);
   // shutdown(5 s) unless already shut down.
   ~ExportPipeline();
   ExportPipeline(const ExportPipeline&) = delete;
   ExportPipeline& operator=(const ExportPipeline&) = delete;
 
-  // Thread-safe, any number of producers. O(1) under a short lock, never waits on export.
-  // False when the span was dropped (queue full, or shut down); the drop is counted.
-  bool submit(spans::Span&& span) noexcept;
+  // Hands the span to every processor; never waits on export (drops are the processors' and
+  // counted there). Called from one thread.
+  void submit(spans::Span&& span) noexcept;
 
-  // Exports what is queued, flushes the exporters and stops the worker, within `deadline`.
-  // Spans still queued at the deadline are dropped and counted. False when the deadline
-  // passed; an exporter stuck in a call is then left to finish on a detached thread, which
-  // keeps the exporters alive. Idempotent; call from one thread.
+  // Shuts every processor down by `deadline` from now; false when one missed it.
+  // Idempotent; call from one thread.
   bool shutdown(std::chrono::milliseconds deadline) noexcept;
 
-  const ExportStats& stats() const noexcept;
+  ExportStats stats() const;
 
  private:
-  // Shared with the worker so a worker detached at a missed deadline never outlives it.
-  struct State;
-  static void run_worker(std::shared_ptr<State> state);
-
-  std::shared_ptr<State> state_;
-  std::thread worker_;
+  std::vector<std::unique_ptr<SpanProcessor>> processors_;
   bool shut_down_ = false;
 };
 

@@ -2,7 +2,8 @@
 
 namespace ztrace::exporter {
 
-// Out of line so the vtable has one home.
+// Out of line so the vtables have one home.
 SpanExporter::~SpanExporter() = default;
+SpanProcessor::~SpanProcessor() = default;
 
 }  // namespace ztrace::exporter

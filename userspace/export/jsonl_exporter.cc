@@ -96,7 +96,7 @@ std::string JsonlExporter::format_line(const spans::Span& span) {
   return line;
 }
 
-bool JsonlExporter::export_spans(std::span<const spans::Span> batch) noexcept {
+ExportOutcome JsonlExporter::export_spans(std::span<const spans::Span> batch) noexcept {
   bool complete = true;
   buffer_.clear();
   for (const spans::Span& span : batch) {
@@ -112,7 +112,7 @@ bool JsonlExporter::export_spans(std::span<const spans::Span> batch) noexcept {
   std::fwrite(buffer_.data(), 1, buffer_.size(), out_);
   const bool written = std::fflush(out_) == 0 && std::ferror(out_) == 0;
   std::clearerr(out_);  // report each failed batch once, not every batch after it
-  return complete && written;
+  return complete && written ? ExportOutcome::kSuccess : ExportOutcome::kPermanent;
 }
 
 void JsonlExporter::flush() noexcept { std::fflush(out_); }

@@ -29,7 +29,7 @@ class JsonlExporter final : public SpanExporter {
   JsonlExporter& operator=(const JsonlExporter&) = delete;
 
   std::string_view name() const noexcept override { return "jsonl"; }
-  bool export_spans(std::span<const spans::Span> batch) noexcept override;
+  ExportOutcome export_spans(std::span<const spans::Span> batch) noexcept override;
   void flush() noexcept override;
 
   // The JSON line for one span, without the trailing newline.

@@ -170,7 +170,7 @@ class GrpcTransport final : public Transport {
     {
       std::lock_guard lock(mutex_);
       if (cancelled_) {
-        result.outcome = Outcome::kCancelled;
+        result.outcome = ExportOutcome::kCancelled;
         return result;
       }
       current_ = &context;
@@ -212,7 +212,7 @@ class GrpcTransport final : public Transport {
       was_cancelled = cancelled_;
     }
     if (status.ok()) {
-      result.outcome = Outcome::kSuccess;
+      result.outcome = ExportOutcome::kSuccess;
       result.bytes_sent = message_bytes;
       if (response.has_partial_success()) {
         result.rejected_spans = response.partial_success().rejected_spans();
@@ -221,7 +221,7 @@ class GrpcTransport final : public Transport {
       return result;
     }
     if (was_cancelled && status.error_code() == grpc::StatusCode::CANCELLED) {
-      result.outcome = Outcome::kCancelled;
+      result.outcome = ExportOutcome::kCancelled;
       return result;
     }
     const RpcStatusDetails details = parse_rpc_status(status.error_details());
@@ -229,8 +229,8 @@ class GrpcTransport final : public Transport {
     result.error = result.error_kind + ": " + status.error_message();
     result.retry_after = details.retry_delay;
     result.outcome = is_retryable(status.error_code(), details.retry_delay.has_value())
-                         ? Outcome::kRetryable
-                         : Outcome::kPermanent;
+                         ? ExportOutcome::kRetryable
+                         : ExportOutcome::kPermanent;
     // OpenSSL spells it "certificate verify failed", BoringSSL "CERTIFICATE_VERIFY_FAILED".
     const std::string message = lower(status.error_message());
     if (message.find("certificate verify failed") != std::string::npos ||

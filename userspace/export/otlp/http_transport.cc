@@ -152,7 +152,7 @@ class HttpTransport final : public Transport {
     result.bytes_uncompressed = batch.serialized.size();
 
     if (cancelled_.load(std::memory_order_relaxed)) {
-      result.outcome = Outcome::kCancelled;
+      result.outcome = ExportOutcome::kCancelled;
       return result;
     }
     response_.clear();
@@ -165,7 +165,7 @@ class HttpTransport final : public Transport {
     const CURLcode code = curl_easy_perform(curl_);
     if (code != CURLE_OK) {
       if (code == CURLE_ABORTED_BY_CALLBACK) {
-        result.outcome = Outcome::kCancelled;
+        result.outcome = ExportOutcome::kCancelled;
         return result;
       }
       const std::string detail =
@@ -173,11 +173,11 @@ class HttpTransport final : public Transport {
       result.error = detail;
       if (is_tls_error(code)) {
         // A certificate that does not verify will not verify on the next try either.
-        result.outcome = Outcome::kPermanent;
+        result.outcome = ExportOutcome::kPermanent;
         result.error_kind = "TLS";
         result.error = "TLS: " + detail;
       } else {
-        result.outcome = is_retryable(code) ? Outcome::kRetryable : Outcome::kPermanent;
+        result.outcome = is_retryable(code) ? ExportOutcome::kRetryable : ExportOutcome::kPermanent;
         result.error_kind = code == CURLE_COULDNT_CONNECT      ? "connect"
                             : code == CURLE_OPERATION_TIMEDOUT ? "timeout"
                                                                : curl_easy_strerror(code);
@@ -188,7 +188,7 @@ class HttpTransport final : public Transport {
     long status = 0;
     curl_easy_getinfo(curl_, CURLINFO_RESPONSE_CODE, &status);
     if (status >= 200 && status < 300) {
-      result.outcome = Outcome::kSuccess;
+      result.outcome = ExportOutcome::kSuccess;
       // OTLP/HTTP spec: the body is an ExportTraceServiceResponse; an empty one is valid.
       opentelemetry::proto::collector::trace::v1::ExportTraceServiceResponse response;
       if (!response_.empty() && response.ParseFromString(response_) &&
@@ -205,14 +205,14 @@ class HttpTransport final : public Transport {
     if (message.empty()) message = response_.substr(0, 200);
     result.error = result.error_kind + (message.empty() ? "" : ": " + message);
     if (status == 429 || status == 502 || status == 503 || status == 504) {
-      result.outcome = Outcome::kRetryable;
+      result.outcome = ExportOutcome::kRetryable;
       curl_off_t retry_after_s = 0;
       if (curl_easy_getinfo(curl_, CURLINFO_RETRY_AFTER, &retry_after_s) == CURLE_OK &&
           retry_after_s > 0) {
         result.retry_after = std::chrono::seconds(retry_after_s);
       }
     } else {
-      result.outcome = Outcome::kPermanent;
+      result.outcome = ExportOutcome::kPermanent;
     }
     return result;
   }

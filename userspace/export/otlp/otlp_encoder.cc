@@ -46,6 +46,17 @@ size_t utf8_sequence_length(std::string_view s, size_t i) {
   return length;
 }
 
+bool has_key(const spans::Attributes& attributes, std::string_view key) {
+  for (const auto& attribute : attributes) {
+    if (attribute.key == key) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+namespace message {
+
 bool is_valid_utf8(std::string_view s) {
   size_t i = 0;
   while (i < s.size()) {
@@ -80,17 +91,6 @@ std::string with_replacement_characters(std::string_view s) {
     }
   }
   return out;
-}
-
-// Calls `set` with `value`, or with a repaired copy when it is not valid UTF-8.
-template <typename Setter>
-void set_utf8(std::string_view value, Setter set) {
-  if (is_valid_utf8(value)) {
-    set(value);
-  } else {
-    const std::string repaired = with_replacement_characters(value);
-    set(std::string_view(repaired));
-  }
 }
 
 void set_key_value(std::string_view key, const spans::AttributeValue& value,
@@ -141,37 +141,6 @@ trace::Status::StatusCode to_proto(spans::StatusCode code) {
   return trace::Status::STATUS_CODE_UNSET;
 }
 
-bool has_key(const spans::Attributes& attributes, std::string_view key) {
-  for (const auto& attribute : attributes) {
-    if (attribute.key == key) return true;
-  }
-  return false;
-}
-
-void encode_span(const spans::Span& span, trace::Span* out) {
-  out->set_trace_id(span.trace_id.data(), span.trace_id.size());
-  out->set_span_id(span.span_id.data(), span.span_id.size());
-  if (!spans::is_zero(span.parent_span_id)) {
-    out->set_parent_span_id(span.parent_span_id.data(), span.parent_span_id.size());
-  }
-  // W3C trace flags in the low byte of Span.flags (trace.proto, SpanFlags).
-  out->set_flags(span.trace_flags);
-  set_utf8(span.name, [&](std::string_view s) { out->set_name(s.data(), s.size()); });
-  out->set_kind(to_proto(span.kind));
-  out->set_start_time_unix_nano(span.start_time_unix_nano);
-  out->set_end_time_unix_nano(span.end_time_unix_nano);
-  out->mutable_attributes()->Reserve(static_cast<int>(span.attributes.size()));
-  for (const auto& attribute : span.attributes) {
-    set_key_value(attribute.key, attribute.value, out->add_attributes());
-  }
-  if (span.status_code != spans::StatusCode::kUnset || !span.status_message.empty()) {
-    trace::Status* status = out->mutable_status();
-    status->set_code(to_proto(span.status_code));
-    set_utf8(span.status_message,
-             [&](std::string_view s) { status->set_message(s.data(), s.size()); });
-  }
-}
-
 void encode_resource(const spans::Resource* resource, const EncoderOptions& options,
                      opentelemetry::proto::resource::v1::Resource* out) {
   if (resource != nullptr) {
@@ -189,6 +158,10 @@ void encode_scope(const EncoderOptions& options, common::InstrumentationScope* o
   out->set_name(kScopeName.data(), kScopeName.size());
   out->set_version(options.agent_version);
 }
+
+}  // namespace message
+
+namespace {
 
 using google::protobuf::internal::WireFormatLite;
 
@@ -282,8 +255,8 @@ std::string_view as_chars(std::span<const uint8_t> bytes) {
 
 // A string field's text: itself when valid UTF-8, else a repaired copy kept in `repaired`.
 std::string_view utf8_text(std::string_view text, std::deque<std::string>& repaired) {
-  if (is_valid_utf8(text)) return text;
-  return repaired.emplace_back(with_replacement_characters(text));
+  if (message::is_valid_utf8(text)) return text;
+  return repaired.emplace_back(message::with_replacement_characters(text));
 }
 
 uint64_t double_bits(double d) {
@@ -346,7 +319,7 @@ void write_span(const spans::Span& span, std::string* out) {
   if (has_parent) total += field_size(trace::Span::kParentSpanIdFieldNumber, 8);
   const std::string_view name = utf8_text(span.name, repaired);
   if (!name.empty()) total += field_size(trace::Span::kNameFieldNumber, name.size());
-  const int kind = to_proto(span.kind);
+  const int kind = message::to_proto(span.kind);
   if (kind != 0) total += varint_field_size(trace::Span::kKindFieldNumber, kind);
   if (span.start_time_unix_nano)
     total += fixed64_field_size(trace::Span::kStartTimeUnixNanoFieldNumber);
@@ -366,7 +339,7 @@ void write_span(const spans::Span& span, std::string* out) {
   const bool has_status =
       span.status_code != spans::StatusCode::kUnset || !span.status_message.empty();
   const std::string_view status_message = utf8_text(span.status_message, repaired);
-  const int code = to_proto(span.status_code);
+  const int code = message::to_proto(span.status_code);
   size_t status_size = 0;
   if (has_status) {
     if (!status_message.empty()) {
@@ -415,34 +388,11 @@ void write_span(const spans::Span& span, std::string* out) {
 
 }  // namespace
 
-OtlpEncoder::OtlpEncoder(EncoderOptions options) : options_(std::move(options)) {}
-
-void OtlpEncoder::encode(std::span<const spans::Span> batch, ExportRequest* request) const {
-  request->Clear();
-  // Few resources per batch (one per traced process): a small map, reset per batch because a
-  // Resource's address may be reused once its process is gone.
-  std::unordered_map<const spans::Resource*, trace::ScopeSpans*> scope_of;
-  for (const spans::Span& span : batch) {
-    const spans::Resource* resource = span.resource.get();
-    auto [it, inserted] = scope_of.try_emplace(resource, nullptr);
-    if (inserted) {
-      trace::ResourceSpans* resource_spans = request->add_resource_spans();
-      resource_spans->set_schema_url(kSchemaUrl.data(), kSchemaUrl.size());
-      encode_resource(resource, options_, resource_spans->mutable_resource());
-      trace::ScopeSpans* scope_spans = resource_spans->add_scope_spans();
-      scope_spans->set_schema_url(kSchemaUrl.data(), kSchemaUrl.size());
-      encode_scope(options_, scope_spans->mutable_scope());
-      it->second = scope_spans;
-    }
-    encode_span(span, it->second->add_spans());
-  }
-}
-
 void SpanSerializer::serialize(const spans::Span& span, std::string* out) { write_span(span, out); }
 
 RequestFramer::RequestFramer(EncoderOptions options) : options_(std::move(options)) {
   common::InstrumentationScope scope;
-  encode_scope(options_, &scope);
+  message::encode_scope(options_, &scope);
   scope_bytes_ = scope.SerializeAsString();
 }
 
@@ -469,7 +419,7 @@ void RequestFramer::frame(std::span<const SerializedSpan> batch, std::string* ou
   std::string resource_bytes;
   for (const Group& group : groups) {
     opentelemetry::proto::resource::v1::Resource resource;
-    encode_resource(group.resource, options_, &resource);
+    message::encode_resource(group.resource, options_, &resource);
     resource.SerializeToString(&resource_bytes);
 
     size_t scope_spans_size = field_size(trace::ScopeSpans::kScopeFieldNumber, scope_bytes_.size());

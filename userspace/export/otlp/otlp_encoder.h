@@ -3,7 +3,8 @@
 // Spans → opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest (types generated
 // from the opentelemetry-proto .proto files). One ResourceSpans per process resource (spans
 // share a Resource by pointer), one ScopeSpans with the InstrumentationScope `ztrace` and the
-// agent's version, the semantic-conventions schema URL on both.
+// agent's version, the semantic-conventions schema URL on both. The message-tree encoder these
+// bytes are held to is reference/message_encoder.h (tests only).
 
 #include <google/protobuf/arena.h>
 
@@ -30,24 +31,41 @@ struct EncoderOptions {
   spans::Attributes extra_resource_attributes;
 };
 
-class OtlpEncoder {
- public:
-  explicit OtlpEncoder(EncoderOptions options);
+// Message pieces the framer builds resources and scope with; the reference encoder builds
+// everything with them. Invalid UTF-8 (captured traffic) becomes U+FFFD: proto3 `string`
+// fields must be valid UTF-8, and receivers built on Go's protobuf (the Collector) reject a
+// whole request that breaks this.
+namespace message {
 
-  // Fills `request` (cleared first) with `batch`. Resources appear in order of their first
-  // span; spans keep their order within a resource.
-  // Invalid UTF-8 (captured traffic) becomes U+FFFD: proto3 `string` fields must be valid UTF-8,
-  // and receivers built on Go's protobuf (the Collector) reject a whole request that breaks this.
-  void encode(std::span<const spans::Span> batch, ExportRequest* request) const;
+bool is_valid_utf8(std::string_view text);
+std::string with_replacement_characters(std::string_view text);
+// Calls `set` with `value`, or with a repaired copy when it is not valid UTF-8.
+template <typename Setter>
+void set_utf8(std::string_view value, Setter set) {
+  if (is_valid_utf8(value)) {
+    set(value);
+  } else {
+    const std::string repaired = with_replacement_characters(value);
+    set(std::string_view(repaired));
+  }
+}
 
- private:
-  EncoderOptions options_;
-};
+void set_key_value(std::string_view key, const spans::AttributeValue& value,
+                   opentelemetry::proto::common::v1::KeyValue* out);
+opentelemetry::proto::trace::v1::Span::SpanKind to_proto(spans::SpanKind kind);
+opentelemetry::proto::trace::v1::Status::StatusCode to_proto(spans::StatusCode code);
+// The process's resource, plus the extra attributes whose keys it does not have.
+void encode_resource(const spans::Resource* resource, const EncoderOptions& options,
+                     opentelemetry::proto::resource::v1::Resource* out);
+void encode_scope(const EncoderOptions& options,
+                  opentelemetry::proto::common::v1::InstrumentationScope* out);
 
-// The exporter's path, byte-identical to OtlpEncoder + SerializeToString (tested): each span
-// is serialized once by the generated trace.v1.Span code when it is handed over (so the queue
-// holds one buffer per span instead of a copy of every string of it), and a request is framed
-// around those bytes at send time with the generated field numbers.
+}  // namespace message
+
+// The exporter's path, byte-identical to the reference OtlpEncoder + SerializeToString (tested):
+// each span is serialized once when it is handed over (so the queue holds one buffer per span
+// instead of a copy of every string of it), and a request is framed around those bytes at send
+// time with the generated field numbers.
 struct SerializedSpan {
   std::string bytes;  // a serialized opentelemetry.proto.trace.v1.Span
   std::shared_ptr<const spans::Resource> resource;

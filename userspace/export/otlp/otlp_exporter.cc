@@ -44,7 +44,10 @@ OtlpExporter::OtlpExporter(const OtlpOptions& options, std::unique_ptr<Transport
       random_(std::random_device{}()),
       sender_([this] { run_sender(); }) {}
 
-OtlpExporter::~OtlpExporter() {
+OtlpExporter::~OtlpExporter() { stop_sender(); }
+
+void OtlpExporter::stop_sender() {
+  if (!sender_.joinable()) return;
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
@@ -63,71 +66,73 @@ std::string OtlpExporter::describe() const {
          std::to_string(options_.max_queue_bytes >> 20) + " MiB";
 }
 
-bool OtlpExporter::export_spans(std::span<const spans::Span> batch) noexcept {
-  if (batch.empty()) return true;
+exporter::ExportOutcome OtlpExporter::on_span(const spans::Span& span) noexcept {
   OtlpStats& stats = *stats_;
-  // Spans are serialized outside the lock; a full queue is seen first so that a dead backend
-  // costs no work.
-  size_t room = 0;
-  {
-    std::lock_guard lock(mutex_);
-    room = stopping_
-               ? 0
-               : options_.max_queue_spans - std::min(pending_spans_, options_.max_queue_spans);
+  // The gauge mirrors the queue's span bound: a dead backend's full queue costs no serializing.
+  if (stats.queue_spans.load(std::memory_order_relaxed) >= options_.max_queue_spans) {
+    stats.spans_dropped_queue_full.fetch_add(1, std::memory_order_relaxed);
+    return exporter::ExportOutcome::kPermanent;
   }
-  std::vector<QueuedSpan> incoming;
+  QueuedSpan entry;
   try {
-    const auto now = Clock::now();
-    incoming.reserve(std::min(room, batch.size()));
-    for (size_t i = 0; i < batch.size() && i < room; ++i) {
-      QueuedSpan& entry = incoming.emplace_back();
-      serializer_.serialize(batch[i], &entry.span.bytes);
-      entry.span.resource = batch[i].resource;
-      entry.bytes = queued_bytes(entry.span);
-      entry.enqueued = now;
-    }
-  } catch (...) {  // std::bad_alloc: what could not be serialized counts as a full queue
-    if (!incoming.empty() && incoming.back().bytes == 0) incoming.pop_back();
+    serializer_.serialize(span, &entry.span.bytes);
+  } catch (...) {  // std::bad_alloc: as a full queue
+    stats.spans_dropped_queue_full.fetch_add(1, std::memory_order_relaxed);
+    return exporter::ExportOutcome::kPermanent;
   }
-  size_t dropped_full = batch.size() - incoming.size();
-  size_t dropped_bytes = 0, dropped_shutdown = 0, accepted = 0;
+  entry.span.resource = span.resource;
+  entry.bytes = queued_bytes(entry.span);
+  entry.enqueued = Clock::now();
+  return enqueue(std::move(entry));
+}
+
+exporter::ExportOutcome OtlpExporter::enqueue(QueuedSpan&& entry) {
+  OtlpStats& stats = *stats_;
   bool wake = false;
   {
     std::lock_guard lock(mutex_);
-    const bool was_empty = queue_.empty();
-    for (QueuedSpan& entry : incoming) {
-      if (stopping_) {
-        ++dropped_shutdown;
-      } else if (pending_spans_ >= options_.max_queue_spans) {
-        ++dropped_full;
-      } else if (pending_bytes_ + entry.bytes > options_.max_queue_bytes) {
-        ++dropped_bytes;
-      } else {
-        pending_spans_ += 1;
-        pending_bytes_ += entry.bytes;
-        queued_bytes_ += entry.bytes;
-        queue_.push_back(std::move(entry));
-        ++accepted;
-      }
+    if (stopping_) {
+      stats.spans_dropped_shutdown.fetch_add(1, std::memory_order_relaxed);
+      return exporter::ExportOutcome::kCancelled;
     }
+    if (pending_spans_ >= options_.max_queue_spans) {
+      stats.spans_dropped_queue_full.fetch_add(1, std::memory_order_relaxed);
+      return exporter::ExportOutcome::kPermanent;
+    }
+    if (pending_bytes_ + entry.bytes > options_.max_queue_bytes) {
+      stats.spans_dropped_queue_bytes.fetch_add(1, std::memory_order_relaxed);
+      return exporter::ExportOutcome::kPermanent;
+    }
+    const bool was_empty = queue_.empty();
+    const bool below_batch_bytes = queued_bytes_ < options_.max_batch_bytes;
+    pending_spans_ += 1;
+    pending_bytes_ += entry.bytes;
+    queued_bytes_ += entry.bytes;
+    queue_.push_back(std::move(entry));
     update_gauges_locked();
-    // The sender sleeps without a deadline on an empty queue, and until the delay otherwise.
-    wake = accepted > 0 && (was_empty || queue_.size() >= options_.max_batch_spans ||
-                            queued_bytes_ >= options_.max_batch_bytes);
+    // The sender sleeps without a deadline on an empty queue, and until the delay otherwise:
+    // woken when the queue fills or reaches a batch's size (once: edge-triggered).
+    wake = was_empty || queue_.size() == options_.max_batch_spans ||
+           (below_batch_bytes && queued_bytes_ >= options_.max_batch_bytes);
   }
   if (wake) wake_sender_.notify_one();
-  stats.spans_queued.fetch_add(accepted, std::memory_order_relaxed);
-  stats.spans_dropped_queue_full.fetch_add(dropped_full, std::memory_order_relaxed);
-  stats.spans_dropped_queue_bytes.fetch_add(dropped_bytes, std::memory_order_relaxed);
-  stats.spans_dropped_shutdown.fetch_add(dropped_shutdown, std::memory_order_relaxed);
-  return accepted == batch.size();
+  stats.spans_queued.fetch_add(1, std::memory_order_relaxed);
+  return exporter::ExportOutcome::kSuccess;
 }
 
-void OtlpExporter::flush() noexcept {
+void OtlpExporter::flush() noexcept { flush_until(Clock::now() + options_.flush_timeout); }
+
+bool OtlpExporter::shutdown(std::chrono::steady_clock::time_point deadline) noexcept {
+  flush_until(std::min(deadline, Clock::now() + options_.flush_timeout));
+  stop_sender();
+  return Clock::now() <= deadline;
+}
+
+void OtlpExporter::flush_until(std::chrono::steady_clock::time_point deadline) {
   std::unique_lock lock(mutex_);
   if (stopping_) return;
   flushing_ = true;
-  flush_deadline_ = Clock::now() + options_.flush_timeout;
+  flush_deadline_ = deadline;
   wake_sender_.notify_all();
   const auto empty = [&] { return pending_spans_ == 0; };
   if (!drained_.wait_until(lock, flush_deadline_, empty)) {
@@ -241,7 +246,7 @@ void OtlpExporter::export_batch(std::span<const SerializedSpan> batch) {
     }
     const auto sent_at = Clock::now();
     const SendResult result = transport_->send(encoded, timeout);
-    if (result.outcome == Outcome::kCancelled) {
+    if (result.outcome == ExportOutcome::kCancelled) {
       stats.spans_dropped_shutdown.fetch_add(count, std::memory_order_relaxed);
       return;
     }
@@ -250,7 +255,7 @@ void OtlpExporter::export_batch(std::span<const SerializedSpan> batch) {
     stats.bytes_sent.fetch_add(result.bytes_sent, std::memory_order_relaxed);
     stats.bytes_uncompressed.fetch_add(result.bytes_uncompressed, std::memory_order_relaxed);
 
-    if (result.outcome == Outcome::kSuccess) {
+    if (result.outcome == ExportOutcome::kSuccess) {
       const uint64_t rejected = std::min<uint64_t>(
           static_cast<uint64_t>(std::max<int64_t>(result.rejected_spans, 0)), count);
       stats.spans_exported.fetch_add(count - rejected, std::memory_order_relaxed);
@@ -270,7 +275,7 @@ void OtlpExporter::export_batch(std::span<const SerializedSpan> batch) {
 
     stats.requests_failed.fetch_add(1, std::memory_order_relaxed);
     ++failed_attempts_in_a_row_;
-    if (result.outcome == Outcome::kPermanent) {
+    if (result.outcome == ExportOutcome::kPermanent) {
       stats.spans_dropped_export_error.fetch_add(count, std::memory_order_relaxed);
       report_error(result.error_kind, "OTLP export to " + transport_->describe() + " failed (" +
                                           result.error + "): " + std::to_string(count) +

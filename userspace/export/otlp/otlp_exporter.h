@@ -1,11 +1,7 @@
 #pragma once
 
-// The OTLP span exporter: a SpanExporter whose export_spans() only serializes each span into a
-// bounded queue (spans and bytes; beyond it, drops counted by reason) and returns. Its own
-// sender thread batches by size and delay, encodes, sends over OTLP/gRPC or OTLP/HTTP and
-// retries retryable failures with backoff, so a slow or dead backend never delays the
-// ExportPipeline worker, the other exporters or the intake, and never grows memory past the
-// queue bound.
+// The OTLP exporter: on_span() serializes into a queue bounded in spans and bytes, a sender
+// thread batches, sends and retries: a slow backend never delays the pipeline nor grows memory.
 
 #include <chrono>
 #include <condition_variable>
@@ -27,27 +23,29 @@
 
 namespace ztrace::otlp {
 
-class OtlpExporter final : public exporter::SpanExporter {
+class OtlpExporter final : public exporter::SpanProcessor {
  public:
   // With the transport `options` ask for; nullptr and `*error` when it cannot be set up.
   static std::unique_ptr<OtlpExporter> create(const OtlpOptions& options, std::string* error);
 
   // With any transport (tests inject fakes). Starts the sender thread.
   OtlpExporter(const OtlpOptions& options, std::unique_ptr<Transport> transport);
-  // Stops at once: what is still queued is dropped (counted as shutdown). Call flush() first
-  // to send it.
+  // Stops at once: what is still queued is dropped (counted as shutdown). Call flush() or
+  // shutdown() first to send it.
   ~OtlpExporter() override;
   OtlpExporter(const OtlpExporter&) = delete;
   OtlpExporter& operator=(const OtlpExporter&) = delete;
 
   std::string_view name() const noexcept override { return "otlp"; }
-  // Serializes the batch into the queue (one buffer per span). False when some spans were
-  // dropped (queue bound). Called from one thread at a time.
-  bool export_spans(std::span<const spans::Span> batch) noexcept override;
+  // Serializes the span into the queue (one buffer per span). Called from one thread at a time.
+  exporter::ExportOutcome on_span(const spans::Span& span) noexcept override;
   // Sends everything queued without waiting for the batch delay, for at most
   // options.flush_timeout (plus the moment a transfer in progress takes to abort); spans
   // still queued then are dropped and counted as shutdown. The exporter stays usable.
-  void flush() noexcept override;
+  void flush() noexcept;
+  // flush() by `deadline` at the latest, then stops the sender: later spans are dropped
+  // (counted as shutdown). False when the deadline passed.
+  bool shutdown(std::chrono::steady_clock::time_point deadline) noexcept override;
 
   // Outlives the exporter (the agent reads it after the pipeline that owns us is gone).
   std::shared_ptr<const OtlpStats> stats() const { return stats_; }
@@ -60,6 +58,9 @@ class OtlpExporter final : public exporter::SpanExporter {
     std::chrono::steady_clock::time_point enqueued;
   };
 
+  exporter::ExportOutcome enqueue(QueuedSpan&& entry);
+  void flush_until(std::chrono::steady_clock::time_point deadline);
+  void stop_sender();
   void run_sender();
   // Sends one batch with retries; counts its outcome.
   void export_batch(std::span<const SerializedSpan> batch);
@@ -85,11 +86,11 @@ class OtlpExporter final : public exporter::SpanExporter {
   bool flushing_ = false;                                 // guarded by mutex_
   std::chrono::steady_clock::time_point flush_deadline_;  // guarded by mutex_
 
+  // on_span() only.
+  SpanSerializer serializer_;
+
   // Sender thread only.
   EncodedBatch encoded_;  // reused: its buffers keep their capacity
-
-  // export_spans() only.
-  SpanSerializer serializer_;
   std::mt19937_64 random_;
   struct ErrorLogEntry {
     std::chrono::steady_clock::time_point last_logged;

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 
+#include "userspace/export/exporter.h"
 #include "userspace/export/otlp/otlp_config.h"
 #include "userspace/export/otlp/otlp_encoder.h"
 
@@ -26,10 +27,10 @@ struct EncodedBatch {
   bool body_ready = false;
 };
 
-enum class Outcome { kSuccess, kRetryable, kPermanent, kCancelled };
+using exporter::ExportOutcome;
 
 struct SendResult {
-  Outcome outcome = Outcome::kPermanent;
+  ExportOutcome outcome = ExportOutcome::kPermanent;
   // Partial success (kSuccess only): spans the server refused, and its explanation.
   int64_t rejected_spans = 0;
   std::string partial_success_message;

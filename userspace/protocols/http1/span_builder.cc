@@ -71,11 +71,11 @@ uint64_t set_response_attributes(spans::Span& span, const Exchange& exchange, bo
 
 std::optional<spans::Span> SpanBuilder::build(const protocols::ExchangeContext& context,
                                               const Exchange& exchange) const {
+  std::optional<spans::Span> result;  // the one object returned: built in place, never moved
   const Request& request = exchange.request;
-  if (request.method.empty()) return std::nullopt;
+  if (request.method.empty()) return result;
   const protocols::ConnectionView& connection = context.connection;
   const bool server = connection.role == Role::kServer;
-  std::optional<spans::Span> result;  // built in place: returned without a move
   spans::Span& span = result.emplace();
   protocols::start_span(context, span);
   set_request_attributes(span, request, server, connection.tls, options_);

@@ -161,12 +161,12 @@ void set_capture_attributes(spans::Span& span, const Exchange& exchange) {
 
 std::optional<spans::Span> SpanBuilder::build(const protocols::ExchangeContext& context,
                                               const Exchange& exchange) const {
+  std::optional<spans::Span> result;  // the one object returned: built in place, never moved
   const Message& request = exchange.request;
   const Message& response = exchange.response;
   const std::string* path = request.headers.find(":path");
-  if (!path) return std::nullopt;
+  if (!path) return result;
   const bool server = context.connection.role == Role::kServer;
-  std::optional<spans::Span> result;  // built in place: returned without a move
   spans::Span& span = result.emplace();
   protocols::start_span(context, span);
 
