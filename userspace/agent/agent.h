@@ -1,8 +1,8 @@
 #pragma once
 
 // The agent daemon: prepares the host, attaches the probes, and runs the intake thread
-// (ring buffer → queue), the pipeline thread (events → spans) and the export worker until
-// SIGINT/SIGTERM, then flushes and detaches everything.
+// (ring buffer → queue), the pipeline thread (events → spans) and each exporter's worker
+// until SIGINT/SIGTERM, then flushes and detaches everything.
 
 #include <chrono>
 #include <cstdint>

@@ -128,76 +128,105 @@ bool parse_url(std::string_view url, ParsedUrl* out) {
   return true;
 }
 
-bool resolve_options(const OtlpFlags& flags, const EnvLookup& env, OtlpOptions* out,
-                     std::string* error, std::vector<std::string>* warnings) {
-  *out = OtlpOptions{};
-  auto fail = [&](std::string message) {
-    if (error != nullptr) *error = std::move(message);
+namespace {
+
+// Where resolve_options reports: a refusal (the agent does not start), or a warning.
+class Findings {
+ public:
+  Findings(std::string* error, std::vector<std::string>* warnings)
+      : error_(error), warnings_(warnings) {}
+  bool fail(std::string message) {
+    if (error_ != nullptr) *error_ = std::move(message);
     return false;
-  };
-  auto warn = [&](std::string message) {
-    if (warnings != nullptr) warnings->push_back(std::move(message));
-  };
-
-  // Protocol first: it decides what the generic endpoint means.
-  std::string protocol_text;
-  std::string protocol_source = "--otlp-protocol";
-  if (!flags.protocol.empty()) {
-    protocol_text = flags.protocol;
-  } else if (auto env_protocol = traces_then_generic(env, "PROTOCOL")) {
-    std::tie(protocol_source, protocol_text) = *env_protocol;
   }
-  if (!protocol_text.empty()) {
-    const std::string value = lower(protocol_text);
-    if (value == "grpc") {
-      out->protocol = Protocol::kGrpc;
-    } else if (value == "http/protobuf") {
-      out->protocol = Protocol::kHttpProtobuf;
-    } else if (value == "http/json") {
-      return fail(protocol_source + "=http/json is not supported: use http/protobuf or grpc");
-    } else {
-      return fail(protocol_source + "=" + protocol_text + ": expected grpc or http/protobuf");
-    }
+  void warn(std::string message) {
+    if (warnings_ != nullptr) warnings_->push_back(std::move(message));
   }
-  const bool http = out->protocol == Protocol::kHttpProtobuf;
 
-  std::string endpoint_source;
-  if (!flags.endpoint.empty()) {
-    endpoint_source = "--otlp-endpoint";
-    out->endpoint = trimmed(flags.endpoint);
-    if (http && !ends_with_traces_path(out->endpoint)) {
-      out->endpoint = append_traces_path(out->endpoint);
-    }
-  } else if (auto specific = first_set(env, {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"})) {
-    std::tie(endpoint_source, out->endpoint) = *specific;
-  } else if (auto generic = first_set(env, {"OTEL_EXPORTER_OTLP_ENDPOINT"})) {
-    std::tie(endpoint_source, out->endpoint) = *generic;
-    if (http) out->endpoint = append_traces_path(out->endpoint);
+ private:
+  std::string* error_;
+  std::vector<std::string>* warnings_;
+};
+
+// A value and the flag or variable it came from (for messages).
+struct Setting {
+  std::string source;
+  std::string value;
+};
+
+// The flag when given, else OTEL_EXPORTER_OTLP_TRACES_<suffix>, else OTEL_EXPORTER_OTLP_<suffix>.
+std::optional<Setting> flag_or_env(const std::string& flag_value, std::string_view flag_name,
+                                   const EnvLookup& env, std::string_view suffix) {
+  if (!flag_value.empty()) return Setting{std::string(flag_name), flag_value};
+  if (auto value = traces_then_generic(env, suffix)) return Setting{value->first, value->second};
+  return std::nullopt;
+}
+
+bool resolve_protocol(const OtlpFlags& flags, const EnvLookup& env, OtlpOptions* out,
+                      Findings& findings) {
+  const auto setting = flag_or_env(flags.protocol, "--otlp-protocol", env, "PROTOCOL");
+  if (!setting) return true;
+  const std::string value = lower(setting->value);
+  if (value == "grpc") {
+    out->protocol = Protocol::kGrpc;
+  } else if (value == "http/protobuf") {
+    out->protocol = Protocol::kHttpProtobuf;
+  } else if (value == "http/json") {
+    return findings.fail(setting->source +
+                         "=http/json is not supported: use http/protobuf or grpc");
   } else {
-    return true;  // not configured: OTLP export stays off
+    return findings.fail(setting->source + "=" + setting->value +
+                         ": expected grpc or http/protobuf");
   }
-  out->enabled = true;
+  return true;
+}
 
-  ParsedUrl url;
-  if (!parse_url(out->endpoint, &url)) {
-    return fail(endpoint_source + "=" + out->endpoint + ": not an http:// or https:// URL");
+// The endpoint as otlp_config.h says; nullopt when none is configured.
+std::optional<Setting> configured_endpoint(const OtlpFlags& flags, const EnvLookup& env,
+                                           bool http) {
+  if (!flags.endpoint.empty()) {
+    std::string endpoint = trimmed(flags.endpoint);
+    if (http && !ends_with_traces_path(endpoint)) endpoint = append_traces_path(endpoint);
+    return Setting{"--otlp-endpoint", std::move(endpoint)};
   }
-  if (http && url.scheme.empty()) {
-    return fail(endpoint_source + "=" + out->endpoint +
-                ": OTLP/HTTP needs a URL with http:// or https://");
+  if (auto specific = first_set(env, {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"})) {
+    return Setting{specific->first, specific->second};
+  }
+  if (auto generic = first_set(env, {"OTEL_EXPORTER_OTLP_ENDPOINT"})) {
+    return Setting{generic->first, http ? append_traces_path(generic->second) : generic->second};
+  }
+  return std::nullopt;
+}
+
+// A URL the protocol can use; TLS from its scheme or, for gRPC without one, unless
+// OTEL_EXPORTER_OTLP_[TRACES_]INSECURE=true (spec).
+bool resolve_transport_security(const Setting& endpoint, const EnvLookup& env, OtlpOptions* out,
+                                Findings& findings) {
+  ParsedUrl url;
+  if (!parse_url(endpoint.value, &url)) {
+    return findings.fail(endpoint.source + "=" + endpoint.value +
+                         ": not an http:// or https:// URL");
+  }
+  if (out->protocol == Protocol::kHttpProtobuf && url.scheme.empty()) {
+    return findings.fail(endpoint.source + "=" + endpoint.value +
+                         ": OTLP/HTTP needs a URL with http:// or https://");
   }
   if (url.scheme.empty()) {
-    // gRPC without scheme: TLS unless OTEL_EXPORTER_OTLP_[TRACES_]INSECURE=true (spec).
     auto insecure = traces_then_generic(env, "INSECURE");
     out->use_tls = !(insecure && lower(insecure->second) == "true");
   } else {
     out->use_tls = url.scheme == "https";
   }
+  return true;
+}
 
+// The variables' headers, each replaced by a --otlp-header of the same key.
+bool resolve_headers(const OtlpFlags& flags, const EnvLookup& env, OtlpOptions* out,
+                     Findings& findings) {
   if (auto env_headers = traces_then_generic(env, "HEADERS")) {
     auto parsed = parse_headers(env_headers->second);
     if (!parsed) {
-      warn(env_headers->first + " is malformed (expected key=value,...): ignored");
+      findings.warn(env_headers->first + " is malformed (expected key=value,...): ignored");
     } else {
       out->headers = std::move(*parsed);
     }
@@ -205,73 +234,83 @@ bool resolve_options(const OtlpFlags& flags, const EnvLookup& env, OtlpOptions* 
   for (const std::string& header : flags.headers) {
     auto parsed = parse_headers(header);
     if (!parsed || parsed->size() != 1) {
-      return fail("--otlp-header " + header + ": expected key=value");
+      return findings.fail("--otlp-header " + header + ": expected key=value");
     }
     auto& [key, value] = parsed->front();
     std::erase_if(out->headers, [&](const auto& h) { return lower(h.first) == lower(key); });
     out->headers.emplace_back(std::move(key), std::move(value));
   }
+  return true;
+}
 
-  std::string compression_text = flags.compression;
-  std::string compression_source = "--otlp-compression";
-  if (compression_text.empty()) {
-    if (auto env_compression = traces_then_generic(env, "COMPRESSION")) {
-      std::tie(compression_source, compression_text) = *env_compression;
-    }
+bool resolve_compression(const OtlpFlags& flags, const EnvLookup& env, OtlpOptions* out,
+                         Findings& findings) {
+  const auto setting = flag_or_env(flags.compression, "--otlp-compression", env, "COMPRESSION");
+  if (!setting) return true;
+  const std::string value = lower(setting->value);
+  if (value == "gzip") {
+    out->compression = Compression::kGzip;
+  } else if (value == "none") {
+    out->compression = Compression::kNone;
+  } else {
+    return findings.fail(setting->source + "=" + setting->value + ": expected gzip or none");
   }
-  if (!compression_text.empty()) {
-    const std::string value = lower(compression_text);
-    if (value == "gzip") {
-      out->compression = Compression::kGzip;
-    } else if (value == "none") {
-      out->compression = Compression::kNone;
-    } else {
-      return fail(compression_source + "=" + compression_text + ": expected gzip or none");
-    }
-  }
+  return true;
+}
 
+// A bad flag refuses to start; a bad variable is a warning (the default stays).
+bool resolve_timeout(const OtlpFlags& flags, const EnvLookup& env, OtlpOptions* out,
+                     Findings& findings) {
   if (flags.timeout_ms) {
-    if (*flags.timeout_ms <= 0) return fail("--otlp-timeout-ms must be positive");
+    if (*flags.timeout_ms <= 0) return findings.fail("--otlp-timeout-ms must be positive");
     out->timeout = std::chrono::milliseconds(*flags.timeout_ms);
   } else if (auto env_timeout = traces_then_generic(env, "TIMEOUT")) {
     int64_t timeout_ms = 0;
     if (!parse_int(env_timeout->second, &timeout_ms) || timeout_ms <= 0) {
-      warn(env_timeout->first + "=" + env_timeout->second +
-           " is not a positive number of milliseconds: 10000 used");
+      findings.warn(env_timeout->first + "=" + env_timeout->second +
+                    " is not a positive number of milliseconds: 10000 used");
     } else {
       out->timeout = std::chrono::milliseconds(timeout_ms);
     }
   }
+  return true;
+}
 
-  auto file_option = [&](const std::string& flag_value, std::string_view suffix) {
-    if (!flag_value.empty()) return flag_value;
-    auto value = traces_then_generic(env, suffix);
-    return value ? value->second : std::string();
+bool resolve_tls_files(const OtlpFlags& flags, const EnvLookup& env, OtlpOptions* out,
+                       Findings& findings) {
+  const auto file = [&](const std::string& flag_value, std::string_view suffix) {
+    auto setting = flag_or_env(flag_value, "", env, suffix);
+    return setting ? setting->value : std::string();
   };
-  out->tls.ca_file = file_option(flags.ca_file, "CERTIFICATE");
-  out->tls.client_cert_file = file_option(flags.client_cert_file, "CLIENT_CERTIFICATE");
-  out->tls.client_key_file = file_option(flags.client_key_file, "CLIENT_KEY");
+  out->tls.ca_file = file(flags.ca_file, "CERTIFICATE");
+  out->tls.client_cert_file = file(flags.client_cert_file, "CLIENT_CERTIFICATE");
+  out->tls.client_key_file = file(flags.client_key_file, "CLIENT_KEY");
   out->tls.insecure_skip_verify = flags.insecure_skip_verify;
   if (out->tls.client_cert_file.empty() != out->tls.client_key_file.empty()) {
-    return fail("a TLS client certificate needs its key and a key its certificate");
+    return findings.fail("a TLS client certificate needs its key and a key its certificate");
   }
   if (!out->use_tls && (!out->tls.ca_file.empty() || !out->tls.client_cert_file.empty() ||
                         out->tls.insecure_skip_verify)) {
-    warn("TLS settings ignored: the OTLP endpoint " + out->endpoint + " is not https");
+    findings.warn("TLS settings ignored: the OTLP endpoint " + out->endpoint + " is not https");
   }
+  return true;
+}
 
-  if (auto attributes = first_set(env, {"OTEL_RESOURCE_ATTRIBUTES"})) {
-    auto parsed = process::parse_resource_attributes(attributes->second);
-    if (!parsed) {
-      warn("OTEL_RESOURCE_ATTRIBUTES is malformed (expected key=value,...): ignored");
-    } else {
-      for (auto& [key, value] : *parsed) {
-        out->extra_resource_attributes.push_back(
-            {spans::AttributeKey::intern(key), std::move(value)});
-      }
-    }
+// The agent's own OTEL_RESOURCE_ATTRIBUTES, for every exported resource.
+void resolve_resource_attributes(const EnvLookup& env, OtlpOptions* out, Findings& findings) {
+  auto attributes = first_set(env, {"OTEL_RESOURCE_ATTRIBUTES"});
+  if (!attributes) return;
+  auto parsed = process::parse_resource_attributes(attributes->second);
+  if (!parsed) {
+    findings.warn("OTEL_RESOURCE_ATTRIBUTES is malformed (expected key=value,...): ignored");
+    return;
   }
+  for (auto& [key, value] : *parsed) {
+    out->extra_resource_attributes.push_back({spans::AttributeKey::intern(key), std::move(value)});
+  }
+}
 
+void apply_queue_flags(const OtlpFlags& flags, OtlpOptions* out) {
   if (flags.max_queue_spans) out->max_queue_spans = std::max<size_t>(*flags.max_queue_spans, 1);
   if (flags.batch_delay_ms) {
     out->batch_delay = std::chrono::milliseconds(std::max<int64_t>(*flags.batch_delay_ms, 0));
@@ -280,6 +319,28 @@ bool resolve_options(const OtlpFlags& flags, const EnvLookup& env, OtlpOptions* 
     out->retry.max_elapsed =
         std::chrono::milliseconds(std::max<int64_t>(*flags.max_retry_elapsed_ms, 0));
   }
+}
+
+}  // namespace
+
+bool resolve_options(const OtlpFlags& flags, const EnvLookup& env, OtlpOptions* out,
+                     std::string* error, std::vector<std::string>* warnings) {
+  *out = OtlpOptions{};
+  Findings findings(error, warnings);
+  // Protocol first: it decides what the generic endpoint means.
+  if (!resolve_protocol(flags, env, out, findings)) return false;
+  const std::optional<Setting> endpoint =
+      configured_endpoint(flags, env, out->protocol == Protocol::kHttpProtobuf);
+  if (!endpoint) return true;  // not configured: OTLP export stays off
+  out->enabled = true;
+  out->endpoint = endpoint->value;
+  if (!resolve_transport_security(*endpoint, env, out, findings)) return false;
+  if (!resolve_headers(flags, env, out, findings)) return false;
+  if (!resolve_compression(flags, env, out, findings)) return false;
+  if (!resolve_timeout(flags, env, out, findings)) return false;
+  if (!resolve_tls_files(flags, env, out, findings)) return false;
+  resolve_resource_attributes(env, out, findings);
+  apply_queue_flags(flags, out);
   return true;
 }
 

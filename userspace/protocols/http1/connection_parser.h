@@ -54,6 +54,13 @@ struct ParserStats {
   uint64_t dropped_exchanges = 0;   // queue bounds hit: too many pending or untaken exchanges
 };
 
+// A request head with a traceparent, reported as soon as the head is parsed (long before
+// its exchange completes), so that its context can be applied to the calls it causes.
+struct RequestHeadContext {
+  uint64_t start_ns = 0;
+  std::string traceparent;
+};
+
 // Not thread-safe: one parser per connection, driven by one thread. Memory per parser is
 // bounded: one header line (<= 128 KiB while a head is parsed), at most 64 requests awaiting
 // a response, at most 4096 completed exchanges not yet taken (call take_exchanges() after
@@ -66,13 +73,6 @@ struct ParserStats {
 // that starts with a valid start line; the truncated message ends there, when the other
 // direction speaks, or at close. If a message start itself fell in uncaptured bytes, a
 // truncated message with no fields stands for it, so that pairing stays aligned.
-// A request head with a traceparent, reported as soon as the head is parsed (long before
-// its exchange completes), so that its context can be applied to the calls it causes.
-struct RequestHeadContext {
-  uint64_t start_ns = 0;
-  std::string traceparent;
-};
-
 class ConnectionParser {
  public:
   // role: which direction carries requests (server: ingress; client: egress). kUnknown: the
