@@ -37,6 +37,17 @@ struct ExchangeContext {
   bool forwarded_traceparent = false;
 };
 
+// What every span builder keeps: its options, and the clock that makes kernel time unix time.
+class SpanBuilderBase {
+ public:
+  SpanBuilderBase(const SpanOptions& options, const spans::KernelClock& clock)
+      : options_(options), clock_(clock) {}
+
+ protected:
+  SpanOptions options_;
+  const spans::KernelClock& clock_;
+};
+
 // Where the kernel's trace context of a request is kept, if the kernel made one.
 struct KernelContextKey {
   enum class Kind : uint8_t {

@@ -45,20 +45,20 @@ inline std::string_view host_name(std::string_view authority) {
 // on server spans, and network.peer.*.
 inline void set_endpoint_attributes(spans::Span& span, const ConnectionView& connection,
                                     std::string_view request_host) {
-  using namespace semconv;
   const Endpoint& peer = connection.remote;
   const std::string_view host = host_name(request_host);
   if (connection.role == Role::kServer) {
-    span.set(server::kServerAddress, host.empty() ? connection.local.address : std::string(host));
-    span.set(server::kServerPort, int64_t{connection.local.port});
-    span.set(client::kClientAddress, peer.address);
-    span.set(client::kClientPort, int64_t{peer.port});
+    span.set(semconv::server::kServerAddress,
+             host.empty() ? connection.local.address : std::string(host));
+    span.set(semconv::server::kServerPort, int64_t{connection.local.port});
+    span.set(semconv::client::kClientAddress, peer.address);
+    span.set(semconv::client::kClientPort, int64_t{peer.port});
   } else {
-    span.set(server::kServerAddress, host.empty() ? peer.address : std::string(host));
-    span.set(server::kServerPort, int64_t{peer.port});
+    span.set(semconv::server::kServerAddress, host.empty() ? peer.address : std::string(host));
+    span.set(semconv::server::kServerPort, int64_t{peer.port});
   }
-  span.set(network::kNetworkPeerAddress, peer.address);
-  span.set(network::kNetworkPeerPort, int64_t{peer.port});
+  span.set(semconv::network::kNetworkPeerAddress, peer.address);
+  span.set(semconv::network::kNetworkPeerPort, int64_t{peer.port});
 }
 
 // A method the HTTP conventions know; any other is reported as "_OTHER".

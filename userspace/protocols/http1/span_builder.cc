@@ -10,7 +10,6 @@
 namespace ztrace::http1 {
 namespace {
 
-using namespace semconv;
 using spans::StatusCode;
 
 struct SplitTarget {
@@ -35,15 +34,15 @@ void set_request_attributes(spans::Span& span, const Request& request, bool serv
                             const protocols::SpanOptions& options) {
   const bool known_method = protocols::is_known_http_method(request.method);
   span.name = known_method ? request.method : "HTTP";
-  span.set(http::kHttpRequestMethod, known_method ? request.method : "_OTHER");
-  if (!known_method) span.set(http::kHttpRequestMethodOriginal, request.method);
+  span.set(semconv::http::kHttpRequestMethod, known_method ? request.method : "_OTHER");
+  if (!known_method) span.set(semconv::http::kHttpRequestMethodOriginal, request.method);
 
   SplitTarget target = split_target(request.target);
-  span.set(url::kUrlPath, std::string(target.path));
+  span.set(semconv::url::kUrlPath, std::string(target.path));
   if (options.capture_url_query && !target.query.empty()) {
-    span.set(url::kUrlQuery, std::string(target.query));
+    span.set(semconv::url::kUrlQuery, std::string(target.query));
   }
-  if (server) span.set(url::kUrlScheme, std::string(tls ? "https" : "http"));
+  if (server) span.set(semconv::url::kUrlScheme, std::string(tls ? "https" : "http"));
 }
 
 // The response's status and the span's status; returns when the exchange ended.
@@ -53,16 +52,16 @@ uint64_t set_response_attributes(spans::Span& span, const Exchange& exchange, bo
   if (!exchange.response) {
     span.status_code = StatusCode::kError;
     span.status_message = "connection closed before a response";
-    span.set(error::kErrorType, std::string("ztrace.no_response"));
+    span.set(semconv::error::kErrorType, std::string("ztrace.no_response"));
     return exchange.request.end_ns;
   }
   const Response& response = *exchange.response;
-  span.set(http::kHttpResponseStatusCode, int64_t{response.status_code});
+  span.set(semconv::http::kHttpResponseStatusCode, int64_t{response.status_code});
   // Servers own 5xx; for a client every 4xx/5xx is a failed call.
   const bool error = response.status_code >= 500 || (!server && response.status_code >= 400);
   if (error) {
     span.status_code = StatusCode::kError;
-    span.set(error::kErrorType, std::to_string(response.status_code));
+    span.set(semconv::error::kErrorType, std::to_string(response.status_code));
   }
   return response.end_ns;
 }
@@ -80,13 +79,14 @@ std::optional<spans::Span> SpanBuilder::build(const protocols::ExchangeContext& 
   protocols::start_span(context, span);
   set_request_attributes(span, request, server, connection.tls, options_);
   protocols::set_endpoint_attributes(span, connection, request.host);
-  span.set(network::kNetworkProtocolVersion,
+  span.set(semconv::network::kNetworkProtocolVersion,
            std::string(request.version_minor == 0 ? "1.0" : "1.1"));
-  if (!request.user_agent.empty()) span.set(user_agent::kUserAgentOriginal, request.user_agent);
+  if (!request.user_agent.empty())
+    span.set(semconv::user_agent::kUserAgentOriginal, request.user_agent);
 
   const uint64_t end_ns = set_response_attributes(span, exchange, server);
   if (request.truncated || (exchange.response && exchange.response->truncated)) {
-    span.set(extension::kZtraceCaptureTruncated, true);
+    span.set(semconv::extension::kZtraceCaptureTruncated, true);
   }
   span.start_time_unix_nano = clock_.to_unix_ns(request.start_ns);
   span.end_time_unix_nano = clock_.to_unix_ns(std::max(end_ns, request.start_ns));

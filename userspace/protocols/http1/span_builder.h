@@ -6,24 +6,18 @@
 
 #include "userspace/protocols/http1/connection_parser.h"
 #include "userspace/protocols/protocol.h"
-#include "userspace/spans/clock.h"
 #include "userspace/spans/span.h"
 
 namespace ztrace::http1 {
 
-class SpanBuilder {
+class SpanBuilder : public protocols::SpanBuilderBase {
  public:
-  SpanBuilder(const protocols::SpanOptions& options, const spans::KernelClock& clock)
-      : options_(options), clock_(clock) {}
+  using SpanBuilderBase::SpanBuilderBase;
 
   // SERVER span when the connection was accepted, CLIENT span when it was connected. nullopt
   // when the start of the request was not captured: no span beats a garbage one.
   std::optional<spans::Span> build(const protocols::ExchangeContext& context,
                                    const Exchange& exchange) const;
-
- private:
-  protocols::SpanOptions options_;
-  const spans::KernelClock& clock_;
 };
 
 }  // namespace ztrace::http1

@@ -11,7 +11,6 @@
 namespace ztrace::http2 {
 namespace {
 
-using namespace semconv;
 using spans::StatusCode;
 
 std::string_view value_or_empty(const HeaderBlock& block, std::string_view name) {
@@ -85,11 +84,11 @@ void set_grpc_attributes(spans::Span& span, std::string_view path_and_query,
   const std::string_view service = slash == std::string_view::npos ? "" : p.substr(0, slash);
   const std::string_view method = slash == std::string_view::npos ? p : p.substr(slash + 1);
   span.name = std::string(p);
-  span.set(rpc::kRpcSystem, std::string("grpc"));
-  if (!service.empty()) span.set(rpc::kRpcService, std::string(service));
-  if (!method.empty()) span.set(rpc::kRpcMethod, std::string(method));
+  span.set(semconv::rpc::kRpcSystem, std::string("grpc"));
+  if (!service.empty()) span.set(semconv::rpc::kRpcService, std::string(service));
+  if (!method.empty()) span.set(semconv::rpc::kRpcMethod, std::string(method));
   if (!status) return;
-  span.set(rpc::kRpcGrpcStatusCode, int64_t{*status});
+  span.set(semconv::rpc::kRpcGrpcStatusCode, int64_t{*status});
   if (server ? is_server_error(*status) : *status != 0) {
     span.status_code = StatusCode::kError;
     span.status_message = percent_decode(
@@ -107,26 +106,26 @@ void set_http_attributes(spans::Span& span, std::string_view path_and_query,
   span.name = known_method ? std::string(method) : "HTTP";
   // An unknown method (unseen table entry) is left out, never guessed.
   if (!method.empty()) {
-    span.set(http::kHttpRequestMethod, known_method ? std::string(method) : "_OTHER");
-    if (!known_method) span.set(http::kHttpRequestMethodOriginal, std::string(method));
+    span.set(semconv::http::kHttpRequestMethod, known_method ? std::string(method) : "_OTHER");
+    if (!known_method) span.set(semconv::http::kHttpRequestMethodOriginal, std::string(method));
   }
   const size_t question = path_and_query.find('?');
-  span.set(url::kUrlPath, std::string(path_and_query.substr(0, question)));
+  span.set(semconv::url::kUrlPath, std::string(path_and_query.substr(0, question)));
   if (options.capture_url_query && question != std::string_view::npos) {
-    span.set(url::kUrlQuery, std::string(path_and_query.substr(question + 1)));
+    span.set(semconv::url::kUrlQuery, std::string(path_and_query.substr(question + 1)));
   }
   if (server) {
     const std::string_view scheme = value_or_empty(request, ":scheme");
-    span.set(url::kUrlScheme, std::string(scheme.empty() ? "http" : scheme));
+    span.set(semconv::url::kUrlScheme, std::string(scheme.empty() ? "http" : scheme));
   }
   const std::string_view status_text = value_or_empty(exchange.response.headers, ":status");
   int status_code = 0;
   std::from_chars(status_text.data(), status_text.data() + status_text.size(), status_code);
   if (status_code < 100 || status_code > 599) return;
-  span.set(http::kHttpResponseStatusCode, int64_t{status_code});
+  span.set(semconv::http::kHttpResponseStatusCode, int64_t{status_code});
   if (status_code >= 500 || (!server && status_code >= 400)) {
     span.status_code = StatusCode::kError;
-    span.set(error::kErrorType, std::to_string(status_code));
+    span.set(semconv::error::kErrorType, std::to_string(status_code));
   }
 }
 
@@ -139,21 +138,22 @@ void set_stream_outcome(spans::Span& span, const Exchange& exchange, bool has_gr
                           exchange.truncated && exchange.response.seen;
   if (exchange.outcome == StreamOutcome::kComplete || has_grpc_status || end_unseen) return;
   span.status_code = StatusCode::kError;
-  span.set(error::kErrorType, std::string(outcome_error_type(exchange.outcome)));
+  span.set(semconv::error::kErrorType, std::string(outcome_error_type(exchange.outcome)));
   if (exchange.outcome != StreamOutcome::kConnectionClosed) {
-    span.set(extension::kZtraceHttp2ErrorCode, int64_t{exchange.error_code});
+    span.set(semconv::extension::kZtraceHttp2ErrorCode, int64_t{exchange.error_code});
   }
 }
 
 void set_capture_attributes(spans::Span& span, const Exchange& exchange) {
   const HeaderBlock& request = exchange.request.headers;
   const std::string_view user_agent = value_or_empty(request, "user-agent");
-  if (!user_agent.empty()) span.set(user_agent::kUserAgentOriginal, std::string(user_agent));
+  if (!user_agent.empty())
+    span.set(semconv::user_agent::kUserAgentOriginal, std::string(user_agent));
   if (request.unknown_fields > 0) {
-    span.set(extension::kZtraceHttp2UnknownHeaderFields, int64_t{request.unknown_fields});
+    span.set(semconv::extension::kZtraceHttp2UnknownHeaderFields, int64_t{request.unknown_fields});
   }
   if (exchange.truncated || request.values_truncated) {
-    span.set(extension::kZtraceCaptureTruncated, true);
+    span.set(semconv::extension::kZtraceCaptureTruncated, true);
   }
 }
 
@@ -177,7 +177,7 @@ std::optional<spans::Span> SpanBuilder::build(const protocols::ExchangeContext& 
                     status.has_value();
   protocols::set_endpoint_attributes(span, context.connection,
                                      value_or_empty(request.headers, ":authority"));
-  span.set(network::kNetworkProtocolVersion, std::string("2"));
+  span.set(semconv::network::kNetworkProtocolVersion, std::string("2"));
   if (grpc) {
     set_grpc_attributes(span, *path, response, status, server);
   } else {

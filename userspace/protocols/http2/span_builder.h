@@ -7,15 +7,13 @@
 
 #include "userspace/protocols/http2/stitcher.h"
 #include "userspace/protocols/protocol.h"
-#include "userspace/spans/clock.h"
 #include "userspace/spans/span.h"
 
 namespace ztrace::http2 {
 
-class SpanBuilder {
+class SpanBuilder : public protocols::SpanBuilderBase {
  public:
-  SpanBuilder(const protocols::SpanOptions& options, const spans::KernelClock& clock)
-      : options_(options), clock_(clock) {}
+  using SpanBuilderBase::SpanBuilderBase;
 
   // nullopt when the request's :path is not known (the connection was joined mid-way and
   // the path came from an unseen table entry): no span beats one with an invented name.
@@ -23,10 +21,6 @@ class SpanBuilder {
   // stream the Go gRPC probes saw start.
   std::optional<spans::Span> build(const protocols::ExchangeContext& context,
                                    const Exchange& exchange) const;
-
- private:
-  protocols::SpanOptions options_;
-  const spans::KernelClock& clock_;
 };
 
 }  // namespace ztrace::http2
