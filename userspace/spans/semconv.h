@@ -52,6 +52,21 @@ inline constexpr AttributeKey kRpcMethod = "rpc.method";
 inline constexpr AttributeKey kRpcGrpcStatusCode = "rpc.grpc.status_code";
 }  // namespace rpc
 
+// For the PostgreSQL and Kafka builders to come, as DESIGN.md names them.
+namespace db {
+inline constexpr AttributeKey kDbSystemName = "db.system.name";
+inline constexpr AttributeKey kDbNamespace = "db.namespace";
+inline constexpr AttributeKey kDbOperationName = "db.operation.name";
+inline constexpr AttributeKey kDbCollectionName = "db.collection.name";
+inline constexpr AttributeKey kDbQueryText = "db.query.text";
+}  // namespace db
+
+namespace messaging {
+inline constexpr AttributeKey kMessagingSystem = "messaging.system";
+inline constexpr AttributeKey kMessagingOperationType = "messaging.operation.type";
+inline constexpr AttributeKey kMessagingDestinationName = "messaging.destination.name";
+}  // namespace messaging
+
 // Resource attributes.
 namespace service {
 inline constexpr AttributeKey kServiceName = "service.name";
