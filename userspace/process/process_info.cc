@@ -195,8 +195,9 @@ spans::Resource minimal_resource(pid_t pid, const ResourceOptions& options) {
     if (!comm->empty()) service_name = std::move(*comm);
   }
   resource.attributes.push_back({semconv::service::kServiceName, std::move(service_name)});
-  if (!options.host_name.empty())
+  if (!options.host_name.empty()) {
     resource.attributes.push_back({semconv::host::kHostName, options.host_name});
+  }
   resource.attributes.push_back({semconv::process::kProcessPid, static_cast<int64_t>(pid)});
   return resource;
 }
@@ -291,8 +292,9 @@ spans::Resource resource_from_exec(pid_t pid, std::string_view exe_path, std::st
   spans::Resource resource;
   spans::Attributes& attributes = resource.attributes;
   attributes.push_back({semconv::service::kServiceName, exe_name});
-  if (!options.host_name.empty())
+  if (!options.host_name.empty()) {
     attributes.push_back({semconv::host::kHostName, options.host_name});
+  }
   attributes.push_back({semconv::process::kProcessPid, static_cast<int64_t>(pid)});
   attributes.push_back({semconv::process::kProcessExecutableName, exe_name});
   attributes.push_back({semconv::process::kProcessExecutablePath, std::string(exe_path)});
@@ -335,16 +337,18 @@ spans::Resource build_resource(pid_t pid, const ResourceOptions& options, bool* 
   if (options.add_service_instance_id) {
     attributes.push_back({semconv::service::kServiceInstanceId, random_uuid_v4()});
   }
-  if (!options.host_name.empty())
+  if (!options.host_name.empty()) {
     attributes.push_back({semconv::host::kHostName, options.host_name});
+  }
   attributes.push_back({semconv::process::kProcessPid, static_cast<int64_t>(pid)});
   attributes.push_back({semconv::process::kProcessExecutableName, exe_name});
   attributes.push_back({semconv::process::kProcessExecutablePath, *exe_path});
   if (const auto cmdline =
           read_file(proc_path(options.proc_root, pid, "cmdline"), kMaxCmdlineBytes)) {
     const std::vector<std::string> args = split_nul(*cmdline);
-    if (!args.empty())
+    if (!args.empty()) {
       attributes.push_back({semconv::process::kProcessCommandLine, scrub_command_line(args)});
+    }
   }
   // The exe link switches early in execve(), argv and then the environment only once the new
   // stack is set up (create_elf_tables): a reader racing an exec sees them empty.
@@ -361,8 +365,9 @@ spans::Resource build_resource(pid_t pid, const ResourceOptions& options, bool* 
   if (env_attributes) {
     for (auto& [key, value] : *env_attributes) put(attributes, key, std::move(value));
   }
-  if (!service_name_from_env.empty())
+  if (!service_name_from_env.empty()) {
     put(attributes, semconv::service::kServiceName, service_name_from_env);
+  }
   return resource;
 }
 

@@ -81,8 +81,9 @@ std::optional<spans::Span> SpanBuilder::build(const protocols::ExchangeContext& 
   protocols::set_endpoint_attributes(span, connection, request.host);
   span.set(semconv::network::kNetworkProtocolVersion,
            std::string(request.version_minor == 0 ? "1.0" : "1.1"));
-  if (!request.user_agent.empty())
+  if (!request.user_agent.empty()) {
     span.set(semconv::user_agent::kUserAgentOriginal, request.user_agent);
+  }
 
   const uint64_t end_ns = set_response_attributes(span, exchange, server);
   if (request.truncated || (exchange.response && exchange.response->truncated)) {

@@ -147,8 +147,9 @@ void set_stream_outcome(spans::Span& span, const Exchange& exchange, bool has_gr
 void set_capture_attributes(spans::Span& span, const Exchange& exchange) {
   const HeaderBlock& request = exchange.request.headers;
   const std::string_view user_agent = value_or_empty(request, "user-agent");
-  if (!user_agent.empty())
+  if (!user_agent.empty()) {
     span.set(semconv::user_agent::kUserAgentOriginal, std::string(user_agent));
+  }
   if (request.unknown_fields > 0) {
     span.set(semconv::extension::kZtraceHttp2UnknownHeaderFields, int64_t{request.unknown_fields});
   }
