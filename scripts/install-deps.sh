@@ -6,7 +6,7 @@
 set -euo pipefail
 
 BUILD_PKGS=(
-  cmake ninja-build ccache pkg-config make
+  g++ cmake ninja-build ccache pkg-config make
   clang-19 llvm-19 libbpf-dev bpftool
   libelf-dev zlib1g-dev linux-libc-dev
   libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev catch2 libcatch2-dev
