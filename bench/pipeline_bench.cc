@@ -88,6 +88,8 @@ void renumber(pipeline::EventRecording& recording, uint64_t pass, uint64_t time_
       auto* e = reinterpret_cast<zt_conn_event*>(event.data());
       generation = &e->generation;
       timestamp = &e->timestamp_ns;
+    } else if (event[0] == ZT_EVENT_FDS_CLOSED && event.size() >= sizeof(zt_fds_closed_event)) {
+      reinterpret_cast<zt_fds_closed_event*>(event.data())->timestamp_ns += time_shift_ns;
     }
     if (generation) {
       *generation = (*generation & ((uint64_t{1} << 40) - 1)) | pass << 40;

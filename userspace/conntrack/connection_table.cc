@@ -240,6 +240,18 @@ void ConnectionTable::on_close(const zt_conn_event& event) {
   }
 }
 
+void ConnectionTable::on_fds_closed(const zt_fds_closed_event& event) {
+  std::vector<ConnectionKey> doomed;
+  for (const auto& [key, conn] : connections_) {
+    const auto fd = static_cast<uint32_t>(key.fd);
+    if (key.pid == event.pid && fd >= event.first_fd && fd <= event.last_fd) doomed.push_back(key);
+  }
+  for (const auto& key : doomed) {
+    ++stats_.connections_closed;
+    close(connections_.find(key), event.timestamp_ns);
+  }
+}
+
 std::vector<int32_t> ConnectionTable::on_process_exit(uint32_t pid, uint64_t timestamp_ns) {
   std::vector<ConnectionKey> doomed;
   for (const auto& [key, conn] : connections_) {

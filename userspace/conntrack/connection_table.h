@@ -96,6 +96,8 @@ class ConnectionTable {
   void on_data(const zt_data_event& event);
   void on_open(const zt_conn_event& event);
   void on_close(const zt_conn_event& event);
+  // close_range(2): the process's connections on fds first_fd..last_fd end.
+  void on_fds_closed(const zt_fds_closed_event& event);
   // Ends the process's connections; returns their fds (what the kernel cached about them).
   std::vector<int32_t> on_process_exit(uint32_t pid, uint64_t timestamp_ns);
   // Closes connections without activity since `now_ns - idle_timeout_ns`.
