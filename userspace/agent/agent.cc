@@ -175,6 +175,18 @@ void log_link_outcomes(const pipeline::EventPipelineStats& p) {
       o[ZT_CTX_CLIENT_STALE], o[ZT_CTX_NONE], p.spans_unsampled);
 }
 
+// Per output, what became of the spans built: a failing output does not hide what the others
+// wrote. OTLP's `accepted` are queued; its own line says what the backend acknowledged.
+void log_output_counters(const exporter::ExportStats& e) {
+  std::string line = "outputs: handed=" + std::to_string(e.spans_handed_to_outputs.load());
+  for (const exporter::OutputStats& output : e.outputs) {
+    line += "; " + output.name + " accepted=" + std::to_string(output.spans_accepted.load()) +
+            " write_failed=" + std::to_string(output.spans_write_failed.load()) +
+            " refused=" + std::to_string(output.spans_refused.load());
+  }
+  spdlog::info("{}", line);
+}
+
 void log_counters(const pipeline::EventPipelineStats& p, const exporter::ExportStats& e,
                   const DropCounts& kernel_drops, uint64_t queue_drops) {
   const auto& c = p.connections;
@@ -182,24 +194,27 @@ void log_counters(const pipeline::EventPipelineStats& p, const exporter::ExportS
       "counters: events data={} conn={} proc={} malformed={}; kernel drops data={} control={} "
       "inflight={} conn_table={}; intake queue drops={}; connections opened={} active={} "
       "evicted={} non_http={} lost_bytes={} orphan_responses={} truncated={} lost_sync={} "
-      "dropped_exchanges={} no_request_line={}; spans built={} "
-      "exported={} dropped_queue_full={} export_failures={}; http2 connections={} lost_sync={} "
+      "dropped_exchanges={} no_request_line={} skipped_junk={}; spans built={} "
+      "dropped_queue_full={} dropped_shutdown={}; http2 connections={} lost_sync={} "
       "orphan_streams={} dropped_streams={} no_path={}",
       p.data_events, p.connection_events, p.process_events, p.malformed_events,
       kernel_drops[ZT_DROP_DATA_RINGBUF_FULL], kernel_drops[ZT_DROP_CONTROL_RINGBUF_FULL],
       kernel_drops[ZT_DROP_INFLIGHT_FULL], kernel_drops[ZT_DROP_CONN_UPDATE_FAILED], queue_drops,
       c.connections_opened, c.connections_active, c.connections_evicted, c.non_http_connections,
       c.lost_bytes, c.orphan_responses, c.truncated_messages, c.lost_sync_messages,
-      c.dropped_exchanges, p.exchanges_without_request_line, p.spans_built, e.spans_exported.load(),
-      e.spans_dropped_queue_full.load(), e.export_failures.load(), c.http2_connections,
+      c.dropped_exchanges, p.exchanges_without_request_line, c.junk_skips, p.spans_built,
+      e.spans_dropped_queue_full.load(), e.spans_dropped_shutdown.load(), c.http2_connections,
       c.http2_lost_sync, c.http2_orphan_streams, c.http2_dropped_streams,
       p.http2_exchanges_without_path);
   log_link_outcomes(p);
+  log_output_counters(e);
 }
 
 }  // namespace
 
 int run_agent(const AgentOptions& options) {
+  // First: every thread started from here on inherits the signal mask it sets.
+  const std::unique_ptr<SignalWatcher> signals = SignalWatcher::start();
   std::string error;
   if (!prepare_host(&error)) {
     spdlog::error("{}", error);
