@@ -162,18 +162,31 @@ static __always_inline bool port_selected(const struct zt_tuple *t)
 	       bpf_map_lookup_elem(&traced_ports, &remote);
 }
 
-/* The struct file an fd of the current task refers to, NULL when the fd is not open. */
+/* The struct file an fd of the current task refers to, NULL when the fd is not open. The
+ * task's BTF pointer is walked with plain loads (no helper call per step): it runs on every
+ * traced socket's syscalls (fd_still_cached_file). */
 static __always_inline struct file *file_of_fd(int fd)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	if (!fdt || fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct files_struct *files = task->files;
+	if (!files)
 		return NULL;
-	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct fdtable *fdt = files->fdt;
+	if (!fdt || fd < 0 || (unsigned int)fd >= fdt->max_fds)
+		return NULL;
+	struct file **fds = fdt->fd;
 	struct file *file = NULL;
 	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]))
 		return NULL;
 	return file;
+}
+
+/* The file's inode: a plain load where the kernel has bpf_rdonly_cast (6.2+). */
+static __always_inline __u64 inode_of_file(struct file *file)
+{
+	if (bpf_ksym_exists(bpf_rdonly_cast))
+		return (__u64)bpf_core_cast(file, struct file)->f_inode;
+	return (__u64)BPF_CORE_READ(file, f_inode);
 }
 
 /* The file's socket's sock, or NULL when the file is not a socket. */
@@ -251,7 +264,7 @@ static __noinline struct zt_conn_info *register_fd(__u64 pid_tgid, int fd, __u8 
 	info.role = role;
 	struct file *file = file_of_fd(fd);
 	info.file = (__u64)file;
-	info.inode = file ? (__u64)BPF_CORE_READ(file, f_inode) : 0;
+	info.inode = file ? inode_of_file(file) : 0;
 	struct sock *sk = sock_of_file(file);
 	if (sk && read_tcp_tuple(sk, &info.tuple) && port_selected(&info.tuple))
 		info.is_traced_socket = 1;
@@ -266,12 +279,11 @@ static __noinline struct zt_conn_info *register_fd(__u64 pid_tgid, int fd, __u8 
 
 /* True when the fd still refers to the file `info` was cached for. Both the struct file and
  * its inode are compared: the slab may hand a closed socket's struct file to the next open(),
- * but a socket's inode comes from sockfs' own cache, never a regular file's. Six loads. */
+ * but a socket's inode comes from sockfs' own cache, never a regular file's. */
 static __always_inline bool fd_still_cached_file(int fd, const struct zt_conn_info *info)
 {
 	struct file *file = file_of_fd(fd);
-	return (__u64)file == info->file && file &&
-	       (__u64)BPF_CORE_READ(file, f_inode) == info->inode;
+	return (__u64)file == info->file && file && inode_of_file(file) == info->inode;
 }
 
 /* The entry of an fd about to be read or written, registered when new or when a traced
