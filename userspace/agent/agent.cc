@@ -415,7 +415,9 @@ int run_agent(const AgentOptions& options) {
     if (signals->take_reload_request()) reload(selection, *tracer, go_tracer.get());
   }
 
-  spdlog::info("stopping: draining events and flushing output");
+  spdlog::info("stopping ({}): draining events and flushing output",
+               signals->stop_requested() ? "signal " + std::to_string(signals->stop_signal())
+                                         : std::string("ring buffer error"));
   // Drain what the ring holds now (bounded: busy producers must not delay the stop).
   for (int round = 0; round < 64 && tracer->poll(0) >= SocketTracer::kMaxEventsPerPoll; ++round) {
     queue.push(intake_batch);

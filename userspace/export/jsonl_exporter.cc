@@ -98,7 +98,8 @@ size_t JsonlExporter::format_batch(std::span<const spans::Span> batch) {
   size_t unformatted = 0;
   buffer_.clear();
   line_ends_.clear();
-  // A fragment left by an earlier failure ends here, so that the first line stands alone.
+  // A fragment left by an earlier failure ends here, so that the first line stands alone
+  // (no allocation: the buffer kept the capacity of the batch that failed).
   if (ends_in_fragment_) buffer_ += '\n';
   const size_t lines_start = buffer_.size();
   for (const spans::Span& span : batch) {
