@@ -5,7 +5,8 @@
  * Every data syscall is stashed at entry (fd, buffer or iovec) and emitted at exit, once the
  * return value says how many bytes really moved. Only TCP sockets of selected processes
  * produce events; what an fd is gets resolved once by walking the task's fd table and is then
- * cached in `conns` until close().
+ * cached in `conns` until close(); every data syscall checks the fd still refers to the cached
+ * file (fds also die without close(): close_range, io_uring).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
@@ -161,22 +162,49 @@ static __always_inline bool port_selected(const struct zt_tuple *t)
 	       bpf_map_lookup_elem(&traced_ports, &remote);
 }
 
-/* fd -> struct socket's sock, or NULL when the fd is not a socket. */
-static __always_inline struct sock *sock_of_fd(int fd)
+/* The struct file an fd of the current task refers to, NULL when the fd is not open. The
+ * task's BTF pointer is walked with plain loads (no helper call per step): it runs on every
+ * traced socket's syscalls (fd_still_cached_file). */
+static __always_inline struct file *file_of_fd(int fd)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	if (!fdt || fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct files_struct *files = task->files;
+	if (!files)
 		return NULL;
-	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct fdtable *fdt = files->fdt;
+	if (!fdt || fd < 0 || (unsigned int)fd >= fdt->max_fds)
+		return NULL;
+	struct file **fds = fdt->fd;
 	struct file *file = NULL;
-	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]))
+		return NULL;
+	return file;
+}
+
+/* The file's inode: a plain load where the kernel has bpf_rdonly_cast (6.2+). */
+static __always_inline __u64 inode_of_file(struct file *file)
+{
+	if (bpf_ksym_exists(bpf_rdonly_cast))
+		return (__u64)bpf_core_cast(file, struct file)->f_inode;
+	return (__u64)BPF_CORE_READ(file, f_inode);
+}
+
+/* The file's socket's sock, or NULL when the file is not a socket. */
+static __always_inline struct sock *sock_of_file(struct file *file)
+{
+	if (!file)
 		return NULL;
 	umode_t mode = BPF_CORE_READ(file, f_inode, i_mode);
 	if ((mode & S_IFMT) != S_IFSOCK)
 		return NULL;
 	struct socket *socket = BPF_CORE_READ(file, private_data);
 	return socket ? BPF_CORE_READ(socket, sk) : NULL;
+}
+
+/* fd -> struct socket's sock, or NULL when the fd is not a socket. */
+static __always_inline struct sock *sock_of_fd(int fd)
+{
+	return sock_of_file(file_of_fd(fd));
 }
 
 /* Fills the tuple; false when the socket is not TCP over IPv4/IPv6. */
@@ -222,14 +250,22 @@ static __always_inline void emit_conn_event(__u8 type, __u64 pid_tgid, int fd,
 }
 
 /* Resolves the fd and records it in `conns`. Returns the entry, or NULL on failure. Not
- * inlined: its entry and event are built on a frame of its own, off the write path's chain. */
+ * inlined: its entry and event are built on a frame of its own, off the write path's chain.
+ * A traced connection still cached for this fd ended without close() (close_range, io_uring):
+ * it is reported closed before its successor opens. */
 static __noinline struct zt_conn_info *register_fd(__u64 pid_tgid, int fd, __u8 role)
 {
 	struct zt_conn_key key = { .tgid = pid_tgid >> 32, .fd = fd };
+	struct zt_conn_info *previous = bpf_map_lookup_elem(&conns, &key);
+	if (previous && previous->is_traced_socket)
+		emit_conn_event(ZT_EVENT_CONN_CLOSE, pid_tgid, fd, previous);
 	struct zt_conn_info info = {};
 	info.generation = bpf_ktime_get_ns();
 	info.role = role;
-	struct sock *sk = sock_of_fd(fd);
+	struct file *file = file_of_fd(fd);
+	info.file = (__u64)file;
+	info.inode = file ? inode_of_file(file) : 0;
+	struct sock *sk = sock_of_file(file);
 	if (sk && read_tcp_tuple(sk, &info.tuple) && port_selected(&info.tuple))
 		info.is_traced_socket = 1;
 	if (bpf_map_update_elem(&conns, &key, &info, BPF_ANY)) {
@@ -241,11 +277,27 @@ static __noinline struct zt_conn_info *register_fd(__u64 pid_tgid, int fd, __u8 
 	return bpf_map_lookup_elem(&conns, &key);
 }
 
-static __always_inline struct zt_conn_info *lookup_or_register_fd(__u64 pid_tgid, int fd)
+/* True when the fd still refers to the file `info` was cached for. Both the struct file and
+ * its inode are compared: the slab may hand a closed socket's struct file to the next open(),
+ * but a socket's inode comes from sockfs' own cache, never a regular file's. */
+static __always_inline bool fd_still_cached_file(int fd, const struct zt_conn_info *info)
+{
+	struct file *file = file_of_fd(fd);
+	return (__u64)file == info->file && file && inode_of_file(file) == info->inode;
+}
+
+/* The entry of an fd about to be read or written, registered when new or when a traced
+ * socket's fd now refers to another file (which ends the cached connection). Untraced entries
+ * are not checked, so that the syscalls of other files pay nothing more: one gone stale could
+ * only hide a socket that took its fd without connect/accept (fd passing). Not inlined: off
+ * the write path's stack chain. */
+static __noinline struct zt_conn_info *conn_of_fd(__u64 pid_tgid, int fd)
 {
 	struct zt_conn_key key = { .tgid = pid_tgid >> 32, .fd = fd };
 	struct zt_conn_info *info = bpf_map_lookup_elem(&conns, &key);
-	return info ? info : register_fd(pid_tgid, fd, ZT_ROLE_UNKNOWN);
+	if (info && (!info->is_traced_socket || fd_still_cached_file(fd, info)))
+		return info;
+	return register_fd(pid_tgid, fd, ZT_ROLE_UNKNOWN);
 }
 
 /* ---- trace context ----
@@ -837,7 +889,7 @@ static __always_inline int stash_io(int fd, __u64 buf, __u64 iovcnt, __u64 len, 
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	if (!process_selected(pid_tgid))
 		return 0;
-	struct zt_conn_info *info = lookup_or_register_fd(pid_tgid, fd);
+	struct zt_conn_info *info = conn_of_fd(pid_tgid, fd);
 	if (!info || !info->is_traced_socket)
 		return 0;
 	__u32 zero = 0;
@@ -1185,6 +1237,36 @@ SEC("tracepoint/syscalls/sys_enter_dup3")
 int enter_dup3(struct trace_event_raw_sys_enter *ctx)
 {
 	return forget_fd(ctx->args[1], true);
+}
+
+#define CLOSE_RANGE_UNSHARE (1U << 1)
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+
+/* close_range(2) closes a range of fds without close(): one event, userspace ends the
+ * connections it knows there (a walk of the range here could take a million steps). Their
+ * `conns` entries stay until reused: conn_of_fd and register_fd find them stale then. Sent
+ * at entry, so that it precedes the open of any fd the range frees. */
+SEC("tracepoint/syscalls/sys_enter_close_range")
+int enter_close_range(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 flags = ctx->args[2];
+	/* CLOEXEC only marks the fds; unknown flags make the call fail (EINVAL). */
+	if (!process_selected(pid_tgid) || (flags & CLOSE_RANGE_CLOEXEC) ||
+	    (flags & ~(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC)))
+		return 0;
+	struct zt_fds_closed_event ev = {};
+	ev.type = ZT_EVENT_FDS_CLOSED;
+	ev.pid = pid_tgid >> 32;
+	ev.tid = (__u32)pid_tgid;
+	ev.first_fd = ctx->args[0];
+	ev.last_fd = ctx->args[1];
+	ev.timestamp_ns = bpf_ktime_get_ns();
+	if (ev.first_fd > ev.last_fd)
+		return 0; /* EINVAL */
+	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), ring_flags()))
+		count_drop(ZT_DROP_CONTROL_RINGBUF_FULL);
+	return 0;
 }
 
 /* ---- processes ---- */

@@ -29,6 +29,7 @@ enum zt_event_type {
 	ZT_EVENT_PROC_EXEC = 4,
 	ZT_EVENT_PROC_EXIT = 5,
 	ZT_EVENT_H2_STREAM_CONTEXT = 6,
+	ZT_EVENT_FDS_CLOSED = 7,
 };
 
 enum zt_direction {
@@ -87,6 +88,10 @@ struct zt_conn_key {
  * fd table walk happens once per fd, not once per syscall. */
 struct zt_conn_info {
 	__u64 generation; /* kernel ns when first seen: distinguishes fd reuse */
+	/* What the fd referred to when cached (struct file * and its inode *): an fd that refers to
+	 * something else now was closed without close() (close_range, io_uring) and reused. */
+	__u64 file;
+	__u64 inode;
 	__u64 bytes_sent; /* stream positions: let userspace see lost pieces as gaps */
 	__u64 bytes_received;
 	struct zt_tuple tuple;
@@ -267,6 +272,18 @@ struct zt_conn_event {
 	__u64 bytes_sent;
 	__u64 bytes_received;
 	struct zt_tuple tuple;
+};
+
+/* close_range(2) closed fds [first_fd, last_fd] of a process: its connections there end. */
+struct zt_fds_closed_event {
+	__u8 type; /* ZT_EVENT_FDS_CLOSED */
+	__u8 pad[3];
+	__u32 pid;
+	__u32 tid;
+	__u32 first_fd;
+	__u32 last_fd;
+	__u32 pad2;
+	__u64 timestamp_ns;
 };
 
 #define ZT_EXEC_FILENAME_BYTES 256

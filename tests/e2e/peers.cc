@@ -164,6 +164,30 @@ std::vector<std::string> raw_http_client(int port, const fs::path& outdir,
   return argv;
 }
 
+namespace {
+fs::path hostile_peers_script() { return peers_dir() / "python" / "hostile_peers.py"; }
+}  // namespace
+
+Process start_fd_reuse_server(const fs::path& dir, int port) {
+  return start_server(dir, "fd-reuse-server", port,
+                      {python3().string(), hostile_peers_script().string(), "fd-reuse-server",
+                       std::to_string(port), dir.string()},
+                      {});
+}
+
+Process start_expect_server(const fs::path& dir, int port) {
+  return start_server(
+      dir, "expect-server", port,
+      {python3().string(), hostile_peers_script().string(), "expect-server", std::to_string(port)},
+      {});
+}
+
+std::vector<std::string> bodies_client(int port, const fs::path& outdir, int connections) {
+  return {python3().string(), hostile_peers_script().string(),
+          "bodies-client",    std::to_string(port),
+          outdir.string(),    std::to_string(connections)};
+}
+
 std::vector<std::string> go_client(std::vector<std::string> args) {
   std::vector<std::string> argv = {go_peer().string(), "client"};
   argv.insert(argv.end(), args.begin(), args.end());

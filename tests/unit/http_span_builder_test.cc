@@ -1,9 +1,11 @@
 // HTTP exchange → span: semantic conventions, kinds, status rules, timestamps.
+#include "userspace/pipeline/http_span_builder.h"
+
 #include <catch2/catch_test_macros.hpp>
 #include <string>
+#include <string_view>
 #include <variant>
-
-#include "userspace/pipeline/http_span_builder.h"
+#include <vector>
 
 namespace ztrace::pipeline {
 namespace {
@@ -47,8 +49,8 @@ int64_t num(const spans::Span& span, std::string_view key) {
 TEST_CASE("http spans: server span attributes follow the HTTP conventions", "[pipeline]") {
   spans::KernelClock clock;
   HttpSpanBuilder builder({}, clock);
-  auto span = builder.build(view(Role::kServer), exchange("GET", "/cart/1?token=s3cret", 200),
-                            nullptr);
+  auto span =
+      builder.build(view(Role::kServer), exchange("GET", "/cart/1?token=s3cret", 200), nullptr);
   CHECK(span.kind == spans::SpanKind::kServer);
   CHECK(span.name == "GET");
   CHECK(str(span, "http.request.method") == "GET");
@@ -92,8 +94,10 @@ TEST_CASE("http spans: error status per side", "[pipeline]") {
     spans::StatusCode expected;
   };
   const Case cases[] = {
-      {Role::kServer, 404, spans::StatusCode::kUnset}, {Role::kServer, 500, spans::StatusCode::kError},
-      {Role::kClient, 404, spans::StatusCode::kError}, {Role::kClient, 503, spans::StatusCode::kError},
+      {Role::kServer, 404, spans::StatusCode::kUnset},
+      {Role::kServer, 500, spans::StatusCode::kError},
+      {Role::kClient, 404, spans::StatusCode::kError},
+      {Role::kClient, 503, spans::StatusCode::kError},
       {Role::kClient, 302, spans::StatusCode::kUnset},
   };
   for (const auto& c : cases) {
@@ -125,6 +129,47 @@ TEST_CASE("http spans: unknown methods and missing responses", "[pipeline]") {
   span = builder.build(view(Role::kServer), unknown_status, nullptr);
   CHECK(num(span, "http.response.status_code") == -1);
   CHECK(span.status_code == spans::StatusCode::kUnset);
+}
+
+// The exchange the HTTP/1 parser makes of a request, a response that begins and the close.
+http1::Exchange parsed_exchange(Role role, std::string_view response) {
+  http1::ConnectionParser parser(role, false);
+  const Direction request_dir = role == Role::kServer ? Direction::kIngress : Direction::kEgress;
+  const Direction response_dir = role == Role::kServer ? Direction::kEgress : Direction::kIngress;
+  parser.on_data(request_dir, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n", 0, 1000, true);
+  parser.on_data(response_dir, response, 0, 1500, true);
+  parser.on_close(3000);
+  std::vector<http1::Exchange> exchanges = parser.take_exchanges();
+  REQUIRE(exchanges.size() == 1);
+  return std::move(exchanges[0]);
+}
+
+TEST_CASE("http spans: a response cut by the close is an error, not a success", "[pipeline]") {
+  spans::KernelClock clock;
+  HttpSpanBuilder builder({}, clock);
+  const std::string_view cut_responses[] = {
+      "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\npartial body",
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\npartial",
+      "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Len",
+  };
+  for (Role role : {Role::kServer, Role::kClient}) {
+    for (std::string_view response : cut_responses) {
+      INFO(to_string(role) << ": " << response);
+      const spans::Span span = builder.build(view(role), parsed_exchange(role, response), nullptr);
+      CHECK(num(span, "http.response.status_code") == 200);
+      CHECK(span.status_code == spans::StatusCode::kError);
+      CHECK(str(span, "error.type") == "ztrace.response_truncated");
+      CHECK_FALSE(span.status_message.empty());
+    }
+    // Whole, or delimited by the close itself: a success.
+    for (std::string_view response : {"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+                                      "HTTP/1.1 200 OK\r\n\r\nuntil the close"}) {
+      INFO(to_string(role) << ": " << response);
+      const spans::Span span = builder.build(view(role), parsed_exchange(role, response), nullptr);
+      CHECK(span.status_code == spans::StatusCode::kUnset);
+      CHECK(str(span, "error.type") == "<absent>");
+    }
+  }
 }
 
 }  // namespace ztrace::pipeline

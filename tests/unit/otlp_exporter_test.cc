@@ -146,7 +146,7 @@ struct Fixture {
 TEST_CASE("otlp exporter: batches by size, then by delay", "[otlp][exporter]") {
   Fixture f;
   const auto spans = make_spans(1, 10);
-  REQUIRE(f.exporter->export_spans(spans));
+  REQUIRE(f.exporter->export_spans(spans).complete());
   const auto submitted = Clock::now();
   REQUIRE(f.wait_attempts(3));
   const auto ids = f.attempt_ids();
@@ -174,12 +174,12 @@ TEST_CASE("otlp exporter: a stuck backend never blocks export_spans; the bound h
   options.timeout = milliseconds(60000);
   Fixture f(options);
   f.set_hold(true);
-  REQUIRE(f.exporter->export_spans(make_spans(1, 4)));
+  REQUIRE(f.exporter->export_spans(make_spans(1, 4)).complete());
   REQUIRE(f.wait_attempts(1));  // 4 spans in flight, held
   const auto start = Clock::now();
   // 6 more fit (the bound counts the batch in flight), then 20 are dropped.
-  CHECK(f.exporter->export_spans(make_spans(5, 6)));
-  for (int i = 0; i < 20; ++i) CHECK_FALSE(f.exporter->export_spans(make_spans(11, 1)));
+  CHECK(f.exporter->export_spans(make_spans(5, 6)).complete());
+  for (int i = 0; i < 20; ++i) CHECK_FALSE(f.exporter->export_spans(make_spans(11, 1)).complete());
   CHECK(Clock::now() - start < milliseconds(200));
   CHECK(f.stats->spans_queued == 10);
   CHECK(f.stats->spans_dropped_queue_full == 20);
@@ -196,7 +196,7 @@ TEST_CASE("otlp exporter: the byte bound drops too", "[otlp][exporter]") {
   OtlpOptions options = fast_options();
   options.max_queue_bytes = 1;  // no span fits
   Fixture f(options);
-  CHECK_FALSE(f.exporter->export_spans(make_spans(1, 3)));
+  CHECK_FALSE(f.exporter->export_spans(make_spans(1, 3)).complete());
   CHECK(f.stats->spans_dropped_queue_bytes == 3);
   CHECK(f.stats->spans_queued == 0);
 }
@@ -209,7 +209,7 @@ TEST_CASE("otlp exporter: retryable failures are retried with backoff, then deli
     f.shared->script = {{.outcome = Outcome::kRetryable, .error_kind = "HTTP 503"},
                         {.outcome = Outcome::kRetryable, .error_kind = "HTTP 503"}};
   }
-  REQUIRE(f.exporter->export_spans(make_spans(1, 4)));
+  REQUIRE(f.exporter->export_spans(make_spans(1, 4)).complete());
   REQUIRE(f.wait_attempts(3));
   f.exporter->flush();
   const auto ids = f.attempt_ids();
@@ -234,7 +234,7 @@ TEST_CASE("otlp exporter: a server's retry delay is honoured", "[otlp][exporter]
                          .retry_after = milliseconds(300),
                          .error_kind = "HTTP 429"}};
   }
-  REQUIRE(f.exporter->export_spans(make_spans(1, 4)));
+  REQUIRE(f.exporter->export_spans(make_spans(1, 4)).complete());
   REQUIRE(f.wait_attempts(2));
   CHECK(f.shared->attempt_times[1] - f.shared->attempt_times[0] >= milliseconds(295));
   f.exporter->flush();
@@ -248,8 +248,8 @@ TEST_CASE("otlp exporter: non-retryable errors drop the batch at once", "[otlp][
     f.shared->script = {
         {.outcome = Outcome::kPermanent, .error = "HTTP 400", .error_kind = "HTTP 400"}};
   }
-  REQUIRE(f.exporter->export_spans(make_spans(1, 4)));
-  REQUIRE(f.exporter->export_spans(make_spans(5, 4)));
+  REQUIRE(f.exporter->export_spans(make_spans(1, 4)).complete());
+  REQUIRE(f.exporter->export_spans(make_spans(5, 4)).complete());
   REQUIRE(f.wait_attempts(2));
   f.exporter->flush();
   CHECK(f.attempts() == 2);  // no retry of the first batch
@@ -266,7 +266,7 @@ TEST_CASE("otlp exporter: retries stop at the budget", "[otlp][exporter]") {
     std::lock_guard lock(f.shared->mutex);
     f.shared->fallback = {.outcome = Outcome::kRetryable, .error_kind = "connect"};
   }
-  REQUIRE(f.exporter->export_spans(make_spans(1, 4)));
+  REQUIRE(f.exporter->export_spans(make_spans(1, 4)).complete());
   f.exporter->flush();
   CHECK(f.stats->spans_dropped_retries_exhausted == 4);
   CHECK(f.stats->spans_exported == 0);
@@ -283,7 +283,7 @@ TEST_CASE("otlp exporter: partial success is read and its rejected count recorde
     f.shared->script = {
         {.outcome = Outcome::kSuccess, .rejected_spans = 3, .partial_success_message = "too old"}};
   }
-  REQUIRE(f.exporter->export_spans(make_spans(1, 4)));
+  REQUIRE(f.exporter->export_spans(make_spans(1, 4)).complete());
   f.exporter->flush();
   CHECK(f.stats->spans_rejected == 3);
   CHECK(f.stats->spans_exported == 1);
@@ -297,7 +297,7 @@ TEST_CASE("otlp exporter: flush sends at once, and gives up within its deadline"
   options.flush_timeout = milliseconds(300);
   {
     Fixture f(options);
-    REQUIRE(f.exporter->export_spans(make_spans(1, 2)));
+    REQUIRE(f.exporter->export_spans(make_spans(1, 2)).complete());
     const auto start = Clock::now();
     f.exporter->flush();
     CHECK(Clock::now() - start < milliseconds(200));
@@ -310,7 +310,7 @@ TEST_CASE("otlp exporter: flush sends at once, and gives up within its deadline"
       std::lock_guard lock(f.shared->mutex);
       f.shared->fallback = {.outcome = Outcome::kRetryable, .error_kind = "connect"};
     }
-    REQUIRE(f.exporter->export_spans(make_spans(1, 6)));
+    REQUIRE(f.exporter->export_spans(make_spans(1, 6)).complete());
     const auto start = Clock::now();
     f.exporter->flush();
     const auto took = Clock::now() - start;
@@ -323,7 +323,7 @@ TEST_CASE("otlp exporter: flush sends at once, and gives up within its deadline"
       std::lock_guard lock(f.shared->mutex);
       f.shared->fallback = {.outcome = Outcome::kSuccess};
     }
-    REQUIRE(f.exporter->export_spans(make_spans(10, 1)));
+    REQUIRE(f.exporter->export_spans(make_spans(10, 1)).complete());
     f.exporter->flush();
     CHECK(f.stats->spans_exported == 1);
   }
@@ -332,7 +332,7 @@ TEST_CASE("otlp exporter: flush sends at once, and gives up within its deadline"
     options.timeout = milliseconds(60000);
     Fixture f(options);
     f.set_hold(true);
-    REQUIRE(f.exporter->export_spans(make_spans(1, 3)));
+    REQUIRE(f.exporter->export_spans(make_spans(1, 3)).complete());
     const auto start = Clock::now();
     f.exporter->flush();
     CHECK(Clock::now() - start < milliseconds(1000));
@@ -344,7 +344,7 @@ TEST_CASE("otlp exporter: destruction drops what is queued, counted", "[otlp][ex
   OtlpOptions options = fast_options();
   options.batch_delay = milliseconds(60000);
   Fixture f(options);
-  REQUIRE(f.exporter->export_spans(make_spans(1, 3)));
+  REQUIRE(f.exporter->export_spans(make_spans(1, 3)).complete());
   f.exporter.reset();
   CHECK(f.stats->spans_dropped_shutdown == 3);
   CHECK(f.stats->spans_exported == 0);

@@ -1,12 +1,10 @@
 #include "userspace/agent/agent.h"
 
 #include <fcntl.h>
-#include <signal.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -19,6 +17,7 @@
 #include "userspace/agent/event_queue.h"
 #include "userspace/agent/header_injector.h"
 #include "userspace/agent/host_setup.h"
+#include "userspace/agent/signals.h"
 #include "userspace/agent/socket_tracer.h"
 #include "userspace/export/console_exporter.h"
 #include "userspace/export/export_pipeline.h"
@@ -33,20 +32,8 @@
 namespace ztrace::agent {
 namespace {
 
-std::atomic<bool> g_stop{false};
+// Also how long a stop, reload or counter request may wait to be noticed.
 constexpr int kRingPollIntervalMs = 20;
-
-void on_stop_signal(int) { g_stop.store(true); }
-
-void install_signal_handlers() {
-  struct sigaction sa = {};
-  sa.sa_handler = on_stop_signal;
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = 0;  // no SA_RESTART: the ring buffer poll returns at once
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-}
 
 std::string host_name() {
   char name[256] = {};
@@ -126,6 +113,47 @@ void remember_new_image(const zt_proc_event& exec, uint64_t ns_per_clock_tick,
   spdlog::debug("pid {} exited before /proc could be read: resource from its exec event", exec.pid);
 }
 
+// Applies the selection rules to the processes running now: marks the Go ones, traces the
+// selected ones in the kernel (all are, without rules) and gives the selected Go ones their
+// probes (`attach_go_now`: before the agent says it is ready; else in the background).
+// Returns the selected processes.
+std::vector<pid_t> select_running_processes(const process::SelectionRules& selection,
+                                            SocketTracer& tracer, probes::go::GoTracer* go_tracer,
+                                            bool attach_go_now) {
+  const std::vector<pid_t> running_go = mark_running_go_processes(tracer);
+  std::vector<pid_t> running = process::matching_pids(selection, getpid());
+  std::unordered_set<pid_t> chosen;
+  if (!selection.selects_all_processes()) {
+    running = process::with_descendants(running);
+    std::erase(running, getpid());
+    for (pid_t pid : running) tracer.trace_process(pid);
+    chosen.insert(running.begin(), running.end());
+  }
+  if (go_tracer) {
+    for (pid_t pid : running_go) {
+      if (!selection.selects_all_processes() && !chosen.count(pid)) continue;
+      if (attach_go_now) {
+        go_tracer->attach(pid);
+      } else {
+        go_tracer->attach_async(pid);
+      }
+    }
+  }
+  return running;
+}
+
+// SIGHUP. The configuration is the command line and the environment, which a running process
+// cannot re-read (a configuration file will come with its own issue); what can change is the
+// set of running processes the selection rules match (one whose exec event was lost, say).
+void reload(const process::SelectionRules& selection, SocketTracer& tracer,
+            probes::go::GoTracer* go_tracer) {
+  const std::vector<pid_t> selected = select_running_processes(selection, tracer, go_tracer, false);
+  spdlog::info(
+      "reload requested (SIGHUP): selection rules re-applied to the running processes ({} "
+      "selected); flags and environment are read at start only",
+      selection.selects_all_processes() ? std::string("all") : std::to_string(selected.size()));
+}
+
 std::vector<std::unique_ptr<exporter::SpanExporter>> make_exporters(
     const AgentOptions& options, std::string* error,
     std::shared_ptr<const otlp::OtlpStats>* otlp_stats) {
@@ -175,6 +203,18 @@ void log_link_outcomes(const pipeline::EventPipelineStats& p) {
       o[ZT_CTX_CLIENT_STALE], o[ZT_CTX_NONE], p.spans_unsampled);
 }
 
+// Per output, what became of the spans built: a failing output does not hide what the others
+// wrote. OTLP's `accepted` are queued; its own line says what the backend acknowledged.
+void log_output_counters(const exporter::ExportStats& e) {
+  std::string line = "outputs: handed=" + std::to_string(e.spans_handed_to_outputs.load());
+  for (const exporter::OutputStats& output : e.outputs) {
+    line += "; " + output.name + " accepted=" + std::to_string(output.spans_accepted.load()) +
+            " write_failed=" + std::to_string(output.spans_write_failed.load()) +
+            " refused=" + std::to_string(output.spans_refused.load());
+  }
+  spdlog::info("{}", line);
+}
+
 void log_counters(const pipeline::EventPipelineStats& p, const exporter::ExportStats& e,
                   const DropCounts& kernel_drops, uint64_t queue_drops) {
   const auto& c = p.connections;
@@ -182,24 +222,27 @@ void log_counters(const pipeline::EventPipelineStats& p, const exporter::ExportS
       "counters: events data={} conn={} proc={} malformed={}; kernel drops data={} control={} "
       "inflight={} conn_table={}; intake queue drops={}; connections opened={} active={} "
       "evicted={} non_http={} lost_bytes={} orphan_responses={} truncated={} lost_sync={} "
-      "dropped_exchanges={} no_request_line={}; spans built={} "
-      "exported={} dropped_queue_full={} export_failures={}; http2 connections={} lost_sync={} "
+      "dropped_exchanges={} no_request_line={} skipped_junk={}; spans built={} "
+      "dropped_queue_full={} dropped_shutdown={}; http2 connections={} lost_sync={} "
       "orphan_streams={} dropped_streams={} no_path={}",
       p.data_events, p.connection_events, p.process_events, p.malformed_events,
       kernel_drops[ZT_DROP_DATA_RINGBUF_FULL], kernel_drops[ZT_DROP_CONTROL_RINGBUF_FULL],
       kernel_drops[ZT_DROP_INFLIGHT_FULL], kernel_drops[ZT_DROP_CONN_UPDATE_FAILED], queue_drops,
       c.connections_opened, c.connections_active, c.connections_evicted, c.non_http_connections,
       c.lost_bytes, c.orphan_responses, c.truncated_messages, c.lost_sync_messages,
-      c.dropped_exchanges, p.exchanges_without_request_line, p.spans_built, e.spans_exported.load(),
-      e.spans_dropped_queue_full.load(), e.export_failures.load(), c.http2_connections,
+      c.dropped_exchanges, p.exchanges_without_request_line, c.junk_skips, p.spans_built,
+      e.spans_dropped_queue_full.load(), e.spans_dropped_shutdown.load(), c.http2_connections,
       c.http2_lost_sync, c.http2_orphan_streams, c.http2_dropped_streams,
       p.http2_exchanges_without_path);
   log_link_outcomes(p);
+  log_output_counters(e);
 }
 
 }  // namespace
 
 int run_agent(const AgentOptions& options) {
+  // First: every thread started from here on inherits the signal mask it sets.
+  const std::unique_ptr<SignalWatcher> signals = SignalWatcher::start();
   std::string error;
   if (!prepare_host(&error)) {
     spdlog::error("{}", error);
@@ -276,9 +319,6 @@ int run_agent(const AgentOptions& options) {
     if (!go_tracer) spdlog::warn("Go probes off: {}", error);
   }
 
-  // Running processes are checked once; until then no request of theirs is linked by thread.
-  const std::vector<pid_t> running_go = mark_running_go_processes(*tracer);
-
   // Injection is an addition to tracing: when it cannot be set up, trace without it.
   std::unique_ptr<HeaderInjector> injector;
   if (options.inject_traceparent) {
@@ -291,20 +331,11 @@ int run_agent(const AgentOptions& options) {
   }
 
   const std::unordered_set<pid_t> explicit_pids(selection.pids.begin(), selection.pids.end());
-  std::vector<pid_t> running = process::matching_pids(selection, getpid());
+  // Running processes are checked once; until then no request of theirs is linked by thread.
+  const std::vector<pid_t> running =
+      select_running_processes(selection, *tracer, go_tracer.get(), /*attach_go_now=*/true);
   if (!selection.selects_all_processes()) {
-    running = process::with_descendants(running);
-    std::erase(running, getpid());
-    for (pid_t pid : running) tracer->trace_process(pid);
     spdlog::info("selected {} running processes", running.size());
-    if (go_tracer) {
-      const std::unordered_set<pid_t> chosen(running.begin(), running.end());
-      for (pid_t pid : running_go) {
-        if (chosen.count(pid)) go_tracer->attach(pid);
-      }
-    }
-  } else if (go_tracer) {
-    for (pid_t pid : running_go) go_tracer->attach(pid);
   }
   if (injector) {
     size_t adopted = 0;
@@ -356,7 +387,10 @@ int run_agent(const AgentOptions& options) {
         last_tick = now;
         pipeline.tick(spans::KernelClock::monotonic_now_ns());
       }
-      if (options.stats_interval.count() > 0 && now - last_stats >= options.stats_interval) {
+      const bool stats_due =
+          options.stats_interval.count() > 0 && now - last_stats >= options.stats_interval;
+      const bool dump_requested = signals->take_counter_dump_request();  // SIGUSR1
+      if (stats_due || dump_requested) {
         last_stats = now;
         clock.refresh();
         log_counters(pipeline.stats(), exporter.stats(), tracer->drop_counts(),
@@ -366,12 +400,11 @@ int run_agent(const AgentOptions& options) {
     }
   });
 
-  install_signal_handlers();
   spdlog::info("ztrace ready: {} probes attached, tracing {}{}", tracer->attached_programs(),
                selection.selects_all_processes() ? "all processes" : "selected processes",
                selection.ports.empty() ? "" : " on selected ports");
 
-  while (!g_stop.load()) {
+  while (!signals->stop_requested()) {
     // The kernel wakes us only for large batches; the timeout bounds span latency.
     int rc = tracer->poll(kRingPollIntervalMs);
     queue.push(intake_batch);
@@ -379,9 +412,12 @@ int run_agent(const AgentOptions& options) {
       spdlog::error("ring buffer poll failed: {}", rc);
       break;
     }
+    if (signals->take_reload_request()) reload(selection, *tracer, go_tracer.get());
   }
 
-  spdlog::info("stopping: draining events and flushing output");
+  spdlog::info("stopping ({}): draining events and flushing output",
+               signals->stop_requested() ? "signal " + std::to_string(signals->stop_signal())
+                                         : std::string("ring buffer error"));
   // Drain what the ring holds now (bounded: busy producers must not delay the stop).
   for (int round = 0; round < 64 && tracer->poll(0) >= SocketTracer::kMaxEventsPerPoll; ++round) {
     queue.push(intake_batch);

@@ -212,20 +212,11 @@ void ConnectionTable::close(
   if (auto* h1 = std::get_if<http1::ConnectionParser>(&conn.parser)) {
     h1->on_close(timestamp_ns);
     drain(conn);
-    const auto& parser_stats = h1->stats();
-    stats_.orphan_responses += parser_stats.orphan_responses;
-    stats_.truncated_messages += parser_stats.truncated_messages;
-    stats_.lost_sync_messages += parser_stats.lost_sync_messages;
-    stats_.dropped_exchanges += parser_stats.dropped_exchanges;
   } else if (auto* h2 = std::get_if<http2::ConnectionParser>(&conn.parser)) {
     h2->on_close(timestamp_ns);
     drain(conn);
-    const http2::ParserStats parser_stats = h2->stats();
-    stats_.http2_lost_sync += parser_stats.lost_sync;
-    stats_.http2_orphan_streams += parser_stats.streams.orphan_streams;
-    stats_.http2_dropped_streams +=
-        parser_stats.streams.dropped_streams + parser_stats.streams.undirected_streams;
   }
+  add_parser_stats(conn, stats_);
   lru_.erase(conn.lru_position);
   connections_.erase(it);
 }
@@ -237,6 +228,18 @@ void ConnectionTable::on_close(const zt_conn_event& event) {
     if (it == connections_.end()) continue;
     ++stats_.connections_closed;
     close(it, event.timestamp_ns);
+  }
+}
+
+void ConnectionTable::on_fds_closed(const zt_fds_closed_event& event) {
+  std::vector<ConnectionKey> doomed;
+  for (const auto& [key, conn] : connections_) {
+    const auto fd = static_cast<uint32_t>(key.fd);
+    if (key.pid == event.pid && fd >= event.first_fd && fd <= event.last_fd) doomed.push_back(key);
+  }
+  for (const auto& key : doomed) {
+    ++stats_.connections_closed;
+    close(connections_.find(key), event.timestamp_ns);
   }
 }
 
@@ -263,9 +266,28 @@ void ConnectionTable::expire_idle(uint64_t now_ns) {
   }
 }
 
+void ConnectionTable::add_parser_stats(const Connection& conn, ConnectionTableStats& stats) {
+  if (const auto* h1 = std::get_if<http1::ConnectionParser>(&conn.parser)) {
+    const http1::ParserStats& parser_stats = h1->stats();
+    stats.orphan_responses += parser_stats.orphan_responses;
+    stats.truncated_messages += parser_stats.truncated_messages;
+    stats.lost_sync_messages += parser_stats.lost_sync_messages;
+    stats.dropped_exchanges += parser_stats.dropped_exchanges;
+    stats.junk_skips += parser_stats.junk_skips;
+  } else if (const auto* h2 = std::get_if<http2::ConnectionParser>(&conn.parser)) {
+    const http2::ParserStats parser_stats = h2->stats();
+    stats.http2_lost_sync += parser_stats.lost_sync;
+    stats.http2_orphan_streams += parser_stats.streams.orphan_streams;
+    stats.http2_dropped_streams +=
+        parser_stats.streams.dropped_streams + parser_stats.streams.undirected_streams;
+  }
+}
+
 ConnectionTableStats ConnectionTable::stats() const {
   ConnectionTableStats s = stats_;
   s.connections_active = connections_.size();
+  // Open connections count too: a long-lived connection's losses show before it closes.
+  for (const auto& [key, conn] : connections_) add_parser_stats(*conn, s);
   return s;
 }
 

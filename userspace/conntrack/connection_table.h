@@ -64,6 +64,7 @@ struct ConnectionTableStats {
   uint64_t truncated_messages = 0;
   uint64_t lost_sync_messages = 0;  // framing lost in a gap: skipped until a message start
   uint64_t dropped_exchanges = 0;   // parser bounds (pending requests) exceeded
+  uint64_t junk_skips = 0;          // non-HTTP bytes skipped on an HTTP/1 connection
   uint64_t http2_connections = 0;
   uint64_t http2_lost_sync = 0;        // HTTP/2 framing lost to uncaptured bytes
   uint64_t http2_orphan_streams = 0;   // streams whose request was not seen (joined mid-way)
@@ -96,6 +97,8 @@ class ConnectionTable {
   void on_data(const zt_data_event& event);
   void on_open(const zt_conn_event& event);
   void on_close(const zt_conn_event& event);
+  // close_range(2): the process's connections on fds first_fd..last_fd end.
+  void on_fds_closed(const zt_fds_closed_event& event);
   // Ends the process's connections; returns their fds (what the kernel cached about them).
   std::vector<int32_t> on_process_exit(uint32_t pid, uint64_t timestamp_ns);
   // Closes connections without activity since `now_ns - idle_timeout_ns`.
@@ -116,6 +119,8 @@ class ConnectionTable {
   void drain_http1(Connection& conn, http1::ConnectionParser& parser);
   void drain_http2(Connection& conn, http2::ConnectionParser& parser);
   void touch(Connection& conn, uint64_t timestamp_ns);
+  // Adds what the connection's parser counted (closed connections: once, when they close).
+  static void add_parser_stats(const Connection& conn, ConnectionTableStats& stats);
 
   const Options options_;
   ExchangeSink sink_;

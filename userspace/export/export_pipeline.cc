@@ -10,6 +10,7 @@ struct ExportPipeline::State {
       : exporters(std::move(exporters_in)), options(options_in) {
     options.max_queue_spans = std::max<size_t>(options.max_queue_spans, 1);
     options.max_batch_spans = std::max<size_t>(options.max_batch_spans, 1);
+    for (const auto& exporter : exporters) stats.outputs.emplace_back(exporter->name());
   }
 
   std::vector<std::unique_ptr<SpanExporter>> exporters;  // used by the worker only
@@ -26,6 +27,16 @@ struct ExportPipeline::State {
   bool worker_done = false;  // guarded by mutex
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
 };
+
+namespace {
+
+void count_result(const ExportResult& result, OutputStats& output) {
+  output.spans_accepted.fetch_add(result.accepted, std::memory_order_relaxed);
+  output.spans_write_failed.fetch_add(result.write_failed, std::memory_order_relaxed);
+  output.spans_refused.fetch_add(result.refused, std::memory_order_relaxed);
+}
+
+}  // namespace
 
 ExportPipeline::ExportPipeline(std::vector<std::unique_ptr<SpanExporter>> exporters,
                                ExportPipelineOptions options)
@@ -92,14 +103,10 @@ void ExportPipeline::run_worker(std::shared_ptr<State> state_ptr) {
       if (stopping && std::chrono::steady_clock::now() >= deadline) break;
       const size_t count = std::min(batch_spans, drained.size() - done);
       const std::span<const spans::Span> batch(drained.data() + done, count);
-      bool all_accepted = true;
-      for (const auto& exporter : state.exporters) {
-        if (!exporter->export_spans(batch)) {
-          all_accepted = false;
-          state.stats.export_failures.fetch_add(1, std::memory_order_relaxed);
-        }
+      for (size_t i = 0; i < state.exporters.size(); ++i) {
+        count_result(state.exporters[i]->export_spans(batch), state.stats.outputs[i]);
       }
-      if (all_accepted) state.stats.spans_exported.fetch_add(count, std::memory_order_relaxed);
+      state.stats.spans_handed_to_outputs.fetch_add(count, std::memory_order_relaxed);
       done += count;
       std::lock_guard lock(state.mutex);
       state.pending_spans -= count;

@@ -8,8 +8,11 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -24,12 +27,22 @@ struct ExportPipelineOptions {
   std::chrono::milliseconds batch_delay{200};  // longest wait before a partial batch goes out
 };
 
+// What one output did with the spans handed to it (sums of its ExportResults).
+struct OutputStats {
+  explicit OutputStats(std::string_view output_name) : name(output_name) {}
+  const std::string name;
+  std::atomic<uint64_t> spans_accepted{0};      // written out whole, or queued (OTLP)
+  std::atomic<uint64_t> spans_write_failed{0};  // lost to a failed write
+  std::atomic<uint64_t> spans_refused{0};       // not taken (the output's bounds, memory)
+};
+
 struct ExportStats {
   std::atomic<uint64_t> spans_queued{0};              // accepted by submit()
-  std::atomic<uint64_t> spans_exported{0};            // every exporter accepted its batch
+  std::atomic<uint64_t> spans_handed_to_outputs{0};   // given to every output: see `outputs`
   std::atomic<uint64_t> spans_dropped_queue_full{0};  // refused by submit(): queue full
   std::atomic<uint64_t> spans_dropped_shutdown{0};    // after shutdown or past its deadline
-  std::atomic<uint64_t> export_failures{0};           // export_spans() calls returning false
+  // One per output, in the order given; built before the worker starts, never resized.
+  std::deque<OutputStats> outputs;
 };
 
 class ExportPipeline {

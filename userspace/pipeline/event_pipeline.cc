@@ -185,6 +185,16 @@ void EventPipeline::handle(std::span<const uint8_t> bytes) {
       }
       return;
     }
+    case ZT_EVENT_FDS_CLOSED: {
+      zt_fds_closed_event event;
+      if (!copy_event(bytes, sizeof(event), &event)) {
+        ++stats_.malformed_events;
+        return;
+      }
+      ++stats_.connection_events;
+      connections_.on_fds_closed(event);
+      return;
+    }
     case ZT_EVENT_H2_STREAM_CONTEXT: {
       zt_h2_stream_event event;
       if (!copy_event(bytes, sizeof(event), &event)) {

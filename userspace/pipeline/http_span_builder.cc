@@ -1,11 +1,11 @@
 #include "userspace/pipeline/http_span_builder.h"
 
-#include "userspace/spans/trace_context.h"
-
 #include <algorithm>
 #include <array>
 #include <string>
 #include <string_view>
+
+#include "userspace/spans/trace_context.h"
 
 namespace ztrace::pipeline {
 namespace {
@@ -139,11 +139,15 @@ spans::Span HttpSpanBuilder::build(const conntrack::ConnectionView& connection,
     if (error) {
       span.status_code = StatusCode::kError;
       span.set("error.type", std::to_string(response.status_code));
+    } else if (response.cut_by_close) {
+      span.status_code = StatusCode::kError;
+      span.status_message = "connection closed before the response was complete";
+      span.set("error.type", std::string(kErrorResponseTruncated));
     }
   } else {
     span.status_code = StatusCode::kError;
     span.status_message = "connection closed before a response";
-    span.set("error.type", std::string("ztrace.no_response"));
+    span.set("error.type", std::string(kErrorNoResponse));
   }
   if (request.truncated || (exchange.response && exchange.response->truncated)) {
     span.set("ztrace.capture.truncated", true);

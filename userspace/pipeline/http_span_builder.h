@@ -13,6 +13,11 @@
 
 namespace ztrace::pipeline {
 
+// error.type values of ours (the conventions' "component-specific low cardinality error
+// identifier"), for exchanges that failed without an error status to name.
+inline constexpr std::string_view kErrorNoResponse = "ztrace.no_response";
+inline constexpr std::string_view kErrorResponseTruncated = "ztrace.response_truncated";
+
 struct HttpSpanOptions {
   bool capture_url_query = false;  // url.query may carry secrets: off unless asked for
 };

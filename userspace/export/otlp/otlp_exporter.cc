@@ -63,8 +63,8 @@ std::string OtlpExporter::describe() const {
          std::to_string(options_.max_queue_bytes >> 20) + " MiB";
 }
 
-bool OtlpExporter::export_spans(std::span<const spans::Span> batch) noexcept {
-  if (batch.empty()) return true;
+exporter::ExportResult OtlpExporter::export_spans(std::span<const spans::Span> batch) noexcept {
+  if (batch.empty()) return {};
   OtlpStats& stats = *stats_;
   // Spans are serialized outside the lock; a full queue is seen first so that a dead backend
   // costs no work.
@@ -120,7 +120,7 @@ bool OtlpExporter::export_spans(std::span<const spans::Span> batch) noexcept {
   stats.spans_dropped_queue_full.fetch_add(dropped_full, std::memory_order_relaxed);
   stats.spans_dropped_queue_bytes.fetch_add(dropped_bytes, std::memory_order_relaxed);
   stats.spans_dropped_shutdown.fetch_add(dropped_shutdown, std::memory_order_relaxed);
-  return accepted == batch.size();
+  return {.accepted = accepted, .refused = batch.size() - accepted};
 }
 
 void OtlpExporter::flush() noexcept {

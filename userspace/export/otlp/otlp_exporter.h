@@ -41,9 +41,9 @@ class OtlpExporter final : public exporter::SpanExporter {
   OtlpExporter& operator=(const OtlpExporter&) = delete;
 
   std::string_view name() const noexcept override { return "otlp"; }
-  // Serializes the batch into the queue (one buffer per span). False when some spans were
-  // dropped (queue bound). Called from one thread at a time.
-  bool export_spans(std::span<const spans::Span> batch) noexcept override;
+  // Serializes the batch into the queue (one buffer per span): accepted = queued, refused =
+  // dropped at the queue's bounds. Called from one thread at a time.
+  exporter::ExportResult export_spans(std::span<const spans::Span> batch) noexcept override;
   // Sends everything queued without waiting for the batch delay, for at most
   // options.flush_timeout (plus the moment a transfer in progress takes to abort); spans
   // still queued then are dropped and counted as shutdown. The exporter stays usable.
