@@ -88,6 +88,7 @@ git -C "$repo" ls-files -co --exclude-standard -z |
 inner=$(cat <<'EOF'
 set -euo pipefail
 root=$1
+mount --bind "$root" "$root"  # "/" of a machine is a mount point (unshare -m needs one)
 mount -t proc proc "$root/proc"
 mount --rbind /sys "$root/sys"
 mount --rbind /dev "$root/dev"
