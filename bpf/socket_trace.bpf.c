@@ -68,7 +68,8 @@ struct syscall_args {
 	__u64 h1_generation;   /* of the connection planned for */
 	__u32 h1_head_bytes;   /* the write starts a message: its head's bytes */
 	__u8 h1_planned;       /* committed at exit, by the bytes really written */
-	__u8 pad[3];
+	__u8 h1_chunked;       /* what follows the head is a chunked body: walked at exit */
+	__u8 pad[2];
 };
 
 #define INJECTION_PENDING_HTTP1 0x1 /* in pending_injections */
@@ -625,9 +626,10 @@ static __always_inline __u64 first_byte_address(const struct syscall_args *args)
 /* At the entry of a write on a client connection whose boundaries are known and that is
  * inside a message: never a new request (a body may look like one). */
 static __always_inline void client_write_in_message(struct syscall_args *args,
-						    const struct zt_conn_info *info)
+						    struct zt_conn_info *info)
 {
 	h1_plan(args, info, info->h1_message_left, 0);
+	args->h1_chunked = info->h1_chunk_state != H1_CHUNK_NONE;
 	__u32 first4 = 0;
 	__u64 first = args->syscall == ZT_SYS_SENDFILE ? 0 : first_byte_address(args);
 	if (first && !bpf_probe_read_user(&first4, 4, (void *)first) && is_request_start(first4))
@@ -659,7 +661,7 @@ static __noinline void classify_client_write(struct syscall_args *args, __u64 pi
 					      struct zt_conn_info *info)
 {
 	bool framed = h1_boundaries_known(info);
-	if (framed && info->h1_message_left) {
+	if (framed && (info->h1_message_left || info->h1_chunk_state != H1_CHUNK_NONE)) {
 		client_write_in_message(args, info);
 		return;
 	}
@@ -726,10 +728,12 @@ static __noinline void classify_client_write(struct syscall_args *args, __u64 pi
 	struct h1_head h = { .len = head, .first_len = first_len };
 	h.starts_like_request = head >= 4 ? request_start : is_request_start_prefix(first4, head);
 	h1_frame_head(s, &h);
-	if (h.stop == H1_FOLLOW)
+	if (h.stop == H1_FOLLOW) {
 		h1_plan(args, info, h.message_bytes, h.head_bytes);
-	else
+		args->h1_chunked = h.chunked;
+	} else {
 		h1_stop(info, h.stop);
+	}
 	if (!h.whole || !request_start)
 		return;
 	if (h.has_traceparent) {
@@ -982,6 +986,8 @@ static __always_inline int emit_io(long ret, __u8 direction)
 	struct syscall_args *stashed = bpf_map_lookup_elem(&inflight, &pid_tgid);
 	if (!stashed)
 		return 0;
+	if (stashed->h1_planned)
+		h1_commit_write(stashed, ret, pid_tgid);
 	struct syscall_args args = *stashed;
 	bpf_map_delete_elem(&inflight, &pid_tgid);
 
@@ -990,7 +996,6 @@ static __always_inline int emit_io(long ret, __u8 direction)
 	if (info) {
 		h2_forget_unconsumed(&args, info);
 		h2_commit_write(&args, ret, info);
-		h1_commit_write(&args, ret, info);
 	}
 	if ((args.injection_pending & INJECTION_PENDING_HTTP1) && info) {
 		/* sk_msg consumes the entry; one left over must not reach a later message. */

@@ -91,7 +91,8 @@ struct zt_conn_info {
 	__u64 bytes_received;
 	__u64 sock;             /* address of the struct sock: its TCP write_seq is read */
 	__u64 h1_message_left;  /* h1_framing TRACKING: egress bytes until the next message
-				 * boundary (0: the next write starts a message) */
+				 * boundary (0: the next write starts a message); in a chunked
+				 * body, of the chunk's data (its size so far, in its size line) */
 	struct zt_tuple tuple;
 	__u32 requests_read;      /* server side: request heads read so far */
 	__u32 responses_started;  /* server side: requests whose answer began to be written */
@@ -103,12 +104,14 @@ struct zt_conn_info {
 	__u8 h2_state;         /* enum zt_h2_state: HTTP/2 injection on this client connection,
 				* or an HTTP/2 server connection */
 	__u8 h1_framing;       /* enum zt_h1_framing: HTTP/1 egress message boundaries */
-	__u8 pad[2];
+	__u8 h1_chunk_state;   /* h1_framing TRACKING: where in a chunked request body
+				* (http1_framing.bpf.h), 0: in none */
+	__u8 h1_chunk_digits;  /* hex digits of the chunk size line so far */
 	__u32 h1_next_seq;     /* h1_framing TRACKING: the socket's write_seq after the last
 				* write seen: bytes written by any other way show up in it */
 	__u32 h2_frame_left;   /* egress bytes still to come before the next frame header */
 	__u32 h2_last_stream;  /* highest client stream id seen opening in the egress */
-	__u32 pad2;
+	__u32 h1_writer;       /* h1_framing TRACKING: the thread in a write on it, 0: none */
 };
 
 /* What the kernel knows of the message boundaries of an HTTP/1 client connection's egress
@@ -212,8 +215,12 @@ enum zt_inject_outcome {
 	ZT_INJECT_H1_JOINED_MIDWAY = 12,   /* opened before the agent (adopted): never known */
 	ZT_INJECT_H1_HEAD_SPLIT = 13,      /* a request head not whole in its write's first buffer */
 	ZT_INJECT_H1_HEAD_TOO_LONG = 14,   /* a request head longer than the bytes scanned */
-	ZT_INJECT_H1_CHUNKED = 15,         /* Transfer-Encoding: the body's end is not counted */
-	ZT_INJECT_H1_BAD_LENGTH = 16,      /* Content-Length repeated or not a plain number */
+	ZT_INJECT_H1_CHUNKED = 15,         /* Transfer-Encoding other than "chunked" alone (or in
+					    * HTTP/1.0), or a chunked body not followed to its end
+					    * (a chunk line the kernel cannot read or take for sure,
+					    * over 128 buffers or 2048 steps in one write) */
+	ZT_INJECT_H1_BAD_LENGTH = 16,      /* Content-Length repeated, not a plain number, or
+					    * next to Transfer-Encoding */
 	ZT_INJECT_H1_UNCLEAR_HEAD = 17,    /* a bare CR or LF, obs-fold, whitespace before the
 					    * colon of a framing field */
 	ZT_INJECT_H1_UPGRADE = 18,         /* CONNECT or Upgrade: what follows may not be HTTP/1 */
@@ -223,7 +230,8 @@ enum zt_inject_outcome {
 	ZT_INJECT_H1_PARTIAL_HEAD = 21,    /* a write that sent only part of a request head */
 	ZT_INJECT_H1_UNSEEN_BYTES = 22,    /* the socket's stream moved by bytes the hooks did not
 					    * see (another fd or process, io_uring, splice) */
-	ZT_INJECT_OUTCOME_COUNT = 23,
+	ZT_INJECT_H1_CONCURRENT_WRITES = 23, /* two threads writing the connection at once */
+	ZT_INJECT_OUTCOME_COUNT = 24,
 };
 
 /* HTTP/2 header field `traceparent: 00-<trace>-<span>-<flags>` as an HPACK literal without

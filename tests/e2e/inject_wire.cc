@@ -76,6 +76,7 @@ std::vector<FramedConnection> parse_framed_client_output(const std::string& out)
       const int value = std::atoi(word.c_str() + eq + 1);
       const std::string key = word.substr(0, eq);
       if (key == "port") c.port = value;
+      if (key == "seq") c.seq = value;
       if (key == "requests") c.requests = value;
       if (key == "echo_errors") c.echo_errors = value;
     }
@@ -135,8 +136,11 @@ FramedComparison compare_framed(const std::string& sent, const std::string& rece
 FramedComparison compare_framed_run(const fs::path& outdir,
                                     const std::vector<FramedConnection>& conns) {
   FramedComparison all;
-  std::map<int, int> from_port;  // connections from a port so far, in the order they closed
-  for (const FramedConnection& c : conns) {
+  std::vector<FramedConnection> by_seq = conns;
+  std::stable_sort(by_seq.begin(), by_seq.end(),
+                   [](const auto& a, const auto& b) { return a.seq < b.seq; });
+  std::map<int, int> from_port;  // connections from a port so far, in the order they were made
+  for (const FramedConnection& c : by_seq) {
     const fs::path sent = outdir / ("sent-" + c.name + ".bin");
     const fs::path heads = outdir / ("heads-" + c.name + ".txt");
     const fs::path recv = outdir / ("recv-" + std::to_string(c.port) + "-" +

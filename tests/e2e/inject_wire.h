@@ -22,10 +22,11 @@ struct HeadMark {
 };
 std::vector<HeadMark> read_head_marks(const fs::path& file);  // heads-NAME.txt
 
-// "conn NAME port=P requests=N echo_errors=E" lines of a framing_http.py client.
+// "conn NAME port=P seq=S requests=N echo_errors=E" lines of a framing_http.py client.
 struct FramedConnection {
   std::string name;
   int port = 0;
+  int seq = 0;  // the order the client connected in: for one port, the server's accept order
   int requests = 0;
   int echo_errors = -1;
 };
@@ -49,7 +50,7 @@ FramedComparison compare_framed(const std::string& sent, const std::string& rece
 
 // compare_framed for every connection of a client run: sent-NAME.bin and heads-NAME.txt
 // against the server's recv-PORT-K.bin in `outdir` (K: the how-manieth connection from PORT,
-// as `conns` lists them). Problems are prefixed with the connection.
+// by seq). Problems are prefixed with the connection.
 FramedComparison compare_framed_run(const fs::path& outdir,
                                     const std::vector<FramedConnection>& conns);
 

@@ -400,7 +400,7 @@ int run_agent(const AgentOptions& options) {
       "h2_lost_framing={} h1_in_message={} h1_unknown_boundary={} h1_joined_midway={} "
       "h1_head_split={} h1_head_too_long={} h1_chunked={} h1_bad_length={} "
       "h1_unclear_head={} h1_upgrade={} h1_not_http1={} h1_pipelined={} h1_partial_head={} "
-      "h1_unseen_bytes={}",
+      "h1_unseen_bytes={} h1_concurrent_writes={}",
       injections[ZT_INJECT_DONE], injections[ZT_INJECT_SKIPPED_MISMATCH],
       injections[ZT_INJECT_FAILED], injections[ZT_INJECT_HAD_HEADER],
       injections[ZT_INJECT_UNCONSUMED], injections[ZT_INJECT_H2_TOO_MANY],
@@ -412,7 +412,7 @@ int run_agent(const AgentOptions& options) {
       injections[ZT_INJECT_H1_BAD_LENGTH], injections[ZT_INJECT_H1_UNCLEAR_HEAD],
       injections[ZT_INJECT_H1_UPGRADE], injections[ZT_INJECT_H1_NOT_HTTP1],
       injections[ZT_INJECT_H1_PIPELINED], injections[ZT_INJECT_H1_PARTIAL_HEAD],
-      injections[ZT_INJECT_H1_UNSEEN_BYTES]);
+      injections[ZT_INJECT_H1_UNSEEN_BYTES], injections[ZT_INJECT_H1_CONCURRENT_WRITES]);
   if (recorder) {
     spdlog::info("recorded {} events to {}{}", recorder->events_written(),
                  options.record_events_path, recorder->failed() ? " (then a write failed)" : "");
