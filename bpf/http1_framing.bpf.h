@@ -672,6 +672,10 @@ static __noinline void h1_commit_write(const struct syscall_args *args, long ret
 	}
 	info->h1_writer = 0;
 	if (ret > 0) {
+		if (args->h1_unread) {
+			h1_stop(info, ZT_INJECT_H1_NOT_HTTP1);
+			return;
+		}
 		if ((__u64)ret < args->h1_head_bytes) {
 			h1_stop(info, ZT_INJECT_H1_PARTIAL_HEAD);
 			return;

@@ -69,7 +69,8 @@ struct syscall_args {
 	__u32 h1_head_bytes;   /* the write starts a message: its head's bytes */
 	__u8 h1_planned;       /* committed at exit, by the bytes really written */
 	__u8 h1_chunked;       /* what follows the head is a chunked body: walked at exit */
-	__u8 pad[2];
+	__u8 h1_unread;        /* starts a message whose bytes cannot be read (sendfile) */
+	__u8 pad;
 };
 
 #define INJECTION_PENDING_HTTP1 0x1 /* in pending_injections */
@@ -666,8 +667,10 @@ static __noinline void classify_client_write(struct syscall_args *args, __u64 pi
 		return;
 	}
 	if (args->syscall == ZT_SYS_SENDFILE) {
-		if (framed) /* a message whose head cannot be read */
-			h1_stop(info, ZT_INJECT_H1_NOT_HTTP1);
+		if (framed) { /* a message whose head cannot be read, if it sends anything */
+			h1_plan(args, info, 0, 0);
+			args->h1_unread = 1;
+		}
 		return;
 	}
 	__u64 first = first_byte_address(args);

@@ -37,10 +37,14 @@ Scenarios (paths /shape/<scenario>/<n>; connection <scenario>-<k>):
               next request
   continue    "Expect: 100-continue": the body (a request) after "100 Continue"
   vectored    sendmsg: head and body in two buffers of one call; a head split over buffers
+  dup         a body written through another fd of the socket (dup)
+  sendfile    a body sent with sendfile
+  partial     a body of 1.25 MiB in non-blocking writes through a 4 KiB send buffer
 """
 import itertools
 import os
 import random
+import select
 import socket
 import sys
 import threading
@@ -452,6 +456,65 @@ def scenario_vectored(port, outdir):
     return c.close() and ok
 
 
+def scenario_dup(port, outdir):
+    c = Conn(port, outdir, "dup-1")
+    r = Request("POST", "/shape/dup/1", INNER)
+    c.mark([r])
+    c.write(r.head)
+    other = os.dup(c.sock.fileno())  # the body through another fd of the same socket
+    os.write(other, r.body)
+    os.close(other)
+    c.sent += r.body
+    c.answers()
+    # The connection's stream moved by bytes its own fd's hooks did not count.
+    one(c, Request("GET", "/shape/dup/2", expect="keep"))
+    return c.close()
+
+
+def scenario_sendfile(port, outdir):
+    c = Conn(port, outdir, "sendfile-1")
+    body = INNER * 100
+    path = os.path.join(outdir, "sendfile-body.bin")
+    with open(path, "wb") as f:
+        f.write(body)
+    r = Request("POST", "/shape/sendfile/1", body)
+    c.mark([r])
+    c.write(r.head)
+    with open(path, "rb") as f:
+        c.sock.sendfile(f)  # os.sendfile: counted by its result, never read
+    c.sent += body
+    c.answers()
+    one(c, Request("GET", "/shape/sendfile/2"))
+    return c.close()
+
+
+def scenario_partial(port, outdir):
+    c = Conn(port, outdir, "partial-1")
+    c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    body = INNER * (1 << 15)  # 1.25 MiB through a small send buffer: many partial writes
+    r = Request("POST", "/shape/partial/1", body)
+    c.mark([r])
+    c.write(r.head)
+    c.sock.setblocking(False)
+    at, partial = 0, 0
+    while at < len(body):
+        try:
+            n = os.write(c.sock.fileno(), body[at:at + 65536])
+        except BlockingIOError:
+            select.select([], [c.sock], [], TIMEOUT_S)
+            continue
+        partial += n < min(65536, len(body) - at)
+        at += n
+    c.sock.setblocking(True)
+    c.sock.settimeout(TIMEOUT_S)
+    c.sent += body
+    c.answers()
+    one(c, Request("GET", "/shape/partial/2"))
+    if not partial:
+        print("error partial: no write was partial", flush=True)
+    return c.close() and partial > 0
+
+
 SCENARIOS = {
     "length": scenario_length,
     "chunked": scenario_chunked,
@@ -461,6 +524,9 @@ SCENARIOS = {
     "pipelined": scenario_pipelined,
     "continue": scenario_continue,
     "vectored": scenario_vectored,
+    "dup": scenario_dup,
+    "sendfile": scenario_sendfile,
+    "partial": scenario_partial,
 }
 
 
