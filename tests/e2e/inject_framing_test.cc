@@ -38,6 +38,45 @@ std::string describe_counters(const std::string& log) {
 }  // namespace
 
 TEST_CASE(
+    "injection framing: the byte comparison takes one traceparent line after a marked request "
+    "line and nothing else",
+    "[e2e][peers][h1-framing]") {
+  // Two requests: a POST whose body is a request, then a GET.
+  const std::string body = "GET /inner HTTP/1.1\r\nHost: y\r\n\r\n";
+  const std::string post =
+      "POST /a HTTP/1.1\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  const std::string sent = post + "GET /b HTTP/1.1\r\n\r\n";
+  const std::vector<HeadMark> heads = {{0, 18, "/a", "any"},
+                                       {post.size(), post.size() + 17, "/b", "any"}};
+  const std::string line =
+      "traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n";
+  const auto insert = [&](size_t at) { return std::string(sent).insert(at, line); };
+
+  const FramedComparison same = compare_framed(sent, sent, heads);
+  CHECK(same.problems.empty());
+  REQUIRE(same.requests.size() == 2);
+  CHECK(same.requests[0].traceparent.empty());
+
+  const FramedComparison both =
+      compare_framed(sent, insert(post.size() + 17).insert(18, line), heads);
+  CHECK(both.problems.empty());
+  REQUIRE(both.requests.size() == 2);
+  CHECK(both.requests[0].traceparent == line.substr(13, 55));
+  CHECK(both.requests[1].traceparent == line.substr(13, 55));
+
+  // Caught: a line in the body (after the body's own request line), elsewhere in a head, a
+  // changed byte, a byte missing, bytes added at the end.
+  const size_t in_body = post.size() - body.size() + 21;
+  CHECK_FALSE(compare_framed(sent, insert(in_body), heads).problems.empty());
+  CHECK_FALSE(compare_framed(sent, insert(post.size() - body.size() - 2), heads).problems.empty());
+  std::string changed = sent;
+  changed[post.size() - 3] ^= 1;
+  CHECK_FALSE(compare_framed(sent, changed, heads).problems.empty());
+  CHECK_FALSE(compare_framed(sent, sent.substr(0, sent.size() - 1), heads).problems.empty());
+  CHECK_FALSE(compare_framed(sent, sent + "x", heads).problems.empty());
+}
+
+TEST_CASE(
     "injection framing: bodies that look like requests arrive unchanged, requests at known "
     "boundaries get one traceparent (Content-Length, chunked, later write, many writes, "
     "HTTP/1.0, pipelining, 100-continue, sendmsg, dup, sendfile, partial writes)",

@@ -218,6 +218,16 @@ def server(port, outdir):
 # Client
 
 
+SAY = threading.Lock()
+
+
+def say(line):
+    """One whole line on stdout: print() from two threads can mix their lines."""
+    with SAY:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+
 OPEN = []  # connections a failing scenario leaves open: closed (and recorded) after it
 CONNECTED = itertools.count(1)  # connections made so far: per port, the server's accept order
 
@@ -313,8 +323,8 @@ class Conn:
         with open(os.path.join(self.outdir, "heads-%s.txt" % self.name), "w") as f:
             for start, line_end, path, expect in self.heads:
                 f.write("%d %d %s %s\n" % (start, line_end, path, expect))
-        print("conn %s port=%d seq=%d requests=%d echo_errors=%d" % (
-            self.name, local_port, self.seq, self.requests, self.echo_errors), flush=True)
+        say("conn %s port=%d seq=%d requests=%d echo_errors=%d" % (
+            self.name, local_port, self.seq, self.requests, self.echo_errors))
         return self.echo_errors == 0
 
 
@@ -511,7 +521,7 @@ def scenario_partial(port, outdir):
     c.answers()
     one(c, Request("GET", "/shape/partial/2"))
     if not partial:
-        print("error partial: no write was partial", flush=True)
+        say("error partial: no write was partial")
     return c.close() and partial > 0
 
 
@@ -669,7 +679,7 @@ def fuzz(port, outdir, seed, total, workers):
     for t in threads:
         t.join()
     for e in errors:
-        print("error %s" % e, flush=True)
+        say("error %s" % e)
     return not errors
 
 
@@ -683,7 +693,7 @@ def main():
             try:
                 ok = SCENARIOS[name](int(sys.argv[2]), sys.argv[3]) and ok
             except Exception as e:  # noqa: BLE001 - reported, the other scenarios still run
-                print("error %s: %r" % (name, e), flush=True)
+                say("error %s: %r" % (name, e))
                 ok = False
                 while OPEN:
                     OPEN[0].close()
