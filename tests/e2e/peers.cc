@@ -188,6 +188,35 @@ std::vector<std::string> bodies_client(int port, const fs::path& outdir, int con
           outdir.string(),    std::to_string(connections)};
 }
 
+Process start_framing_http_server(const fs::path& dir, int port, const fs::path& outdir) {
+  fs::create_directories(outdir);
+  return start_server(dir, "framing-http-server", port,
+                      {python3().string(), (peers_dir() / "python" / "framing_http.py").string(),
+                       "server", std::to_string(port), outdir.string()},
+                      {});
+}
+
+std::vector<std::string> framing_http_client(int port, const fs::path& outdir,
+                                             std::vector<std::string> scenarios) {
+  std::vector<std::string> argv = {python3().string(),
+                                   (peers_dir() / "python" / "framing_http.py").string(), "client",
+                                   std::to_string(port), outdir.string()};
+  argv.insert(argv.end(), scenarios.begin(), scenarios.end());
+  return argv;
+}
+
+std::vector<std::string> framing_http_fuzz(int port, const fs::path& outdir, unsigned seed,
+                                           int requests, int workers) {
+  return {python3().string(),
+          (peers_dir() / "python" / "framing_http.py").string(),
+          "fuzz",
+          std::to_string(port),
+          outdir.string(),
+          std::to_string(seed),
+          std::to_string(requests),
+          std::to_string(workers)};
+}
+
 std::vector<std::string> go_client(std::vector<std::string> args) {
   std::vector<std::string> argv = {go_peer().string(), "client"};
   argv.insert(argv.end(), args.begin(), args.end());

@@ -340,7 +340,10 @@ int run_agent(const AgentOptions& options) {
   if (injector) {
     size_t adopted = 0;
     for (pid_t pid : running) adopted += injector->adopt_client_connections(pid, selection.ports);
-    spdlog::info("{} client connections opened before the agent get traceparent too", adopted);
+    spdlog::info(
+        "{} client connections opened before the agent: traced, never injected (where their "
+        "messages start is unknown)",
+        adopted);
   }
 
   // Hooks run on the pipeline thread; map updates are syscalls and thread-safe.
@@ -428,15 +431,24 @@ int run_agent(const AgentOptions& options) {
   const DropCounts kernel_drops = tracer->drop_counts();
   const InjectOutcomeCounts injections = tracer->inject_counts();
   spdlog::info(
-      "injection: done={} skipped_mismatch={} failed={} app_had_header={} no_line_end={} "
-      "unconsumed={} h2_too_many={} h2_no_end_headers={} h2_too_big={} h2_joined_midway={} "
-      "h2_lost_framing={}",
+      "injection: done={} skipped_mismatch={} failed={} app_had_header={} unconsumed={} "
+      "h2_too_many={} h2_no_end_headers={} h2_too_big={} h2_joined_midway={} "
+      "h2_lost_framing={} h1_in_message={} h1_unknown_boundary={} h1_joined_midway={} "
+      "h1_head_split={} h1_head_too_long={} h1_chunked={} h1_bad_length={} "
+      "h1_unclear_head={} h1_upgrade={} h1_not_http1={} h1_pipelined={} h1_partial_head={} "
+      "h1_unseen_bytes={} h1_concurrent_writes={}",
       injections[ZT_INJECT_DONE], injections[ZT_INJECT_SKIPPED_MISMATCH],
       injections[ZT_INJECT_FAILED], injections[ZT_INJECT_HAD_HEADER],
-      injections[ZT_INJECT_NO_LINE_END], injections[ZT_INJECT_UNCONSUMED],
-      injections[ZT_INJECT_H2_TOO_MANY], injections[ZT_INJECT_H2_NO_END_HEADERS],
-      injections[ZT_INJECT_H2_TOO_BIG], injections[ZT_INJECT_H2_JOINED_MIDWAY],
-      injections[ZT_INJECT_H2_LOST_FRAMING]);
+      injections[ZT_INJECT_UNCONSUMED], injections[ZT_INJECT_H2_TOO_MANY],
+      injections[ZT_INJECT_H2_NO_END_HEADERS], injections[ZT_INJECT_H2_TOO_BIG],
+      injections[ZT_INJECT_H2_JOINED_MIDWAY], injections[ZT_INJECT_H2_LOST_FRAMING],
+      injections[ZT_INJECT_H1_IN_MESSAGE], injections[ZT_INJECT_H1_UNKNOWN_BOUNDARY],
+      injections[ZT_INJECT_H1_JOINED_MIDWAY], injections[ZT_INJECT_H1_HEAD_SPLIT],
+      injections[ZT_INJECT_H1_HEAD_TOO_LONG], injections[ZT_INJECT_H1_CHUNKED],
+      injections[ZT_INJECT_H1_BAD_LENGTH], injections[ZT_INJECT_H1_UNCLEAR_HEAD],
+      injections[ZT_INJECT_H1_UPGRADE], injections[ZT_INJECT_H1_NOT_HTTP1],
+      injections[ZT_INJECT_H1_PIPELINED], injections[ZT_INJECT_H1_PARTIAL_HEAD],
+      injections[ZT_INJECT_H1_UNSEEN_BYTES], injections[ZT_INJECT_H1_CONCURRENT_WRITES]);
   if (recorder) {
     spdlog::info("recorded {} events to {}{}", recorder->events_written(),
                  options.record_events_path, recorder->failed() ? " (then a write failed)" : "");
