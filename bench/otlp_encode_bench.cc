@@ -224,14 +224,14 @@ Row bench_encode(const std::vector<spans::Span>& spans) {
 }
 
 Row bench_jsonl(const std::vector<spans::Span>& spans) {
-  FILE* sink = std::fopen("/dev/null", "w");
-  if (!sink) std::exit(1);
-  exporter::JsonlExporter jsonl(sink, true);
+  std::string error;
+  auto jsonl = exporter::JsonlExporter::open("/dev/null", &error);
+  if (!jsonl) std::exit(1);
   const double cpu0 = cpu_seconds();
   const auto t0 = Clock::now();
   for (size_t i = 0; i < spans.size(); i += 512) {
     const size_t n = std::min<size_t>(512, spans.size() - i);
-    jsonl.export_spans(std::span(spans).subspan(i, n));
+    jsonl->export_spans(std::span(spans).subspan(i, n));
   }
   Row row{.name = "jsonl -> /dev/null", .spans = spans.size()};
   row.wall_s = std::chrono::duration<double>(Clock::now() - t0).count();

@@ -42,9 +42,9 @@ double cpu_seconds() {
 class CountingExporter final : public exporter::SpanExporter {
  public:
   std::string_view name() const noexcept override { return "count"; }
-  exporter::ExportOutcome export_spans(std::span<const spans::Span> batch) noexcept override {
+  exporter::ExportResult export_spans(std::span<const spans::Span> batch) noexcept override {
     spans_ += batch.size();
-    return exporter::ExportOutcome::kSuccess;
+    return exporter::ExportResult::all_accepted(batch.size());
   }
   size_t spans_ = 0;
 };
@@ -55,7 +55,7 @@ class EncodingExporter final : public exporter::SpanExporter {
  public:
   EncodingExporter() : framer_(otlp::EncoderOptions{.agent_version = "bench"}) {}
   std::string_view name() const noexcept override { return "otlp-encode"; }
-  exporter::ExportOutcome export_spans(std::span<const spans::Span> batch) noexcept override {
+  exporter::ExportResult export_spans(std::span<const spans::Span> batch) noexcept override {
     serialized_.resize(batch.size());
     for (size_t i = 0; i < batch.size(); ++i) {
       serializer_.serialize(batch[i], &serialized_[i].bytes);
@@ -63,7 +63,7 @@ class EncodingExporter final : public exporter::SpanExporter {
     }
     framer_.frame(serialized_, &request_);
     spans_ += batch.size();
-    return exporter::ExportOutcome::kSuccess;
+    return exporter::ExportResult::all_accepted(batch.size());
   }
   otlp::SpanSerializer serializer_;
   otlp::RequestFramer framer_;
@@ -89,6 +89,8 @@ void renumber(pipeline::EventRecording& recording, uint64_t pass, uint64_t time_
       auto* e = reinterpret_cast<zt_conn_event*>(event.data());
       generation = &e->generation;
       timestamp = &e->timestamp_ns;
+    } else if (event[0] == ZT_EVENT_FDS_CLOSED && event.size() >= sizeof(zt_fds_closed_event)) {
+      reinterpret_cast<zt_fds_closed_event*>(event.data())->timestamp_ns += time_shift_ns;
     }
     if (generation) {
       *generation = (*generation & ((uint64_t{1} << 40) - 1)) | pass << 40;
@@ -166,8 +168,8 @@ int main(int argc, char** argv) {
   {
     auto sink = std::make_unique<CountingExporter>();
     const size_t* spans = &sink->spans_;
-    rows.push_back(
-        replay("assembly (reassembly, HTTP parsing, spans)", recording, passes, std::move(sink), spans));
+    rows.push_back(replay("assembly (reassembly, HTTP parsing, spans)", recording, passes,
+                          std::move(sink), spans));
   }
   {
     auto sink = std::make_unique<EncodingExporter>();

@@ -13,7 +13,9 @@ struct {
 } events SEC(".maps");
 
 /* key: (tgid, fd); value: what the fd is. Written on connect/accept and on the first I/O on
- * an fd; deleted on close/dup2/dup3 and by userspace on exec/exit. LRU bounds stale entries. */
+ * an fd, and rewritten when an I/O finds the fd refers to another file than cached (closed by
+ * close_range or io_uring, then reused); deleted on close/dup2/dup3 and by userspace on
+ * exec/exit. LRU bounds stale entries. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);

@@ -5,7 +5,8 @@
  * Every data syscall is stashed at entry (fd, buffer or iovec) and emitted at exit, once the
  * return value says how many bytes really moved. Only TCP sockets of selected processes
  * produce events; what an fd is gets resolved once by walking the task's fd table and is then
- * cached in `conns` until close().
+ * cached in `conns` until close(); every data syscall checks the fd still refers to the cached
+ * file (fds also die without close(): close_range, io_uring).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
@@ -63,6 +64,14 @@ struct syscall_args {
 	__u32 h2_frame_left_after;
 	__u32 h2_last_stream_after;
 	__u64 h2_write_bytes;
+	__u64 h1_message_left; /* HTTP/1 framing (http1_framing.bpf.h): bytes from the write's
+				* start to its message's end */
+	__u64 h1_generation;   /* of the connection planned for */
+	__u32 h1_head_bytes;   /* the write starts a message: its head's bytes */
+	__u8 h1_planned;       /* committed at exit, by the bytes really written */
+	__u8 h1_chunked;       /* what follows the head is a chunked body: walked at exit */
+	__u8 h1_unread;        /* starts a message whose bytes cannot be read (sendfile) */
+	__u8 pad;
 };
 
 #define INJECTION_PENDING_HTTP1 0x1 /* in pending_injections */
@@ -161,22 +170,49 @@ static __always_inline bool port_selected(const struct zt_tuple *t)
 	       bpf_map_lookup_elem(&traced_ports, &remote);
 }
 
-/* fd -> struct socket's sock, or NULL when the fd is not a socket. */
-static __always_inline struct sock *sock_of_fd(int fd)
+/* The struct file an fd of the current task refers to, NULL when the fd is not open. The
+ * task's BTF pointer is walked with plain loads (no helper call per step): it runs on every
+ * traced socket's syscalls (fd_still_cached_file). */
+static __always_inline struct file *file_of_fd(int fd)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	if (!fdt || fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct files_struct *files = task->files;
+	if (!files)
 		return NULL;
-	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct fdtable *fdt = files->fdt;
+	if (!fdt || fd < 0 || (unsigned int)fd >= fdt->max_fds)
+		return NULL;
+	struct file **fds = fdt->fd;
 	struct file *file = NULL;
-	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]))
+		return NULL;
+	return file;
+}
+
+/* The file's inode: a plain load where the kernel has bpf_rdonly_cast (6.2+). */
+static __always_inline __u64 inode_of_file(struct file *file)
+{
+	if (bpf_ksym_exists(bpf_rdonly_cast))
+		return (__u64)bpf_core_cast(file, struct file)->f_inode;
+	return (__u64)BPF_CORE_READ(file, f_inode);
+}
+
+/* The file's socket's sock, or NULL when the file is not a socket. */
+static __always_inline struct sock *sock_of_file(struct file *file)
+{
+	if (!file)
 		return NULL;
 	umode_t mode = BPF_CORE_READ(file, f_inode, i_mode);
 	if ((mode & S_IFMT) != S_IFSOCK)
 		return NULL;
 	struct socket *socket = BPF_CORE_READ(file, private_data);
 	return socket ? BPF_CORE_READ(socket, sk) : NULL;
+}
+
+/* fd -> struct socket's sock, or NULL when the fd is not a socket. */
+static __always_inline struct sock *sock_of_fd(int fd)
+{
+	return sock_of_file(file_of_fd(fd));
 }
 
 /* Fills the tuple; false when the socket is not TCP over IPv4/IPv6. */
@@ -222,16 +258,31 @@ static __always_inline void emit_conn_event(__u8 type, __u64 pid_tgid, int fd,
 }
 
 /* Resolves the fd and records it in `conns`. Returns the entry, or NULL on failure. Not
- * inlined: its entry and event are built on a frame of its own, off the write path's chain. */
+ * inlined: its entry and event are built on a frame of its own, off the write path's chain.
+ * A traced connection still cached for this fd ended without close() (close_range, io_uring):
+ * it is reported closed before its successor opens. */
 static __noinline struct zt_conn_info *register_fd(__u64 pid_tgid, int fd, __u8 role)
 {
 	struct zt_conn_key key = { .tgid = pid_tgid >> 32, .fd = fd };
+	struct zt_conn_info *previous = bpf_map_lookup_elem(&conns, &key);
+	if (previous && previous->is_traced_socket)
+		emit_conn_event(ZT_EVENT_CONN_CLOSE, pid_tgid, fd, previous);
 	struct zt_conn_info info = {};
 	info.generation = bpf_ktime_get_ns();
 	info.role = role;
-	struct sock *sk = sock_of_fd(fd);
+	struct file *file = file_of_fd(fd);
+	info.file = (__u64)file;
+	info.inode = file ? inode_of_file(file) : 0;
+	struct sock *sk = sock_of_file(file);
 	if (sk && read_tcp_tuple(sk, &info.tuple) && port_selected(&info.tuple))
 		info.is_traced_socket = 1;
+	info.sock = (__u64)sk;
+	/* A connection the kernel saw connect starts at a message boundary: its first data
+	 * byte is the one write_seq names now (the SYN took the one before). */
+	if (role == ZT_ROLE_CLIENT && info.is_traced_socket &&
+	    bpf_core_read(&info.h1_next_seq, sizeof(info.h1_next_seq),
+			  &((struct tcp_sock *)sk)->write_seq) == 0)
+		info.h1_framing = ZT_H1_TRACKING;
 	if (bpf_map_update_elem(&conns, &key, &info, BPF_ANY)) {
 		count_drop(ZT_DROP_CONN_UPDATE_FAILED);
 		return NULL;
@@ -241,11 +292,27 @@ static __noinline struct zt_conn_info *register_fd(__u64 pid_tgid, int fd, __u8 
 	return bpf_map_lookup_elem(&conns, &key);
 }
 
-static __always_inline struct zt_conn_info *lookup_or_register_fd(__u64 pid_tgid, int fd)
+/* True when the fd still refers to the file `info` was cached for. Both the struct file and
+ * its inode are compared: the slab may hand a closed socket's struct file to the next open(),
+ * but a socket's inode comes from sockfs' own cache, never a regular file's. */
+static __always_inline bool fd_still_cached_file(int fd, const struct zt_conn_info *info)
+{
+	struct file *file = file_of_fd(fd);
+	return (__u64)file == info->file && file && inode_of_file(file) == info->inode;
+}
+
+/* The entry of an fd about to be read or written, registered when new or when a traced
+ * socket's fd now refers to another file (which ends the cached connection). Untraced entries
+ * are not checked, so that the syscalls of other files pay nothing more: one gone stale could
+ * only hide a socket that took its fd without connect/accept (fd passing). Not inlined: off
+ * the write path's stack chain. */
+static __noinline struct zt_conn_info *conn_of_fd(__u64 pid_tgid, int fd)
 {
 	struct zt_conn_key key = { .tgid = pid_tgid >> 32, .fd = fd };
 	struct zt_conn_info *info = bpf_map_lookup_elem(&conns, &key);
-	return info ? info : register_fd(pid_tgid, fd, ZT_ROLE_UNKNOWN);
+	if (info && (!info->is_traced_socket || fd_still_cached_file(fd, info)))
+		return info;
+	return register_fd(pid_tgid, fd, ZT_ROLE_UNKNOWN);
 }
 
 /* ---- trace context ----
@@ -577,26 +644,6 @@ static __always_inline void on_client_request(struct zt_trace_context *ctx, __u6
 	ctx->origin = origin;
 }
 
-/* A request whose line did not end in its first send: the header goes after the line's LF in
- * a following send on the same connection. */
-struct awaiting_line_end {
-	struct zt_trace_context trace;
-	__u64 generation;
-	__u32 sends_left;
-	__u32 pad;
-};
-
-/* key: (tgid, fd) of a client connection; value: the request waiting for its line end.
- * Written and deleted at syscall entry of the connection's sends; LRU bounds leftovers. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 4096);
-	__type(key, struct zt_conn_key);
-	__type(value, struct awaiting_line_end);
-} awaiting_line_ends SEC(".maps");
-
-#define LINE_END_MAX_SENDS 4
-
 static __always_inline void inject_key_of(const struct zt_tuple *t, struct zt_inject_key *key)
 {
 	__builtin_memcpy(key->local_addr, t->local_addr, 16);
@@ -627,34 +674,67 @@ static __always_inline __u64 first_byte_address(const struct syscall_args *args)
 	return (__u64)iov.iov_base;
 }
 
+#include "bpf/http1_framing.bpf.h"
+
+/* At the entry of a write on a client connection whose boundaries are known and that is
+ * inside a message: never a new request (a body may look like one). */
+static __always_inline void client_write_in_message(struct syscall_args *args,
+						    struct zt_conn_info *info)
+{
+	h1_plan(args, info, info->h1_message_left, 0);
+	args->h1_chunked = info->h1_chunk_state != H1_CHUNK_NONE;
+	__u32 first4 = 0;
+	__u64 first = args->syscall == ZT_SYS_SENDFILE ? 0 : first_byte_address(args);
+	if (first && !bpf_probe_read_user(&first4, 4, (void *)first) && is_request_start(first4))
+		count_inject(ZT_INJECT_H1_IN_MESSAGE);
+}
+
+/* Queues for sk_msg the traceparent of the request a write starts (its context is made),
+ * right after its request line. Not inlined: the entry is built on a frame of its own, off
+ * the head scan's call chain. */
+static __noinline void queue_injection(struct syscall_args *args, const struct zt_conn_info *info,
+				       __u32 insert_offset, __u32 first4)
+{
+	struct zt_pending_injection pending = {};
+	pending.trace = args->trace;
+	pending.insert_offset = insert_offset;
+	pending.first4 = first4;
+	struct zt_inject_key key = {};
+	inject_key_of(&info->tuple, &key);
+	if (bpf_map_update_elem(&pending_injections, &key, &pending, BPF_ANY) == 0)
+		args->injection_pending |= INJECTION_PENDING_HTTP1;
+}
+
 /* At the entry of a write: if it starts a request on a client socket, make the client span's
- * context and, when injection is on, queue its traceparent for sk_msg — unless the request
- * already carries one (the application's context then stands). */
+ * context and, when injection is on, queue its traceparent for sk_msg. Only into a request
+ * that starts at a message boundary the kernel knows (http1_framing.bpf.h), whose head it
+ * saw whole, and that carries no traceparent of its own (the application's context stands).
+ */
 static __noinline void classify_client_write(struct syscall_args *args, __u64 pid_tgid,
 					      struct zt_conn_info *info)
 {
-	if (args->syscall == ZT_SYS_SENDFILE)
+	bool framed = h1_boundaries_known(info);
+	if (framed && (info->h1_message_left || info->h1_chunk_state != H1_CHUNK_NONE)) {
+		client_write_in_message(args, info);
 		return;
+	}
+	if (args->syscall == ZT_SYS_SENDFILE) {
+		if (framed) { /* a message whose head cannot be read, if it sends anything */
+			h1_plan(args, info, 0, 0);
+			args->h1_unread = 1;
+		}
+		return;
+	}
 	__u64 first = first_byte_address(args);
 	__u32 first4 = 0;
-	if (!first || bpf_probe_read_user(&first4, 4, (void *)first))
+	if (!first || bpf_probe_read_user(&first4, 4, (void *)first)) {
+		if (framed && args->len) /* nothing can go out of an unreadable buffer; be sure */
+			h1_stop(info, ZT_INJECT_H1_NOT_HTTP1);
 		return;
-	struct zt_conn_key conn_key = { .tgid = pid_tgid >> 32, .fd = args->fd };
-	bool request_start = is_request_start(first4);
-	struct awaiting_line_end *awaiting = NULL;
-	if (!request_start) {
-		if (!inject_enabled)
-			return;
-		awaiting = bpf_map_lookup_elem(&awaiting_line_ends, &conn_key);
-		if (!awaiting)
-			return;
-		if (awaiting->generation != info->generation) {
-			bpf_map_delete_elem(&awaiting_line_ends, &conn_key);
-			return;
-		}
-	} else {
-		bpf_map_delete_elem(&awaiting_line_ends, &conn_key);
 	}
+	bool request_start = is_request_start(first4);
+	if (!request_start && !framed)
+		return;
 	__u32 zero = 0;
 	struct data_scratch *s = bpf_map_lookup_elem(&scratch, &zero);
 	if (!s)
@@ -671,6 +751,8 @@ static __noinline void classify_client_write(struct syscall_args *args, __u64 pi
 			return;
 		first_len = iov.iov_len;
 	}
+	if (framed && !args->iovcnt && !first_len)
+		return; /* writes nothing */
 	if (first_len < head)
 		head = first_len;
 	head &= (2 * TRACEPARENT_SCAN_MAX_BYTES - 1);
@@ -678,55 +760,42 @@ static __noinline void classify_client_write(struct syscall_args *args, __u64 pi
 		head = TRACEPARENT_SCAN_MAX_BYTES;
 	if (bpf_probe_read_user(s->event.data, head, (void *)first))
 		head = 0;
-	struct zt_pending_injection pending = {};
-	__u32 line_end = 0;
-	if (awaiting) {
-		/* A later send of a request whose line was cut: its context was made already. */
-		pending.trace = awaiting->trace;
-		if (head && find_traceparent(s->event.data, head, &line_end) >= 0) {
-			bpf_map_delete_elem(&awaiting_line_ends, &conn_key);
-			count_inject(ZT_INJECT_HAD_HEADER);
-			return;
-		}
-		pending.insert_offset = line_end;
-		if (!pending.insert_offset) {
-			if (--awaiting->sends_left == 0) {
-				bpf_map_delete_elem(&awaiting_line_ends, &conn_key);
-				count_inject(ZT_INJECT_NO_LINE_END);
-			}
-			return;
-		}
-		bpf_map_delete_elem(&awaiting_line_ends, &conn_key);
-	} else {
+	if (request_start)
 		on_client_request(&args->trace, pid_tgid, s->event.data, head);
-		if (!inject_enabled || !head)
-			return;
-		if (info->role == ZT_ROLE_UNKNOWN &&
-		    bpf_map_lookup_elem(&client_fd_hints, &conn_key)) {
-			info->role = ZT_ROLE_CLIENT;
-			bpf_map_delete_elem(&client_fd_hints, &conn_key);
-		}
-		if (info->role != ZT_ROLE_CLIENT)
-			return;
-		if (find_traceparent(s->event.data, head, &line_end) >= 0) {
-			count_inject(ZT_INJECT_HAD_HEADER);
-			return;
-		}
-		pending.trace = args->trace;
-		pending.insert_offset = line_end;
-		if (!pending.insert_offset) {
-			struct awaiting_line_end wait = { .trace = args->trace,
-							  .generation = info->generation,
-							  .sends_left = LINE_END_MAX_SENDS };
-			bpf_map_update_elem(&awaiting_line_ends, &conn_key, &wait, BPF_ANY);
-			return;
-		}
+	if (!inject_enabled)
+		return;
+	struct zt_conn_key conn_key = { .tgid = pid_tgid >> 32, .fd = args->fd };
+	if (request_start && info->role == ZT_ROLE_UNKNOWN &&
+	    bpf_map_lookup_elem(&client_fd_hints, &conn_key)) {
+		/* Adopted at startup: what it sent before the agent is unknown, and so is where
+		 * its messages begin. Its requests are traced, never injected. */
+		info->role = ZT_ROLE_CLIENT;
+		bpf_map_delete_elem(&client_fd_hints, &conn_key);
+		count_inject(ZT_INJECT_H1_JOINED_MIDWAY);
 	}
-	pending.first4 = first4;
-	struct zt_inject_key key = {};
-	inject_key_of(&info->tuple, &key);
-	if (bpf_map_update_elem(&pending_injections, &key, &pending, BPF_ANY) == 0)
-		args->injection_pending |= INJECTION_PENDING_HTTP1;
+	if (!framed) {
+		if (request_start && info->role == ZT_ROLE_CLIENT)
+			count_inject(ZT_INJECT_H1_UNKNOWN_BOUNDARY);
+		return;
+	}
+
+	/* At a boundary: the head says where this message ends. */
+	struct h1_head h = { .len = head, .first_len = first_len };
+	h.starts_like_request = head >= 4 ? request_start : is_request_start_prefix(first4, head);
+	h1_frame_head(s, &h);
+	if (h.stop == H1_FOLLOW) {
+		h1_plan(args, info, h.message_bytes, h.head_bytes);
+		args->h1_chunked = h.chunked;
+	} else {
+		h1_stop(info, h.stop);
+	}
+	if (!h.whole || !request_start)
+		return;
+	if (h.has_traceparent) {
+		count_inject(ZT_INJECT_HAD_HEADER);
+		return;
+	}
+	queue_injection(args, info, h.line_end, first4);
 }
 
 /* A read on a server socket (the arguments of note_h2_server_read). */
@@ -837,7 +906,7 @@ static __always_inline int stash_io(int fd, __u64 buf, __u64 iovcnt, __u64 len, 
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	if (!process_selected(pid_tgid))
 		return 0;
-	struct zt_conn_info *info = lookup_or_register_fd(pid_tgid, fd);
+	struct zt_conn_info *info = conn_of_fd(pid_tgid, fd);
 	if (!info || !info->is_traced_socket)
 		return 0;
 	__u32 zero = 0;
@@ -972,6 +1041,8 @@ static __always_inline int emit_io(long ret, __u8 direction)
 	struct syscall_args *stashed = bpf_map_lookup_elem(&inflight, &pid_tgid);
 	if (!stashed)
 		return 0;
+	if (stashed->h1_planned)
+		h1_commit_write(stashed, ret, pid_tgid);
 	struct syscall_args args = *stashed;
 	bpf_map_delete_elem(&inflight, &pid_tgid);
 
@@ -1185,6 +1256,36 @@ SEC("tracepoint/syscalls/sys_enter_dup3")
 int enter_dup3(struct trace_event_raw_sys_enter *ctx)
 {
 	return forget_fd(ctx->args[1], true);
+}
+
+#define CLOSE_RANGE_UNSHARE (1U << 1)
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+
+/* close_range(2) closes a range of fds without close(): one event, userspace ends the
+ * connections it knows there (a walk of the range here could take a million steps). Their
+ * `conns` entries stay until reused: conn_of_fd and register_fd find them stale then. Sent
+ * at entry, so that it precedes the open of any fd the range frees. */
+SEC("tracepoint/syscalls/sys_enter_close_range")
+int enter_close_range(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 flags = ctx->args[2];
+	/* CLOEXEC only marks the fds; unknown flags make the call fail (EINVAL). */
+	if (!process_selected(pid_tgid) || (flags & CLOSE_RANGE_CLOEXEC) ||
+	    (flags & ~(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC)))
+		return 0;
+	struct zt_fds_closed_event ev = {};
+	ev.type = ZT_EVENT_FDS_CLOSED;
+	ev.pid = pid_tgid >> 32;
+	ev.tid = (__u32)pid_tgid;
+	ev.first_fd = ctx->args[0];
+	ev.last_fd = ctx->args[1];
+	ev.timestamp_ns = bpf_ktime_get_ns();
+	if (ev.first_fd > ev.last_fd)
+		return 0; /* EINVAL */
+	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), ring_flags()))
+		count_drop(ZT_DROP_CONTROL_RINGBUF_FULL);
+	return 0;
 }
 
 /* ---- processes ---- */

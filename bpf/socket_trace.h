@@ -29,6 +29,7 @@ enum zt_event_type {
 	ZT_EVENT_PROC_EXEC = 4,
 	ZT_EVENT_PROC_EXIT = 5,
 	ZT_EVENT_H2_STREAM_CONTEXT = 6,
+	ZT_EVENT_FDS_CLOSED = 7,
 };
 
 enum zt_direction {
@@ -87,8 +88,16 @@ struct zt_conn_key {
  * fd table walk happens once per fd, not once per syscall. */
 struct zt_conn_info {
 	__u64 generation; /* kernel ns when first seen: distinguishes fd reuse */
+	/* What the fd referred to when cached (struct file * and its inode *): an fd that refers to
+	 * something else now was closed without close() (close_range, io_uring) and reused. */
+	__u64 file;
+	__u64 inode;
 	__u64 bytes_sent; /* stream positions: let userspace see lost pieces as gaps */
 	__u64 bytes_received;
+	__u64 sock;             /* address of the struct sock: its TCP write_seq is read */
+	__u64 h1_message_left;  /* h1_framing TRACKING: egress bytes until the next message
+				 * boundary (0: the next write starts a message); in a chunked
+				 * body, of the chunk's data (its size so far, in its size line) */
 	struct zt_tuple tuple;
 	__u32 requests_read;      /* server side: request heads read so far */
 	__u32 responses_started;  /* server side: requests whose answer began to be written */
@@ -99,9 +108,23 @@ struct zt_conn_info {
 	__u8 head_prefix[4];   /* background read takes the next request's first byte) */
 	__u8 h2_state;         /* enum zt_h2_state: HTTP/2 injection on this client connection,
 				* or an HTTP/2 server connection */
-	__u8 pad[3];
+	__u8 h1_framing;       /* enum zt_h1_framing: HTTP/1 egress message boundaries */
+	__u8 h1_chunk_state;   /* h1_framing TRACKING: where in a chunked request body
+				* (http1_framing.bpf.h), 0: in none */
+	__u8 h1_chunk_digits;  /* hex digits of the chunk size line so far */
+	__u32 h1_next_seq;     /* h1_framing TRACKING: the socket's write_seq after the last
+				* write seen: bytes written by any other way show up in it */
 	__u32 h2_frame_left;   /* egress bytes still to come before the next frame header */
 	__u32 h2_last_stream;  /* highest client stream id seen opening in the egress */
+	__u32 h1_writer;       /* h1_framing TRACKING: the thread in a write on it, 0: none */
+};
+
+/* What the kernel knows of the message boundaries of an HTTP/1 client connection's egress
+ * (bpf/http1_framing.bpf.h): a traceparent goes only into a request that starts at one. */
+enum zt_h1_framing {
+	ZT_H1_UNKNOWN = 0,  /* never known: not a connection whose connect() the kernel saw */
+	ZT_H1_TRACKING = 1, /* known: h1_message_left bytes to the next boundary */
+	ZT_H1_STOPPED = 2,  /* lost for good (counted by why): a body may hold anything */
 };
 
 /* What the kernel knows of a connection's HTTP/2: a client connection's egress framing
@@ -178,18 +201,42 @@ enum zt_inject_outcome {
 	ZT_INJECT_SKIPPED_MISMATCH = 1, /* the message did not start with the expected request */
 	ZT_INJECT_FAILED = 2,           /* push/pull of message data failed: sent unchanged */
 	ZT_INJECT_HAD_HEADER = 3,       /* the application sent its own traceparent */
-	ZT_INJECT_NO_LINE_END = 4,      /* request line not complete in the first send */
-	ZT_INJECT_UNCONSUMED = 5,       /* the send never reached sk_msg (socket not in the map) */
+	ZT_INJECT_UNCONSUMED = 4,       /* the send never reached sk_msg (socket not in the map) */
 	/* HTTP/2 streams not injected, and why */
-	ZT_INJECT_H2_TOO_MANY = 6,       /* more new streams in one write than ZT_H2_MAX_INSERTIONS */
-	ZT_INJECT_H2_NO_END_HEADERS = 7, /* header block continues in CONTINUATION frames */
-	ZT_INJECT_H2_TOO_BIG = 8,        /* the frame would exceed the default maximum frame size,
+	ZT_INJECT_H2_TOO_MANY = 5,       /* more new streams in one write than ZT_H2_MAX_INSERTIONS */
+	ZT_INJECT_H2_NO_END_HEADERS = 6, /* header block continues in CONTINUATION frames */
+	ZT_INJECT_H2_TOO_BIG = 7,        /* the frame would exceed the default maximum frame size,
 					  * or its block the kernel's scan window */
-	ZT_INJECT_H2_JOINED_MIDWAY = 9,  /* a connection opened before the agent sends HTTP/2
+	ZT_INJECT_H2_JOINED_MIDWAY = 8,  /* a connection opened before the agent sends HTTP/2
 					  * frames (counted once; client or server) */
-	ZT_INJECT_H2_LOST_FRAMING = 10,  /* frame boundaries lost (partial write, too many iovecs
+	ZT_INJECT_H2_LOST_FRAMING = 9,   /* frame boundaries lost (partial write, too many iovecs
 					  * or frames, a header or block split across writes) */
-	ZT_INJECT_OUTCOME_COUNT = 11,
+	/* HTTP/1 writes that start like a request and are not injected (each write) */
+	ZT_INJECT_H1_IN_MESSAGE = 10,      /* inside the message before (a body, the rest of a
+					    * head): never a new request */
+	ZT_INJECT_H1_UNKNOWN_BOUNDARY = 11,/* on a client connection whose boundaries are not known
+					    * (one of the reasons below, counted once) */
+	/* HTTP/1 client connections whose message boundaries are not known (once each), by why */
+	ZT_INJECT_H1_JOINED_MIDWAY = 12,   /* opened before the agent (adopted): never known */
+	ZT_INJECT_H1_HEAD_SPLIT = 13,      /* a request head not whole in its write's first buffer */
+	ZT_INJECT_H1_HEAD_TOO_LONG = 14,   /* a request head longer than the bytes scanned */
+	ZT_INJECT_H1_CHUNKED = 15,         /* Transfer-Encoding other than "chunked" alone (or in
+					    * HTTP/1.0), or a chunked body not followed to its end
+					    * (a chunk line the kernel cannot read or take for sure,
+					    * over 128 buffers or 2048 steps in one write) */
+	ZT_INJECT_H1_BAD_LENGTH = 16,      /* Content-Length repeated, not a plain number, or
+					    * next to Transfer-Encoding */
+	ZT_INJECT_H1_UNCLEAR_HEAD = 17,    /* a bare CR or LF, obs-fold, whitespace before the
+					    * colon of a framing field */
+	ZT_INJECT_H1_UPGRADE = 18,         /* CONNECT or Upgrade: what follows may not be HTTP/1 */
+	ZT_INJECT_H1_NOT_HTTP1 = 19,       /* at a boundary, bytes that are no HTTP/1.x request
+					    * line (another protocol, TLS, sendfile) */
+	ZT_INJECT_H1_PIPELINED = 20,       /* a write that goes on past its message's end */
+	ZT_INJECT_H1_PARTIAL_HEAD = 21,    /* a write that sent only part of a request head */
+	ZT_INJECT_H1_UNSEEN_BYTES = 22,    /* the socket's stream moved by bytes the hooks did not
+					    * see (another fd or process, io_uring, splice) */
+	ZT_INJECT_H1_CONCURRENT_WRITES = 23, /* two threads writing the connection at once */
+	ZT_INJECT_OUTCOME_COUNT = 24,
 };
 
 /* HTTP/2 header field `traceparent: 00-<trace>-<span>-<flags>` as an HPACK literal without
@@ -267,6 +314,18 @@ struct zt_conn_event {
 	__u64 bytes_sent;
 	__u64 bytes_received;
 	struct zt_tuple tuple;
+};
+
+/* close_range(2) closed fds [first_fd, last_fd] of a process: its connections there end. */
+struct zt_fds_closed_event {
+	__u8 type; /* ZT_EVENT_FDS_CLOSED */
+	__u8 pad[3];
+	__u32 pid;
+	__u32 tid;
+	__u32 first_fd;
+	__u32 last_fd;
+	__u32 pad2;
+	__u64 timestamp_ns;
 };
 
 #define ZT_EXEC_FILENAME_BYTES 256

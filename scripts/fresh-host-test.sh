@@ -67,6 +67,15 @@ for conf in /etc/apt/apt.conf.d/*; do  # e.g. Check-Valid-Until for a snapshot a
     cp "$conf" "$root/etc/apt/apt.conf.d/"
 done
 cp /etc/resolv.conf /etc/hosts "$root/etc/"
+# The machine's own trust anchors and npm settings (a TLS proxy in front of a registry, say):
+# part of the machine, not of what the project installs.
+if compgen -G "/usr/local/share/ca-certificates/*" >/dev/null; then
+  cp -r /usr/local/share/ca-certificates/. "$root/usr/local/share/ca-certificates/"
+  chroot "$root" update-ca-certificates >/dev/null 2>&1
+fi
+for npmrc in /etc/npmrc /usr/etc/npmrc; do
+  [[ -f $npmrc ]] && mkdir -p "$root$(dirname "$npmrc")" && cp "$npmrc" "$root$npmrc"
+done
 echo "ztrace-fresh" >"$root/etc/hostname"
 
 # The project as CI has it: tracked and untracked files, no build output.
@@ -79,6 +88,7 @@ git -C "$repo" ls-files -co --exclude-standard -z |
 inner=$(cat <<'EOF'
 set -euo pipefail
 root=$1
+mount --bind "$root" "$root"  # "/" of a machine is a mount point (unshare -m needs one)
 mount -t proc proc "$root/proc"
 mount --rbind /sys "$root/sys"
 mount --rbind /dev "$root/dev"
@@ -89,12 +99,21 @@ mkdir -p "$root/var/cache/ztrace-ccache"
 mount --bind "$2/cache/ccache" "$root/var/cache/ztrace-ccache"
 shift 2
 exec chroot "$root" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-  HOME=/root LANG=C.UTF-8 CI="${CI:-}" \
+  HOME=/root LANG=C.UTF-8 CI="${CI:-}" NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt \
   CCACHE_DIR=/var/cache/ztrace-ccache CCACHE_BASEDIR=/src CCACHE_COMPILERCHECK=content \
   bash -c 'cd /src/ztrace && bash scripts/test.sh "$@" && bash scripts/quick-start-check.sh' \
   fresh-host "$@"
 EOF
 )
 log "inside the root: scripts/test.sh, then the quick start"
-unshare --mount --propagation private bash -c "$inner" fresh-host "$root" "$work" "$@"
+output=$work/inside.log
+status=0
+unshare --mount --propagation private bash -c "$inner" fresh-host "$root" "$work" "$@" 2>&1 |
+  tee "$output" || status=$?
+# ctest's verdict, repeated last so that it closes the log.
+grep -E '^[0-9]+% tests passed, [0-9]+ tests failed out of [0-9]+' "$output" | tail -1 || true
+if [[ $status -ne 0 ]]; then
+  log "FAILED after $((SECONDS - start)) s"
+  exit "$status"
+fi
 log "passed in $((SECONDS - start)) s"

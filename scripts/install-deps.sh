@@ -6,7 +6,7 @@
 set -euo pipefail
 
 BUILD_PKGS=(
-  cmake ninja-build ccache pkg-config make
+  g++ cmake ninja-build ccache pkg-config make
   clang-19 llvm-19 libbpf-dev bpftool
   libelf-dev zlib1g-dev linux-libc-dev
   libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev catch2 libcatch2-dev
@@ -20,6 +20,10 @@ PEER_PKGS=(
   curl nginx-light python3 openjdk-17-jdk-headless wrk procps iproute2 nodejs
   nghttp2-client golang-google-grpc-dev
   libgrpc-java libnetty-java libperfmark-java libprotobuf-java protobuf-compiler-grpc-java-plugin
+  # jars the generated gRPC Java code compiles against (tests/e2e/grpc_peers.cc); libgrpc-java
+  # only recommends them
+  libguava-java libgeronimo-annotation-1.3-spec-java liberror-prone-java libjsr305-java
+  libopencensus-java
   # Go test programs and offset tables: every Go version the symbolizer is checked against.
   golang-1.19-go golang-1.21-go golang-1.22-go golang-1.23-go
 )

@@ -8,9 +8,9 @@ scratch=$(mktemp -d)
 port=18431
 agent_pid=""
 server_pid=""
-cleanup() {
-  [[ -n $agent_pid ]] && kill -INT "$agent_pid" 2>/dev/null && wait "$agent_pid" 2>/dev/null
-  [[ -n $server_pid ]] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+cleanup() {  # a stopped process's status is not the check's
+  if [[ -n $agent_pid ]]; then kill -INT "$agent_pid" 2>/dev/null || true; wait "$agent_pid" || true; fi
+  if [[ -n $server_pid ]]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" || true; fi
   rm -rf "$scratch"
 }
 trap cleanup EXIT

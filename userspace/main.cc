@@ -1,12 +1,12 @@
 // ztrace command line: `run` starts the agent, `check` reports what the host allows,
 // `version` prints the version.
 
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
 
 #include "userspace/agent/agent.h"
 #include "userspace/agent/bpf_object_check.h"
@@ -67,7 +67,8 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
 
   ztrace::agent::AgentOptions options;
-  auto* run = app.add_subcommand("run", "Run the agent until SIGINT/SIGTERM");
+  auto* run = app.add_subcommand(
+      "run", "Run the agent until SIGINT/SIGTERM (SIGHUP: reload, SIGUSR1: log the counters)");
   // Accepted before or after the subcommand.
   run->add_option("--log-level", log_level, "trace|debug|info|warn|error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
@@ -154,8 +155,8 @@ int main(int argc, char** argv) {
   options.stats_interval = std::chrono::seconds(stats_seconds);
   std::string otlp_error;
   std::vector<std::string> otlp_warnings;
-  if (!ztrace::otlp::resolve_options(otlp, ztrace::otlp::process_env(), &options.otlp,
-                                     &otlp_error, &otlp_warnings)) {
+  if (!ztrace::otlp::resolve_options(otlp, ztrace::otlp::process_env(), &options.otlp, &otlp_error,
+                                     &otlp_warnings)) {
     spdlog::error("OTLP configuration: {}", otlp_error);
     return 2;
   }

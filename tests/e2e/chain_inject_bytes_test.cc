@@ -21,14 +21,19 @@ const std::vector<std::string> kScenarios = {"split", "pipelined", "large",
                                              "huge",  "http10",    "continue"};
 constexpr size_t kRequests = 19;
 
-// Requests the agent leaves unchanged by design, because the kernel would have to frame HTTP
-// across sends to find them safely (a guess could put a header into a body):
-// - split/2 sends its method itself in pieces ("G", "ET /..."): nothing marks it as a request;
-// - pipelined/2, /3 and /5 follow another request in the same send: only a send's first
-//   request gets a header.
+// Requests the agent leaves unchanged by design: a header goes only into a request that
+// starts at a message boundary the kernel knows, with its head whole in the send's first
+// buffer (bpf/http1_framing.bpf.h); after a head it could not frame, no boundary on that
+// connection is known any more.
+// - split/1 sends its head in pieces: not whole, so neither it nor split/2-4 after it;
+// - pipelined/2 and /3 follow another request in the same send, and after that send the
+//   connection's boundaries are not followed (pipelined/4, /5);
+// - large/3 has 20 KiB of headers, more than the 2 KiB the kernel scans.
 // They must still arrive byte for byte, and they are traced (unlinked to the next hop).
-const std::set<std::string> kNotInjected = {"/bytes/split/2", "/bytes/pipelined/2",
-                                            "/bytes/pipelined/3", "/bytes/pipelined/5"};
+const std::set<std::string> kNotInjected = {
+    "/bytes/split/1",     "/bytes/split/2",     "/bytes/split/3",
+    "/bytes/split/4",     "/bytes/pipelined/2", "/bytes/pipelined/3",
+    "/bytes/pipelined/4", "/bytes/pipelined/5", "/bytes/large/3"};
 constexpr size_t kConnections = 8;
 
 struct RawRun {

@@ -1,7 +1,8 @@
 // HTTP/2 injection never corrupts a connection: a raw client (peers/python/raw_h2.py) writes
 // frames in shapes that test how the kernel follows them (several HEADERS per write, frames
 // across iovecs and writes, padding and priority, CONTINUATION, the application's own
-// traceparent raw and Huffman-coded, a write ending inside a frame header, trailers); the
+// traceparent raw and Huffman-coded, a write ending inside a frame header, trailers, DATA
+// payloads that look like HEADERS frames or HTTP/1 requests, each starting a write); the
 // server records every byte. What it received must be what the client sent, frame for frame,
 // except that the HEADERS frame opening a stream may carry one more field at the end of its
 // header block, `traceparent` as an HPACK literal without indexing, its frame length grown
@@ -109,13 +110,18 @@ TEST_CASE(
 
   // Per scenario (raw_h2.py), the streams that must carry a field.
   const std::map<std::string, std::vector<uint32_t>> expected = {
-      {"single", {1, 3}},    {"multi", {1, 3, 5}}, {"iovecs", {1, 3, 5}}, {"mid_frame", {1, 3}},
-      {"padded", {1, 3}},    {"continuation", {}},  // never after a header block the kernel cannot
-                                                    // scan whole
-      {"own_raw", {1}},                             // the application's own from stream 3 on
-      {"own_huffman", {}},                          // the same, Huffman-coded name
-      {"header_split", {1}},  // framing not followed across a split frame header
-      {"trailers", {1}},      // HEADERS on an open stream are trailers
+      {"single", {1, 3}},
+      {"multi", {1, 3, 5}},
+      {"iovecs", {1, 3, 5}},
+      {"mid_frame", {1, 3}},
+      {"padded", {1, 3}},
+      {"continuation", {}},              // never after a header block the kernel cannot
+                                         // scan whole
+      {"own_raw", {1}},                  // the application's own from stream 3 on
+      {"own_huffman", {}},               // the same, Huffman-coded name
+      {"header_split", {1}},             // framing not followed across a split frame header
+      {"trailers", {1}},                 // HEADERS on an open stream are trailers
+      {"data_like_headers", {1, 3, 5}},  // DATA payloads that look like HEADERS or HTTP/1
   };
   std::istringstream lines(c.out);
   std::string line;

@@ -577,7 +577,8 @@ ProcessOptions agent_process(const fs::path& dir, const AgentOptions& o, const f
 }  // namespace
 
 Agent::Agent(const fs::path& dir, AgentOptions options)
-    : jsonl_(dir / "spans.jsonl"), process_(agent_process(dir, options, dir / "spans.jsonl")) {
+    : jsonl_(options.jsonl_path.empty() ? dir / "spans.jsonl" : options.jsonl_path),
+      process_(agent_process(dir, options, jsonl_)) {
   const bool ready =
       wait_until([&] { return !process_.running() || log().find("ready") != std::string::npos; },
                  options.ready_timeout);

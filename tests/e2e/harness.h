@@ -162,12 +162,14 @@ struct AgentOptions {
   std::vector<std::string> exes;
   std::vector<std::string> extra_args;
   std::chrono::milliseconds ready_timeout = 60s;
+  fs::path jsonl_path;  // empty: dir/spans.jsonl
 };
 
 class Agent {
  public:
-  // Starts `ztrace run ... --jsonl dir/spans.jsonl --no-console` and waits for a line with
-  // "ready" in its stderr. Throws std::runtime_error (with the log) when it does not come.
+  // Starts `ztrace run ... --jsonl dir/spans.jsonl --no-console` (or options.jsonl_path) and
+  // waits for a line with "ready" in its stderr (dir/agent.log). Throws std::runtime_error
+  // (with the log) when it does not come.
   Agent(const fs::path& dir, AgentOptions options);
   ~Agent();
   Agent(const Agent&) = delete;
@@ -175,6 +177,7 @@ class Agent {
 
   bool running() { return process_.running(); }
   pid_t pid() const { return process_.pid(); }
+  bool signal(int sig) { return process_.signal(sig); }
   // SIGINT (which flushes) or `sig`, waits; the exit code (-1 when it had to be killed).
   int stop(std::chrono::milliseconds timeout = 20s, int sig = SIGINT);
   // Spans written so far (call after stop()).

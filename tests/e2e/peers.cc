@@ -164,6 +164,59 @@ std::vector<std::string> raw_http_client(int port, const fs::path& outdir,
   return argv;
 }
 
+namespace {
+fs::path hostile_peers_script() { return peers_dir() / "python" / "hostile_peers.py"; }
+}  // namespace
+
+Process start_fd_reuse_server(const fs::path& dir, int port) {
+  return start_server(dir, "fd-reuse-server", port,
+                      {python3().string(), hostile_peers_script().string(), "fd-reuse-server",
+                       std::to_string(port), dir.string()},
+                      {});
+}
+
+Process start_expect_server(const fs::path& dir, int port) {
+  return start_server(
+      dir, "expect-server", port,
+      {python3().string(), hostile_peers_script().string(), "expect-server", std::to_string(port)},
+      {});
+}
+
+std::vector<std::string> bodies_client(int port, const fs::path& outdir, int connections) {
+  return {python3().string(), hostile_peers_script().string(),
+          "bodies-client",    std::to_string(port),
+          outdir.string(),    std::to_string(connections)};
+}
+
+Process start_framing_http_server(const fs::path& dir, int port, const fs::path& outdir) {
+  fs::create_directories(outdir);
+  return start_server(dir, "framing-http-server", port,
+                      {python3().string(), (peers_dir() / "python" / "framing_http.py").string(),
+                       "server", std::to_string(port), outdir.string()},
+                      {});
+}
+
+std::vector<std::string> framing_http_client(int port, const fs::path& outdir,
+                                             std::vector<std::string> scenarios) {
+  std::vector<std::string> argv = {python3().string(),
+                                   (peers_dir() / "python" / "framing_http.py").string(), "client",
+                                   std::to_string(port), outdir.string()};
+  argv.insert(argv.end(), scenarios.begin(), scenarios.end());
+  return argv;
+}
+
+std::vector<std::string> framing_http_fuzz(int port, const fs::path& outdir, unsigned seed,
+                                           int requests, int workers) {
+  return {python3().string(),
+          (peers_dir() / "python" / "framing_http.py").string(),
+          "fuzz",
+          std::to_string(port),
+          outdir.string(),
+          std::to_string(seed),
+          std::to_string(requests),
+          std::to_string(workers)};
+}
+
 std::vector<std::string> go_client(std::vector<std::string> args) {
   std::vector<std::string> argv = {go_peer().string(), "client"};
   argv.insert(argv.end(), args.begin(), args.end());

@@ -37,6 +37,23 @@ Process start_raw_http_server(const fs::path& dir, int port, const fs::path& out
 std::vector<std::string> raw_http_client(int port, const fs::path& outdir,
                                          std::vector<std::string> scenarios);
 
+// peers/python/hostile_peers.py (see the script): a server that closes each connection with
+// close_range(2) and writes a response into a file that reuses the fd (every second one); a
+// keep-alive server that answers "Expect: 100-continue"; and `connections` keep-alive clients
+// whose POST bodies begin with a request line, until outdir/stop exists.
+Process start_fd_reuse_server(const fs::path& dir, int port);
+Process start_expect_server(const fs::path& dir, int port);
+std::vector<std::string> bodies_client(int port, const fs::path& outdir, int connections);
+// peers/python/framing_http.py: records every byte received per connection in
+// outdir/recv-<client port>-<k>.bin and echoes request bodies (Content-Length or chunked).
+Process start_framing_http_server(const fs::path& dir, int port, const fs::path& outdir);
+// Its client running `scenarios`, and its seeded random sequence of `requests` requests over
+// `workers` concurrent keep-alive connections at a time (see the script).
+std::vector<std::string> framing_http_client(int port, const fs::path& outdir,
+                                             std::vector<std::string> scenarios);
+std::vector<std::string> framing_http_fuzz(int port, const fs::path& outdir, unsigned seed,
+                                           int requests, int workers);
+
 // Client command lines (run them with run_command or Process).
 std::vector<std::string> go_client(std::vector<std::string> args);
 std::vector<std::string> java_client(std::vector<std::string> args);

@@ -1,8 +1,5 @@
 // Traffic that is hard on a tracer: connections opened before the agent, 64 KiB of request
 // headers, and bytes that are not HTTP at all on a traced port.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <catch2/catch_test_macros.hpp>
@@ -13,51 +10,10 @@
 
 #include "tests/e2e/harness.h"
 #include "tests/e2e/peers.h"
+#include "tests/e2e/raw_connection.h"
 
 namespace ztrace::e2e {
 namespace {
-
-// A blocking TCP connection to 127.0.0.1:port from this process.
-class RawConnection {
- public:
-  explicit RawConnection(int port) {
-    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    REQUIRE(fd_ >= 0);
-    timeval tv{5, 0};
-    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  }
-  ~RawConnection() {
-    if (fd_ >= 0) close(fd_);
-  }
-  void send_all(std::string_view data) {
-    while (!data.empty()) {
-      ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
-      if (n <= 0) return;  // the peer may close on junk: that is fine
-      data.remove_prefix(static_cast<size_t>(n));
-    }
-  }
-  void shutdown_write() { ::shutdown(fd_, SHUT_WR); }
-  // Reads until EOF, timeout or `until` appears.
-  std::string read_some(std::string_view until = {}) {
-    std::string got;
-    char buf[4096];
-    while (true) {
-      ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-      if (n <= 0) break;
-      got.append(buf, static_cast<size_t>(n));
-      if (!until.empty() && got.find(until) != std::string::npos) break;
-    }
-    return got;
-  }
-
- private:
-  int fd_ = -1;
-};
 
 std::string random_bytes(std::mt19937& rng, size_t n, char first) {
   std::string s(n, '\0');

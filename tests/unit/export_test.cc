@@ -1,3 +1,7 @@
+#include <fcntl.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -6,11 +10,13 @@
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -66,6 +72,59 @@ fs::path temp_path(const std::string& name) {
   return fs::temp_directory_path() / ("ztrace-" + std::to_string(getpid()) + "-" + name);
 }
 
+// What is logged while it lives (the default logger is swapped for one writing here).
+class LogCapture {
+ public:
+  LogCapture() : previous_(spdlog::default_logger()) {
+    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(stream_);
+    spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", sink));
+  }
+  ~LogCapture() { spdlog::set_default_logger(previous_); }
+  std::string text() const { return stream_.str(); }
+  size_t count(std::string_view needle) const {
+    const std::string all = text();
+    size_t n = 0;
+    for (size_t at = all.find(needle); at != std::string::npos; at = all.find(needle, at + 1)) ++n;
+    return n;
+  }
+
+ private:
+  std::ostringstream stream_;
+  std::shared_ptr<spdlog::logger> previous_;
+};
+
+// Writes to a pipe nobody reads fail with EPIPE (and raise no SIGPIPE) while it lives.
+class ClosedPipe {
+ public:
+  ClosedPipe() : previous_sigpipe_(std::signal(SIGPIPE, SIG_IGN)) {
+    int fds[2];
+    REQUIRE(pipe2(fds, O_CLOEXEC) == 0);
+    ::close(fds[0]);
+    out_ = fdopen(fds[1], "w");
+    REQUIRE(out_ != nullptr);
+  }
+  ~ClosedPipe() {
+    std::fclose(out_);
+    std::signal(SIGPIPE, previous_sigpipe_);
+  }
+  FILE* out() const { return out_; }
+
+ private:
+  void (*previous_sigpipe_)(int);
+  FILE* out_ = nullptr;
+};
+
+// Lines of a file, and whether each is a JSON object.
+std::vector<std::string> lines_of(const fs::path& path) {
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+bool is_json_object(const std::string& line) {
+  return nlohmann::json::accept(line) && nlohmann::json::parse(line).is_object();
+}
+
 std::string read_all(FILE* file) {
   std::fflush(file);
   std::rewind(file);
@@ -87,7 +146,7 @@ TEST_CASE("JSONL lines follow the documented schema", "[export]") {
   CHECK(error.empty());
   CHECK(exporter->name() == "jsonl");
   const std::vector<spans::Span> batch = {make_server_span(), make_root_client_span()};
-  CHECK(exporter->export_spans(batch) == ExportOutcome::kSuccess);
+  CHECK(exporter->export_spans(batch).accepted == 2);
 
   // Flushed per batch: readable before the exporter closes the file.
   std::ifstream in(path);
@@ -175,6 +234,98 @@ TEST_CASE("JSONL open failure is reported, not thrown", "[export]") {
   CHECK(error.find("No such file or directory") != std::string::npos);
 }
 
+// Regular files over this size refuse writes (EFBIG, SIGXFSZ ignored) while it lives: a
+// full disk without filling one.
+class FileSizeLimit {
+ public:
+  explicit FileSizeLimit(rlim_t max_bytes) : previous_sigxfsz_(std::signal(SIGXFSZ, SIG_IGN)) {
+    REQUIRE(getrlimit(RLIMIT_FSIZE, &previous_) == 0);
+    rlimit limit = previous_;
+    limit.rlim_cur = max_bytes;
+    REQUIRE(setrlimit(RLIMIT_FSIZE, &limit) == 0);
+  }
+  ~FileSizeLimit() {
+    setrlimit(RLIMIT_FSIZE, &previous_);
+    std::signal(SIGXFSZ, previous_sigxfsz_);
+  }
+
+ private:
+  rlimit previous_{};
+  void (*previous_sigxfsz_)(int);
+};
+
+TEST_CASE("JSONL: a write that fails part-way leaves whole lines, counted and logged", "[export]") {
+  const fs::path path = temp_path("full.jsonl");
+  fs::remove(path);
+  std::string error;
+  auto exporter = JsonlExporter::open(path.string(), &error);
+  REQUIRE(exporter != nullptr);
+  const std::vector<spans::Span> batch(20, make_server_span());
+  const size_t line_bytes = JsonlExporter::format_line(batch[0]).size() + 1;
+  REQUIRE(exporter->export_spans(batch).accepted == 20);
+
+  LogCapture log;
+  {
+    // Room for two lines and a half: the write stops in the middle of the third.
+    FileSizeLimit limit(20 * line_bytes + 2 * line_bytes + line_bytes / 2);
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      const ExportResult result = exporter->export_spans(batch);
+      CHECK(result.accepted == (attempt == 0 ? 2 : 0));
+      CHECK(result.write_failed == (attempt == 0 ? 18 : 20));
+      CHECK(fs::file_size(path) == 22 * line_bytes);  // no fragment left behind
+    }
+  }
+  CHECK(log.count("JSONL output " + path.string() + ": write failed (File too large)") == 1);
+  CHECK(log.count("spans lost") == 1);  // rate-limited: the next failures wait
+
+  // Space again: the next lines follow whole lines.
+  REQUIRE(exporter->export_spans(batch).accepted == 20);
+  const std::vector<std::string> lines = lines_of(path);
+  CHECK(lines.size() == 42);
+  for (const std::string& line : lines) CHECK(is_json_object(line));
+  exporter.reset();
+  fs::remove(path);
+}
+
+TEST_CASE("JSONL: where a fragment cannot be cut (a pipe), the next line starts fresh",
+          "[export]") {
+  int fds[2];
+  REQUIRE(pipe2(fds, O_CLOEXEC | O_NONBLOCK) == 0);
+  const int capacity = fcntl(fds[1], F_SETPIPE_SZ, 4096);
+  REQUIRE(capacity > 0);
+  JsonlExporter exporter(fds[1], true, "test pipe");
+  const std::vector<spans::Span> batch(2 * static_cast<size_t>(capacity) / 300 + 4,
+                                       make_server_span());
+  const size_t line_bytes = JsonlExporter::format_line(batch[0]).size() + 1;
+  LogCapture log;
+  const ExportResult full = exporter.export_spans(batch);  // the pipe takes `capacity` bytes
+  CHECK(full.accepted == static_cast<size_t>(capacity) / line_bytes);
+  CHECK(full.accepted + full.write_failed == batch.size());
+  CHECK(log.count("JSONL output test pipe: write failed") == 1);
+  CHECK(log.count("the next line starts on a fresh line") == 1);
+
+  std::string received(static_cast<size_t>(capacity), '\0');
+  REQUIRE(read(fds[0], received.data(), received.size()) == capacity);
+  REQUIRE(exporter.export_spans(std::span(batch).first(2)).accepted == 2);
+  char more[8192];
+  const ssize_t n = read(fds[0], more, sizeof(more));
+  REQUIRE(n > 0);
+  received.append(more, static_cast<size_t>(n));
+  ::close(fds[0]);
+
+  std::vector<std::string> lines;
+  for (size_t start = 0, end; (end = received.find('\n', start)) != std::string::npos;
+       start = end + 1) {
+    lines.push_back(received.substr(start, end - start));
+  }
+  // Whole lines, the fragment ended by a line feed of its own, then whole lines again.
+  REQUIRE(lines.size() == full.accepted + 3);
+  for (size_t i = 0; i < lines.size(); ++i) {
+    INFO("line " << i);
+    CHECK(is_json_object(lines[i]) == (i != full.accepted));
+  }
+}
+
 // ---------------------------------------------------------------- console
 
 TEST_CASE("console line", "[export]") {
@@ -203,11 +354,24 @@ TEST_CASE("console exporter writes one line per span", "[export]") {
   ConsoleExporter exporter(out);
   CHECK(exporter.name() == "console");
   const std::vector<spans::Span> batch = {make_server_span(), make_root_client_span()};
-  CHECK(exporter.export_spans(batch) == ExportOutcome::kSuccess);
+  CHECK(exporter.export_spans(batch).accepted == 2);
   const std::string content = read_all(out);
   CHECK(content == ConsoleExporter::format_line(batch[0]) + "\n" +
                        ConsoleExporter::format_line(batch[1]) + "\n");
   std::fclose(out);
+}
+
+TEST_CASE("console write failures are counted and logged, rate-limited", "[export]") {
+  ClosedPipe pipe;
+  LogCapture log;
+  ConsoleExporter exporter(pipe.out());
+  const std::vector<spans::Span> batch = {make_server_span(), make_root_client_span()};
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    const ExportResult result = exporter.export_spans(batch);
+    CHECK(result.accepted == 0);
+    CHECK(result.write_failed == 2);
+  }
+  CHECK(log.count("console output: write failed (Broken pipe): 2 spans lost") == 1);
 }
 
 // ---------------------------------------------------------------- batch processor
@@ -251,7 +415,7 @@ class RecordingExporter final : public SpanExporter {
 
   std::string_view name() const noexcept override { return "recording"; }
 
-  ExportOutcome export_spans(std::span<const spans::Span> batch) noexcept override {
+  ExportResult export_spans(std::span<const spans::Span> batch) noexcept override {
     std::unique_lock lock(shared_->mutex);
     shared_->changed.wait(lock, [&] { return shared_->gate_open; });
     const auto delay = shared_->delay_per_batch;
@@ -261,7 +425,8 @@ class RecordingExporter final : public SpanExporter {
     for (const auto& span : batch) shared_->names.push_back(span.name);
     shared_->batch_sizes.push_back(batch.size());
     shared_->changed.notify_all();
-    return shared_->fail ? ExportOutcome::kPermanent : ExportOutcome::kSuccess;
+    if (shared_->fail) return {.write_failed = batch.size()};
+    return ExportResult::all_accepted(batch.size());
   }
 
   void flush() noexcept override {
@@ -313,7 +478,7 @@ TEST_CASE("batch processor drops and counts when the queue is full", "[export]")
   const auto shutdown_started = std::chrono::steady_clock::now();
   CHECK(processor->shutdown(in(milliseconds(2000))));
   CHECK(std::chrono::steady_clock::now() - shutdown_started < milliseconds(2000));
-  CHECK(processor->stats().spans_exported == 64);
+  CHECK(processor->stats().output.accepted == 64);
   CHECK(processor->stats().export_failures == 0);
   CHECK(processor->stats().spans_dropped_shutdown == 0);
   std::lock_guard lock(shared->mutex);
@@ -332,7 +497,7 @@ TEST_CASE("batch processor exports a partial batch after the delay", "[export]")
     std::this_thread::sleep_for(milliseconds(5));
   }
   CHECK(shared->exported() == 1);
-  CHECK(processor->stats().spans_exported == 1);
+  CHECK(processor->stats().output.accepted == 1);
   CHECK(shared->flush_count() == 0);  // flush is for shutdown
 }
 
@@ -348,8 +513,9 @@ TEST_CASE("batch processor shutdown exports everything; failed batches are count
   CHECK(shared->exported() == 250);
   CHECK(shared->batch_sizes == std::vector<size_t>{250});
   CHECK(shared->flush_count() == 1);
-  // The exporter failed the batch: those spans are not counted as exported.
-  CHECK(processor->stats().spans_exported == 0);
+  // The exporter failed the batch: those spans are counted lost to the write, not accepted.
+  CHECK(processor->stats().output.accepted == 0);
+  CHECK(processor->stats().output.write_failed == 250);
   CHECK(processor->stats().export_failures == 1);
   CHECK(processor->on_span(named_span(999)) == ExportOutcome::kCancelled);
   CHECK(processor->stats().spans_dropped_shutdown == 1);
@@ -368,10 +534,10 @@ TEST_CASE("batch processor shutdown keeps its deadline with a slow exporter", "[
   // The batch in flight completes; everything after it is dropped, not exported late.
   REQUIRE(shared->wait_for_flush());
   const BatchStats& stats = processor->stats();
-  CHECK(stats.spans_exported + stats.spans_dropped_shutdown == 100);
-  CHECK(stats.spans_exported == shared->exported());
-  CHECK(stats.spans_exported >= 10);
-  CHECK(stats.spans_exported <= 40);
+  CHECK(stats.output.accepted + stats.spans_dropped_shutdown == 100);
+  CHECK(stats.output.accepted == shared->exported());
+  CHECK(stats.output.accepted >= 10);
+  CHECK(stats.output.accepted <= 40);
   CHECK(stats.spans_dropped_shutdown >= 60);
   processor.reset();
 }
@@ -416,12 +582,45 @@ TEST_CASE("export pipeline hands every span to every processor and shuts them al
   CHECK(stats.processors[0].name == "recording");
   const auto exported =
       std::find_if(stats.processors[1].counters.begin(), stats.processors[1].counters.end(),
-                   [](const auto& counter) { return counter.first == "exported"; });
+                   [](const auto& counter) { return counter.first == "accepted"; });
   REQUIRE(exported != stats.processors[1].counters.end());
   CHECK(exported->second == 250);
+  CHECK(stats.spans_handed == 250);
   // After shutdown: dropped and counted by each processor.
   pipeline.submit(named_span(999));
   CHECK(pipeline.shutdown(milliseconds(10)));  // idempotent
+}
+
+TEST_CASE("export pipeline counts per output: a failing output hides nothing another wrote",
+          "[export]") {
+  // Issue 21 item 7: `exported` read 16,672 while the JSONL file held 40,200 spans.
+  const fs::path path = temp_path("outputs.jsonl");
+  fs::remove(path);
+  ClosedPipe pipe;
+  LogCapture log;
+  std::string error;
+  auto jsonl = JsonlExporter::open(path.string(), &error);
+  REQUIRE(jsonl != nullptr);
+  const BatchOptions options{.max_batch_spans = 16};
+  std::vector<std::unique_ptr<SpanProcessor>> processors;
+  processors.push_back(
+      std::make_unique<BatchSpanProcessor>(std::make_unique<ConsoleExporter>(pipe.out()), options));
+  processors.push_back(std::make_unique<BatchSpanProcessor>(std::move(jsonl), options));
+  ExportPipeline pipeline(std::move(processors));
+  for (int i = 0; i < 100; ++i) pipeline.submit(named_span(i));
+  REQUIRE(pipeline.shutdown(milliseconds(2000)));
+
+  const ExportStats stats = pipeline.stats();
+  CHECK(stats.spans_handed == 100);
+  REQUIRE(stats.processors.size() == 2);
+  CHECK(stats.processors[0].name == "console");
+  CHECK(stats.processors[0].counter("accepted") == 0);
+  CHECK(stats.processors[0].counter("write_failed") == 100);
+  CHECK(stats.processors[1].name == "jsonl");
+  CHECK(stats.processors[1].counter("accepted") == 100);
+  CHECK(stats.processors[1].counter("write_failed") == 0);
+  CHECK(lines_of(path).size() == 100);
+  fs::remove(path);
 }
 
 }  // namespace

@@ -127,20 +127,69 @@ TEST_CASE("http1 exchanges are emitted as soon as they complete", "[http1]") {
   CHECK(parser.take_exchanges().empty());
 }
 
-TEST_CASE("http1 failure keeps earlier exchanges and ignores later data", "[http1]") {
+TEST_CASE("http1 junk after whole messages is skipped; the stream resyncs", "[http1]") {
   ConnectionParser parser(Role::kServer, false);
   parser.on_data(kIn, crlf("GET /ok HTTP/1.1\n\n"), 0, 1, true);
   parser.on_data(kOut, crlf("HTTP/1.1 200 OK\nContent-Length: 0\n\n"), 0, 2, true);
   REQUIRE(parser.take_exchanges().size() == 1);
   parser.on_data(kIn, std::string("\x00\x01\x02junk", 7), 0, 3, true);
-  CHECK(parser.failed());
-  CHECK(parser.failure_reason() == "invalid request line");
-  CHECK(parser.stats().invalid_streams == 1);
+  CHECK_FALSE(parser.failed());
+  CHECK(parser.stats().junk_skips == 1);
+  parser.on_data(kIn, "more junk in the same call", 0, 3, false);
   parser.on_data(kIn, crlf("GET /later HTTP/1.1\n\n"), 0, 4, true);
   parser.on_data(kOut, crlf("HTTP/1.1 200 OK\nContent-Length: 0\n\n"), 0, 5, true);
   parser.on_close(6);
-  CHECK(parser.take_exchanges().empty());
-  CHECK(parser.stats().invalid_streams == 1);
+  CHECK(describe(parser.take_exchanges()) ==
+        std::vector<std::string>{"GET /later 1.1 @4-4 b0 -> 200 1.1 @5-5 b0"});
+  CHECK(parser.stats().junk_skips == 1);
+  CHECK(parser.stats().invalid_streams == 0);
+}
+
+TEST_CASE("http1 junk in the same write after a whole request: the request still gets a span",
+          "[http1]") {
+  // Issue 21 item 6: request + a TLS-like record in one write, then the answer.
+  const std::string tls_record("\x16\x03\x01\x00\x20\x01\x00\x00\x1c", 9);
+  for (Role role : {Role::kServer, Role::kClient}) {
+    const Direction request_dir = role == Role::kServer ? kIn : kOut;
+    const Direction response_dir = role == Role::kServer ? kOut : kIn;
+    INFO(to_string(role));
+    const RunResult got =
+        run(role, false,
+            {raw(request_dir, crlf("POST /r HTTP/1.1\nContent-Length: 2\n\nhi") + tls_record),
+             raw(response_dir, crlf("HTTP/1.1 201 Created\nContent-Length: 0\n\n") +
+                                   crlf("HTTP/1.1 400 Bad Request\nContent-Length: 0\n\n"))},
+            true);
+    CHECK_FALSE(got.failed);
+    CHECK(describe(got.exchanges) ==
+          std::vector<std::string>{"POST /r 1.1 @10-10 b2 -> 201 1.1 @20-20 b0"});
+    CHECK(got.stats.junk_skips == 1);
+    CHECK(got.stats.orphan_responses == 1);  // the answer to the junk
+  }
+}
+
+TEST_CASE("http1 a body taken for a request when joined mid-stream is withdrawn, not fatal",
+          "[http1]") {
+  // Issue 21 item 5: the agent joins a keep-alive connection between a POST's head (with
+  // Expect: 100-continue) and its body, and the body begins with a request line.
+  const std::string body = "GET /inner HTTP/1.1\r\nHost: y\r\n\r\nbody\n";
+  const std::string next_head =
+      "POST /upload/2 HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+      "Content-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n";
+  const RunResult got = run(Role::kUnknown, true,
+                            {tx("HTTP/1.1 100 Continue\n\n"), raw(kIn, body),
+                             tx("HTTP/1.1 200 OK\nContent-Length: 3\n\nok1"), raw(kIn, next_head),
+                             tx("HTTP/1.1 100 Continue\n\n"), raw(kIn, body),
+                             tx("HTTP/1.1 200 OK\nContent-Length: 3\n\nok2")},
+                            true);
+  CHECK_FALSE(got.failed);
+  CHECK(got.role == Role::kServer);
+  // Nothing made of the body; the next request whole.
+  CHECK(describe(got.exchanges) ==
+        std::vector<std::string>{"POST /upload/2 1.1 @40-60 b" + std::to_string(body.size()) +
+                                 " -> 200 1.1 @70-70 b3"});
+  CHECK(got.stats.junk_skips == 1);
+  CHECK(got.stats.invalid_streams == 0);
 }
 
 TEST_CASE("http1 failure reasons", "[http1]") {

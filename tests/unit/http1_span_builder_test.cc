@@ -1,7 +1,9 @@
 // HTTP exchange → span: semantic conventions, kinds, status rules, timestamps.
 #include <catch2/catch_test_macros.hpp>
 #include <string>
+#include <string_view>
 #include <variant>
+#include <vector>
 
 #include "userspace/protocols/http1/span_builder.h"
 
@@ -138,6 +140,47 @@ TEST_CASE("http spans: none without a request line; host names lose their user p
   auto with_user = exchange("GET", "/", 200);
   with_user.request.host = "user@[::1]:8080";
   CHECK(str(*builder.build({view(Role::kClient)}, with_user), "server.address") == "::1");
+}
+
+// The exchange the HTTP/1 parser makes of a request, a response that begins and the close.
+http1::Exchange parsed_exchange(Role role, std::string_view response) {
+  http1::ConnectionParser parser(role, false);
+  const Direction request_dir = role == Role::kServer ? Direction::kIngress : Direction::kEgress;
+  const Direction response_dir = role == Role::kServer ? Direction::kEgress : Direction::kIngress;
+  parser.on_data(request_dir, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n", 0, 1000, true);
+  parser.on_data(response_dir, response, 0, 1500, true);
+  parser.on_close(3000);
+  std::vector<http1::Exchange> exchanges = parser.take_exchanges();
+  REQUIRE(exchanges.size() == 1);
+  return std::move(exchanges[0]);
+}
+
+TEST_CASE("http spans: a response cut by the close is an error, not a success", "[pipeline]") {
+  spans::KernelClock clock;
+  SpanBuilder builder({}, clock);
+  const std::string_view cut_responses[] = {
+      "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\npartial body",
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\npartial",
+      "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Len",
+  };
+  for (Role role : {Role::kServer, Role::kClient}) {
+    for (std::string_view response : cut_responses) {
+      INFO(to_string(role) << ": " << response);
+      const spans::Span span = *builder.build({view(role)}, parsed_exchange(role, response));
+      CHECK(num(span, "http.response.status_code") == 200);
+      CHECK(span.status_code == spans::StatusCode::kError);
+      CHECK(str(span, "error.type") == "ztrace.response_truncated");
+      CHECK_FALSE(span.status_message.empty());
+    }
+    // Whole, or delimited by the close itself: a success.
+    for (std::string_view response : {"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+                                      "HTTP/1.1 200 OK\r\n\r\nuntil the close"}) {
+      INFO(to_string(role) << ": " << response);
+      const spans::Span span = *builder.build({view(role)}, parsed_exchange(role, response));
+      CHECK(span.status_code == spans::StatusCode::kUnset);
+      CHECK(str(span, "error.type") == "<absent>");
+    }
+  }
 }
 
 }  // namespace ztrace::http1

@@ -404,6 +404,8 @@ TEST_CASE("otlp grpc transport: status codes classified as the OTLP spec says",
     CHECK(result.retry_after == row.retry_after);
     CHECK(result.error_kind == row.kind);
     CHECK(result.error.find(row.status.error_message()) != std::string::npos);
+    // The server answered: the request went out.
+    CHECK(result.bytes_sent == batch.encoded.serialized.size());
   }
 }
 
@@ -417,6 +419,26 @@ TEST_CASE("otlp grpc transport: nobody listening is UNAVAILABLE, fast", "[otlp][
   CHECK(result.outcome == ExportOutcome::kRetryable);
   CHECK(result.error_kind == "gRPC UNAVAILABLE");
   CHECK(std::chrono::steady_clock::now() - start < milliseconds(2000));
+}
+
+TEST_CASE("otlp transports: nothing counts as sent to a refused endpoint", "[otlp][transport]") {
+  const int port = free_port();
+  std::string error;
+  auto grpc = make_grpc_transport(grpc_options(port), &error);
+  auto http = make_http_transport(
+      http_options("http://127.0.0.1:" + std::to_string(port) + "/v1/traces"), &error);
+  REQUIRE(grpc);
+  REQUIRE(http);
+  Batch batch;
+  for (Transport* transport : {grpc.get(), http.get()}) {
+    INFO(transport->describe());
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      const SendResult result = transport->send(batch.encoded, milliseconds(2000));
+      CHECK(result.outcome == ExportOutcome::kRetryable);
+      CHECK(result.bytes_sent == 0);
+      CHECK(result.bytes_uncompressed == batch.encoded.serialized.size());
+    }
+  }
 }
 
 TEST_CASE("otlp transport helpers: google.rpc.Status parsing, gzip", "[otlp][transport]") {

@@ -1,12 +1,10 @@
 #include "userspace/agent/agent.h"
 
 #include <fcntl.h>
-#include <signal.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -19,6 +17,7 @@
 #include "userspace/agent/event_queue.h"
 #include "userspace/agent/header_injector.h"
 #include "userspace/agent/host_setup.h"
+#include "userspace/agent/signals.h"
 #include "userspace/agent/socket_tracer.h"
 #include "userspace/common/counters.h"
 #include "userspace/conntrack/protocols.h"
@@ -37,20 +36,8 @@
 namespace ztrace::agent {
 namespace {
 
-std::atomic<bool> g_stop{false};
+// Also how long a stop, reload or counter request may wait to be noticed.
 constexpr int kRingPollIntervalMs = 20;
-
-void on_stop_signal(int) { g_stop.store(true); }
-
-void install_signal_handlers() {
-  struct sigaction sa = {};
-  sa.sa_handler = on_stop_signal;
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = 0;  // no SA_RESTART: the ring buffer poll returns at once
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-}
 
 std::string host_name() {
   char name[256] = {};
@@ -130,6 +117,47 @@ void remember_new_image(const zt_proc_event& exec, uint64_t ns_per_clock_tick,
   spdlog::debug("pid {} exited before /proc could be read: resource from its exec event", exec.pid);
 }
 
+// Applies the selection rules to the processes running now: marks the Go ones, traces the
+// selected ones in the kernel (all are, without rules) and gives the selected Go ones their
+// probes (`attach_go_now`: before the agent says it is ready; else in the background).
+// Returns the selected processes.
+std::vector<pid_t> select_running_processes(const process::SelectionRules& selection,
+                                            SocketTracer& tracer, probes::go::GoTracer* go_tracer,
+                                            bool attach_go_now) {
+  const std::vector<pid_t> running_go = mark_running_go_processes(tracer);
+  std::vector<pid_t> running = process::matching_pids(selection, getpid());
+  std::unordered_set<pid_t> chosen;
+  if (!selection.selects_all_processes()) {
+    running = process::with_descendants(running);
+    std::erase(running, getpid());
+    for (pid_t pid : running) tracer.trace_process(pid);
+    chosen.insert(running.begin(), running.end());
+  }
+  if (go_tracer) {
+    for (pid_t pid : running_go) {
+      if (!selection.selects_all_processes() && !chosen.count(pid)) continue;
+      if (attach_go_now) {
+        go_tracer->attach(pid);
+      } else {
+        go_tracer->attach_async(pid);
+      }
+    }
+  }
+  return running;
+}
+
+// SIGHUP. The configuration is the command line and the environment, which a running process
+// cannot re-read (a configuration file will come with its own issue); what can change is the
+// set of running processes the selection rules match (one whose exec event was lost, say).
+void reload(const process::SelectionRules& selection, SocketTracer& tracer,
+            probes::go::GoTracer* go_tracer) {
+  const std::vector<pid_t> selected = select_running_processes(selection, tracer, go_tracer, false);
+  spdlog::info(
+      "reload requested (SIGHUP): selection rules re-applied to the running processes ({} "
+      "selected); flags and environment are read at start only",
+      selection.selects_all_processes() ? std::string("all") : std::to_string(selected.size()));
+}
+
 // Console and JSON lines each behind their own batch processor; OTLP batches itself. OTLP
 // only reads spans: it comes first, so that the last processor takes each span without a copy.
 std::vector<std::unique_ptr<exporter::SpanProcessor>> make_exporters(
@@ -186,6 +214,15 @@ void log_link_outcomes(const pipeline::EventPipelineStats& p) {
       o[ZT_CTX_CLIENT_STALE], o[ZT_CTX_NONE], p.spans.unsampled);
 }
 
+// Per output, what became of the spans built: a failing output does not hide what the others
+// wrote. OTLP's `accepted` are queued; its own line says what the backend acknowledged.
+void log_output_counters(const exporter::ExportStats& e) {
+  CounterLine line("outputs:");
+  line.add("", {{"handed", e.spans_handed}});
+  for (const auto& processor : e.processors) line.add(processor.name, processor);
+  spdlog::info("{}", line.text());
+}
+
 void log_counters(const pipeline::EventPipelineStats& p, const exporter::ExportStats& e,
                   const DropCounts& kernel_drops, uint64_t queue_drops) {
   CounterLine line("counters:");
@@ -199,16 +236,16 @@ void log_counters(const pipeline::EventPipelineStats& p, const exporter::ExportS
       .add("spans", p.spans);
   conntrack::Protocols::for_each(
       [&]<typename Protocol>() { line.add(Protocol::kName, p.connections.of<Protocol>()); });
-  for (const auto& processor : e.processors) {
-    if (!processor.counters.empty()) line.add(processor.name, processor);
-  }
   spdlog::info("{}", line.text());
   log_link_outcomes(p);
+  log_output_counters(e);
 }
 
 }  // namespace
 
 int run_agent(const AgentOptions& options) {
+  // First: every thread started from here on inherits the signal mask it sets.
+  const std::unique_ptr<SignalWatcher> signals = SignalWatcher::start();
   std::string error;
   if (!prepare_host(&error)) {
     spdlog::error("{}", error);
@@ -283,9 +320,6 @@ int run_agent(const AgentOptions& options) {
     if (!go_tracer) spdlog::warn("Go probes off: {}", error);
   }
 
-  // Running processes are checked once; until then no request of theirs is linked by thread.
-  const std::vector<pid_t> running_go = mark_running_go_processes(*tracer);
-
   // Injection is an addition to tracing: when it cannot be set up, trace without it.
   std::unique_ptr<HeaderInjector> injector;
   if (options.inject_traceparent) {
@@ -298,25 +332,19 @@ int run_agent(const AgentOptions& options) {
   }
 
   const std::unordered_set<pid_t> explicit_pids(selection.pids.begin(), selection.pids.end());
-  std::vector<pid_t> running = process::matching_pids(selection, getpid());
+  // Running processes are checked once; until then no request of theirs is linked by thread.
+  const std::vector<pid_t> running =
+      select_running_processes(selection, *tracer, go_tracer.get(), /*attach_go_now=*/true);
   if (!selection.selects_all_processes()) {
-    running = process::with_descendants(running);
-    std::erase(running, getpid());
-    for (pid_t pid : running) tracer->trace_process(pid);
     spdlog::info("selected {} running processes", running.size());
-    if (go_tracer) {
-      const std::unordered_set<pid_t> chosen(running.begin(), running.end());
-      for (pid_t pid : running_go) {
-        if (chosen.count(pid)) go_tracer->attach(pid);
-      }
-    }
-  } else if (go_tracer) {
-    for (pid_t pid : running_go) go_tracer->attach(pid);
   }
   if (injector) {
     size_t adopted = 0;
     for (pid_t pid : running) adopted += injector->adopt_client_connections(pid, selection.ports);
-    spdlog::info("{} client connections opened before the agent get traceparent too", adopted);
+    spdlog::info(
+        "{} client connections opened before the agent: traced, never injected (where their "
+        "messages start is unknown)",
+        adopted);
   }
 
   // Hooks run on the pipeline thread; map updates are syscalls and thread-safe.
@@ -363,7 +391,10 @@ int run_agent(const AgentOptions& options) {
         last_tick = now;
         pipeline.tick(spans::KernelClock::monotonic_now_ns());
       }
-      if (options.stats_interval.count() > 0 && now - last_stats >= options.stats_interval) {
+      const bool stats_due =
+          options.stats_interval.count() > 0 && now - last_stats >= options.stats_interval;
+      const bool dump_requested = signals->take_counter_dump_request();  // SIGUSR1
+      if (stats_due || dump_requested) {
         last_stats = now;
         clock.refresh();
         log_counters(pipeline.stats(), exporter.stats(), tracer->drop_counts(),
@@ -373,12 +404,11 @@ int run_agent(const AgentOptions& options) {
     }
   });
 
-  install_signal_handlers();
   spdlog::info("ztrace ready: {} probes attached, tracing {}{}", tracer->attached_programs(),
                selection.selects_all_processes() ? "all processes" : "selected processes",
                selection.ports.empty() ? "" : " on selected ports");
 
-  while (!g_stop.load()) {
+  while (!signals->stop_requested()) {
     // The kernel wakes us only for large batches; the timeout bounds span latency.
     int rc = tracer->poll(kRingPollIntervalMs);
     queue.push(intake_batch);
@@ -386,9 +416,12 @@ int run_agent(const AgentOptions& options) {
       spdlog::error("ring buffer poll failed: {}", rc);
       break;
     }
+    if (signals->take_reload_request()) reload(selection, *tracer, go_tracer.get());
   }
 
-  spdlog::info("stopping: draining events and flushing output");
+  spdlog::info("stopping ({}): draining events and flushing output",
+               signals->stop_requested() ? "signal " + std::to_string(signals->stop_signal())
+                                         : std::string("ring buffer error"));
   // Drain what the ring holds now (bounded: busy producers must not delay the stop).
   for (int round = 0; round < 64 && tracer->poll(0) >= SocketTracer::kMaxEventsPerPoll; ++round) {
     queue.push(intake_batch);
@@ -399,15 +432,24 @@ int run_agent(const AgentOptions& options) {
   const DropCounts kernel_drops = tracer->drop_counts();
   const InjectOutcomeCounts injections = tracer->inject_counts();
   spdlog::info(
-      "injection: done={} skipped_mismatch={} failed={} app_had_header={} no_line_end={} "
-      "unconsumed={} h2_too_many={} h2_no_end_headers={} h2_too_big={} h2_joined_midway={} "
-      "h2_lost_framing={}",
+      "injection: done={} skipped_mismatch={} failed={} app_had_header={} unconsumed={} "
+      "h2_too_many={} h2_no_end_headers={} h2_too_big={} h2_joined_midway={} "
+      "h2_lost_framing={} h1_in_message={} h1_unknown_boundary={} h1_joined_midway={} "
+      "h1_head_split={} h1_head_too_long={} h1_chunked={} h1_bad_length={} "
+      "h1_unclear_head={} h1_upgrade={} h1_not_http1={} h1_pipelined={} h1_partial_head={} "
+      "h1_unseen_bytes={} h1_concurrent_writes={}",
       injections[ZT_INJECT_DONE], injections[ZT_INJECT_SKIPPED_MISMATCH],
       injections[ZT_INJECT_FAILED], injections[ZT_INJECT_HAD_HEADER],
-      injections[ZT_INJECT_NO_LINE_END], injections[ZT_INJECT_UNCONSUMED],
-      injections[ZT_INJECT_H2_TOO_MANY], injections[ZT_INJECT_H2_NO_END_HEADERS],
-      injections[ZT_INJECT_H2_TOO_BIG], injections[ZT_INJECT_H2_JOINED_MIDWAY],
-      injections[ZT_INJECT_H2_LOST_FRAMING]);
+      injections[ZT_INJECT_UNCONSUMED], injections[ZT_INJECT_H2_TOO_MANY],
+      injections[ZT_INJECT_H2_NO_END_HEADERS], injections[ZT_INJECT_H2_TOO_BIG],
+      injections[ZT_INJECT_H2_JOINED_MIDWAY], injections[ZT_INJECT_H2_LOST_FRAMING],
+      injections[ZT_INJECT_H1_IN_MESSAGE], injections[ZT_INJECT_H1_UNKNOWN_BOUNDARY],
+      injections[ZT_INJECT_H1_JOINED_MIDWAY], injections[ZT_INJECT_H1_HEAD_SPLIT],
+      injections[ZT_INJECT_H1_HEAD_TOO_LONG], injections[ZT_INJECT_H1_CHUNKED],
+      injections[ZT_INJECT_H1_BAD_LENGTH], injections[ZT_INJECT_H1_UNCLEAR_HEAD],
+      injections[ZT_INJECT_H1_UPGRADE], injections[ZT_INJECT_H1_NOT_HTTP1],
+      injections[ZT_INJECT_H1_PIPELINED], injections[ZT_INJECT_H1_PARTIAL_HEAD],
+      injections[ZT_INJECT_H1_UNSEEN_BYTES], injections[ZT_INJECT_H1_CONCURRENT_WRITES]);
   if (recorder) {
     spdlog::info("recorded {} events to {}{}", recorder->events_written(),
                  options.record_events_path, recorder->failed() ? " (then a write failed)" : "");

@@ -2,7 +2,7 @@
 
 // The agent daemon: prepares the host, attaches the probes, and runs the intake thread
 // (ring buffer → queue), the pipeline thread (events → spans) and each exporter's worker
-// until SIGINT/SIGTERM, then flushes and detaches everything.
+// until a stop signal (signals.h), then drains, flushes and detaches everything.
 
 #include <chrono>
 #include <cstdint>
@@ -16,9 +16,9 @@ namespace ztrace::agent {
 struct AgentOptions {
   process::SelectionRules selection;
   bool console_output = true;
-  std::string jsonl_path;  // empty: no JSON lines file
+  std::string jsonl_path;          // empty: no JSON lines file
   std::string record_events_path;  // empty: raw events are not saved
-  otlp::OtlpOptions otlp;  // .enabled: also export over OTLP
+  otlp::OtlpOptions otlp;          // .enabled: also export over OTLP
   bool capture_url_query = false;
   bool inject_traceparent = true;  // sk_msg adds traceparent to outgoing plaintext requests
   bool go_probes = true;           // uprobes in Go binaries (crypto/tls plaintext)

@@ -34,7 +34,9 @@ class HeaderInjector {
 
   // Connections are tracked from their connect(); client connections a process opened before
   // the agent (keep-alive pools) are adopted here, through a copy of the process's fd
-  // (pidfd_getfd). `ports`: the --port rules (empty: any). Returns how many were adopted.
+  // (pidfd_getfd), and marked as clients for the kernel, which never injects into them: what
+  // they sent before is unknown, so is where their next message starts (counted as
+  // h1_joined_midway). `ports`: the --port rules (empty: any). Returns how many were adopted.
   size_t adopt_client_connections(pid_t pid, const std::vector<uint16_t>& ports);
 
  private:

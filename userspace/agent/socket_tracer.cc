@@ -3,6 +3,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -15,6 +16,13 @@ namespace ztrace::agent {
 namespace {
 
 std::string errno_text(int err) { return std::strerror(err < 0 ? -err : err); }
+
+bool syscall_tracepoint_exists(const std::string& name) {
+  for (const char* root : {"/sys/kernel/tracing", "/sys/kernel/debug/tracing"}) {
+    if (access((std::string(root) + "/events/syscalls/" + name).c_str(), F_OK) == 0) return true;
+  }
+  return false;
+}
 
 uint32_t round_up_pow2(uint32_t v) {
   uint32_t p = 1;
@@ -46,6 +54,10 @@ std::unique_ptr<SocketTracer> SocketTracer::open(const TracerOptions& options, E
   rodata->inject_enabled = options.inject_traceparent ? 1 : 0;
   bpf_map__set_max_entries(skel->maps.events, round_up_pow2(options.ring_buffer_bytes));
   bpf_map__set_max_entries(skel->maps.conns, options.max_tracked_fds);
+  // close_range(2) is Linux 5.9+: older kernels have no such tracepoint (nor such closes).
+  if (!syscall_tracepoint_exists("sys_enter_close_range")) {
+    bpf_program__set_autoload(skel->progs.enter_close_range, false);
+  }
 
   int err = socket_trace_bpf__load(skel);
   if (err) {
@@ -62,6 +74,7 @@ std::unique_ptr<SocketTracer> SocketTracer::open(const TracerOptions& options, E
   // Attach program by program so a failure names the program.
   bpf_program* prog;
   bpf_object__for_each_program(prog, skel->obj) {
+    if (!bpf_program__autoload(prog)) continue;
     bpf_link* link = bpf_program__attach(prog);
     if (!link) {
       *error = std::string("cannot attach ") + bpf_program__name(prog) + " (" +

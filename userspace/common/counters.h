@@ -38,8 +38,10 @@ class CounterLine {
   const std::string& text() const { return text_; }
 
  private:
+  // An empty group name: the group's counters follow the prefix (or the ';') directly.
   void begin_group(std::string_view group) {
     if (groups_++ > 0) text_ += ';';
+    if (group.empty()) return;
     if (!text_.empty()) text_ += ' ';
     text_ += group;
   }

@@ -275,6 +275,18 @@ void ConnectionTable::on_close(const zt_conn_event& event) {
   }
 }
 
+void ConnectionTable::on_fds_closed(const zt_fds_closed_event& event) {
+  std::vector<ConnectionKey> doomed;
+  for (const auto& [key, conn] : connections_) {
+    const auto fd = static_cast<uint32_t>(key.fd);
+    if (key.pid == event.pid && fd >= event.first_fd && fd <= event.last_fd) doomed.push_back(key);
+  }
+  for (const auto& key : doomed) {
+    ++stats_.connections_closed;
+    close(connections_.find(key), event.timestamp_ns);
+  }
+}
+
 std::vector<int32_t> ConnectionTable::on_process_exit(uint32_t pid, uint64_t timestamp_ns) {
   std::vector<ConnectionKey> doomed;
   for (const auto& [key, conn] : connections_) {
@@ -298,9 +310,22 @@ void ConnectionTable::expire_idle(uint64_t now_ns) {
   }
 }
 
+void ConnectionTable::add_parser_counts(const Connection& conn, Protocols::Counters& counters) {
+  std::visit(
+      [&]<typename Parser>(const Parser& parser) {
+        if constexpr (!std::is_same_v<Parser, std::monostate>) {
+          using Protocol = Protocols::ProtocolOfParser<Parser>;
+          Protocol::count_closed(parser, std::get<typename Protocol::Counters>(counters));
+        }
+      },
+      conn.parser);
+}
+
 ConnectionTableStats ConnectionTable::stats() const {
   ConnectionTableStats s = stats_;
   s.connections_active = connections_.size();
+  // Open connections count too: a long-lived connection's losses show before it closes.
+  for (const auto& [key, conn] : connections_) add_parser_counts(*conn, s.protocols);
   return s;
 }
 

@@ -96,6 +96,8 @@ class ConnectionTable {
   void on_close(const zt_conn_event& event);
   // The kernel's context of an HTTP/2 stream, sent before the stream's bytes.
   void on_stream_context(const zt_h2_stream_event& event);
+  // close_range(2): the process's connections on fds first_fd..last_fd end.
+  void on_fds_closed(const zt_fds_closed_event& event);
   // Ends the process's connections; returns their fds (what the kernel cached about them).
   std::vector<int32_t> on_process_exit(uint32_t pid, uint64_t timestamp_ns);
   // Closes connections without activity since `now_ns - idle_timeout_ns`.
@@ -126,6 +128,9 @@ class ConnectionTable {
     return std::get<typename Protocol::Counters>(stats_.protocols);
   }
   void touch(Connection& conn, uint64_t timestamp_ns);
+  // Adds what an open connection's parser counted so far (Protocol::count_closed), so that a
+  // long-lived connection's losses show before it closes.
+  static void add_parser_counts(const Connection& conn, Protocols::Counters& counters);
 
   const Options options_;
   ExchangeSink sink_;

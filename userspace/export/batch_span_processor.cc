@@ -109,9 +109,9 @@ void BatchSpanProcessor::run_worker(std::shared_ptr<State> state_ptr) {
       if (stopping && std::chrono::steady_clock::now() >= deadline) break;
       const size_t count = std::min(batch_spans, drained.size() - done);
       const std::span<const spans::Span> batch(drained.data() + done, count);
-      if (state.exporter->export_spans(batch) == ExportOutcome::kSuccess) {
-        state.stats.spans_exported.fetch_add(count, std::memory_order_relaxed);
-      } else {
+      const ExportResult result = state.exporter->export_spans(batch);
+      state.stats.output.count(result);
+      if (result.outcome() != ExportOutcome::kSuccess) {
         state.stats.export_failures.fetch_add(1, std::memory_order_relaxed);
       }
       done += count;

@@ -23,15 +23,15 @@ struct BatchOptions {
 
 struct BatchStats {
   std::atomic<uint64_t> spans_queued{0};              // taken by on_span()
-  std::atomic<uint64_t> spans_exported{0};            // in batches the exporter accepted
   std::atomic<uint64_t> spans_dropped_queue_full{0};  // refused by on_span(): queue full
   std::atomic<uint64_t> spans_dropped_shutdown{0};    // after shutdown or past its deadline
-  std::atomic<uint64_t> export_failures{0};           // export_spans() calls that failed
+  std::atomic<uint64_t> export_failures{0};           // export_spans() calls that lost spans
+  OutputCounters output;                              // what the exporter did with the batches
 
   template <typename Visit>
   void for_each(Visit&& visit) const {
     visit("queued", spans_queued.load(std::memory_order_relaxed));
-    visit("exported", spans_exported.load(std::memory_order_relaxed));
+    output.for_each(visit);
     visit("dropped_queue_full", spans_dropped_queue_full.load(std::memory_order_relaxed));
     visit("dropped_shutdown", spans_dropped_shutdown.load(std::memory_order_relaxed));
     visit("export_failures", export_failures.load(std::memory_order_relaxed));

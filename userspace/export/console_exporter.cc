@@ -1,6 +1,8 @@
 #include "userspace/export/console_exporter.h"
 
+#include <cerrno>
 #include <cinttypes>
+#include <cstring>
 #include <string_view>
 #include <variant>
 
@@ -85,7 +87,7 @@ std::string ConsoleExporter::format_line(const spans::Span& span) {
   return line;
 }
 
-ExportOutcome ConsoleExporter::export_spans(std::span<const spans::Span> batch) noexcept {
+ExportResult ConsoleExporter::export_spans(std::span<const spans::Span> batch) noexcept {
   try {
     for (const spans::Span& span : batch) {
       const std::string line = format_line(span);
@@ -93,11 +95,20 @@ ExportOutcome ConsoleExporter::export_spans(std::span<const spans::Span> batch) 
       std::fputc('\n', out_);
     }
   } catch (...) {  // std::bad_alloc: the batch is lost, the agent goes on
-    return ExportOutcome::kPermanent;
+    return {.refused = batch.size()};
   }
+  errno = 0;
   const bool written = std::fflush(out_) == 0 && std::ferror(out_) == 0;
+  const int write_errno = errno != 0 ? errno : EIO;
   std::clearerr(out_);  // report each failed batch once, not every batch after it
-  return written ? ExportOutcome::kSuccess : ExportOutcome::kPermanent;
+  if (written) return ExportResult::all_accepted(batch.size());
+  try {
+    errors_.error(std::strerror(write_errno),
+                  "console output: write failed (" + std::string(std::strerror(write_errno)) +
+                      "): " + std::to_string(batch.size()) + " spans lost");
+  } catch (...) {  // std::bad_alloc: the loss is counted all the same
+  }
+  return {.write_failed = batch.size()};
 }
 
 void ConsoleExporter::flush() noexcept { std::fflush(out_); }

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "userspace/export/exporter.h"
+#include "userspace/export/rate_limited_log.h"
 
 namespace ztrace::exporter {
 
@@ -16,7 +17,9 @@ class ConsoleExporter final : public SpanExporter {
   explicit ConsoleExporter(FILE* out = stdout) : out_(out) {}
 
   std::string_view name() const noexcept override { return "console"; }
-  ExportOutcome export_spans(std::span<const spans::Span> batch) noexcept override;
+  // A batch whose write fails (a closed pipe, a full disk) is counted lost and logged
+  // (rate-limited).
+  ExportResult export_spans(std::span<const spans::Span> batch) noexcept override;
   void flush() noexcept override;
 
   // The line for one span, without the trailing newline.
@@ -24,6 +27,7 @@ class ConsoleExporter final : public SpanExporter {
 
  private:
   FILE* out_;
+  RateLimitedLog errors_;
 };
 
 }  // namespace ztrace::exporter

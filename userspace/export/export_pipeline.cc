@@ -10,6 +10,7 @@ ExportPipeline::~ExportPipeline() {
 }
 
 void ExportPipeline::submit(spans::Span&& span) noexcept {
+  spans_handed_.fetch_add(1, std::memory_order_relaxed);
   if (processors_.empty()) return;
   for (size_t i = 0; i + 1 < processors_.size(); ++i) processors_[i]->on_span(std::as_const(span));
   processors_.back()->on_span(std::move(span));
@@ -26,6 +27,7 @@ bool ExportPipeline::shutdown(std::chrono::milliseconds deadline) noexcept {
 
 ExportStats ExportPipeline::stats() const {
   ExportStats stats;
+  stats.spans_handed = spans_handed_.load(std::memory_order_relaxed);
   for (const auto& processor : processors_) {
     ExportStats::Processor& entry = stats.processors.emplace_back();
     entry.name = processor->name();

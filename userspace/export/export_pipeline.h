@@ -3,7 +3,9 @@
 // The fan-out from the span pipeline thread to the span processors (console, JSON lines,
 // OTLP), each with its own bounded queue and worker: nothing here queues, batches or waits.
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -15,7 +17,7 @@
 
 namespace ztrace::exporter {
 
-// Every processor's counters at one moment, by processor.
+// Every processor's counters at one moment, by processor (the `outputs:` log line).
 struct ExportStats {
   struct Processor {
     std::string name;
@@ -25,7 +27,15 @@ struct ExportStats {
     void for_each(Visit&& visit) const {
       for (const auto& [counter, value] : counters) visit(counter, value);
     }
+    // The counter of that name; 0 when the processor has none.
+    uint64_t counter(std::string_view counter_name) const {
+      for (const auto& [counter, value] : counters) {
+        if (counter == counter_name) return value;
+      }
+      return 0;
+    }
   };
+  uint64_t spans_handed = 0;  // given to every processor by submit()
   std::vector<Processor> processors;
 };
 
@@ -51,6 +61,7 @@ class ExportPipeline {
 
  private:
   std::vector<std::unique_ptr<SpanProcessor>> processors_;
+  std::atomic<uint64_t> spans_handed_{0};  // written by submit()'s thread, read by stats()
   bool shut_down_ = false;
 };
 

@@ -4,7 +4,10 @@
 // SpanProcessor takes spans one by one from the pipeline thread and owns the one bounded
 // queue and worker in front of its output. ExportPipeline fans spans out to processors.
 
+#include <atomic>
 #include <chrono>
+#include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <span>
 #include <string_view>
@@ -22,13 +25,49 @@ enum class ExportOutcome {
   kCancelled,  // given up because the exporter is stopping
 };
 
+// What an output did with one batch: each span was taken whole or lost, for one reason.
+struct ExportResult {
+  size_t accepted = 0;      // written out whole, or queued for sending (OTLP)
+  size_t write_failed = 0;  // lost to a failed write (full disk, closed pipe)
+  size_t refused = 0;       // not taken: the output's own bounds, memory, shutdown
+
+  static ExportResult all_accepted(size_t spans) { return {.accepted = spans}; }
+  bool complete() const { return write_failed == 0 && refused == 0; }
+  // The batch as a whole: these outputs never retry, so a loss is permanent.
+  ExportOutcome outcome() const {
+    return complete() ? ExportOutcome::kSuccess : ExportOutcome::kPermanent;
+  }
+};
+
+// What one output did with the spans handed to it (sums of its ExportResults and of the
+// processor's own refusals). Named for the `outputs:` log line.
+struct OutputCounters {
+  std::atomic<uint64_t> accepted{0};      // written out whole, or queued (OTLP)
+  std::atomic<uint64_t> write_failed{0};  // lost to a failed write
+  std::atomic<uint64_t> refused{0};       // not taken by the exporter (its bounds, memory)
+
+  void count(const ExportResult& result) {
+    accepted.fetch_add(result.accepted, std::memory_order_relaxed);
+    write_failed.fetch_add(result.write_failed, std::memory_order_relaxed);
+    refused.fetch_add(result.refused, std::memory_order_relaxed);
+  }
+  template <typename Visit>
+  void for_each(Visit&& visit) const {
+    visit("accepted", accepted.load(std::memory_order_relaxed));
+    visit("write_failed", write_failed.load(std::memory_order_relaxed));
+    visit("refused", refused.load(std::memory_order_relaxed));
+  }
+};
+
 // Writes batches; called from one worker thread (a BatchSpanProcessor's): needs no locking.
 class SpanExporter {
  public:
   virtual ~SpanExporter();
 
   virtual std::string_view name() const noexcept = 0;
-  virtual ExportOutcome export_spans(std::span<const spans::Span> batch) noexcept = 0;
+  // Every span of the batch is counted once: accepted, write_failed or refused;
+  // ExportResult::outcome() is the batch's ExportOutcome. Must not throw.
+  virtual ExportResult export_spans(std::span<const spans::Span> batch) noexcept = 0;
   // Pushes out anything buffered; called at shutdown.
   virtual void flush() noexcept {}
 };
@@ -52,7 +91,8 @@ class SpanProcessor {
   // Exports what is queued and stops, by `deadline`; spans still queued then are dropped and
   // counted. False when the deadline passed. Idempotent; call from one thread.
   virtual bool shutdown(std::chrono::steady_clock::time_point deadline) noexcept = 0;
-  // Its counters by name, for the counters log line (none: it logs its own).
+  // Its counters by name, for the `outputs:` log line: at least accepted, write_failed and
+  // refused (OutputCounters).
   virtual void for_each_counter(const CounterVisitor& /*visit*/) const {}
 };
 

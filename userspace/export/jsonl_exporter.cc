@@ -1,5 +1,9 @@
 #include "userspace/export/jsonl_exporter.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstring>
 #include <variant>
@@ -47,23 +51,17 @@ void append_attributes(std::string& out, const spans::Attributes& attributes) {
 }  // namespace
 
 std::unique_ptr<JsonlExporter> JsonlExporter::open(const std::string& path, std::string* error) {
-  if (path == "-") return std::make_unique<JsonlExporter>(stdout, false);
-  FILE* out = std::fopen(path.c_str(), "ae");
-  if (out == nullptr) {
+  if (path == "-") return std::make_unique<JsonlExporter>(STDOUT_FILENO, false, "stdout");
+  const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
     if (error != nullptr) *error = "cannot open " + path + ": " + std::strerror(errno);
     return nullptr;
   }
-  // Flushed per batch anyway; a large buffer turns a batch into few write(2) calls.
-  std::setvbuf(out, nullptr, _IOFBF, 1 << 16);
-  return std::make_unique<JsonlExporter>(out, true);
+  return std::make_unique<JsonlExporter>(fd, true, path);
 }
 
 JsonlExporter::~JsonlExporter() {
-  if (owns_out_) {
-    std::fclose(out_);
-  } else {
-    std::fflush(out_);
-  }
+  if (owns_fd_) ::close(fd_);
 }
 
 void JsonlExporter::append_line(std::string& out, const spans::Span& span) {
@@ -96,25 +94,84 @@ std::string JsonlExporter::format_line(const spans::Span& span) {
   return line;
 }
 
-ExportOutcome JsonlExporter::export_spans(std::span<const spans::Span> batch) noexcept {
-  bool complete = true;
+size_t JsonlExporter::format_batch(std::span<const spans::Span> batch) {
+  size_t unformatted = 0;
   buffer_.clear();
+  line_ends_.clear();
+  // A fragment left by an earlier failure ends here, so that the first line stands alone
+  // (no allocation: the buffer kept the capacity of the batch that failed).
+  if (ends_in_fragment_) buffer_ += '\n';
+  const size_t lines_start = buffer_.size();
   for (const spans::Span& span : batch) {
     const size_t line_start = buffer_.size();
     try {
       append_line(buffer_, span);
       buffer_ += '\n';
+      line_ends_.push_back(buffer_.size());
     } catch (...) {  // std::bad_alloc: lose this span only
       buffer_.resize(line_start);
-      complete = false;
+      ++unformatted;
     }
   }
-  std::fwrite(buffer_.data(), 1, buffer_.size(), out_);
-  const bool written = std::fflush(out_) == 0 && std::ferror(out_) == 0;
-  std::clearerr(out_);  // report each failed batch once, not every batch after it
-  return complete && written ? ExportOutcome::kSuccess : ExportOutcome::kPermanent;
+  if (buffer_.size() == lines_start) buffer_.clear();  // nothing to end the fragment with
+  return unformatted;
 }
 
-void JsonlExporter::flush() noexcept { std::fflush(out_); }
+size_t JsonlExporter::write_buffer() {
+  size_t written = 0;
+  while (written < buffer_.size()) {
+    const ssize_t n = ::write(fd_, buffer_.data() + written, buffer_.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      if (n == 0) errno = EIO;
+      break;
+    }
+    written += static_cast<size_t>(n);
+  }
+  return written;
+}
+
+void JsonlExporter::drop_fragment(size_t written) {
+  size_t whole = 0;  // bytes of the buffer that form whole lines
+  if (ends_in_fragment_ && written > 0) whole = 1;
+  for (size_t end : line_ends_) {
+    if (end <= written) whole = end;
+  }
+  const size_t fragment = written - whole;
+  if (whole > 0) ends_in_fragment_ = false;
+  if (fragment == 0) return;
+  // The fragment is the file's last bytes (appends go to the end): cut it off.
+  struct stat st {};
+  const bool cut = ::fstat(fd_, &st) == 0 && S_ISREG(st.st_mode) &&
+                   static_cast<size_t>(st.st_size) >= fragment &&
+                   ::ftruncate(fd_, st.st_size - static_cast<off_t>(fragment)) == 0;
+  ends_in_fragment_ = !cut;
+}
+
+ExportResult JsonlExporter::export_spans(std::span<const spans::Span> batch) noexcept {
+  ExportResult result;
+  result.refused = format_batch(batch);
+  const size_t written = write_buffer();
+  if (written == buffer_.size()) {
+    ends_in_fragment_ = ends_in_fragment_ && buffer_.empty();
+    result.accepted = line_ends_.size();
+    return result;
+  }
+  const int write_errno = errno;
+  for (size_t end : line_ends_) {
+    if (end <= written) ++result.accepted;
+  }
+  result.write_failed = line_ends_.size() - result.accepted;
+  drop_fragment(written);
+  try {
+    errors_.error(std::strerror(write_errno),
+                  "JSONL output " + path_ + ": write failed (" + std::strerror(write_errno) +
+                      "): " + std::to_string(result.write_failed) + " spans lost" +
+                      (ends_in_fragment_ ? "; the next line starts on a fresh line"
+                                         : "; the file ends with a whole line"));
+  } catch (...) {  // std::bad_alloc: the loss is counted all the same
+  }
+  return result;
+}
 
 }  // namespace ztrace::exporter

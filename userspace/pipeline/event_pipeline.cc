@@ -145,6 +145,16 @@ void EventPipeline::handle(std::span<const uint8_t> bytes) {
       }
       return;
     }
+    case ZT_EVENT_FDS_CLOSED: {
+      zt_fds_closed_event event;
+      if (!copy_event(bytes, sizeof(event), &event)) {
+        ++stats_.events.malformed;
+        return;
+      }
+      ++stats_.events.connection;
+      connections_.on_fds_closed(event);
+      return;
+    }
     case ZT_EVENT_H2_STREAM_CONTEXT: {
       zt_h2_stream_event event;
       if (!copy_event(bytes, sizeof(event), &event)) {

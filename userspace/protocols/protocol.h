@@ -137,7 +137,8 @@ concept ProtocolFunctions = requires(std::string_view first_bytes, Role role, bo
   { P::kernel_context_key(head) } -> std::same_as<KernelContextKey>;
   // The request's own W3C traceparent, empty when it has none.
   { P::traceparent(exchange) } -> std::convertible_to<std::string_view>;
-  // Adds what the parser counted over the connection's life, when it closes.
+  // Adds what the parser counted over the connection's life: when it closes, and (into a
+  // copy) for a connection still open whenever the counters are read.
   P::count_closed(parser, counters);
 };
 

@@ -3,6 +3,8 @@
 // Attribute names of the OpenTelemetry semantic conventions (schema 1.26.0, the exporter's
 // kSchemaUrl), and ztrace's own, as constants (as opentelemetry-cpp's semconv headers).
 
+#include <string_view>
+
 #include "userspace/spans/span.h"
 
 namespace ztrace::semconv {
@@ -43,6 +45,10 @@ inline constexpr AttributeKey kUserAgentOriginal = "user_agent.original";
 
 namespace error {
 inline constexpr AttributeKey kErrorType = "error.type";
+// error.type values of ztrace's own (the conventions' "component-specific low cardinality error
+// identifier"), for exchanges that failed without an error status to name.
+inline constexpr std::string_view kZtraceNoResponse = "ztrace.no_response";
+inline constexpr std::string_view kZtraceResponseTruncated = "ztrace.response_truncated";
 }  // namespace error
 
 namespace rpc {

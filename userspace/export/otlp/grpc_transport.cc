@@ -238,8 +238,9 @@ class GrpcTransport final : public Transport {
       result.error_kind = "TLS";
       result.error = "TLS: server certificate not verified (" + status.error_message() + ")";
     }
-    // Whether the request reached the server is unknown for a failed call: count it.
-    result.bytes_sent = message_bytes;
+    // A failed call sent its request only over a connection that is up: a refused or
+    // unreachable endpoint gets nothing (the server's own error answers keep it up).
+    result.bytes_sent = channel_->GetState(false) == GRPC_CHANNEL_READY ? message_bytes : 0;
     return result;
   }
 

@@ -67,6 +67,17 @@ std::string OtlpExporter::describe() const {
 }
 
 exporter::ExportOutcome OtlpExporter::on_span(const spans::Span& span) noexcept {
+  const exporter::ExportOutcome outcome = queue_span(span);
+  (outcome == exporter::ExportOutcome::kSuccess ? output_.accepted : output_.refused)
+      .fetch_add(1, std::memory_order_relaxed);
+  return outcome;
+}
+
+void OtlpExporter::for_each_counter(const exporter::CounterVisitor& visit) const {
+  output_.for_each(visit);
+}
+
+exporter::ExportOutcome OtlpExporter::queue_span(const spans::Span& span) noexcept {
   OtlpStats& stats = *stats_;
   // The gauge mirrors the queue's span bound: a dead backend's full queue costs no serializing.
   if (stats.queue_spans.load(std::memory_order_relaxed) >= options_.max_queue_spans) {

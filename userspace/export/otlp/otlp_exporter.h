@@ -39,6 +39,9 @@ class OtlpExporter final : public exporter::SpanProcessor {
   std::string_view name() const noexcept override { return "otlp"; }
   // Serializes the span into the queue (one buffer per span). Called from one thread at a time.
   exporter::ExportOutcome on_span(const spans::Span& span) noexcept override;
+  // accepted (queued), write_failed (always 0: failed sends are in the `otlp:` line) and
+  // refused (dropped at the queue's bounds or after shutdown), for the `outputs:` line.
+  void for_each_counter(const exporter::CounterVisitor& visit) const override;
   // Sends everything queued without waiting for the batch delay, for at most
   // options.flush_timeout (plus the moment a transfer in progress takes to abort); spans
   // still queued then are dropped and counted as shutdown. The exporter stays usable.
@@ -58,6 +61,7 @@ class OtlpExporter final : public exporter::SpanProcessor {
     std::chrono::steady_clock::time_point enqueued;
   };
 
+  exporter::ExportOutcome queue_span(const spans::Span& span) noexcept;
   exporter::ExportOutcome enqueue(QueuedSpan&& entry);
   void flush_until(std::chrono::steady_clock::time_point deadline);
   void stop_sender();
@@ -88,6 +92,7 @@ class OtlpExporter final : public exporter::SpanProcessor {
 
   // on_span() only.
   SpanSerializer serializer_;
+  exporter::OutputCounters output_;
 
   // Sender thread only.
   EncodedBatch encoded_;  // reused: its buffers keep their capacity

@@ -34,6 +34,9 @@ struct ConnectionParser::Impl {
       return impl_->on_head(dir_, head, proposed);
     }
     void on_message_end(const MessageEnd& end) override { impl_->on_message_end(dir_, end); }
+    void on_messages_withdrawn(size_t messages) override {
+      impl_->on_messages_withdrawn(dir_, messages);
+    }
 
    private:
     Impl* impl_;
@@ -57,6 +60,7 @@ struct ConnectionParser::Impl {
   BodyFraming on_request_head(Direction dir, const MessageHead& head, BodyFraming proposed);
   BodyFraming on_response_head(const MessageHead& head, BodyFraming proposed);
   void on_message_end(Direction dir, const MessageEnd& end);
+  void on_messages_withdrawn(Direction dir, size_t messages);
 
   MessageParser& parser(Direction dir) { return *parsers[index_of(dir)]; }
   PendingExchange* find(std::optional<uint64_t> seq);
@@ -266,9 +270,22 @@ void ConnectionParser::Impl::on_message_end(Direction dir, const MessageEnd& end
     response.end_ns = end.end_ns;
     response.body_bytes = end.body_bytes;
     response.truncated = response.truncated || end.truncated;
+    response.cut_by_close = end.cut_by_close;
     entry->response_done = true;
   }
   response_seq.reset();
+}
+
+void ConnectionParser::Impl::on_messages_withdrawn(Direction dir, size_t messages) {
+  // Requests only: they are the newest pending entries, not answered yet (their response
+  // could not begin before them). A withdrawn response is left to pair as it did.
+  if (parser(dir).kind() != MessageKind::kRequest) return;
+  while (messages-- > 0 && !pending.empty() && !pending.back().response_assigned) {
+    const uint64_t start_ns = pending.back().exchange.request.start_ns;
+    std::erase_if(head_contexts, [&](const auto& head) { return head.start_ns == start_ns; });
+    pending.pop_back();
+  }
+  request_seq.reset();
 }
 
 ConnectionParser::Impl::PendingExchange* ConnectionParser::Impl::find(std::optional<uint64_t> seq) {

@@ -38,6 +38,9 @@ struct Response {
   uint64_t end_ns = 0;
   uint64_t body_bytes = 0;
   bool truncated = false;
+  // The connection closed before the response was complete by its framing (the server died
+  // mid-body, say): not a success whatever its status.
+  bool cut_by_close = false;
 };
 
 struct Exchange {
@@ -52,6 +55,9 @@ struct ParserStats {
   uint64_t truncated_messages = 0;  // header region not fully captured
   uint64_t lost_sync_messages = 0;  // body framing lost to uncaptured bytes (chunked)
   uint64_t dropped_exchanges = 0;   // queue bounds hit: too many pending or untaken exchanges
+  // Non-HTTP bytes where a message should start, on a stream already shown to be HTTP:
+  // skipped to the next syscall that starts with a message (message_parser.h, "Junk").
+  uint64_t junk_skips = 0;
 };
 
 // A request head with a traceparent, reported as soon as the head is parsed (long before
@@ -104,7 +110,9 @@ class ConnectionParser {
 
   // True once the stream was judged not HTTP/1 or hopelessly malformed; further data is
   // ignored. failure_reason() says why (static string). Exchanges completed before the bad
-  // bytes are still emitted; those in flight are dropped.
+  // bytes are still emitted; those in flight are dropped. Junk after a whole request head
+  // does not fail the stream: it is skipped (ParserStats::junk_skips) and the requests
+  // before it still get their responses.
   bool failed() const;
   std::string_view failure_reason() const;
 

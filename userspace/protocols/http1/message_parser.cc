@@ -64,11 +64,16 @@ MessageParser::MessageParser(MessageKind kind, MessageSink* sink, ParserStats* s
 void MessageParser::feed(std::string_view bytes, uint64_t gap_bytes_after, uint64_t timestamp_ns,
                          bool syscall_start) {
   if (stopped()) return;
+  if (syscall_start) {
+    resynced_this_call_ = false;
+    heads_since_resync_ = 0;
+  }
   // Only the first byte of a syscall's data can be trusted as a message start after sync
   // was lost (or before it was ever found).
   if (state_ == State::kAwaitSync && syscall_start && !bytes.empty()) {
     state_ = State::kIdle;
     tentative_ = true;
+    resynced_this_call_ = true;
   }
   size_t pos = 0;
   while (pos < bytes.size() && !stopped()) {
@@ -254,6 +259,8 @@ std::string_view MessageParser::process_field_line(std::string_view line) {
 
 void MessageParser::complete_head(uint64_t ts_ns) {
   tentative_ = false;
+  parsed_a_head_ = true;
+  if (resynced_this_call_) ++heads_since_resync_;
   close_open_message();
   const BodyFraming framing = sink_->on_head(head_, default_framing(head_));
   body_bytes_ = 0;
@@ -531,8 +538,8 @@ void MessageParser::lose_sync(uint64_t ts_ns) {
   state_ = State::kAwaitSync;
 }
 
-void MessageParser::end_message(uint64_t ts_ns, bool truncated) {
-  const MessageEnd end{ts_ns, body_bytes_, truncated};
+void MessageParser::end_message(uint64_t ts_ns, bool truncated, bool cut_by_close) {
+  const MessageEnd end{ts_ns, body_bytes_, truncated, cut_by_close};
   reset_message();
   state_ = State::kIdle;
   sink_->on_message_end(end);
@@ -541,7 +548,9 @@ void MessageParser::end_message(uint64_t ts_ns, bool truncated) {
 void MessageParser::close_open_message() {
   if (!open_) return;
   open_ = false;
-  sink_->on_message_end(MessageEnd{open_last_data_ns_, open_body_bytes_, true});
+  const bool cut_by_close = open_cut_by_close_;
+  open_cut_by_close_ = false;
+  sink_->on_message_end(MessageEnd{open_last_data_ns_, open_body_bytes_, true, cut_by_close});
 }
 
 void MessageParser::finish() {
@@ -550,14 +559,17 @@ void MessageParser::finish() {
     case State::kStartLine:
     case State::kHeaders:
       // A head cut by close is worth reporting only if its start line was captured.
-      if (head_.start_line_complete) deliver_truncated_head(last_data_ns_);
+      if (head_.start_line_complete) {
+        deliver_truncated_head(last_data_ns_);
+        open_cut_by_close_ = true;
+      }
       break;
     case State::kBodyLength:
     case State::kChunkSize:
     case State::kChunkData:
     case State::kChunkDataEnd:
     case State::kTrailers:
-      end_message(last_data_ns_, true);
+      end_message(last_data_ns_, true, /*cut_by_close=*/true);
       break;
     case State::kUntilClose:
       end_message(last_data_ns_, false);
@@ -571,6 +583,10 @@ void MessageParser::finish() {
 }
 
 void MessageParser::reject_start(std::string_view reason, uint64_t ts_ns) {
+  if (!tentative_ && parsed_a_head_) {
+    skip_junk(ts_ns);
+    return;
+  }
   if (!tentative_) {
     fail(reason);
     return;
@@ -581,6 +597,18 @@ void MessageParser::reject_start(std::string_view reason, uint64_t ts_ns) {
   reset_message();
   if (open_) open_last_data_ns_ = ts_ns;
   state_ = State::kAwaitSync;
+}
+
+void MessageParser::skip_junk(uint64_t ts_ns) {
+  ++stats_->junk_skips;
+  reset_message();
+  if (open_) open_last_data_ns_ = ts_ns;
+  state_ = State::kAwaitSync;
+  if (heads_since_resync_ > 0) {
+    const size_t withdrawn = heads_since_resync_;
+    heads_since_resync_ = 0;
+    sink_->on_messages_withdrawn(withdrawn);
+  }
 }
 
 void MessageParser::fail(std::string_view reason) {

@@ -10,6 +10,13 @@
 // data, close-delimited bodies); anywhere else they lose sync. A message cut by lost sync is
 // delivered as truncated with the fields that were captured, and stays "open" until the
 // parser resyncs, the owner closes it (the other direction spoke), or the connection closes.
+//
+// Junk: bytes that are not HTTP where a message should start fail the parser only while it
+// has not parsed a whole head yet (the stream is then not HTTP/1). Later, only the junk is
+// given up: the parser resyncs at the next syscall that starts with a valid start line. When
+// the junk follows, in the same syscall, messages that began at a resync point, those are
+// withdrawn: they were bytes that looked like a message start (a body, on a connection joined
+// mid-way), not one.
 
 #include <cstdint>
 #include <optional>
@@ -67,6 +74,7 @@ struct MessageEnd {
   uint64_t end_ns = 0;
   uint64_t body_bytes = 0;
   bool truncated = false;
+  bool cut_by_close = false;  // the connection closed before the framing said it ended
 };
 
 // Receives the messages of one MessageParser. Calls nest only into *other* parsers.
@@ -77,6 +85,10 @@ class MessageSink {
   virtual BodyFraming on_head(const MessageHead& head, BodyFraming proposed) = 0;
   // Exactly one per on_head, after it.
   virtual void on_message_end(const MessageEnd& end) = 0;
+  // The last `messages` messages (delivered and ended) were not messages after all: they
+  // began where the parser resynced and non-HTTP bytes followed them in the same syscall, as
+  // when a body that looks like a request is taken for one.
+  virtual void on_messages_withdrawn(size_t messages) = 0;
 
  protected:
   ~MessageSink() = default;
@@ -154,9 +166,10 @@ class MessageParser {
   void deliver_truncated_head(uint64_t ts_ns);
   void deliver_lost_start(uint64_t ts_ns);
   void deliver_cut_head(uint64_t ts_ns);  // delivers head_ as truncated and leaves it open
-  void end_message(uint64_t ts_ns, bool truncated);
+  void end_message(uint64_t ts_ns, bool truncated, bool cut_by_close = false);
   void lose_sync(uint64_t ts_ns);
   void reject_start(std::string_view reason, uint64_t ts_ns);
+  void skip_junk(uint64_t ts_ns);
   void fail(std::string_view reason);
   void reset_message();
 
@@ -186,8 +199,14 @@ class MessageParser {
   bool open_ = false;
   uint64_t open_last_data_ns_ = 0;
   uint64_t open_body_bytes_ = 0;
+  bool open_cut_by_close_ = false;  // its head was cut by the close, not by lost bytes
 
   uint64_t rejected_starts_ = 0;
+  bool parsed_a_head_ = false;  // the stream has shown it is HTTP: junk no longer fails it
+  // Heads delivered since the parser resynced at the start of the current syscall (0 when it
+  // did not resync there): what junk later in the same syscall withdraws.
+  bool resynced_this_call_ = false;
+  size_t heads_since_resync_ = 0;
 };
 
 }  // namespace ztrace::http1

@@ -19,6 +19,9 @@ struct Counters {
   uint64_t lost_sync_messages = 0;      // framing lost in a gap: skipped until a message start
   uint64_t dropped_exchanges = 0;       // parser bounds (pending requests) exceeded
   uint64_t exchanges_without_span = 0;  // the start of the request was not captured
+  // Non-HTTP bytes where a message should start, on a stream already shown to be HTTP:
+  // skipped to the next syscall that starts with a message.
+  uint64_t junk_skips = 0;
 
   template <typename Visit>
   void for_each(Visit&& visit) const {
@@ -29,6 +32,7 @@ struct Counters {
     visit("lost_sync", lost_sync_messages);
     visit("dropped_exchanges", dropped_exchanges);
     visit("no_request_line", exchanges_without_span);
+    visit("skipped_junk", junk_skips);
   }
 };
 
@@ -60,6 +64,7 @@ struct Protocol {
     counters.truncated_messages += stats.truncated_messages;
     counters.lost_sync_messages += stats.lost_sync_messages;
     counters.dropped_exchanges += stats.dropped_exchanges;
+    counters.junk_skips += stats.junk_skips;
   }
 };
 

@@ -52,7 +52,7 @@ uint64_t set_response_attributes(spans::Span& span, const Exchange& exchange, bo
   if (!exchange.response) {
     span.status_code = StatusCode::kError;
     span.status_message = "connection closed before a response";
-    span.set(semconv::error::kErrorType, std::string("ztrace.no_response"));
+    span.set(semconv::error::kErrorType, std::string(semconv::error::kZtraceNoResponse));
     return exchange.request.end_ns;
   }
   const Response& response = *exchange.response;
@@ -62,6 +62,10 @@ uint64_t set_response_attributes(spans::Span& span, const Exchange& exchange, bo
   if (error) {
     span.status_code = StatusCode::kError;
     span.set(semconv::error::kErrorType, std::to_string(response.status_code));
+  } else if (response.cut_by_close) {
+    span.status_code = StatusCode::kError;
+    span.status_message = "connection closed before the response was complete";
+    span.set(semconv::error::kErrorType, std::string(semconv::error::kZtraceResponseTruncated));
   }
   return response.end_ns;
 }

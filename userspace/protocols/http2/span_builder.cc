@@ -68,7 +68,7 @@ std::string_view outcome_error_type(StreamOutcome outcome) {
     case StreamOutcome::kRefused:
       return "ztrace.http2.refused";
     case StreamOutcome::kConnectionClosed:
-      return "ztrace.no_response";
+      return semconv::error::kZtraceNoResponse;
     default:
       return "";
   }

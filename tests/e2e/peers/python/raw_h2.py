@@ -81,6 +81,18 @@ def scenarios():
     h = headers(3)
     s["header_split"] = [("write", [PREFACE + SETTINGS_FRAME + headers(1) + h[:5]]),
                          ("write", [h[5:]]), ("write", [headers(5)])]
+    # DATA payloads that look like HEADERS frames and like HTTP/1 requests, each starting a
+    # write (their frame headers end the write before): the frames are followed, not guessed.
+    looks_headers = headers(3) + headers(5)
+    looks_http1 = b"GET /inner HTTP/1.1\r\nHost: y\r\n\r\n"
+    s["data_like_headers"] = [
+        ("write", [PREFACE + SETTINGS_FRAME + headers(1, flags=END_HEADERS) +
+                   frame(DATA, 0, 1, looks_headers)[:9]]),
+        ("write", [looks_headers]),
+        ("write", [frame(DATA, END_STREAM, 1, looks_http1)[:9]]),
+        ("send", [looks_http1]),
+        ("writev", [looks_headers[:9], looks_headers[9:]]),  # the real stream 3 and 5
+    ]
     # Trailers: HEADERS on a stream already open is no new request.
     s["trailers"] = [("write", [PREFACE + SETTINGS_FRAME + headers(1, flags=END_HEADERS)]),
                      ("write", [frame(DATA, 0, 1, b"z" * 10) + headers(1)])]
