@@ -110,8 +110,13 @@ void check_exchange(const Exchange& e) {
   if (!e.request.seen && !e.response.seen) violation("exchange without any header block");
   check_message(e.request);
   check_message(e.response);
-  if (e.outcome == StreamOutcome::kComplete && !(e.request.end_stream && e.response.end_stream)) {
-    violation("complete stream not ended on both sides");
+  // Complete: both sides ended, or the response ended and the server reset the request's rest
+  // with NO_ERROR (RFC 9113 §8.1, Stitcher::on_rst_stream).
+  if (e.outcome == StreamOutcome::kComplete && !e.response.end_stream) {
+    violation("complete stream whose response did not end");
+  }
+  if (e.outcome == StreamOutcome::kComplete && e.error_code != 0) {
+    violation("complete stream with an error code");
   }
 }
 
