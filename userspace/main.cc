@@ -7,11 +7,13 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <string>
+#include <vector>
 
 #include "userspace/agent/agent.h"
 #include "userspace/agent/bpf_object_check.h"
 #include "userspace/agent/host_setup.h"
-#include "userspace/common/bpf_load_log.h"
+#include "userspace/bpf_support/load_log.h"
 #include "userspace/export/otlp/otlp_config.h"
 
 namespace {
@@ -57,42 +59,39 @@ int run_check() {
   return failures == 0 ? 0 : 1;
 }
 
-}  // namespace
+const std::vector<std::string> kLogLevels = {"trace", "debug", "info", "warn", "error"};
 
-int main(int argc, char** argv) {
-  CLI::App app{"ztrace: OpenTelemetry traces for uninstrumented services, from eBPF"};
-  app.require_subcommand(1);
-  std::string log_level = "info";
-  app.add_option("--log-level", log_level, "trace|debug|info|warn|error")
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
-
+// What `run` reads from the command line: the agent's options, and the flags that are
+// resolved into them after parsing.
+struct RunFlags {
   ztrace::agent::AgentOptions options;
-  auto* run = app.add_subcommand(
-      "run", "Run the agent until SIGINT/SIGTERM (SIGHUP: reload, SIGUSR1: log the counters)");
-  // Accepted before or after the subcommand.
-  run->add_option("--log-level", log_level, "trace|debug|info|warn|error")
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
-  run->add_option("--pid", options.selection.pids,
-                  "Trace this process and its children (repeatable)");
-  run->add_option("--exe", options.selection.exe_globs,
+  bool no_console = false;
+  bool no_inject = false;
+  bool no_go_probes = false;
+  int stats_seconds = 60;
+  ztrace::otlp::OtlpFlags otlp;  // flags beat the OTEL_EXPORTER_OTLP_* variables (README)
+};
+
+void add_selection_flags(CLI::App* run, RunFlags& flags) {
+  auto& selection = flags.options.selection;
+  run->add_option("--pid", selection.pids, "Trace this process and its children (repeatable)");
+  run->add_option("--exe", selection.exe_globs,
                   "Trace processes whose executable path or name matches this glob, including "
                   "ones started later (repeatable)");
-  run->add_option("--port", options.selection.ports,
+  run->add_option("--port", selection.ports,
                   "Trace only connections whose local or remote TCP port is this (repeatable)")
       ->check(CLI::Range(1, 65535));
-  run->add_option("--jsonl", options.jsonl_path,
-                  "Also write every span as one JSON object per line to this file");
-  bool no_console = false;
-  run->add_flag("--no-console", no_console, "Do not print a line per span on stdout");
+}
+
+void add_capture_flags(CLI::App* run, RunFlags& flags) {
+  auto& options = flags.options;
   run->add_option("--max-capture-bytes", options.max_capture_bytes,
                   "Bytes captured per syscall (rounded up to 4 KiB pieces); the rest of a "
                   "larger call is skipped with its length recorded")
       ->check(CLI::Range(4096, 65536));
-  bool no_inject = false;
-  run->add_flag("--no-inject", no_inject,
+  run->add_flag("--no-inject", flags.no_inject,
                 "Do not add traceparent headers to outgoing plaintext HTTP/1.x requests");
-  bool no_go_probes = false;
-  run->add_flag("--no-go-probes", no_go_probes,
+  run->add_flag("--no-go-probes", flags.no_go_probes,
                 "Do not attach uprobes to Go programs (their HTTPS is then not traced)");
   run->add_flag("--capture-url-query", options.capture_url_query,
                 "Record url.query (may contain secrets)");
@@ -101,14 +100,21 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1u << 16, 1u << 30));
   run->add_option("--max-connections", options.max_connections,
                   "Connections tracked at once; the least recently active beyond are dropped");
+}
+
+void add_output_flags(CLI::App* run, RunFlags& flags) {
+  auto& options = flags.options;
+  run->add_option("--jsonl", options.jsonl_path,
+                  "Also write every span as one JSON object per line to this file");
+  run->add_flag("--no-console", flags.no_console, "Do not print a line per span on stdout");
   run->add_option("--record-events", options.record_events_path,
                   "Save every raw kernel event to this file (replayable by "
                   "bench/pipeline_bench; large: about 1 KiB per HTTP message)");
-  int stats_seconds = 60;
-  run->add_option("--stats-interval", stats_seconds,
+  run->add_option("--stats-interval", flags.stats_seconds,
                   "Seconds between counter log lines (0: only at exit)");
-  // OTLP export: flags beat the OTEL_EXPORTER_OTLP_* environment variables (README).
-  ztrace::otlp::OtlpFlags otlp;
+}
+
+void add_otlp_flags(CLI::App* run, ztrace::otlp::OtlpFlags& otlp) {
   run->add_option("--otlp-endpoint", otlp.endpoint,
                   "Also export over OTLP to this http:// or https:// URL (as "
                   "OTEL_EXPORTER_OTLP_ENDPOINT: /v1/traces appended for http/protobuf unless "
@@ -135,6 +141,46 @@ int main(int argc, char** argv) {
   run->add_option("--otlp-retry-max-ms", otlp.max_retry_elapsed_ms,
                   "How long a batch is retried on retryable errors before it is dropped "
                   "(default 60000)");
+}
+
+// The parsed flags and the environment into the agent's options, then the agent's run.
+int run_agent(RunFlags& flags) {
+  auto& options = flags.options;
+  options.console_output = !flags.no_console;
+  options.inject_traceparent = !flags.no_inject;
+  options.go_probes = !flags.no_go_probes;
+  options.stats_interval = std::chrono::seconds(flags.stats_seconds);
+  std::string otlp_error;
+  std::vector<std::string> otlp_warnings;
+  if (!ztrace::otlp::resolve_options(flags.otlp, ztrace::otlp::process_env(), &options.otlp,
+                                     &otlp_error, &otlp_warnings)) {
+    spdlog::error("OTLP configuration: {}", otlp_error);
+    return 2;
+  }
+  for (const auto& warning : otlp_warnings) spdlog::warn("OTLP configuration: {}", warning);
+  options.otlp.agent_version = ZTRACE_VERSION;
+  return ztrace::agent::run_agent(options);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"ztrace: OpenTelemetry traces for uninstrumented services, from eBPF"};
+  app.require_subcommand(1);
+  std::string log_level = "info";
+  app.add_option("--log-level", log_level, "trace|debug|info|warn|error")
+      ->check(CLI::IsMember(kLogLevels));
+
+  RunFlags run_flags;
+  auto* run = app.add_subcommand(
+      "run", "Run the agent until SIGINT/SIGTERM (SIGHUP: reload, SIGUSR1: log the counters)");
+  // Accepted before or after the subcommand.
+  run->add_option("--log-level", log_level, "trace|debug|info|warn|error")
+      ->check(CLI::IsMember(kLogLevels));
+  add_selection_flags(run, run_flags);
+  add_output_flags(run, run_flags);
+  add_capture_flags(run, run_flags);
+  add_otlp_flags(run, run_flags.otlp);
 
   auto* check = app.add_subcommand(
       "check", "Report what this host allows, then load every BPF program and report each");
@@ -142,25 +188,12 @@ int main(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
   setup_logging(log_level);
-  ztrace::common::install_libbpf_logging();
+  ztrace::bpf_support::install_libbpf_logging();
 
   if (version->parsed()) {
     std::printf("ztrace %s\n", ZTRACE_VERSION);
     return 0;
   }
   if (check->parsed()) return run_check();
-  options.console_output = !no_console;
-  options.inject_traceparent = !no_inject;
-  options.go_probes = !no_go_probes;
-  options.stats_interval = std::chrono::seconds(stats_seconds);
-  std::string otlp_error;
-  std::vector<std::string> otlp_warnings;
-  if (!ztrace::otlp::resolve_options(otlp, ztrace::otlp::process_env(), &options.otlp, &otlp_error,
-                                     &otlp_warnings)) {
-    spdlog::error("OTLP configuration: {}", otlp_error);
-    return 2;
-  }
-  for (const auto& warning : otlp_warnings) spdlog::warn("OTLP configuration: {}", warning);
-  options.otlp.agent_version = ZTRACE_VERSION;
-  return ztrace::agent::run_agent(options);
+  return run_agent(run_flags);
 }

@@ -12,7 +12,8 @@
 
 #include "go_probes.skel.h"
 #include "probes/go/probe_table.h"
-#include "userspace/common/bpf_load_log.h"
+#include "userspace/bpf_support/load_log.h"
+#include "userspace/bpf_support/per_cpu_counters.h"
 
 namespace ztrace::probes::go {
 namespace {
@@ -93,8 +94,8 @@ go_probes_bpf* GoTracer::load(const SharedMaps& shared, bool uprobe_multi, std::
     return nullptr;
   }
   if (int err = go_probes_bpf__load(skel)) {
-    *error = common::with_verifier_rejection(std::string("cannot load the Go probes: ") +
-                                             std::strerror(-err));
+    *error = bpf_support::with_verifier_rejection(std::string("cannot load the Go probes: ") +
+                                                  std::strerror(-err));
     go_probes_bpf__destroy(skel);
     return nullptr;
   }
@@ -338,17 +339,7 @@ void GoTracer::worker() {
 }
 
 GoCounters GoTracer::counters() const {
-  GoCounters totals{};
-  const int ncpus = libbpf_num_possible_cpus();
-  if (ncpus <= 0) return totals;
-  std::vector<uint64_t> per_cpu(ncpus);
-  for (uint32_t key = 0; key < ZT_GO_COUNTER_COUNT; ++key) {
-    if (bpf_map__lookup_elem(skel_->maps.go_counters, &key, sizeof(key), per_cpu.data(),
-                             per_cpu.size() * sizeof(uint64_t), 0) == 0) {
-      for (uint64_t v : per_cpu) totals[key] += v;
-    }
-  }
-  return totals;
+  return bpf_support::sum_per_cpu_counters<GoCounters>(skel_->maps.go_counters);
 }
 
 size_t GoTracer::probed_processes() const {

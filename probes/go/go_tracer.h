@@ -24,14 +24,13 @@
 
 #include "bpf/go_probes.h"
 #include "symbolizer/binary_cache.h"
+#include "userspace/common/kernel_counters.h"
 
 struct go_probes_bpf;
 struct bpf_link;
 struct bpf_program;
 
 namespace ztrace::probes::go {
-
-using GoCounters = std::array<uint64_t, ZT_GO_COUNTER_COUNT>;
 
 // Fds of the socket tracer's maps the Go probes share (bpf/socket_maps.bpf.h,
 // bpf/goroutine_maps.bpf.h).

@@ -1,8 +1,8 @@
-#include "userspace/common/bpf_load_log.h"
-
 #include <catch2/catch_test_macros.hpp>
 
-using ztrace::common::summarize_verifier_log;
+#include "userspace/bpf_support/load_log.h"
+
+using ztrace::bpf_support::summarize_verifier_log;
 
 TEST_CASE("a verifier rejection names the program and keeps the log's last lines") {
   // As libbpf 1.4 prints it when the stack of a call chain is over the limit.

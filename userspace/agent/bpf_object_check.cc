@@ -9,7 +9,7 @@
 #include "go_probes.skel.h"
 #include "inject.skel.h"
 #include "socket_trace.skel.h"
-#include "userspace/common/bpf_load_log.h"
+#include "userspace/bpf_support/load_log.h"
 
 namespace ztrace::agent {
 namespace {
@@ -33,9 +33,9 @@ void load_object(const char* object, Skeleton* (*open)(), int (*load)(Skeleton*)
     return;
   }
   configure(skel);
-  common::take_verifier_rejection();  // only this object's verdict counts
+  bpf_support::take_verifier_rejection();  // only this object's verdict counts
   int err = load(skel);
-  std::string rejection = err ? common::take_verifier_rejection() : "";
+  std::string rejection = err ? bpf_support::take_verifier_rejection() : "";
   bpf_program* prog;
   bpf_object__for_each_program(prog, skel->obj) {
     ProgramLoadReport report{object, bpf_program__name(prog)};

@@ -19,7 +19,7 @@
 #include <unordered_set>
 
 #include "inject.skel.h"
-#include "userspace/common/bpf_load_log.h"
+#include "userspace/bpf_support/load_log.h"
 
 namespace ztrace::agent {
 
@@ -62,8 +62,8 @@ std::unique_ptr<HeaderInjector> HeaderInjector::open(SocketTracer& tracer, bool 
     return nullptr;
   }
   if (int err = inject_bpf__load(skel)) {
-    *error = common::with_verifier_rejection(std::string("cannot load the inject programs: ") +
-                                     std::strerror(-err));
+    *error = bpf_support::with_verifier_rejection(std::string("cannot load the inject programs: ") +
+                                                  std::strerror(-err));
     return nullptr;
   }
   injector->sockops_link_ =

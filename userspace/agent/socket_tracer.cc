@@ -10,7 +10,8 @@
 #include <cstring>
 
 #include "socket_trace.skel.h"
-#include "userspace/common/bpf_load_log.h"
+#include "userspace/bpf_support/load_log.h"
+#include "userspace/bpf_support/per_cpu_counters.h"
 
 namespace ztrace::agent {
 namespace {
@@ -61,7 +62,7 @@ std::unique_ptr<SocketTracer> SocketTracer::open(const TracerOptions& options, E
 
   int err = socket_trace_bpf__load(skel);
   if (err) {
-    *error = common::with_verifier_rejection(
+    *error = bpf_support::with_verifier_rejection(
         "cannot load the BPF programs (kernel >= 5.8 with BTF and root needed): " +
         errno_text(err));
     return nullptr;
@@ -160,32 +161,12 @@ void SocketTracer::forget_fds(pid_t pid, std::span<const int32_t> fds) {
   }
 }
 
-namespace {
-
-// Sums a per-CPU array of u64 counters.
-template <size_t N>
-std::array<uint64_t, N> sum_per_cpu(const bpf_map* map) {
-  std::array<uint64_t, N> totals{};
-  int ncpus = libbpf_num_possible_cpus();
-  if (ncpus <= 0) return totals;
-  std::vector<uint64_t> per_cpu(ncpus);
-  for (uint32_t key = 0; key < N; ++key) {
-    if (bpf_map__lookup_elem(map, &key, sizeof(key), per_cpu.data(),
-                             per_cpu.size() * sizeof(uint64_t), 0) == 0) {
-      for (uint64_t v : per_cpu) totals[key] += v;
-    }
-  }
-  return totals;
-}
-
-}  // namespace
-
 DropCounts SocketTracer::drop_counts() const {
-  return sum_per_cpu<ZT_DROP_REASON_COUNT>(skel_->maps.drop_counters);
+  return bpf_support::sum_per_cpu_counters<DropCounts>(skel_->maps.drop_counters);
 }
 
 InjectOutcomeCounts SocketTracer::inject_counts() const {
-  return sum_per_cpu<ZT_INJECT_OUTCOME_COUNT>(skel_->maps.inject_counters);
+  return bpf_support::sum_per_cpu_counters<InjectOutcomeCounts>(skel_->maps.inject_counters);
 }
 
 SharedMapFds SocketTracer::shared_map_fds() const {

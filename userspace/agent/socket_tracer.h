@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "bpf/socket_trace.h"
+#include "userspace/common/kernel_counters.h"
 
 struct socket_trace_bpf;
 struct ring_buffer;
@@ -30,9 +31,6 @@ struct TracerOptions {
   uint32_t max_tracked_fds = 65536;
   bool inject_traceparent = false;  // queue headers for the HeaderInjector
 };
-
-using DropCounts = std::array<uint64_t, ZT_DROP_REASON_COUNT>;
-using InjectOutcomeCounts = std::array<uint64_t, ZT_INJECT_OUTCOME_COUNT>;
 
 // Maps the header injector shares with the socket tracer.
 struct SharedMapFds {

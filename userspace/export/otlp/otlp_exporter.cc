@@ -222,111 +222,124 @@ void OtlpExporter::run_sender() {
 }
 
 void OtlpExporter::export_batch(std::span<const SerializedSpan> batch) {
-  OtlpStats& stats = *stats_;
   const uint64_t count = batch.size();
-  EncodedBatch& encoded = encoded_;  // reused: its body buffer keeps its capacity
-  encoded.body.clear();
-  encoded.body_ready = false;
-  try {
-    framer_.frame(batch, &encoded.serialized);
-  } catch (...) {  // std::bad_alloc
-    stats.spans_dropped_export_error.fetch_add(count, std::memory_order_relaxed);
-    report_error("encode", "cannot encode a batch of " + std::to_string(count) + " spans");
-    return;
-  }
-  encoded.spans = count;
-
+  if (!encode(batch)) return;
   const auto first_attempt = Clock::now();
-  int retry = 0;
-  while (true) {
-    milliseconds timeout = options_.timeout;
-    {
-      std::lock_guard lock(mutex_);
-      if (stopping_) {
-        stats.spans_dropped_shutdown.fetch_add(count, std::memory_order_relaxed);
+  for (int retry = 0;; ++retry) {
+    const std::optional<milliseconds> timeout = attempt_timeout();
+    if (!timeout) return drop_as_shutdown(count);
+    const SendResult result = send(*timeout);
+    switch (result.outcome) {
+      case ExportOutcome::kCancelled:
+        return drop_as_shutdown(count);
+      case ExportOutcome::kSuccess:
+        return count_success(result, count);
+      case ExportOutcome::kPermanent:
+        stats_->spans_dropped_export_error.fetch_add(count, std::memory_order_relaxed);
+        report_error(result.error_kind, "OTLP export to " + transport_->describe() + " failed (" +
+                                            result.error + "): " + std::to_string(count) +
+                                            " spans dropped, not retryable");
         return;
-      }
-      if (flushing_) {
-        const auto left = std::chrono::duration_cast<milliseconds>(flush_deadline_ - Clock::now());
-        if (left.count() <= 0) {
-          stats.spans_dropped_shutdown.fetch_add(count, std::memory_order_relaxed);
-          return;
-        }
-        timeout = std::min(timeout, left);
-      }
+      default:
+        break;
     }
-    const auto sent_at = Clock::now();
-    const SendResult result = transport_->send(encoded, timeout);
-    if (result.outcome == ExportOutcome::kCancelled) {
-      stats.spans_dropped_shutdown.fetch_add(count, std::memory_order_relaxed);
-      return;
-    }
-    stats.export_latency.record(Clock::now() - sent_at);
-    stats.requests_sent.fetch_add(1, std::memory_order_relaxed);
-    stats.bytes_sent.fetch_add(result.bytes_sent, std::memory_order_relaxed);
-    stats.bytes_uncompressed.fetch_add(result.bytes_uncompressed, std::memory_order_relaxed);
+    const std::optional<milliseconds> delay =
+        retry_delay(result, retry + 1, Clock::now() - first_attempt, count);
+    if (!delay) return;
+    if (!wait_before_retry(*delay)) return drop_as_shutdown(count);
+    stats_->retries.fetch_add(1, std::memory_order_relaxed);
+  }
+}
 
-    if (result.outcome == ExportOutcome::kSuccess) {
-      const uint64_t rejected = std::min<uint64_t>(
-          static_cast<uint64_t>(std::max<int64_t>(result.rejected_spans, 0)), count);
-      stats.spans_exported.fetch_add(count - rejected, std::memory_order_relaxed);
-      stats.spans_rejected.fetch_add(rejected, std::memory_order_relaxed);
-      if (rejected > 0 || !result.partial_success_message.empty()) {
-        report_error("partial success", "the backend rejected " + std::to_string(rejected) +
-                                            " of " + std::to_string(count) +
-                                            " spans: " + result.partial_success_message);
-      }
-      if (failed_attempts_in_a_row_ > 0) {
-        spdlog::info("OTLP export to {} works again after {} failed attempts",
-                     transport_->describe(), failed_attempts_in_a_row_);
-        failed_attempts_in_a_row_ = 0;
-      }
-      return;
-    }
+bool OtlpExporter::encode(std::span<const SerializedSpan> batch) {
+  encoded_.body.clear();
+  encoded_.body_ready = false;
+  try {
+    framer_.frame(batch, &encoded_.serialized);
+  } catch (...) {  // std::bad_alloc
+    stats_->spans_dropped_export_error.fetch_add(batch.size(), std::memory_order_relaxed);
+    report_error("encode", "cannot encode a batch of " + std::to_string(batch.size()) + " spans");
+    return false;
+  }
+  encoded_.spans = batch.size();
+  return true;
+}
 
+std::optional<milliseconds> OtlpExporter::attempt_timeout() {
+  std::lock_guard lock(mutex_);
+  if (stopping_) return std::nullopt;
+  if (!flushing_) return options_.timeout;
+  const auto left = std::chrono::duration_cast<milliseconds>(flush_deadline_ - Clock::now());
+  if (left.count() <= 0) return std::nullopt;
+  return std::min(options_.timeout, left);
+}
+
+SendResult OtlpExporter::send(milliseconds timeout) {
+  const auto sent_at = Clock::now();
+  SendResult result = transport_->send(encoded_, timeout);
+  if (result.outcome == ExportOutcome::kCancelled) return result;  // never reached the backend
+  OtlpStats& stats = *stats_;
+  stats.export_latency.record(Clock::now() - sent_at);
+  stats.requests_sent.fetch_add(1, std::memory_order_relaxed);
+  stats.bytes_sent.fetch_add(result.bytes_sent, std::memory_order_relaxed);
+  stats.bytes_uncompressed.fetch_add(result.bytes_uncompressed, std::memory_order_relaxed);
+  if (result.outcome != ExportOutcome::kSuccess) {
     stats.requests_failed.fetch_add(1, std::memory_order_relaxed);
     ++failed_attempts_in_a_row_;
-    if (result.outcome == ExportOutcome::kPermanent) {
-      stats.spans_dropped_export_error.fetch_add(count, std::memory_order_relaxed);
-      report_error(result.error_kind, "OTLP export to " + transport_->describe() + " failed (" +
-                                          result.error + "): " + std::to_string(count) +
-                                          " spans dropped, not retryable");
-      return;
-    }
-
-    ++retry;
-    const double unit = std::uniform_real_distribution<double>(0.0, 1.0)(random_);
-    const milliseconds delay = backoff_delay(options_.retry, retry, result.retry_after, unit);
-    const auto elapsed = std::chrono::duration_cast<milliseconds>(Clock::now() - first_attempt);
-    if (!within_budget(options_.retry, elapsed, delay)) {
-      stats.spans_dropped_retries_exhausted.fetch_add(count, std::memory_order_relaxed);
-      report_error(result.error_kind,
-                   "OTLP export to " + transport_->describe() + " failed (" + result.error + "): " +
-                       std::to_string(count) + " spans dropped after " + std::to_string(retry) +
-                       " attempts over " + std::to_string(elapsed.count()) + " ms");
-      return;
-    }
-    report_error(result.error_kind, "OTLP export to " + transport_->describe() + " failed (" +
-                                        result.error + "): retrying in " +
-                                        std::to_string(delay.count()) +
-                                        " ms; spans wait in the "
-                                        "bounded queue");
-    {
-      std::unique_lock lock(mutex_);
-      const auto retry_at = Clock::now() + delay;
-      while (!stopping_) {
-        auto until = retry_at;
-        if (flushing_) until = std::min(until, flush_deadline_);
-        if (Clock::now() >= until) break;
-        wake_sender_.wait_until(lock, until);
-      }
-      if (stopping_ || (flushing_ && Clock::now() >= flush_deadline_)) {
-        stats.spans_dropped_shutdown.fetch_add(count, std::memory_order_relaxed);
-        return;
-      }
-    }
-    stats.retries.fetch_add(1, std::memory_order_relaxed);
   }
+  return result;
+}
+
+void OtlpExporter::count_success(const SendResult& result, uint64_t count) {
+  const uint64_t rejected =
+      std::min<uint64_t>(static_cast<uint64_t>(std::max<int64_t>(result.rejected_spans, 0)), count);
+  stats_->spans_exported.fetch_add(count - rejected, std::memory_order_relaxed);
+  stats_->spans_rejected.fetch_add(rejected, std::memory_order_relaxed);
+  if (rejected > 0 || !result.partial_success_message.empty()) {
+    report_error("partial success", "the backend rejected " + std::to_string(rejected) + " of " +
+                                        std::to_string(count) +
+                                        " spans: " + result.partial_success_message);
+  }
+  if (failed_attempts_in_a_row_ > 0) {
+    spdlog::info("OTLP export to {} works again after {} failed attempts", transport_->describe(),
+                 failed_attempts_in_a_row_);
+    failed_attempts_in_a_row_ = 0;
+  }
+}
+
+std::optional<milliseconds> OtlpExporter::retry_delay(const SendResult& result, int retry,
+                                                      Clock::duration elapsed_since_first,
+                                                      uint64_t count) {
+  const double unit = std::uniform_real_distribution<double>(0.0, 1.0)(random_);
+  const milliseconds delay = backoff_delay(options_.retry, retry, result.retry_after, unit);
+  const auto elapsed = std::chrono::duration_cast<milliseconds>(elapsed_since_first);
+  const std::string failure =
+      "OTLP export to " + transport_->describe() + " failed (" + result.error + "): ";
+  if (!within_budget(options_.retry, elapsed, delay)) {
+    stats_->spans_dropped_retries_exhausted.fetch_add(count, std::memory_order_relaxed);
+    report_error(result.error_kind, failure + std::to_string(count) + " spans dropped after " +
+                                        std::to_string(retry) + " attempts over " +
+                                        std::to_string(elapsed.count()) + " ms");
+    return std::nullopt;
+  }
+  report_error(result.error_kind, failure + "retrying in " + std::to_string(delay.count()) +
+                                      " ms; spans wait in the bounded queue");
+  return delay;
+}
+
+bool OtlpExporter::wait_before_retry(milliseconds delay) {
+  std::unique_lock lock(mutex_);
+  const auto retry_at = Clock::now() + delay;
+  while (!stopping_) {
+    const auto until = flushing_ ? std::min(retry_at, flush_deadline_) : retry_at;
+    if (Clock::now() >= until) break;
+    wake_sender_.wait_until(lock, until);
+  }
+  return !(stopping_ || (flushing_ && Clock::now() >= flush_deadline_));
+}
+
+void OtlpExporter::drop_as_shutdown(uint64_t count) {
+  stats_->spans_dropped_shutdown.fetch_add(count, std::memory_order_relaxed);
 }
 
 void OtlpExporter::report_error(const std::string& kind, const std::string& message) {

@@ -9,6 +9,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -66,8 +67,20 @@ class OtlpExporter final : public exporter::SpanProcessor {
   void flush_until(std::chrono::steady_clock::time_point deadline);
   void stop_sender();
   void run_sender();
-  // Sends one batch with retries; counts its outcome.
+  // Sends one batch with retries; counts its outcome. The steps, on the sender thread:
   void export_batch(std::span<const SerializedSpan> batch);
+  bool encode(std::span<const SerializedSpan> batch);  // into encoded_; false: dropped
+  // The next attempt's timeout; nullopt when stopping or the flush deadline passed.
+  std::optional<std::chrono::milliseconds> attempt_timeout();
+  SendResult send(std::chrono::milliseconds timeout);  // encoded_, once; counts the request
+  void count_success(const SendResult& result, uint64_t count);
+  // The wait before retry number `retry`; nullopt (spans dropped, counted) past the budget.
+  std::optional<std::chrono::milliseconds> retry_delay(
+      const SendResult& result, int retry, std::chrono::steady_clock::duration elapsed_since_first,
+      uint64_t count);
+  // False when a stop or the flush deadline cut the wait short.
+  bool wait_before_retry(std::chrono::milliseconds delay);
+  void drop_as_shutdown(uint64_t count);
   // Drops every queued (not in flight) span as shutdown. Caller holds mutex_.
   void drop_queue_locked();
   void report_error(const std::string& kind, const std::string& message);

@@ -1,4 +1,4 @@
-#include "userspace/common/bpf_load_log.h"
+#include "userspace/bpf_support/load_log.h"
 
 #include <bpf/libbpf.h>
 #include <spdlog/spdlog.h>
@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-namespace ztrace::common {
+namespace ztrace::bpf_support {
 namespace {
 
 // The verifier's last lines say why (the failing instruction, the limit hit, the totals).
@@ -90,4 +90,4 @@ std::string with_verifier_rejection(std::string error) {
   return rejection.empty() ? error : error + ": " + rejection;
 }
 
-}  // namespace ztrace::common
+}  // namespace ztrace::bpf_support

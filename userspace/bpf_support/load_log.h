@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-namespace ztrace::common {
+namespace ztrace::bpf_support {
 
 // Routes libbpf's messages to spdlog (its warnings as warnings, the rest at debug) and keeps
 // the last lines of each verifier log it prints. Idempotent.
@@ -23,4 +23,4 @@ std::string summarize_verifier_log(std::string_view libbpf_message);
 // Appends the verifier's reason to a load error, when there is one.
 std::string with_verifier_rejection(std::string error);
 
-}  // namespace ztrace::common
+}  // namespace ztrace::bpf_support

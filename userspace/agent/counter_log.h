@@ -1,0 +1,28 @@
+#pragma once
+
+// The agent's counter lines: every SIGUSR1 and stats interval (`counters:`, `links:`,
+// `outputs:`, `otlp:`), and at exit the kernel's `injection:` and `go probes:` lines.
+// README "Counters" documents them; tests read them.
+
+#include <cstdint>
+
+#include "userspace/common/kernel_counters.h"
+#include "userspace/export/export_pipeline.h"
+#include "userspace/export/otlp/otlp_exporter.h"
+#include "userspace/pipeline/event_pipeline.h"
+
+namespace ztrace::probes::go {
+class GoTracer;
+}
+
+namespace ztrace::agent {
+
+void log_counters(const pipeline::EventPipelineStats& pipeline,
+                  const exporter::ExportStats& export_stats, const DropCounts& kernel_drops,
+                  uint64_t intake_queue_drops);
+// `stats` null: OTLP is off.
+void log_otlp_counters(const otlp::OtlpStats* stats);
+void log_injection_counters(const InjectOutcomeCounts& outcomes);
+void log_go_probe_counters(const probes::go::GoTracer& go_tracer);
+
+}  // namespace ztrace::agent

@@ -1,0 +1,65 @@
+#pragma once
+
+// What the agent does about processes: which ones the kernel traces (the selection rules, at
+// start, on SIGHUP and at each exec), which are Go (no linking by thread, Go probes), and
+// reading a new process's /proc entries on the intake thread while it surely exists.
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <span>
+#include <unordered_set>
+#include <vector>
+
+#include "bpf/socket_trace.h"
+#include "userspace/pipeline/event_pipeline.h"
+#include "userspace/process/process_table.h"
+#include "userspace/process/selection.h"
+
+namespace ztrace::probes::go {
+class GoTracer;
+}
+
+namespace ztrace::agent {
+
+class SocketTracer;
+
+class ProcessTracking {
+ public:
+  // `go_tracer` may be null (Go probes off). All must outlive this.
+  ProcessTracking(const process::SelectionRules& selection, process::ProcessTable& processes,
+                  SocketTracer& tracer, probes::go::GoTracer* go_tracer);
+
+  // Applies the selection to the processes running now: marks the Go ones, traces the
+  // selected ones in the kernel (all are, without rules) and gives the selected Go ones their
+  // probes (`attach_go_now`: before the agent says it is ready; else in the background).
+  // Returns the selected processes.
+  std::vector<pid_t> select_running(bool attach_go_now);
+
+  // SIGHUP: flags and environment are read at start only; what can change is the set of
+  // running processes the rules match (one whose exec event was lost, say).
+  void reload();
+
+  // Every raw event, on the intake thread, before it is queued for the pipeline.
+  void on_intake_event(std::span<const uint8_t> event);
+
+  // What the pipeline thread calls at exec, exit and a process's first resource.
+  pipeline::ProcessHooks pipeline_hooks();
+
+ private:
+  std::vector<pid_t> mark_running_go_processes();
+  void remember_new_image(const zt_proc_event& exec);
+
+  const process::SelectionRules& selection_;
+  process::ProcessTable& processes_;
+  SocketTracer& tracer_;
+  probes::go::GoTracer* go_tracer_;
+  const std::unordered_set<pid_t> explicit_pids_;
+  const uint64_t ns_per_clock_tick_;
+  // Processes whose resource the intake resolved: a process first seen here (one running
+  // before the agent, so no exec event describes it) may exit before the pipeline thread gets
+  // to its events, so /proc is read at once. Erased at exit. Intake thread only.
+  std::unordered_set<uint32_t> resolved_on_intake_;
+};
+
+}  // namespace ztrace::agent
