@@ -31,12 +31,10 @@
 #include "bpf/goroutine_maps.bpf.h"
 #include "bpf/h2_preface.bpf.h"
 
-char LICENSE[] SEC("license") = "GPL";
-
-/* Bytes of a TLS request head scanned for its traceparent (socket_trace's default). */
-const volatile __u32 traceparent_scan_bytes = 2048;
-
 #include "bpf/http1_context.bpf.h"
+#include "bpf/settings.bpf.h" /* traceparent_scan_bytes: of a TLS request head */
+
+char LICENSE[] SEC("license") = "GPL";
 
 /* key: socket and its generation (a reused fd starts another stream); value: stream positions
  * of its TLS plaintext. Written by the probes; entries of closed sockets age out (LRU). */

@@ -24,6 +24,9 @@
  */
 #pragma once
 
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+
 #include "bpf/go_probes.h"
 #include "bpf/socket_trace.h"
 
@@ -130,3 +133,17 @@ struct {
 	__type(key, struct h2_stream_key);
 	__type(value, struct served_request);
 } h2_stream_parents SEC(".maps");
+
+/* The goroutine (its g) of a Go process in a syscall, 0 for other processes. Go makes
+ * syscalls from Go code (runtime/internal/syscall.Syscall6 is ABIInternal since Go 1.19),
+ * where R14 holds g; the task's saved user registers still have it at the syscall. */
+static __always_inline __u64 current_goroutine(__u32 tgid)
+{
+	if (!bpf_map_lookup_elem(&go_processes, &tgid))
+		return 0;
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	__u64 g = 0;
+	if (!regs || bpf_probe_read_kernel(&g, sizeof(g), &regs->r14))
+		return 0;
+	return g;
+}

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * HTTP/2 traceparent injection, the syscall side (included by socket_trace.bpf.c; the sk_msg
- * side is in inject.bpf.c).
+ * HTTP/2 traceparent injection, the syscall side (the sk_msg side is in inject.bpf.c).
  *
  * A client connection whose egress started with the HTTP/2 preface (RFC 9113 3.4) is followed
  * frame by frame: at the entry of each write the frame headers it contains are walked (the
@@ -18,6 +17,21 @@
  * the connection.
  */
 #pragma once
+
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+
+#include "bpf/event_output.bpf.h"
+#include "bpf/goroutine_maps.bpf.h"
+#include "bpf/h2_preface.bpf.h"
+#include "bpf/http1_context.bpf.h"
+#include "bpf/http1_linking.bpf.h"
+#include "bpf/settings.bpf.h"
+#include "bpf/shared_maps.bpf.h"
+#include "bpf/socket_maps.bpf.h"
+#include "bpf/socket_trace.h"
+#include "bpf/syscall_args.bpf.h"
 
 #define H2_FRAME_HEADERS 0x1
 #define H2_FLAG_END_HEADERS 0x4

@@ -5,6 +5,9 @@
  */
 #pragma once
 
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+
 #define H2_PREFACE_BYTES 24
 #define H2_PREFACE_LINE_BYTES 16 /* "PRI * HTTP/2.0\r\n": no HTTP/1 message starts so */
 

@@ -3,15 +3,16 @@
  * HTTP/1.x trace context in the kernel, shared by the programs that see request bytes
  * (socket_trace.bpf.c at the syscall layer, go_probes.bpf.c for Go's TLS plaintext): request
  * starts, W3C traceparent headers (Trace Context §3.2), ids, and whether a request a server
- * read is still unanswered. An object including this defines `traceparent_scan_bytes` (how
- * much of a request head is scanned for the header) first.
+ * read is still unanswered.
  */
 #pragma once
 
+#include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 
 #include "bpf/goroutine_maps.bpf.h"
+#include "bpf/settings.bpf.h"
 #include "bpf/socket_maps.bpf.h"
 #include "bpf/socket_trace.h"
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * HTTP/1.x message boundaries of a client connection's egress, for traceparent injection
- * (included by socket_trace.bpf.c; the sk_msg side is in inject.bpf.c).
+ * (the syscall side; the sk_msg side is in inject.bpf.c).
  *
  * A header may go only into a request the kernel knows starts at a message boundary: a
  * write that merely begins like a request may be the body of the one before (a body sent
@@ -16,6 +16,18 @@
  * boundary cannot be found again for sure (a body may hold requests too).
  */
 #pragma once
+
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+
+#include "bpf/data_capture.bpf.h"
+#include "bpf/http1_context.bpf.h"
+#include "bpf/settings.bpf.h"
+#include "bpf/shared_maps.bpf.h"
+#include "bpf/socket_maps.bpf.h"
+#include "bpf/socket_trace.h"
+#include "bpf/syscall_args.bpf.h"
 
 #define H1_SCAN_BYTES TRACEPARENT_SCAN_MAX_BYTES /* of a head; a power of 2 */
 #define H1_SCAN_STEPS (H1_SCAN_BYTES / 2)        /* each passes 8 bytes or a line (>= 2) */

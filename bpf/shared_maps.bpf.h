@@ -3,6 +3,9 @@
  * injects). Both objects declare them; userspace makes the second reuse the first's fds. */
 #pragma once
 
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+
 #include "bpf/socket_trace.h"
 
 /* key: TCP port (host order); value: unused. The --port rules: written by userspace, never
@@ -63,4 +66,14 @@ static __always_inline void count_inject_by(__u32 outcome, __u64 n)
 static __always_inline void count_inject(__u32 outcome)
 {
 	count_inject_by(outcome, 1);
+}
+
+/* The key of a connection in pending_injections and pending_h2_injections. */
+static __always_inline void inject_key_of(const struct zt_tuple *t, struct zt_inject_key *key)
+{
+	__builtin_memcpy(key->local_addr, t->local_addr, 16);
+	__builtin_memcpy(key->remote_addr, t->remote_addr, 16);
+	key->family = t->family;
+	key->local_port = t->local_port;
+	key->remote_port = t->remote_port;
 }

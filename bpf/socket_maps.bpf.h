@@ -4,6 +4,9 @@
  * declare them identically. */
 #pragma once
 
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+
 #include "bpf/socket_trace.h"
 
 /* Event stream to userspace. Size set by userspace. */

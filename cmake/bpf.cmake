@@ -67,3 +67,26 @@ function(bpf_object name src)
   add_dependencies(${name}_skel ${name}_skel_gen)
   target_include_directories(${name}_skel INTERFACE ${BPF_GEN_DIR})
 endfunction()
+
+# Every BPF header compiles on its own (it includes what it uses, settings.bpf.h included):
+# a header that only compiles after another is a hidden order between files.
+function(bpf_headers_stand_alone)
+  file(GLOB headers CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/bpf/*.bpf.h)
+  set(stamps)
+  foreach(header ${headers})
+    get_filename_component(header_name ${header} NAME)
+    set(stamp ${BPF_GEN_DIR}/standalone/${header_name}.ok)
+    add_custom_command(
+      OUTPUT ${stamp}
+      COMMAND ${BPF_CLANG} -g -O2 -target bpf -D__TARGET_ARCH_${BPF_TARGET_ARCH} -Wall -Werror
+              -Wno-unused-function -I${BPF_GEN_DIR} -I${CMAKE_SOURCE_DIR} -fsyntax-only
+              -include ${header} -x c /dev/null
+      COMMAND ${CMAKE_COMMAND} -E touch ${stamp}
+      DEPENDS ${header} ${BPF_GEN_DIR}/vmlinux.h
+      COMMENT "BPF header stands alone: ${header_name}"
+      VERBATIM)
+    list(APPEND stamps ${stamp})
+  endforeach()
+  file(MAKE_DIRECTORY ${BPF_GEN_DIR}/standalone)
+  add_custom_target(bpf_headers_standalone ALL DEPENDS ${stamps})
+endfunction()

@@ -1,0 +1,396 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * In-kernel linking of HTTP/1.x requests (syscall layer): the trace context a request head
+ * gets, and the parent of the client requests made while serving it.
+ *
+ * A thread that reads a request head serves that request until its connection starts an
+ * answer: a client request the same thread writes meanwhile is its child. Threads seen
+ * reading a second request while one is unanswered multiplex requests (event loops): their
+ * client requests get no parent rather than a possibly wrong one. Processes whose threads do
+ * not map to requests at all are not marked thread-linkable by userspace; Go processes are
+ * linked by goroutine instead (goroutine_maps.bpf.h).
+ */
+#pragma once
+
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+
+#include "bpf/data_capture.bpf.h"
+#include "bpf/goroutine_maps.bpf.h"
+#include "bpf/http1_context.bpf.h"
+#include "bpf/settings.bpf.h"
+#include "bpf/socket_maps.bpf.h"
+#include "bpf/socket_trace.h"
+#include "bpf/syscall_args.bpf.h"
+
+/* key: pid_tgid; value: the request the thread serves. Written when the thread reads a request
+ * head, replaced by its next one; LRU: threads that vanish age out. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct served_request);
+} thread_requests SEC(".maps");
+
+/* key: pid_tgid; value: unused. Threads seen multiplexing requests; written here, LRU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, __u8);
+} multiplexing_threads SEC(".maps");
+
+/* key: tgid; value: unused. Processes userspace has checked to be ones whose threads map to
+ * the requests they serve (not Go). Until a process is checked its client requests get no
+ * parent by thread: unlinked is acceptable, wrongly linked is not. Written and deleted by
+ * userspace. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u8);
+} thread_linkable_processes SEC(".maps");
+
+/* An unanswered request a process serves, found by its request line. */
+struct line_key {
+	__u32 tgid;
+	__u32 pad;
+	__u64 line_hash; /* FNV-1a of "METHOD target" */
+};
+struct open_request {
+	__u8 trace_id[16];
+	__u8 span_id[8];
+	__u8 trace_flags;
+	__u8 ambiguous; /* two unanswered requests with this line: never matched */
+	__u8 pad[2];
+	__s32 fd;
+	__u64 generation;
+	__u32 request_number;
+	__u32 pad2;
+};
+
+/* key: (tgid, request line hash); value: the latest request read with that line. Written when
+ * a request head is read; LRU: answered requests age out (a stale one is recognised by its
+ * connection's response counter). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct line_key);
+	__type(value, struct open_request);
+} open_requests_by_line SEC(".maps");
+
+#define REQUEST_LINE_HASH_MAX_BYTES 256
+
+struct line_hash_state {
+	const __u8 *data;
+	__u32 len;
+	__u32 spaces;
+	__u64 hash;
+};
+
+/* bpf_loop callback: FNV-1a over the request line up to the space before the version. */
+static long hash_line_byte(__u32 index, void *arg)
+{
+	struct line_hash_state *st = arg;
+	__u32 i = index & (REQUEST_LINE_HASH_MAX_BYTES - 1);
+	if (i >= st->len)
+		return 1;
+	__u8 c = st->data[i];
+	if (c == '\r' || c == '\n')
+		return 1;
+	if (c == ' ' && ++st->spaces == 2)
+		return 1;
+	st->hash = (st->hash ^ c) * 0x100000001b3ULL;
+	return 0;
+}
+
+#define LINE_HASH_SEED 0xcbf29ce484222325ULL /* FNV-1a offset basis */
+
+/* The hash state after the first n bytes of a request line (read earlier: a split head). */
+static __always_inline __u64 line_hash_seed(const __u8 *prefix, __u32 n)
+{
+	__u64 hash = LINE_HASH_SEED;
+	for (__u32 i = 0; i < 4; i++) {
+		if (i < n)
+			hash = (hash ^ prefix[i]) * 0x100000001b3ULL;
+	}
+	return hash;
+}
+
+/* Hash of "METHOD target" of the request head in data[0..len), whose line starts with the
+ * bytes `seed` hashed (LINE_HASH_SEED: none). 0 when unavailable. */
+static __always_inline __u64 request_line_hash(const __u8 *data, __u32 len, __u64 seed)
+{
+	if (!bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_loop))
+		return 0;
+	struct line_hash_state st = { .data = data, .len = len, .hash = seed };
+	if (st.len > REQUEST_LINE_HASH_MAX_BYTES)
+		st.len = REQUEST_LINE_HASH_MAX_BYTES;
+	bpf_loop(REQUEST_LINE_HASH_MAX_BYTES, hash_line_byte, &st, 0);
+	return st.spaces == 2 ? st.hash : 0; /* a cut line is not matched */
+}
+
+/* The read that brought a request head (the arguments of on_server_request). */
+struct head_read {
+	__u64 pid_tgid;
+	__u64 line_seed; /* hash state of the line's bytes read before (a split head) */
+	__u32 head_bytes;
+	__s32 fd;
+};
+
+/* A request head was read on a server socket: start (or continue) its trace and make it the
+ * thread's current request. The head's first bytes are already in s->event.data, after the
+ * bytes line_seed hashed (a head split across reads). A global function (not inlined): the
+ * verifier checks it once on its own, not once per state the syscall's classification
+ * reaches it with (which took the ingress programs near the verifier's 1M-instruction
+ * limit). */
+__noinline int on_server_request(struct data_scratch *s, struct zt_conn_info *info,
+				 const struct head_read *read)
+{
+	if (!s || !info || !read)
+		return 0;
+	__u64 pid_tgid = read->pid_tgid;
+	__u32 head_bytes = read->head_bytes;
+	int fd = read->fd;
+	__u64 line_seed = read->line_seed;
+	struct zt_trace_context *ctx = &s->event.trace;
+	int value = server_context_of_head(s->event.data, head_bytes, ctx);
+	/* Some servers read a head in pieces: keep looking in the connection's next read. */
+	info->head_pending = value == TRACEPARENT_UNKNOWN;
+
+	info->requests_read += 1;
+	struct served_request *previous = bpf_map_lookup_elem(&thread_requests, &pid_tgid);
+	if (previous) {
+		struct zt_conn_key key = { .tgid = pid_tgid >> 32, .fd = previous->fd };
+		struct zt_conn_info *previous_conn = bpf_map_lookup_elem(&conns, &key);
+		bool unanswered = previous_conn && previous_conn->generation == previous->generation &&
+				  previous_conn->responses_started < previous->request_number &&
+				  !(previous->fd == fd && previous->generation == info->generation);
+		if (unanswered) {
+			__u8 one = 1;
+			bpf_map_update_elem(&multiplexing_threads, &pid_tgid, &one, BPF_ANY);
+		}
+	}
+	struct line_key lkey = { .tgid = pid_tgid >> 32,
+				 .line_hash = request_line_hash(s->event.data, head_bytes, line_seed) };
+	if (lkey.line_hash) {
+		struct open_request open = {};
+		struct open_request *same_line = bpf_map_lookup_elem(&open_requests_by_line, &lkey);
+		if (same_line && request_unanswered(lkey.tgid, same_line->fd, same_line->generation,
+						    same_line->request_number))
+			open.ambiguous = 1;
+		__builtin_memcpy(open.trace_id, ctx->trace_id, 16);
+		__builtin_memcpy(open.span_id, ctx->span_id, 8);
+		open.trace_flags = ctx->trace_flags;
+		open.fd = fd;
+		open.generation = info->generation;
+		open.request_number = info->requests_read;
+		bpf_map_update_elem(&open_requests_by_line, &lkey, &open, BPF_ANY);
+	}
+
+	struct served_request current = {};
+	__builtin_memcpy(current.trace_id, ctx->trace_id, 16);
+	__builtin_memcpy(current.span_id, ctx->span_id, 8);
+	current.trace_flags = ctx->trace_flags;
+	current.fd = fd;
+	current.generation = info->generation;
+	current.request_number = info->requests_read;
+	current.line_hash = lkey.line_hash;
+	bpf_map_update_elem(&thread_requests, &pid_tgid, &current, BPF_ANY);
+	struct goroutine_key g = { .tgid = pid_tgid >> 32, .g = current_goroutine(pid_tgid >> 32) };
+	if (g.g)
+		bpf_map_update_elem(&goroutine_requests, &g, &current, BPF_ANY);
+	return 0;
+}
+
+/* The next read of a request head that continued past its first read: a traceparent found
+ * here still becomes the trace of the thread's request (before any child call is written). */
+__noinline int on_server_head_continued(struct data_scratch *s, struct zt_conn_info *info,
+					const struct head_read *read)
+{
+	if (!s || !info || !read)
+		return 0;
+	__u64 pid_tgid = read->pid_tgid;
+	__u32 bytes = read->head_bytes;
+	int fd = read->fd;
+	info->head_pending = 0;
+	struct zt_trace_context header = {};
+	int value = find_traceparent(s->event.data, bytes, NULL);
+	if (value < 0 && bytes >= 12 + TRACEPARENT_VALUE_BYTES) {
+		/* the header may start this read: the scan only looks after line feeds */
+		__u64 head;
+		__u32 tail;
+		__builtin_memcpy(&head, &s->event.data[0], 8);
+		__builtin_memcpy(&tail, &s->event.data[8], 4);
+		if (LOWER8(head) == *(const __u64 *)"tracepar" &&
+		    (tail | 0x20202020) == *(const __u32 *)"ent:")
+			value = 12;
+	}
+	if (value == TRACEPARENT_UNKNOWN)
+		info->head_pending = 1;
+	if (value < 0 || !parse_traceparent(s->event.data, value, bytes, &header))
+		return 0;
+	struct served_request *served = bpf_map_lookup_elem(&thread_requests, &pid_tgid);
+	if (!served || served->fd != fd || served->generation != info->generation)
+		return 0;
+	__builtin_memcpy(served->trace_id, header.trace_id, 16);
+	served->trace_flags = header.trace_flags;
+	struct goroutine_key g = { .tgid = pid_tgid >> 32, .g = current_goroutine(pid_tgid >> 32) };
+	struct served_request *by_goroutine = g.g ? bpf_map_lookup_elem(&goroutine_requests, &g) : NULL;
+	if (by_goroutine && by_goroutine->fd == fd && by_goroutine->generation == info->generation) {
+		__builtin_memcpy(by_goroutine->trace_id, header.trace_id, 16);
+		by_goroutine->trace_flags = header.trace_flags;
+	}
+	struct line_key lkey = { .tgid = pid_tgid >> 32, .line_hash = served->line_hash };
+	struct open_request *open = lkey.line_hash ?
+		bpf_map_lookup_elem(&open_requests_by_line, &lkey) : NULL;
+	if (open && open->fd == fd && open->generation == info->generation) {
+		__builtin_memcpy(open->trace_id, header.trace_id, 16);
+		open->trace_flags = header.trace_flags;
+	}
+	return 0;
+}
+
+/* The parent the thread rules give a client request written by this thread: *origin is
+ * THREAD (the returned request), or why there is none. */
+static __always_inline struct served_request *parent_by_thread(__u64 pid_tgid, __u8 *origin)
+{
+	__u32 tgid = pid_tgid >> 32;
+	struct served_request *served = bpf_map_lookup_elem(&thread_requests, &pid_tgid);
+	*origin = ZT_CTX_CLIENT_ROOT;
+	if (!served)
+		return NULL;
+	if (!request_unanswered(tgid, served->fd, served->generation, served->request_number))
+		*origin = ZT_CTX_CLIENT_STALE;
+	else if (!bpf_map_lookup_elem(&thread_linkable_processes, &tgid))
+		*origin = ZT_CTX_CLIENT_UNTRUSTED;
+	else if (bpf_map_lookup_elem(&multiplexing_threads, &pid_tgid))
+		*origin = ZT_CTX_CLIENT_AMBIGUOUS;
+	else
+		*origin = ZT_CTX_CLIENT_THREAD;
+	return *origin == ZT_CTX_CLIENT_THREAD ? served : NULL;
+}
+
+/* The unanswered request of this process whose request line this client request repeats
+ * (a proxy forwarding it), when exactly one has it. */
+static __always_inline struct open_request *forwarded_request(__u32 tgid, const __u8 *head,
+							      __u32 head_len)
+{
+	if (!head_len)
+		return NULL;
+	struct line_key lkey = { .tgid = tgid,
+				 .line_hash = request_line_hash(head, head_len, LINE_HASH_SEED) };
+	if (!lkey.line_hash)
+		return NULL;
+	struct open_request *forwarded = bpf_map_lookup_elem(&open_requests_by_line, &lkey);
+	if (forwarded && (forwarded->ambiguous ||
+			  !request_unanswered(tgid, forwarded->fd, forwarded->generation,
+					      forwarded->request_number)))
+		return NULL;
+	return forwarded;
+}
+
+/* A request head is being written on a client socket: its span's parent is the request the
+ * thread (or, in Go, the goroutine) serves, or the one it forwards, when that can be known
+ * for sure. When two rules name different requests there is no parent. */
+static __always_inline void on_client_request(struct zt_trace_context *ctx, __u64 pid_tgid,
+					      const __u8 *head, __u32 head_len)
+{
+	__u32 tgid = pid_tgid >> 32;
+	__u8 origin;
+	const struct served_request *in_process = parent_by_thread(pid_tgid, &origin);
+	struct served_request by_goroutine;
+	__u64 g = current_goroutine(tgid);
+	if (g && parent_by_goroutine(tgid, g, &by_goroutine, &origin))
+		in_process = &by_goroutine;
+	struct open_request *forwarded = forwarded_request(tgid, head, head_len);
+	if (forwarded && in_process &&
+	    __builtin_memcmp(forwarded->span_id, in_process->span_id, 8) != 0) {
+		forwarded = NULL;
+		in_process = NULL;
+		origin = ZT_CTX_CLIENT_AMBIGUOUS;
+	}
+	if (in_process) { /* origin: THREAD or GOROUTINE, also when the line agrees */
+		__builtin_memcpy(ctx->trace_id, in_process->trace_id, 16);
+		__builtin_memcpy(ctx->parent_span_id, in_process->span_id, 8);
+		ctx->trace_flags = in_process->trace_flags;
+	} else if (forwarded) {
+		__builtin_memcpy(ctx->trace_id, forwarded->trace_id, 16);
+		__builtin_memcpy(ctx->parent_span_id, forwarded->span_id, 8);
+		ctx->trace_flags = forwarded->trace_flags;
+		origin = ZT_CTX_CLIENT_LINE_MATCH;
+	} else {
+		random_bytes(ctx->trace_id, 16);
+		__builtin_memset(ctx->parent_span_id, 0, 8);
+		ctx->trace_flags = ZT_TRACE_FLAG_SAMPLED;
+	}
+	random_bytes(ctx->span_id, 8);
+	ctx->origin = origin;
+}
+
+/* Sets s->event.trace for the call about to be emitted: request heads get a context, other
+ * data none. A server response start marks the served request as answered. A request head
+ * split across reads (http1_context.bpf.h) gets its context in the read that completes its
+ * method. on_server_request has one call site: every copy of it is verified again. */
+static __always_inline void classify_call(struct data_scratch *s, const struct syscall_args *args,
+					  long ret, __u8 direction, __u64 pid_tgid,
+					  struct zt_conn_info *info)
+{
+	struct zt_trace_context *ctx = &s->event.trace;
+	ctx->origin = ZT_CTX_NONE;
+	ctx->flags = 0;
+	if (args->syscall == ZT_SYS_SENDFILE || ret <= 0)
+		return;
+	__u64 first = first_byte_address(args);
+	struct split_head split = {};
+	enum split_head_result step = SPLIT_HEAD_NONE;
+	if (direction == ZT_DIR_INGRESS && (ret < 5 || info->head_prefix_len)) {
+		bool may_begin = info->role == ZT_ROLE_SERVER &&
+				 info->responses_started == info->requests_read;
+		step = split_head_step(&info->head_prefix_len, info->head_prefix, first, ret,
+				       may_begin, &split);
+		if (step == SPLIT_HEAD_KEPT)
+			return;
+	}
+	bool head_completed = step == SPLIT_HEAD_COMPLETED;
+	if (ret < 5 && !head_completed)
+		return;
+	__u32 first4 = 0;
+	if (!first || bpf_probe_read_user(&first4, 4, (void *)first))
+		return;
+	if (direction == ZT_DIR_EGRESS && args->trace.origin != ZT_CTX_NONE) {
+		*ctx = args->trace; /* made at syscall entry, before sk_msg could inject it */
+	} else if (head_completed || is_request_start(first4)) {
+		if (direction == ZT_DIR_INGRESS) {
+			/* Only the first iovec is scanned for the header (where heads are). */
+			__u32 head = ret < traceparent_scan_bytes ? ret : traceparent_scan_bytes;
+			if (head > ZT_PIECE_BYTES)
+				head = ZT_PIECE_BYTES;
+			if (bpf_probe_read_user(s->event.data, head, (void *)first))
+				head = 0;
+			__u64 seed = head_completed ? line_hash_seed(split.prefix, split.prefix_len)
+						    : LINE_HASH_SEED;
+			struct head_read read = { .pid_tgid = pid_tgid, .line_seed = seed,
+						  .head_bytes = head, .fd = args->fd };
+			on_server_request(s, info, &read);
+			if (head_completed)
+				ctx->flags = ZT_CTX_FLAG_BEGAN_IN_PREVIOUS_CALL;
+		}
+	} else if (direction == ZT_DIR_INGRESS && info->head_pending) {
+		__u32 bytes = ret < traceparent_scan_bytes ? ret : traceparent_scan_bytes;
+		if (bytes > ZT_PIECE_BYTES)
+			bytes = ZT_PIECE_BYTES;
+		if (bpf_probe_read_user(s->event.data, bytes, (void *)first) == 0)
+		{
+			struct head_read read = { .pid_tgid = pid_tgid, .head_bytes = bytes,
+						  .fd = args->fd };
+			on_server_head_continued(s, info, &read);
+		}
+		else
+			info->head_pending = 0;
+	} else if (direction == ZT_DIR_EGRESS && first4 == METHOD4('H', 'T', 'T', 'P') &&
+		   info->responses_started < info->requests_read) {
+		info->responses_started += 1;
+	}
+}
