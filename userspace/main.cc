@@ -7,6 +7,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <iostream>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,7 @@
 #include "userspace/agent/host_setup.h"
 #include "userspace/bpf_support/load_log.h"
 #include "userspace/export/otlp/otlp_config.h"
+#include "userspace/view/view_command.h"
 
 namespace {
 
@@ -143,6 +145,53 @@ void add_otlp_flags(CLI::App* run, ztrace::otlp::OtlpFlags& otlp) {
                   "(default 60000)");
 }
 
+void add_view_flags(CLI::App* view, ztrace::view::ViewOptions& options,
+                    std::vector<std::string>& times) {
+  view->add_option("files", options.files, "JSON-lines span files (ztrace run --jsonl FILE)")
+      ->required();
+  view->add_flag("-f,--follow", options.follow,
+                 "Keep reading the files as they grow; a trace is shown once no span of it "
+                 "came for --settle");
+  view->add_option("--service", options.filter.services,
+                   "Only traces with a span of this service.name (repeatable)");
+  view->add_option("--min-duration", times[0],
+                   "Only traces at least this long, e.g. 250ms, 1.5s, 800us (plain numbers: ms)");
+  view->add_flag("--errors", options.filter.errors_only, "Only traces with an error span");
+  view->add_option("--trace", options.filter.trace_id_prefix,
+                   "Only the trace with this id (or prefix)");
+  view->add_option("--from", times[1],
+                   "Only traces starting at or after this time (2026-12-05T12:00:00Z or unix "
+                   "seconds)");
+  view->add_option("--to", times[2], "Only traces starting before this time");
+  view->add_option("--last", options.last, "Only the last N traces by start time");
+  view->add_option("--width", options.waterfall.bar_width, "Columns of the timeline bar")
+      ->check(CLI::Range(10, 400));
+  view->add_option("--settle", times[3],
+                   "With --follow: quiet time before a trace is shown (default 2s)");
+}
+
+// The time and duration flags into the view's options; false (and a message) when one is bad.
+bool resolve_view_times(const std::vector<std::string>& times, ztrace::view::ViewOptions& options) {
+  if (!times[0].empty()) {
+    const auto ns = ztrace::view::parse_duration_ns(times[0]);
+    if (!ns) return spdlog::error("--min-duration: not a duration: {}", times[0]), false;
+    options.filter.min_duration_ns = *ns;
+  }
+  for (int i : {1, 2}) {
+    if (times[i].empty()) continue;
+    const auto ns = ztrace::view::parse_time_unix_ns(times[i]);
+    if (!ns)
+      return spdlog::error("{}: not a time: {}", i == 1 ? "--from" : "--to", times[i]), false;
+    (i == 1 ? options.filter.from_unix_ns : options.filter.to_unix_ns) = *ns;
+  }
+  if (!times[3].empty()) {
+    const auto ns = ztrace::view::parse_duration_ns(times[3]);
+    if (!ns) return spdlog::error("--settle: not a duration: {}", times[3]), false;
+    options.settle = std::chrono::milliseconds(*ns / 1'000'000);
+  }
+  return true;
+}
+
 // The parsed flags and the environment into the agent's options, then the agent's run.
 int run_agent(RunFlags& flags) {
   auto& options = flags.options;
@@ -185,6 +234,11 @@ int main(int argc, char** argv) {
   auto* check = app.add_subcommand(
       "check", "Report what this host allows, then load every BPF program and report each");
   auto* version = app.add_subcommand("version", "Print the version");
+  ztrace::view::ViewOptions view_options;
+  std::vector<std::string> view_times(4);  // min-duration, from, to, settle
+  auto* view = app.add_subcommand(
+      "view", "Show the traces in JSON-lines span files as waterfalls (plain text)");
+  add_view_flags(view, view_options, view_times);
 
   CLI11_PARSE(app, argc, argv);
   setup_logging(log_level);
@@ -195,5 +249,9 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (check->parsed()) return run_check();
+  if (view->parsed()) {
+    if (!resolve_view_times(view_times, view_options)) return 2;
+    return ztrace::view::run_view(view_options, std::cout, std::cerr);
+  }
   return run_agent(run_flags);
 }

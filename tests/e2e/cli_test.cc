@@ -74,4 +74,28 @@ TEST_CASE("check: every BPF program loads well under the verifier instruction li
   CHECK(programs_per_object["go_probes"] >= 10);
 }
 
+// `ztrace view --follow` on the file a running agent writes: the trace shows as a tree once it
+// settles, while the agent still runs.
+TEST_CASE("view: --follow shows a live trace from the agent's JSON lines as a tree", "[e2e][cli]") {
+  ZTRACE_E2E_REQUIRE_ROOT();
+  const int port = reserve_port(24108);
+  const auto dir = fresh_dir("cli_view_follow");
+  Process server = start_python_server(dir, port);
+  Agent agent(dir, {.ports = {port}});
+  Process viewer({.argv = {agent_path().string(), "view", "--follow", "--settle", "300ms",
+                           agent.jsonl_path().string()},
+                  .stdout_path = dir / "view.out",
+                  .stderr_path = dir / "view.err"});
+  must_run(dir, curl_command({{url(port, "/view/live")}}));
+  const bool shown = wait_until(
+      [&] { return viewer.stdout_text().find("└─ GET /view/live") != std::string::npos; }, 20s);
+  INFO(viewer.describe());
+  CHECK(shown);
+  CHECK(viewer.stdout_text().find("trace ") == 0);
+  CHECK(viewer.stdout_text().find("GET /view/live ") != std::string::npos);  // the root row
+  CHECK(viewer.running());
+  viewer.stop();
+  CHECK(agent.stop() == 0);
+}
+
 }  // namespace ztrace::e2e
