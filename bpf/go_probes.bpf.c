@@ -222,7 +222,7 @@ static __always_inline void classify_tls_write(__u32 tgid, __u64 g, struct zt_co
 		trace->trace_flags = parent.trace_flags;
 	} else {
 		random_bytes(trace->trace_id, 16);
-		trace->trace_flags = ZT_TRACE_FLAG_SAMPLED;
+		trace->trace_flags = new_trace_flags(trace->trace_id);
 	}
 	random_bytes(trace->span_id, 8);
 	trace->origin = origin;
@@ -299,6 +299,8 @@ static __always_inline void classify_tls_read(const struct zt_conn_key *key, __u
 SEC("uprobe")
 int go_tls_write(struct pt_regs *ctx)
 {
+	if (capture_paused)
+		return 0;
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tgid = pid_tgid >> 32;
 	struct zt_go_offsets *o = bpf_map_lookup_elem(&go_processes, &tgid);
@@ -328,6 +330,8 @@ int go_tls_write(struct pt_regs *ctx)
 SEC("uprobe")
 int go_tls_read_enter(struct pt_regs *ctx)
 {
+	if (capture_paused)
+		return 0;
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct zt_go_offsets *o = bpf_map_lookup_elem(&go_processes, &tgid);
 	if (!o)

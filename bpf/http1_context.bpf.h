@@ -221,7 +221,7 @@ static __always_inline void server_context(const __u8 *data, int value, __u32 le
 	} else {
 		random_bytes(ctx->trace_id, 16);
 		__builtin_memset(ctx->parent_span_id, 0, 8);
-		ctx->trace_flags = ZT_TRACE_FLAG_SAMPLED;
+		ctx->trace_flags = new_trace_flags(ctx->trace_id);
 		ctx->origin = value >= 0 ? ZT_CTX_SERVER_BAD_HEADER : ZT_CTX_SERVER_NEW;
 	}
 	random_bytes(ctx->span_id, 8);

@@ -323,7 +323,7 @@ static __always_inline void on_client_request(struct zt_trace_context *ctx, __u6
 	} else {
 		random_bytes(ctx->trace_id, 16);
 		__builtin_memset(ctx->parent_span_id, 0, 8);
-		ctx->trace_flags = ZT_TRACE_FLAG_SAMPLED;
+		ctx->trace_flags = new_trace_flags(ctx->trace_id);
 	}
 	random_bytes(ctx->span_id, 8);
 	ctx->origin = origin;

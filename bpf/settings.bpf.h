@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Settings userspace writes before load (the .rodata of the object that includes this). In
- * one header, so that every header that reads one includes it and stands alone; an object
- * that does not set one keeps its default.
+ * Settings of the object that includes this, in one header, so that every header that reads
+ * one includes it and stands alone; an object that does not set one keeps its default.
  */
 #pragma once
 
 #include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
 
+#include "bpf/socket_trace.h"
+
+/* Written by userspace before load (.rodata). */
 const volatile __u32 agent_tgid = 0;       /* never traced */
 const volatile __u8 trace_all_processes = 1; /* else only tgids in traced_pids */
 const volatile __u8 filter_by_port = 0;    /* only connections with a port in traced_ports */
@@ -15,3 +18,21 @@ const volatile __u32 max_pieces_per_call = 4;
 const volatile __u32 traceparent_scan_bytes = 2048; /* of a request head, for its traceparent */
 const volatile __u8 inject_enabled = 0;             /* queue traceparent headers for sk_msg */
 
+/* Written by userspace at run time (.bss, memory-mapped): switching the tracing mode or the
+ * sampling ratio needs no reload. */
+__u8 capture_paused = 0; /* mode "off": no data syscall is followed, no connection noted */
+/* Head sampling of the traces started here (OpenTelemetry consistent probability sampling):
+ * a new trace is sampled when its id's last 56 bits, its randomness, are at or above this
+ * threshold. 0: every trace; 1 << 56: none. An incoming traceparent's flag always stands. */
+__u64 sampling_threshold = 0;
+
+#define ZT_RANDOMNESS_BITS 56
+
+/* The sampled flag of a new trace whose id is `trace_id`. */
+static __always_inline __u8 new_trace_flags(const __u8 *trace_id)
+{
+	__u64 randomness = 0;
+	for (int i = 16 - ZT_RANDOMNESS_BITS / 8; i < 16; i++)
+		randomness = randomness << 8 | trace_id[i];
+	return randomness >= sampling_threshold ? ZT_TRACE_FLAG_SAMPLED : 0;
+}

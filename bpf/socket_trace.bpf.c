@@ -39,6 +39,8 @@ char LICENSE[] SEC("license") = "GPL";
 static __always_inline int stash_io(int fd, __u64 buf, __u64 iovcnt, __u64 len, __u8 syscall,
 				    bool egress)
 {
+	if (capture_paused)
+		return 0;
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	if (!process_selected(pid_tgid))
 		return 0;
@@ -208,7 +210,7 @@ IO_EXIT(sendmsg, ZT_DIR_EGRESS)
 static __always_inline int stash_fd(int fd)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	if (!process_selected(pid_tgid))
+	if (capture_paused || !process_selected(pid_tgid))
 		return 0;
 	struct syscall_args args = { .fd = fd };
 	if (bpf_map_update_elem(&inflight, &pid_tgid, &args, BPF_ANY))
@@ -248,7 +250,7 @@ int exit_connect(struct trace_event_raw_sys_exit *ctx)
 static __always_inline int accept_exit(long ret)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	if (ret < 0 || !process_selected(pid_tgid))
+	if (ret < 0 || capture_paused || !process_selected(pid_tgid))
 		return 0;
 	register_fd(pid_tgid, ret, ZT_ROLE_SERVER);
 	return 0;

@@ -9,7 +9,7 @@ BUILD_PKGS=(
   g++ cmake ninja-build ccache pkg-config make
   clang-19 llvm-19 libbpf-dev bpftool
   libelf-dev zlib1g-dev linux-libc-dev
-  libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev catch2 libcatch2-dev
+  libspdlog-dev libfmt-dev nlohmann-json3-dev libcli11-dev libyaml-cpp-dev catch2 libcatch2-dev
   libclang-rt-19-dev
   protobuf-compiler libprotobuf-dev libgrpc++-dev protobuf-compiler-grpc opentelemetry-proto
   libcurl4-openssl-dev libcpp-httplib-dev libssl-dev openssl

@@ -7,7 +7,10 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,6 +19,7 @@
 #include "userspace/agent/host_setup.h"
 #include "userspace/bpf_support/load_log.h"
 #include "userspace/export/otlp/otlp_config.h"
+#include "userspace/sampling/settings_sources.h"
 #include "userspace/view/view_command.h"
 
 namespace {
@@ -72,7 +76,45 @@ struct RunFlags {
   bool no_go_probes = false;
   int stats_seconds = 60;
   ztrace::otlp::OtlpFlags otlp;  // flags beat the OTEL_EXPORTER_OTLP_* variables (README)
+  std::string config_path;
+  std::string mode;
+  std::optional<double> sampling_ratio;
 };
+
+void add_tracing_flags(CLI::App* run, RunFlags& flags) {
+  run->add_option("--config", flags.config_path,
+                  "YAML config file (README \"Configuration\"); the environment and flags "
+                  "override it; SIGHUP re-reads it");
+  run->add_option("--mode", flags.mode,
+                  "off|system-only|hybrid|full-e2e (default hybrid): what is captured and "
+                  "exported")
+      ->check(CLI::IsMember({"off", "system-only", "hybrid", "full-e2e"}));
+  run->add_option("--sampling-ratio", flags.sampling_ratio,
+                  "Share of new traces kept in hybrid mode, 0 to 1 (default 1), decided from "
+                  "the trace id the same way on every node")
+      ->check(CLI::Range(0.0, 1.0));
+}
+
+// The tracing settings from the config file, the environment and the flags; false (and a
+// message) when one of them is invalid.
+bool resolve_tracing(RunFlags& flags, const std::map<std::string, std::string>& env) {
+  auto& options = flags.options;
+  std::string error;
+  ztrace::sampling::SettingsLayer file;
+  if (!flags.config_path.empty()) {
+    auto read = ztrace::sampling::read_config_file(flags.config_path, &error);
+    if (!read) return spdlog::error("config: {}", error), false;
+    file = *read;
+  }
+  auto from_env = ztrace::sampling::read_sampler_env(env, &error);
+  if (!from_env) return spdlog::error("environment: {}", error), false;
+  options.config_path = flags.config_path;
+  options.tracing_env = *from_env;
+  if (!flags.mode.empty()) options.tracing_flags.mode = ztrace::sampling::parse_mode(flags.mode);
+  options.tracing_flags.ratio = flags.sampling_ratio;
+  options.tracing = ztrace::sampling::merge(file, options.tracing_env, options.tracing_flags);
+  return true;
+}
 
 void add_selection_flags(CLI::App* run, RunFlags& flags) {
   auto& selection = flags.options.selection;
@@ -199,6 +241,11 @@ int run_agent(RunFlags& flags) {
   options.inject_traceparent = !flags.no_inject;
   options.go_probes = !flags.no_go_probes;
   options.stats_interval = std::chrono::seconds(flags.stats_seconds);
+  std::map<std::string, std::string> sampler_env;
+  for (const char* name : {"OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG"}) {
+    if (const char* value = std::getenv(name)) sampler_env[name] = value;
+  }
+  if (!resolve_tracing(flags, sampler_env)) return 2;
   std::string otlp_error;
   std::vector<std::string> otlp_warnings;
   if (!ztrace::otlp::resolve_options(flags.otlp, ztrace::otlp::process_env(), &options.otlp,
@@ -227,6 +274,7 @@ int main(int argc, char** argv) {
   run->add_option("--log-level", log_level, "trace|debug|info|warn|error")
       ->check(CLI::IsMember(kLogLevels));
   add_selection_flags(run, run_flags);
+  add_tracing_flags(run, run_flags);
   add_output_flags(run, run_flags);
   add_capture_flags(run, run_flags);
   add_otlp_flags(run, run_flags.otlp);

@@ -338,6 +338,12 @@ void GoTracer::worker() {
   }
 }
 
+void GoTracer::set_capture_paused(bool paused) { skel_->bss->capture_paused = paused ? 1 : 0; }
+
+void GoTracer::set_sampling_threshold(uint64_t threshold) {
+  skel_->bss->sampling_threshold = threshold;
+}
+
 GoCounters GoTracer::counters() const {
   return bpf_support::sum_per_cpu_counters<GoCounters>(skel_->maps.go_counters);
 }

@@ -59,6 +59,10 @@ class GoTracer {
   void attach_async(pid_t pid);
   void forget(pid_t pid);
 
+  // The run-time settings the socket tracer has too (bpf/settings.bpf.h).
+  void set_capture_paused(bool paused);
+  void set_sampling_threshold(uint64_t threshold);
+
   GoCounters counters() const;
   size_t probed_processes() const;
   size_t attached_uprobes() const;

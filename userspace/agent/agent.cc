@@ -100,6 +100,8 @@ class Agent {
 
  private:
   void attach_optional_probes();
+  void apply_tracing(const sampling::TracingSettings& settings);
+  void reload();
   void pipeline_loop();
   void log_all_counters();
 
@@ -117,6 +119,7 @@ class Agent {
   std::unique_ptr<HeaderInjector> injector_;         // optional: traceparent injection
   std::unique_ptr<ProcessTracking> process_tracking_;
   std::optional<pipeline::EventPipeline> pipeline_;
+  sampling::TracingSettings tracing_;  // what is applied now
   std::thread pipeline_thread_;
 };
 
@@ -203,6 +206,7 @@ void Agent::start_pipeline() {
   pipeline_options.spans.capture_url_query = options_.capture_url_query;
   pipeline_.emplace(pipeline_options, clock_, processes_, *exporter_,
                     process_tracking_->pipeline_hooks());
+  apply_tracing(options_.tracing);
   pipeline_thread_ = std::thread([this] { pipeline_loop(); });
   spdlog::info("ztrace ready: {} probes attached, tracing {}{}", tracer_->attached_programs(),
                options_.selection.selects_all_processes() ? "all processes" : "selected processes",
@@ -244,6 +248,36 @@ void Agent::log_all_counters() {
   log_otlp_counters(otlp_stats_.get());
 }
 
+// Every probe and the pipeline take the settings at once: no reload of any program.
+void Agent::apply_tracing(const sampling::TracingSettings& settings) {
+  const bool capture = settings.mode != sampling::TracingMode::kOff;
+  const uint64_t threshold = sampling::threshold_of(settings);
+  tracer_->set_sampling_threshold(threshold);
+  tracer_->set_capture_paused(!capture);
+  if (go_tracer_) {
+    go_tracer_->set_sampling_threshold(threshold);
+    go_tracer_->set_capture_paused(!capture);
+  }
+  pipeline_->set_tracing(threshold, capture && settings.mode != sampling::TracingMode::kSystemOnly);
+  spdlog::info("tracing: {}{}", settings.describe(),
+               tracing_ == settings ? "" : " (was " + tracing_.describe() + ")");
+  tracing_ = settings;
+}
+
+// SIGHUP: the config file again (a broken one keeps the running settings), and the selection
+// rules over the running processes. Flags and environment are read at start only.
+void Agent::reload() {
+  process_tracking_->reload();
+  if (options_.config_path.empty()) return;
+  std::string error;
+  const auto file = sampling::read_config_file(options_.config_path, &error);
+  if (!file) {
+    spdlog::error("reload failed, running settings kept ({}): {}", tracing_.describe(), error);
+    return;
+  }
+  apply_tracing(sampling::merge(*file, options_.tracing_env, options_.tracing_flags));
+}
+
 // The intake loop: ring buffer → queue, until a stop signal or a ring error.
 void Agent::run_until_stopped() {
   while (!signals_.stop_requested()) {
@@ -254,7 +288,7 @@ void Agent::run_until_stopped() {
       spdlog::error("ring buffer poll failed: {}", rc);
       break;
     }
-    if (signals_.take_reload_request()) process_tracking_->reload();
+    if (signals_.take_reload_request()) reload();
   }
   spdlog::info("stopping ({}): draining events and flushing output",
                signals_.stop_requested() ? "signal " + std::to_string(signals_.stop_signal())

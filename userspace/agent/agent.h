@@ -10,6 +10,8 @@
 
 #include "userspace/export/otlp/otlp_config.h"
 #include "userspace/process/selection.h"
+#include "userspace/sampling/settings_sources.h"
+#include "userspace/sampling/tracing_settings.h"
 
 namespace ztrace::agent {
 
@@ -28,6 +30,12 @@ struct AgentOptions {
   size_t max_connections = 16384;
   size_t export_queue_spans = 65536;
   std::chrono::seconds stats_interval{60};  // 0: never log counters
+  // Mode and head sampling, and their sources: a reload (SIGHUP) re-reads the config file
+  // and merges it again under the environment and the flags, which stay as at start.
+  sampling::TracingSettings tracing;
+  std::string config_path;  // empty: no config file
+  sampling::SettingsLayer tracing_env;
+  sampling::SettingsLayer tracing_flags;
 };
 
 // Returns the process exit code.

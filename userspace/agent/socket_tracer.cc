@@ -161,6 +161,27 @@ void SocketTracer::forget_fds(pid_t pid, std::span<const int32_t> fds) {
   }
 }
 
+void SocketTracer::set_capture_paused(bool paused) {
+  const bool resuming = skel_->bss->capture_paused && !paused;
+  if (resuming) {
+    const bpf_map* conns = skel_->maps.conns;
+    zt_conn_key key{};
+    zt_conn_key next{};
+    std::vector<zt_conn_key> keys;
+    for (const void* previous = nullptr;
+         bpf_map__get_next_key(conns, previous, &next, sizeof(next)) == 0; previous = &key) {
+      keys.push_back(next);
+      key = next;
+    }
+    for (const auto& stale : keys) bpf_map__delete_elem(conns, &stale, sizeof(stale), 0);
+  }
+  skel_->bss->capture_paused = paused ? 1 : 0;
+}
+
+void SocketTracer::set_sampling_threshold(uint64_t threshold) {
+  skel_->bss->sampling_threshold = threshold;
+}
+
 DropCounts SocketTracer::drop_counts() const {
   return bpf_support::sum_per_cpu_counters<DropCounts>(skel_->maps.drop_counters);
 }

@@ -79,6 +79,13 @@ class SocketTracer {
   // silently). Other stale entries (non-sockets) are harmless and age out of the LRU map.
   void forget_fds(pid_t pid, std::span<const int32_t> fds);
 
+  // Mode "off": no data syscall is followed. On resuming, the connections the kernel knew
+  // are forgotten: their bytes in between were not seen, so they rejoin as new connections
+  // (never injected into), not as streams with a silent hole.
+  void set_capture_paused(bool paused);
+  // Head sampling of the traces the kernel starts (sampling::threshold_for_ratio).
+  void set_sampling_threshold(uint64_t threshold);
+
   DropCounts drop_counts() const;
   InjectOutcomeCounts inject_counts() const;
   SharedMapFds shared_map_fds() const;

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "userspace/sampling/tracing_settings.h"
 #include "userspace/spans/trace_context.h"
 
 namespace ztrace::pipeline {
@@ -91,9 +92,20 @@ bool EventPipeline::on_exchange(const protocols::ConnectionView& view,
   std::optional<spans::Span> span =
       builder.build({view, context, header ? &*header : nullptr, forwarded}, exchange);
   if (!span) return false;
+  if (!context && !header) {  // a trace started here, not in the kernel: sampled the same way
+    span->trace_flags =
+        sampling::sampled(span->trace_id, new_trace_threshold_.load(std::memory_order_relaxed))
+            ? ZT_TRACE_FLAG_SAMPLED
+            : 0;
+  }
   ++stats_.link_outcomes[context ? context->origin : uint8_t{ZT_CTX_NONE}];
   submit(std::move(*span));
   return true;
+}
+
+void EventPipeline::set_tracing(uint64_t new_trace_threshold, bool export_traces) {
+  new_trace_threshold_.store(new_trace_threshold, std::memory_order_relaxed);
+  export_traces_.store(export_traces, std::memory_order_relaxed);
 }
 
 void EventPipeline::submit(spans::Span&& span) {
@@ -103,6 +115,10 @@ void EventPipeline::submit(spans::Span&& span) {
   }
   if (!(span.trace_flags & ZT_TRACE_FLAG_SAMPLED)) {
     ++stats_.spans.unsampled;
+    return;
+  }
+  if (!export_traces_.load(std::memory_order_relaxed)) {
+    ++stats_.spans.withheld;
     return;
   }
   exporter_.submit(std::move(span));

@@ -4,6 +4,7 @@
 // exchanges into spans and hand them to export. Single-threaded by design.
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <deque>
@@ -57,11 +58,13 @@ struct SpanCounts {
   uint64_t built = 0;
   uint64_t unsampled = 0;          // the incoming context said not sampled: not exported
   uint64_t trace_corrections = 0;  // kernel traces moved to a header it could not see
+  uint64_t withheld = 0;           // mode system-only (or off): built, not exported
 
   template <typename Visit>
   void for_each(Visit&& visit) const {
     visit("built", built);
     visit("unsampled", unsampled);
+    visit("withheld", withheld);
     visit("trace_corrections", trace_corrections);
   }
 };
@@ -87,6 +90,11 @@ class EventPipeline {
 
   EventPipelineStats stats() const;
 
+  // Run-time tracing settings, from any thread: the sampling threshold of the traces the
+  // pipeline starts itself (the kernel starts most, bpf/settings.bpf.h), and whether traces
+  // are exported at all.
+  void set_tracing(uint64_t new_trace_threshold, bool export_traces);
+
  private:
   // False when the exchange made no span.
   template <typename Protocol>
@@ -98,6 +106,8 @@ class EventPipeline {
                       const std::string& traceparent);
   void correct_trace(const uint8_t (&kernel_trace_id)[16], const spans::TraceParent& header);
 
+  std::atomic<uint64_t> new_trace_threshold_{0};
+  std::atomic<bool> export_traces_{true};
   conntrack::Protocols::SpanBuilders span_builders_;
   process::ProcessTable& processes_;
   exporter::ExportPipeline& exporter_;

@@ -1,0 +1,108 @@
+// Tracing modes and head sampling (issue 17): the kernel decides each new trace from its id,
+// the injected traceparent carries the decision, and every hop agrees with no coordination.
+// Modes change at run time from the config file on SIGHUP, with no probe reloaded.
+#include <catch2/catch_test_macros.hpp>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "tests/e2e/chain.h"
+#include "tests/e2e/harness.h"
+#include "tests/e2e/peers.h"
+
+namespace ztrace::e2e::chain {
+namespace {
+
+std::vector<ChainRequest> numbered(const std::string& prefix, int n) {
+  std::vector<ChainRequest> out;
+  for (int i = 1; i <= n; ++i) out.push_back({prefix + std::to_string(i), {}});
+  return out;
+}
+
+void write_config(const fs::path& path, const std::string& yaml) {
+  std::ofstream(path, std::ios::trunc) << yaml;
+}
+
+}  // namespace
+
+// 400 new traces at a ratio of 0.1: about 40 are kept. The count is binomial (sd 6); the
+// tolerance [20, 64] is over 3.3 sd each way (a false failure about once in 1,000 runs).
+TEST_CASE(
+    "sampling: a ratio of 0.1 keeps about a tenth of the traces, and a chain of three "
+    "services agrees hop by hop: all spans of a trace or none",
+    "[e2e][sampling]") {
+  ZTRACE_E2E_REQUIRE_ROOT();
+  const auto dir = fresh_dir("sampling_ratio");
+  Chain chain(dir,
+              {.order = {Runtime::kGo, Runtime::kNode, Runtime::kPython}, .first_port = 24700});
+  Agent agent(dir, {.ports = chain.ports(), .extra_args = {"--sampling-ratio", "0.1"}});
+  constexpr int kRequests = 400;
+  const CurlRun run =
+      run_chain_curl(dir, chain.entry_port(), numbered("/sampled/r-", kRequests), "ratio");
+  REQUIRE(run.lines.size() == kRequests);
+  for (const auto& line : run.lines) REQUIRE(line.code == 200);
+  CHECK(agent.stop() == 0);
+  std::vector<std::string> problems;
+  const std::vector<Span> spans = agent.spans(problems);
+  CHECK(problems.empty());
+
+  constexpr size_t kSpansPerRequest = 6;  // curl CLIENT, 3 SERVER, 2 CLIENT
+  std::map<std::string, std::vector<const Span*>> by_path;
+  for (const auto& span : spans) by_path[span.path()].push_back(&span);
+  std::vector<std::string> partial;
+  size_t kept = 0;
+  for (const auto& [path, of_path] : by_path) {
+    std::set<std::string> traces;
+    for (const Span* span : of_path) traces.insert(span->trace_id);
+    if (of_path.size() != kSpansPerRequest || traces.size() != 1) {
+      partial.push_back(path + ": " + std::to_string(of_path.size()) + " spans in " +
+                        std::to_string(traces.size()) + " traces");
+    }
+    ++kept;
+  }
+  INFO("agent log (tail):\n" << agent.log_tail());
+  INFO("requests whose spans are not all there, in one trace:\n" << join_problems(partial));
+  CHECK(partial.empty());
+  CHECK(kept >= 20);
+  CHECK(kept <= 64);
+  CHECK(agent.log().find("tracing: mode=hybrid ratio=0.1") != std::string::npos);
+}
+
+TEST_CASE(
+    "sampling: modes change on SIGHUP from the config file (off, then full-e2e, then "
+    "system-only); a broken file keeps the running mode",
+    "[e2e][sampling]") {
+  ZTRACE_E2E_REQUIRE_ROOT();
+  const int port = reserve_port(24710);
+  const auto dir = fresh_dir("sampling_modes");
+  const fs::path config = dir / "ztrace.yaml";
+  write_config(config, "tracing:\n  mode: off\n");
+  Process server = start_python_server(dir, port);
+  Agent agent(dir, {.ports = {port}, .extra_args = {"--config", config.string()}});
+  const auto reload = [&](const std::string& yaml, const std::string& expect_in_log) {
+    write_config(config, yaml);
+    const size_t before = agent.log().size();
+    agent.signal(SIGHUP);
+    return wait_until([&] { return agent.log().find(expect_in_log, before) != std::string::npos; },
+                      10s);
+  };
+  must_run(dir, curl_command({{url(port, "/mode/off")}}));
+  CHECK(reload("tracing:\n  mode: full-e2e\n", "tracing: mode=full-e2e"));
+  must_run(dir, curl_command({{url(port, "/mode/full")}}));
+  CHECK(
+      reload("tracing:\n  mode: [broken\n", "reload failed, running settings kept (mode=full-e2e"));
+  must_run(dir, curl_command({{url(port, "/mode/still-full")}}));
+  CHECK(reload("tracing:\n  mode: system-only\n", "tracing: mode=system-only"));
+  must_run(dir, curl_command({{url(port, "/mode/system-only")}}));
+  CHECK(agent.stop() == 0);
+  std::vector<std::string> problems;
+  const std::vector<Span> spans = agent.spans(problems);
+  INFO("agent log (tail):\n" << agent.log_tail());
+  CHECK(with_path(spans, "/mode/off").empty());
+  CHECK(with_path(spans, "/mode/full").size() == 2);
+  CHECK(with_path(spans, "/mode/still-full").size() == 2);
+  CHECK(with_path(spans, "/mode/system-only").empty());
+  CHECK(agent.log().find(" withheld=2") != std::string::npos);  // built, not exported
+}
+
+}  // namespace ztrace::e2e::chain

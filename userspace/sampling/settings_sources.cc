@@ -1,0 +1,138 @@
+#include "userspace/sampling/settings_sources.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+
+namespace ztrace::sampling {
+namespace {
+
+// "FILE:LINE: KEY: reason" (yaml-cpp's marks count lines from 0).
+std::string at(const std::string& path, const YAML::Node& node, const std::string& key,
+               const std::string& reason) {
+  return path + ":" + std::to_string(node.Mark().line + 1) + ": " + key + ": " + reason;
+}
+
+std::optional<double> parse_ratio(const std::string& text) {
+  size_t used = 0;
+  try {
+    const double ratio = std::stod(text, &used);
+    if (used == text.size() && ratio >= 0 && ratio <= 1) return ratio;
+  } catch (...) {
+  }
+  return std::nullopt;
+}
+
+// Every key of `map` must be one of `known` (a typo must not pass as a default).
+bool only_known_keys(const std::string& path, const YAML::Node& map, const std::string& prefix,
+                     std::initializer_list<std::string_view> known,
+                     std::initializer_list<std::string_view> not_yet, std::string* error) {
+  for (const auto& entry : map) {
+    const std::string key = entry.first.as<std::string>();
+    if (std::find(known.begin(), known.end(), key) != known.end()) continue;
+    const bool later = std::find(not_yet.begin(), not_yet.end(), key) != not_yet.end();
+    *error = at(path, entry.first, prefix + key,
+                later ? "not supported by this version yet" : "unknown key");
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::optional<SettingsLayer> read_config_file(const std::string& path, std::string* error) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::BadFile&) {
+    *error = path + ": cannot read the file";
+    return std::nullopt;
+  } catch (const YAML::ParserException& e) {
+    *error = path + ":" + std::to_string(e.mark.line + 1) + ": not YAML: " + e.msg;
+    return std::nullopt;
+  }
+  SettingsLayer layer;
+  if (root.IsNull()) return layer;  // an empty file
+  if (!root.IsMap()) {
+    *error = at(path, root, "(top level)", "must be a mapping of sections");
+    return std::nullopt;
+  }
+  if (!only_known_keys(path, root, "", {"tracing"}, {"api", "selection", "export"}, error)) {
+    return std::nullopt;
+  }
+  const YAML::Node tracing = root["tracing"];
+  if (!tracing) return layer;
+  if (!tracing.IsMap()) {
+    *error = at(path, tracing, "tracing", "must be a mapping");
+    return std::nullopt;
+  }
+  if (!only_known_keys(path, tracing, "tracing.", {"mode", "sampling"}, {}, error)) {
+    return std::nullopt;
+  }
+  if (const YAML::Node mode = tracing["mode"]) {
+    layer.mode = mode.IsScalar() ? parse_mode(mode.Scalar()) : std::nullopt;
+    if (!layer.mode) {
+      *error = at(path, mode, "tracing.mode", "must be one of off, system-only, hybrid, full-e2e");
+      return std::nullopt;
+    }
+  }
+  if (const YAML::Node sampling = tracing["sampling"]) {
+    if (!sampling.IsMap()) {
+      *error = at(path, sampling, "tracing.sampling", "must be a mapping");
+      return std::nullopt;
+    }
+    if (!only_known_keys(path, sampling, "tracing.sampling.", {"ratio"}, {"tail", "adaptive"},
+                         error)) {
+      return std::nullopt;
+    }
+    if (const YAML::Node ratio = sampling["ratio"]) {
+      layer.ratio = ratio.IsScalar() ? parse_ratio(ratio.Scalar()) : std::nullopt;
+      if (!layer.ratio) {
+        *error = at(path, ratio, "tracing.sampling.ratio", "must be a number from 0 to 1");
+        return std::nullopt;
+      }
+    }
+  }
+  return layer;
+}
+
+std::optional<SettingsLayer> read_sampler_env(const std::map<std::string, std::string>& env,
+                                              std::string* error) {
+  SettingsLayer layer;
+  const auto sampler = env.find("OTEL_TRACES_SAMPLER");
+  if (sampler == env.end() || sampler->second.empty()) return layer;
+  std::string name = sampler->second;
+  if (name.starts_with("parentbased_")) name = name.substr(12);
+  if (name == "always_on") {
+    layer.mode = TracingMode::kFullE2e;
+  } else if (name == "always_off") {
+    layer.mode = TracingMode::kHybrid;
+    layer.ratio = 0;
+  } else if (name == "traceidratio") {
+    layer.mode = TracingMode::kHybrid;
+    const auto arg = env.find("OTEL_TRACES_SAMPLER_ARG");
+    layer.ratio =
+        arg == env.end() || arg->second.empty() ? 1.0 : parse_ratio(arg->second).value_or(-1);
+    if (*layer.ratio < 0) {
+      *error = "OTEL_TRACES_SAMPLER_ARG: must be a number from 0 to 1, not '" + arg->second + "'";
+      return std::nullopt;
+    }
+  } else {
+    *error = "OTEL_TRACES_SAMPLER: '" + sampler->second +
+             "' is not always_on, always_off, traceidratio or a parentbased_ form of them";
+    return std::nullopt;
+  }
+  return layer;
+}
+
+TracingSettings merge(const SettingsLayer& file, const SettingsLayer& env,
+                      const SettingsLayer& flags) {
+  TracingSettings settings;
+  for (const SettingsLayer* layer : {&file, &env, &flags}) {
+    if (layer->mode) settings.mode = *layer->mode;
+    if (layer->ratio) settings.ratio = *layer->ratio;
+  }
+  return settings;
+}
+
+}  // namespace ztrace::sampling

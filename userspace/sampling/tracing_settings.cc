@@ -1,0 +1,57 @@
+#include "userspace/sampling/tracing_settings.h"
+
+#include <cmath>
+#include <cstdio>
+
+namespace ztrace::sampling {
+
+std::optional<TracingMode> parse_mode(std::string_view text) {
+  if (text == "off") return TracingMode::kOff;
+  if (text == "system-only") return TracingMode::kSystemOnly;
+  if (text == "hybrid") return TracingMode::kHybrid;
+  if (text == "full-e2e") return TracingMode::kFullE2e;
+  return std::nullopt;
+}
+
+std::string_view to_string(TracingMode mode) {
+  switch (mode) {
+    case TracingMode::kOff:
+      return "off";
+    case TracingMode::kSystemOnly:
+      return "system-only";
+    case TracingMode::kHybrid:
+      return "hybrid";
+    case TracingMode::kFullE2e:
+      return "full-e2e";
+  }
+  return "?";
+}
+
+std::string TracingSettings::describe() const {
+  char ratio_text[32];
+  std::snprintf(ratio_text, sizeof(ratio_text), "%g", ratio);
+  return "mode=" + std::string(to_string(mode)) + " ratio=" + ratio_text;
+}
+
+uint64_t threshold_for_ratio(double ratio) {
+  if (!(ratio > 0)) return kMaxThreshold;  // NaN too
+  if (ratio >= 1) return 0;
+  // T = 2^56 - round(p * 2^56): p * 2^56 is below 2^53, exact in a double; (1 - p) * 2^56
+  // would not be.
+  return kMaxThreshold -
+         static_cast<uint64_t>(std::llround(ratio * std::ldexp(1.0, kRandomnessBits)));
+}
+
+uint64_t threshold_of(const TracingSettings& settings) {
+  return settings.mode == TracingMode::kHybrid ? threshold_for_ratio(settings.ratio) : 0;
+}
+
+uint64_t randomness_of(const spans::TraceId& trace_id) {
+  uint64_t randomness = 0;
+  for (size_t i = trace_id.size() - kRandomnessBits / 8; i < trace_id.size(); ++i) {
+    randomness = randomness << 8 | trace_id[i];
+  }
+  return randomness;
+}
+
+}  // namespace ztrace::sampling

@@ -1,0 +1,49 @@
+#pragma once
+
+// What the operator decides at run time: the tracing mode and head sampling. The kernel makes
+// the decision where it makes trace ids (bpf/settings.bpf.h), the same way on every node:
+// OpenTelemetry's consistent probability sampling over the trace id's last 56 bits.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "userspace/spans/span.h"
+
+namespace ztrace::sampling {
+
+enum class TracingMode {
+  kOff,         // the kernel captures nothing
+  kSystemOnly,  // captured and built (counters), no trace exported
+  kHybrid,      // head sampling by ratio (the default)
+  kFullE2e,     // every trace
+};
+
+std::optional<TracingMode> parse_mode(std::string_view text);
+std::string_view to_string(TracingMode mode);
+
+struct TracingSettings {
+  TracingMode mode = TracingMode::kHybrid;
+  double ratio = 1.0;  // hybrid: share of new traces kept, in [0, 1]
+
+  bool operator==(const TracingSettings&) const = default;
+  std::string describe() const;  // "mode=hybrid ratio=0.1"
+};
+
+// Bits of a trace id that are random and compared with the threshold (W3C Trace Context
+// level 2: the rightmost 7 bytes).
+inline constexpr int kRandomnessBits = 56;
+inline constexpr uint64_t kMaxThreshold = uint64_t{1} << kRandomnessBits;  // rejects all
+
+// The rejection threshold of a ratio: a trace is kept when its randomness >= threshold.
+uint64_t threshold_for_ratio(double ratio);
+// The threshold the settings give new traces (full-e2e: 0, off and system-only: not used).
+uint64_t threshold_of(const TracingSettings& settings);
+// The randomness of a trace id (its last 56 bits, big-endian).
+uint64_t randomness_of(const spans::TraceId& trace_id);
+inline bool sampled(const spans::TraceId& trace_id, uint64_t threshold) {
+  return randomness_of(trace_id) >= threshold;
+}
+
+}  // namespace ztrace::sampling
