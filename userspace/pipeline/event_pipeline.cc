@@ -86,6 +86,12 @@ bool EventPipeline::on_exchange(const protocols::ConnectionView& view,
   if (const std::string_view traceparent = Protocol::traceparent(exchange); !traceparent.empty()) {
     header = spans::parse_traceparent(traceparent);
   }
+  if (context && !header && !(context->trace_flags & ZT_TRACE_FLAG_SAMPLED)) {
+    // Not sampled where its ids were made: nothing is built for it.
+    ++stats_.link_outcomes[context->origin];
+    ++stats_.spans.unsampled;
+    return true;
+  }
   const bool forwarded =
       header && view.role != Role::kServer && was_received_by(view.pid, header->parent_span_id);
   const auto& builder = std::get<typename Protocol::SpanBuilder>(span_builders_);
