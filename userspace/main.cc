@@ -79,6 +79,7 @@ struct RunFlags {
   std::string config_path;
   std::string mode;
   std::optional<double> sampling_ratio;
+  std::optional<std::string> api_listen;
 };
 
 void add_tracing_flags(CLI::App* run, RunFlags& flags) {
@@ -93,6 +94,9 @@ void add_tracing_flags(CLI::App* run, RunFlags& flags) {
                   "Share of new traces kept in hybrid mode, 0 to 1 (default 1), decided from "
                   "the trace id the same way on every node")
       ->check(CLI::Range(0.0, 1.0));
+  run->add_option("--api-listen", flags.api_listen,
+                  "HOST:PORT of the control API and /metrics (default 127.0.0.1:8401; \"\": "
+                  "none)");
 }
 
 // The tracing settings from the config file, the environment and the flags; false (and a
@@ -104,8 +108,10 @@ bool resolve_tracing(RunFlags& flags, const std::map<std::string, std::string>& 
   if (!flags.config_path.empty()) {
     auto read = ztrace::sampling::read_config_file(flags.config_path, &error);
     if (!read) return spdlog::error("config: {}", error), false;
-    file = *read;
+    file = read->tracing;
+    if (read->api_listen) options.api_listen = *read->api_listen;
   }
+  if (flags.api_listen) options.api_listen = *flags.api_listen;
   auto from_env = ztrace::sampling::read_sampler_env(env, &error);
   if (!from_env) return spdlog::error("environment: {}", error), false;
   options.config_path = flags.config_path;
@@ -255,6 +261,7 @@ int run_agent(RunFlags& flags) {
   }
   for (const auto& warning : otlp_warnings) spdlog::warn("OTLP configuration: {}", warning);
   options.otlp.agent_version = ZTRACE_VERSION;
+  options.version = ZTRACE_VERSION;
   return ztrace::agent::run_agent(options);
 }
 

@@ -57,14 +57,15 @@ TEST_CASE("sampling: the config file's tracing section; errors name the line and
       write_config("good", "# comment\ntracing:\n  mode: full-e2e\n  sampling:\n    ratio: 0.25\n"),
       &error);
   REQUIRE(layer);
-  CHECK(layer->mode == TracingMode::kFullE2e);
-  CHECK(layer->ratio == 0.25);
+  CHECK(layer->tracing.mode == TracingMode::kFullE2e);
+  CHECK(layer->tracing.ratio == 0.25);
   CHECK(read_config_file(write_config("empty", ""), &error));
   // The shipped example is a valid file.
   const auto example = read_config_file(
       (fs::path(ZTRACE_TESTDATA_DIR) / "../../config/ztrace.example.yaml").string(), &error);
   INFO(error);
-  CHECK((example && example->mode == TracingMode::kHybrid && example->ratio == 0.1));
+  CHECK((example && example->tracing.mode == TracingMode::kHybrid &&
+         example->tracing.ratio == 0.1 && example->api_listen == "127.0.0.1:8401"));
 
   const auto fails = [&](const std::string& yaml) {
     error.clear();

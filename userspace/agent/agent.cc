@@ -4,11 +4,13 @@
 #include <unistd.h>
 
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <thread>
 #include <vector>
 
 #include "probes/go/go_tracer.h"
+#include "userspace/agent/agent_metrics.h"
 #include "userspace/agent/counter_log.h"
 #include "userspace/agent/event_queue.h"
 #include "userspace/agent/header_injector.h"
@@ -16,6 +18,7 @@
 #include "userspace/agent/process_tracking.h"
 #include "userspace/agent/signals.h"
 #include "userspace/agent/socket_tracer.h"
+#include "userspace/control/control_server.h"
 #include "userspace/export/batch_span_processor.h"
 #include "userspace/export/console_exporter.h"
 #include "userspace/export/export_pipeline.h"
@@ -95,13 +98,17 @@ class Agent {
   int attach_probes();
   void select_processes();
   void start_pipeline();
+  void start_control_port();
   void run_until_stopped();
   void drain_and_stop();
 
  private:
   void attach_optional_probes();
   void apply_tracing(const sampling::TracingSettings& settings);
-  void reload();
+  // SIGHUP and POST /api/config/reload; false (and why) when the config file is broken.
+  bool reload(std::string* message);
+  void publish_snapshot();
+  AgentSnapshot snapshot();
   void pipeline_loop();
   void log_all_counters();
 
@@ -119,7 +126,11 @@ class Agent {
   std::unique_ptr<HeaderInjector> injector_;         // optional: traceparent injection
   std::unique_ptr<ProcessTracking> process_tracking_;
   std::optional<pipeline::EventPipeline> pipeline_;
-  sampling::TracingSettings tracing_;  // what is applied now
+  std::mutex reload_mutex_;            // one reload at a time: the signal's or the API's
+  sampling::TracingSettings tracing_;  // what is applied now; guarded by reload_mutex_
+  std::mutex snapshot_mutex_;
+  AgentSnapshot snapshot_;  // the pipeline thread's counters, each second; guarded by it
+  std::unique_ptr<control::ControlServer> control_;  // last: stopped first
   std::thread pipeline_thread_;
 };
 
@@ -206,7 +217,10 @@ void Agent::start_pipeline() {
   pipeline_options.spans.capture_url_query = options_.capture_url_query;
   pipeline_.emplace(pipeline_options, clock_, processes_, *exporter_,
                     process_tracking_->pipeline_hooks());
-  apply_tracing(options_.tracing);
+  {
+    std::lock_guard lock(reload_mutex_);
+    apply_tracing(options_.tracing);
+  }
   pipeline_thread_ = std::thread([this] { pipeline_loop(); });
   spdlog::info("ztrace ready: {} probes attached, tracing {}{}", tracer_->attached_programs(),
                options_.selection.selects_all_processes() ? "all processes" : "selected processes",
@@ -230,6 +244,7 @@ void Agent::pipeline_loop() {
     if (now - last_tick >= std::chrono::seconds(1)) {
       last_tick = now;
       pipeline_->tick(spans::KernelClock::monotonic_now_ns());
+      publish_snapshot();
     }
     const bool stats_due =
         options_.stats_interval.count() > 0 && now - last_stats >= options_.stats_interval;
@@ -264,18 +279,72 @@ void Agent::apply_tracing(const sampling::TracingSettings& settings) {
   tracing_ = settings;
 }
 
-// SIGHUP: the config file again (a broken one keeps the running settings), and the selection
-// rules over the running processes. Flags and environment are read at start only.
-void Agent::reload() {
+// The config file again (a broken one keeps the running settings), and the selection rules
+// over the running processes. Flags and environment are read at start only.
+bool Agent::reload(std::string* message) {
+  std::lock_guard lock(reload_mutex_);
   process_tracking_->reload();
-  if (options_.config_path.empty()) return;
+  if (options_.config_path.empty()) {
+    *message = "no config file: " + tracing_.describe() + " kept";
+    return true;
+  }
   std::string error;
   const auto file = sampling::read_config_file(options_.config_path, &error);
   if (!file) {
-    spdlog::error("reload failed, running settings kept ({}): {}", tracing_.describe(), error);
-    return;
+    *message = "reload failed, running settings kept (" + tracing_.describe() + "): " + error;
+    spdlog::error("{}", *message);
+    return false;
   }
-  apply_tracing(sampling::merge(*file, options_.tracing_env, options_.tracing_flags));
+  apply_tracing(sampling::merge(file->tracing, options_.tracing_env, options_.tracing_flags));
+  *message = tracing_.describe();
+  return true;
+}
+
+// The pipeline thread's counters for /metrics (pipeline stats are not thread-safe).
+void Agent::publish_snapshot() {
+  auto pipeline = pipeline_->stats();
+  auto exports = exporter_->stats();
+  std::lock_guard lock(snapshot_mutex_);
+  snapshot_.pipeline = std::move(pipeline);
+  snapshot_.exports = std::move(exports);
+}
+
+AgentSnapshot Agent::snapshot() {
+  AgentSnapshot snapshot;
+  {
+    std::lock_guard lock(snapshot_mutex_);
+    snapshot = snapshot_;
+  }
+  snapshot.kernel_drops = tracer_->drop_counts();
+  snapshot.injections = tracer_->inject_counts();
+  snapshot.intake_queue_drops = queue_.dropped_events();
+  snapshot.otlp = otlp_stats_;
+  std::lock_guard lock(reload_mutex_);
+  snapshot.tracing = tracing_;
+  return snapshot;
+}
+
+// An operator's port: not being able to open it is said, and tracing goes on.
+void Agent::start_control_port() {
+  if (options_.api_listen.empty()) return;
+  control::ControlHandlers handlers;
+  handlers.ready = [] { return true; };  // the port opens once every probe is attached
+  handlers.metrics = [this] { return render_metrics(snapshot(), options_.version); };
+  handlers.status_json = [this] {
+    std::lock_guard lock(reload_mutex_);
+    return render_tracing_status(tracing_);
+  };
+  handlers.reload = [this](std::string* message) { return reload(message); };
+  std::string error;
+  control_ = control::ControlServer::start(options_.api_listen, std::move(handlers), &error);
+  if (control_) {
+    spdlog::info(
+        "control API on http://{} (/health, /ready, /metrics, /api/tracing/status, "
+        "POST /api/config/reload)",
+        control_->address());
+  } else {
+    spdlog::warn("{}; the agent runs without it", error);
+  }
 }
 
 // The intake loop: ring buffer → queue, until a stop signal or a ring error.
@@ -288,7 +357,10 @@ void Agent::run_until_stopped() {
       spdlog::error("ring buffer poll failed: {}", rc);
       break;
     }
-    if (signals_.take_reload_request()) reload();
+    if (signals_.take_reload_request()) {
+      std::string message;
+      reload(&message);
+    }
   }
   spdlog::info("stopping ({}): draining events and flushing output",
                signals_.stop_requested() ? "signal " + std::to_string(signals_.stop_signal())
@@ -296,6 +368,7 @@ void Agent::run_until_stopped() {
 }
 
 void Agent::drain_and_stop() {
+  control_.reset();  // before what its handlers read
   // What the ring holds now (bounded: busy producers must not delay the stop).
   for (int round = 0; round < 64 && tracer_->poll(0) >= SocketTracer::kMaxEventsPerPoll; ++round) {
     queue_.push(intake_batch_);
@@ -336,6 +409,7 @@ int run_agent(const AgentOptions& options) {
   if (const int rc = agent.attach_probes(); rc != 0) return rc;
   agent.select_processes();
   agent.start_pipeline();
+  agent.start_control_port();
   agent.run_until_stopped();
   agent.drain_and_stop();
   return 0;

@@ -36,6 +36,9 @@ struct AgentOptions {
   std::string config_path;  // empty: no config file
   sampling::SettingsLayer tracing_env;
   sampling::SettingsLayer tracing_flags;
+  // The control port (health, status, reload, /metrics); empty: none.
+  std::string api_listen = "127.0.0.1:8401";
+  std::string version;  // for ztrace_build_info
 };
 
 // Returns the process exit code.

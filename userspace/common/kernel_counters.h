@@ -62,6 +62,21 @@ inline constexpr std::array<std::string_view, ZT_GO_COUNTER_COUNT> kGoCounterNam
     "h2_server_streams", "h2_streams_without_connection",
 };
 
+// enum zt_context_origin: how a span's context came about (the `links:` line).
+inline constexpr std::array<std::string_view, ZT_CTX_ORIGIN_COUNT> kContextOriginNames = {
+    "no_context",
+    "server_new_trace",
+    "server_from_header",
+    "server_bad_header",
+    "client_by_thread",
+    "client_root",
+    "client_ambiguous_event_loop",
+    "client_unlinkable_runtime",
+    "client_stale",
+    "client_by_forwarded_line",
+    "client_by_goroutine",
+};
+
 // A name for every enum value: a new one without a name does not compile (the arrays above
 // are sized by the enums' COUNT, and an empty name is caught here).
 constexpr bool all_named(const auto& names) {
@@ -71,7 +86,7 @@ constexpr bool all_named(const auto& names) {
   return true;
 }
 static_assert(all_named(kDropReasonNames) && all_named(kInjectOutcomeNames) &&
-              all_named(kGoCounterNames));
+              all_named(kGoCounterNames) && all_named(kContextOriginNames));
 
 using DropCounts = IndexedCounters<ZT_DROP_REASON_COUNT, kDropReasonNames>;
 using InjectOutcomeCounts = IndexedCounters<ZT_INJECT_OUTCOME_COUNT, kInjectOutcomeNames>;

@@ -40,7 +40,7 @@ bool only_known_keys(const std::string& path, const YAML::Node& map, const std::
 
 }  // namespace
 
-std::optional<SettingsLayer> read_config_file(const std::string& path, std::string* error) {
+std::optional<ConfigFile> read_config_file(const std::string& path, std::string* error) {
   YAML::Node root;
   try {
     root = YAML::LoadFile(path);
@@ -51,17 +51,34 @@ std::optional<SettingsLayer> read_config_file(const std::string& path, std::stri
     *error = path + ":" + std::to_string(e.mark.line + 1) + ": not YAML: " + e.msg;
     return std::nullopt;
   }
-  SettingsLayer layer;
-  if (root.IsNull()) return layer;  // an empty file
+  ConfigFile config;
+  SettingsLayer& layer = config.tracing;
+  if (root.IsNull()) return config;  // an empty file
   if (!root.IsMap()) {
     *error = at(path, root, "(top level)", "must be a mapping of sections");
     return std::nullopt;
   }
-  if (!only_known_keys(path, root, "", {"tracing"}, {"api", "selection", "export"}, error)) {
+  if (!only_known_keys(path, root, "", {"tracing", "api"}, {"selection", "export"}, error)) {
     return std::nullopt;
   }
+  if (const YAML::Node api = root["api"]) {
+    if (!api.IsMap()) {
+      *error = at(path, api, "api", "must be a mapping");
+      return std::nullopt;
+    }
+    if (!only_known_keys(path, api, "api.", {"listen"}, {"token_file", "metrics_listen"}, error)) {
+      return std::nullopt;
+    }
+    if (const YAML::Node listen = api["listen"]) {
+      if (!listen.IsScalar()) {
+        *error = at(path, listen, "api.listen", "must be HOST:PORT, or \"\" for none");
+        return std::nullopt;
+      }
+      config.api_listen = listen.Scalar();
+    }
+  }
   const YAML::Node tracing = root["tracing"];
-  if (!tracing) return layer;
+  if (!tracing) return config;
   if (!tracing.IsMap()) {
     *error = at(path, tracing, "tracing", "must be a mapping");
     return std::nullopt;
@@ -93,7 +110,7 @@ std::optional<SettingsLayer> read_config_file(const std::string& path, std::stri
       }
     }
   }
-  return layer;
+  return config;
 }
 
 std::optional<SettingsLayer> read_sampler_env(const std::map<std::string, std::string>& env,

@@ -17,9 +17,15 @@ struct SettingsLayer {
   std::optional<double> ratio;
 };
 
-// The `tracing:` section of a YAML config file. An invalid file gives nullopt and `error` as
-// "FILE:LINE: KEY: reason"; a key this version does not know is an error, not ignored.
-std::optional<SettingsLayer> read_config_file(const std::string& path, std::string* error);
+// A YAML config file (config/ztrace.example.yaml).
+struct ConfigFile {
+  SettingsLayer tracing;                  // tracing:
+  std::optional<std::string> api_listen;  // api.listen: HOST:PORT, or "" for no control port
+};
+
+// An invalid file gives nullopt and `error` as "FILE:LINE: KEY: reason"; a key this version
+// does not know is an error, not ignored.
+std::optional<ConfigFile> read_config_file(const std::string& path, std::string* error);
 
 // OTEL_TRACES_SAMPLER (always_on, always_off, traceidratio and their parentbased_ forms: the
 // agent is always parent based) with OTEL_TRACES_SAMPLER_ARG. Bad values: nullopt, `error`.

@@ -1,0 +1,126 @@
+#include "userspace/agent/agent_metrics.h"
+
+#include <cstdio>
+
+#include "userspace/conntrack/protocols.h"
+#include "userspace/control/metrics_text.h"
+
+namespace ztrace::agent {
+namespace {
+
+using control::MetricsText;
+
+// One counter family with a label naming each counter of a NamedCounters group.
+template <typename Counters>
+void labelled_counters(MetricsText& m, std::string_view name, std::string_view help,
+                       std::string_view label, const Counters& counters) {
+  m.counter(name, help);
+  counters.for_each([&](std::string_view counter, uint64_t value) {
+    m.sample(name, static_cast<double>(value), {{std::string(label), std::string(counter)}});
+  });
+}
+
+void connection_metrics(MetricsText& m, const conntrack::ConnectionTableStats& c) {
+  m.counter("ztrace_connections_total", "Connection events of the traced sockets");
+  c.for_each([&](std::string_view counter, uint64_t value) {
+    if (counter == "active") return;  // a gauge, below
+    m.sample("ztrace_connections_total", value, {{"event", std::string(counter)}});
+  });
+  m.gauge("ztrace_connections_active", "Connections tracked now")
+      .sample("ztrace_connections_active", c.connections_active);
+  m.counter("ztrace_protocol_events_total",
+            "What each protocol's parsers counted (connections, failures, skips), open "
+            "connections included");
+  conntrack::Protocols::for_each([&]<typename Protocol>() {
+    c.template of<Protocol>().for_each([&](std::string_view counter, uint64_t value) {
+      m.sample("ztrace_protocol_events_total", value,
+               {{"protocol", std::string(Protocol::kName)}, {"counter", std::string(counter)}});
+    });
+  });
+}
+
+void export_metrics(MetricsText& m, const exporter::ExportStats& e) {
+  m.counter("ztrace_spans_handed_total", "Spans handed to every output")
+      .sample("ztrace_spans_handed_total", e.spans_handed);
+  m.counter("ztrace_output_spans_total",
+            "Per output, what became of the spans it was handed (accepted, write_failed, "
+            "refused, ...)");
+  for (const auto& output : e.processors) {
+    output.for_each([&](std::string_view counter, uint64_t value) {
+      m.sample("ztrace_output_spans_total", value,
+               {{"output", output.name}, {"outcome", std::string(counter)}});
+    });
+  }
+}
+
+void otlp_metrics(MetricsText& m, const otlp::OtlpStats& s) {
+  m.counter("ztrace_otlp_spans_total", "OTLP exporter: spans by outcome");
+  const std::pair<const char*, uint64_t> outcomes[] = {
+      {"queued", s.spans_queued.load()},
+      {"exported", s.spans_exported.load()},
+      {"rejected", s.spans_rejected.load()},
+      {"dropped_queue_full", s.spans_dropped_queue_full.load()},
+      {"dropped_queue_bytes", s.spans_dropped_queue_bytes.load()},
+      {"dropped_retries_exhausted", s.spans_dropped_retries_exhausted.load()},
+      {"dropped_export_error", s.spans_dropped_export_error.load()},
+      {"dropped_shutdown", s.spans_dropped_shutdown.load()}};
+  for (const auto& [outcome, value] : outcomes) {
+    m.sample("ztrace_otlp_spans_total", value, {{"outcome", outcome}});
+  }
+  m.counter("ztrace_otlp_requests_total", "OTLP export requests")
+      .sample("ztrace_otlp_requests_total", s.requests_sent.load(), {{"result", "sent"}})
+      .sample("ztrace_otlp_requests_total", s.requests_failed.load(), {{"result", "failed"}})
+      .sample("ztrace_otlp_requests_total", s.retries.load(), {{"result", "retry"}});
+  m.counter("ztrace_otlp_sent_bytes_total", "Bytes sent to the OTLP backend (after compression)")
+      .sample("ztrace_otlp_sent_bytes_total", s.bytes_sent.load());
+  m.gauge("ztrace_otlp_queue_spans", "Spans waiting in the OTLP queue, in flight included")
+      .sample("ztrace_otlp_queue_spans", s.queue_spans.load());
+  m.gauge("ztrace_otlp_queue_bytes", "Bytes the OTLP queue holds")
+      .sample("ztrace_otlp_queue_bytes", s.queue_bytes.load());
+}
+
+}  // namespace
+
+std::string render_metrics(const AgentSnapshot& s, const std::string& version) {
+  MetricsText m;
+  m.gauge("ztrace_build_info", "The agent's version")
+      .sample("ztrace_build_info", 1, {{"version", version}});
+  m.gauge("ztrace_tracing_mode", "1 for the tracing mode in force");
+  for (auto mode : {sampling::TracingMode::kOff, sampling::TracingMode::kSystemOnly,
+                    sampling::TracingMode::kHybrid, sampling::TracingMode::kFullE2e}) {
+    m.sample("ztrace_tracing_mode", s.tracing.mode == mode ? 1 : 0,
+             {{"mode", std::string(sampling::to_string(mode))}});
+  }
+  m.gauge("ztrace_sampling_ratio", "Head sampling ratio of new traces (hybrid mode)")
+      .sample("ztrace_sampling_ratio", s.tracing.ratio);
+  labelled_counters(m, "ztrace_events_total", "Kernel events handled, by type", "type",
+                    s.pipeline.events);
+  labelled_counters(m, "ztrace_kernel_drops_total", "Events the kernel could not send, by reason",
+                    "reason", s.kernel_drops);
+  m.counter("ztrace_intake_queue_drops_total", "Events dropped between intake and pipeline")
+      .sample("ztrace_intake_queue_drops_total", s.intake_queue_drops);
+  connection_metrics(m, s.pipeline.connections);
+  labelled_counters(m, "ztrace_spans_total",
+                    "Spans by outcome: built (handed to export), unsampled, withheld (mode), "
+                    "trace_corrections",
+                    "outcome", s.pipeline.spans);
+  m.counter("ztrace_span_contexts_total", "How each span's trace context came about");
+  for (size_t origin = 0; origin < kContextOriginNames.size(); ++origin) {
+    m.sample("ztrace_span_contexts_total", s.pipeline.link_outcomes[origin],
+             {{"origin", std::string(kContextOriginNames[origin])}});
+  }
+  labelled_counters(m, "ztrace_injections_total", "traceparent injection outcomes", "outcome",
+                    s.injections);
+  export_metrics(m, s.exports);
+  if (s.otlp) otlp_metrics(m, *s.otlp);
+  return m.text();
+}
+
+std::string render_tracing_status(const sampling::TracingSettings& tracing) {
+  char ratio[32];
+  std::snprintf(ratio, sizeof(ratio), "%g", tracing.ratio);
+  return std::string(R"({"mode":")") + std::string(sampling::to_string(tracing.mode)) +
+         R"(","ratio":)" + ratio + "}";
+}
+
+}  // namespace ztrace::agent

@@ -1,0 +1,32 @@
+#pragma once
+
+// What the agent says about itself on /metrics: the same counters as its log lines, under
+// Prometheus names (ztrace_*), from a snapshot the pipeline thread publishes each second.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "userspace/common/kernel_counters.h"
+#include "userspace/export/export_pipeline.h"
+#include "userspace/export/otlp/otlp_stats.h"
+#include "userspace/pipeline/event_pipeline.h"
+#include "userspace/sampling/tracing_settings.h"
+
+namespace ztrace::agent {
+
+struct AgentSnapshot {
+  pipeline::EventPipelineStats pipeline;
+  exporter::ExportStats exports;
+  DropCounts kernel_drops;
+  InjectOutcomeCounts injections;
+  uint64_t intake_queue_drops = 0;
+  std::shared_ptr<const otlp::OtlpStats> otlp;  // null: OTLP off
+  sampling::TracingSettings tracing;
+};
+
+std::string render_metrics(const AgentSnapshot& snapshot, const std::string& version);
+// {"mode":"hybrid","ratio":0.1}
+std::string render_tracing_status(const sampling::TracingSettings& tracing);
+
+}  // namespace ztrace::agent

@@ -1,0 +1,50 @@
+#pragma once
+
+// The agent's HTTP control port: liveness and readiness, the tracing status, a reload, and
+// Prometheus /metrics. It runs on its own thread and only calls the handlers it is given; a
+// port that cannot be bound is reported, never fatal (tracing goes on without it).
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+namespace httplib {
+class Server;
+}
+
+namespace ztrace::control {
+
+struct ControlHandlers {
+  std::function<bool()> ready;               // probes attached, exporter set up
+  std::function<std::string()> metrics;      // the /metrics text
+  std::function<std::string()> status_json;  // GET /api/tracing/status
+  // POST /api/config/reload: the new settings' description, or the error (false).
+  std::function<bool(std::string* message)> reload;
+};
+
+class ControlServer {
+ public:
+  // "HOST:PORT" (port 0: any free port). nullptr and `error` when it cannot listen.
+  static std::unique_ptr<ControlServer> start(const std::string& listen, ControlHandlers handlers,
+                                              std::string* error);
+  ~ControlServer();  // stops the server and joins its thread
+  ControlServer(const ControlServer&) = delete;
+  ControlServer& operator=(const ControlServer&) = delete;
+
+  std::string address() const;  // "127.0.0.1:8401"
+
+ private:
+  ControlServer() = default;
+
+  std::unique_ptr<httplib::Server> server_;
+  ControlHandlers handlers_;
+  std::string host_;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+// "HOST:PORT" → host and port; false when it is not that shape.
+bool split_listen_address(const std::string& listen, std::string* host, int* port);
+
+}  // namespace ztrace::control
