@@ -149,6 +149,13 @@ std::string Chain::describe() const {
 // ---------------------------------------------------------------------------------------
 // Clients
 
+std::vector<ChainRequest> numbered(const std::string& prefix, int n,
+                                   std::vector<std::string> headers) {
+  std::vector<ChainRequest> out;
+  for (int i = 1; i <= n; ++i) out.push_back({prefix + std::to_string(i), headers});
+  return out;
+}
+
 std::vector<std::string> chain_curl_command(int port, const std::vector<ChainRequest>& requests,
                                             const fs::path& bodies_dir, const std::string& name) {
   std::vector<std::string> argv = {"curl"};

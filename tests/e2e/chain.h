@@ -87,6 +87,10 @@ struct CurlRun {
   std::vector<ChainRequest> requests;
 };
 
+// prefix1, prefix2, ... prefixN, each with `headers`.
+std::vector<ChainRequest> numbered(const std::string& prefix, int n,
+                                   std::vector<std::string> headers = {});
+
 // The curl command for `requests` to 127.0.0.1:port, joined with --next so that they share
 // one keep-alive connection; answer i goes to bodies_dir/<name>-<i>.json.
 std::vector<std::string> chain_curl_command(int port, const std::vector<ChainRequest>& requests,

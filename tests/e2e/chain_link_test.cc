@@ -32,13 +32,6 @@ constexpr size_t kSpansPerHop = 2;  // SERVER + CLIENT; the leaf has SERVER only
 
 size_t spans_per_request(const Chain& chain) { return kSpansPerHop * chain.size(); }
 
-std::vector<ChainRequest> numbered(const std::string& prefix, int n,
-                                   std::vector<std::string> headers = {}) {
-  std::vector<ChainRequest> out;
-  for (int i = 1; i <= n; ++i) out.push_back({prefix + std::to_string(i), headers});
-  return out;
-}
-
 }  // namespace
 
 TEST_CASE("chain: one client at a time: one trace per request and every parent exact",

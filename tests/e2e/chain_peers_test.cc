@@ -13,12 +13,6 @@
 namespace ztrace::e2e::chain {
 namespace {
 
-std::vector<ChainRequest> numbered(const std::string& prefix, int n) {
-  std::vector<ChainRequest> out;
-  for (int i = 1; i <= n; ++i) out.push_back({prefix + std::to_string(i), {}});
-  return out;
-}
-
 // No agent runs: no hop receives a trace header, and none sends its own.
 void check_no_context(const std::vector<HopReport>& reports) {
   for (const auto& r : reports) {

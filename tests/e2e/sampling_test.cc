@@ -13,12 +13,6 @@
 namespace ztrace::e2e::chain {
 namespace {
 
-std::vector<ChainRequest> numbered(const std::string& prefix, int n) {
-  std::vector<ChainRequest> out;
-  for (int i = 1; i <= n; ++i) out.push_back({prefix + std::to_string(i), {}});
-  return out;
-}
-
 void write_config(const fs::path& path, const std::string& yaml) {
   std::ofstream(path, std::ios::trunc) << yaml;
 }

@@ -53,16 +53,20 @@ void TraceIndex::build() {
   }
 }
 
+void TraceSummary::add(const ViewSpan& span) {
+  if (trace_id.empty()) trace_id = span.trace_id;
+  start_ns = std::min(start_ns, span.start_ns);
+  end_ns = std::max(end_ns, span.end_ns);
+  error = error || span.error;
+  if (!span.service.empty() &&
+      std::find(services.begin(), services.end(), span.service) == services.end()) {
+    services.push_back(span.service);
+  }
+}
+
 void TraceIndex::add(const ViewSpan& span, SpanLocation location) {
   TraceSummary& trace = traces_[span.trace_id];
-  if (trace.trace_id.empty()) trace.trace_id = span.trace_id;
-  trace.start_ns = std::min(trace.start_ns, span.start_ns);
-  trace.end_ns = std::max(trace.end_ns, span.end_ns);
-  trace.error = trace.error || span.error;
-  if (!span.service.empty() && std::find(trace.services.begin(), trace.services.end(),
-                                         span.service) == trace.services.end()) {
-    trace.services.push_back(span.service);
-  }
+  trace.add(span);
   trace.spans.push_back(location);
   ++spans_;
 }

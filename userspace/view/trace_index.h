@@ -27,6 +27,8 @@ struct TraceSummary {
   std::vector<SpanLocation> spans;
 
   uint64_t duration_ns() const { return end_ns > start_ns ? end_ns - start_ns : 0; }
+  // Takes in one span's time, status and service (not its location).
+  void add(const ViewSpan& span);
 };
 
 // What reading the files found besides spans.

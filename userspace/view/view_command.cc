@@ -43,16 +43,7 @@ TraceSummary summarize(std::vector<ViewSpan>& spans) {
   std::stable_sort(spans.begin(), spans.end(),
                    [](const ViewSpan& a, const ViewSpan& b) { return a.start_ns < b.start_ns; });
   TraceSummary trace;
-  for (const auto& span : spans) {
-    trace.trace_id = span.trace_id;
-    trace.start_ns = std::min(trace.start_ns, span.start_ns);
-    trace.end_ns = std::max(trace.end_ns, span.end_ns);
-    trace.error = trace.error || span.error;
-    if (!span.service.empty() && std::find(trace.services.begin(), trace.services.end(),
-                                           span.service) == trace.services.end()) {
-      trace.services.push_back(span.service);
-    }
-  }
+  for (const auto& span : spans) trace.add(span);
   return trace;
 }
 
