@@ -32,7 +32,7 @@ TEST_CASE(
   Agent agent(dir, {.ports = chain.ports(), .extra_args = {"--sampling-ratio", "0.1"}});
   constexpr int kRequests = 400;
   const CurlRun run =
-      run_chain_curl(dir, chain.entry_port(), numbered("/sampled/r-", kRequests), "ratio");
+      run_chain_curl(dir, chain.entry_port(), numbered("/chain/sampled-", kRequests), "ratio");
   REQUIRE(run.lines.size() == kRequests);
   for (const auto& line : run.lines) REQUIRE(line.code == 200);
   CHECK(agent.stop() == 0);

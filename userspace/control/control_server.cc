@@ -61,7 +61,10 @@ std::unique_ptr<ControlServer> ControlServer::start(const std::string& listen,
   server.Get("/api/tracing/status", [&h](const httplib::Request&, httplib::Response& response) {
     json_reply(response, 200, h.status_json());
   });
-  server.Post("/api/config/reload", [&h](const httplib::Request&, httplib::Response& response) {
+  // With a content reader the body is left unread: `curl -X POST` sends no Content-Length,
+  // which httplib would answer with 400 before the handler ran.
+  server.Post("/api/config/reload", [&h](const httplib::Request&, httplib::Response& response,
+                                         const httplib::ContentReader&) {
     std::string message;
     const bool ok = h.reload(&message);
     json_reply(response, ok ? 200 : 422,
