@@ -82,4 +82,13 @@ std::vector<std::string> pg_java_command(std::vector<std::string> args) {
   return argv;
 }
 
+fs::path pg_go_client() {
+  return build_go_peer(peers_dir() / "pg-go" / "main.go", "ztrace-e2e-pg-go", 300s,
+                       "/usr/share/gocode");
+}
+
+std::vector<std::string> pg_node_command(int port) {
+  return {"node", (peers_dir() / "pg-node" / "client.js").string(), std::to_string(port)};
+}
+
 }  // namespace ztrace::e2e

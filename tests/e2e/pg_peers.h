@@ -21,5 +21,9 @@ std::vector<std::string> pgbench_command(int port, std::vector<std::string> args
 std::string jdbc_url(int port);
 // `java -cp ... PgPeer args...` (the classes built once per change of PgPeer.java).
 std::vector<std::string> pg_java_command(std::vector<std::string> args);
+// peers/pg-go (lib/pq from Debian, GOPATH mode), built once per change.
+fs::path pg_go_client();
+// `node peers/pg-node/client.js PORT` (npm pg, scripts/install-npm-peers.sh).
+std::vector<std::string> pg_node_command(int port);
 
 }  // namespace ztrace::e2e

@@ -297,4 +297,36 @@ TEST_CASE("psycopg2: client-side parameters are sanitized", "[e2e][postgresql][p
                 port);
 }
 
+TEST_CASE("Go lib/pq and Node pg: parameterized queries keep their text",
+          "[e2e][postgresql][go][node]") {
+  ZTRACE_E2E_REQUIRE_ROOT();
+  const int port = reserve_port(25502);
+  const auto dir = fresh_dir("pg_go_node");
+  Process server = start_postgres(dir, port);
+  const fs::path go_client = pg_go_client();  // built before the agent
+  Agent agent(dir, {.ports = {port}});
+  CommandResult go = run_command(dir, {go_client.string(), std::to_string(port)});
+  ZTRACE_E2E_REQUIRE_PEER((go.exit_code == 0 && go.out == "secret\n"), go.describe);
+  CommandResult node = run_command(dir, pg_node_command(port));
+  ZTRACE_E2E_REQUIRE_PEER((node.exit_code == 0 && node.out == "secret\n"), node.describe);
+  const std::vector<Span> spans = stop_and_collect(agent);
+  {
+    INFO("Go lib/pq");
+    check_queries(db_spans(spans, go.pid),
+                  {{"CREATE TABLE g", "create table g (id int, name text)", "CREATE TABLE", 0, ""},
+                   {"INSERT g", "insert into g values ($1, $2)", "INSERT", 0, ""},
+                   {"SELECT g", "select name from g where id = $1", "SELECT", 1, ""}},
+                  port);
+  }
+  {
+    INFO("Node pg");
+    check_queries(db_spans(spans, node.pid),
+                  {{"CREATE TABLE n", "create table n (id int, name text)", "CREATE TABLE", 0, ""},
+                   {"INSERT n", "insert into n values ($1, $2)", "INSERT", 0, ""},
+                   {"SELECT n", "select name from n where id = $1", "SELECT", 1, ""},
+                   {"SELECT", "select ?, ?", "SELECT", 1, ""}},
+                  port);
+  }
+}
+
 }  // namespace ztrace::e2e
