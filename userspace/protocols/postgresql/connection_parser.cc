@@ -138,6 +138,20 @@ struct ConnectionParser::Impl {
   }
   bool stopped() const { return failure || off; }
 
+  // The latest Parse's text and statement: drivers that parse the same unnamed statement for
+  // every call (pgbench -M extended, lib/pq, node pg) sanitize it once.
+  std::string last_parsed_text;
+  std::shared_ptr<const Statement> last_parsed;
+
+  std::shared_ptr<const Statement> statement_of(std::string_view text, bool cut) {
+    if (last_parsed && !cut && !last_parsed->truncated && text == last_parsed_text) {
+      return last_parsed;
+    }
+    last_parsed = make_statement(text, cut);
+    last_parsed_text.assign(text);
+    return last_parsed;
+  }
+
   // ---- frontend ----
 
   void begin_batch(uint64_t ts) {
@@ -197,7 +211,7 @@ struct ConnectionParser::Impl {
         begin_batch(ts);
         if (!read_cstring(body, pos, name)) return fail("malformed Parse");
         if (!read_cstring(body, pos, text)) text = body.substr(pos);  // cut: a prefix
-        remember(statements, name, make_statement(text, cut), kMaxStatements,
+        remember(statements, name, statement_of(text, cut), kMaxStatements,
                  stats.statement_evictions);
         return;
       }
