@@ -435,7 +435,7 @@ struct ConnectionParser::Impl {
         if (answer == 'N') {
           d.mode = Mode::kTyped;
           dirs[frontend_dir].mode = Mode::kStartup;
-          if (bytes.size() > 1) fail("bytes after the SSL answer");
+          if (bytes.size() > 1) feed_typed(dir, bytes.substr(1), ts);
         } else if (answer == 'S' || answer == 'G') {
           ++stats.tls;
           off = true;  // TLS or GSS encryption from here
