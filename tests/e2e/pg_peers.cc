@@ -23,9 +23,21 @@ Process start_postgres(const fs::path& dir, int port) {
                           120s);
   if (init.exit_code != 0) throw std::runtime_error("initdb failed:\n" + init.describe);
   ProcessOptions o;
-  o.argv = {"runuser", "-u", "postgres", "--", pg_tool("postgres"), "-D",
-            (root / "data").string(), "-c", "listen_addresses=127.0.0.1", "-p",
-            std::to_string(port), "-k", root.string(), "-c", "fsync=off"};
+  o.argv = {"runuser",
+            "-u",
+            "postgres",
+            "--",
+            pg_tool("postgres"),
+            "-D",
+            (root / "data").string(),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-p",
+            std::to_string(port),
+            "-k",
+            root.string(),
+            "-c",
+            "fsync=off"};
   o.cwd = dir;
   o.stdout_path = dir / "postgres.stdout";
   o.stderr_path = dir / "postgres.stderr";
@@ -39,14 +51,14 @@ Process start_postgres(const fs::path& dir, int port) {
 }
 
 std::vector<std::string> psql_command(int port, std::vector<std::string> args) {
-  std::vector<std::string> argv = {pg_tool("psql"), "-X", "-h", "127.0.0.1", "-p",
-                                   std::to_string(port), "-U", "postgres", "-d", "postgres"};
+  std::vector<std::string> argv = {pg_tool("psql"),      "-X", "-h",       "127.0.0.1", "-p",
+                                   std::to_string(port), "-U", "postgres", "-d",        "postgres"};
   argv.insert(argv.end(), args.begin(), args.end());
   return argv;
 }
 
 std::vector<std::string> pgbench_command(int port, std::vector<std::string> args) {
-  std::vector<std::string> argv = {pg_tool("pgbench"), "-h", "127.0.0.1", "-p",
+  std::vector<std::string> argv = {pg_tool("pgbench"),   "-h", "127.0.0.1", "-p",
                                    std::to_string(port), "-U", "postgres"};
   argv.insert(argv.end(), args.begin(), args.end());
   argv.push_back("postgres");
@@ -76,8 +88,8 @@ fs::path pg_java_classes() {
 }  // namespace
 
 std::vector<std::string> pg_java_command(std::vector<std::string> args) {
-  std::vector<std::string> argv = {"java", "-cp",
-                                   pg_java_classes().string() + ":" + kJdbcJar, "PgPeer"};
+  std::vector<std::string> argv = {"java", "-cp", pg_java_classes().string() + ":" + kJdbcJar,
+                                   "PgPeer"};
   argv.insert(argv.end(), args.begin(), args.end());
   return argv;
 }

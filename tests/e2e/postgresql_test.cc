@@ -90,15 +90,13 @@ TEST_CASE("psql: simple queries, several statements in one, errors and COPY",
   write_file(dir / "rows.csv", "3,gamma\n4,delta\n");
   Agent agent(dir, {.ports = {port}});
   CommandResult r = run_command(
-      dir, psql_command(port, {"-c", "create table items (id int primary key, name text)",
-                               "-c", "insert into items values (1, 'alpha'), (2, 'beta')",
-                               "-c", "select name from items where id = 1; select count(*) from items",
-                               "-c", "select * from nope",
-                               "-c", "selec 1",
-                               "-c", "insert into items values (1, 'secret')",
-                               "-c", "\\copy items from '" + (dir / "rows.csv").string() + "' csv",
-                               "-c", "copy items to stdout",
-                               "-c", "select id from items order by id"}));
+      dir, psql_command(port, {"-c", "create table items (id int primary key, name text)", "-c",
+                               "insert into items values (1, 'alpha'), (2, 'beta')", "-c",
+                               "select name from items where id = 1; select count(*) from items",
+                               "-c", "select * from nope", "-c", "selec 1", "-c",
+                               "insert into items values (1, 'secret')", "-c",
+                               "\\copy items from '" + (dir / "rows.csv").string() + "' csv", "-c",
+                               "copy items to stdout", "-c", "select id from items order by id"}));
   INFO(r.describe);
   ZTRACE_E2E_REQUIRE_PEER(r.out.find("4\tdelta") != std::string::npos, r.describe);
   ZTRACE_E2E_REQUIRE_PEER(r.err.find("duplicate key") != std::string::npos, r.describe);
@@ -113,8 +111,7 @@ TEST_CASE("psql: simple queries, several statements in one, errors and COPY",
           {"INSERT items", "insert into items values (?, ?), (?, ?)", "INSERT", 0, ""},
           // Two statements: the operation is not one name (conventions), the rows are both's.
           {"SELECT items SELECT items",
-           "select name from items where id = ?; select count(*) from items", std::nullopt, 2,
-           ""},
+           "select name from items where id = ?; select count(*) from items", std::nullopt, 2, ""},
           {"SELECT nope", "select * from nope", std::nullopt, std::nullopt, "42P01"},
           {"postgresql", "selec ?", std::nullopt, std::nullopt, "42601"},
           {"INSERT items", "insert into items values (?, ?)", std::nullopt, std::nullopt, "23505"},
@@ -164,8 +161,7 @@ TEST_CASE("pgbench -M simple, extended and prepared: one span per query, exact t
       if (s.name == "SELECT pgbench_accounts") selects.push_back(s);
     }
     check_queries(selects,
-                  std::vector<QueryExpect>(
-                      6, {"SELECT pgbench_accounts", m.text, "SELECT", 1, ""}),
+                  std::vector<QueryExpect>(6, {"SELECT pgbench_accounts", m.text, "SELECT", 1, ""}),
                   port);
   }
 }
@@ -186,14 +182,14 @@ TEST_CASE("JDBC: named statements after prepareThreshold, a batch, a unique viol
 
   const std::vector<Span> spans = stop_and_collect(agent);
   const auto queries = without_settings(db_spans(spans, r.pid));
-  std::vector<QueryExpect> expected = {
-      {"CREATE TABLE jitems", "create table jitems (id int primary key, name text)",
-       "CREATE TABLE", 0, ""}};
+  std::vector<QueryExpect> expected = {{"CREATE TABLE jitems",
+                                        "create table jitems (id int primary key, name text)",
+                                        "CREATE TABLE", 0, ""}};
   for (int i = 0; i < 7; ++i) {
     expected.push_back({"INSERT jitems", "insert into jitems values ($1, $2)", "INSERT", 0, ""});
   }
-  expected.push_back({"BATCH INSERT jitems", "insert into jitems values ($1, $2)",
-                      "BATCH INSERT", 0, "", 3});
+  expected.push_back(
+      {"BATCH INSERT jitems", "insert into jitems values ($1, $2)", "BATCH INSERT", 0, "", 3});
   expected.push_back({"SELECT jitems", "select name from jitems where id <= $1", "SELECT", 3, ""});
   expected.push_back(
       {"INSERT jitems", "insert into jitems values (?, ?)", std::nullopt, std::nullopt, "23505"});
@@ -245,8 +241,8 @@ TEST_CASE("Java HTTP handler querying PostgreSQL: the query span is the SERVER s
   o.stderr_path = dir / "java.stderr";
   Process app(std::move(o));
   ZTRACE_E2E_REQUIRE_PEER(wait_for_port(http_port, 60s), app.describe());
-  const std::string out = must_run(dir, curl_command({{url(http_port, "/items/7")},
-                                                      {url(http_port, "/items/8")}}));
+  const std::string out =
+      must_run(dir, curl_command({{url(http_port, "/items/7")}, {url(http_port, "/items/8")}}));
   ZTRACE_E2E_REQUIRE_PEER(parse_curl_output(out).size() == 2, out);
 
   const std::vector<Span> spans = stop_and_collect(agent);
@@ -266,6 +262,8 @@ TEST_CASE("Java HTTP handler querying PostgreSQL: the query span is the SERVER s
           std::optional<std::string>("select name from jitems where id = $1"));
     check_encloses(*server_span, children[0]);
   }
+  // Counted per runtime: the two handler queries were linked by thread.
+  CHECK(agent.log().find("client links by runtime: java by_thread=2") != std::string::npos);
 }
 
 TEST_CASE("psycopg2: client-side parameters are sanitized", "[e2e][postgresql][python]") {
@@ -278,14 +276,15 @@ TEST_CASE("psycopg2: client-side parameters are sanitized", "[e2e][postgresql][p
   Process server = start_postgres(dir, port);
   write_file(dir / "client.py",
              "import psycopg2\n"
-             "c = psycopg2.connect(host='127.0.0.1', port=" + std::to_string(port) +
+             "c = psycopg2.connect(host='127.0.0.1', port=" +
+                 std::to_string(port) +
                  ", user='postgres', dbname='postgres')\n"
-             "c.autocommit = True\n"
-             "cur = c.cursor()\n"
-             "cur.execute('create table p (id int, name text)')\n"
-             "cur.execute('insert into p values (%s, %s)', (1, \"o'secret\"))\n"
-             "cur.execute('select name from p where id = %s', (1,))\n"
-             "print(cur.fetchone()[0])\n");
+                 "c.autocommit = True\n"
+                 "cur = c.cursor()\n"
+                 "cur.execute('create table p (id int, name text)')\n"
+                 "cur.execute('insert into p values (%s, %s)', (1, \"o'secret\"))\n"
+                 "cur.execute('select name from p where id = %s', (1,))\n"
+                 "print(cur.fetchone()[0])\n");
   Agent agent(dir, {.ports = {port}});
   CommandResult r = run_command(dir, {"/usr/bin/python3", (dir / "client.py").string()});
   ZTRACE_E2E_REQUIRE_PEER(r.exit_code == 0, r.describe);

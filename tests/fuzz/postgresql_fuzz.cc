@@ -90,8 +90,8 @@ Input decode(const uint8_t* data, size_t size) {
 
 std::string describe(const Exchange& e) {
   std::string s = std::to_string(static_cast<int>(e.request.kind)) + ' ' +
-                  std::to_string(e.request.executions) + ' ' +
-                  std::to_string(e.request.start_ns) + '-' + std::to_string(e.request.end_ns);
+                  std::to_string(e.request.executions) + ' ' + std::to_string(e.request.start_ns) +
+                  '-' + std::to_string(e.request.end_ns);
   for (const auto& st : e.request.statements) s += '|' + (st ? st->text : "<?>");
   if (!e.response) return s + " none";
   const auto& r = *e.response;

@@ -195,9 +195,9 @@ TEST_CASE("postgresql detection: startup messages, strict frontend messages, nev
   CHECK(Protocol::detect(cancel_request(), Role::kClient, false));
   // A connection opened before the agent: whole, well-formed frontend messages only.
   CHECK(Protocol::detect(query("select 1"), Role::kUnknown, true));
-  CHECK(Protocol::detect(parse("", "select $1", 1) + bind("", "", {"1"}) + describe('P', "") +
-                             execute("") + sync(),
-                         Role::kUnknown, true));
+  CHECK(Protocol::detect(
+      parse("", "select $1", 1) + bind("", "", {"1"}) + describe('P', "") + execute("") + sync(),
+      Role::kUnknown, true));
   CHECK(Protocol::detect(bind("", "S_1", {"7"}) + execute("") + sync(), Role::kUnknown, true));
   CHECK_FALSE(Protocol::detect(query("select 1"), Role::kClient, false));  // must open first
   CHECK_FALSE(Protocol::detect(query("select 1").substr(0, 8), Role::kUnknown, true));
@@ -205,10 +205,10 @@ TEST_CASE("postgresql detection: startup messages, strict frontend messages, nev
   CHECK_FALSE(Protocol::detect(sync(), Role::kUnknown, true));  // opens no request
   CHECK_FALSE(Protocol::detect(copy_data("abc"), Role::kUnknown, true));
   CHECK_FALSE(Protocol::detect(msg('Q', "no terminator"), Role::kUnknown, true));
-  for (const char* http : {"GET / HTTP/1.1\r\nHost: x\r\n\r\n", "POST /q HTTP/1.1\r\n\r\n",
-                           "PUT /q HTTP/1.1\r\n\r\n", "PATCH /q HTTP/1.1\r\n\r\n",
-                           "DELETE / HTTP/1.1\r\n\r\n", "HTTP/1.1 200 OK\r\n\r\n",
-                           "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "\x16\x03\x01\x02\x00\x01"}) {
+  for (const char* http :
+       {"GET / HTTP/1.1\r\nHost: x\r\n\r\n", "POST /q HTTP/1.1\r\n\r\n", "PUT /q HTTP/1.1\r\n\r\n",
+        "PATCH /q HTTP/1.1\r\n\r\n", "DELETE / HTTP/1.1\r\n\r\n", "HTTP/1.1 200 OK\r\n\r\n",
+        "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "\x16\x03\x01\x02\x00\x01"}) {
     INFO(http);
     CHECK_FALSE(Protocol::detect(http, Role::kUnknown, true));
     CHECK_FALSE(Protocol::detect(http, Role::kClient, false));
@@ -221,10 +221,8 @@ TEST_CASE("postgresql sql: literals become ?, everything else stays", "[postgres
   };
   const std::vector<Row> rows = {
       {"SELECT * FROM t WHERE a = 'x' AND b = 42", "SELECT * FROM t WHERE a = ? AND b = ?"},
-      {"select 'it''s', E'a\\'b', $$dollar 'q'$$, $tag$x$tag$ from t",
-       "select ?, ?, ?, ? from t"},
-      {"insert into t1 values (1.5, -2, 1e10, .5, 0x1F)",
-       "insert into t1 values (?, -?, ?, ?, ?)"},
+      {"select 'it''s', E'a\\'b', $$dollar 'q'$$, $tag$x$tag$ from t", "select ?, ?, ?, ? from t"},
+      {"insert into t1 values (1.5, -2, 1e10, .5, 0x1F)", "insert into t1 values (?, -?, ?, ?, ?)"},
       {"select x'1F', b'101', n'nat', U&'d\\0061t' from \"Tab 1\"",
        "select ?, ?, ?, ? from \"Tab 1\""},
       {"select $1, $2::int from t where c = $3", "select $1, $2::int from t where c = $3"},
@@ -276,8 +274,8 @@ TEST_CASE("postgresql parser: simple queries, several statements, errors, async 
       {kIn, row_description() + data_row("ann") + notice("n") + parameter_status("a", "b") +
                 notification("ch", "p") + command_complete("SELECT 1") + ready()},
       {kOut, query("begin; insert into t values (1); commit")},
-      {kIn, command_complete("BEGIN") + command_complete("INSERT 0 1") + command_complete("COMMIT") +
-                ready()},
+      {kIn, command_complete("BEGIN") + command_complete("INSERT 0 1") +
+                command_complete("COMMIT") + ready()},
       {kOut, query("select * from nope")},
       {kIn, error_response("42P01", "relation \"nope\" does not exist") + ready()},
       {kOut, query("")},
@@ -302,8 +300,7 @@ TEST_CASE("postgresql parser: simple queries, several statements, errors, async 
   CHECK(run.exchanges[3].response->commands == 0);
 }
 
-TEST_CASE("postgresql parser: the extended protocol keeps statements and portals",
-          "[postgresql]") {
+TEST_CASE("postgresql parser: the extended protocol keeps statements and portals", "[postgresql]") {
   const auto run = replay(opened({
       // Prepared once (named), described: no Execute, no span.
       {kOut, parse("S_1", "select * from t where id = $1", 1) + describe('S', "S_1") + sync()},
@@ -349,8 +346,8 @@ TEST_CASE("postgresql parser: pipelined batches pair in order", "[postgresql]") 
                  execute("") + sync()},
       {kIn, answers + ready('T')},
       {kIn, row_description() + data_row("1") + command_complete("SELECT 1") + ready()},
-      {kIn, parse_complete() + bind_complete() + data_row("2") + command_complete("SELECT 1") +
-                ready()},
+      {kIn,
+       parse_complete() + bind_complete() + data_row("2") + command_complete("SELECT 1") + ready()},
   }));
   REQUIRE_FALSE(run.failed);
   REQUIRE(run.exchanges.size() == 3);
@@ -422,11 +419,11 @@ TEST_CASE("postgresql parser: every prefix of a conversation waits, then complet
           "[postgresql]") {
   const std::vector<Chunk> conversation = opened({
       {kOut, query("select 1")},
-      {kIn, row_description() + data_row("1") + notice("x") + command_complete("SELECT 1") +
-                ready()},
+      {kIn,
+       row_description() + data_row("1") + notice("x") + command_complete("SELECT 1") + ready()},
       {kOut, parse("S_1", "select $1", 1) + bind("", "S_1", {"9"}) + execute("") + sync()},
-      {kIn, parse_complete() + bind_complete() + data_row("9") + command_complete("SELECT 1") +
-                ready()},
+      {kIn,
+       parse_complete() + bind_complete() + data_row("9") + command_complete("SELECT 1") + ready()},
       {kOut, query("copy t from stdin")},
       {kIn, copy_in_response()},
       {kOut, copy_data("a\n") + copy_done()},
@@ -469,12 +466,12 @@ TEST_CASE("postgresql parser: every prefix of a conversation waits, then complet
 TEST_CASE("postgresql parser: a connection joined late starts at a frontend message",
           "[postgresql]") {
   // Statement S_2 was prepared before the agent: its Execute gets a span without text.
-  const auto run = replay({{kOut, bind("", "S_2", {"1"}) + execute("") + sync()},
-                           {kIn, bind_complete() + data_row("x") + command_complete("SELECT 1") +
-                                     ready()},
-                           {kOut, query("select 2")},
-                           {kIn, data_row("2") + command_complete("SELECT 1") + ready()}},
-                          Role::kUnknown, true);
+  const auto run =
+      replay({{kOut, bind("", "S_2", {"1"}) + execute("") + sync()},
+              {kIn, bind_complete() + data_row("x") + command_complete("SELECT 1") + ready()},
+              {kOut, query("select 2")},
+              {kIn, data_row("2") + command_complete("SELECT 1") + ready()}},
+             Role::kUnknown, true);
   REQUIRE_FALSE(run.failed);
   REQUIRE(run.exchanges.size() == 2);
   CHECK(text_of(run.exchanges[0]) == "<unknown>");
@@ -482,8 +479,8 @@ TEST_CASE("postgresql parser: a connection joined late starts at a frontend mess
   CHECK(run.exchanges[0].database == nullptr);
   CHECK(text_of(run.exchanges[1]) == "select ?");
   // The server side (a forked backend looks joined late too): parsed no further.
-  const auto server = replay({{kIn, startup("u", "d")}, {kOut, startup_answer()}},
-                             Role::kUnknown, true);
+  const auto server =
+      replay({{kIn, startup("u", "d")}, {kOut, startup_answer()}}, Role::kUnknown, true);
   CHECK_FALSE(server.failed);
   CHECK(server.stats.server_side == 1);
   const auto accepted = replay({{kIn, startup("u", "d")}}, Role::kServer, false);
@@ -591,19 +588,22 @@ TEST_CASE("postgresql parser: uncaptured bytes", "[postgresql]") {
 TEST_CASE("postgresql spans: attributes per the database conventions", "[postgresql]") {
   spans::KernelClock clock;
   SpanBuilder builder({}, clock);
-  const auto run = replay(opened({
-      {kOut, query("select name from users where id = 7")},
-      {kIn, data_row("a") + data_row("b") + command_complete("SELECT 2") + ready()},
-      {kOut, query("insert into users values (1)")},
-      {kIn, error_response("23505", "duplicate key value violates unique constraint") + ready()},
-      {kOut, parse("", "insert into t values ($1)", 1) + bind("", "", {"1"}) + execute("") +
-                 bind("", "", {"2"}) + execute("") + sync()},
-      {kIn, parse_complete() + bind_complete() + command_complete("INSERT 0 1") + bind_complete() +
-                command_complete("INSERT 0 1") + ready()},
-      {kOut, bind("", "S_9") + execute("") + sync()},
-      {kIn, bind_complete() + command_complete("DELETE 3") + ready()},
-      {kOut, query("select 1; select 2")},
-  }), Role::kClient, false, /*close=*/true);
+  const auto run =
+      replay(opened({
+                 {kOut, query("select name from users where id = 7")},
+                 {kIn, data_row("a") + data_row("b") + command_complete("SELECT 2") + ready()},
+                 {kOut, query("insert into users values (1)")},
+                 {kIn, error_response("23505", "duplicate key value violates unique constraint") +
+                           ready()},
+                 {kOut, parse("", "insert into t values ($1)", 1) + bind("", "", {"1"}) +
+                            execute("") + bind("", "", {"2"}) + execute("") + sync()},
+                 {kIn, parse_complete() + bind_complete() + command_complete("INSERT 0 1") +
+                           bind_complete() + command_complete("INSERT 0 1") + ready()},
+                 {kOut, bind("", "S_9") + execute("") + sync()},
+                 {kIn, bind_complete() + command_complete("DELETE 3") + ready()},
+                 {kOut, query("select 1; select 2")},
+             }),
+             Role::kClient, false, /*close=*/true);
   REQUIRE(run.exchanges.size() == 5);
   const auto view = client_view();
 

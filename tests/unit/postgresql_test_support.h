@@ -85,8 +85,8 @@ inline std::string error_response(std::string_view sqlstate, std::string_view me
                       cstr(sqlstate) + "M" + cstr(message) + '\0');
 }
 inline std::string notice(std::string_view message) {
-  return msg('N', "SNOTICE" + std::string(1, '\0') + "C" + cstr("00000") + "M" + cstr(message) +
-                      '\0');
+  return msg('N',
+             "SNOTICE" + std::string(1, '\0') + "C" + cstr("00000") + "M" + cstr(message) + '\0');
 }
 inline std::string notification(std::string_view channel, std::string_view payload) {
   return msg('A', be32(77) + cstr(channel) + cstr(payload));
@@ -99,7 +99,9 @@ inline std::string parameter_description() { return msg('t', be16(1) + be32(23))
 inline std::string empty_query() { return msg('I', ""); }
 inline std::string portal_suspended() { return msg('s', ""); }
 inline std::string copy_in_response() { return msg('G', std::string(1, '\0') + be16(1) + be16(0)); }
-inline std::string copy_out_response() { return msg('H', std::string(1, '\0') + be16(1) + be16(0)); }
+inline std::string copy_out_response() {
+  return msg('H', std::string(1, '\0') + be16(1) + be16(0));
+}
 inline std::string function_result() { return msg('V', be32(1) + "1"); }
 
 // The backend's answer to a successful startup.

@@ -25,10 +25,10 @@ struct DirectionState {
   char header[5] = {};
   size_t header_bytes = 0;
   uint64_t body_left = 0;
-  bool keep = false;          // the body is kept (the message is read), not just skipped
-  bool cut = false;           // part of the kept body was not kept or not captured
-  std::string body;           // kept body bytes
-  std::string startup;        // kStartup: bytes so far
+  bool keep = false;    // the body is kept (the message is read), not just skipped
+  bool cut = false;     // part of the kept body was not kept or not captured
+  std::string body;     // kept body bytes
+  std::string startup;  // kStartup: bytes so far
 };
 
 // Bytes kept of a message body: what its fields need. Row and COPY data, and passwords, are
@@ -36,16 +36,26 @@ struct DirectionState {
 size_t kept_bytes(bool frontend, char type) {
   if (frontend) {
     switch (type) {
-      case 'Q': case 'P': return ConnectionParser::kMaxTextBytes;
-      case 'B': case 'E': case 'C': return 1024;  // names come first
-      default: return 0;
+      case 'Q':
+      case 'P':
+        return ConnectionParser::kMaxTextBytes;
+      case 'B':
+      case 'E':
+      case 'C':
+        return 1024;  // names come first
+      default:
+        return 0;
     }
   }
   switch (type) {
-    case 'C': return 256;   // command tag
-    case 'E': return 1024;  // fields; the SQLSTATE comes early
-    case 'Z': return 1;
-    default: return 0;
+    case 'C':
+      return 256;  // command tag
+    case 'E':
+      return 1024;  // fields; the SQLSTATE comes early
+    case 'Z':
+      return 1;
+    default:
+      return 0;
   }
 }
 
@@ -54,8 +64,9 @@ std::string command_of_tag(std::string_view tag) {
   size_t end = tag.size();
   while (true) {
     size_t space = tag.rfind(' ', end == 0 ? 0 : end - 1);
-    const std::string_view last = tag.substr(space == std::string_view::npos ? 0 : space + 1,
-                                             end - (space == std::string_view::npos ? 0 : space + 1));
+    const std::string_view last =
+        tag.substr(space == std::string_view::npos ? 0 : space + 1,
+                   end - (space == std::string_view::npos ? 0 : space + 1));
     const bool number = !last.empty() && std::all_of(last.begin(), last.end(), [](char c) {
       return std::isdigit(static_cast<unsigned char>(c));
     });
@@ -501,8 +512,8 @@ struct ConnectionParser::Impl {
     }
     if (!pending.empty()) {
       Response& response = pending.front().exchange.response
-                                ? *pending.front().exchange.response
-                                : pending.front().exchange.response.emplace();
+                               ? *pending.front().exchange.response
+                               : pending.front().exchange.response.emplace();
       response.truncated = true;
     }
     d = DirectionState{};

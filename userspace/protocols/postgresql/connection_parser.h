@@ -18,8 +18,8 @@ namespace ztrace::postgresql {
 
 // A statement's text as it may be exported: sanitized once, when its Parse (or Query) is seen.
 struct Statement {
-  std::string text;     // sanitize_sql of the text
-  std::string summary;  // summarize_sql of `text`
+  std::string text;        // sanitize_sql of the text
+  std::string summary;     // summarize_sql of `text`
   bool truncated = false;  // the text was longer than kept, or cut by uncaptured bytes
 };
 
@@ -52,20 +52,20 @@ struct Response {
 
 struct Exchange {
   Request request;
-  std::optional<Response> response;  // absent: the connection closed first
+  std::optional<Response> response;             // absent: the connection closed first
   std::shared_ptr<const std::string> database;  // from the StartupMessage; null: not seen
 };
 
 struct ParserStats {
-  uint64_t orphan_responses = 0;      // a ReadyForQuery with no request (joined late)
-  uint64_t lost_sync = 0;             // backend framing lost to uncaptured bytes, then found
-  uint64_t statement_evictions = 0;   // statements dropped to keep the table bounded
+  uint64_t orphan_responses = 0;     // a ReadyForQuery with no request (joined late)
+  uint64_t lost_sync = 0;            // backend framing lost to uncaptured bytes, then found
+  uint64_t statement_evictions = 0;  // statements dropped to keep the table bounded
   uint64_t portal_evictions = 0;
-  uint64_t unknown_statements = 0;    // Executes of a statement whose Parse was not seen
-  uint64_t describe_only = 0;         // Syncs with no Execute (prepare/describe): no span
-  uint64_t tls = 0;                   // SSLRequest/GSSENCRequest accepted: encrypted
+  uint64_t unknown_statements = 0;  // Executes of a statement whose Parse was not seen
+  uint64_t describe_only = 0;       // Syncs with no Execute (prepare/describe): no span
+  uint64_t tls = 0;                 // SSLRequest/GSSENCRequest accepted: encrypted
   uint64_t cancel_requests = 0;
-  uint64_t server_side = 0;           // the traced process is the server: no client spans
+  uint64_t server_side = 0;  // the traced process is the server: no client spans
 };
 
 // Not thread-safe; memory bounded: one kept message (<= 64 KiB of a query text), at most

@@ -54,8 +54,7 @@ struct Protocol {
   // or GSS request, cancel); one it joined late only from whole, well-formed frontend
   // messages. HTTP/1 request lines fail both (their "length" is past any bound).
   static bool detect(std::string_view first_bytes, Role, bool joined_midstream) {
-    return joined_midstream ? is_frontend_sequence(first_bytes) ||
-                                  is_connection_start(first_bytes)
+    return joined_midstream ? is_frontend_sequence(first_bytes) || is_connection_start(first_bytes)
                             : is_connection_start(first_bytes);
   }
   // The kernel makes a context for the write that starts a request (Query, Parse, Bind or

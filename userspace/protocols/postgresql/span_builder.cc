@@ -23,8 +23,8 @@ QueryAttributes query_attributes(const Request& request) {
   QueryAttributes out;
   const auto& statements = request.statements;
   if (statements.empty()) return out;
-  const bool all_known = std::all_of(statements.begin(), statements.end(),
-                                     [](const auto& s) { return s != nullptr; });
+  const bool all_known =
+      std::all_of(statements.begin(), statements.end(), [](const auto& s) { return s != nullptr; });
   const bool batch = request.executions > 1;
   if (!all_known) {
     // Never a wrong text: a batch with a statement prepared before the agent has none.

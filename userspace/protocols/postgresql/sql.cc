@@ -53,9 +53,9 @@ size_t dollar_tag_length(std::string_view text, size_t pos) {
 size_t number_length(std::string_view text, size_t pos) {
   size_t i = pos;
   const auto digits = [&] {
-    while (i < text.size() && (std::isxdigit(static_cast<unsigned char>(text[i])) ||
-                               text[i] == '_' || text[i] == 'x' || text[i] == 'X' ||
-                               text[i] == 'o' || text[i] == 'O')) {
+    while (i < text.size() &&
+           (std::isxdigit(static_cast<unsigned char>(text[i])) || text[i] == '_' ||
+            text[i] == 'x' || text[i] == 'X' || text[i] == 'o' || text[i] == 'O')) {
       // Hex digits include 'e': an exponent is taken with them, which is still a number.
       ++i;
     }
@@ -158,8 +158,8 @@ std::string sanitize_sql(std::string_view text) {
       i = j;
       continue;
     }
-    if (std::isdigit(uc) ||
-        (c == '.' && i + 1 < text.size() && std::isdigit(static_cast<unsigned char>(text[i + 1])))) {
+    if (std::isdigit(uc) || (c == '.' && i + 1 < text.size() &&
+                             std::isdigit(static_cast<unsigned char>(text[i + 1])))) {
       literal(i + number_length(text, i) - 1);
       continue;
     }
@@ -223,10 +223,11 @@ bool is_one_of(std::string_view word, std::initializer_list<std::string_view> li
 
 // Words that end a FROM list or cannot be a table name there.
 bool is_clause_keyword(std::string_view word) {
-  return is_one_of(word, {"WHERE", "JOIN", "INNER", "LEFT", "RIGHT", "FULL", "CROSS", "NATURAL",
-                          "ON", "USING", "GROUP", "ORDER", "LIMIT", "OFFSET", "HAVING", "WINDOW",
-                          "UNION", "INTERSECT", "EXCEPT", "FOR", "RETURNING", "SET", "VALUES",
-                          "SELECT", "LATERAL", "ONLY", "AS", "DEFAULT", "FETCH", "WITH"});
+  return is_one_of(word, {"WHERE",   "JOIN",    "INNER",     "LEFT",    "RIGHT",  "FULL",
+                          "CROSS",   "NATURAL", "ON",        "USING",   "GROUP",  "ORDER",
+                          "LIMIT",   "OFFSET",  "HAVING",    "WINDOW",  "UNION",  "INTERSECT",
+                          "EXCEPT",  "FOR",     "RETURNING", "SET",     "VALUES", "SELECT",
+                          "LATERAL", "ONLY",    "AS",        "DEFAULT", "FETCH",  "WITH"});
 }
 
 class Summary {
@@ -271,10 +272,10 @@ std::string summarize_sql(std::string_view sanitized) {
         statement_start = true;
         in_copy = false;
       } else if (t.text == "(") {
-        call_parens.push_back(k > 0 && tokens[k - 1].word &&
-                              !is_one_of(tokens[k - 1].text, {"FROM", "JOIN", "IN", "AS",
-                                                              "EXISTS", "INTO", "VALUES", "ANY",
-                                                              "ALL", "LATERAL", "TABLE"}));
+        call_parens.push_back(
+            k > 0 && tokens[k - 1].word &&
+            !is_one_of(tokens[k - 1].text, {"FROM", "JOIN", "IN", "AS", "EXISTS", "INTO", "VALUES",
+                                            "ANY", "ALL", "LATERAL", "TABLE"}));
       } else if (t.text == ")") {
         if (!call_parens.empty()) call_parens.pop_back();
       }
@@ -333,8 +334,8 @@ std::string summarize_sql(std::string_view sanitized) {
       any_operation = true;
       in_copy = iequals(w, "COPY");
       size_t n = k + 1;
-      while (is_one_of(word_at(n), {"TABLE", "ONLY", "FULL", "FREEZE", "VERBOSE", "ANALYZE",
-                                    "INDEX"})) {
+      while (is_one_of(word_at(n),
+                       {"TABLE", "ONLY", "FULL", "FREEZE", "VERBOSE", "ANALYZE", "INDEX"})) {
         ++n;
       }
       if (!word_at(n).empty()) summary.add(word_at(n), false);
@@ -349,11 +350,12 @@ std::string summarize_sql(std::string_view sanitized) {
       continue;
     }
     // Statements with no table: their keyword alone.
-    if (is_one_of(w, {"BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT", "SAVEPOINT",
-                      "RELEASE", "SET", "SHOW", "RESET", "CALL", "DO", "LISTEN", "NOTIFY",
-                      "UNLISTEN", "PREPARE", "EXECUTE", "DEALLOCATE", "DECLARE", "FETCH", "MOVE",
-                      "CLOSE", "DISCARD", "GRANT", "REVOKE", "REFRESH", "COMMENT", "CHECKPOINT",
-                      "VALUES", "TABLE"})) {
+    if (is_one_of(w, {"BEGIN",      "START",   "COMMIT",  "END",      "ROLLBACK",   "ABORT",
+                      "SAVEPOINT",  "RELEASE", "SET",     "SHOW",     "RESET",      "CALL",
+                      "DO",         "LISTEN",  "NOTIFY",  "UNLISTEN", "PREPARE",    "EXECUTE",
+                      "DEALLOCATE", "DECLARE", "FETCH",   "MOVE",     "CLOSE",      "DISCARD",
+                      "GRANT",      "REVOKE",  "REFRESH", "COMMENT",  "CHECKPOINT", "VALUES",
+                      "TABLE"})) {
       summary.add(w, true);
       any_operation = true;
       if (iequals(w, "TABLE") && !word_at(k + 1).empty()) summary.add(word_at(k + 1), false);

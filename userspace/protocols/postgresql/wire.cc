@@ -6,8 +6,20 @@ namespace ztrace::postgresql {
 
 bool is_frontend_type(char type) {
   switch (type) {
-    case 'Q': case 'P': case 'B': case 'E': case 'D': case 'C': case 'H': case 'S':
-    case 'F': case 'd': case 'c': case 'f': case 'X': case 'p':
+    case 'Q':
+    case 'P':
+    case 'B':
+    case 'E':
+    case 'D':
+    case 'C':
+    case 'H':
+    case 'S':
+    case 'F':
+    case 'd':
+    case 'c':
+    case 'f':
+    case 'X':
+    case 'p':
       return true;
     default:
       return false;
@@ -16,9 +28,30 @@ bool is_frontend_type(char type) {
 
 bool is_backend_type(char type) {
   switch (type) {
-    case 'R': case 'K': case 'S': case 'Z': case 'T': case 'D': case 'C': case 'E':
-    case 'N': case 'A': case 'G': case 'H': case 'W': case 'd': case 'c': case '1':
-    case '2': case '3': case 'n': case 's': case 't': case 'I': case 'V': case 'v':
+    case 'R':
+    case 'K':
+    case 'S':
+    case 'Z':
+    case 'T':
+    case 'D':
+    case 'C':
+    case 'E':
+    case 'N':
+    case 'A':
+    case 'G':
+    case 'H':
+    case 'W':
+    case 'd':
+    case 'c':
+    case '1':
+    case '2':
+    case '3':
+    case 'n':
+    case 's':
+    case 't':
+    case 'I':
+    case 'V':
+    case 'v':
       return true;
     default:
       return false;
