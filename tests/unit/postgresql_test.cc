@@ -648,3 +648,53 @@ TEST_CASE("postgresql spans: attributes per the database conventions", "[postgre
 }
 
 }  // namespace ztrace::postgresql
+
+namespace ztrace::postgresql {
+
+TEST_CASE("postgresql parser: statement bytes are bounded per connection and in total",
+          "[postgresql]") {
+  using namespace test;
+  // Texts of ~60 KiB (one long identifier: sanitizing keeps it).
+  const auto big_parse = [](int i) {
+    return parse("S_" + std::to_string(i), "select " + std::string(60000, 'a'));
+  };
+  const auto open_parser = [] {
+    ConnectionParser parser(Role::kClient, false);
+    parser.on_data(Direction::kEgress, startup("u", "d"), 0, 1, true);
+    parser.on_data(Direction::kIngress, startup_answer(), 0, 2, true);
+    return parser;
+  };
+  {
+    ConnectionParser parser = open_parser();
+    for (int i = 0; i < 20; ++i) parser.on_data(Direction::kEgress, big_parse(i), 0, 3, true);
+    // 1 MiB per connection: 17 fit, the oldest went.
+    CHECK(parser.stats().statement_evictions == 3);
+    CHECK(parser.stats().statements_over_budget == 0);
+  }
+  {
+    // 128 MiB over all connections: past it, names are kept without text.
+    std::vector<ConnectionParser> parsers;
+    uint64_t over_budget = 0;
+    for (int p = 0; p < 140; ++p) {
+      parsers.push_back(open_parser());
+      for (int i = 0; i < 17; ++i) {
+        parsers.back().on_data(Direction::kEgress, big_parse(i), 0, 3, true);
+      }
+      over_budget += parsers.back().stats().statements_over_budget;
+    }
+    CHECK(over_budget > 0);
+    CHECK(parsers.front().stats().statements_over_budget == 0);
+    ConnectionParser& last = parsers.back();
+    last.on_data(Direction::kEgress, bind("", "S_16") + execute("") + sync(), 0, 4, true);
+    last.on_data(Direction::kIngress, command_complete("SELECT 1") + ready(), 0, 5, true);
+    auto exchanges = last.take_exchanges();
+    REQUIRE(exchanges.size() == 1);
+    CHECK(exchanges[0].request.statements[0] == nullptr);  // no text: never a wrong one
+  }
+  // Closed connections give their budget back.
+  ConnectionParser parser = open_parser();
+  parser.on_data(Direction::kEgress, big_parse(0), 0, 3, true);
+  CHECK(parser.stats().statements_over_budget == 0);
+}
+
+}  // namespace ztrace::postgresql

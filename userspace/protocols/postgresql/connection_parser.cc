@@ -1,6 +1,7 @@
 #include "userspace/protocols/postgresql/connection_parser.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <deque>
 #include <unordered_map>
@@ -96,6 +97,10 @@ std::shared_ptr<const Statement> make_statement(std::string_view text, bool cut)
   return statement;
 }
 
+// Statement bytes held by every parser of the process (parsers live on the pipeline thread;
+// atomic for tests and tools that run parsers elsewhere).
+std::atomic<size_t> total_statement_bytes{0};
+
 }  // namespace
 
 struct ConnectionParser::Impl {
@@ -114,10 +119,12 @@ struct ConnectionParser::Impl {
   struct Named {
     std::shared_ptr<const Statement> statement;
     uint64_t order = 0;  // insertion order, for eviction
+    size_t bytes = 0;    // what a statement entry holds, in statement_bytes and the total
   };
   std::unordered_map<std::string, Named> statements;
   std::unordered_map<std::string, Named> portals;
   uint64_t next_order = 0;
+  size_t statement_bytes = 0;  // held by `statements`
 
   struct Pending {
     Exchange exchange;
@@ -127,6 +134,10 @@ struct ConnectionParser::Impl {
   std::vector<Exchange> completed;
   ParserStats stats;
   uint64_t now_ns = 0;
+
+  ~Impl() { total_statement_bytes -= statement_bytes; }
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
 
   Impl(Role r, bool joined) : role(r), joined_midstream(joined) {
     if (role == Role::kServer) {
@@ -185,22 +196,43 @@ struct ConnectionParser::Impl {
     pending.push_back(std::move(p));
   }
 
-  template <typename Map>
-  void remember(Map& map, std::string_view name, std::shared_ptr<const Statement> statement,
-                size_t bound, uint64_t& evictions) {
-    auto it = map.find(std::string(name));
-    if (it == map.end()) {
-      if (map.size() >= bound) {
-        auto oldest = std::min_element(map.begin(), map.end(), [](const auto& a, const auto& b) {
-          return a.second.order < b.second.order;
-        });
-        map.erase(oldest);
-        ++evictions;
-      }
-      it = map.emplace(std::string(name), Named{}).first;
+  void forget(std::unordered_map<std::string, Named>& map,
+              std::unordered_map<std::string, Named>::iterator it) {
+    statement_bytes -= it->second.bytes;
+    total_statement_bytes -= it->second.bytes;
+    map.erase(it);
+  }
+
+  // Keeps `statement` under `name`, evicting the oldest entries past `bound` entries and, for
+  // statements, past kMaxStatementBytes; past kMaxTotalStatementBytes over all connections
+  // the name is kept without its text.
+  void remember(std::unordered_map<std::string, Named>& map, std::string_view name,
+                std::shared_ptr<const Statement> statement, size_t bound, uint64_t& evictions) {
+    const bool is_statement = &map == &statements;
+    size_t bytes = 0;
+    if (is_statement && statement) {
+      bytes = sizeof(Statement) + statement->text.size() + statement->summary.size() + name.size();
     }
-    it->second.statement = std::move(statement);
-    it->second.order = next_order++;
+    if (auto it = map.find(std::string(name)); it != map.end()) forget(map, it);
+    while (!map.empty() && (map.size() >= bound ||
+                            (is_statement && statement_bytes + bytes > kMaxStatementBytes))) {
+      auto oldest = std::min_element(map.begin(), map.end(), [](const auto& a, const auto& b) {
+        return a.second.order < b.second.order;
+      });
+      forget(map, oldest);
+      ++evictions;
+    }
+    if (bytes && total_statement_bytes + bytes > kMaxTotalStatementBytes) {
+      statement.reset();
+      bytes = 0;
+      ++stats.statements_over_budget;
+    }
+    Named& named = map[std::string(name)];
+    named.statement = std::move(statement);
+    named.order = next_order++;
+    named.bytes = bytes;
+    statement_bytes += bytes;
+    total_statement_bytes += bytes;
   }
 
   void on_frontend(char type, std::string_view body, bool cut, uint64_t ts) {
@@ -259,7 +291,7 @@ struct ConnectionParser::Impl {
         begin_batch(ts);
         if (body.empty() || !read_cstring(body, ++pos, name)) return fail("malformed Close");
         auto& map = body[0] == 'S' ? statements : portals;
-        map.erase(std::string(name));
+        if (auto it = map.find(std::string(name)); it != map.end()) forget(map, it);
         return;
       }
       case 'D':

@@ -65,12 +65,14 @@ struct ParserStats {
   uint64_t describe_only = 0;       // Syncs with no Execute (prepare/describe): no span
   uint64_t tls = 0;                 // SSLRequest/GSSENCRequest accepted: encrypted
   uint64_t cancel_requests = 0;
-  uint64_t server_side = 0;  // the traced process is the server: no client spans
+  uint64_t server_side = 0;             // the traced process is the server: no client spans
+  uint64_t statements_over_budget = 0;  // kept without text: the process-wide budget was full
 };
 
 // Not thread-safe; memory bounded: one kept message (<= 64 KiB of a query text), at most
-// 256 statements and 64 named portals (evictions counted), 1024 requests awaiting their
-// ReadyForQuery (more fails the connection), 64 texts per batch.
+// 256 statements holding 1 MiB and 64 named portals (evictions counted), 128 MiB of
+// statements over all connections (past it a statement is kept without text, counted), 1024
+// requests awaiting their ReadyForQuery (more fails the connection), 64 texts per batch.
 //
 // Uncaptured bytes inside a message are skipped exactly (its text is marked truncated).
 // Backend bytes lost across message boundaries: framing resumes after the next
@@ -84,6 +86,9 @@ class ConnectionParser {
   static constexpr size_t kMaxPendingRequests = 1024;
   static constexpr size_t kMaxOperationsKept = 64;
   static constexpr size_t kMaxTextBytes = 64 * 1024;
+  // Statement texts held per connection, and by all connections of the process together.
+  static constexpr size_t kMaxStatementBytes = 1024 * 1024;
+  static constexpr size_t kMaxTotalStatementBytes = 128 * 1024 * 1024;
 
   // role: kClient: egress carries frontend messages; kServer: the traced process is the
   // server, nothing is parsed (counted). kUnknown with joined_midstream: the first data

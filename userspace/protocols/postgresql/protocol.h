@@ -25,6 +25,7 @@ struct Counters {
   uint64_t tls = 0;
   uint64_t cancel_requests = 0;
   uint64_t server_side = 0;
+  uint64_t statements_over_budget = 0;
 
   template <typename Visit>
   void for_each(Visit&& visit) const {
@@ -40,6 +41,7 @@ struct Counters {
     visit("tls", tls);
     visit("cancel_requests", cancel_requests);
     visit("server_side", server_side);
+    visit("statements_over_budget", statements_over_budget);
   }
 };
 
@@ -77,6 +79,7 @@ struct Protocol {
     counters.tls += stats.tls;
     counters.cancel_requests += stats.cancel_requests;
     counters.server_side += stats.server_side;
+    counters.statements_over_budget += stats.statements_over_budget;
   }
 };
 
