@@ -42,7 +42,13 @@ Process start_postgres(const fs::path& dir, int port) {
   o.stdout_path = dir / "postgres.stdout";
   o.stderr_path = dir / "postgres.stderr";
   Process p(std::move(o));
-  if (!wait_for_port(port, 60s) || !p.running()) {
+  // The port listens before recovery ends ("the database system is starting up"): wait for
+  // the server's own word, which needs no connection.
+  const auto ready = [&] {
+    return read_file(dir / "postgres.stderr").find("ready to accept connections") !=
+           std::string::npos;
+  };
+  if (!wait_for_port(port, 60s) || !wait_until(ready, 60s) || !p.running()) {
     p.stop(1s);
     throw std::runtime_error("postgres did not listen on port " + std::to_string(port) + "\n" +
                              p.describe());

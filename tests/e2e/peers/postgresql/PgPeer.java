@@ -82,6 +82,9 @@ public class PgPeer {
       }
     }
     System.out.println("done");
+    // A process the agent did not see start is described from /proc when its first event
+    // arrives: it must still exist then.
+    Thread.sleep(1000);
   }
 
   static void server(int port, String url) throws Exception {
