@@ -5,8 +5,9 @@
 #   sudo bench/run.sh [rounds] [seconds per saturation run]     (default 3 rounds of 5 s)
 #
 # Workloads (the e2e peers, tests/e2e/peers): nginx static file, Go net/http, Java
-# com.sun.net.httpserver, Node http, a two-hop chain (wrk -> Go A -> Go B), and nginx over
-# HTTP/2 (h2c) under h2load (16 connections x 10 concurrent streams). The agent traces
+# com.sun.net.httpserver, Node http, a two-hop chain (wrk -> Go A -> Go B), nginx over
+# HTTP/2 (h2c) under h2load (16 connections x 10 concurrent streams), and PostgreSQL 15
+# under pgbench -S (the agent traces pgbench, the client, by the server's port). The agent traces
 # the servers (--pid), not wrk. Each is measured
 #   off    without the agent
 #   null   with the agent, spans built but exported nowhere (capture + assembly)
@@ -24,6 +25,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-3}
 SECONDS_PER_RUN=${2:-5}
+SELECTION=()  # agent selection added to each workload's --pid list
 LATENCY_SECONDS=2
 CONNECTIONS=16
 IDLE_CONNECTIONS=10000
@@ -148,8 +150,29 @@ run_h2load() {  # connections seconds url
     END {printf "%s %s nan %s\n", rps, mean, n}' "$work/h2load.out"
 }
 
+# pgbench -S (one indexed SELECT per transaction) against the PostgreSQL on port `url` →
+# the same fields (p50: the mean latency; p99 nan). Failed transactions stop the benchmark.
+run_pgbench() {  # connections seconds port [query mode]
+  pgbench -h 127.0.0.1 -p "$3" -U postgres -n -S -M "${4:-prepared}" -c "$1" -j 1 -T "$2" \
+    postgres >"$work/pgbench.out" 2>&1
+  if ! grep -q "number of failed transactions: 0 " "$work/pgbench.out"; then
+    log "pgbench against port $3 saw failures:"
+    cat "$work/pgbench.out" >&2
+    exit 1
+  fi
+  awk '
+    /^tps = / {tps=$3}
+    /^latency average/ {mean=$4*1000}
+    /actually processed/ {n=$NF}
+    END {printf "%s %s nan %s\n", tps, mean, n}' "$work/pgbench.out"
+}
+
 run_load() {  # connections seconds url: h2load for the HTTP/2 workloads, else wrk
-  if [[ $LOAD_TOOL == h2load ]]; then run_h2load "$@"; else run_wrk "$@"; fi
+  case $LOAD_TOOL in
+    h2load) run_h2load "$@" ;;
+    pgbench) run_pgbench "$@" ;;
+    *) run_wrk "$@" ;;
+  esac
 }
 LOAD_TOOL=wrk
 
@@ -193,7 +216,7 @@ stop_agent() {  # → sets agent_spans (built) and agent_drops (events dropped, 
 measure() {  # workload mode url server_pids...
   local workload=$1 mode=$2 url=$3
   shift 3
-  local selection=()
+  local selection=("${SELECTION[@]}")
   for p in "$@"; do selection+=(--pid "$p"); done
   local ticks0=0 ticks1=0 rss_kb=0 spans=0 drops=0 loaded lone
   case $mode in
@@ -326,6 +349,29 @@ bench_workload nginx-h2 1 "http://127.0.0.1:$port/index.html" off null otlp
 LOAD_TOOL=wrk
 kill "$server_pid"
 
+# PostgreSQL under pgbench -S: the agent traces the client's port (pgbench's CLIENT spans; the
+# server's side makes none), one span per query.
+start_postgres() {  # port → sets pg_pid
+  mkdir -p "$work/pg"
+  chown postgres "$work/pg"
+  runuser -u postgres -- /usr/lib/postgresql/15/bin/initdb -D "$work/pg/data" -U postgres \
+    -A trust --no-sync >>"$work/peers.log" 2>&1
+  start_bg runuser -u postgres -- /usr/lib/postgresql/15/bin/postgres -D "$work/pg/data" \
+    -c listen_addresses=127.0.0.1 -p "$1" -k "$work/pg" -c fsync=off -c max_connections=64
+  pg_pid=$bg_pid
+  wait_port "$1"
+  pgbench -h 127.0.0.1 -p "$1" -U postgres -i -s 1 -q postgres >>"$work/peers.log" 2>&1
+}
+next_port
+pg_port=$port
+start_postgres "$pg_port"
+server_pids=()
+SELECTION=(--port "$pg_port")
+LOAD_TOOL=pgbench
+bench_workload pgbench 1 "$pg_port" off null otlp
+LOAD_TOOL=wrk
+SELECTION=()
+
 # --- memory with idle connections ----------------------------------------------------------
 ulimit -n "$(ulimit -Hn)"  # the client and nginx each hold one fd per connection
 next_port
@@ -364,6 +410,12 @@ run_h2load $CONNECTIONS 2 "http://127.0.0.1:$port/index.html" >/dev/null
 stop_agent
 kill "$server_pid"
 build/bench/pipeline_bench "$work/nginx-h2.events" 10 >"$results/pipeline_h2.md"
+
+start_agent --port "$pg_port" --record-events "$work/pgbench.events"
+run_pgbench 1 2 "$pg_port" extended >/dev/null
+stop_agent
+stop_pid "$pg_pid"
+build/bench/pipeline_bench "$work/pgbench.events" 10 >"$results/pipeline_pg.md"
 
 build/bench/otlp_encode_bench 200000 >"$results/otlp.md"
 

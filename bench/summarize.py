@@ -22,7 +22,8 @@ hz = os.sysconf("SC_CLK_TCK")
 WORKLOADS = [("nginx", "nginx, static 612 B"), ("go", "Go net/http"),
              ("java", "Java com.sun.net.httpserver"), ("node", "Node http"),
              ("chain", "chain wrk → Go A → Go B"),
-             ("nginx-h2", "nginx, HTTP/2 h2c, h2load")]
+             ("nginx-h2", "nginx, HTTP/2 h2c, h2load"),
+             ("pgbench", "PostgreSQL 15, pgbench -S -M prepared (client traced)")]
 MODES = {"null": "ztrace, no export", "otlp": "ztrace → OTLP/HTTP",
          "null-no-inject": "ztrace, no export, --no-inject",
          "sdk": "OpenTelemetry Node SDK → OTLP/HTTP"}
@@ -79,6 +80,7 @@ for workload, title in WORKLOADS:
 idle = load("idle")
 pipeline_md = open(os.path.join(results, "pipeline.md")).read().strip()
 pipeline_h2_md = open(os.path.join(results, "pipeline_h2.md")).read().strip()
+pipeline_pg_md = open(os.path.join(results, "pipeline_pg.md")).read().strip()
 otlp_md = open(os.path.join(results, "otlp.md")).read().strip()
 
 meta = {"date": datetime.date.today().isoformat(),
@@ -114,6 +116,8 @@ table = "\n".join([
     "", *lines, "", idle_line, "",
     "Pipeline on recorded nginx traffic (bench/pipeline_bench, one core):", "", pipeline_md, "",
     "The same on recorded nginx HTTP/2 (h2c) traffic:", "", pipeline_h2_md, "",
+    "The same on recorded pgbench -S -M extended traffic (a Parse per query):", "",
+    pipeline_pg_md, "",
     "OTLP export (bench/otlp_encode_bench):", "", otlp_md, ""])
 
 out = "bench/results"

@@ -13,6 +13,7 @@
 #include "bpf/http1_context.bpf.h"
 #include "bpf/http1_framing.bpf.h"
 #include "bpf/http1_linking.bpf.h"
+#include "bpf/postgresql_request.bpf.h"
 #include "bpf/settings.bpf.h"
 #include "bpf/shared_maps.bpf.h"
 #include "bpf/socket_trace.h"
@@ -85,8 +86,12 @@ static __noinline void classify_client_write(struct syscall_args *args, __u64 pi
 		return;
 	}
 	bool request_start = is_request_start(first4);
-	if (!request_start && !framed)
+	if (!request_start && !framed) {
+		/* Never injected into: the context only parents the query's span. */
+		if (info->role != ZT_ROLE_SERVER && postgresql_request_start(first4))
+			on_client_request(&args->trace, pid_tgid, NULL, 0);
 		return;
+	}
 	__u32 zero = 0;
 	struct data_scratch *s = bpf_map_lookup_elem(&scratch, &zero);
 	if (!s)

@@ -24,6 +24,9 @@ PEER_PKGS=(
   # only recommends them
   libguava-java libgeronimo-annotation-1.3-spec-java liberror-prone-java libjsr305-java
   libopencensus-java
+  # PostgreSQL server and clients (tests/e2e/postgresql_test.cc)
+  postgresql-15 postgresql-client-15 libpostgresql-jdbc-java python3-psycopg2
+  golang-github-lib-pq-dev
   # Go test programs and offset tables: every Go version the symbolizer is checked against.
   golang-1.19-go golang-1.21-go golang-1.22-go golang-1.23-go
 )

@@ -9,6 +9,27 @@
 namespace ztrace::agent {
 namespace {
 
+// The client spans' outcomes per runtime, those that happened: in-process linking is a
+// property of the runtime.
+struct NonZeroClientOutcomes {
+  const pipeline::RuntimeLinkOutcomes& runtime;
+  template <typename Visit>
+  void for_each(Visit&& visit) const {
+    static constexpr std::pair<uint8_t, std::string_view> kOrigins[] = {
+        {ZT_CTX_CLIENT_THREAD, "by_thread"},
+        {ZT_CTX_CLIENT_GOROUTINE, "by_goroutine"},
+        {ZT_CTX_CLIENT_LINE_MATCH, "by_forwarded_line"},
+        {ZT_CTX_CLIENT_ROOT, "root"},
+        {ZT_CTX_CLIENT_AMBIGUOUS, "ambiguous_event_loop"},
+        {ZT_CTX_CLIENT_UNTRUSTED, "unlinkable_runtime"},
+        {ZT_CTX_CLIENT_STALE, "stale"},
+        {ZT_CTX_NONE, "no_context"}};
+    for (const auto& [origin, name] : kOrigins) {
+      if (runtime.outcomes[origin]) visit(name, runtime.outcomes[origin]);
+    }
+  }
+};
+
 void log_link_outcomes(const pipeline::EventPipelineStats& p) {
   const auto& o = p.link_outcomes;
   CounterLine line("links:");
@@ -24,6 +45,14 @@ void log_link_outcomes(const pipeline::EventPipelineStats& p) {
                             {"stale", o[ZT_CTX_CLIENT_STALE]}})
       .add("", {{"no_context", o[ZT_CTX_NONE]}, {"unsampled", p.spans.unsampled}});
   spdlog::info("{}", line.text());
+
+  if (p.client_links_by_runtime.empty()) return;
+  CounterLine by_runtime("client links by runtime:");
+  for (const auto& runtime : p.client_links_by_runtime) {
+    by_runtime.add(runtime.runtime.empty() ? "unknown" : runtime.runtime,
+                   NonZeroClientOutcomes{runtime});
+  }
+  spdlog::info("{}", by_runtime.text());
 }
 
 // Per output, what became of the spans built: a failing output does not hide what the others

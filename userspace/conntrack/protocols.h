@@ -6,10 +6,11 @@
 
 #include "userspace/protocols/http1/protocol.h"
 #include "userspace/protocols/http2/protocol.h"
+#include "userspace/protocols/postgresql/protocol.h"
 #include "userspace/protocols/registry.h"
 
 namespace ztrace::conntrack {
 
-using Protocols = protocols::Registry<http2::Protocol, http1::Protocol>;
+using Protocols = protocols::Registry<http2::Protocol, postgresql::Protocol, http1::Protocol>;
 
 }  // namespace ztrace::conntrack

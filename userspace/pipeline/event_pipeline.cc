@@ -1,8 +1,10 @@
 #include "userspace/pipeline/event_pipeline.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "userspace/sampling/tracing_settings.h"
+#include "userspace/spans/semconv.h"
 #include "userspace/spans/trace_context.h"
 
 namespace ztrace::pipeline {
@@ -104,7 +106,9 @@ bool EventPipeline::on_exchange(const protocols::ConnectionView& view,
             ? ZT_TRACE_FLAG_SAMPLED
             : 0;
   }
-  ++stats_.link_outcomes[context ? context->origin : uint8_t{ZT_CTX_NONE}];
+  const uint8_t origin = context ? context->origin : uint8_t{ZT_CTX_NONE};
+  ++stats_.link_outcomes[origin];
+  if (span->kind == spans::SpanKind::kClient) count_client_link(view, origin);
   submit(std::move(*span));
   return true;
 }
@@ -112,6 +116,30 @@ bool EventPipeline::on_exchange(const protocols::ConnectionView& view,
 void EventPipeline::set_tracing(uint64_t new_trace_threshold, bool export_traces) {
   new_trace_threshold_.store(new_trace_threshold, std::memory_order_relaxed);
   export_traces_.store(export_traces, std::memory_order_relaxed);
+}
+
+void EventPipeline::count_client_link(const protocols::ConnectionView& view, uint8_t origin) {
+  std::string_view runtime;
+  if (view.resource) {
+    for (const auto& attribute : view.resource->attributes) {
+      if (attribute.key == semconv::process::kProcessRuntimeName) {
+        if (const auto* name = std::get_if<std::string>(&attribute.value)) runtime = *name;
+        break;
+      }
+    }
+  }
+  auto& by_runtime = stats_.client_links_by_runtime;
+  auto it = std::find_if(by_runtime.begin(), by_runtime.end(),
+                         [&](const RuntimeLinkOutcomes& r) { return r.runtime == runtime; });
+  if (it == by_runtime.end()) {
+    if (by_runtime.size() >= EventPipelineStats::kMaxRuntimes) runtime = "other";
+    it = std::find_if(by_runtime.begin(), by_runtime.end(),
+                      [&](const RuntimeLinkOutcomes& r) { return r.runtime == runtime; });
+    if (it == by_runtime.end()) {
+      it = by_runtime.insert(by_runtime.end(), RuntimeLinkOutcomes{std::string(runtime), {}});
+    }
+  }
+  ++it->outcomes[origin];
 }
 
 void EventPipeline::submit(spans::Span&& span) {

@@ -13,6 +13,7 @@
 #include <span>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "userspace/conntrack/connection_table.h"
 #include "userspace/conntrack/protocols.h"
@@ -69,11 +70,20 @@ struct SpanCounts {
   }
 };
 
+// Client spans of one runtime (process.runtime.name) by how their context came about: whether
+// in-process linking works is a property of the runtime.
+struct RuntimeLinkOutcomes {
+  std::string runtime;  // "" when the resource names none; "other" past kMaxRuntimes
+  std::array<uint64_t, ZT_CTX_ORIGIN_COUNT> outcomes{};
+};
+
 struct EventPipelineStats {
   EventCounts events;
   SpanCounts spans;
   // Spans by how their context came about (enum zt_context_origin; 0: no kernel context).
   std::array<uint64_t, ZT_CTX_ORIGIN_COUNT> link_outcomes{};
+  static constexpr size_t kMaxRuntimes = 16;
+  std::vector<RuntimeLinkOutcomes> client_links_by_runtime;
   conntrack::ConnectionTableStats connections;  // and each protocol's counters
 };
 
@@ -101,6 +111,7 @@ class EventPipeline {
   bool on_exchange(const protocols::ConnectionView& view,
                    const typename Protocol::Exchange& exchange, const zt_trace_context* context);
   void submit(spans::Span&& span);
+  void count_client_link(const protocols::ConnectionView& view, uint8_t origin);
   bool was_received_by(uint32_t pid, const spans::SpanId& parent_span_id) const;
   void on_server_head(uint32_t pid, const zt_trace_context* kernel_context,
                       const std::string& traceparent);

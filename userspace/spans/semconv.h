@@ -58,13 +58,17 @@ inline constexpr AttributeKey kRpcMethod = "rpc.method";
 inline constexpr AttributeKey kRpcGrpcStatusCode = "rpc.grpc.status_code";
 }  // namespace rpc
 
-// For the PostgreSQL and Kafka builders to come, as DESIGN.md names them.
 namespace db {
 inline constexpr AttributeKey kDbSystemName = "db.system.name";
 inline constexpr AttributeKey kDbNamespace = "db.namespace";
 inline constexpr AttributeKey kDbOperationName = "db.operation.name";
+inline constexpr AttributeKey kDbOperationBatchSize = "db.operation.batch.size";
 inline constexpr AttributeKey kDbCollectionName = "db.collection.name";
 inline constexpr AttributeKey kDbQueryText = "db.query.text";
+inline constexpr AttributeKey kDbQuerySummary = "db.query.summary";
+inline constexpr AttributeKey kDbResponseStatusCode = "db.response.status_code";
+inline constexpr AttributeKey kDbResponseReturnedRows = "db.response.returned_rows";
+inline constexpr std::string_view kDbSystemPostgresql = "postgresql";
 }  // namespace db
 
 namespace messaging {
