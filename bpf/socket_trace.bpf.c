@@ -705,6 +705,26 @@ static __noinline void queue_injection(struct syscall_args *args, const struct z
 		args->injection_pending |= INJECTION_PENDING_HTTP1;
 }
 
+/* A Kafka Produce request (kafka.apache.org/protocol: int32 size, int16 api_key 0, int16
+ * api_version) begins the write's first buffer. */
+static __always_inline bool kafka_produce_at(const struct syscall_args *args, __u64 first,
+					     __u32 first4)
+{
+	__u64 first_len = args->len;
+	if (args->iovcnt) {
+		struct iovec iov = {};
+		if (bpf_probe_read_user(&iov, sizeof(iov), (void *)args->buf))
+			return false;
+		first_len = iov.iov_len;
+	}
+	__u32 next4 = 0;
+	if (first_len < 8 || bpf_probe_read_user(&next4, 4, (void *)(first + 4)))
+		return false;
+	__u32 size = bpf_ntohl(first4);
+	return size >= 10 && size <= (256u << 20) && (next4 & 0xffff) == 0 && /* api_key 0 */
+	       bpf_ntohs(next4 >> 16) <= 12;                                 /* api_version */
+}
+
 /* At the entry of a write: if it starts a request on a client socket, make the client span's
  * context and, when injection is on, queue its traceparent for sk_msg. Only into a request
  * that starts at a message boundary the kernel knows (http1_framing.bpf.h), whose head it
@@ -733,8 +753,13 @@ static __noinline void classify_client_write(struct syscall_args *args, __u64 pi
 		return;
 	}
 	bool request_start = is_request_start(first4);
-	if (!request_start && !framed)
+	if (!request_start && !framed) {
+		/* A Kafka Produce follows the in-process rules of an HTTP request (never injected:
+		 * its context travels in records, which the agent does not rewrite). */
+		if (info->role == ZT_ROLE_CLIENT && kafka_produce_at(args, first, first4))
+			on_client_request(&args->trace, pid_tgid, NULL, 0);
 		return;
+	}
 	__u32 zero = 0;
 	struct data_scratch *s = bpf_map_lookup_elem(&scratch, &zero);
 	if (!s)

@@ -3,8 +3,10 @@
 # them, with the machine's npm configuration. Idempotent: skips what is already installed.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
-for dir in "$repo"/tests/e2e/peers/grpc-node; do
-  if [[ -d $dir/node_modules/@grpc/grpc-js ]]; then
+# peer folder:the package whose presence means installed
+for peer in grpc-node:@grpc/grpc-js kafka:kafkajs; do
+  dir=$repo/tests/e2e/peers/${peer%%:*}
+  if [[ -d $dir/node_modules/${peer#*:} ]]; then
     echo "[install-npm-peers] $dir: present"
     continue
   fi

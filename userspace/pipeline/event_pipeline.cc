@@ -1,6 +1,7 @@
 #include "userspace/pipeline/event_pipeline.h"
 
 #include <cstring>
+#include <type_traits>
 
 #include "userspace/spans/trace_context.h"
 
@@ -87,12 +88,20 @@ bool EventPipeline::on_exchange(const protocols::ConnectionView& view,
   }
   const bool forwarded =
       header && view.role != Role::kServer && was_received_by(view.pid, header->parent_span_id);
-  const auto& builder = std::get<typename Protocol::SpanBuilder>(span_builders_);
-  std::optional<spans::Span> span =
-      builder.build({view, context, header ? &*header : nullptr, forwarded}, exchange);
-  if (!span) return false;
-  ++stats_.link_outcomes[context ? context->origin : uint8_t{ZT_CTX_NONE}];
-  submit(std::move(*span));
+  auto& builder = std::get<typename Protocol::SpanBuilder>(span_builders_);
+  auto built = builder.build({view, context, header ? &*header : nullptr, forwarded}, exchange);
+  const uint8_t origin = context ? context->origin : uint8_t{ZT_CTX_NONE};
+  if constexpr (std::is_same_v<decltype(built), std::optional<spans::Span>>) {
+    if (!built) return false;
+    ++stats_.link_outcomes[origin];
+    submit(std::move(*built));
+  } else {
+    if (built.empty()) return false;
+    for (spans::Span& span : built) {
+      ++stats_.link_outcomes[origin];
+      submit(std::move(span));
+    }
+  }
   return true;
 }
 

@@ -67,10 +67,19 @@ inline constexpr AttributeKey kDbCollectionName = "db.collection.name";
 inline constexpr AttributeKey kDbQueryText = "db.query.text";
 }  // namespace db
 
+// Messaging spans and their Kafka page (semantic conventions v1.27.0, "development").
 namespace messaging {
 inline constexpr AttributeKey kMessagingSystem = "messaging.system";
 inline constexpr AttributeKey kMessagingOperationType = "messaging.operation.type";
+inline constexpr AttributeKey kMessagingOperationName = "messaging.operation.name";
 inline constexpr AttributeKey kMessagingDestinationName = "messaging.destination.name";
+inline constexpr AttributeKey kMessagingDestinationPartitionId =
+    "messaging.destination.partition.id";
+inline constexpr AttributeKey kMessagingBatchMessageCount = "messaging.batch.message_count";
+inline constexpr AttributeKey kMessagingClientId = "messaging.client.id";
+inline constexpr AttributeKey kMessagingConsumerGroupName = "messaging.consumer.group.name";
+inline constexpr AttributeKey kMessagingKafkaOffset = "messaging.kafka.offset";
+inline constexpr AttributeKey kMessagingKafkaMessageKey = "messaging.kafka.message.key";
 }  // namespace messaging
 
 // Resource attributes.
