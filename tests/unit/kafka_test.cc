@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "tests/unit/kafka_test_support.h"
+#include "userspace/conntrack/protocols.h"
 #include "userspace/protocols/kafka/compression.h"
 #include "userspace/protocols/kafka/protocol.h"
 
@@ -80,6 +81,20 @@ TEST_CASE("kafka detect: client requests, never HTTP, HTTP/2, TLS or PostgreSQL"
   CHECK_FALSE(detect(request(999, 0, 1, "c", "")));
   CHECK_FALSE(detect(request(0, 40, 1, "c", "")));
   CHECK_FALSE(detect(request(18, 0, 1, "bad\x01id", "")));
+}
+
+TEST_CASE("kafka in the registry: Kafka, HTTP/1 and HTTP/2 connections each find theirs",
+          "[kafka]") {
+  using Registry = conntrack::Protocols;
+  const auto chosen = [](std::string_view first_bytes) {
+    Registry::Parser parser;
+    Registry::detect(first_bytes, Role::kClient, false, parser);
+    return parser.index();
+  };
+  CHECK(chosen(api_versions_request()) == 2);  // monostate, http2, kafka, http1
+  CHECK(chosen("GET / HTTP/1.1\r\nHost: x\r\n\r\n") == 3);
+  CHECK(chosen("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") == 1);
+  CHECK(chosen(std::string("\0\0\0\x29\0\x03\0\0user\0postgres\0database\0db\0\0", 41)) == 3);
 }
 
 TEST_CASE("kafka produce: every version v0..v12 gives one send span per partition", "[kafka]") {
