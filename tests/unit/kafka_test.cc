@@ -411,6 +411,24 @@ TEST_CASE("kafka framing: every prefix needs more data, any split gives the same
   }
 }
 
+TEST_CASE("kafka framing: a call whose first piece is too short to judge is judged whole",
+          "[kafka]") {
+  // Joined mid-way (role unknown): the first call that starts a request decides, even when
+  // it arrives a byte at a time.
+  const std::string fetch = request(1, 11, 1, "c", "");
+  const std::string fetched =
+      response(1, 11, 1, fetch_response_body(11, {{"t", 0, batch_v2(0, {{"k", "v", {}}})}}));
+  ConnectionParser parser(Role::kUnknown, true);
+  for (size_t i = 0; i < fetch.size(); ++i) {
+    parser.on_data(Direction::kEgress, std::string_view(fetch).substr(i, 1), 0, 10, i == 0);
+  }
+  for (size_t i = 0; i < fetched.size(); ++i) {
+    parser.on_data(Direction::kIngress, std::string_view(fetched).substr(i, 1), 0, 20, i == 0);
+  }
+  CHECK(parser.role() == Role::kClient);
+  CHECK(parser.take_exchanges().size() == 1);
+}
+
 TEST_CASE("kafka bad input: corrupt lengths, gaps, junk; counted, bounded, tracing goes on",
           "[kafka]") {
   const std::string fetch = request(1, 11, 1, "c", "");

@@ -56,29 +56,75 @@ void ConnectionParser::on_data(Direction direction, std::string_view bytes,
                                uint64_t gap_bytes_after, uint64_t timestamp_ns,
                                bool syscall_start) {
   if (failed_) return;
+  Stream& stream = streams_[static_cast<int>(direction)];
+  std::string joined;
   if (role_ == Role::kUnknown) {
     // The first direction that starts with a request carries requests.
-    if (!syscall_start || !starts_message(true, bytes)) return;
+    if (resume_at(stream, true, bytes, syscall_start, joined) != Start::kYes) {
+      if (gap_bytes_after) stream.call_start.clear();  // the call's rest is unknown
+      return;
+    }
     role_ = direction == Direction::kEgress ? Role::kClient : Role::kServer;
-    streams_[0].lost_sync = streams_[1].lost_sync = true;
+    // This call starts a request; the other direction resumes at a response to one.
+    for (Stream& each : streams_) {
+      each.lost_sync = &each != &stream;
+      reset(each);
+    }
   }
   const bool requests = is_request_direction(direction);
-  Stream& stream = streams_[static_cast<int>(direction)];
-  feed(stream, requests, bytes, timestamp_ns, syscall_start);
+  if (stream.lost_sync) {
+    if (resume_at(stream, requests, bytes, syscall_start, joined) != Start::kYes) {
+      if (gap_bytes_after) stream.call_start.clear();
+      return;
+    }
+    stream.lost_sync = false;
+    reset(stream);
+  }
+  feed(stream, requests, bytes, timestamp_ns);
   if (gap_bytes_after && !failed_) feed_gap(stream, requests, gap_bytes_after);
 }
 
-bool ConnectionParser::starts_message(bool requests, std::string_view bytes) const {
-  if (bytes.size() < kSizeBytes + 4 || !plausible_size(read_u32(bytes))) return false;
+ConnectionParser::Start ConnectionParser::resume_at(Stream& stream, bool requests,
+                                                    std::string_view& bytes, bool syscall_start,
+                                                    std::string& joined) {
+  if (syscall_start) {
+    stream.call_start.clear();
+  } else if (!stream.call_start.empty()) {
+    joined = std::move(stream.call_start);
+    stream.call_start.clear();
+    joined.append(bytes);
+    bytes = joined;
+  } else {
+    return Start::kNo;  // inside a call whose start did not begin a message
+  }
+  const Start start = starts_message(requests, bytes);
+  // A request header is 4 + 10 + a client id of at most 255 bytes + tagged fields.
+  if (start == Start::kNeedMore && bytes.size() < 4096) stream.call_start.assign(bytes);
+  return start;
+}
+
+ConnectionParser::Start ConnectionParser::starts_message(bool requests,
+                                                         std::string_view bytes) const {
+  if (bytes.size() < kSizeBytes) return Start::kNeedMore;
+  if (!plausible_size(read_u32(bytes))) return Start::kNo;
   if (requests) {
     RequestHeader header;
     size_t body_offset = 0;
-    return parse_request_header(bytes.substr(kSizeBytes), header, body_offset) == HeaderParse::kOk;
+    switch (parse_request_header(bytes.substr(kSizeBytes), header, body_offset)) {
+      case HeaderParse::kOk:
+        return Start::kYes;
+      case HeaderParse::kNeedMore:
+        return Start::kNeedMore;
+      case HeaderParse::kInvalid:
+        return Start::kNo;
+    }
   }
+  if (bytes.size() < kSizeBytes + 4) return Start::kNeedMore;
   const auto correlation_id = static_cast<int32_t>(read_u32(bytes.substr(kSizeBytes)));
-  return std::any_of(pending_.begin(), pending_.end(), [&](const Pending& p) {
+  const bool pending = std::any_of(pending_.begin(), pending_.end(), [&](const Pending& p) {
     return p.exchange.request.correlation_id == correlation_id;
   });
+  return pending ? Start::kYes : Start::kNo;
 }
 
 void ConnectionParser::reset(Stream& stream) {
@@ -89,15 +135,8 @@ void ConnectionParser::reset(Stream& stream) {
 }
 
 void ConnectionParser::feed(Stream& stream, bool requests, std::string_view bytes,
-                            uint64_t timestamp_ns, bool syscall_start) {
-  bool at_call_start = syscall_start;
-  while (!bytes.empty() && !failed_) {
-    if (stream.lost_sync) {
-      if (!at_call_start || !starts_message(requests, bytes)) return;
-      stream.lost_sync = false;
-      reset(stream);
-    }
-    at_call_start = false;
+                            uint64_t timestamp_ns) {
+  while (!bytes.empty() && !failed_ && !stream.lost_sync) {
     if (stream.consumed == 0) stream.start_ns = timestamp_ns;
     stream.end_ns = timestamp_ns;
     if (stream.consumed < kSizeBytes) {
@@ -109,10 +148,10 @@ void ConnectionParser::feed(Stream& stream, bool requests, std::string_view byte
       const uint32_t size = read_u32(stream.buffer);
       if (!plausible_size(size)) {
         if (!any_message_) return fail("not Kafka: implausible size");
-        ++stats_.lost_sync;
+        ++stats_.lost_sync;  // found again at a call that starts a message
         stream.lost_sync = true;
         reset(stream);
-        continue;
+        return;
       }
       stream.message_bytes = uint64_t{size} + kSizeBytes;
     }

@@ -75,21 +75,28 @@ class ConnectionParser {
     Exchange exchange;
     bool skip = false;  // unknown API or unreadable header: framed, no exchange
   };
+  enum class Start : uint8_t { kYes, kNo, kNeedMore };
   struct Stream {
     std::string buffer;          // the message's captured bytes, size prefix included
     uint64_t message_bytes = 0;  // prefix + size, once the prefix is known
     uint64_t consumed = 0;       // bytes of the message seen, captured or not
     bool gapped = false;
     bool lost_sync = false;  // waiting for a syscall that starts with a message
+    // The first bytes of a call, too few to tell whether it starts a message: the call's next
+    // piece decides (a call may arrive in pieces of any size).
+    std::string call_start;
     uint64_t start_ns = 0;
     uint64_t end_ns = 0;
   };
 
   bool is_request_direction(Direction direction) const;
-  void feed(Stream& stream, bool requests, std::string_view bytes, uint64_t timestamp_ns,
-            bool syscall_start);
+  void feed(Stream& stream, bool requests, std::string_view bytes, uint64_t timestamp_ns);
   void feed_gap(Stream& stream, bool requests, uint64_t gap_bytes);
-  bool starts_message(bool requests, std::string_view bytes) const;
+  Start starts_message(bool requests, std::string_view bytes) const;
+  // Whether `bytes` (at a call start, or continuing a kept call start) resume framing; keeps
+  // them when undecided. `joined` holds the kept start and `bytes` when they were joined.
+  Start resume_at(Stream& stream, bool requests, std::string_view& bytes, bool syscall_start,
+                  std::string& joined);
   void on_message(Stream& stream, bool requests);
   void on_request(const Stream& stream);
   void on_response(const Stream& stream);

@@ -11,6 +11,11 @@ namespace {
 constexpr size_t kBatchV2HeaderBytes = 61;  // baseOffset .. records count
 constexpr size_t kLogOverheadBytes = 12;    // offset int64 + length int32
 
+// Offsets come from the wire: arithmetic on them wraps instead of overflowing.
+int64_t add_offsets(int64_t a, int64_t b) {
+  return static_cast<int64_t>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b));
+}
+
 struct Context {
   const RecordLimits& limits;
   RecordStats& stats;
@@ -58,7 +63,7 @@ bool read_v2_records(Context& c, std::string_view body, int64_t base_offset, int
     if (!record.ok() || headers < 0 || static_cast<size_t>(headers) > record.remaining()) {
       return false;
     }
-    add_record(c, base_offset + offset_delta, key_length >= 0, key);
+    add_record(c, add_offsets(base_offset, offset_delta), key_length >= 0, key);
     for (int32_t h = 0; h < headers && record.ok(); ++h) {
       const int32_t name_length = record.varint();
       std::string_view name = name_length > 0 ? record.take(static_cast<size_t>(name_length)) : "";
@@ -163,9 +168,13 @@ void read_message_set(Context& c, std::string_view set, int depth) {
     RecordSummary inner;
     Context inner_context{c.limits, c.stats, inner};
     read_message_set(inner_context, inflated, depth + 1);
-    const int64_t shift = magic == 1 ? offset - inner.last_offset : 0;
+    const int64_t shift = magic == 1
+                              ? static_cast<int64_t>(static_cast<uint64_t>(offset) -
+                                                     static_cast<uint64_t>(inner.last_offset))
+                              : 0;
     for (uint32_t i = 0; i < inner.count; ++i) {
-      add_record(c, inner.first_offset + shift + i, i == 0 && inner.has_key, inner.key);
+      add_record(c, add_offsets(add_offsets(inner.first_offset, shift), i), i == 0 && inner.has_key,
+                 inner.key);
     }
     c.summary.incomplete |= inner.incomplete;
   }

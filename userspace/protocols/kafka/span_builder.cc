@@ -1,6 +1,7 @@
 #include "userspace/protocols/kafka/span_builder.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <string>
 
 #include "userspace/protocols/kafka/api.h"
@@ -150,9 +151,10 @@ void SpanBuilder::remember_send(const std::string& topic, const PartitionData& p
   auto& sends = sends_[{topic, partition.partition}];
   if (sends.size() >= kMaxSendsPerPartition) sends.pop_front();
   const int64_t count = std::max<int64_t>(partition.records.count, 1);
-  sends.push_back({partition.base_offset,
-                   partition.base_offset + count - 1,
-                   {span.trace_id, span.span_id, span.trace_flags}});
+  const int64_t last = partition.base_offset > INT64_MAX - count
+                           ? INT64_MAX  // a wire value near 2^63: no overflow
+                           : partition.base_offset + count - 1;
+  sends.push_back({partition.base_offset, last, {span.trace_id, span.span_id, span.trace_flags}});
 }
 
 void SpanBuilder::link_sends(const std::string& topic, const PartitionData& partition,
