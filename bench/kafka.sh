@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 MESSAGES=${1:-200000}
 CODEC=${2:-none}
 REPO=$PWD
-bash scripts/build.sh --target ztrace pipeline_bench >/dev/null
+bash scripts/build.sh --target ztrace pipeline_bench -j2 >/dev/null
 work=$(mktemp -d)
 pids=()
 cleanup() {
@@ -42,8 +42,10 @@ workload() {
   t0=$(date +%s.%N)
   kcat -b "$bootstrap" -P -t bench -p 0 -z "$CODEC" -l "$work/messages.txt"
   t1=$(date +%s.%N)
-  kcat -b "$bootstrap" -C -t bench -p 0 -o beginning -c "$MESSAGES" -q -f '' >/dev/null
+  local last
+  last=$(kcat -b "$bootstrap" -C -t bench -p 0 -o beginning -e -q -f '%o\n' | tail -1)
   t2=$(date +%s.%N)
+  [[ $last == $((MESSAGES - 1)) ]] || { log "consumed up to offset '$last' only"; exit 1; }
   echo "$(echo "$t1 - $t0" | bc) $(echo "$t2 - $t1" | bc)"
 }
 

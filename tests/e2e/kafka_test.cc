@@ -4,6 +4,7 @@
 // produce, and links from record headers and from the offsets of traced sends.
 #include <algorithm>
 #include <catch2/catch_test_macros.hpp>
+#include <iostream>
 #include <set>
 #include <sstream>
 
@@ -90,6 +91,19 @@ void check_send(const Span& s, std::string_view topic, int partition, int64_t of
   CHECK(s.status_code == "UNSET");
 }
 
+// Which Produce and Fetch versions a client used (ctest -V shows them).
+void log_versions(std::string_view client, const std::vector<Span>& spans) {
+  std::set<std::string> seen;
+  for (const Span& s : spans) {
+    if (auto v = s.attr_int("ztrace.kafka.api_version")) {
+      seen.insert((s.kind == "PRODUCER" ? "Produce v" : "Fetch v") + std::to_string(*v));
+    }
+  }
+  std::cout << "kafka versions, " << client << ":";
+  for (const auto& v : seen) std::cout << " " << v;
+  std::cout << "\n";
+}
+
 // Receive spans of one partition, in offset order; CHECKs they cover `count` records from 0.
 std::vector<Span> receives_of(const std::vector<Span>& spans, std::string_view topic, int partition,
                               int64_t count) {
@@ -159,6 +173,7 @@ TEST_CASE("kafka kcat: send spans per codec, one receive linked by header and by
 
   const std::vector<Span> spans = stop_and_collect(agent);
   INFO("spans:\n" << describe(spans) << "\nagent log:\n" << agent.log_tail());
+  log_versions("kcat (librdkafka 2.0.2)", spans);
   const std::vector<Span> sends = named(spans, "send orders");
   REQUIRE(sends.size() == codecs.size());
   std::set<std::string> send_contexts;
@@ -209,6 +224,7 @@ TEST_CASE("kafka confluent-kafka: a multi-topic produce, a consumer group with l
 
   const std::vector<Span> spans = stop_and_collect(agent);
   INFO("spans:\n" << describe(spans) << "\nagent log:\n" << agent.log_tail());
+  log_versions("confluent-kafka (librdkafka 2.0.2)", spans);
   // One produce request for both topics: a span per topic, never only the first.
   auto orders = named(of_pid(spans, producer.pid), "send orders");
   auto payments = named(of_pid(spans, producer.pid), "send payments");
@@ -251,6 +267,7 @@ TEST_CASE("kafka kafkajs: producer and consumer group, exact offsets and links",
 
   const std::vector<Span> spans = stop_and_collect(agent);
   INFO("spans:\n" << describe(spans) << "\nagent log:\n" << agent.log_tail());
+  log_versions("kafkajs 2.2.4", spans);
   auto sends = named(of_pid(spans, producer.pid), "send events");
   REQUIRE(sends.size() == 1);
   check_send(sends[0], "events", 0, 0, "kjs", broker.port);
@@ -284,6 +301,7 @@ TEST_CASE("kafka sarama: a batch of three, read back by a partition consumer",
 
   const std::vector<Span> spans = stop_and_collect(agent);
   INFO("spans:\n" << describe(spans) << "\nagent log:\n" << agent.log_tail());
+  log_versions("sarama 1.22 (protocol 0.11)", spans);
   auto sends = named(of_pid(spans, r.pid), "send sar");
   REQUIRE(sends.size() == 1);
   check_send(sends[0], "sar", 0, 0, "sarama-peer", broker.port);
@@ -326,6 +344,7 @@ TEST_CASE("kafka in a trace: an HTTP handler's produce is its child, the receive
 
   const std::vector<Span> spans = stop_and_collect(agent);
   INFO("spans:\n" << describe(spans) << "\nagent log:\n" << agent.log_tail());
+  log_versions("kafkajs 2.2.4 in an HTTP handler", spans);
   const auto sends = named(of_pid(spans, web.pid()), "send web");
   REQUIRE(sends.size() == 2);
   std::set<std::string> send_contexts;

@@ -132,6 +132,7 @@ TEST_CASE("kafka produce: every version v0..v12 gives one send span per partitio
     CHECK(str(s, "server.address") == "127.0.0.1");
     CHECK(num(s, "server.port") == 9092);
     CHECK(s.links.size() == (v >= 3 ? 1u : 0u));
+    CHECK(num(s, "ztrace.kafka.api_version") == v);
   }
 }
 
@@ -471,6 +472,44 @@ TEST_CASE("kafka bad input: corrupt lengths, gaps, junk; counted, bounded, traci
     c.receive(response(1, 11, 2, fetch_response_body(11, {{"t", 0, ""}})));
     CHECK(c.exchanges.size() == 1);
     CHECK(c.parser.stats().unanswered == 1);
+  }
+  {  // a large batch captured in part: counted from its header, the span marked truncated
+    const std::vector<TestRecord> many(50, {"k", std::string(100, 'v'), {}});
+    const std::string produce =
+        request(0, 7, 1, "p", produce_request_body(7, {{"t", 0, batch_v2(0, many)}}));
+    Conversation c;
+    c.feed(Direction::kEgress, std::string_view(produce).substr(0, 200), produce.size() - 200);
+    c.receive(response(0, 7, 1, produce_response_body(7, {{"t", 0, ""}}, 40)));
+    REQUIRE(c.exchanges.size() == 1);
+    const PartitionData& p = c.exchanges[0].partitions.at(0);
+    CHECK(p.records.count == 50);
+    CHECK(p.records.incomplete);
+    CHECK(p.base_offset == 40);
+    CHECK(c.exchanges[0].truncated);
+  }
+  {  // a fetch that ends in a batch the broker cut short: that batch was not delivered
+    const std::string records =
+        batch_v2(0, {{"k", "v", {}}}) + batch_v2(1, {{"k", "v", {}}}).substr(0, 30);
+    Conversation c;
+    c.send(request(1, 11, 1, "c", ""));
+    c.receive(response(1, 11, 1, fetch_response_body(11, {{"t", 0, records}})));
+    REQUIRE(c.exchanges.size() == 1);
+    CHECK(c.exchanges[0].partitions.at(0).records.count == 1);
+    CHECK_FALSE(c.exchanges[0].partitions.at(0).records.incomplete);
+  }
+  {  // bytes captured after a gap are not joined to the bytes before it
+    const std::string fetched_big =
+        response(1, 11, 1,
+                 fetch_response_body(
+                     11, {{"t", 0, batch_v2(0, std::vector<TestRecord>(20, {"k", "v", {}}))}}));
+    Conversation c;
+    c.send(request(1, 11, 1, "c", ""));
+    c.feed(Direction::kIngress, std::string_view(fetched_big).substr(0, 150), 50);
+    c.parser.on_data(Direction::kIngress, std::string_view(fetched_big).substr(200), 0, 99, true);
+    c.take();
+    REQUIRE(c.exchanges.size() == 1);
+    CHECK(c.exchanges[0].partitions.at(0).records.count == 20);  // from the header
+    CHECK(c.parser.stats().messages.records.corrupt == 0);
   }
   {  // a flood of requests never answered: bounded
     Conversation c;

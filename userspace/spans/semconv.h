@@ -106,6 +106,8 @@ inline constexpr AttributeKey kZtraceCaptureTruncated = "ztrace.capture.truncate
 inline constexpr AttributeKey kZtraceHttp2ErrorCode = "ztrace.http2.error_code";
 inline constexpr AttributeKey kZtraceHttp2UnknownHeaderFields =
     "ztrace.http2.unknown_header_fields";
+// The Produce or Fetch version the client and broker agreed on.
+inline constexpr AttributeKey kZtraceKafkaApiVersion = "ztrace.kafka.api_version";
 }  // namespace extension
 
 }  // namespace ztrace::semconv

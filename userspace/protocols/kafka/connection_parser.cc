@@ -156,7 +156,9 @@ void ConnectionParser::feed(Stream& stream, bool requests, std::string_view byte
       stream.message_bytes = uint64_t{size} + kSizeBytes;
     }
     const size_t n = std::min(stream.message_bytes - stream.consumed, uint64_t{bytes.size()});
-    const size_t keep = std::min(n, kMaxKeptBytes - std::min(kMaxKeptBytes, stream.buffer.size()));
+    // After uncaptured bytes the buffer stops: what follows would not be contiguous with it.
+    const size_t room = kMaxKeptBytes - std::min(kMaxKeptBytes, stream.buffer.size());
+    const size_t keep = stream.gapped ? 0 : std::min(n, room);
     stream.buffer.append(bytes.substr(0, keep));
     if (keep < n) stream.gapped = true;
     stream.consumed += n;

@@ -28,6 +28,24 @@ PartitionData* add_partition(std::vector<PartitionData>& partitions, const Parse
   return &partitions.emplace_back();
 }
 
+// A RECORDS field (NULLABLE_BYTES or COMPACT_NULLABLE_BYTES). When the body was cut short
+// (uncaptured bytes), `captured` is what came before the cut, `declared` the field's length,
+// and `cut` is set: the body cannot be read further.
+struct RecordsField {
+  std::string_view captured;
+  size_t declared = 0;
+  bool cut = false;
+};
+RecordsField read_records(Reader& r, std::string_view body, bool flexible) {
+  const size_t before = r.position();
+  const std::string_view records = r.bytes(flexible);
+  if (r.ok()) return {records, records.size(), false};
+  Reader length(body.substr(before));
+  const int64_t declared = flexible ? int64_t{length.uvarint()} - 1 : int64_t{length.int32()};
+  if (!length.ok() || declared <= 0) return {{}, 0, true};
+  return {body.substr(before + length.position()), static_cast<size_t>(declared), true};
+}
+
 }  // namespace
 
 HeaderParse parse_request_header(std::string_view message, RequestHeader& header,
@@ -67,14 +85,16 @@ bool parse_produce_request(std::string_view body, int16_t version, const ParseLi
     const uint32_t count = r.array_length(flexible);
     for (uint32_t p = 0; p < count && r.ok(); ++p) {
       const int32_t index = r.int32();
-      const std::string_view records = r.bytes(flexible);
-      r.tagged_fields(flexible);
       if (!r.ok()) break;
+      const RecordsField records = read_records(r, body, flexible);
+      r.tagged_fields(flexible);
       PartitionData* partition = add_partition(partitions, limits, stats);
       if (!partition) continue;
       partition->topic.assign(topic);
       partition->partition = index;
-      summarize_records(records, limits.records, stats.records, partition->records);
+      summarize_records(records.captured, records.declared, limits.records, stats.records,
+                        partition->records);
+      if (records.cut) return false;
     }
     r.tagged_fields(flexible);
   }
@@ -153,17 +173,8 @@ bool parse_fetch_response(std::string_view body, int16_t version, const ParseLim
         }
       }
       if (version >= 11) r.int32();  // preferred_read_replica
-      // A cut body still has the records captured before the cut.
-      const size_t before = r.position();
-      std::string_view records = r.bytes(flexible);
-      bool cut = false;
-      if (!r.ok()) {
-        Reader length(body.substr(before));
-        const int64_t declared = flexible ? int64_t{length.uvarint()} - 1 : length.int32();
-        if (!length.ok() || declared <= 0) break;
-        records = body.substr(before + length.position());
-        cut = true;
-      }
+      if (!r.ok()) break;
+      const RecordsField records = read_records(r, body, flexible);
       r.tagged_fields(flexible);
       PartitionData* partition = add_partition(partitions, limits, stats);
       if (!partition) continue;
@@ -172,8 +183,9 @@ bool parse_fetch_response(std::string_view body, int16_t version, const ParseLim
       partition->has_topic_id = version >= 13;
       partition->partition = index;
       partition->error_code = partition_error;
-      summarize_records(records, limits.records, stats.records, partition->records);
-      if (cut) return false;
+      summarize_records(records.captured, records.declared, limits.records, stats.records,
+                        partition->records);
+      if (records.cut) return false;
     }
     r.tagged_fields(flexible);
   }

@@ -33,6 +33,17 @@ void add_record(Context& c, int64_t offset, bool has_key, std::string_view key) 
   s.last_offset = offset;
 }
 
+// `count` records whose bytes were not captured (offsets from the batch header).
+void add_uncaptured_records(Context& c, int64_t first_offset, int64_t last_offset, uint32_t count) {
+  RecordSummary& s = c.summary;
+  if (s.count == 0) {
+    s.first_offset = first_offset;
+    s.has_key = false;
+  }
+  s.count += count;
+  s.last_offset = last_offset;
+}
+
 void add_header(Context& c, std::string_view name, std::string_view value) {
   if (name != "traceparent") return;
   auto parsed = spans::parse_traceparent(value);
@@ -182,14 +193,14 @@ void read_message_set(Context& c, std::string_view set, int depth) {
 
 }  // namespace
 
-void summarize_records(std::string_view records, const RecordLimits& limits, RecordStats& stats,
-                       RecordSummary& summary) {
+void summarize_records(std::string_view records, size_t declared_bytes, const RecordLimits& limits,
+                       RecordStats& stats, RecordSummary& summary) {
   Context c{limits, stats, summary};
   // Batches and message sets share the first 17 bytes' layout up to magic (offset 16).
   while (records.size() >= kLogOverheadBytes + 5) {
     const auto magic = static_cast<int8_t>(records[16]);
     Reader r(records);
-    r.int64();
+    const int64_t base_offset = r.int64();
     const int32_t length = r.int32();
     if (length < 0) {
       ++stats.corrupt;
@@ -197,7 +208,22 @@ void summarize_records(std::string_view records, const RecordLimits& limits, Rec
       return;
     }
     const size_t total = kLogOverheadBytes + static_cast<size_t>(length);
-    if (total > records.size()) return;  // partial batch at the end
+    if (total > declared_bytes) return;  // a partial batch the broker cut: not delivered
+    if (total > records.size()) {
+      // Sent whole but captured in part: a v2 header still tells the count and offsets.
+      summary.incomplete = true;
+      if (magic == 2 && records.size() >= kBatchV2HeaderBytes) {
+        Reader header(records.substr(23));  // lastOffsetDelta (after attributes)
+        const int32_t last_delta = header.int32();
+        header.skip(8 + 8 + 8 + 2 + 4);
+        const int32_t count = header.int32();
+        if (count > 0 && last_delta >= 0) {
+          ++stats.batches;
+          add_uncaptured_records(c, base_offset, add_offsets(base_offset, last_delta), count);
+        }
+      }
+      return;
+    }
     if (magic == 2) {
       if (total < kBatchV2HeaderBytes) {
         ++stats.corrupt;
@@ -214,6 +240,7 @@ void summarize_records(std::string_view records, const RecordLimits& limits, Rec
       return;
     }
     records.remove_prefix(total);
+    declared_bytes -= total;
   }
 }
 

@@ -42,10 +42,16 @@ struct RecordSummary {
   bool incomplete = false;  // some batch could not be read (counted in RecordStats)
 };
 
-// Adds the batches of `records` (the RECORDS field of one partition) to `summary`. A batch cut
-// at the end of the set is not an error: a fetch may end in a partial batch, and the capture
-// may have stopped short.
-void summarize_records(std::string_view records, const RecordLimits& limits, RecordStats& stats,
-                       RecordSummary& summary);
+// Adds the batches of `records` (the captured part of one partition's RECORDS field, which
+// was `declared_bytes` long on the wire) to `summary`. A batch that runs past the declared
+// length is one the broker cut (a fetch may end so): not delivered, not counted. One that runs
+// past the captured bytes only is counted from its v2 header (count, offsets) and marks the
+// summary incomplete.
+void summarize_records(std::string_view records, size_t declared_bytes, const RecordLimits& limits,
+                       RecordStats& stats, RecordSummary& summary);
+inline void summarize_records(std::string_view records, const RecordLimits& limits,
+                              RecordStats& stats, RecordSummary& summary) {
+  summarize_records(records, records.size(), limits, stats, summary);
+}
 
 }  // namespace ztrace::kafka

@@ -78,6 +78,7 @@ spans::Span& SpanBuilder::start(const protocols::ExchangeContext& context, const
     span.status_code = spans::StatusCode::kError;
     span.set(semconv::error::kErrorType, error_name(error));
   }
+  span.set(semconv::extension::kZtraceKafkaApiVersion, int64_t{exchange.request.api_version});
   if (exchange.truncated || partition.records.incomplete) {
     span.set(semconv::extension::kZtraceCaptureTruncated, true);
   }
