@@ -4,6 +4,10 @@
 //   build/bench/kafka_records_bench [MiB per codec]      (default 64)
 //
 // Batches of 500 records of 100 B of text (a log line's worth), the shape kcat sends.
+// Then: heap held by 1,000 connection parsers after a produce and a fetch each, and with one
+// 1 MB fetch response half received on each (the per-message bound, kMaxKeptBytes).
+
+#include <malloc.h>
 
 #include <chrono>
 #include <cstdio>
@@ -13,6 +17,7 @@
 #include <vector>
 
 #include "tests/unit/kafka_test_support.h"
+#include "userspace/protocols/kafka/connection_parser.h"
 #include "userspace/protocols/kafka/records.h"
 
 namespace {
@@ -64,5 +69,43 @@ int main(int argc, char** argv) {
     std::printf("| %s | %zu | %zu | %.3f | %.0f |\n", names[codec], batch.size(), raw_bytes,
                 seconds * 1e3 / mb, mb / seconds);
   }
+
+  using testing::request;
+  using testing::response;
+  const std::string produce =
+      request(0, 7, 1, "bench",
+              testing::produce_request_body(7, {{"t", 0, testing::batch_v2(0, records, 4)}}));
+  const std::string produced =
+      response(0, 7, 1, testing::produce_response_body(7, {{"t", 0, ""}}, 0));
+  const std::string fetch = request(1, 11, 2, "bench", "");
+  const std::string fetched = response(
+      1, 11, 2, testing::fetch_response_body(11, {{"t", 0, testing::batch_v2(0, records, 4)}}));
+  const auto heap = [] { return mallinfo2().uordblks; };
+  const size_t before = heap();
+  std::vector<ConnectionParser> parsers;
+  parsers.reserve(1000);
+  for (int i = 0; i < 1000; ++i) {
+    ConnectionParser& p = parsers.emplace_back(ztrace::Role::kClient, false);
+    p.on_data(ztrace::Direction::kEgress, produce, 0, 1, true);
+    p.on_data(ztrace::Direction::kIngress, produced, 0, 2, true);
+    p.on_data(ztrace::Direction::kEgress, fetch, 0, 3, true);
+    p.on_data(ztrace::Direction::kIngress, fetched, 0, 4, true);
+    p.take_exchanges();
+  }
+  const size_t idle = heap() - before;
+  const std::string half(512 * 1024, 'x');
+  std::string big_head(4, '\0');
+  const uint32_t size = 1u << 20;
+  for (int i = 0; i < 4; ++i) big_head[i] = static_cast<char>(size >> (24 - 8 * i));
+  big_head += std::string("\0\0\0\3", 4);  // the next fetch's correlation id
+  for (ConnectionParser& p : parsers) {
+    p.on_data(ztrace::Direction::kEgress, request(1, 11, 3, "bench", ""), 0, 5, true);
+    p.on_data(ztrace::Direction::kIngress, big_head + half, 0, 6, true);
+  }
+  const size_t busy = heap() - before;
+  std::printf(
+      "\n1,000 parsers: %zu KiB of heap after a produce and a fetch each (%zu B each); "
+      "%zu MiB with half of a 1 MiB fetch response buffered on each.\n",
+      idle / 1024, idle / 1000, busy >> 20);
   return 0;
 }

@@ -128,7 +128,12 @@ ConnectionParser::Start ConnectionParser::starts_message(bool requests,
 }
 
 void ConnectionParser::reset(Stream& stream) {
-  stream.buffer.clear();
+  // A large message's buffer is given back: idle connections keep small ones only.
+  if (stream.buffer.capacity() > 64 * 1024) {
+    std::string().swap(stream.buffer);
+  } else {
+    stream.buffer.clear();
+  }
   stream.message_bytes = 0;
   stream.consumed = 0;
   stream.gapped = false;
