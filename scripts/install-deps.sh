@@ -29,7 +29,7 @@ PEER_PKGS=(
   # Go test programs and offset tables: every Go version the symbolizer is checked against.
   golang-1.19-go golang-1.21-go golang-1.22-go golang-1.23-go
   # Kafka: the mock-cluster broker (librdkafka), and clients
-  librdkafka-dev kcat python3-confluent-kafka
+  librdkafka-dev kcat python3-confluent-kafka golang-github-shopify-sarama-dev
 )
 log() { echo "[install-deps] $*"; }
 
