@@ -13,6 +13,7 @@
 #include "bpf/http1_context.bpf.h"
 #include "bpf/http1_framing.bpf.h"
 #include "bpf/http1_linking.bpf.h"
+#include "bpf/kafka_request.bpf.h"
 #include "bpf/postgresql_request.bpf.h"
 #include "bpf/settings.bpf.h"
 #include "bpf/shared_maps.bpf.h"
@@ -87,8 +88,10 @@ static __noinline void classify_client_write(struct syscall_args *args, __u64 pi
 	}
 	bool request_start = is_request_start(first4);
 	if (!request_start && !framed) {
-		/* Never injected into: the context only parents the query's span. */
-		if (info->role != ZT_ROLE_SERVER && postgresql_request_start(first4))
+		/* A PostgreSQL query or a Kafka Produce gets the parent an HTTP request would;
+		 * never injected into: the context only parents its span. */
+		if ((info->role != ZT_ROLE_SERVER && postgresql_request_start(first4)) ||
+		    (info->role == ZT_ROLE_CLIENT && kafka_produce_at(args, first, first4)))
 			on_client_request(&args->trace, pid_tgid, NULL, 0);
 		return;
 	}

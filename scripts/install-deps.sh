@@ -14,6 +14,8 @@ BUILD_PKGS=(
   protobuf-compiler libprotobuf-dev libgrpc++-dev protobuf-compiler-grpc opentelemetry-proto
   libcurl4-openssl-dev libcpp-httplib-dev libssl-dev openssl
   libdw-dev libzydis-dev binutils
+  # Kafka record batches: gzip (zlib above), snappy, lz4, zstd
+  libsnappy-dev liblz4-dev libzstd-dev
 )
 # Real peers the end-to-end tests and benchmarks run (PEERS.md).
 PEER_PKGS=(
@@ -29,6 +31,8 @@ PEER_PKGS=(
   golang-github-lib-pq-dev
   # Go test programs and offset tables: every Go version the symbolizer is checked against.
   golang-1.19-go golang-1.21-go golang-1.22-go golang-1.23-go
+  # Kafka: the mock-cluster broker (librdkafka), and clients
+  librdkafka-dev kcat python3-confluent-kafka golang-github-shopify-sarama-dev
 )
 log() { echo "[install-deps] $*"; }
 

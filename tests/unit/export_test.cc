@@ -203,6 +203,21 @@ TEST_CASE("JSONL survives invalid UTF-8 from captured traffic", "[export]") {
   CHECK(line.find('\n') == std::string::npos);
 }
 
+TEST_CASE("JSONL writes span links, and no links key for spans without", "[export]") {
+  spans::Span span = make_root_client_span();
+  CHECK_FALSE(nlohmann::json::parse(JsonlExporter::format_line(span)).contains("links"));
+  spans::SpanLink link;
+  link.trace_id.fill(0xab);
+  link.span_id.fill(0x01);
+  span.links = {link, link};
+  const auto parsed = nlohmann::json::parse(JsonlExporter::format_line(span));
+  REQUIRE(parsed["links"].size() == 2);
+  std::string abab;
+  for (int i = 0; i < 16; ++i) abab += "ab";
+  CHECK(parsed["links"][1]["trace_id"] == abab);
+  CHECK(parsed["links"][0]["span_id"] == "0101010101010101");
+}
+
 TEST_CASE("JSONL escapes what JSON needs and keeps a key's last value", "[export]") {
   spans::Span span = make_root_client_span();
   span.name =

@@ -125,6 +125,7 @@ TEST_CASE("otlp encoder: every span field", "[otlp][encoder]") {
   CHECK(out.status().code() == trace::Status::STATUS_CODE_ERROR);
   CHECK(out.status().message() == "boom");
   CHECK(out.flags() == 3);
+  CHECK(out.links_size() == 0);
   CHECK(attributes_of(out.attributes()) ==
         std::map<std::string, std::string>{{"http.request.method", "s:GET"},
                                            {"http.response.status_code", "i:200"},
@@ -188,6 +189,10 @@ TEST_CASE("otlp encoder: spans serialized one by one and framed give the same by
                                     make_span(4, python)};
   batch[1].status_code = spans::StatusCode::kError;
   batch[1].set("url.path", std::string("/bad\xff"));
+  // Span links (a Kafka receive's), with and without W3C flags.
+  batch[1].links.push_back({batch[0].trace_id, batch[0].span_id, 0x01});
+  batch[3].links.push_back({batch[2].trace_id, batch[2].span_id, 0x00});
+  batch[3].links.push_back({batch[1].trace_id, batch[1].span_id, 0x01});
   const EncoderOptions options{
       .agent_version = "1.2.3",
       .extra_resource_attributes = {{"deployment.environment", std::string("prod")}}};
@@ -210,6 +215,10 @@ TEST_CASE("otlp encoder: spans serialized one by one and framed give the same by
   ExportRequest parsed;
   REQUIRE(parsed.ParseFromString(framed));
   CHECK(parsed.resource_spans_size() == 3);
+  const trace::Span& linked = parsed.resource_spans(1).scope_spans(0).spans(0);
+  REQUIRE(linked.links_size() == 1);
+  CHECK(linked.links(0).span_id() == std::string(batch[0].span_id.begin(), batch[0].span_id.end()));
+  CHECK(linked.links(0).flags() == 1);
   CHECK(parsed.resource_spans(0).scope_spans(0).spans_size() == 2);
 
   // Many spans: lengths above one varint byte everywhere.

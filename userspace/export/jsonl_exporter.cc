@@ -81,6 +81,17 @@ void JsonlExporter::append_line(std::string& out, const spans::Span& span) {
     json::append_string(status.key("message"), span.status_message);
   }
   append_attributes(line.key("attributes"), span.attributes);
+  if (!span.links.empty()) {  // most spans have none: the key is left out
+    std::string& links = line.key("links");
+    links += '[';
+    for (size_t i = 0; i < span.links.size(); ++i) {
+      if (i) links += ',';
+      json::Object link(links);
+      json::append_string(link.key("trace_id"), spans::to_hex(span.links[i].trace_id));
+      json::append_string(link.key("span_id"), spans::to_hex(span.links[i].span_id));
+    }
+    links += ']';
+  }
   if (span.resource) {
     append_attributes(line.key("resource"), span.resource->attributes);
   } else {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 
 #include "userspace/sampling/tracing_settings.h"
 #include "userspace/spans/semconv.h"
@@ -96,20 +97,27 @@ bool EventPipeline::on_exchange(const protocols::ConnectionView& view,
   }
   const bool forwarded =
       header && view.role != Role::kServer && was_received_by(view.pid, header->parent_span_id);
-  const auto& builder = std::get<typename Protocol::SpanBuilder>(span_builders_);
-  std::optional<spans::Span> span =
-      builder.build({view, context, header ? &*header : nullptr, forwarded}, exchange);
-  if (!span) return false;
-  if (!context && !header) {  // a trace started here, not in the kernel: sampled the same way
-    span->trace_flags =
-        sampling::sampled(span->trace_id, new_trace_threshold_.load(std::memory_order_relaxed))
-            ? ZT_TRACE_FLAG_SAMPLED
-            : 0;
-  }
+  auto& builder = std::get<typename Protocol::SpanBuilder>(span_builders_);
+  auto built = builder.build({view, context, header ? &*header : nullptr, forwarded}, exchange);
   const uint8_t origin = context ? context->origin : uint8_t{ZT_CTX_NONE};
-  ++stats_.link_outcomes[origin];
-  if (span->kind == spans::SpanKind::kClient) count_client_link(view, origin);
-  submit(std::move(*span));
+  const auto emit = [&](spans::Span& span) {
+    if (!context && !header) {  // a trace started here, not in the kernel: sampled the same way
+      span.trace_flags =
+          sampling::sampled(span.trace_id, new_trace_threshold_.load(std::memory_order_relaxed))
+              ? ZT_TRACE_FLAG_SAMPLED
+              : 0;
+    }
+    ++stats_.link_outcomes[origin];
+    if (span.kind == spans::SpanKind::kClient) count_client_link(view, origin);
+    submit(std::move(span));
+  };
+  if constexpr (std::is_same_v<decltype(built), std::optional<spans::Span>>) {
+    if (!built) return false;
+    emit(*built);
+  } else {  // protocols whose exchange gives several spans (a Kafka produce: one per topic)
+    if (built.empty()) return false;
+    for (spans::Span& span : built) emit(span);
+  }
   return true;
 }
 

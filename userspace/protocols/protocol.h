@@ -10,6 +10,7 @@
 #include <ranges>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "bpf/socket_trace.h"
 #include "userspace/common/connection_types.h"
@@ -98,12 +99,20 @@ concept ConnectionParser = std::constructible_from<Parser, Role, bool /*joined_m
   { const_parser.role() } -> std::same_as<Role>;
 };
 
-// Exchange → span; nullopt when too little of the exchange was seen to name a span.
+// What a builder makes of one exchange: a span (nullopt when too little of the exchange was
+// seen to name one), or several (an exchange that acts on several destinations, such as a
+// Kafka Produce over many partitions; empty for none).
+template <typename Result>
+concept SpanResult = std::same_as<Result, std::optional<spans::Span>> ||
+    std::same_as<Result, std::vector<spans::Span>>;
+
+// Exchange → spans. A builder may keep what it learns across connections (Kafka: topic ids,
+// consumer groups, sent offsets); it lives on the pipeline thread.
 template <typename Builder, typename Exchange>
 concept SpanBuilderFor =
     std::constructible_from<Builder, const SpanOptions&, const spans::KernelClock&> &&
-    requires(const Builder& builder, const ExchangeContext& context, const Exchange& exchange) {
-  { builder.build(context, exchange) } -> std::same_as<std::optional<spans::Span>>;
+    requires(Builder& builder, const ExchangeContext& context, const Exchange& exchange) {
+  { builder.build(context, exchange) } -> SpanResult;
 };
 
 // Counters every protocol keeps; conntrack and the pipeline count them for each protocol.

@@ -71,10 +71,19 @@ inline constexpr AttributeKey kDbResponseReturnedRows = "db.response.returned_ro
 inline constexpr std::string_view kDbSystemPostgresql = "postgresql";
 }  // namespace db
 
+// Messaging spans and their Kafka page (semantic conventions v1.27.0, "development").
 namespace messaging {
 inline constexpr AttributeKey kMessagingSystem = "messaging.system";
 inline constexpr AttributeKey kMessagingOperationType = "messaging.operation.type";
+inline constexpr AttributeKey kMessagingOperationName = "messaging.operation.name";
 inline constexpr AttributeKey kMessagingDestinationName = "messaging.destination.name";
+inline constexpr AttributeKey kMessagingDestinationPartitionId =
+    "messaging.destination.partition.id";
+inline constexpr AttributeKey kMessagingBatchMessageCount = "messaging.batch.message_count";
+inline constexpr AttributeKey kMessagingClientId = "messaging.client.id";
+inline constexpr AttributeKey kMessagingConsumerGroupName = "messaging.consumer.group.name";
+inline constexpr AttributeKey kMessagingKafkaOffset = "messaging.kafka.offset";
+inline constexpr AttributeKey kMessagingKafkaMessageKey = "messaging.kafka.message.key";
 }  // namespace messaging
 
 // Resource attributes.
@@ -101,6 +110,8 @@ inline constexpr AttributeKey kZtraceCaptureTruncated = "ztrace.capture.truncate
 inline constexpr AttributeKey kZtraceHttp2ErrorCode = "ztrace.http2.error_code";
 inline constexpr AttributeKey kZtraceHttp2UnknownHeaderFields =
     "ztrace.http2.unknown_header_fields";
+// The Produce or Fetch version the client and broker agreed on.
+inline constexpr AttributeKey kZtraceKafkaApiVersion = "ztrace.kafka.api_version";
 }  // namespace extension
 
 }  // namespace ztrace::semconv

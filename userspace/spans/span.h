@@ -54,6 +54,15 @@ struct Resource {
   Attributes attributes;
 };
 
+// A span link (OTLP Span.Link): a related context that is not the parent, e.g. the contexts of
+// the messages a consumer received.
+struct SpanLink {
+  TraceId trace_id{};
+  SpanId span_id{};
+  uint8_t trace_flags = 0;
+  bool operator==(const SpanLink&) const = default;
+};
+
 struct Span {
   TraceId trace_id{};
   SpanId span_id{};
@@ -66,6 +75,7 @@ struct Span {
   StatusCode status_code = StatusCode::kUnset;
   std::string status_message;
   Attributes attributes;
+  std::vector<SpanLink> links;
   std::shared_ptr<const Resource> resource;
 
   void set(AttributeKey key, AttributeValue value) {

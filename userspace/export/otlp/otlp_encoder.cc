@@ -336,6 +336,18 @@ void write_span(const spans::Span& span, std::string* out) {
              field_size(common::KeyValue::kValueFieldNumber, f.value_size);
     total += field_size(trace::Span::kAttributesFieldNumber, f.size);
   }
+  // Span.Link{trace_id=1, span_id=2, flags=6 (fixed32, W3C flags in the low byte)}.
+  const auto link_size = [](const spans::SpanLink& link) {
+    return field_size(trace::Span::Link::kTraceIdFieldNumber, link.trace_id.size()) +
+           field_size(trace::Span::Link::kSpanIdFieldNumber, link.span_id.size()) +
+           (link.trace_flags != 0 ? varint_size(tag_of(trace::Span::Link::kFlagsFieldNumber,
+                                                       Wire::WIRETYPE_FIXED32)) +
+                                        4
+                                  : 0);
+  };
+  for (const spans::SpanLink& link : span.links) {
+    total += field_size(trace::Span::kLinksFieldNumber, link_size(link));
+  }
   const bool has_status =
       span.status_code != spans::StatusCode::kUnset || !span.status_message.empty();
   const std::string_view status_message = utf8_text(span.status_message, repaired);
@@ -373,6 +385,15 @@ void write_span(const spans::Span& span, std::string* out) {
     c.bytes_field(common::KeyValue::kKeyFieldNumber, f.key);
     c.length_delimited(common::KeyValue::kValueFieldNumber, f.value_size);
     write_any_value(span.attributes[i].value, f.text, c);
+  }
+  for (const spans::SpanLink& link : span.links) {
+    c.length_delimited(trace::Span::kLinksFieldNumber, link_size(link));
+    c.bytes_field(trace::Span::Link::kTraceIdFieldNumber, as_chars(link.trace_id));
+    c.bytes_field(trace::Span::Link::kSpanIdFieldNumber, as_chars(link.span_id));
+    if (link.trace_flags != 0) {
+      c.varint(tag_of(trace::Span::Link::kFlagsFieldNumber, Wire::WIRETYPE_FIXED32));
+      c.fixed(link.trace_flags, 4);
+    }
   }
   if (has_status) {
     c.length_delimited(trace::Span::kStatusFieldNumber, status_size);

@@ -28,6 +28,12 @@ void encode_span(const spans::Span& span, trace::Span* out) {
   for (const auto& attribute : span.attributes) {
     set_key_value(attribute.key, attribute.value, out->add_attributes());
   }
+  for (const spans::SpanLink& link : span.links) {
+    trace::Span::Link* out_link = out->add_links();
+    out_link->set_trace_id(link.trace_id.data(), link.trace_id.size());
+    out_link->set_span_id(link.span_id.data(), link.span_id.size());
+    out_link->set_flags(link.trace_flags);
+  }
   if (span.status_code != spans::StatusCode::kUnset || !span.status_message.empty()) {
     trace::Status* status = out->mutable_status();
     status->set_code(to_proto(span.status_code));

@@ -1,0 +1,47 @@
+"""confluent-kafka (librdkafka) peer of the Kafka end-to-end tests.
+
+  produce BOOTSTRAP CLIENT_ID SPEC...   SPEC: topic:partition:key:value[:traceparent]; all are
+                                        queued, then flushed (one Produce request per broker
+                                        when they fit its linger window)
+  consume BOOTSTRAP GROUP TOPIC COUNT   subscribe as GROUP, print "topic partition offset key"
+                                        per message until COUNT arrived
+"""
+import sys
+
+from confluent_kafka import Consumer, Producer
+
+
+def produce(bootstrap, client_id, specs):
+    p = Producer({"bootstrap.servers": bootstrap, "client.id": client_id, "linger.ms": 200})
+    for spec in specs:
+        parts = spec.split(":", 4)
+        topic, partition, key, value = parts[:4]
+        headers = [("traceparent", parts[4])] if len(parts) > 4 else None
+        p.produce(topic, value=value.encode(), key=key.encode() or None, partition=int(partition),
+                  headers=headers)
+    if p.flush(15) != 0:
+        sys.exit("messages left unsent")
+
+
+def consume(bootstrap, group, topic, count):
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "client.id": "py-consumer",
+                  "auto.offset.reset": "earliest", "enable.auto.commit": True})
+    c.subscribe([topic])
+    got = 0
+    while got < count:
+        m = c.poll(15)
+        if m is None:
+            sys.exit("timed out after %d messages" % got)
+        if m.error():
+            continue
+        print(m.topic(), m.partition(), m.offset(), (m.key() or b"").decode(), flush=True)
+        got += 1
+    c.close()
+
+
+if __name__ == "__main__":
+    mode = sys.argv[1]
+    if mode == "produce":
+        produce(sys.argv[2], sys.argv[3], sys.argv[4:])
+    else:
+        consume(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]))

@@ -1,0 +1,174 @@
+#include "userspace/protocols/kafka/span_builder.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+
+#include "userspace/protocols/kafka/api.h"
+#include "userspace/protocols/kafka/errors.h"
+#include "userspace/protocols/span_conventions.h"
+#include "userspace/spans/semconv.h"
+
+namespace ztrace::kafka {
+namespace {
+
+namespace mq = semconv::messaging;
+
+// A key is reported when it has a plain string form (the conventions: "If the key has no
+// unambiguous, canonical string form, don't include its value").
+bool printable(std::string_view key) {
+  return std::none_of(key.begin(), key.end(), [](char c) {
+    const auto byte = static_cast<unsigned char>(c);
+    return byte < 0x20 || byte == 0x7f;
+  });
+}
+
+void add_link(spans::Span& span, const spans::SpanLink& link) {
+  if (span.links.size() >= SpanBuilder::kMaxLinksPerSpan) return;
+  if (std::find(span.links.begin(), span.links.end(), link) == span.links.end()) {
+    span.links.push_back(link);
+  }
+}
+
+}  // namespace
+
+std::vector<spans::Span> SpanBuilder::build(const protocols::ExchangeContext& context,
+                                            const Exchange& exchange) {
+  std::vector<spans::Span> out;
+  learn(context.connection.pid, exchange);
+  // Spans describe the client's operations; a traced broker's side has no convention.
+  if (context.connection.role == Role::kServer) return out;
+  if (exchange.request.api_key == kProduce) build_sends(context, exchange, out);
+  if (exchange.request.api_key == kFetch) build_receives(context, exchange, out);
+  return out;
+}
+
+void SpanBuilder::learn(uint32_t pid, const Exchange& exchange) {
+  if (!exchange.group.empty()) {
+    if (groups_.size() >= kMaxProcesses && !groups_.contains(pid)) groups_.clear();
+    groups_[pid] = exchange.group;
+  }
+  for (const TopicName& topic : exchange.topic_names) {
+    if (topic_names_.size() >= kMaxTopicIds) topic_names_.clear();
+    topic_names_[topic.id] = topic.name;
+  }
+}
+
+spans::Span& SpanBuilder::start(const protocols::ExchangeContext& context, const Exchange& exchange,
+                                const PartitionData& partition, std::string_view topic,
+                                std::vector<spans::Span>& out) {
+  spans::Span& span = out.emplace_back();
+  protocols::start_span(context, span);
+  if (out.size() > 1) span.span_id = spans::random_span_id();  // a context names one span
+  span.set(mq::kMessagingSystem, std::string("kafka"));
+  protocols::set_endpoint_attributes(span, context.connection, {});
+  if (!topic.empty()) span.set(mq::kMessagingDestinationName, std::string(topic));
+  span.set(mq::kMessagingDestinationPartitionId, std::to_string(partition.partition));
+  if (!exchange.request.client_id.empty()) {
+    span.set(mq::kMessagingClientId, exchange.request.client_id);
+  }
+  const uint32_t count = partition.records.count;
+  // The conventions: not set on spans of a single message.
+  if (count != 1) span.set(mq::kMessagingBatchMessageCount, int64_t{count});
+  if (count == 1 && partition.records.has_key && printable(partition.records.key)) {
+    span.set(mq::kMessagingKafkaMessageKey, partition.records.key);
+  }
+  const int16_t error = partition.error_code ? partition.error_code : exchange.error_code;
+  if (error != 0) {
+    span.status_code = spans::StatusCode::kError;
+    span.set(semconv::error::kErrorType, error_name(error));
+  }
+  span.set(semconv::extension::kZtraceKafkaApiVersion, int64_t{exchange.request.api_version});
+  if (exchange.truncated || partition.records.incomplete) {
+    span.set(semconv::extension::kZtraceCaptureTruncated, true);
+  }
+  span.start_time_unix_nano = clock_.to_unix_ns(exchange.request_start_ns);
+  const uint64_t end_ns =
+      exchange.has_response ? exchange.response_end_ns : exchange.request_end_ns;
+  span.end_time_unix_nano = clock_.to_unix_ns(std::max(end_ns, exchange.request_start_ns));
+  return span;
+}
+
+void SpanBuilder::build_sends(const protocols::ExchangeContext& context, const Exchange& exchange,
+                              std::vector<spans::Span>& out) {
+  for (const PartitionData& partition : exchange.partitions) {
+    spans::Span& span = start(context, exchange, partition, partition.topic, out);
+    span.kind = spans::SpanKind::kProducer;
+    span.name = "send " + partition.topic;
+    span.set(mq::kMessagingOperationType, std::string("send"));
+    span.set(mq::kMessagingOperationName, std::string("send"));
+    if (partition.base_offset >= 0) {
+      span.set(mq::kMessagingKafkaOffset, partition.base_offset);
+      remember_send(partition.topic, partition, span);
+    }
+    if (exchange.acks != 0 && !exchange.has_response) {
+      span.status_code = spans::StatusCode::kError;
+      span.set(semconv::error::kErrorType, std::string(semconv::error::kZtraceNoResponse));
+    }
+    // The contexts the application put in its records: each message's creation context.
+    for (const spans::TraceParent& header : partition.records.traceparents) {
+      add_link(span, {header.trace_id, header.parent_span_id, header.trace_flags});
+    }
+  }
+}
+
+void SpanBuilder::build_receives(const protocols::ExchangeContext& context,
+                                 const Exchange& exchange, std::vector<spans::Span>& out) {
+  const std::string* group = nullptr;
+  if (!exchange.group.empty()) {
+    group = &exchange.group;
+  } else if (auto it = groups_.find(context.connection.pid); it != groups_.end()) {
+    group = &it->second;
+  }
+  for (const PartitionData& partition : exchange.partitions) {
+    // Long polls that return nothing are the consumer's idle loop, not a receive.
+    if (partition.records.count == 0 && partition.error_code == 0) continue;
+    const std::string* topic = &partition.topic;
+    if (partition.has_topic_id) {
+      auto it = topic_names_.find(partition.topic_id);
+      if (it != topic_names_.end()) topic = &it->second;
+    }
+    spans::Span& span = start(context, exchange, partition, *topic, out);
+    span.kind = spans::SpanKind::kClient;
+    span.name = topic->empty() ? std::string("receive") : "receive " + *topic;
+    span.set(mq::kMessagingOperationType, std::string("receive"));
+    span.set(mq::kMessagingOperationName, std::string("receive"));
+    if (group) span.set(mq::kMessagingConsumerGroupName, *group);
+    if (partition.records.count > 0) {
+      span.set(mq::kMessagingKafkaOffset, partition.records.first_offset);
+    }
+    for (const spans::TraceParent& header : partition.records.traceparents) {
+      add_link(span, {header.trace_id, header.parent_span_id, header.trace_flags});
+    }
+    if (!topic->empty()) link_sends(*topic, partition, span);
+  }
+}
+
+void SpanBuilder::remember_send(const std::string& topic, const PartitionData& partition,
+                                const spans::Span& span) {
+  if (sends_.size() >= kMaxPartitions && !sends_.contains({topic, partition.partition})) {
+    sends_.clear();
+  }
+  auto& sends = sends_[{topic, partition.partition}];
+  if (sends.size() >= kMaxSendsPerPartition) sends.pop_front();
+  const int64_t count = std::max<int64_t>(partition.records.count, 1);
+  const int64_t last = partition.base_offset > INT64_MAX - count
+                           ? INT64_MAX  // a wire value near 2^63: no overflow
+                           : partition.base_offset + count - 1;
+  sends.push_back({partition.base_offset, last, {span.trace_id, span.span_id, span.trace_flags}});
+}
+
+void SpanBuilder::link_sends(const std::string& topic, const PartitionData& partition,
+                             spans::Span& span) {
+  if (partition.records.count == 0) return;
+  auto it = sends_.find({topic, partition.partition});
+  if (it == sends_.end()) return;
+  for (const Send& send : it->second) {
+    if (send.last_offset >= partition.records.first_offset &&
+        send.first_offset <= partition.records.last_offset) {
+      add_link(span, send.context);
+    }
+  }
+}
+
+}  // namespace ztrace::kafka
