@@ -74,7 +74,7 @@ TEST_CASE("kafka detect: client requests, never HTTP, HTTP/2, TLS or PostgreSQL"
   // PostgreSQL StartupMessage: protocol 3.0 reads as Metadata v0, but its "client id" holds
   // the NUL-separated parameters.
   const std::string startup =
-      std::string("\0\0\0\x29\0\x03\0\0user\0postgres\0database\0db\0\0", 41);
+      std::string("\0\0\0\x23\0\x03\0\0user\0postgres\0database\0db\0\0", 35);
   CHECK_FALSE(detect(startup));
   CHECK_FALSE(detect(std::string("\0\0\0\x08\x04\xd2\x16\x2f", 8)));  // SSLRequest
   // Unknown API key, version past the newest, a control byte in the client id.
@@ -83,18 +83,22 @@ TEST_CASE("kafka detect: client requests, never HTTP, HTTP/2, TLS or PostgreSQL"
   CHECK_FALSE(detect(request(18, 0, 1, "bad\x01id", "")));
 }
 
-TEST_CASE("kafka in the registry: Kafka, HTTP/1 and HTTP/2 connections each find theirs",
-          "[kafka]") {
+TEST_CASE(
+    "kafka in the registry: Kafka, HTTP/1, HTTP/2 and PostgreSQL connections each find "
+    "theirs",
+    "[kafka]") {
   using Registry = conntrack::Protocols;
-  const auto chosen = [](std::string_view first_bytes) {
+  // The protocol whose parser detection chose, by the parser's type.
+  const auto chosen_is = []<typename Protocol>(std::string_view first_bytes) {
     Registry::Parser parser;
     Registry::detect(first_bytes, Role::kClient, false, parser);
-    return parser.index();
+    return std::holds_alternative<typename Protocol::Parser>(parser);
   };
-  CHECK(chosen(api_versions_request()) == 2);  // monostate, http2, kafka, http1
-  CHECK(chosen("GET / HTTP/1.1\r\nHost: x\r\n\r\n") == 3);
-  CHECK(chosen("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") == 1);
-  CHECK(chosen(std::string("\0\0\0\x29\0\x03\0\0user\0postgres\0database\0db\0\0", 41)) == 3);
+  CHECK(chosen_is.operator()<kafka::Protocol>(api_versions_request()));
+  CHECK(chosen_is.operator()<http1::Protocol>("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+  CHECK(chosen_is.operator()<http2::Protocol>("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"));
+  CHECK(chosen_is.operator()<postgresql::Protocol>(
+      std::string("\0\0\0\x23\0\x03\0\0user\0postgres\0database\0db\0\0", 35)));
 }
 
 TEST_CASE("kafka produce: every version v0..v12 gives one send span per partition", "[kafka]") {
