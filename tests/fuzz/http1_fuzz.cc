@@ -1,14 +1,6 @@
 // libFuzzer target for the HTTP/1 connection parser.
 //
-// Input format (so that seeds are easy to write, see corpus/http1/):
-//   byte 0: configuration: bits 0-1 role (0 unknown, 1 client, 2 server; 3 = server),
-//           bit 2 joined mid-stream.
-//   then records, each one on_data call:
-//     control byte: bit 0 direction (0 egress, 1 ingress), bit 1 set = NOT a syscall start,
-//                   bit 2 a gap byte follows, bits 3-7 length (31: two length bytes follow,
-//                   little endian); control 0xff instead closes the connection.
-//     [gap byte: g < 128: g bytes; otherwise (g - 127) * 4096 bytes]
-//     data bytes (fewer if the input ends).
+// Input format: tests/fuzz/connection_input.h.
 //
 // Checked on every input: no crash or sanitizer report; every emitted exchange is
 // well-formed (bounded fields, ordered timestamps, valid status); a failed parser emits
@@ -23,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tests/fuzz/connection_input.h"
 #include "userspace/protocols/http1/connection_parser.h"
 
 namespace {
@@ -32,60 +25,10 @@ using ztrace::Role;
 using ztrace::http1::ConnectionParser;
 using ztrace::http1::Exchange;
 
-struct Record {
-  bool close = false;
-  Direction dir = Direction::kEgress;
-  bool syscall_start = true;
-  uint64_t gap_bytes = 0;
-  std::string_view bytes;
-};
+using ztrace::fuzz::Input;
+using ztrace::fuzz::Record;
 
-struct Input {
-  Role role = Role::kUnknown;
-  bool joined_midstream = false;
-  std::vector<Record> records;
-};
-
-Input decode(const uint8_t* data, size_t size) {
-  Input in;
-  if (size == 0) return in;
-  const uint8_t config = data[0];
-  const uint8_t role = config & 3;
-  in.role = role == 1 ? Role::kClient : role == 0 ? Role::kUnknown : Role::kServer;
-  in.joined_midstream = (config & 4) != 0;
-  size_t pos = 1;
-  while (pos < size) {
-    const uint8_t control = data[pos++];
-    Record r;
-    if (control == 0xff) {
-      r.close = true;
-      in.records.push_back(r);
-      continue;
-    }
-    r.dir = (control & 1) ? Direction::kIngress : Direction::kEgress;
-    r.syscall_start = (control & 2) == 0;
-    size_t length = control >> 3;
-    if (length == 31) {
-      length = 0;
-      if (pos < size) length = data[pos++];
-      if (pos < size) length |= static_cast<size_t>(data[pos++]) << 8;
-    }
-    if (control & 4) {
-      const uint8_t g = pos < size ? data[pos++] : 0;
-      r.gap_bytes = g < 128 ? g : static_cast<uint64_t>(g - 127) * 4096;
-    }
-    if (length > size - pos) length = size - pos;
-    r.bytes = std::string_view(reinterpret_cast<const char*>(data + pos), length);
-    pos += length;
-    in.records.push_back(r);
-  }
-  return in;
-}
-
-[[noreturn]] void violation(const char* what) {
-  std::fprintf(stderr, "http1 fuzz invariant violated: %s\n", what);
-  std::abort();
-}
+[[noreturn]] void violation(const char* what) { ztrace::fuzz::violation("http1", what); }
 
 void check_exchange(const Exchange& e) {
   const auto& q = e.request;
@@ -174,7 +117,7 @@ Outcome replay(const Input& in, bool split) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const Input in = decode(data, size);
+  const Input in = ztrace::fuzz::decode_connection_input(data, size);
   const Outcome whole = replay(in, false);
   const Outcome split = replay(in, true);
   if (whole.exchanges != split.exchanges) violation("split delivery changed the exchanges");

@@ -1,0 +1,81 @@
+#pragma once
+
+// The input format the connection-parser fuzzers share (seeds are easy to write by hand, see
+// corpus/*/ and make_*_corpus.py):
+//   byte 0: configuration: bits 0-1 role (0 unknown, 1 client, 2 or 3 server),
+//           bit 2 joined mid-stream.
+//   then records, each one on_data call:
+//     control byte: bit 0 direction (0 egress, 1 ingress), bit 1 set = NOT a syscall start,
+//                   bit 2 a gap byte follows, bits 3-7 length (31: two length bytes follow,
+//                   little endian); control 0xff instead closes the connection.
+//     [gap byte: g < 128: g bytes; otherwise (g - 127) * 4096 bytes]
+//     data bytes (fewer if the input ends).
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string_view>
+#include <vector>
+
+#include "userspace/common/connection_types.h"
+
+namespace ztrace::fuzz {
+
+struct Record {
+  bool close = false;
+  Direction dir = Direction::kEgress;
+  bool syscall_start = true;
+  uint64_t gap_bytes = 0;
+  std::string_view bytes;
+};
+
+struct Input {
+  Role role = Role::kUnknown;
+  bool joined_midstream = false;
+  bool any_gap = false;  // some record is followed by bytes that were not captured
+  std::vector<Record> records;
+};
+
+inline Input decode_connection_input(const uint8_t* data, size_t size) {
+  Input in;
+  if (size == 0) return in;
+  const uint8_t role = data[0] & 3;
+  in.role = role == 1 ? Role::kClient : role == 0 ? Role::kUnknown : Role::kServer;
+  in.joined_midstream = (data[0] & 4) != 0;
+  size_t pos = 1;
+  while (pos < size) {
+    const uint8_t control = data[pos++];
+    Record r;
+    if (control == 0xff) {
+      r.close = true;
+      in.records.push_back(r);
+      continue;
+    }
+    r.dir = (control & 1) ? Direction::kIngress : Direction::kEgress;
+    r.syscall_start = (control & 2) == 0;
+    size_t length = control >> 3;
+    if (length == 31) {
+      length = 0;
+      if (pos < size) length = data[pos++];
+      if (pos < size) length |= static_cast<size_t>(data[pos++]) << 8;
+    }
+    if (control & 4) {
+      const uint8_t g = pos < size ? data[pos++] : 0;
+      r.gap_bytes = g < 128 ? g : static_cast<uint64_t>(g - 127) * 4096;
+      in.any_gap = in.any_gap || r.gap_bytes > 0;
+    }
+    if (length > size - pos) length = size - pos;
+    r.bytes = std::string_view(reinterpret_cast<const char*>(data + pos), length);
+    pos += length;
+    in.records.push_back(r);
+  }
+  return in;
+}
+
+// An invariant the fuzzer checks does not hold: libFuzzer keeps the input that did this.
+[[noreturn]] inline void violation(const char* protocol, const char* what) {
+  std::fprintf(stderr, "%s fuzz invariant violated: %s\n", protocol, what);
+  std::abort();
+}
+
+}  // namespace ztrace::fuzz
