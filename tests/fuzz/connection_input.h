@@ -78,4 +78,33 @@ inline Input decode_connection_input(const uint8_t* data, size_t size) {
   std::abort();
 }
 
+// Feeds the records to `parser` in order, each call whole or (split) in two pieces at a
+// point its first byte chooses, and calls take(failed_before) after every call so the caller
+// can collect what came out. A parser that failed must stay failed.
+template <typename Parser, typename Take>
+void feed_records(Parser& parser, const Input& in, bool split, const char* protocol, Take&& take) {
+  uint64_t ts = 0;
+  for (const Record& r : in.records) {
+    ts += 1000;
+    const bool was_failed = parser.failed();
+    if (r.close) {
+      parser.on_close(ts);
+      take(was_failed);
+      continue;
+    }
+    if (split && r.bytes.size() >= 2) {
+      const size_t at = 1 + (static_cast<uint8_t>(r.bytes[0]) % (r.bytes.size() - 1));
+      parser.on_data(r.dir, r.bytes.substr(0, at), 0, ts, r.syscall_start);
+      take(was_failed);
+      const bool failed_after_first = parser.failed();
+      parser.on_data(r.dir, r.bytes.substr(at), r.gap_bytes, ts, false);
+      take(failed_after_first);
+    } else {
+      parser.on_data(r.dir, r.bytes, r.gap_bytes, ts, r.syscall_start);
+      take(was_failed);
+    }
+    if (was_failed && !parser.failed()) violation(protocol, "failure was undone");
+  }
+}
+
 }  // namespace ztrace::fuzz

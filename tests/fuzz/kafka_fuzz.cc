@@ -26,7 +26,6 @@ using ztrace::kafka::ConnectionParser;
 using ztrace::kafka::Exchange;
 
 using ztrace::fuzz::Input;
-using ztrace::fuzz::Record;
 
 [[noreturn]] void violation(const char* what) { ztrace::fuzz::violation("kafka", what); }
 
@@ -65,7 +64,6 @@ Outcome replay(const Input& in, bool split) {
   ztrace::protocols::ConnectionView view;
   view.role = ztrace::Role::kClient;
   Outcome out;
-  uint64_t ts = 0;
   const auto take = [&](bool failed_before) {
     std::vector<Exchange> got = parser.take_exchanges();
     if (got.size() > 1024) violation("unbounded exchange queue");
@@ -78,27 +76,7 @@ Outcome replay(const Input& in, bool split) {
       }
     }
   };
-  for (const Record& r : in.records) {
-    ts += 1000;
-    const bool was_failed = parser.failed();
-    if (r.close) {
-      parser.on_close(ts);
-      take(was_failed);
-      continue;
-    }
-    if (split && r.bytes.size() >= 2) {
-      const size_t at = 1 + (static_cast<uint8_t>(r.bytes[0]) % (r.bytes.size() - 1));
-      parser.on_data(r.dir, r.bytes.substr(0, at), 0, ts, r.syscall_start);
-      take(was_failed);
-      const bool failed_after_first = parser.failed();
-      parser.on_data(r.dir, r.bytes.substr(at), r.gap_bytes, ts, false);
-      take(failed_after_first);
-    } else {
-      parser.on_data(r.dir, r.bytes, r.gap_bytes, ts, r.syscall_start);
-      take(was_failed);
-    }
-    if (was_failed && !parser.failed()) violation("failure was undone");
-  }
+  ztrace::fuzz::feed_records(parser, in, split, "kafka", take);
   out.failed = parser.failed();
   if (out.failed && parser.failure_reason().empty()) violation("failure without a reason");
   return out;

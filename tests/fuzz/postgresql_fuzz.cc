@@ -27,7 +27,6 @@ using ztrace::postgresql::ConnectionParser;
 using ztrace::postgresql::Exchange;
 
 using ztrace::fuzz::Input;
-using ztrace::fuzz::Record;
 
 [[noreturn]] void violation(const char* what) { ztrace::fuzz::violation("postgresql", what); }
 
@@ -71,7 +70,6 @@ Outcome replay(const Input& in, bool split) {
   view.role = Role::kClient;
   ConnectionParser parser(in.role, in.joined_midstream);
   Outcome out;
-  uint64_t ts = 0;
   const auto take = [&](bool failed_before) {
     for (const Exchange& e : parser.take_exchanges()) {
       if (failed_before) violation("failed parser emitted exchanges");
@@ -80,27 +78,7 @@ Outcome replay(const Input& in, bool split) {
       out.exchanges.push_back(describe(e));
     }
   };
-  for (const Record& r : in.records) {
-    ts += 1000;
-    const bool was_failed = parser.failed();
-    if (r.close) {
-      parser.on_close(ts);
-      take(was_failed);
-      continue;
-    }
-    if (split && r.bytes.size() >= 2) {
-      const size_t at = 1 + (static_cast<uint8_t>(r.bytes[0]) % (r.bytes.size() - 1));
-      parser.on_data(r.dir, r.bytes.substr(0, at), 0, ts, r.syscall_start);
-      take(was_failed);
-      const bool failed_after_first = parser.failed();
-      parser.on_data(r.dir, r.bytes.substr(at), r.gap_bytes, ts, false);
-      take(failed_after_first);
-    } else {
-      parser.on_data(r.dir, r.bytes, r.gap_bytes, ts, r.syscall_start);
-      take(was_failed);
-    }
-    if (was_failed && !parser.failed()) violation("failure was undone");
-  }
+  ztrace::fuzz::feed_records(parser, in, split, "postgresql", take);
   out.failed = parser.failed();
   if (out.failed && parser.failure_reason().empty()) violation("failure without a reason");
   out.lost_sync = parser.stats().lost_sync;
