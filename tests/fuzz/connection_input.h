@@ -78,11 +78,20 @@ inline Input decode_connection_input(const uint8_t* data, size_t size) {
   std::abort();
 }
 
-// Feeds the records to `parser` in order, each call whole or (split) in two pieces at a
-// point its first byte chooses, and calls take(failed_before) after every call so the caller
-// can collect what came out. A parser that failed must stay failed.
+// Where a syscall's bytes are cut in two (0: delivered whole). The default cuts anywhere,
+// at a point the first byte chooses.
+using SplitAt = size_t (*)(std::string_view bytes);
+inline size_t whole(std::string_view) { return 0; }
+inline size_t split_anywhere(std::string_view bytes) {
+  return bytes.size() >= 2 ? 1 + static_cast<uint8_t>(bytes[0]) % (bytes.size() - 1) : 0;
+}
+
+// Feeds the records to `parser` in order, each call cut where `split_at` says, and calls
+// take(failed_before) after every call so the caller can collect what came out. A parser
+// that failed must stay failed.
 template <typename Parser, typename Take>
-void feed_records(Parser& parser, const Input& in, bool split, const char* protocol, Take&& take) {
+void feed_records(Parser& parser, const Input& in, SplitAt split_at, const char* protocol,
+                  Take&& take) {
   uint64_t ts = 0;
   for (const Record& r : in.records) {
     ts += 1000;
@@ -92,8 +101,7 @@ void feed_records(Parser& parser, const Input& in, bool split, const char* proto
       take(was_failed);
       continue;
     }
-    if (split && r.bytes.size() >= 2) {
-      const size_t at = 1 + (static_cast<uint8_t>(r.bytes[0]) % (r.bytes.size() - 1));
+    if (const size_t at = split_at(r.bytes); at > 0) {
       parser.on_data(r.dir, r.bytes.substr(0, at), 0, ts, r.syscall_start);
       take(was_failed);
       const bool failed_after_first = parser.failed();

@@ -80,7 +80,8 @@ Outcome replay(const Input& in, bool split) {
       out.exchanges.push_back(describe(e));
     }
   };
-  ztrace::fuzz::feed_records(parser, in, split, "http1", take);
+  ztrace::fuzz::feed_records(parser, in, split ? ztrace::fuzz::split_anywhere : ztrace::fuzz::whole,
+                             "http1", take);
   out.failed = parser.failed();
   if (out.failed && parser.failure_reason().empty()) violation("failure without a reason");
   out.reason = std::string(parser.failure_reason());

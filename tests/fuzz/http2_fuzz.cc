@@ -81,6 +81,12 @@ struct Outcome {
   std::string reason;
 };
 
+// The first piece keeps at least a frame header (9 bytes) and the second at least 2: what
+// detection needs from a connection's first bytes.
+size_t split_after_frame_header(std::string_view bytes) {
+  return bytes.size() >= 11 ? 9 + static_cast<uint8_t>(bytes[0]) % (bytes.size() - 10) : 0;
+}
+
 Outcome replay(const Input& in, bool split) {
   ConnectionParser parser(in.role, in.joined_midstream);
   Outcome out;
@@ -94,7 +100,8 @@ Outcome replay(const Input& in, bool split) {
     }
     parser.take_request_head_contexts();
   };
-  ztrace::fuzz::feed_records(parser, in, split, "http2", take);
+  ztrace::fuzz::feed_records(parser, in, split ? split_after_frame_header : ztrace::fuzz::whole,
+                             "http2", take);
   out.failed = parser.failed();
   if (out.failed && parser.failure_reason().empty()) violation("failure without a reason");
   out.reason = std::string(parser.failure_reason());

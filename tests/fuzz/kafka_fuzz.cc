@@ -76,7 +76,8 @@ Outcome replay(const Input& in, bool split) {
       }
     }
   };
-  ztrace::fuzz::feed_records(parser, in, split, "kafka", take);
+  ztrace::fuzz::feed_records(parser, in, split ? ztrace::fuzz::split_anywhere : ztrace::fuzz::whole,
+                             "kafka", take);
   out.failed = parser.failed();
   if (out.failed && parser.failure_reason().empty()) violation("failure without a reason");
   return out;

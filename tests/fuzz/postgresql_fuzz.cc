@@ -78,7 +78,8 @@ Outcome replay(const Input& in, bool split) {
       out.exchanges.push_back(describe(e));
     }
   };
-  ztrace::fuzz::feed_records(parser, in, split, "postgresql", take);
+  ztrace::fuzz::feed_records(parser, in, split ? ztrace::fuzz::split_anywhere : ztrace::fuzz::whole,
+                             "postgresql", take);
   out.failed = parser.failed();
   if (out.failed && parser.failure_reason().empty()) violation("failure without a reason");
   out.lost_sync = parser.stats().lost_sync;
