@@ -63,15 +63,14 @@ size_t kept_bytes(bool frontend, char type) {
 // "INSERT 0 1" -> "INSERT", "CREATE TABLE" -> "CREATE TABLE": the tag without its counts.
 std::string command_of_tag(std::string_view tag) {
   size_t end = tag.size();
-  while (true) {
-    size_t space = tag.rfind(' ', end == 0 ? 0 : end - 1);
-    const std::string_view last =
-        tag.substr(space == std::string_view::npos ? 0 : space + 1,
-                   end - (space == std::string_view::npos ? 0 : space + 1));
-    const bool number = !last.empty() && std::all_of(last.begin(), last.end(), [](char c) {
+  while (end > 0) {  // each step drops one trailing number, or stops
+    const size_t space = tag.rfind(' ', end - 1);
+    if (space == std::string_view::npos) break;
+    const std::string_view word = tag.substr(space + 1, end - space - 1);
+    const bool number = !word.empty() && std::all_of(word.begin(), word.end(), [](char c) {
       return std::isdigit(static_cast<unsigned char>(c));
     });
-    if (!number || space == std::string_view::npos) break;
+    if (!number) break;
     end = space;
   }
   return std::string(tag.substr(0, end));
