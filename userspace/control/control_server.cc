@@ -2,6 +2,8 @@
 
 #include <httplib.h>
 
+#include <nlohmann/json.hpp>
+
 namespace ztrace::control {
 namespace {
 
@@ -12,15 +14,6 @@ void json_reply(httplib::Response& response, int status, const std::string& body
   response.set_content(body, kJson);
 }
 
-std::string json_string(const std::string& text) {
-  std::string out = "\"";
-  for (char c : text) {
-    if (c == '"' || c == '\\') out += '\\';
-    if (static_cast<unsigned char>(c) < 0x20) continue;
-    out += c;
-  }
-  return out + "\"";
-}
 
 }  // namespace
 
@@ -68,8 +61,7 @@ std::unique_ptr<ControlServer> ControlServer::start(const std::string& listen,
     std::string message;
     const bool ok = h.reload(&message);
     json_reply(response, ok ? 200 : 422,
-               std::string(R"({"reloaded":)") + (ok ? "true" : "false") + R"(,"message":)" +
-                   json_string(message) + "}");
+               nlohmann::ordered_json{{"reloaded", ok}, {"message", message}}.dump());
   });
   // Bodies are bounded; whatever a client sends, the answer is a status, never a crash.
   server.set_payload_max_length(64 * 1024);
