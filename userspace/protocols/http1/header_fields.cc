@@ -1,6 +1,7 @@
 #include "userspace/protocols/http1/header_fields.h"
 
 #include <array>
+#include <cstring>
 
 namespace ztrace::http1 {
 namespace {
@@ -37,19 +38,44 @@ constexpr std::array<bool, 256> kTokenTable = make_token_table();
 
 bool is_token_char(uint8_t c) { return kTokenTable[c]; }
 
+namespace {
+
+constexpr uint64_t kOnes = 0x0101010101010101;
+
+// Nonzero when a byte of `word` is zero (the classic test; exact for "any byte").
+uint64_t zero_byte_bits(uint64_t word) { return (word - kOnes) & ~word & (kOnes * 0x80); }
+
+// A field value is checked 8 bytes per step: a byte is NUL, or equal to CR or LF.
+bool has_nul_cr_or_lf(uint64_t word) {
+  return zero_byte_bits(word) | zero_byte_bits(word ^ (kOnes * '\r')) |
+         zero_byte_bits(word ^ (kOnes * '\n'));
+}
+
+bool value_is_clean(std::string_view value) {
+  const char* p = value.data();
+  size_t n = value.size();
+  for (; n >= 8; p += 8, n -= 8) {
+    uint64_t word;
+    std::memcpy(&word, p, sizeof word);
+    if (has_nul_cr_or_lf(word)) return false;
+  }
+  for (; n > 0; ++p, --n) {
+    if (*p == '\0' || *p == '\r' || *p == '\n') return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 std::optional<HeaderField> split_field_line(std::string_view line) {
-  const size_t colon = line.find(':');
-  if (colon == 0 || colon == std::string_view::npos) return std::nullopt;
-  const std::string_view name = line.substr(0, colon);
-  // No whitespace between name and colon (RFC 9112 §5.1): request smuggling vector.
-  for (char c : name) {
-    if (!is_token_char(static_cast<uint8_t>(c))) return std::nullopt;
-  }
+  // The name runs over token bytes up to the colon: no whitespace between name and colon
+  // (RFC 9112 §5.1), a request smuggling vector.
+  size_t colon = 0;
+  while (colon < line.size() && kTokenTable[static_cast<uint8_t>(line[colon])]) ++colon;
+  if (colon == 0 || colon == line.size() || line[colon] != ':') return std::nullopt;
   const std::string_view value = trim_ows(line.substr(colon + 1));
-  for (char c : value) {
-    if (c == '\0' || c == '\r' || c == '\n') return std::nullopt;
-  }
-  return HeaderField{name, value};
+  if (!value_is_clean(value)) return std::nullopt;
+  return HeaderField{line.substr(0, colon), value};
 }
 
 bool name_equals(std::string_view name, std::string_view lower_name) {
@@ -58,6 +84,25 @@ bool name_equals(std::string_view name, std::string_view lower_name) {
     if (to_lower_ascii(name[i]) != lower_name[i]) return false;
   }
   return true;
+}
+
+KnownField classify_field_name(std::string_view name) {
+  switch (name.size()) {
+    case 4:
+      return name_equals(name, "host") ? KnownField::kHost : KnownField::kOther;
+    case 10:
+      if (name_equals(name, "user-agent")) return KnownField::kUserAgent;
+      return name_equals(name, "tracestate") ? KnownField::kTracestate : KnownField::kOther;
+    case 11:
+      return name_equals(name, "traceparent") ? KnownField::kTraceparent : KnownField::kOther;
+    case 14:
+      return name_equals(name, "content-length") ? KnownField::kContentLength : KnownField::kOther;
+    case 17:
+      return name_equals(name, "transfer-encoding") ? KnownField::kTransferEncoding
+                                                    : KnownField::kOther;
+    default:
+      return KnownField::kOther;
+  }
 }
 
 std::optional<uint64_t> parse_content_length(std::string_view value) {

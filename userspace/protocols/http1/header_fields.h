@@ -24,6 +24,20 @@ std::optional<HeaderField> split_field_line(std::string_view line);
 // `lower_name` must be lower case.
 bool name_equals(std::string_view name, std::string_view lower_name);
 
+// The fields the parser reads; every other field is only checked for syntax.
+enum class KnownField : uint8_t {
+  kOther,
+  kContentLength,
+  kTransferEncoding,
+  kHost,
+  kUserAgent,
+  kTraceparent,
+  kTracestate,
+};
+
+// Matched by length first, so that most names cost one compare and no case folding.
+KnownField classify_field_name(std::string_view name);
+
 // Content-Length (RFC 9110 §8.6): digits, or a list of identical values ("5, 5").
 // nullopt: invalid, which makes the framing unknowable (RFC 9112 §6.3 rule 5).
 std::optional<uint64_t> parse_content_length(std::string_view value);

@@ -142,18 +142,18 @@ void MessageParser::begin_message(uint64_t ts_ns) {
 
 size_t MessageParser::consume_start_line(std::string_view in, uint64_t ts_ns) {
   last_data_ns_ = ts_ns;
-  for (size_t i = 0; i < in.size(); ++i) {
-    const ScanResult result = scanner_.push(static_cast<uint8_t>(in[i]));
-    if (result == ScanResult::kNeedMore) continue;
-    if (result == ScanResult::kInvalid) {
-      reject_start(kind_ == MessageKind::kRequest ? "invalid request line" : "invalid status line",
-                   ts_ns);
-      return in.size();
-    }
-    const std::optional<std::string_view> whole = complete_line(in.substr(0, i + 1));
+  size_t used = 0;
+  const ScanResult result = scanner_.scan(in, &used);
+  if (result == ScanResult::kInvalid) {
+    reject_start(kind_ == MessageKind::kRequest ? "invalid request line" : "invalid status line",
+                 ts_ns);
+    return in.size();
+  }
+  if (result == ScanResult::kComplete) {
+    const std::optional<std::string_view> whole = complete_line(in.substr(0, used));
     if (!whole) {
       deliver_truncated_head(ts_ns);
-      return i + 1;
+      return used;
     }
     const StartLineFields fields = parse_start_line(kind_, strip_line_end(*whole));
     head_.method.assign(fields.method);
@@ -164,7 +164,7 @@ size_t MessageParser::consume_start_line(std::string_view in, uint64_t ts_ns) {
     head_.start_line_complete = true;
     line_.clear();
     state_ = State::kHeaders;
-    return i + 1;
+    return used;
   }
   if (!append_head_bytes(in)) deliver_truncated_head(ts_ns);
   return in.size();
@@ -226,33 +226,42 @@ std::string_view MessageParser::process_field_line(std::string_view line) {
   if (line.front() == ' ' || line.front() == '\t') return {};
   const std::optional<HeaderField> field = split_field_line(line);
   if (!field) return "invalid header field";
-  const std::string_view name = field->name;
   const std::string_view value = field->value;
-  if (name_equals(name, "content-length")) {
-    const std::optional<uint64_t> length = parse_content_length(value);
-    // Differing lengths make the framing unknowable (RFC 9112 §6.3 rule 5).
-    if (!length || (head_.has_content_length && head_.content_length != *length)) {
-      return "invalid Content-Length";
+  switch (classify_field_name(field->name)) {
+    case KnownField::kContentLength: {
+      const std::optional<uint64_t> length = parse_content_length(value);
+      // Differing lengths make the framing unknowable (RFC 9112 §6.3 rule 5).
+      if (!length || (head_.has_content_length && head_.content_length != *length)) {
+        return "invalid Content-Length";
+      }
+      head_.has_content_length = true;
+      head_.content_length = *length;
+      break;
     }
-    head_.has_content_length = true;
-    head_.content_length = *length;
-  } else if (name_equals(name, "transfer-encoding")) {
-    // Several fields form one list: the last field holds the last coding.
-    head_.has_transfer_encoding = true;
-    head_.chunked = last_coding_is_chunked(value);
-  } else if (name_equals(name, "host")) {
-    if (head_.host.empty()) assign_bounded(head_.host, value, kMaxHostBytes);
-  } else if (name_equals(name, "user-agent")) {
-    if (head_.user_agent.empty()) assign_bounded(head_.user_agent, value, kMaxUserAgentBytes);
-  } else if (name_equals(name, "traceparent")) {
-    // A cut traceparent is invalid; keep the first one whole or none.
-    if (head_.traceparent.empty() && value.size() <= kMaxTraceparentBytes) {
-      head_.traceparent.assign(value);
-    }
-  } else if (name_equals(name, "tracestate")) {
-    if (head_.tracestate.empty() && value.size() <= kMaxTracestateBytes) {
-      head_.tracestate.assign(value);
-    }
+    case KnownField::kTransferEncoding:
+      // Several fields form one list: the last field holds the last coding.
+      head_.has_transfer_encoding = true;
+      head_.chunked = last_coding_is_chunked(value);
+      break;
+    case KnownField::kHost:
+      if (head_.host.empty()) assign_bounded(head_.host, value, kMaxHostBytes);
+      break;
+    case KnownField::kUserAgent:
+      if (head_.user_agent.empty()) assign_bounded(head_.user_agent, value, kMaxUserAgentBytes);
+      break;
+    case KnownField::kTraceparent:
+      // A cut traceparent is invalid; keep the first one whole or none.
+      if (head_.traceparent.empty() && value.size() <= kMaxTraceparentBytes) {
+        head_.traceparent.assign(value);
+      }
+      break;
+    case KnownField::kTracestate:
+      if (head_.tracestate.empty() && value.size() <= kMaxTracestateBytes) {
+        head_.tracestate.assign(value);
+      }
+      break;
+    case KnownField::kOther:
+      break;
   }
   return {};
 }
@@ -619,7 +628,23 @@ void MessageParser::fail(std::string_view reason) {
 }
 
 void MessageParser::reset_message() {
-  head_ = MessageHead{};
+  // Field by field, not `head_ = MessageHead{}`: the strings keep their buffers.
+  head_.method.clear();
+  head_.target.clear();
+  head_.target_truncated = false;
+  head_.status_code = 0;
+  head_.version_minor = -1;
+  head_.host.clear();
+  head_.user_agent.clear();
+  head_.traceparent.clear();
+  head_.tracestate.clear();
+  head_.has_content_length = false;
+  head_.content_length = 0;
+  head_.has_transfer_encoding = false;
+  head_.chunked = false;
+  head_.start_line_complete = false;
+  head_.truncated = false;
+  head_.start_ns = 0;
   head_.kind = kind_;
   if (line_.capacity() > kRetainedLineCapacityBytes) {
     std::string().swap(line_);

@@ -50,6 +50,8 @@ enum class BodyFraming : uint8_t {
   kUnknown,     // the owner cannot tell (e.g. response to an unseen request): resync later
 };
 
+// MessageParser::reset_message() clears it field by field (the strings keep their buffers):
+// a new field is cleared there too.
 struct MessageHead {
   MessageKind kind = MessageKind::kRequest;
   std::string method;  // request

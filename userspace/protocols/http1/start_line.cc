@@ -103,6 +103,27 @@ ScanResult StartLineScanner::push(uint8_t c) {
   return ScanResult::kInvalid;
 }
 
+ScanResult StartLineScanner::scan(std::string_view in, size_t* used) {
+  const auto* bytes = reinterpret_cast<const uint8_t*>(in.data());
+  const size_t size = in.size();
+  size_t i = 0;
+  while (i < size) {
+    if (step_ == Step::kTarget) {
+      while (i < size && bytes[i] != ' ' && is_target_char(bytes[i])) ++i;
+    } else if (step_ == Step::kReason) {
+      while (i < size && bytes[i] != '\r' && bytes[i] != '\n' && is_reason_char(bytes[i])) ++i;
+    }
+    if (i == size) break;
+    const ScanResult result = push(bytes[i++]);
+    if (result != ScanResult::kNeedMore) {
+      *used = i;
+      return result;
+    }
+  }
+  *used = size;
+  return ScanResult::kNeedMore;
+}
+
 StartLineFields parse_start_line(MessageKind kind, std::string_view line) {
   StartLineFields fields;
   if (kind == MessageKind::kRequest) {

@@ -24,6 +24,10 @@ class StartLineScanner {
   // Feeds the next byte of the line. kComplete on the terminating LF (CRLF or bare LF,
   // RFC 9112 §2.2); once kComplete or kInvalid is returned the scanner must be reset.
   ScanResult push(uint8_t c);
+  // push() over the bytes of `in` in turn, stopping at kComplete or kInvalid; `*used` is the
+  // number of bytes taken (all of them on kNeedMore). The long runs, target and reason
+  // phrase, are checked in a tight loop.
+  ScanResult scan(std::string_view in, size_t* used);
   void reset();
 
  private:

@@ -38,6 +38,7 @@ struct DirectionState {
   uint64_t block_first_ns = 0;
   std::string block;
   HpackDecoder hpack;
+  std::vector<HeaderField> fields;  // the last block's, decoded; reused to keep its capacity
 };
 
 }  // namespace
@@ -174,14 +175,15 @@ void ConnectionParser::Impl::end_data_frame(int d, uint64_t ts) {
 void ConnectionParser::Impl::end_block(int d, uint64_t ts) {
   DirectionState& s = dirs[d];
   s.in_block = false;
-  std::vector<HeaderField> fields;
+  std::vector<HeaderField>& fields = s.fields;
+  fields.clear();
   if (s.hpack.decode(s.block, &fields) != ParseState::kSuccess) {
     fail("HPACK decoding error");
     return;
   }
   s.block.clear();
   if (s.block_is_push) return;  // decoded for the table state; pushes are not traced
-  stitcher.on_headers(direction(d), s.block_stream, fields, s.block_end_stream, s.block_first_ns,
+  stitcher.on_headers(direction(d), s.block_stream, &fields, s.block_end_stream, s.block_first_ns,
                       ts);
 }
 

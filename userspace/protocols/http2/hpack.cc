@@ -30,10 +30,6 @@ constexpr std::array<std::pair<std::string_view, std::string_view>, 61> kStaticT
 // clang-format on
 
 // RFC 7541 Appendix B: {code, bit length} of symbols 0-255 (EOS, 256, is 30 one bits).
-struct HuffmanCode {
-  uint32_t code;
-  uint8_t bits;
-};
 // clang-format off
 constexpr std::array<HuffmanCode, 256> kHuffmanCodes = {{
     {0x1ff8, 13}, {0x7fffd8, 23}, {0xfffffe2, 28}, {0xfffffe3, 28}, {0xfffffe4, 28},
@@ -84,32 +80,65 @@ constexpr std::array<HuffmanCode, 256> kHuffmanCodes = {{
 
 // The code is canonical (codes of one length are consecutive and ordered by symbol), so a
 // decoder needs per length only the first code, the count, and the symbols in code order.
+// Codes up to kFastBits long (every printable ASCII byte) are read in one step from a table
+// indexed by the next kFastBits bits; longer ones by comparing the next 32 bits, left-aligned,
+// with each length's limit.
 struct CanonicalDecoder {
   static constexpr int kMaxBits = 30;
+  static constexpr int kFastBits = 9;
+  struct FastEntry {
+    uint16_t symbol = 0;
+    uint8_t bits = 0;  // 0: the code is longer than kFastBits
+  };
   uint32_t first_code[kMaxBits + 1] = {};
   uint32_t count[kMaxBits + 1] = {};
   uint32_t offset[kMaxBits + 1] = {};  // index into symbols of the first code of a length
+  // Left-aligned 32-bit windows below limit[n] start with a code of at most n bits.
+  uint64_t limit[kMaxBits + 1] = {};
   std::array<uint16_t, 257> symbols{};
+  std::array<FastEntry, 1u << kFastBits> fast{};
 
   CanonicalDecoder() {
     std::array<uint16_t, 257> order{};
     for (uint16_t s = 0; s < 257; ++s) order[s] = s;
-    const auto code_of = [](uint16_t s) -> HuffmanCode {
-      return s == 256 ? HuffmanCode{0x3fffffff, 30} : kHuffmanCodes[s];
-    };
     std::sort(order.begin(), order.end(), [&](uint16_t a, uint16_t b) {
-      const auto ca = code_of(a), cb = code_of(b);
+      const auto ca = huffman_code(a), cb = huffman_code(b);
       return ca.bits != cb.bits ? ca.bits < cb.bits : ca.code < cb.code;
     });
     uint32_t next = 0;
     for (uint16_t s : order) {
-      const auto c = code_of(s);
+      const auto c = huffman_code(s);
       if (count[c.bits]++ == 0) {
         first_code[c.bits] = c.code;
         offset[c.bits] = next;
       }
       symbols[next++] = s;
+      if (c.bits <= kFastBits) {
+        const uint32_t first = c.code << (kFastBits - c.bits);
+        for (uint32_t i = 0; i < (1u << (kFastBits - c.bits)); ++i) {
+          fast[first + i] = FastEntry{s, c.bits};
+        }
+      }
     }
+    uint64_t previous_limit = 0;
+    for (int bits = 1; bits <= kMaxBits; ++bits) {
+      limit[bits] = count[bits] == 0 ? previous_limit
+                                     : uint64_t{first_code[bits] + count[bits]} << (32 - bits);
+      previous_limit = limit[bits];
+    }
+  }
+
+  // The symbol whose code starts `window` (the next 32 bits, left-aligned), and its length.
+  uint16_t decode(uint32_t window, int* bits) const {
+    const FastEntry& entry = fast[window >> (32 - kFastBits)];
+    if (entry.bits != 0) {
+      *bits = entry.bits;
+      return entry.symbol;
+    }
+    int n = kFastBits + 1;
+    while (window >= limit[n]) ++n;  // limit[30] is 2^32: the loop ends by 30
+    *bits = n;
+    return symbols[offset[n] + (window >> (32 - n)) - first_code[n]];
   }
 };
 
@@ -162,34 +191,50 @@ constexpr uint32_t entry_bytes(size_t name_bytes, size_t value_bytes) {
 
 }  // namespace
 
+HuffmanCode huffman_code(uint16_t symbol) {
+  return symbol == 256 ? HuffmanCode{0x3fffffff, 30} : kHuffmanCodes[symbol];
+}
+
 ParseState huffman_decode(std::string_view in, std::string* out) {
   const CanonicalDecoder& d = canonical_decoder();
-  out->reserve(out->size() + in.size() * 8 / 5);
-  uint32_t code = 0;
-  int bits = 0;
-  bool all_ones = true;  // the bits of the current partial code are all 1 (EOS prefix)
-  for (char ch : in) {
-    const uint8_t byte = static_cast<uint8_t>(ch);
-    for (int i = 7; i >= 0; --i) {
-      const uint32_t bit = (byte >> i) & 1;
-      code = code << 1 | bit;
-      all_ones = all_ones && bit;
-      ++bits;
-      if (bits > CanonicalDecoder::kMaxBits) return ParseState::kInvalid;
-      if (d.count[bits] != 0 && code >= d.first_code[bits] &&
-          code - d.first_code[bits] < d.count[bits]) {
-        const uint16_t symbol = d.symbols[d.offset[bits] + code - d.first_code[bits]];
-        if (symbol == 256) return ParseState::kInvalid;  // EOS must not be decoded (§5.2)
-        out->push_back(static_cast<char>(symbol));
-        code = 0;
-        bits = 0;
-        all_ones = true;
-      }
+  // At most 8/5 symbols per byte (the shortest code is 5 bits): written in place, then the
+  // string is cut to what was decoded.
+  const size_t start = out->size();
+  out->resize(start + in.size() * 8 / 5 + 1);
+  char* const first = out->data() + start;
+  char* next_out = first;
+  // The unread bits, left-aligned in a 64-bit buffer refilled a byte at a time: while input
+  // remains it holds more than 56 bits, so a whole code (at most 30 bits) is always present.
+  uint64_t buffer = 0;
+  int buffered_bits = 0;
+  size_t next = 0;
+  ParseState state = ParseState::kSuccess;
+  while (true) {
+    while (buffered_bits <= 56 && next < in.size()) {
+      buffer |= uint64_t{static_cast<uint8_t>(in[next++])} << (56 - buffered_bits);
+      buffered_bits += 8;
     }
+    if (buffered_bits == 0) break;
+    int bits = 0;
+    const uint16_t symbol = d.decode(static_cast<uint32_t>(buffer >> 32), &bits);
+    if (bits > buffered_bits) {
+      // The input ended inside a code: padding, the most significant bits of EOS, at most 7
+      // (no shorter code is all ones, so all-ones bits never decode as a symbol).
+      const uint64_t padding_mask = ~uint64_t{0} << (64 - buffered_bits);
+      const bool all_ones = (buffer & padding_mask) == padding_mask;
+      if (buffered_bits > 7 || !all_ones) state = ParseState::kInvalid;
+      break;
+    }
+    if (symbol == 256) {  // EOS must not be decoded (§5.2)
+      state = ParseState::kInvalid;
+      break;
+    }
+    *next_out++ = static_cast<char>(symbol);
+    buffer <<= bits;
+    buffered_bits -= bits;
   }
-  // Padding: the most significant bits of EOS, at most 7 of them.
-  if (bits > 7 || !all_ones) return ParseState::kInvalid;
-  return ParseState::kSuccess;
+  out->resize(start + static_cast<size_t>(next_out - first));
+  return state;
 }
 
 HpackDecoder::HpackDecoder(bool state_known) : state_known_(state_known) {}

@@ -23,6 +23,13 @@ namespace ztrace::http2 {
 // string, padding longer than 7 bits or not all ones.
 ParseState huffman_decode(std::string_view in, std::string* out);
 
+// RFC 7541 Appendix B: the code of a symbol, 0-255 or EOS (256), right-aligned in `code`.
+struct HuffmanCode {
+  uint32_t code;
+  uint8_t bits;
+};
+HuffmanCode huffman_code(uint16_t symbol);
+
 class HpackDecoder {
  public:
   static constexpr uint32_t kMaxTableBytes = 64 * 1024;

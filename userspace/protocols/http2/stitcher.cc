@@ -12,18 +12,22 @@ bool kept(std::string_view name) {
          name == "tracestate" || name == "grpc-status" || name == "grpc-message";
 }
 
-HeaderBlock keep_fields(const std::vector<HeaderField>& fields) {
+// Moves the kept fields out of `fields`.
+HeaderBlock keep_fields(std::vector<HeaderField>* fields) {
   HeaderBlock block;
-  for (const HeaderField& f : fields) {
+  block.fields.reserve(fields->size());
+  for (HeaderField& f : *fields) {
     if (f.unknown) {
       ++block.unknown_fields;
       continue;
     }
     if (!kept(f.name)) continue;
     const size_t cap = f.name == ":path" ? Stitcher::kMaxPathBytes : Stitcher::kMaxValueBytes;
-    HeaderField copy{f.name, f.value.substr(0, cap), false};
-    if (f.value.size() > cap) block.values_truncated = true;
-    block.fields.push_back(std::move(copy));
+    if (f.value.size() > cap) {
+      f.value.resize(cap);
+      block.values_truncated = true;
+    }
+    block.fields.push_back(std::move(f));
   }
   return block;
 }
@@ -54,7 +58,7 @@ Role Stitcher::role() const {
   return request_dir_ < 0 ? Role::kUnknown : request_dir_ == 1 ? Role::kServer : Role::kClient;
 }
 
-void Stitcher::on_headers(Direction dir, uint32_t stream_id, const std::vector<HeaderField>& fields,
+void Stitcher::on_headers(Direction dir, uint32_t stream_id, std::vector<HeaderField>* fields,
                           bool end_stream, uint64_t first_ns, uint64_t last_ns) {
   const int d = index(dir);
   highest_stream_id_ = std::max(highest_stream_id_, stream_id);

@@ -73,7 +73,8 @@ class Stitcher {
   // inferred from the first header block holding a known :method/:path or :status.
   explicit Stitcher(Role role);
 
-  void on_headers(Direction dir, uint32_t stream_id, const std::vector<HeaderField>& fields,
+  // Takes the fields it keeps out of `*fields` (moved, not copied).
+  void on_headers(Direction dir, uint32_t stream_id, std::vector<HeaderField>* fields,
                   bool end_stream, uint64_t first_ns, uint64_t last_ns);
   void on_data(Direction dir, uint32_t stream_id, uint64_t body_bytes, bool end_stream,
                uint64_t first_ns, uint64_t last_ns);
