@@ -269,7 +269,7 @@ TEST_CASE("otlp encoder: the direct span writer gives the generated serializer's
     s.set("int.large", int64_t{1} << 62);
     s.set("string.empty", std::string());
     s.set("string.long", std::string(300, 'x'));  // two-byte lengths
-    s.set("bad\xffkey", std::string("bad \xe2\x82 value"));
+    s.set(spans::AttributeKey::intern("bad\xffkey"), std::string("bad \xe2\x82 value"));
     s.name = "GET \xf0";
   });
   add([](spans::Span& s) {

@@ -9,6 +9,8 @@
 #include <mutex>
 #include <unordered_set>
 
+#include "userspace/common/utf8.h"
+
 namespace ztrace::spans {
 
 std::string_view to_string(SpanKind kind) {
@@ -43,8 +45,11 @@ AttributeKey AttributeKey::intern(std::string_view name) {
   static std::mutex mutex;
   // Never freed: keys are viewed by spans until the very end, static destructors included.
   static auto* names = new std::unordered_set<std::string>();
+  // Repaired here, once, so that encoders never check a key again.
+  std::string valid =
+      utf8::is_valid(name) ? std::string(name) : utf8::with_replacement_characters(name);
   std::lock_guard lock(mutex);
-  return AttributeKey(std::string_view(*names->emplace(name).first));
+  return AttributeKey(std::string_view(*names->emplace(std::move(valid)).first));
 }
 
 const AttributeValue* Span::find(std::string_view key) const {

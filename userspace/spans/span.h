@@ -26,10 +26,16 @@ std::string_view to_string(StatusCode code);
 class AttributeKey {
  public:
   // Only for string literals (static storage), which is what a char array here always is.
+  // Checked at compile time to be ASCII.
   template <size_t N>
-  constexpr AttributeKey(const char (&literal)[N]) : name_(literal, N - 1) {}
+  consteval AttributeKey(const char (&literal)[N]) : name_(literal, N - 1) {
+    for (char c : name_) {
+      if (static_cast<unsigned char>(c) >= 0x80) throw "attribute key literals are ASCII";
+    }
+  }
   // Names known at run time (configuration, environment); kept until the process exits, so
-  // only for bounded sets of names.
+  // only for bounded sets of names. Invalid UTF-8 is repaired (U+FFFD): every key is valid
+  // UTF-8, the literals being ASCII.
   static AttributeKey intern(std::string_view name);
 
   std::string_view view() const { return name_; }

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
+#include "userspace/common/utf8.h"
 #include "userspace/spans/span.h"
 
 namespace ztrace::otlp {
@@ -37,15 +38,13 @@ struct EncoderOptions {
 // whole request that breaks this.
 namespace message {
 
-bool is_valid_utf8(std::string_view text);
-std::string with_replacement_characters(std::string_view text);
 // Calls `set` with `value`, or with a repaired copy when it is not valid UTF-8.
 template <typename Setter>
 void set_utf8(std::string_view value, Setter set) {
-  if (is_valid_utf8(value)) {
+  if (utf8::is_valid(value)) {
     set(value);
   } else {
-    const std::string repaired = with_replacement_characters(value);
+    const std::string repaired = utf8::with_replacement_characters(value);
     set(std::string_view(repaired));
   }
 }
