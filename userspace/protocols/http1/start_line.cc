@@ -27,7 +27,10 @@ void StartLineScanner::reset() {
   count_ = 0;
 }
 
-ScanResult StartLineScanner::push(uint8_t c) {
+ScanResult StartLineScanner::push(uint8_t c) { return advance(c); }
+
+// Inlined into scan(): a call per byte would cost more than the check.
+[[gnu::always_inline]] inline ScanResult StartLineScanner::advance(uint8_t c) {
   switch (step_) {
     case Step::kMethodFirst:
       if (c < 'A' || c > 'Z') return ScanResult::kInvalid;
@@ -114,7 +117,7 @@ ScanResult StartLineScanner::scan(std::string_view in, size_t* used) {
       while (i < size && bytes[i] != '\r' && bytes[i] != '\n' && is_reason_char(bytes[i])) ++i;
     }
     if (i == size) break;
-    const ScanResult result = push(bytes[i++]);
+    const ScanResult result = advance(bytes[i++]);
     if (result != ScanResult::kNeedMore) {
       *used = i;
       return result;

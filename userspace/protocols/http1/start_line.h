@@ -45,6 +45,8 @@ class StartLineScanner {
     kLf,
   };
 
+  ScanResult advance(uint8_t c);
+
   MessageKind kind_;
   Step step_;
   uint32_t count_ = 0;  // bytes matched in the current element
