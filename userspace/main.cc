@@ -18,6 +18,7 @@
 #include "userspace/agent/bpf_object_check.h"
 #include "userspace/agent/host_setup.h"
 #include "userspace/bpf_support/load_log.h"
+#include "userspace/common/duration.h"
 #include "userspace/export/otlp/otlp_config.h"
 #include "userspace/sampling/settings_sources.h"
 #include "userspace/view/view_command.h"
@@ -221,7 +222,7 @@ void add_view_flags(CLI::App* view, ztrace::view::ViewOptions& options,
 // The time and duration flags into the view's options; false (and a message) when one is bad.
 bool resolve_view_times(const std::vector<std::string>& times, ztrace::view::ViewOptions& options) {
   if (!times[0].empty()) {
-    const auto ns = ztrace::view::parse_duration_ns(times[0]);
+    const auto ns = ztrace::parse_duration_ns(times[0], "ms");
     if (!ns) return spdlog::error("--min-duration: not a duration: {}", times[0]), false;
     options.filter.min_duration_ns = *ns;
   }
@@ -233,7 +234,7 @@ bool resolve_view_times(const std::vector<std::string>& times, ztrace::view::Vie
     (i == 1 ? options.filter.from_unix_ns : options.filter.to_unix_ns) = *ns;
   }
   if (!times[3].empty()) {
-    const auto ns = ztrace::view::parse_duration_ns(times[3]);
+    const auto ns = ztrace::parse_duration_ns(times[3], "ms");
     if (!ns) return spdlog::error("--settle: not a duration: {}", times[3]), false;
     options.settle = std::chrono::milliseconds(*ns / 1'000'000);
   }

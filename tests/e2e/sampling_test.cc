@@ -99,4 +99,44 @@ TEST_CASE(
   CHECK(agent.log().find(" withheld=2") != std::string::npos);  // built, not exported
 }
 
+// Tail sampling at ratio 0: every 5xx and every request over the latency threshold is kept,
+// whole (curl's CLIENT span and python's SERVER span), and nothing else.
+TEST_CASE(
+    "sampling: with ratio 0, tail rules keep every 5xx and every slow request, and nothing else",
+    "[e2e][sampling]") {
+  ZTRACE_E2E_REQUIRE_ROOT();
+  const int port = reserve_port(24730);
+  const auto dir = fresh_dir("sampling_tail");
+  const fs::path config = dir / "ztrace.yaml";
+  write_config(config,
+               "tracing:\n  mode: hybrid\n  sampling:\n    ratio: 0\n    tail: {decision_wait: "
+               "1s, keep_errors: true, latency_threshold: 100ms}\n");
+  Process server = start_python_server(dir, port);
+  Agent agent(dir, {.ports = {port}, .extra_args = {"--config", config.string()}});
+  std::vector<CurlRequest> requests;
+  for (int i = 0; i < 10; ++i) requests.push_back({url(port, "/ok/t" + std::to_string(i))});
+  requests.push_back({url(port, "/error/e1")});
+  requests.push_back({url(port, "/slow/s1")});  // 150 ms: over the 100 ms threshold
+  requests.push_back({url(port, "/error/e2")});
+  must_run(dir, curl_command(requests));
+  CHECK(agent.stop() == 0);  // traces still held at the stop are decided then
+  std::vector<std::string> problems;
+  const std::vector<Span> spans = agent.spans(problems);
+  INFO("agent log (tail):\n" << agent.log_tail());
+  INFO("spans:\n" << describe(spans));
+  CHECK(problems.empty());
+  for (const char* path : {"/error/e1", "/error/e2", "/slow/s1"}) {
+    INFO(path);
+    const auto of_path = with_path(spans, path);
+    CHECK(of_path.size() == 2);  // curl's CLIENT and python's SERVER
+    if (of_path.size() == 2) CHECK(of_path[0].trace_id == of_path[1].trace_id);
+  }
+  CHECK(spans.size() == 6);
+  const std::string log = agent.log();
+  CHECK(log.find("tracing: mode=hybrid ratio=0 tail(wait=1s keep_errors=true latency>=0.1s)") !=
+        std::string::npos);
+  CHECK(log.find("tail sampling kept_error=2 kept_latency=1 kept_ratio=0 dropped=10") !=
+        std::string::npos);
+}
+
 }  // namespace ztrace::e2e::chain

@@ -2,11 +2,15 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <set>
 
+#include "userspace/common/duration.h"
 #include "userspace/sampling/settings_sources.h"
+#include "userspace/sampling/tail_sampler.h"
 #include "userspace/sampling/tracing_settings.h"
 
 using namespace ztrace::sampling;
+namespace spans = ztrace::spans;
 namespace fs = std::filesystem;
 
 namespace {
@@ -79,12 +83,131 @@ TEST_CASE("sampling: the config file's tracing section; errors name the line and
   CHECK(fails("tracing:\n  sampling:\n    ratio: lots\n") ==
         "3: tracing.sampling.ratio: must be a number from 0 to 1");
   CHECK(fails("tracing:\n  mood: hybrid\n") == "2: tracing.mood: unknown key");
-  CHECK(fails("tracing:\n  sampling:\n    tail: {keep_errors: true}\n") ==
-        "3: tracing.sampling.tail: not supported by this version yet");
+  CHECK(fails("tracing:\n  sampling:\n    adaptive: {enabled: true}\n") ==
+        "3: tracing.sampling.adaptive: not supported by this version yet");
+  CHECK(fails("tracing:\n  sampling:\n    tail: {decision_wait: soon}\n") ==
+        "3: tracing.sampling.tail.decision_wait: must be a duration such as 500ms, 5s or 1m");
+  CHECK(fails("tracing:\n  sampling:\n    tail:\n      keep_errors: maybe\n") ==
+        "4: tracing.sampling.tail.keep_errors: must be true or false");
+  CHECK(fails("tracing:\n  sampling:\n    tail: {wait: 1s}\n") ==
+        "3: tracing.sampling.tail.wait: unknown key");
   CHECK(fails("tracing: [1, 2]\n") == "1: tracing: must be a mapping");
   CHECK(fails("tracing:\n  mode: [off\n").starts_with("3: not YAML: "));
   CHECK(read_config_file("/nonexistent/ztrace.yaml", &error) == std::nullopt);
   CHECK(error == "/nonexistent/ztrace.yaml: cannot read the file");
+}
+
+TEST_CASE("sampling: tail settings from the config file; with them the head keeps every trace") {
+  std::string error;
+  const auto file = read_config_file(
+      write_config("tail",
+                   "tracing:\n  sampling:\n    ratio: 0.1\n    tail: {decision_wait: "
+                   "1.5s, keep_errors: false, latency_threshold: 250ms}\n"),
+      &error);
+  INFO(error);
+  REQUIRE(file);
+  REQUIRE(file->tracing.tail);
+  CHECK(file->tracing.tail->decision_wait_ns == 1'500'000'000);
+  CHECK_FALSE(file->tracing.tail->keep_errors);
+  CHECK(file->tracing.tail->latency_threshold_ns == 250'000'000);
+  const TracingSettings settings = merge(file->tracing, {}, {});
+  CHECK(threshold_of(settings) == 0);  // the ratio applies at the tail
+  CHECK(settings.describe() ==
+        "mode=hybrid ratio=0.1 tail(wait=1.5s keep_errors=false latency>=0.25s)");
+
+  CHECK(ztrace::parse_duration_ns("5s") == 5'000'000'000);
+  CHECK(ztrace::parse_duration_ns("1m") == 60'000'000'000);
+  CHECK(ztrace::parse_duration_ns("250us") == 250'000);
+  CHECK(ztrace::parse_duration_ns("5") == std::nullopt);
+  CHECK(ztrace::parse_duration_ns("-1s") == std::nullopt);
+  CHECK(ztrace::parse_duration_ns("s") == std::nullopt);
+}
+
+namespace {
+
+spans::Span span_of(uint8_t trace, uint8_t span_number, spans::SpanKind kind, uint64_t duration_ns,
+                    bool error = false) {
+  spans::Span span;
+  span.trace_id.fill(0);
+  span.trace_id[15] = trace;  // the randomness (the last 7 bytes) is `trace`
+  span.span_id.fill(0);
+  span.span_id[7] = span_number;
+  span.parent_span_id.fill(0);
+  if (kind == spans::SpanKind::kClient) span.parent_span_id[7] = 1;  // child of span 1
+  span.kind = kind;
+  span.start_time_unix_nano = 1'000'000'000;
+  span.end_time_unix_nano = span.start_time_unix_nano + duration_ns;
+  if (error) span.status_code = spans::StatusCode::kError;
+  return span;
+}
+
+std::multiset<int> traces_of(const std::vector<spans::Span>& kept) {
+  std::multiset<int> traces;
+  for (const auto& span : kept) traces.insert(span.trace_id[15]);
+  return traces;
+}
+
+constexpr uint64_t kSecond = 1'000'000'000;
+
+}  // namespace
+
+TEST_CASE("tail sampling: whole traces kept for an error or a slow span, the rest by ratio") {
+  const TailSettings settings{
+      .decision_wait_ns = 2 * kSecond, .keep_errors = true, .latency_threshold_ns = kSecond / 2};
+  // Randomness is the id's last 7 bytes: trace ids with byte 15 >= 200 pass this threshold.
+  TailSampler sampler(settings, /*ratio_threshold=*/200);
+  std::vector<spans::Span> kept;
+  // Trace 1: a fast child with an error, its root fine. Trace 2: slow root. Trace 3: nothing
+  // special, under the ratio. Trace 250: nothing special, kept by ratio.
+  sampler.add(span_of(1, 2, spans::SpanKind::kClient, 1000, /*error=*/true), 0, &kept);
+  sampler.add(span_of(1, 1, spans::SpanKind::kServer, 1000), 0, &kept);
+  sampler.add(span_of(2, 1, spans::SpanKind::kServer, kSecond), 0, &kept);
+  sampler.add(span_of(3, 2, spans::SpanKind::kClient, 1000), 0, &kept);
+  sampler.add(span_of(3, 1, spans::SpanKind::kServer, 1000), 0, &kept);
+  sampler.add(span_of(250, 1, spans::SpanKind::kServer, 1000), 0, &kept);
+  CHECK(kept.empty());
+  sampler.decide_due(kSecond, &kept);  // before the wait ends
+  CHECK(kept.empty());
+  CHECK(sampler.stats().spans_held == 6);
+  sampler.decide_due(2 * kSecond, &kept);
+  CHECK(traces_of(kept) == std::multiset<int>{1, 1, 2, 250});
+  CHECK(sampler.stats().traces_kept_error == 1);
+  CHECK(sampler.stats().traces_kept_latency == 1);
+  CHECK(sampler.stats().traces_kept_ratio == 1);
+  CHECK(sampler.stats().traces_dropped == 1);
+  CHECK(sampler.stats().spans_held == 0);
+
+  // Late spans follow their trace's decision.
+  kept.clear();
+  sampler.add(span_of(1, 3, spans::SpanKind::kClient, 1000), 3 * kSecond, &kept);
+  sampler.add(span_of(3, 3, spans::SpanKind::kClient, 1000), 3 * kSecond, &kept);
+  CHECK(traces_of(kept) == std::multiset<int>{1});
+  CHECK(sampler.stats().late_spans_kept == 1);
+  CHECK(sampler.stats().late_spans_dropped == 1);
+}
+
+TEST_CASE("tail sampling: a root restarts the wait; limits decide the oldest trace early") {
+  const TailSettings settings{.decision_wait_ns = 2 * kSecond, .keep_errors = true};
+  TailSampler sampler(settings, kMaxThreshold, TailLimits{.max_traces = 2, .max_spans = 100});
+  std::vector<spans::Span> kept;
+  sampler.add(span_of(1, 2, spans::SpanKind::kClient, 1000, /*error=*/true), 0, &kept);
+  sampler.add(span_of(1, 1, spans::SpanKind::kServer, 1000), kSecond, &kept);  // wait until 3 s
+  sampler.decide_due(2 * kSecond, &kept);
+  CHECK(kept.empty());
+  sampler.decide_due(3 * kSecond, &kept);
+  CHECK(kept.size() == 2);
+
+  kept.clear();
+  sampler.add(span_of(5, 1, spans::SpanKind::kServer, 1000, true), 4 * kSecond, &kept);
+  sampler.add(span_of(6, 1, spans::SpanKind::kServer, 1000), 4 * kSecond, &kept);
+  CHECK(kept.empty());
+  sampler.add(span_of(7, 1, spans::SpanKind::kServer, 1000), 4 * kSecond, &kept);  // a third
+  CHECK(traces_of(kept) == std::multiset<int>{5});  // the oldest, decided at once: an error
+  CHECK(sampler.stats().traces_decided_early == 1);
+  CHECK(sampler.stats().traces_held == 2);
+  sampler.decide_all(&kept);
+  CHECK(sampler.stats().traces_dropped == 2);  // 6 and 7: no rule, ratio 0
+  CHECK(sampler.stats().traces_held == 0);
 }
 
 TEST_CASE("sampling: OTEL_TRACES_SAMPLER, and the flags over the environment over the file") {

@@ -4,6 +4,7 @@
 #include <sstream>
 #include <string>
 
+#include "userspace/common/duration.h"
 #include "userspace/view/span_line.h"
 #include "userspace/view/view_command.h"
 #include "userspace/view/waterfall.h"
@@ -140,12 +141,12 @@ TEST_CASE("view: a missing file is a clear note and exit 1 when nothing could be
 }
 
 TEST_CASE("view: durations and times on the command line") {
-  CHECK(parse_duration_ns("250ms") == 250'000'000u);
-  CHECK(parse_duration_ns("1.5s") == 1'500'000'000u);
-  CHECK(parse_duration_ns("800us") == 800'000u);
-  CHECK(parse_duration_ns("100") == 100'000'000u);
-  CHECK_FALSE(parse_duration_ns("fast").has_value());
-  CHECK_FALSE(parse_duration_ns("5 parsecs").has_value());
+  CHECK(ztrace::parse_duration_ns("250ms", "ms") == 250'000'000u);
+  CHECK(ztrace::parse_duration_ns("1.5s", "ms") == 1'500'000'000u);
+  CHECK(ztrace::parse_duration_ns("800us", "ms") == 800'000u);
+  CHECK(ztrace::parse_duration_ns("100", "ms") == 100'000'000u);
+  CHECK_FALSE(ztrace::parse_duration_ns("fast", "ms").has_value());
+  CHECK_FALSE(ztrace::parse_duration_ns("5 parsecs", "ms").has_value());
   CHECK(parse_time_unix_ns("2026-12-05T12:00:00Z") == 1796472000'000'000'000ULL);
   CHECK(parse_time_unix_ns("2026-12-05T12:00:00.25Z") == 1796472000'250'000'000ULL);
   CHECK(parse_time_unix_ns("1796472000") == 1796472000'000'000'000ULL);

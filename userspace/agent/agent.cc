@@ -274,6 +274,9 @@ void Agent::apply_tracing(const sampling::TracingSettings& settings) {
     go_tracer_->set_capture_paused(!capture);
   }
   pipeline_->set_tracing(threshold, capture && settings.mode != sampling::TracingMode::kSystemOnly);
+  const bool tail = settings.mode == sampling::TracingMode::kHybrid && settings.tail;
+  pipeline_->set_tail_sampling(tail ? settings.tail : std::nullopt,
+                               sampling::threshold_for_ratio(settings.ratio));
   spdlog::info("tracing: {}{}", settings.describe(),
                tracing_ == settings ? "" : " (was " + tracing_.describe() + ")");
   tracing_ = settings;
@@ -376,6 +379,7 @@ void Agent::drain_and_stop() {
   queue_.push(intake_batch_);
   queue_.close();
   pipeline_thread_.join();
+  pipeline_->finish();  // traces held for tail sampling are decided before the export flush
 
   const DropCounts kernel_drops = tracer_->drop_counts();
   log_injection_counters(tracer_->inject_counts());

@@ -104,6 +104,13 @@ std::string render_metrics(const AgentSnapshot& s, const std::string& version) {
                     "Spans by outcome: built (handed to export), unsampled, withheld (mode), "
                     "trace_corrections",
                     "outcome", s.pipeline.spans);
+  labelled_counters(m, "ztrace_tail_sampling_total",
+                    "Tail sampling: traces by decision, and spans that came after theirs",
+                    "outcome", s.pipeline.tail);
+  m.gauge("ztrace_tail_sampling_held_spans", "Spans held for a tail-sampling decision")
+      .sample("ztrace_tail_sampling_held_spans", s.pipeline.tail.spans_held);
+  m.gauge("ztrace_tail_sampling_held_traces", "Traces held for a tail-sampling decision")
+      .sample("ztrace_tail_sampling_held_traces", s.pipeline.tail.traces_held);
   m.counter("ztrace_span_contexts_total", "How each span's trace context came about");
   for (size_t origin = 0; origin < kContextOriginNames.size(); ++origin) {
     m.sample("ztrace_span_contexts_total", s.pipeline.link_outcomes[origin],
@@ -119,8 +126,18 @@ std::string render_metrics(const AgentSnapshot& s, const std::string& version) {
 std::string render_tracing_status(const sampling::TracingSettings& tracing) {
   char ratio[32];
   std::snprintf(ratio, sizeof(ratio), "%g", tracing.ratio);
+  std::string tail = "null";
+  if (tracing.tail) {
+    char text[160];
+    std::snprintf(text, sizeof(text),
+                  R"({"decision_wait_seconds":%g,"keep_errors":%s,"latency_threshold_seconds":%g})",
+                  tracing.tail->decision_wait_ns / 1e9,
+                  tracing.tail->keep_errors ? "true" : "false",
+                  tracing.tail->latency_threshold_ns / 1e9);
+    tail = text;
+  }
   return std::string(R"({"mode":")") + std::string(sampling::to_string(tracing.mode)) +
-         R"(","ratio":)" + ratio + "}";
+         R"(","ratio":)" + ratio + R"(,"tail":)" + tail + "}";
 }
 
 }  // namespace ztrace::agent

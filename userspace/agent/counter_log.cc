@@ -73,7 +73,8 @@ void log_counters(const pipeline::EventPipelineStats& p, const exporter::ExportS
       .add("kernel drops", kernel_drops)
       .add("intake queue", {{"drops", intake_queue_drops}})
       .add("connections", p.connections)
-      .add("spans", p.spans);
+      .add("spans", p.spans)
+      .add("tail sampling", p.tail);
   conntrack::Protocols::for_each(
       [&]<typename Protocol>() { line.add(Protocol::kName, p.connections.of<Protocol>()); });
   spdlog::info("{}", line.text());

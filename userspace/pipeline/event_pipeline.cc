@@ -163,8 +163,53 @@ void EventPipeline::submit(spans::Span&& span) {
     ++stats_.spans.withheld;
     return;
   }
-  exporter_.submit(std::move(span));
   ++stats_.spans.built;
+  if (!tail_active_) {
+    exporter_.submit(std::move(span));
+    return;
+  }
+  tail_->add(std::move(span), now_ns_, &tail_kept_);
+  export_kept();
+}
+
+void EventPipeline::export_kept() {
+  for (spans::Span& span : tail_kept_) exporter_.submit(std::move(span));
+  tail_kept_.clear();
+}
+
+void EventPipeline::set_tail_sampling(std::optional<sampling::TailSettings> settings,
+                                      uint64_t ratio_threshold) {
+  std::lock_guard lock(tail_handover_mutex_);
+  tail_handover_ = TailHandover{settings, ratio_threshold};
+  tail_handover_pending_.store(true, std::memory_order_release);
+}
+
+void EventPipeline::take_tail_settings() {
+  if (!tail_handover_pending_.exchange(false, std::memory_order_acquire)) return;
+  std::optional<TailHandover> handover;
+  {
+    std::lock_guard lock(tail_handover_mutex_);
+    handover.swap(tail_handover_);
+  }
+  if (!handover) return;
+  if (!handover->settings) {  // off: what is held is decided, the counters stay readable
+    if (tail_active_) tail_->decide_all(&tail_kept_);
+    tail_active_ = false;
+  } else if (!tail_) {
+    tail_ = std::make_unique<sampling::TailSampler>(*handover->settings, handover->ratio_threshold);
+    tail_active_ = true;
+  } else {
+    tail_->reconfigure(*handover->settings, handover->ratio_threshold, &tail_kept_);
+    tail_active_ = true;
+  }
+  export_kept();
+}
+
+void EventPipeline::finish() {
+  take_tail_settings();
+  if (!tail_active_) return;
+  tail_->decide_all(&tail_kept_);
+  export_kept();
 }
 
 void EventPipeline::handle(std::span<const uint8_t> bytes) {
@@ -256,11 +301,20 @@ bool EventPipeline::was_received_by(uint32_t pid, const spans::SpanId& parent_sp
   return false;
 }
 
-void EventPipeline::tick(uint64_t now_monotonic_ns) { connections_.expire_idle(now_monotonic_ns); }
+void EventPipeline::tick(uint64_t now_monotonic_ns) {
+  now_ns_ = now_monotonic_ns;
+  connections_.expire_idle(now_monotonic_ns);
+  take_tail_settings();
+  if (tail_active_) {
+    tail_->decide_due(now_monotonic_ns, &tail_kept_);
+    export_kept();
+  }
+}
 
 EventPipelineStats EventPipeline::stats() const {
   EventPipelineStats s = stats_;
   s.connections = connections_.stats();
+  if (tail_) s.tail = tail_->stats();
   return s;
 }
 

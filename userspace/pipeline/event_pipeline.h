@@ -9,6 +9,8 @@
 #include <cstring>
 #include <deque>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -20,6 +22,7 @@
 #include "userspace/export/export_pipeline.h"
 #include "userspace/process/process_table.h"
 #include "userspace/protocols/protocol.h"
+#include "userspace/sampling/tail_sampler.h"
 #include "userspace/spans/clock.h"
 #include "userspace/spans/trace_context.h"
 
@@ -85,6 +88,7 @@ struct EventPipelineStats {
   static constexpr size_t kMaxRuntimes = 16;
   std::vector<RuntimeLinkOutcomes> client_links_by_runtime;
   conntrack::ConnectionTableStats connections;  // and each protocol's counters
+  sampling::TailStats tail;                     // zero without tail sampling
 };
 
 class EventPipeline {
@@ -104,6 +108,11 @@ class EventPipeline {
   // pipeline starts itself (the kernel starts most, bpf/settings.bpf.h), and whether traces
   // are exported at all.
   void set_tracing(uint64_t new_trace_threshold, bool export_traces);
+  // Tail sampling from any thread (nullopt: none), with the ratio threshold of the traces no
+  // rule keeps; the pipeline thread takes it at its next tick, deciding what the old one held.
+  void set_tail_sampling(std::optional<sampling::TailSettings> settings, uint64_t ratio_threshold);
+  // At shutdown, on the pipeline thread (or after it stopped): every trace held is decided.
+  void finish();
 
  private:
   // False when the exchange made no span.
@@ -111,6 +120,8 @@ class EventPipeline {
   bool on_exchange(const protocols::ConnectionView& view,
                    const typename Protocol::Exchange& exchange, const zt_trace_context* context);
   void submit(spans::Span&& span);
+  void export_kept();  // tail_kept_ → exporter
+  void take_tail_settings();
   void count_client_link(const protocols::ConnectionView& view, uint8_t origin);
   bool was_received_by(uint32_t pid, const spans::SpanId& parent_span_id) const;
   void on_server_head(uint32_t pid, const zt_trace_context* kernel_context,
@@ -119,6 +130,18 @@ class EventPipeline {
 
   std::atomic<uint64_t> new_trace_threshold_{0};
   std::atomic<bool> export_traces_{true};
+  // Tail sampling: settings handed over from other threads, the sampler on this one.
+  struct TailHandover {
+    std::optional<sampling::TailSettings> settings;
+    uint64_t ratio_threshold = 0;
+  };
+  std::mutex tail_handover_mutex_;
+  std::optional<TailHandover> tail_handover_;  // guarded by tail_handover_mutex_
+  std::atomic<bool> tail_handover_pending_{false};
+  std::unique_ptr<sampling::TailSampler> tail_;  // kept once made: its counters go on
+  bool tail_active_ = false;
+  std::vector<spans::Span> tail_kept_;
+  uint64_t now_ns_ = 0;  // the last tick's time: when held spans arrived, to a second
   conntrack::Protocols::SpanBuilders span_builders_;
   process::ProcessTable& processes_;
   exporter::ExportPipeline& exporter_;

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "userspace/common/duration.h"
+
 namespace ztrace::sampling {
 namespace {
 
@@ -34,6 +36,41 @@ bool only_known_keys(const std::string& path, const YAML::Node& map, const std::
     *error = at(path, entry.first, prefix + key,
                 later ? "not supported by this version yet" : "unknown key");
     return false;
+  }
+  return true;
+}
+
+// tracing.sampling.tail: {decision_wait: 5s, keep_errors: true, latency_threshold: 1s}
+bool read_tail(const std::string& path, const YAML::Node& tail, TailSettings* out,
+               std::string* error) {
+  if (!tail.IsMap()) {
+    *error = at(path, tail, "tracing.sampling.tail", "must be a mapping");
+    return false;
+  }
+  if (!only_known_keys(path, tail, "tracing.sampling.tail.",
+                       {"decision_wait", "keep_errors", "latency_threshold"}, {}, error)) {
+    return false;
+  }
+  for (const char* key : {"decision_wait", "latency_threshold"}) {
+    const YAML::Node node = tail[key];
+    if (!node) continue;
+    const std::optional<uint64_t> ns =
+        node.IsScalar() ? parse_duration_ns(node.Scalar()) : std::nullopt;
+    if (!ns) {
+      *error = at(path, node, std::string("tracing.sampling.tail.") + key,
+                  "must be a duration such as 500ms, 5s or 1m");
+      return false;
+    }
+    (std::string_view(key) == "decision_wait" ? out->decision_wait_ns : out->latency_threshold_ns) =
+        *ns;
+  }
+  if (const YAML::Node keep = tail["keep_errors"]) {
+    bool value = false;
+    if (!keep.IsScalar() || !YAML::convert<bool>::decode(keep, value)) {
+      *error = at(path, keep, "tracing.sampling.tail.keep_errors", "must be true or false");
+      return false;
+    }
+    out->keep_errors = value;
   }
   return true;
 }
@@ -98,9 +135,14 @@ std::optional<ConfigFile> read_config_file(const std::string& path, std::string*
       *error = at(path, sampling, "tracing.sampling", "must be a mapping");
       return std::nullopt;
     }
-    if (!only_known_keys(path, sampling, "tracing.sampling.", {"ratio"}, {"tail", "adaptive"},
+    if (!only_known_keys(path, sampling, "tracing.sampling.", {"ratio", "tail"}, {"adaptive"},
                          error)) {
       return std::nullopt;
+    }
+    if (const YAML::Node tail = sampling["tail"]) {
+      TailSettings settings;
+      if (!read_tail(path, tail, &settings, error)) return std::nullopt;
+      layer.tail = settings;
     }
     if (const YAML::Node ratio = sampling["ratio"]) {
       layer.ratio = ratio.IsScalar() ? parse_ratio(ratio.Scalar()) : std::nullopt;
@@ -148,6 +190,7 @@ TracingSettings merge(const SettingsLayer& file, const SettingsLayer& env,
   for (const SettingsLayer* layer : {&file, &env, &flags}) {
     if (layer->mode) settings.mode = *layer->mode;
     if (layer->ratio) settings.ratio = *layer->ratio;
+    if (layer->tail) settings.tail = *layer->tail;
   }
   return settings;
 }

@@ -15,6 +15,7 @@ namespace ztrace::sampling {
 struct SettingsLayer {
   std::optional<TracingMode> mode;
   std::optional<double> ratio;
+  std::optional<TailSettings> tail;  // the config file only
 };
 
 // A YAML config file (config/ztrace.example.yaml).

@@ -30,7 +30,15 @@ std::string_view to_string(TracingMode mode) {
 std::string TracingSettings::describe() const {
   char ratio_text[32];
   std::snprintf(ratio_text, sizeof(ratio_text), "%g", ratio);
-  return "mode=" + std::string(to_string(mode)) + " ratio=" + ratio_text;
+  std::string text = "mode=" + std::string(to_string(mode)) + " ratio=" + ratio_text;
+  if (tail) {
+    char tail_text[96];
+    std::snprintf(tail_text, sizeof(tail_text), " tail(wait=%gs keep_errors=%s latency>=%gs)",
+                  tail->decision_wait_ns / 1e9, tail->keep_errors ? "true" : "false",
+                  tail->latency_threshold_ns / 1e9);
+    text += tail_text;
+  }
+  return text;
 }
 
 uint64_t threshold_for_ratio(double ratio) {
@@ -43,7 +51,8 @@ uint64_t threshold_for_ratio(double ratio) {
 }
 
 uint64_t threshold_of(const TracingSettings& settings) {
-  return settings.mode == TracingMode::kHybrid ? threshold_for_ratio(settings.ratio) : 0;
+  const bool head_ratio = settings.mode == TracingMode::kHybrid && !settings.tail;
+  return head_ratio ? threshold_for_ratio(settings.ratio) : 0;
 }
 
 uint64_t randomness_of(const spans::TraceId& trace_id) {

@@ -23,9 +23,20 @@ enum class TracingMode {
 std::optional<TracingMode> parse_mode(std::string_view text);
 std::string_view to_string(TracingMode mode);
 
+// Tail sampling (tail_sampler.h): with it, the kernel keeps every new trace at the head and
+// the ratio applies to the traces no rule keeps, after the decision wait.
+struct TailSettings {
+  uint64_t decision_wait_ns = 5'000'000'000;
+  bool keep_errors = true;
+  uint64_t latency_threshold_ns = 0;  // 0: no latency rule
+
+  bool operator==(const TailSettings&) const = default;
+};
+
 struct TracingSettings {
   TracingMode mode = TracingMode::kHybrid;
   double ratio = 1.0;  // hybrid: share of new traces kept, in [0, 1]
+  std::optional<TailSettings> tail;  // hybrid only
 
   bool operator==(const TracingSettings&) const = default;
   std::string describe() const;  // "mode=hybrid ratio=0.1"
@@ -38,7 +49,8 @@ inline constexpr uint64_t kMaxThreshold = uint64_t{1} << kRandomnessBits;  // re
 
 // The rejection threshold of a ratio: a trace is kept when its randomness >= threshold.
 uint64_t threshold_for_ratio(double ratio);
-// The threshold the settings give new traces (full-e2e: 0, off and system-only: not used).
+// The threshold the settings give new traces at the head (full-e2e and tail sampling: 0, off
+// and system-only: not used).
 uint64_t threshold_of(const TracingSettings& settings);
 // The randomness of a trace id (its last 56 bits, big-endian).
 uint64_t randomness_of(const spans::TraceId& trace_id);

@@ -167,29 +167,6 @@ int run_view(const ViewOptions& options, std::ostream& out, std::ostream& notes)
   return view_files(options, out, notes);
 }
 
-std::optional<uint64_t> parse_duration_ns(const std::string& text) {
-  size_t used = 0;
-  double value = 0;
-  try {
-    value = std::stod(text, &used);
-  } catch (...) {
-    return std::nullopt;
-  }
-  const std::string unit = text.substr(used);
-  double scale = 0;
-  if (unit.empty() || unit == "ms") {
-    scale = 1e6;
-  } else if (unit == "s") {
-    scale = 1e9;
-  } else if (unit == "us") {
-    scale = 1e3;
-  } else if (unit == "ns") {
-    scale = 1;
-  }
-  if (scale == 0 || value < 0 || !std::isfinite(value)) return std::nullopt;
-  return static_cast<uint64_t>(value * scale);
-}
-
 std::optional<uint64_t> parse_time_unix_ns(const std::string& text) {
   if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos) {
     return std::stoull(text) * 1'000'000'000ULL;

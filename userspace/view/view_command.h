@@ -36,8 +36,6 @@ struct ViewOptions {
 // Returns the exit code: 0, 1 when no file could be read.
 int run_view(const ViewOptions& options, std::ostream& out, std::ostream& notes);
 
-// "250ms", "2s", "1.5s", "800us", "100" (ms); nullopt when not a duration.
-std::optional<uint64_t> parse_duration_ns(const std::string& text);
 // "2026-12-05T12:00:00Z" (fraction optional) or unix seconds; nullopt otherwise.
 std::optional<uint64_t> parse_time_unix_ns(const std::string& text);
 

@@ -1,0 +1,139 @@
+#include "userspace/sampling/tail_sampler.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace ztrace::sampling {
+namespace {
+
+bool is_local_root(const spans::Span& span) {
+  return span.kind == spans::SpanKind::kServer || spans::is_zero(span.parent_span_id);
+}
+
+uint64_t duration_ns(const spans::Span& span) {
+  return span.end_time_unix_nano > span.start_time_unix_nano
+             ? span.end_time_unix_nano - span.start_time_unix_nano
+             : 0;
+}
+
+}  // namespace
+
+size_t TailSampler::TraceIdHash::operator()(const spans::TraceId& id) const {
+  size_t h;  // the last bytes are the random ones (W3C level 2)
+  std::memcpy(&h, id.data() + id.size() - sizeof(h), sizeof(h));
+  return h;
+}
+
+TailSampler::TailSampler(TailSettings settings, uint64_t ratio_threshold, TailLimits limits)
+    : settings_(settings), ratio_threshold_(ratio_threshold), limits_(limits) {}
+
+void TailSampler::add(spans::Span&& span, uint64_t now_ns, std::vector<spans::Span>* kept) {
+  if (auto decided = decisions_.find(span.trace_id); decided != decisions_.end()) {
+    if (decided->second) {
+      ++stats_.late_spans_kept;
+      kept->push_back(std::move(span));
+    } else {
+      ++stats_.late_spans_dropped;
+    }
+    return;
+  }
+  auto [it, inserted] = traces_.try_emplace(span.trace_id);
+  HeldTrace& trace = it->second;
+  if (inserted) {
+    trace.arrival = next_arrival_++;
+    trace.decide_at_ns = now_ns + settings_.decision_wait_ns;
+    arrival_order_.emplace_back(trace.arrival, span.trace_id);
+  } else if (is_local_root(span)) {
+    trace.decide_at_ns = std::max(trace.decide_at_ns, now_ns + settings_.decision_wait_ns);
+  }
+  trace.spans.push_back(std::move(span));
+  ++spans_held_;
+  if (traces_.size() > limits_.max_traces || spans_held_ > limits_.max_spans) make_room(kept);
+  stats_.spans_held = spans_held_;
+  stats_.traces_held = traces_.size();
+}
+
+void TailSampler::decide_due(uint64_t now_ns, std::vector<spans::Span>* kept) {
+  for (auto it = traces_.begin(); it != traces_.end();) {
+    auto next = std::next(it);
+    if (it->second.decide_at_ns <= now_ns) decide(it, kept);
+    it = next;
+  }
+  trim_arrival_order();
+  stats_.spans_held = spans_held_;
+  stats_.traces_held = traces_.size();
+}
+
+void TailSampler::decide_all(std::vector<spans::Span>* kept) {
+  while (!traces_.empty()) decide(traces_.begin(), kept);
+  arrival_order_.clear();
+  stats_.spans_held = 0;
+  stats_.traces_held = 0;
+}
+
+void TailSampler::reconfigure(TailSettings settings, uint64_t ratio_threshold,
+                              std::vector<spans::Span>* kept) {
+  decide_all(kept);
+  settings_ = settings;
+  ratio_threshold_ = ratio_threshold;
+}
+
+void TailSampler::make_room(std::vector<spans::Span>* kept) {
+  while (!traces_.empty() &&
+         (traces_.size() > limits_.max_traces || spans_held_ > limits_.max_spans)) {
+    trim_arrival_order();
+    const auto oldest = traces_.find(arrival_order_.front().second);
+    arrival_order_.pop_front();
+    ++stats_.traces_decided_early;
+    decide(oldest, kept);
+  }
+}
+
+void TailSampler::trim_arrival_order() {
+  while (!arrival_order_.empty()) {
+    const auto& [arrival, id] = arrival_order_.front();
+    const auto it = traces_.find(id);
+    if (it != traces_.end() && it->second.arrival == arrival) return;
+    arrival_order_.pop_front();
+  }
+}
+
+void TailSampler::decide(Traces::iterator it, std::vector<spans::Span>* kept) {
+  const spans::TraceId id = it->first;
+  std::vector<spans::Span>& spans = it->second.spans;
+  const bool error = settings_.keep_errors && std::any_of(spans.begin(), spans.end(), [](auto& s) {
+                       return s.status_code == spans::StatusCode::kError;
+                     });
+  const bool slow =
+      settings_.latency_threshold_ns > 0 && std::any_of(spans.begin(), spans.end(), [&](auto& s) {
+        return duration_ns(s) >= settings_.latency_threshold_ns;
+      });
+  const bool by_ratio = sampled(id, ratio_threshold_);
+  const bool keep = error || slow || by_ratio;
+  if (error) {
+    ++stats_.traces_kept_error;
+  } else if (slow) {
+    ++stats_.traces_kept_latency;
+  } else if (by_ratio) {
+    ++stats_.traces_kept_ratio;
+  } else {
+    ++stats_.traces_dropped;
+  }
+  spans_held_ -= spans.size();
+  if (keep) {
+    for (spans::Span& span : spans) kept->push_back(std::move(span));
+  }
+  traces_.erase(it);
+  remember(id, keep);
+}
+
+void TailSampler::remember(const spans::TraceId& id, bool keep) {
+  if (!decisions_.emplace(id, keep).second) return;
+  decision_order_.push_back(id);
+  if (decision_order_.size() > kRememberedDecisions) {
+    decisions_.erase(decision_order_.front());
+    decision_order_.pop_front();
+  }
+}
+
+}  // namespace ztrace::sampling
