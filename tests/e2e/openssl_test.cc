@@ -192,3 +192,47 @@ TEST_CASE("Node http2 client to a Node http2 secure server (h2 by ALPN)",
 }
 
 }  // namespace ztrace::e2e
+
+namespace ztrace::e2e {
+
+// Bad input: an executable named like node whose OpenSSL symbols are missing (here a copy of
+// python3, which has none) is logged once with the reason, for a process started before the
+// agent and one started after it, and both stay traced at the syscall layer.
+TEST_CASE(
+    "a node-like executable without OpenSSL symbols: logged once, traced at the syscall layer",
+    "[e2e][tls][openssl]") {
+  ZTRACE_E2E_REQUIRE_ROOT();
+  const int port1 = reserve_port(24850), port2 = reserve_port(24851);
+  const auto dir = fresh_dir("openssl_no_symbols");
+  const fs::path fake = dir / "node-nossl";
+  fs::copy_file(python3(), fake);
+  fs::permissions(fake, fs::perms::owner_all, fs::perm_options::add);
+  auto start = [&](int port) {
+    ProcessOptions o;
+    o.argv = {fake.string(), (peers_dir() / "python" / "http_server.py").string(),
+              std::to_string(port)};
+    o.cwd = dir;
+    Process p(std::move(o));
+    REQUIRE(wait_for_port(port, 30s));
+    return p;
+  };
+  Process before = start(port1);
+  Agent agent(dir, {.ports = {port1, port2}});
+  Process after = start(port2);
+  CommandResult c = run_command(dir, curl_command({{url(port1, "/ok/a")}, {url(port2, "/ok/b")}}));
+  ZTRACE_E2E_REQUIRE_PEER(c.exit_code == 0, c.describe);
+  const std::vector<Span> spans = stop_and_collect(agent);
+  INFO("spans:\n" << describe(spans));
+  const std::string log = agent.log();
+  INFO("agent log:\n" << agent.log_tail());
+  const std::string line =
+      "OpenSSL probes off for " + fs::canonical(fake).string() +
+      ": no SSL_read symbol (no OpenSSL, or its symbols are stripped or local)";
+  const size_t first = log.find(line);
+  CHECK(first != std::string::npos);
+  CHECK(log.find(line, first + 1) == std::string::npos);
+  expect_one(spans, "SERVER", {"GET", "/ok/a", 200, port1});
+  expect_one(spans, "SERVER", {"GET", "/ok/b", 200, port2});
+}
+
+}  // namespace ztrace::e2e
