@@ -7,7 +7,8 @@
  * return value says how many bytes really moved. Only TCP sockets of selected processes
  * produce events (socket_fds.bpf.h). On the way, request heads get their trace context
  * (http1_linking.bpf.h) and outgoing requests their traceparent (http1_client_write.bpf.h,
- * h2_inject.bpf.h; the sk_msg side is inject.bpf.c).
+ * h2_inject.bpf.h; the sk_msg side is inject.bpf.c). Threads that call into OpenSSL have
+ * their socket I/O noted for the OpenSSL probes (tls_threads.bpf.h).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
@@ -29,6 +30,7 @@
 #include "bpf/socket_maps.bpf.h"
 #include "bpf/socket_trace.h"
 #include "bpf/syscall_args.bpf.h"
+#include "bpf/tls_threads.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -113,6 +115,7 @@ static __always_inline int emit_io(long ret, __u8 direction)
 	}
 	if (!info->is_traced_socket)
 		return 0;
+	note_tls_thread_io(pid_tgid, args->fd, info->generation, direction);
 	__u32 zero = 0;
 	struct data_scratch *s = bpf_map_lookup_elem(&scratch, &zero);
 	if (!s)

@@ -75,6 +75,7 @@ struct RunFlags {
   bool no_console = false;
   bool no_inject = false;
   bool no_go_probes = false;
+  bool no_openssl_probes = false;
   int stats_seconds = 60;
   ztrace::otlp::OtlpFlags otlp;  // flags beat the OTEL_EXPORTER_OTLP_* variables (README)
   std::string config_path;
@@ -144,6 +145,8 @@ void add_capture_flags(CLI::App* run, RunFlags& flags) {
                 "Do not add traceparent headers to outgoing plaintext HTTP/1.x requests");
   run->add_flag("--no-go-probes", flags.no_go_probes,
                 "Do not attach uprobes to Go programs (their HTTPS is then not traced)");
+  run->add_flag("--no-openssl-probes", flags.no_openssl_probes,
+                "Do not attach uprobes to OpenSSL (libssl, node): their TLS is then not traced");
   run->add_flag("--capture-url-query", options.capture_url_query,
                 "Record url.query (may contain secrets)");
   run->add_option("--ring-buffer-bytes", options.ring_buffer_bytes,
@@ -247,6 +250,7 @@ int run_agent(RunFlags& flags) {
   options.console_output = !flags.no_console;
   options.inject_traceparent = !flags.no_inject;
   options.go_probes = !flags.no_go_probes;
+  options.openssl_probes = !flags.no_openssl_probes;
   options.stats_interval = std::chrono::seconds(flags.stats_seconds);
   std::map<std::string, std::string> sampler_env;
   for (const char* name : {"OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG"}) {

@@ -1,9 +1,10 @@
 // HTTP/2 over TLS (h2, negotiated by ALPN) to Go HTTPS servers (tests/go_apps/goapp: net/http
-// turns h2 on by itself for TLS). Only the Go crypto/tls probes see this plaintext: curl and
-// h2load use OpenSSL, so their side stays ciphertext and every span is a SERVER span of a
-// goapp. Two builds: the newest Go with DWARF and the oldest stripped one (offsets from the
-// tables). curl sends sequential requests on one connection, h2load concurrent GETs and POSTs
-// on a few connections; the span counts are exact and the run drops nothing.
+// turns h2 on by itself for TLS). The Go crypto/tls probes see the servers' plaintext, the
+// OpenSSL probes (openssl_test.cc) that of curl and h2load: every exchange is one SERVER span
+// of a goapp and one CLIENT span of the client. Two builds: the newest Go with DWARF and the oldest
+// stripped one (offsets from the tables). curl sends sequential requests on one connection, h2load
+// concurrent GETs and POSTs on a few connections; the span counts are exact and the run drops
+// nothing.
 #include <catch2/catch_test_macros.hpp>
 #include <map>
 #include <set>
@@ -95,14 +96,17 @@ TEST_CASE("curl to Go HTTPS servers over h2: statuses and HEAD on one connection
   INFO("agent log:\n" << agent.log_tail());
   INFO("spans:\n" << describe(spans));
   check_no_drops(log);
-  CHECK(spans.size() == 4 * apps.size());
-  CHECK(of_kind(spans, "SERVER").size() == spans.size());
+  CHECK(spans.size() == 2 * 4 * apps.size());
+  CHECK(of_kind(spans, "SERVER").size() == 4 * apps.size());
+  CHECK(of_kind(spans, "CLIENT").size() == 4 * apps.size());
   for (size_t i = 0; i < apps.size(); ++i) {
     INFO("Go " << apps[i].label());
     CHECK(of_pid(spans, servers[i].pid()).size() == rows_of_app[i].size());
     for (const Row& row : rows_of_app[i]) {
       INFO("request " << row.e.method << " " << row.e.path);
+      auto client = expect_one(spans, "CLIENT", row.e);
       auto span = expect_one(spans, "SERVER", row.e);
+      if (client && span) check_encloses(*client, *span);
       if (!span) continue;
       check_resource(*span, servers[i].pid(), "", "go", apps[i].path.filename().string());
       CHECK(span->attr_int("client.port") == std::optional<int64_t>(lines_of_app[i][0].local_port));
@@ -159,7 +163,8 @@ TEST_CASE("h2load to Go HTTPS servers over h2: concurrent streams, exact span co
   const std::vector<Span> spans = stop_and_collect(agent);
   INFO(spans.size() << " spans; agent log:\n" << agent.log_tail());
   check_no_drops(agent.log());
-  CHECK(spans.size() == (400 + 200) * apps.size());
+  CHECK(spans.size() == 2 * (400 + 200) * apps.size());
+  CHECK(of_kind(spans, "CLIENT").size() == (400 + 200) * apps.size());
   for (size_t i = 0; i < apps.size(); ++i) {
     INFO("Go " << apps[i].label());
     const std::vector<Span> served = of_kind(of_pid(spans, servers[i].pid()), "SERVER");
@@ -167,6 +172,8 @@ TEST_CASE("h2load to Go HTTPS servers over h2: concurrent streams, exact span co
       INFO(load.method << " " << load.path_prefix);
       const std::vector<Span> of_load = with_path(served, load.path_prefix + apps[i].label());
       CHECK(of_load.size() == static_cast<size_t>(load.requests));
+      CHECK(with_path(of_kind(spans, "CLIENT"), load.path_prefix + apps[i].label()).size() ==
+            static_cast<size_t>(load.requests));
       std::map<std::string, int> problems;
       std::set<int64_t> client_ports;
       for (const Span& s : of_load) {

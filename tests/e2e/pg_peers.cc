@@ -1,15 +1,18 @@
 #include "tests/e2e/pg_peers.h"
 
 #include <pwd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <stdexcept>
+
+#include "tests/e2e/tls_peers.h"
 
 namespace ztrace::e2e {
 
 std::string pg_tool(const std::string& tool) { return "/usr/lib/postgresql/15/bin/" + tool; }
 
-Process start_postgres(const fs::path& dir, int port) {
+Process start_postgres(const fs::path& dir, int port, bool tls) {
   const fs::path root = dir / "pg";
   fs::create_directories(root);
   const passwd* pg = getpwnam("postgres");
@@ -22,6 +25,19 @@ Process start_postgres(const fs::path& dir, int port) {
                            (root / "data").string(), "-U", "postgres", "-A", "trust", "--no-sync"},
                           120s);
   if (init.exit_code != 0) throw std::runtime_error("initdb failed:\n" + init.describe);
+  std::vector<std::string> tls_args;
+  if (tls) {
+    // The server refuses a key readable by others, or not its own.
+    const TlsCert cert = make_tls_cert(root);
+    for (const auto& file : {cert.cert, cert.key}) {
+      if (chown(file.c_str(), pg->pw_uid, pg->pw_gid) != 0 || chmod(file.c_str(), 0600) != 0) {
+        throw std::runtime_error("cannot hand " + file.string() + " to postgres");
+      }
+    }
+    tls_args = {"-c", "ssl=on",
+                "-c", "ssl_cert_file=" + cert.cert.string(),
+                "-c", "ssl_key_file=" + cert.key.string()};
+  }
   ProcessOptions o;
   o.argv = {"runuser",
             "-u",
@@ -38,6 +54,7 @@ Process start_postgres(const fs::path& dir, int port) {
             root.string(),
             "-c",
             "fsync=off"};
+  o.argv.insert(o.argv.end(), tls_args.begin(), tls_args.end());
   o.cwd = dir;
   o.stdout_path = dir / "postgres.stdout";
   o.stderr_path = dir / "postgres.stderr";

@@ -11,8 +11,9 @@
 namespace ztrace::e2e {
 
 // A fresh cluster in dir/pg (initdb as the postgres user, trust authentication), its server
-// in the foreground on 127.0.0.1:port. Throws with the output when it does not start.
-Process start_postgres(const fs::path& dir, int port);
+// in the foreground on 127.0.0.1:port. Throws with the output when it does not start. With
+// `tls`, ssl=on with a fresh self-signed certificate (clients then use sslmode=require).
+Process start_postgres(const fs::path& dir, int port, bool tls = false);
 // /usr/lib/postgresql/15/bin/<tool>: the programs themselves, not Debian's wrapper script.
 std::string pg_tool(const std::string& tool);
 // psql -X (no psqlrc) as user postgres to database postgres on 127.0.0.1:port, then `args`.

@@ -328,4 +328,40 @@ TEST_CASE("Go lib/pq and Node pg: parameterized queries keep their text",
   }
 }
 
+// psql over TLS (sslmode=require): libpq's plaintext comes from the OpenSSL probes (its own
+// descriptor BIO names the socket), the ciphertext's SSLRequest is counted and skipped.
+TEST_CASE("psql over TLS (sslmode=require): the same query spans as plaintext",
+          "[e2e][postgresql][psql][tls][openssl]") {
+  ZTRACE_E2E_REQUIRE_ROOT();
+  const int port = reserve_port(24860);
+  const auto dir = fresh_dir("pg_psql_tls");
+  Process server = start_postgres(dir, port, /*tls=*/true);
+  Agent agent(dir, {.ports = {port}});
+  CommandResult r = run_command(
+      dir,
+      psql_command(port, {"-c", "create table titems (id int primary key, name text)", "-c",
+                          "insert into titems values (1, 'alpha')", "-c",
+                          "select name from titems where id = 1", "-c", "select * from nope"}),
+      60s, {{"PGSSLMODE", "require"}});
+  INFO(r.describe);
+  // sslmode=require: psql fails unless the session is encrypted.
+  ZTRACE_E2E_REQUIRE_PEER(r.out.find("alpha") != std::string::npos, r.describe);
+
+  const std::vector<Span> spans = stop_and_collect(agent);
+  INFO("agent log:\n" << agent.log_tail());
+  check_queries(db_spans(spans, r.pid),
+                {
+                    {"CREATE TABLE titems", "create table titems (id int primary key, name text)",
+                     "CREATE TABLE", 0, ""},
+                    {"INSERT titems", "insert into titems values (?, ?)", "INSERT", 0, ""},
+                    {"SELECT titems", "select name from titems where id = ?", "SELECT", 1, ""},
+                    {"SELECT nope", "select * from nope", std::nullopt, std::nullopt, "42P01"},
+                },
+                port);
+  for (const Span& s : db_spans(spans, r.pid)) {
+    check_resource(s, r.pid, "psql", "", "psql");
+    CHECK(s.attributes.dump().find("alpha") == std::string::npos);
+  }
+}
+
 }  // namespace ztrace::e2e

@@ -133,6 +133,8 @@ TEST_CASE("secret scrubbing of single arguments", "[process]") {
       {"AWS_CREDENTIALS=x", "AWS_CREDENTIALS=REDACTED"},
       {"MYSQL_PWD=x", "MYSQL_PWD=REDACTED"},
       {"--header=Authorization: Bearer abc", "--header=Authorization:REDACTED"},
+      {"Cookie: session=abc", "Cookie: session=REDACTED"},
+      {"cookie:abc", "cookie:REDACTED"},
       {"postgres://app:s3cret@db:5432/orders", "postgres://app:REDACTED@db:5432/orders"},
       {"--url=https://user:p%40ss@example.com/x?y=1",
        "--url=https://user:REDACTED@example.com/x?y=1"},

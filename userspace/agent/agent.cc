@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "probes/go/go_tracer.h"
+#include "probes/openssl/openssl_tracer.h"
 #include "userspace/agent/agent_metrics.h"
 #include "userspace/agent/counter_log.h"
 #include "userspace/agent/event_queue.h"
@@ -123,6 +124,7 @@ class Agent {
   std::unique_ptr<pipeline::EventRecordWriter> recorder_;
   std::unique_ptr<SocketTracer> tracer_;
   std::unique_ptr<probes::go::GoTracer> go_tracer_;  // optional: Go TLS plaintext, goroutines
+  std::unique_ptr<probes::openssl::OpenSslTracer> openssl_tracer_;  // optional: OpenSSL plaintext
   std::unique_ptr<HeaderInjector> injector_;         // optional: traceparent injection
   std::unique_ptr<ProcessTracking> process_tracking_;
   std::optional<pipeline::EventPipeline> pipeline_;
@@ -167,8 +169,8 @@ int Agent::attach_probes() {
     return kExitProbesFailed;
   }
   attach_optional_probes();
-  process_tracking_ =
-      std::make_unique<ProcessTracking>(options_.selection, processes_, *tracer_, go_tracer_.get());
+  process_tracking_ = std::make_unique<ProcessTracking>(options_.selection, processes_, *tracer_,
+                                                        go_tracer_.get(), openssl_tracer_.get());
   return 0;
 }
 
@@ -183,6 +185,19 @@ void Agent::attach_optional_probes() {
          fds.goroutine_client_parents, fds.goroutine_h2_readers, fds.h2_stream_parents},
         &error);
     if (!go_tracer_) spdlog::warn("Go probes off: {}", error);
+  }
+  if (options_.openssl_probes) {
+    const SharedMapFds fds = tracer_->shared_map_fds();
+    openssl_tracer_ = probes::openssl::OpenSslTracer::open(
+        {fds.events, fds.conns, fds.traced_pids, fds.tls_threads, fds.ssl_fds, fds.traced_ports,
+         fds.pending_injections, fds.pending_h2_injections, fds.injectable_sockets,
+         fds.inject_counters},
+        {getpid(), options_.selection.selects_all_processes()}, &error);
+    if (openssl_tracer_) {
+      openssl_tracer_->attach_host_libraries();
+    } else {
+      spdlog::warn("OpenSSL probes off: {}", error);
+    }
   }
   if (options_.inject_traceparent) {
     injector_ = HeaderInjector::open(*tracer_, !options_.selection.ports.empty(), &error);
@@ -273,6 +288,7 @@ void Agent::apply_tracing(const sampling::TracingSettings& settings) {
     go_tracer_->set_sampling_threshold(threshold);
     go_tracer_->set_capture_paused(!capture);
   }
+  if (openssl_tracer_) openssl_tracer_->set_capture_paused(!capture);
   pipeline_->set_tracing(threshold, capture && settings.mode != sampling::TracingMode::kSystemOnly);
   const bool tail = settings.mode == sampling::TracingMode::kHybrid && settings.tail;
   pipeline_->set_tail_sampling(tail ? settings.tail : std::nullopt,
@@ -388,8 +404,10 @@ void Agent::drain_and_stop() {
                  options_.record_events_path, recorder_->failed() ? " (then a write failed)" : "");
   }
   if (go_tracer_) log_go_probe_counters(*go_tracer_);
+  if (openssl_tracer_) log_openssl_probe_counters(*openssl_tracer_);
   // Detach every probe before the slow part.
   go_tracer_.reset();
+  openssl_tracer_.reset();
   injector_.reset();
   tracer_.reset();
   const bool flushed = exporter_->shutdown(std::chrono::seconds(5));

@@ -14,6 +14,9 @@
 namespace ztrace::probes::go {
 class GoTracer;
 }
+namespace ztrace::probes::openssl {
+class OpenSslTracer;
+}
 
 namespace ztrace::agent {
 
@@ -24,5 +27,6 @@ void log_counters(const pipeline::EventPipelineStats& pipeline,
 void log_otlp_counters(const otlp::OtlpStats* stats);
 void log_injection_counters(const InjectOutcomeCounts& outcomes);
 void log_go_probe_counters(const probes::go::GoTracer& go_tracer);
+void log_openssl_probe_counters(const probes::openssl::OpenSslTracer& tracer);
 
 }  // namespace ztrace::agent

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "probes/go/go_tracer.h"
+#include "probes/openssl/openssl_tracer.h"
 #include "userspace/agent/socket_tracer.h"
 #include "userspace/process/process_info.h"
 #include "userspace/spans/semconv.h"
@@ -42,11 +43,13 @@ bool is_go(const spans::Resource& resource) {
 
 ProcessTracking::ProcessTracking(const process::SelectionRules& selection,
                                  process::ProcessTable& processes, SocketTracer& tracer,
-                                 probes::go::GoTracer* go_tracer)
+                                 probes::go::GoTracer* go_tracer,
+                                 probes::openssl::OpenSslTracer* openssl_tracer)
     : selection_(selection),
       processes_(processes),
       tracer_(tracer),
       go_tracer_(go_tracer),
+      openssl_tracer_(openssl_tracer),
       explicit_pids_(selection.pids.begin(), selection.pids.end()),
       ns_per_clock_tick_(1'000'000'000 / sysconf(_SC_CLK_TCK)) {}
 
@@ -81,6 +84,17 @@ std::vector<pid_t> ProcessTracking::select_running(bool attach_go_now) {
     for (pid_t pid : running) tracer_.trace_process(pid);
     chosen.insert(running.begin(), running.end());
   }
+  // OpenSSL: the libraries and executables the running processes map (the probes sit on
+  // files; the kernel keeps only selected processes).
+  if (openssl_tracer_) {
+    for (pid_t pid : running) {
+      if (attach_go_now) {
+        openssl_tracer_->scan(pid);
+      } else {
+        openssl_tracer_->scan_async(pid);
+      }
+    }
+  }
   if (go_tracer_) {
     for (pid_t pid : running_go) {
       if (!selection_.selects_all_processes() && !chosen.count(pid)) continue;
@@ -114,6 +128,7 @@ void ProcessTracking::remember_new_image(const zt_proc_event& exec) {
   auto resource = processes_.get(exec.pid, start_ticks);
   tracer_.set_thread_linking(exec.pid, !is_go(*resource));
   if (go_tracer_ && is_go(*resource)) go_tracer_->attach_async(exec.pid);
+  if (openssl_tracer_ && !is_go(*resource)) openssl_tracer_->scan_async(exec.pid);
   if (has_attribute(*resource, semconv::process::kProcessExecutablePath)) return;
   const std::string_view filename(exec.filename,
                                   std::min<size_t>(exec.filename_bytes, sizeof(exec.filename)));

@@ -19,6 +19,9 @@
 namespace ztrace::probes::go {
 class GoTracer;
 }
+namespace ztrace::probes::openssl {
+class OpenSslTracer;
+}
 
 namespace ztrace::agent {
 
@@ -26,9 +29,10 @@ class SocketTracer;
 
 class ProcessTracking {
  public:
-  // `go_tracer` may be null (Go probes off). All must outlive this.
+  // `go_tracer` and `openssl_tracer` may be null (probes off). All must outlive this.
   ProcessTracking(const process::SelectionRules& selection, process::ProcessTable& processes,
-                  SocketTracer& tracer, probes::go::GoTracer* go_tracer);
+                  SocketTracer& tracer, probes::go::GoTracer* go_tracer,
+                  probes::openssl::OpenSslTracer* openssl_tracer);
 
   // Applies the selection to the processes running now: marks the Go ones, traces the
   // selected ones in the kernel (all are, without rules) and gives the selected Go ones their
@@ -54,6 +58,7 @@ class ProcessTracking {
   process::ProcessTable& processes_;
   SocketTracer& tracer_;
   probes::go::GoTracer* go_tracer_;
+  probes::openssl::OpenSslTracer* openssl_tracer_;
   const std::unordered_set<pid_t> explicit_pids_;
   const uint64_t ns_per_clock_tick_;
   // Processes whose resource the intake resolved: a process first seen here (one running

@@ -202,7 +202,10 @@ SharedMapFds SocketTracer::shared_map_fds() const {
           bpf_map__fd(skel_->maps.goroutine_requests),
           bpf_map__fd(skel_->maps.goroutine_client_parents),
           bpf_map__fd(skel_->maps.goroutine_h2_readers),
-          bpf_map__fd(skel_->maps.h2_stream_parents)};
+          bpf_map__fd(skel_->maps.h2_stream_parents),
+          bpf_map__fd(skel_->maps.traced_pids),
+          bpf_map__fd(skel_->maps.tls_threads),
+          bpf_map__fd(skel_->maps.ssl_fds)};
 }
 
 }  // namespace ztrace::agent

@@ -47,6 +47,10 @@ struct SharedMapFds {
   int goroutine_client_parents = -1;
   int goroutine_h2_readers = -1;
   int h2_stream_parents = -1;
+  // The OpenSSL probes: selection, and the socket I/O of threads that call into OpenSSL.
+  int traced_pids = -1;
+  int tls_threads = -1;
+  int ssl_fds = -1;
 };
 
 class SocketTracer {

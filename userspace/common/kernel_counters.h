@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "bpf/go_probes.h"
+#include "bpf/openssl_probes.h"
 #include "bpf/socket_trace.h"
 
 namespace ztrace {
@@ -62,6 +63,11 @@ inline constexpr std::array<std::string_view, ZT_GO_COUNTER_COUNT> kGoCounterNam
     "h2_server_streams", "h2_streams_without_connection",
 };
 
+inline constexpr std::array<std::string_view, ZT_SSL_COUNTER_COUNT> kSslCounterNames = {
+    "tls_pieces",    "ring_full",  "fd_from_bio",  "fd_from_thread",
+    "fd_remembered", "fd_unknown", "not_a_socket", "result_unmatched",
+};
+
 // enum zt_context_origin: how a span's context came about (the `links:` line).
 inline constexpr std::array<std::string_view, ZT_CTX_ORIGIN_COUNT> kContextOriginNames = {
     "no_context",
@@ -86,10 +92,12 @@ constexpr bool all_named(const auto& names) {
   return true;
 }
 static_assert(all_named(kDropReasonNames) && all_named(kInjectOutcomeNames) &&
-              all_named(kGoCounterNames) && all_named(kContextOriginNames));
+              all_named(kGoCounterNames) && all_named(kSslCounterNames) &&
+              all_named(kContextOriginNames));
 
 using DropCounts = IndexedCounters<ZT_DROP_REASON_COUNT, kDropReasonNames>;
 using InjectOutcomeCounts = IndexedCounters<ZT_INJECT_OUTCOME_COUNT, kInjectOutcomeNames>;
 using GoCounters = IndexedCounters<ZT_GO_COUNTER_COUNT, kGoCounterNames>;
+using SslCounters = IndexedCounters<ZT_SSL_COUNTER_COUNT, kSslCounterNames>;
 
 }  // namespace ztrace

@@ -9,8 +9,10 @@ namespace {
 
 // Normalised (lowercase, without '-', '_', '.') so that api-key, api_key, apiKey and
 // private-key, private_key all match one entry.
-constexpr std::array<std::string_view, 9> kSecretWords = {
-    "password", "passwd", "pwd", "secret", "token", "apikey", "credential", "auth", "privatekey",
+// "cookie": `curl -H "Cookie: session=..."` or `--cookie`, whose values are credentials.
+constexpr std::array<std::string_view, 10> kSecretWords = {
+    "password", "passwd",     "pwd",  "secret",     "token",
+    "apikey",   "credential", "auth", "privatekey", "cookie",
 };
 
 std::string normalise_key(std::string_view key) {
