@@ -164,11 +164,12 @@ void EventPipeline::submit(spans::Span&& span) {
     return;
   }
   ++stats_.spans.built;
+  if (tail_handover_pending_.load(std::memory_order_relaxed)) take_tail_settings();
   if (!tail_active_) {
     exporter_.submit(std::move(span));
     return;
   }
-  tail_->add(std::move(span), now_ns_, &tail_kept_);
+  tail_->add(std::move(span), spans::KernelClock::monotonic_now_ns(), &tail_kept_);
   export_kept();
 }
 
@@ -302,7 +303,6 @@ bool EventPipeline::was_received_by(uint32_t pid, const spans::SpanId& parent_sp
 }
 
 void EventPipeline::tick(uint64_t now_monotonic_ns) {
-  now_ns_ = now_monotonic_ns;
   connections_.expire_idle(now_monotonic_ns);
   take_tail_settings();
   if (tail_active_) {

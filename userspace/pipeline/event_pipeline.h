@@ -109,7 +109,8 @@ class EventPipeline {
   // are exported at all.
   void set_tracing(uint64_t new_trace_threshold, bool export_traces);
   // Tail sampling from any thread (nullopt: none), with the ratio threshold of the traces no
-  // rule keeps; the pipeline thread takes it at its next tick, deciding what the old one held.
+  // rule keeps; the pipeline thread takes it before its next span or tick, deciding what the
+  // old settings held.
   void set_tail_sampling(std::optional<sampling::TailSettings> settings, uint64_t ratio_threshold);
   // At shutdown, on the pipeline thread (or after it stopped): every trace held is decided.
   void finish();
@@ -141,7 +142,6 @@ class EventPipeline {
   std::unique_ptr<sampling::TailSampler> tail_;  // kept once made: its counters go on
   bool tail_active_ = false;
   std::vector<spans::Span> tail_kept_;
-  uint64_t now_ns_ = 0;  // the last tick's time: when held spans arrived, to a second
   conntrack::Protocols::SpanBuilders span_builders_;
   process::ProcessTable& processes_;
   exporter::ExportPipeline& exporter_;
