@@ -39,6 +39,8 @@ PEER_PKGS=(
   # chart renderer (tools/helm-render: text/template + sprig + yaml, GOPATH mode).
   etcd-server rsync golang-github-modern-go-reflect2-dev golang-github-json-iterator-go-dev
   golang-github-masterminds-sprig-dev golang-k8s-sigs-yaml-dev golang-gopkg-yaml.v3-dev
+  # the chart's values.schema.json is checked with python3-jsonschema
+  python3-jsonschema python3-yaml
 )
 log() { echo "[install-deps] $*"; }
 

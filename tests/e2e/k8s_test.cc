@@ -347,11 +347,12 @@ spec:
 
   // Real servers in the pods' cgroups: shop with the cgroupfs driver's layout, cart with the
   // systemd driver's.
+  // (The cgroups first: they can be removed only once the servers are gone.)
+  PodCgroup shop_cgroup(shop_uid, shop_cid, /*systemd_driver=*/false);
+  PodCgroup cart_cgroup(cart_uid, cart_cid, /*systemd_driver=*/true);
   const int shop_port = reserve_port(25210), cart_port = reserve_port(25211);
   Process shop = start_python_server(dir, shop_port);
   Process cart = start_python_server(dir, cart_port);
-  PodCgroup shop_cgroup(shop_uid, shop_cid, /*systemd_driver=*/false);
-  PodCgroup cart_cgroup(cart_uid, cart_cid, /*systemd_driver=*/true);
   shop_cgroup.add(shop.pid());
   cart_cgroup.add(cart.pid());
 
@@ -401,6 +402,12 @@ spec:
   CHECK(cart_span.res_str("service.name") == "cart-service");  // app.kubernetes.io/name
   CHECK(cart_span.res_str("k8s.deployment.name") == std::nullopt);
   CHECK(cart_span.res_str("k8s.replicaset.name") == std::nullopt);
+
+  // The control port's /metrics says what the watcher knows: both pods of this node, not the
+  // other node's.
+  const std::string metrics = must_run(dir, {"curl", "-s", "http://127.0.0.1:25290/metrics"});
+  CHECK(metrics.find("\nztrace_k8s_pods 2\n") != std::string::npos);
+  CHECK(metrics.find("\nztrace_k8s_api_connected 1\n") != std::string::npos);
 
   // 4. Unlabelled through the API: no longer traced within seconds.
   must_kubectl(dir, {"-n", "shop", "label", "pod", "shop-5d8f7c9b6-x7k2p", "ztrace.io/trace-"});

@@ -351,6 +351,13 @@ AgentSnapshot Agent::snapshot() {
   snapshot.injections = tracer_->inject_counts();
   snapshot.intake_queue_drops = queue_.dropped_events();
   snapshot.otlp = otlp_stats_;
+  if (pods_) {
+    const auto& c = pods_->counters();
+    snapshot.k8s = K8sSnapshot{pods_->pod_count(),    c.connected.load(), c.lists.load(),
+                               c.watch_events.load(), c.bookmarks.load(), c.relists_gone.load(),
+                               c.errors.load(),       c.malformed.load(), c.owner_lookups.load(),
+                               c.owner_errors.load()};
+  }
   std::lock_guard lock(reload_mutex_);
   snapshot.tracing = tracing_;
   return snapshot;
