@@ -432,8 +432,10 @@ spec:
   must_kubectl(dir, {"-n", "shop", "label", "pod", "shop-5d8f7c9b6-x7k2p", "ztrace.io/trace=true"});
   CHECK(traced_within(dir, jsonl, shop_port, "/shop-relabelled", 30s));
 
-  // 6. A deleted pod is forgotten.
-  must_kubectl(dir, {"-n", "shop", "delete", "pod", "cart", "--wait=false"});
+  // 6. A deleted pod is forgotten. (Without a kubelet to confirm the container's end, a
+  // graceful delete would leave the pod terminating: forced, as the kubelet's confirmation
+  // ends it.)
+  must_kubectl(dir, {"-n", "shop", "delete", "pod", "cart", "--grace-period=0", "--force"});
   std::this_thread::sleep_for(2s);
   CHECK(agent.stop() == 0);
   const std::string log = agent.log();
