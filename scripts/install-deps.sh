@@ -56,6 +56,9 @@ done
 # npm comes with a Node.js from elsewhere (NodeSource's nodejs provides it); Debian's nodejs
 # needs Debian's npm package.
 command -v npm >/dev/null || missing+=(npm)
+# kubectl: Debian's kubernetes-client (1.20, as the tests' API server) unless one is installed
+# (another kubectl package owns the same path).
+command -v kubectl >/dev/null || missing+=(kubernetes-client)
 # A pinned package installed from bookworm itself (before the pin) is as good as missing.
 pinned=$(sed -n 's/^Package: //p' "$(dirname "$0")/apt-preferences" | tr ' ' '\n' | grep -v '\*')
 for p in $pinned; do
