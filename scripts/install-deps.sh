@@ -33,6 +33,14 @@ PEER_PKGS=(
   golang-1.19-go golang-1.21-go golang-1.22-go golang-1.23-go
   # Kafka: the mock-cluster broker (librdkafka), and clients
   librdkafka-dev kcat python3-confluent-kafka golang-github-shopify-sarama-dev
+  # Kubernetes (tests/e2e/k8s_*, shared K8S notes): etcd beside a kube-apiserver built from
+  # Debian's kubernetes source (scripts/build-k8s-control-plane.sh, which needs rsync and
+  # Debian's newer reflect2/json-iterator: the vendored ones crash under Go >= 1.18), and the
+  # chart renderer (tools/helm-render: text/template + sprig + yaml, GOPATH mode).
+  etcd-server rsync golang-github-modern-go-reflect2-dev golang-github-json-iterator-go-dev
+  golang-github-masterminds-sprig-dev golang-k8s-sigs-yaml-dev golang-gopkg-yaml.v3-dev
+  # the chart's values.schema.json is checked with python3-jsonschema
+  python3-jsonschema python3-yaml
 )
 log() { echo "[install-deps] $*"; }
 
@@ -48,6 +56,9 @@ done
 # npm comes with a Node.js from elsewhere (NodeSource's nodejs provides it); Debian's nodejs
 # needs Debian's npm package.
 command -v npm >/dev/null || missing+=(npm)
+# kubectl: Debian's kubernetes-client (1.20, as the tests' API server) unless one is installed
+# (another kubectl package owns the same path).
+command -v kubectl >/dev/null || missing+=(kubernetes-client)
 # A pinned package installed from bookworm itself (before the pin) is as good as missing.
 pinned=$(sed -n 's/^Package: //p' "$(dirname "$0")/apt-preferences" | tr ' ' '\n' | grep -v '\*')
 for p in $pinned; do
@@ -82,6 +93,22 @@ enable_backports() {
   }
 }
 enable_backports
+
+# A deb-src stanza for plain bookworm, derived the same way, so that
+# scripts/build-k8s-control-plane.sh can `apt-get source kubernetes`.
+enable_deb_src() {
+  local dst=/etc/apt/sources.list.d/ztrace-src.sources
+  [[ -f $dst ]] && return 0
+  local src=/etc/apt/sources.list.d/debian.sources
+  if [[ -f $src ]]; then
+    awk 'BEGIN{RS=""; ORS="\n\n"} /Suites:[^\n]*bookworm( |\n|$)/ && !/security/ {print; exit}' "$src" |
+      sed -E 's/^Types:.*/Types: deb-src/; s/^Suites:.*/Suites: bookworm/' >"$dst"
+  elif [[ -f /etc/apt/sources.list ]]; then
+    grep -E '^deb .* bookworm .*main' /etc/apt/sources.list | grep -v security | head -1 |
+      sed -E 's/^deb /deb-src /' >/etc/apt/sources.list.d/ztrace-src.list
+  fi
+}
+enable_deb_src
 
 apt_get() { DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 "$@"; }
 # Packages taken from backports, as families: apt alone would mix suites (backports'

@@ -82,6 +82,10 @@ struct RunFlags {
   std::string mode;
   std::optional<double> sampling_ratio;
   std::optional<std::string> api_listen;
+  bool k8s = false;
+  std::vector<std::string> k8s_pod_labels;
+  std::vector<std::string> k8s_namespaces;
+  std::vector<std::string> k8s_exclude_namespaces;
 };
 
 void add_tracing_flags(CLI::App* run, RunFlags& flags) {
@@ -101,19 +105,52 @@ void add_tracing_flags(CLI::App* run, RunFlags& flags) {
                   "none)");
 }
 
+// Kubernetes: the pod selection of the flags, else of the config file (flags replace the
+// file's list, as for every repeatable flag). Metadata is on with --k8s, k8s.enabled, any pod
+// rule, or inside a pod (KUBERNETES_SERVICE_HOST).
+bool resolve_k8s(RunFlags& flags, const std::optional<ztrace::sampling::ConfigFile>& file,
+                 std::string* error) {
+  auto& k8s = flags.options.k8s;
+  if (!flags.k8s_pod_labels.empty()) {
+    for (const auto& label : flags.k8s_pod_labels) {
+      if (!k8s.selector.add_label(label, error)) return false;
+    }
+  } else if (file) {
+    for (const auto& [key, value] : file->selection.k8s_pod_labels) {
+      if (!k8s.selector.add_label(key + "=" + value, error))
+        return *error = "config: " + *error, false;
+    }
+  }
+  k8s.selector.namespaces = !flags.k8s_namespaces.empty() || !file ? flags.k8s_namespaces
+                                                                   : file->selection.k8s_namespaces;
+  k8s.selector.exclude_namespaces = !flags.k8s_exclude_namespaces.empty() || !file
+                                        ? flags.k8s_exclude_namespaces
+                                        : file->selection.k8s_exclude_namespaces;
+  k8s.select_pods = !k8s.selector.empty();
+  if (file && !file->k8s_node_name.empty() && k8s.node_name.empty())
+    k8s.node_name = file->k8s_node_name;
+  const bool in_pod = std::getenv("KUBERNETES_SERVICE_HOST") != nullptr;
+  k8s.enabled = flags.k8s || k8s.select_pods || (file && file->k8s_enabled.value_or(false)) ||
+                (in_pod && !(file && file->k8s_enabled == false));
+  return true;
+}
+
 // The tracing settings from the config file, the environment and the flags; false (and a
 // message) when one of them is invalid.
 bool resolve_tracing(RunFlags& flags, const std::map<std::string, std::string>& env) {
   auto& options = flags.options;
   std::string error;
   ztrace::sampling::SettingsLayer file;
+  std::optional<ztrace::sampling::ConfigFile> file_selection;
   if (!flags.config_path.empty()) {
     auto read = ztrace::sampling::read_config_file(flags.config_path, &error);
     if (!read) return spdlog::error("config: {}", error), false;
     file = read->tracing;
+    file_selection = read;
     if (read->api_listen) options.api_listen = *read->api_listen;
   }
   if (flags.api_listen) options.api_listen = *flags.api_listen;
+  if (!resolve_k8s(flags, file_selection, &error)) return spdlog::error("{}", error), false;
   auto from_env = ztrace::sampling::read_sampler_env(env, &error);
   if (!from_env) return spdlog::error("environment: {}", error), false;
   options.config_path = flags.config_path;
@@ -133,6 +170,23 @@ void add_selection_flags(CLI::App* run, RunFlags& flags) {
   run->add_option("--port", selection.ports,
                   "Trace only connections whose local or remote TCP port is this (repeatable)")
       ->check(CLI::Range(1, 65535));
+}
+
+void add_k8s_flags(CLI::App* run, RunFlags& flags) {
+  run->add_flag("--k8s", flags.k8s,
+                "Kubernetes pod metadata on resources (on by itself inside a pod or with a pod "
+                "rule)");
+  run->add_option("--k8s-pod-label", flags.k8s_pod_labels,
+                  "Trace the processes of pods with this label, KEY=VALUE (repeatable: all must "
+                  "match; followed as labels change)");
+  run->add_option("--k8s-namespace", flags.k8s_namespaces,
+                  "Trace only pods in namespaces matching this glob (repeatable)");
+  run->add_option("--k8s-exclude-namespace", flags.k8s_exclude_namespaces,
+                  "Never trace pods in namespaces matching this glob (repeatable)");
+  run->add_option("--kubeconfig", flags.options.k8s.kubeconfig,
+                  "kubeconfig file (default: KUBECONFIG, else the pod's service account)");
+  run->add_option("--k8s-node-name", flags.options.k8s.node_name,
+                  "This node's name (default: NODE_NAME, else the host name)");
 }
 
 void add_capture_flags(CLI::App* run, RunFlags& flags) {
@@ -286,6 +340,7 @@ int main(int argc, char** argv) {
   run->add_option("--log-level", log_level, "trace|debug|info|warn|error")
       ->check(CLI::IsMember(kLogLevels));
   add_selection_flags(run, run_flags);
+  add_k8s_flags(run, run_flags);
   add_tracing_flags(run, run_flags);
   add_output_flags(run, run_flags);
   add_capture_flags(run, run_flags);

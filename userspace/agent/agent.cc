@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <cstdlib>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -84,14 +86,26 @@ TracerOptions tracer_options_of(const AgentOptions& options) {
   return tracer;
 }
 
+process::ProcessTableOptions process_table_options(k8s::PodMetadata* pods) {
+  process::ProcessTableOptions options{.resource = {.host_name = host_name()}};
+  if (pods) {
+    options.resource.enrich = [pods](pid_t pid, spans::Attributes& attributes) {
+      pods->enrich(pid, attributes);
+    };
+  }
+  return options;
+}
+
 // One run of the agent. Members are declared in the order they are set up, so they are torn
 // down in reverse: nothing outlives what it refers to.
 class Agent {
  public:
-  Agent(const AgentOptions& options, SignalWatcher& signals)
+  // `pods`: null without Kubernetes; else it outlives the agent.
+  Agent(const AgentOptions& options, SignalWatcher& signals, k8s::PodMetadata* pods)
       : options_(options),
         signals_(signals),
-        processes_({.resource = {.host_name = host_name()}}),
+        pods_(pods),
+        processes_(process_table_options(pods)),
         queue_(options.event_queue_bytes) {}
 
   // Each returns 0, or the exit code after logging why the agent cannot run.
@@ -113,8 +127,11 @@ class Agent {
   void pipeline_loop();
   void log_all_counters();
 
+  void follow_pods();
+
   const AgentOptions& options_;
   SignalWatcher& signals_;
+  k8s::PodMetadata* pods_;
   spans::KernelClock clock_;
   process::ProcessTable processes_;
   EventQueue queue_;
@@ -171,7 +188,22 @@ int Agent::attach_probes() {
   attach_optional_probes();
   process_tracking_ = std::make_unique<ProcessTracking>(options_.selection, processes_, *tracer_,
                                                         go_tracer_.get(), openssl_tracer_.get());
+  follow_pods();
   return 0;
+}
+
+// A pod's metadata changed: its processes' resources are rebuilt at their next span. It
+// entered or left the selection: the kernel traces its processes, or no longer.
+void Agent::follow_pods() {
+  if (!pods_) return;
+  pods_->set_listener([this](const k8s::Pod& pod, bool selection_changed, bool selected) {
+    const std::vector<pid_t> pids = pods_->pids_in_pod(pod.uid);
+    for (pid_t pid : pids) processes_.forget(pid);
+    if (!selection_changed) return;
+    process_tracking_->apply_pod_selection(pids, selected);
+    spdlog::info("k8s: pod {}/{} {} ({} processes)", pod.namespace_name, pod.name,
+                 selected ? "selected" : "no longer selected", pids.size());
+  });
 }
 
 // The Go probes and injection are additions to tracing: when one cannot be set up, the agent
@@ -338,6 +370,13 @@ AgentSnapshot Agent::snapshot() {
   snapshot.injections = tracer_->inject_counts();
   snapshot.intake_queue_drops = queue_.dropped_events();
   snapshot.otlp = otlp_stats_;
+  if (pods_) {
+    const auto& c = pods_->counters();
+    snapshot.k8s = K8sSnapshot{pods_->pod_count(),    c.connected.load(), c.lists.load(),
+                               c.watch_events.load(), c.bookmarks.load(), c.relists_gone.load(),
+                               c.errors.load(),       c.malformed.load(), c.owner_lookups.load(),
+                               c.owner_errors.load()};
+  }
   std::lock_guard lock(reload_mutex_);
   snapshot.tracing = tracing_;
   return snapshot;
@@ -388,6 +427,7 @@ void Agent::run_until_stopped() {
 
 void Agent::drain_and_stop() {
   control_.reset();  // before what its handlers read
+  if (pods_) pods_->set_listener(nullptr);  // it calls into the agent
   // What the ring holds now (bounded: busy producers must not delay the stop).
   for (int round = 0; round < 64 && tracer_->poll(0) >= SocketTracer::kMaxEventsPerPoll; ++round) {
     queue_.push(intake_batch_);
@@ -426,7 +466,34 @@ int run_agent(const AgentOptions& options) {
     spdlog::error("{}", error);
     return kExitSetupFailed;
   }
-  Agent agent(options, *signals);
+  // Pods are known before the running processes are selected, when the API server answers
+  // soon; else their processes are selected as the metadata arrives.
+  AgentOptions effective = options;
+  std::unique_ptr<k8s::PodMetadata> pods;
+  if (options.k8s.enabled) {
+    std::map<std::string, std::string> env;
+    for (const char* name : {"KUBECONFIG", "KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT"}) {
+      if (const char* value = std::getenv(name)) env[name] = value;
+    }
+    auto api = k8s::load_api_config(env, options.k8s.kubeconfig, &error);
+    if (!api) {
+      spdlog::error("Kubernetes: {}", error);
+      return kExitSetupFailed;
+    }
+    pods = std::make_unique<k8s::PodMetadata>(options.k8s, std::move(*api));
+    pods->start();
+    if (!pods->wait_synced(std::chrono::seconds(5))) {
+      spdlog::warn(
+          "k8s: no pod list from the API server yet: tracing starts without pod metadata, "
+          "which fills in when the API server answers");
+    }
+    if (options.k8s.select_pods) {
+      effective.selection.pod_selected = [p = pods.get()](pid_t pid) {
+        return p->pod_selected(pid);
+      };
+    }
+  }
+  Agent agent(effective, *signals, pods.get());
   if (const int rc = agent.set_up_outputs(); rc != 0) return rc;
   if (const int rc = agent.attach_probes(); rc != 0) return rc;
   agent.select_processes();
@@ -434,6 +501,16 @@ int run_agent(const AgentOptions& options) {
   agent.start_control_port();
   agent.run_until_stopped();
   agent.drain_and_stop();
+  if (pods) {
+    pods->stop();
+    const auto& c = pods->counters();
+    spdlog::info(
+        "k8s: {} pods known; {} lists, {} watch events, {} bookmarks, {} re-lists after 410, {} "
+        "failed requests, {} malformed objects, {} owner lookups ({} failed)",
+        pods->pod_count(), c.lists.load(), c.watch_events.load(), c.bookmarks.load(),
+        c.relists_gone.load(), c.errors.load(), c.malformed.load(), c.owner_lookups.load(),
+        c.owner_errors.load());
+  }
   return 0;
 }
 

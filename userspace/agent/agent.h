@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 
+#include "k8s/pod_metadata.h"
 #include "userspace/export/otlp/otlp_config.h"
 #include "userspace/process/selection.h"
 #include "userspace/sampling/settings_sources.h"
@@ -40,6 +41,8 @@ struct AgentOptions {
   // The control port (health, status, reload, /metrics); empty: none.
   std::string api_listen = "127.0.0.1:8401";
   std::string version;  // for ztrace_build_info
+  // Pod metadata on resources, and pod selection (.enabled).
+  k8s::K8sOptions k8s;
 };
 
 // Returns the process exit code.

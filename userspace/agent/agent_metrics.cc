@@ -79,6 +79,26 @@ void otlp_metrics(MetricsText& m, const otlp::OtlpStats& s) {
       .sample("ztrace_otlp_queue_bytes", s.queue_bytes.load());
 }
 
+void k8s_metrics(MetricsText& m, const K8sSnapshot& k) {
+  m.gauge("ztrace_k8s_pods", "Pods of this node the agent knows").sample("ztrace_k8s_pods", k.pods);
+  m.gauge("ztrace_k8s_api_connected", "1 when the last list or watch of the API server succeeded")
+      .sample("ztrace_k8s_api_connected", k.connected ? 1 : 0);
+  m.counter("ztrace_k8s_api_total",
+            "Pod watcher: lists, watch events, bookmarks, re-lists after 410, failed requests, "
+            "malformed objects, owner lookups and their failures");
+  const std::pair<const char*, uint64_t> counters[] = {{"list", k.lists},
+                                                       {"watch_event", k.watch_events},
+                                                       {"bookmark", k.bookmarks},
+                                                       {"relist_gone", k.relists_gone},
+                                                       {"error", k.errors},
+                                                       {"malformed", k.malformed},
+                                                       {"owner_lookup", k.owner_lookups},
+                                                       {"owner_error", k.owner_errors}};
+  for (const auto& [what, value] : counters) {
+    m.sample("ztrace_k8s_api_total", value, {{"what", what}});
+  }
+}
+
 }  // namespace
 
 std::string render_metrics(const AgentSnapshot& s, const std::string& version) {
@@ -120,6 +140,7 @@ std::string render_metrics(const AgentSnapshot& s, const std::string& version) {
                     s.injections);
   export_metrics(m, s.exports);
   if (s.otlp) otlp_metrics(m, *s.otlp);
+  if (s.k8s) k8s_metrics(m, *s.k8s);
   return m.text();
 }
 

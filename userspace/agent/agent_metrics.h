@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "userspace/common/kernel_counters.h"
@@ -15,6 +16,14 @@
 
 namespace ztrace::agent {
 
+// The Kubernetes pod watcher's state (k8s/pod_watcher.h), copied.
+struct K8sSnapshot {
+  uint64_t pods = 0;
+  bool connected = false;
+  uint64_t lists = 0, watch_events = 0, bookmarks = 0, relists_gone = 0, errors = 0, malformed = 0,
+           owner_lookups = 0, owner_errors = 0;
+};
+
 struct AgentSnapshot {
   pipeline::EventPipelineStats pipeline;
   exporter::ExportStats exports;
@@ -23,6 +32,7 @@ struct AgentSnapshot {
   uint64_t intake_queue_drops = 0;
   std::shared_ptr<const otlp::OtlpStats> otlp;  // null: OTLP off
   sampling::TracingSettings tracing;
+  std::optional<K8sSnapshot> k8s;  // none: Kubernetes metadata off
 };
 
 std::string render_metrics(const AgentSnapshot& snapshot, const std::string& version);

@@ -108,6 +108,24 @@ std::vector<pid_t> ProcessTracking::select_running(bool attach_go_now) {
   return running;
 }
 
+void ProcessTracking::apply_pod_selection(const std::vector<pid_t>& pids, bool selected) {
+  for (pid_t pid : pids) {
+    if (pid == getpid()) continue;
+    if (selected) {
+      tracer_.trace_process(pid);
+      if (go_tracer_) {
+        const int exe =
+            open(("/proc/" + std::to_string(pid) + "/exe").c_str(), O_RDONLY | O_CLOEXEC);
+        const bool go = exe >= 0 && process::is_go_elf(exe);
+        if (exe >= 0) close(exe);
+        if (go) go_tracer_->attach_async(pid);
+      }
+    } else if (!explicit_pids_.count(pid) && !selection_.matches_process(pid, exe_path_of(pid))) {
+      tracer_.untrace_process(pid);
+    }
+  }
+}
+
 void ProcessTracking::reload() {
   const std::vector<pid_t> selected = select_running(/*attach_go_now=*/false);
   spdlog::info(

@@ -44,6 +44,10 @@ class ProcessTracking {
   // running processes the rules match (one whose exec event was lost, say).
   void reload();
 
+  // A pod entered (`selected`) or left the selection: its processes are traced or no longer
+  // (unless a pid or executable rule still selects them). From the Kubernetes watcher thread.
+  void apply_pod_selection(const std::vector<pid_t>& pids, bool selected);
+
   // Every raw event, on the intake thread, before it is queued for the pipeline.
   void on_intake_event(std::span<const uint8_t> event);
 

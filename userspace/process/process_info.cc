@@ -360,6 +360,7 @@ spans::Resource build_resource(pid_t pid, const ResourceOptions& options, bool* 
       !runtime.empty()) {
     attributes.push_back({semconv::process::kProcessRuntimeName, std::string(runtime)});
   }
+  if (options.enrich) options.enrich(pid, attributes);
   // The user's own resource attributes override detected ones, except that OTEL_SERVICE_NAME
   // takes precedence over service.name in OTEL_RESOURCE_ATTRIBUTES (SDK configuration spec).
   if (env_attributes) {

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -20,6 +21,9 @@ struct ResourceOptions {
   std::string host_name;                 // host.name on every resource; empty: omitted
   bool add_service_instance_id = false;  // random UUIDv4 per build (stable while cached)
   std::string proc_root = "/proc";       // tests point this at a fake tree
+  // Adds attributes known elsewhere (Kubernetes pod metadata); applied before the target's own
+  // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES, which win. Empty: none.
+  std::function<void(pid_t, spans::Attributes&)> enrich;
 };
 
 // Builds the resource of `pid`. Never fails: a vanished or inaccessible process gets a minimal

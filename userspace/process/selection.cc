@@ -35,6 +35,7 @@ std::optional<pid_t> parse_pid(const char* name) {
 bool SelectionRules::matches_process(pid_t pid, std::string_view exe_path) const {
   if (selects_all_processes()) return true;
   if (std::find(pids.begin(), pids.end(), pid) != pids.end()) return true;
+  if (pod_selected && pod_selected(pid)) return true;
   if (exe_path.empty()) return false;
   const std::string path(exe_path);
   const size_t slash = path.rfind('/');

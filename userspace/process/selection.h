@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,11 +17,14 @@ struct SelectionRules {
   std::vector<pid_t> pids;
   std::vector<std::string> exe_globs;  // fnmatch(3), against the full path or the base name
   std::vector<uint16_t> ports;
+  // Set when Kubernetes pod labels or namespaces select: true for a process in a selected pod.
+  std::function<bool(pid_t)> pod_selected;
 
-  // No pid and no executable rule: every process is selected.
-  bool selects_all_processes() const { return pids.empty() && exe_globs.empty(); }
+  // No pid, executable or pod rule: every process is selected.
+  bool selects_all_processes() const { return pids.empty() && exe_globs.empty() && !pod_selected; }
 
-  // Listed pid, or a glob matching `exe_path` or its base name. With no process rules, true.
+  // Listed pid, a glob matching `exe_path` or its base name, or a process of a selected pod.
+  // With no process rules, true.
   // '*' crosses '/': "*/bin/python3*" and "python3*" both select /usr/bin/python3.11.
   bool matches_process(pid_t pid, std::string_view exe_path) const;
 };

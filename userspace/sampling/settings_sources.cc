@@ -75,6 +75,86 @@ bool read_tail(const std::string& path, const YAML::Node& tail, TailSettings* ou
   return true;
 }
 
+// A list of strings (a single string is a list of one).
+bool string_list(const std::string& path, const YAML::Node& node, const std::string& key,
+                 std::vector<std::string>& out, std::string* error) {
+  if (node.IsScalar()) {
+    out.push_back(node.Scalar());
+    return true;
+  }
+  if (!node.IsSequence()) {
+    *error = at(path, node, key, "must be a list of strings");
+    return false;
+  }
+  for (const YAML::Node& item : node) {
+    if (!item.IsScalar()) {
+      *error = at(path, item, key, "must be a list of strings");
+      return false;
+    }
+    out.push_back(item.Scalar());
+  }
+  return true;
+}
+
+// selection: (Kubernetes pods) and k8s:.
+bool read_selection(const std::string& path, const YAML::Node& root, ConfigFile& config,
+                    std::string* error) {
+  if (const YAML::Node k8s = root["k8s"]) {
+    if (!k8s.IsMap()) return *error = at(path, k8s, "k8s", "must be a mapping"), false;
+    if (!only_known_keys(path, k8s, "k8s.", {"enabled", "node_name"}, {}, error)) return false;
+    if (const YAML::Node enabled = k8s["enabled"]) {
+      bool value = false;
+      if (!enabled.IsScalar() || !YAML::convert<bool>::decode(enabled, value)) {
+        return *error = at(path, enabled, "k8s.enabled", "must be true or false"), false;
+      }
+      config.k8s_enabled = value;
+    }
+    if (const YAML::Node node = k8s["node_name"]) {
+      if (!node.IsScalar())
+        return *error = at(path, node, "k8s.node_name", "must be a string"), false;
+      config.k8s_node_name = node.Scalar();
+    }
+  }
+  const YAML::Node selection = root["selection"];
+  if (!selection || selection.IsNull()) return true;
+  if (!selection.IsMap())
+    return *error = at(path, selection, "selection", "must be a mapping"), false;
+  if (!only_known_keys(path, selection, "selection.",
+                       {"k8s_pod_labels", "k8s_namespaces", "k8s_exclude_namespaces"},
+                       {"pids", "exe", "ports"}, error)) {
+    return false;
+  }
+  if (const YAML::Node labels = selection["k8s_pod_labels"]; labels && !labels.IsNull()) {
+    if (!labels.IsMap()) {
+      return *error = at(path, labels, "selection.k8s_pod_labels",
+                         "must be a mapping of label keys to values"),
+             false;
+    }
+    for (const auto& entry : labels) {
+      if (!entry.second.IsScalar()) {
+        return *error = at(path, entry.second,
+                           "selection.k8s_pod_labels." + entry.first.as<std::string>(),
+                           "must be a string (quote \"true\")"),
+               false;
+      }
+      config.selection.k8s_pod_labels[entry.first.as<std::string>()] = entry.second.Scalar();
+    }
+  }
+  if (const YAML::Node ns = selection["k8s_namespaces"]; ns && !ns.IsNull()) {
+    if (!string_list(path, ns, "selection.k8s_namespaces", config.selection.k8s_namespaces,
+                     error)) {
+      return false;
+    }
+  }
+  if (const YAML::Node ns = selection["k8s_exclude_namespaces"]; ns && !ns.IsNull()) {
+    if (!string_list(path, ns, "selection.k8s_exclude_namespaces",
+                     config.selection.k8s_exclude_namespaces, error)) {
+      return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 std::optional<ConfigFile> read_config_file(const std::string& path, std::string* error) {
@@ -95,9 +175,10 @@ std::optional<ConfigFile> read_config_file(const std::string& path, std::string*
     *error = at(path, root, "(top level)", "must be a mapping of sections");
     return std::nullopt;
   }
-  if (!only_known_keys(path, root, "", {"tracing", "api"}, {"selection", "export"}, error)) {
+  if (!only_known_keys(path, root, "", {"tracing", "api", "selection", "k8s"}, {"export"}, error)) {
     return std::nullopt;
   }
+  if (!read_selection(path, root, config, error)) return std::nullopt;
   if (const YAML::Node api = root["api"]) {
     if (!api.IsMap()) {
       *error = at(path, api, "api", "must be a mapping");

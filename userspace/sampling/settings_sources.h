@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "userspace/sampling/tracing_settings.h"
 
@@ -18,10 +19,20 @@ struct SettingsLayer {
   std::optional<TailSettings> tail;  // the config file only
 };
 
+// `selection:` of the config file: Kubernetes pods (the agent reads it at start).
+struct SelectionFile {
+  std::map<std::string, std::string> k8s_pod_labels;  // selection.k8s_pod_labels: {KEY: VALUE}
+  std::vector<std::string> k8s_namespaces;            // selection.k8s_namespaces: [glob]
+  std::vector<std::string> k8s_exclude_namespaces;    // selection.k8s_exclude_namespaces: [glob]
+};
+
 // A YAML config file (config/ztrace.example.yaml).
 struct ConfigFile {
   SettingsLayer tracing;                  // tracing:
   std::optional<std::string> api_listen;  // api.listen: HOST:PORT, or "" for no control port
+  SelectionFile selection;
+  std::optional<bool> k8s_enabled;  // k8s.enabled: pod metadata on resources
+  std::string k8s_node_name;        // k8s.node_name (default: NODE_NAME, else the host name)
 };
 
 // An invalid file gives nullopt and `error` as "FILE:LINE: KEY: reason"; a key this version

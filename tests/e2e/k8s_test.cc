@@ -1,0 +1,470 @@
+// Kubernetes against real parts: the kube-apiserver built from Debian's kubernetes source
+// with etcd (the e2e-k8s:control-plane-start fixture), the chart rendered by tools/helm-render
+// and validated by the API server, the agent running with exactly the chart's service account
+// (RBAC applied for real, token minted by the API server), and real Python servers in pod
+// cgroups. Stand-ins, said where they are: no kubelet (the test writes the container statuses
+// a kubelet would, and puts the servers in the pods' cgroups itself), no controller manager
+// (the test creates the ReplicaSet a Deployment controller would), and a minimal
+// ServiceMonitor CRD (the Prometheus Operator's is not packaged in Debian).
+
+#include <algorithm>
+#include <catch2/catch_test_macros.hpp>
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include "tests/e2e/harness.h"
+#include "tests/e2e/peers.h"
+
+namespace ztrace::e2e {
+namespace {
+
+const fs::path kK8sDir = ZTRACE_E2E_K8S_DIR;
+const fs::path kControlPlane = ZTRACE_E2E_K8S_SCRIPT;
+const fs::path kHelmRender = ZTRACE_E2E_HELM_RENDER;
+const fs::path kChart = ZTRACE_E2E_CHART_DIR;
+const std::string kNode = "ztrace-test-node";
+const fs::path kUnified = "/sys/fs/cgroup/unified";
+
+fs::path admin_kubeconfig() { return kK8sDir / "admin.kubeconfig"; }
+
+void require_control_plane() {
+  if (!fs::exists(admin_kubeconfig())) {
+    FAIL("no control plane at " << kK8sDir
+                                << ": run through ctest (fixture e2e-k8s:control-plane-start)");
+  }
+}
+
+CommandResult kubectl(const fs::path& dir, std::vector<std::string> args,
+                      const fs::path& kubeconfig = admin_kubeconfig()) {
+  args.insert(args.begin(), {"kubectl", "--kubeconfig", kubeconfig.string()});
+  return run_command(dir, std::move(args), 60s);
+}
+
+std::string must_kubectl(const fs::path& dir, std::vector<std::string> args) {
+  CommandResult r = kubectl(dir, std::move(args));
+  INFO(r.describe);
+  REQUIRE(r.exit_code == 0);
+  return r.out;
+}
+
+// A request to the API server as the admin, with curl: what kubectl 1.20 (Debian's
+// kubernetes-client, what a fresh host has) cannot do yet (create token, patch a status).
+nlohmann::json api_request(const fs::path& dir, const std::string& method, const std::string& path,
+                           const std::string& content_type, const std::string& body) {
+  const std::string token = read_file(kK8sDir / "admin.token");
+  CommandResult r = run_command(
+      dir, {"curl", "-sS", "--fail-with-body", "--cacert", (kK8sDir / "ca.crt").string(), "-X",
+            method, "-H", "Authorization: Bearer " + token, "-H", "Content-Type: " + content_type,
+            "--data-binary", body, "https://127.0.0.1:25243" + path});
+  INFO(r.describe);
+  REQUIRE(r.exit_code == 0);
+  return nlohmann::json::parse(r.out);
+}
+
+std::string render(const fs::path& dir, const std::vector<std::string>& values_files,
+                   const std::string& ns) {
+  std::vector<std::string> argv = {kHelmRender.string(), "-name", "ztrace", "-namespace", ns};
+  for (const auto& f : values_files) argv.insert(argv.end(), {"-f", f});
+  argv.push_back(kChart.string());
+  return must_run(dir, argv);
+}
+
+std::string random_hex(size_t digits) {
+  static std::mt19937_64 rng{std::random_device{}()};
+  std::string out;
+  while (out.size() < digits) out += "0123456789abcdef"[rng() % 16];
+  return out;
+}
+
+// A pod's container cgroup under the hybrid host's cgroup v2 tree, as a kubelet with the
+// given driver makes it; removed (after its processes are gone) at the end.
+class PodCgroup {
+ public:
+  PodCgroup(const std::string& uid, const std::string& container_id, bool systemd_driver) {
+    if (systemd_driver) {
+      std::string underscored = uid;
+      std::replace(underscored.begin(), underscored.end(), '-', '_');
+      dirs_ = {kUnified / "kubepods.slice", kUnified / "kubepods.slice/kubepods-burstable.slice",
+               kUnified / ("kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" +
+                           underscored + ".slice")};
+      dirs_.push_back(dirs_.back() / ("cri-containerd-" + container_id + ".scope"));
+    } else {
+      dirs_ = {kUnified / "kubepods", kUnified / "kubepods/besteffort",
+               kUnified / ("kubepods/besteffort/pod" + uid)};
+      dirs_.push_back(dirs_.back() / container_id);
+    }
+    for (const auto& d : dirs_) fs::create_directories(d);
+  }
+  ~PodCgroup() {
+    for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) {
+      std::error_code ec;
+      fs::remove(*it, ec);  // parents shared with another pod stay until both are gone
+    }
+  }
+  void add(pid_t pid) const { write_file(dirs_.back() / "cgroup.procs", std::to_string(pid)); }
+
+ private:
+  std::vector<fs::path> dirs_;
+};
+
+std::string uid_of(const fs::path& dir, const std::string& ns, const std::string& kind,
+                   const std::string& name) {
+  return must_kubectl(dir, {"-n", ns, "get", kind, name, "-o", "jsonpath={.metadata.uid}"});
+}
+
+void apply_yaml(const fs::path& dir, const std::string& name, const std::string& yaml) {
+  write_file(dir / name, yaml);
+  must_kubectl(dir, {"apply", "-f", (dir / name).string()});
+}
+
+// What a kubelet writes once the container runs.
+void set_container_status(const fs::path& dir, const std::string& ns, const std::string& pod,
+                          const std::string& container, const std::string& id) {
+  const std::string patch =
+      R"({"status":{"phase":"Running","containerStatuses":[{"name":")" + container +
+      R"(","containerID":"containerd://)" + id +
+      R"(","image":"docker.io/library/python:3.11","imageID":"","ready":true,"restartCount":0,"state":{"running":{}}}]}})";
+  api_request(dir, "PATCH", "/api/v1/namespaces/" + ns + "/pods/" + pod + "/status",
+              "application/merge-patch+json", patch);
+}
+
+std::vector<Span> spans_now(const fs::path& jsonl) {
+  std::vector<std::string> problems;
+  return fs::exists(jsonl) ? load_spans(jsonl, problems) : std::vector<Span>{};
+}
+
+// Sends GET `path` to the server until a SERVER span with that path shows up (true), or
+// `timeout` passes. Each try uses a fresh path (path + "-" + try), so a late span is told
+// apart; `tries` gets the number of requests.
+bool traced_within(const fs::path& dir, const fs::path& jsonl, int port, const std::string& path,
+                   std::chrono::milliseconds timeout, Span* found = nullptr) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (int i = 0; std::chrono::steady_clock::now() < deadline; ++i) {
+    const std::string p = path + "-" + std::to_string(i);
+    run_command(dir, curl_command({{url(port, p)}}));
+    const bool seen = wait_until(
+        [&] {
+          for (const Span& s : spans_now(jsonl)) {
+            if (s.kind == "SERVER" && s.path() == p) {
+              if (found) *found = s;
+              return true;
+            }
+          }
+          return false;
+        },
+        1500ms);
+    if (seen) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("k8s: the chart renders and the real API server accepts it", "[e2e][k8s]") {
+  require_control_plane();
+  const auto dir = fresh_dir("k8s_chart");
+  const std::string values_everything =
+      (fs::path(ZTRACE_E2E_K8S_SCRIPT).parent_path() / "values-everything.yaml").string();
+  // values.schema.json: helm-render does not apply it (helm would); python3-jsonschema does.
+  must_run(dir, {"python3", "-c",
+                 "import json,sys,yaml,jsonschema\n"
+                 "s=json.load(open(sys.argv[1]))\n"
+                 "for f in sys.argv[2:]: jsonschema.validate(yaml.safe_load(open(f)), s)\n",
+                 (kChart / "values.schema.json").string(), (kChart / "values.yaml").string(),
+                 values_everything});
+  // A value of the wrong type is refused by the schema.
+  write_file(dir / "bad-values.yaml", "tracing:\n  samplingRatio: lots\n");
+  CommandResult bad = run_command(
+      dir,
+      {"python3", "-c",
+       "import json,sys,yaml,jsonschema\n"
+       "jsonschema.validate(yaml.safe_load(open(sys.argv[2])), json.load(open(sys.argv[1])))\n",
+       (kChart / "values.schema.json").string(), (dir / "bad-values.yaml").string()});
+  CHECK(bad.exit_code != 0);
+
+  kubectl(dir, {"create", "namespace", "ztrace-chart"});
+  // The ServiceMonitor kind must exist for the server to validate one: a minimal CRD stands in
+  // for the Prometheus Operator's.
+  apply_yaml(dir, "servicemonitor-crd.yaml", R"(apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: servicemonitors.monitoring.coreos.com
+spec:
+  group: monitoring.coreos.com
+  names: {kind: ServiceMonitor, listKind: ServiceMonitorList, plural: servicemonitors, singular: servicemonitor}
+  scope: Namespaced
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
+)");
+  must_kubectl(dir, {"wait", "--for=condition=Established", "--timeout=30s",
+                     "crd/servicemonitors.monitoring.coreos.com"});
+
+  struct Case {
+    const char* name;
+    std::vector<std::string> values;
+    std::vector<std::string> kinds;
+  };
+  const Case cases[] = {
+      {"default values",
+       {},
+       {"ConfigMap", "DaemonSet", "ClusterRole", "ClusterRoleBinding", "Service",
+        "ServiceAccount"}},
+      {"every value set",
+       {values_everything},
+       {"ConfigMap", "DaemonSet", "ClusterRole", "ClusterRoleBinding", "Service", "ServiceAccount",
+        "ServiceMonitor"}},
+  };
+  for (const Case& c : cases) {
+    INFO(c.name);
+    const std::string manifest = render(dir, c.values, "ztrace-chart");
+    write_file(dir / "rendered.yaml", manifest);
+    for (const auto& kind : c.kinds)
+      CHECK(manifest.find("\nkind: " + kind + "\n") != std::string::npos);
+    CommandResult r =
+        kubectl(dir, {"apply", "--dry-run=server", "-f", (dir / "rendered.yaml").string()});
+    INFO(r.describe);
+    CHECK(r.exit_code == 0);
+    CHECK(r.err.find("rror") == std::string::npos);
+    // One "(server dry run)" line per object.
+    CHECK(count_lines(r.out) == c.kinds.size());
+    size_t dry = 0;
+    for (size_t at = 0; (at = r.out.find("(server dry run)", at)) != std::string::npos; ++at) ++dry;
+    CHECK(dry == c.kinds.size());
+  }
+  // The server refuses what it must: a DaemonSet with a field this API version lacks.
+  const std::string manifest = render(dir, {}, "ztrace-chart");
+  std::string broken = manifest;
+  const size_t at = broken.find("      hostPID: true");
+  REQUIRE(at != std::string::npos);
+  broken.insert(at, "      hostUsers: false\n");  // Kubernetes 1.25+, unknown to 1.20
+  write_file(dir / "broken.yaml", broken);
+  CommandResult r = kubectl(
+      dir, {"apply", "--dry-run=server", "--validate=true", "-f", (dir / "broken.yaml").string()});
+  CHECK(r.exit_code != 0);
+}
+
+TEST_CASE(
+    "k8s: spans carry their pod's metadata, label selection follows the API server, and "
+    "tracing outlives it",
+    "[e2e][k8s]") {
+  ZTRACE_E2E_REQUIRE_ROOT();
+  require_control_plane();
+  REQUIRE(fs::exists(kUnified / "cgroup.procs"));
+  const auto dir = fresh_dir("k8s_pods");
+
+  // The chart's objects for real; the agent then runs as its service account.
+  const std::string ns = "ztrace";
+  kubectl(dir, {"create", "namespace", ns});
+  write_file(dir / "chart.yaml", render(dir, {}, ns));
+  must_kubectl(dir, {"apply", "-f", (dir / "chart.yaml").string()});
+  const std::string config = must_kubectl(
+      dir, {"-n", ns, "get", "configmap", "ztrace", "-o", "jsonpath={.data.ztrace\\.yaml}"});
+  write_file(dir / "ztrace.yaml", config);
+  const std::string token =
+      api_request(dir, "POST", "/api/v1/namespaces/" + ns + "/serviceaccounts/ztrace/token",
+                  "application/json",
+                  R"({"apiVersion":"authentication.k8s.io/v1","kind":"TokenRequest",)"
+                  R"("spec":{"expirationSeconds":3600}})")["status"]["token"]
+          .get<std::string>();
+  REQUIRE(token.size() > 100);
+  const fs::path agent_kubeconfig = dir / "agent.kubeconfig";
+  write_file(agent_kubeconfig,
+             "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n"
+             "    server: https://127.0.0.1:25243\n    certificate-authority: " +
+                 (kK8sDir / "ca.crt").string() +
+                 "\nusers:\n- name: ztrace\n  user:\n    token: " + token +
+                 "\ncontexts:\n- name: ztrace\n  context: {cluster: test, user: "
+                 "ztrace}\ncurrent-context: ztrace\n");
+  // RBAC proven, not assumed: the identity can list pods and nothing it should not.
+  CHECK(kubectl(dir, {"auth", "can-i", "list", "pods"}, agent_kubeconfig).out == "yes\n");
+  CHECK(kubectl(dir, {"auth", "can-i", "get", "replicasets.apps"}, agent_kubeconfig).out ==
+        "yes\n");
+  CHECK(kubectl(dir, {"auth", "can-i", "get", "secrets"}, agent_kubeconfig).out == "no\n");
+  CHECK(kubectl(dir, {"auth", "can-i", "delete", "pods"}, agent_kubeconfig).out == "no\n");
+
+  // A Deployment → ReplicaSet → Pod chain (the ReplicaSet as its controller would make it),
+  // labelled for tracing, and a standalone pod that is not (yet).
+  kubectl(dir, {"create", "namespace", "shop"});
+  apply_yaml(dir, "deployment.yaml", R"(apiVersion: apps/v1
+kind: Deployment
+metadata: {name: shop, namespace: shop}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: shop}}
+  template:
+    metadata: {labels: {app: shop}}
+    spec: {containers: [{name: app, image: "python:3.11"}]}
+)");
+  const std::string deployment_uid = uid_of(dir, "shop", "deployment", "shop");
+  apply_yaml(dir, "replicaset.yaml",
+             R"(apiVersion: apps/v1
+kind: ReplicaSet
+metadata:
+  name: shop-5d8f7c9b6
+  namespace: shop
+  labels: {app: shop, pod-template-hash: 5d8f7c9b6}
+  ownerReferences:
+    - {apiVersion: apps/v1, kind: Deployment, name: shop, uid: )" +
+                 deployment_uid +
+                 R"(, controller: true, blockOwnerDeletion: true}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: shop, pod-template-hash: 5d8f7c9b6}}
+  template:
+    metadata: {labels: {app: shop, pod-template-hash: 5d8f7c9b6}}
+    spec: {containers: [{name: app, image: "python:3.11"}]}
+)");
+  const std::string rs_uid = uid_of(dir, "shop", "replicaset", "shop-5d8f7c9b6");
+  apply_yaml(dir, "pods.yaml",
+             R"(apiVersion: v1
+kind: Pod
+metadata:
+  name: shop-5d8f7c9b6-x7k2p
+  namespace: shop
+  labels: {app: shop, pod-template-hash: 5d8f7c9b6, ztrace.io/trace: "true", app.kubernetes.io/version: "1.2.3"}
+  ownerReferences:
+    - {apiVersion: apps/v1, kind: ReplicaSet, name: shop-5d8f7c9b6, uid: )" +
+                 rs_uid +
+                 R"(, controller: true, blockOwnerDeletion: true}
+spec:
+  nodeName: )" + kNode +
+                 R"(
+  containers: [{name: app, image: "python:3.11"}]
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: cart
+  namespace: shop
+  labels: {app.kubernetes.io/name: cart-service}
+spec:
+  nodeName: )" + kNode +
+                 R"(
+  containers: [{name: web, image: "python:3.11"}]
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: elsewhere
+  namespace: shop
+  labels: {ztrace.io/trace: "true"}
+spec:
+  nodeName: another-node
+  containers: [{name: web, image: "python:3.11"}]
+)");
+  const std::string shop_uid = uid_of(dir, "shop", "pod", "shop-5d8f7c9b6-x7k2p");
+  const std::string cart_uid = uid_of(dir, "shop", "pod", "cart");
+  const std::string shop_cid = random_hex(64), cart_cid = random_hex(64);
+  set_container_status(dir, "shop", "shop-5d8f7c9b6-x7k2p", "app", shop_cid);
+  set_container_status(dir, "shop", "cart", "web", cart_cid);
+
+  // Real servers in the pods' cgroups: shop with the cgroupfs driver's layout, cart with the
+  // systemd driver's.
+  // (The cgroups first: they can be removed only once the servers are gone.)
+  PodCgroup shop_cgroup(shop_uid, shop_cid, /*systemd_driver=*/false);
+  PodCgroup cart_cgroup(cart_uid, cart_cid, /*systemd_driver=*/true);
+  const int shop_port = reserve_port(25210), cart_port = reserve_port(25211);
+  Process shop = start_python_server(dir, shop_port);
+  Process cart = start_python_server(dir, cart_port);
+  shop_cgroup.add(shop.pid());
+  cart_cgroup.add(cart.pid());
+
+  // The chart's config (pods labelled ztrace.io/trace=true), this test's control port.
+  Agent agent(dir, {.extra_args = {"--config", (dir / "ztrace.yaml").string(), "--kubeconfig",
+                                   agent_kubeconfig.string(), "--k8s-node-name", kNode,
+                                   "--api-listen", "127.0.0.1:25290"}});
+  const fs::path jsonl = agent.jsonl_path();
+
+  // 1. The labelled pod's server is traced with exact pod metadata.
+  Span shop_span;
+  REQUIRE(traced_within(dir, jsonl, shop_port, "/shop", 10s, &shop_span));
+  INFO("span: " << shop_span.raw.dump());
+  CHECK(shop_span.res_str("k8s.namespace.name") == "shop");
+  CHECK(shop_span.res_str("k8s.pod.name") == "shop-5d8f7c9b6-x7k2p");
+  CHECK(shop_span.res_str("k8s.pod.uid") == shop_uid);
+  CHECK(shop_span.res_str("k8s.container.name") == "app");
+  CHECK(shop_span.res_str("container.id") == shop_cid);
+  CHECK(shop_span.res_str("k8s.node.name") == kNode);
+  CHECK(shop_span.res_str("k8s.replicaset.name") == "shop-5d8f7c9b6");
+  CHECK(shop_span.res_str("k8s.deployment.name") == "shop");
+  CHECK(shop_span.res_str("service.name") ==
+        "shop");  // the Deployment: no annotation or name label
+  CHECK(shop_span.res_str("service.namespace") == "shop");
+  CHECK(shop_span.res_str("service.version") == "1.2.3");
+  CHECK(shop_span.res_str("service.instance.id") == "shop.shop-5d8f7c9b6-x7k2p.app");
+  CHECK(shop_span.res_int("process.pid") == shop.pid());
+
+  // 2. The unlabelled pod is not traced: its request, sent before a traced one, has no span.
+  run_command(dir, curl_command({{url(cart_port, "/cart-unlabelled")}}));
+  REQUIRE(traced_within(dir, jsonl, shop_port, "/shop-after", 10s));
+  for (const Span& s : spans_now(jsonl)) CHECK(s.path() != "/cart-unlabelled");
+
+  // 3. Labelled through the API: traced within seconds, with its own metadata.
+  auto started = std::chrono::steady_clock::now();
+  must_kubectl(dir, {"-n", "shop", "label", "pod", "cart", "ztrace.io/trace=true"});
+  Span cart_span;
+  REQUIRE(traced_within(dir, jsonl, cart_port, "/cart", 10s, &cart_span));
+  const auto label_latency = std::chrono::steady_clock::now() - started;
+  WARN("label → traced: "
+       << std::chrono::duration_cast<std::chrono::milliseconds>(label_latency).count() << " ms");
+  INFO("span: " << cart_span.raw.dump());
+  CHECK(cart_span.res_str("k8s.pod.name") == "cart");
+  CHECK(cart_span.res_str("k8s.pod.uid") == cart_uid);
+  CHECK(cart_span.res_str("k8s.container.name") == "web");
+  CHECK(cart_span.res_str("container.id") == cart_cid);
+  CHECK(cart_span.res_str("service.name") == "cart-service");  // app.kubernetes.io/name
+  CHECK(cart_span.res_str("k8s.deployment.name") == std::nullopt);
+  CHECK(cart_span.res_str("k8s.replicaset.name") == std::nullopt);
+
+  // The control port's /metrics says what the watcher knows: both pods of this node, not the
+  // other node's.
+  const std::string metrics = must_run(dir, {"curl", "-s", "http://127.0.0.1:25290/metrics"});
+  CHECK(metrics.find("\nztrace_k8s_pods 2\n") != std::string::npos);
+  CHECK(metrics.find("\nztrace_k8s_api_connected 1\n") != std::string::npos);
+
+  // 4. Unlabelled through the API: no longer traced within seconds.
+  must_kubectl(dir, {"-n", "shop", "label", "pod", "shop-5d8f7c9b6-x7k2p", "ztrace.io/trace-"});
+  bool stopped = false;
+  for (int i = 0; i < 10 && !stopped; ++i) {
+    const std::string probe = "/shop-unlabelled-" + std::to_string(i);
+    run_command(dir, curl_command({{url(shop_port, probe)}}));
+    REQUIRE(traced_within(dir, jsonl, cart_port, "/cart-marker-" + std::to_string(i), 10s));
+    stopped = true;
+    for (const Span& s : spans_now(jsonl)) stopped = stopped && s.path() != probe;
+  }
+  CHECK(stopped);
+
+  // 5. The API server goes away: the selected pod is still traced with its metadata.
+  must_run(dir, {"bash", kControlPlane.string(), "stop-apiserver", kK8sDir.string()});
+  Span down_span;
+  CHECK(traced_within(dir, jsonl, cart_port, "/cart-apiserver-down", 10s, &down_span));
+  CHECK(down_span.res_str("k8s.pod.name") == "cart");
+  CHECK(down_span.res_str("service.name") == "cart-service");
+  // And back: the metadata resumes (a relabel made while it was away... is made now).
+  must_run(dir, {"bash", kControlPlane.string(), "start-apiserver", kK8sDir.string()});
+  must_kubectl(dir, {"-n", "shop", "label", "pod", "shop-5d8f7c9b6-x7k2p", "ztrace.io/trace=true"});
+  CHECK(traced_within(dir, jsonl, shop_port, "/shop-relabelled", 30s));
+
+  // 6. A deleted pod is forgotten. (Without a kubelet to confirm the container's end, a
+  // graceful delete would leave the pod terminating: forced, as the kubelet's confirmation
+  // ends it.)
+  must_kubectl(dir, {"-n", "shop", "delete", "pod", "cart", "--grace-period=0", "--force"});
+  std::this_thread::sleep_for(2s);
+  CHECK(agent.stop() == 0);
+  const std::string log = agent.log();
+  INFO(agent.log_tail());
+  CHECK(log.find("k8s: 1 pods known") != std::string::npos);  // shop only: not elsewhere's
+  CHECK(log.find("k8s: pod shop/cart selected") != std::string::npos);
+  CHECK(log.find("k8s: pod shop/shop-5d8f7c9b6-x7k2p no longer selected") != std::string::npos);
+  // The gap was counted: failed requests while the API server was away.
+  CHECK(log.find(" 0 failed requests") == std::string::npos);
+  shop.stop();
+  cart.stop();
+}
+
+}  // namespace ztrace::e2e
