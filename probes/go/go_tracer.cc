@@ -14,6 +14,7 @@
 #include "probes/go/probe_table.h"
 #include "userspace/bpf_support/load_log.h"
 #include "userspace/bpf_support/per_cpu_counters.h"
+#include "userspace/bpf_support/uprobe_links.h"
 
 namespace ztrace::probes::go {
 namespace {
@@ -52,19 +53,6 @@ zt_h2_meta_frame meta_frame(const symbolizer::GoOffsets& o, GoField headers_fram
                             GoField frame_header, GoField stream_id) {
   return {static_cast<__u64>(o.get(headers_frame)), static_cast<__u64>(o.get(fields)),
           static_cast<__u64>(o.get(frame_header) + o.get(stream_id))};
-}
-
-// A link's detach waits for an RCU grace period; uprobe_multi links wait in parallel.
-void destroy_links(const std::vector<bpf_link*>& links) {
-  constexpr size_t kThreads = 32;
-  std::vector<std::thread> threads;
-  const size_t n = std::min(kThreads, links.size());
-  for (size_t t = 0; t < n; ++t) {
-    threads.emplace_back([&links, t, n] {
-      for (size_t i = t; i < links.size(); i += n) bpf_link__destroy(links[i]);
-    });
-  }
-  for (auto& thread : threads) thread.join();
 }
 
 }  // namespace
@@ -124,8 +112,8 @@ GoTracer::~GoTracer() {
   if (worker_.joinable()) worker_.join();
   std::vector<bpf_link*> links;
   for (auto& [key, image] : images_)
-    links.insert(links.end(), image.links.begin(), image.links.end());
-  destroy_links(links);
+    links.insert(links.end(), image.probes.links.begin(), image.probes.links.end());
+  bpf_support::destroy_links(links);
   if (skel_) go_probes_bpf__destroy(skel_);
 }
 
@@ -209,44 +197,7 @@ std::string GoTracer::attach_image(const symbolizer::GoBinary& binary, const std
   if (attached.empty()) {
     return problems.empty() ? "no probed library in Go " + version_text(*info.version) : problems;
   }
-  return attach_sites(attached, path, image);
-}
-
-std::string GoTracer::attach_sites(const std::map<bpf_program*, std::vector<Site>>& sites,
-                                   const std::string& path, Image* image) {
-  // One uprobe_multi link per program and image (see open()), else one uprobe per site.
-  // pid -1: every process running this image; go_processes decides which ones emit.
-  auto fail = [&](std::string reason) {
-    destroy_links(image->links);
-    image->links.clear();
-    image->uprobes = 0;
-    return reason + ": " + std::strerror(errno);
-  };
-  for (const auto& [program, program_sites] : sites) {
-    image->uprobes += program_sites.size();
-    if (uprobe_multi_) {
-      std::vector<unsigned long> offsets;
-      std::vector<__u64> cookies;
-      for (const Site& site : program_sites) {
-        offsets.push_back(site.file_offset);
-        cookies.push_back(site.cookie);
-      }
-      LIBBPF_OPTS(bpf_uprobe_multi_opts, multi, .offsets = offsets.data(),
-                  .cookies = cookies.data(), .cnt = offsets.size());
-      bpf_link* link = bpf_program__attach_uprobe_multi(program, -1, path.c_str(), nullptr, &multi);
-      if (!link) return fail("uprobes in " + path);
-      image->links.push_back(link);
-      continue;
-    }
-    for (const Site& site : program_sites) {
-      LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = site.cookie);
-      bpf_link* link =
-          bpf_program__attach_uprobe_opts(program, -1, path.c_str(), site.file_offset, &opts);
-      if (!link) return fail("uprobe at " + path + "+" + std::to_string(site.file_offset));
-      image->links.push_back(link);
-    }
-  }
-  return "";
+  return bpf_support::attach_uprobe_sites(attached, path, uprobe_multi_, &image->probes);
 }
 
 std::string GoTracer::attach(pid_t pid) {
@@ -272,7 +223,7 @@ std::string GoTracer::attach(pid_t pid) {
     const std::string version = binary ? (*binary)->buildinfo().go_version : "";
     if (image.failure.empty()) {
       spdlog::info("Go probes: pid {} ({}, offsets from {}): {} uprobes", pid, version,
-                   (*binary)->offsets()->source, image.uprobes);
+                   (*binary)->offsets()->source, image.probes.uprobes);
     } else {
       // Once per image: every later process of it stays at the syscall layer silently.
       spdlog::info("Go probes off for pid {} {}: {}; traced at the syscall layer only", pid,
@@ -356,7 +307,7 @@ size_t GoTracer::probed_processes() const {
 size_t GoTracer::attached_uprobes() const {
   std::lock_guard lock(mu_);
   size_t n = 0;
-  for (const auto& [key, image] : images_) n += image.uprobes;
+  for (const auto& [key, image] : images_) n += image.probes.uprobes;
   return n;
 }
 

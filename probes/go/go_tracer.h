@@ -24,6 +24,7 @@
 
 #include "bpf/go_probes.h"
 #include "symbolizer/binary_cache.h"
+#include "userspace/bpf_support/uprobe_links.h"
 #include "userspace/common/kernel_counters.h"
 
 struct go_probes_bpf;
@@ -68,24 +69,18 @@ class GoTracer {
   size_t attached_uprobes() const;
 
   // A uprobe site: file offset in the image, and the attach cookie its program reads.
-  struct Site {
-    uint64_t file_offset = 0;
-    uint64_t cookie = 0;
-  };
+  using Site = bpf_support::UprobeSite;
 
  private:
   GoTracer() = default;
   struct Image {
     std::string failure;  // "" when attached
-    std::vector<bpf_link*> links;
-    size_t uprobes = 0;  // sites probed (a uprobe_multi link holds several)
+    bpf_support::UprobeLinks probes;
   };
   using ImageKey = std::tuple<dev_t, ino_t>;
   static go_probes_bpf* load(const SharedMaps& shared, bool uprobe_multi, std::string* error);
   std::string attach_image(const symbolizer::GoBinary& binary, const std::string& path,
                            Image* image);
-  std::string attach_sites(const std::map<bpf_program*, std::vector<Site>>& sites,
-                           const std::string& path, Image* image);
   void worker();
 
   go_probes_bpf* skel_ = nullptr;

@@ -21,6 +21,7 @@
 #include "symbolizer/ssl_sites.h"
 #include "userspace/bpf_support/load_log.h"
 #include "userspace/bpf_support/per_cpu_counters.h"
+#include "userspace/bpf_support/uprobe_links.h"
 
 namespace ztrace::probes::openssl {
 namespace {
@@ -50,19 +51,6 @@ zt_ssl_layout layout_of(const symbolizer::ElfFile& elf) {
   if (elf.find_symbol(kSince3_0)) return ZT_SSL_LAYOUT_3_0;
   if (elf.find_symbol(kSince1_1_1)) return ZT_SSL_LAYOUT_1_1_1;
   return ZT_SSL_LAYOUT_UNKNOWN;
-}
-
-// A link's detach waits for an RCU grace period; uprobe_multi links wait in parallel.
-void destroy_links(const std::vector<bpf_link*>& links) {
-  constexpr size_t kThreads = 16;
-  std::vector<std::thread> threads;
-  const size_t n = std::min(kThreads, links.size());
-  for (size_t t = 0; t < n; ++t) {
-    threads.emplace_back([&links, t, n] {
-      for (size_t i = t; i < links.size(); i += n) bpf_link__destroy(links[i]);
-    });
-  }
-  for (auto& thread : threads) thread.join();
 }
 
 }  // namespace
@@ -127,8 +115,8 @@ OpenSslTracer::~OpenSslTracer() {
   if (worker_.joinable()) worker_.join();
   std::vector<bpf_link*> links;
   for (auto& [key, image] : images_)
-    links.insert(links.end(), image.links.begin(), image.links.end());
-  destroy_links(links);
+    links.insert(links.end(), image.probes.links.begin(), image.probes.links.end());
+  bpf_support::destroy_links(links);
   if (skel_) openssl_probes_bpf__destroy(skel_);
 }
 
@@ -168,42 +156,7 @@ std::string OpenSslTracer::attach_image(const std::string& path, Image* image) {
   }
   spdlog::debug("OpenSSL probes: {} sites, {} emulated, layout {}", sites_total, emulated,
                 static_cast<int>(layout));
-  return attach_sites(plan, path, image);
-}
-
-std::string OpenSslTracer::attach_sites(const std::map<bpf_program*, std::vector<Site>>& sites,
-                                        const std::string& path, Image* image) {
-  auto fail = [&](std::string reason) {
-    destroy_links(image->links);
-    image->links.clear();
-    image->uprobes = 0;
-    return reason + ": " + std::strerror(errno);
-  };
-  for (const auto& [program, program_sites] : sites) {
-    image->uprobes += program_sites.size();
-    if (uprobe_multi_) {
-      std::vector<unsigned long> offsets;
-      std::vector<__u64> cookies;
-      for (const Site& site : program_sites) {
-        offsets.push_back(site.file_offset);
-        cookies.push_back(site.cookie);
-      }
-      LIBBPF_OPTS(bpf_uprobe_multi_opts, multi, .offsets = offsets.data(),
-                  .cookies = cookies.data(), .cnt = offsets.size());
-      bpf_link* link = bpf_program__attach_uprobe_multi(program, -1, path.c_str(), nullptr, &multi);
-      if (!link) return fail("uprobes in " + path);
-      image->links.push_back(link);
-      continue;
-    }
-    for (const Site& site : program_sites) {
-      LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = site.cookie);
-      bpf_link* link =
-          bpf_program__attach_uprobe_opts(program, -1, path.c_str(), site.file_offset, &opts);
-      if (!link) return fail("uprobe at " + path + "+" + std::to_string(site.file_offset));
-      image->links.push_back(link);
-    }
-  }
-  return "";
+  return bpf_support::attach_uprobe_sites(plan, path, uprobe_multi_, &image->probes);
 }
 
 void OpenSslTracer::probe_file(const std::string& path, const std::string& name, Kind kind) {
@@ -224,7 +177,7 @@ void OpenSslTracer::probe_file(const std::string& path, const std::string& name,
   image.failure = attach_image("/proc/self/fd/" + std::to_string(fd), &image);
   const std::string base = std::filesystem::path(name).filename().string();
   if (image.failure.empty()) {
-    spdlog::info("OpenSSL probes: {}: {} uprobes", name, image.uprobes);
+    spdlog::info("OpenSSL probes: {}: {} uprobes", name, image.probes.uprobes);
   } else if (kind == Kind::kLibrary || expected_to_link_openssl(base)) {
     // Once per image: its processes stay at the syscall layer.
     spdlog::info("OpenSSL probes off for {}: {}; its TLS is traced at the syscall layer only", name,
@@ -308,7 +261,7 @@ size_t OpenSslTracer::probed_images() const {
 size_t OpenSslTracer::attached_uprobes() const {
   std::lock_guard lock(mu_);
   size_t n = 0;
-  for (const auto& [key, image] : images_) n += image.uprobes;
+  for (const auto& [key, image] : images_) n += image.probes.uprobes;
   return n;
 }
 

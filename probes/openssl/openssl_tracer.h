@@ -21,6 +21,7 @@
 #include <tuple>
 #include <vector>
 
+#include "userspace/bpf_support/uprobe_links.h"
 #include "userspace/common/kernel_counters.h"
 
 struct openssl_probes_bpf;
@@ -72,17 +73,13 @@ class OpenSslTracer {
   size_t probed_images() const;
   size_t attached_uprobes() const;
 
-  struct Site {
-    uint64_t file_offset = 0;
-    uint64_t cookie = 0;
-  };
+  using Site = bpf_support::UprobeSite;
 
  private:
   OpenSslTracer() = default;
   struct Image {
     std::string failure;  // "" when probed
-    std::vector<bpf_link*> links;
-    size_t uprobes = 0;
+    bpf_support::UprobeLinks probes;
   };
   using ImageKey = std::tuple<dev_t, ino_t>;
   enum class Kind { kLibrary, kExecutable };
@@ -91,8 +88,6 @@ class OpenSslTracer {
   // `path` names an open file; `name` is what the log says.
   void probe_file(const std::string& path, const std::string& name, Kind kind);
   std::string attach_image(const std::string& path, Image* image);
-  std::string attach_sites(const std::map<bpf_program*, std::vector<Site>>& sites,
-                           const std::string& path, Image* image);
   void worker();
 
   openssl_probes_bpf* skel_ = nullptr;
