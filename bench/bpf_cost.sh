@@ -49,7 +49,7 @@ existing_programs=$(bpftool prog show -j | python3 -c 'import json, sys; print("
 build/ztrace run --no-console --stats-interval 0 --pid "$(cat "$work/nginx.pid")" \
   2>"$work/agent.log" &
 agent_pid=$!
-until grep -q ready "$work/agent.log"; do
+until grep -qs ready "$work/agent.log"; do
   kill -0 "$agent_pid" 2>/dev/null || { cat "$work/agent.log" >&2; exit 1; }
   sleep 0.05
 done
