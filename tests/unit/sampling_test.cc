@@ -205,6 +205,8 @@ TEST_CASE("tail sampling: a root restarts the wait; limits decide the oldest tra
   CHECK(traces_of(kept) == std::multiset<int>{5});  // the oldest, decided at once: an error
   CHECK(sampler.stats().traces_decided_early == 1);
   CHECK(sampler.stats().traces_held == 2);
+  sampler.reconfigure(settings, kMaxThreshold, &kept);  // a reload with the same settings
+  CHECK(sampler.stats().traces_held == 2);
   sampler.decide_all(&kept);
   CHECK(sampler.stats().traces_dropped == 2);  // 6 and 7: no rule, ratio 0
   CHECK(sampler.stats().traces_held == 0);

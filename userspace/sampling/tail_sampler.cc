@@ -73,6 +73,8 @@ void TailSampler::decide_all(std::vector<spans::Span>* kept) {
 
 void TailSampler::reconfigure(TailSettings settings, uint64_t ratio_threshold,
                               std::vector<spans::Span>* kept) {
+  // A reload that leaves them as they were (every SIGHUP re-applies them) changes nothing.
+  if (settings == settings_ && ratio_threshold == ratio_threshold_) return;
   decide_all(kept);
   settings_ = settings;
   ratio_threshold_ = ratio_threshold;

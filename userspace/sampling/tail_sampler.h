@@ -64,7 +64,8 @@ class TailSampler {
   void decide_due(uint64_t now_ns, std::vector<spans::Span>* kept);
   // Decides every held trace now (shutdown, or new settings).
   void decide_all(std::vector<spans::Span>* kept);
-  // New settings: what is held is decided first, under the old ones. Counters go on.
+  // New settings: what is held is decided first, under the old ones (the same settings again
+  // change nothing). Counters go on.
   void reconfigure(TailSettings settings, uint64_t ratio_threshold, std::vector<spans::Span>* kept);
 
   const TailStats& stats() const { return stats_; }
