@@ -113,6 +113,10 @@ std::string render_metrics(const AgentSnapshot& s, const std::string& version) {
   }
   m.gauge("ztrace_sampling_ratio", "Head sampling ratio of new traces (hybrid mode)")
       .sample("ztrace_sampling_ratio", s.tracing.ratio);
+  m.gauge("ztrace_sampling_rules", "On-demand sampling rules in force")
+      .sample("ztrace_sampling_rules", s.sampling_rules);
+  m.gauge("ztrace_sampling_rule_processes", "Processes sampled at an on-demand rule's rate")
+      .sample("ztrace_sampling_rule_processes", s.sampling_rule_processes);
   labelled_counters(m, "ztrace_events_total", "Kernel events handled, by type", "type",
                     s.pipeline.events);
   labelled_counters(m, "ztrace_kernel_drops_total", "Events the kernel could not send, by reason",
@@ -144,7 +148,8 @@ std::string render_metrics(const AgentSnapshot& s, const std::string& version) {
   return m.text();
 }
 
-std::string render_tracing_status(const sampling::TracingSettings& tracing) {
+std::string render_tracing_status(const sampling::TracingSettings& tracing,
+                                  const std::string& rules_json) {
   char ratio[32];
   std::snprintf(ratio, sizeof(ratio), "%g", tracing.ratio);
   std::string tail = "null";
@@ -158,7 +163,7 @@ std::string render_tracing_status(const sampling::TracingSettings& tracing) {
     tail = text;
   }
   return std::string(R"({"mode":")") + std::string(sampling::to_string(tracing.mode)) +
-         R"(","ratio":)" + ratio + R"(,"tail":)" + tail + "}";
+         R"(","ratio":)" + ratio + R"(,"tail":)" + tail + R"(,"rules":)" + rules_json + "}";
 }
 
 }  // namespace ztrace::agent

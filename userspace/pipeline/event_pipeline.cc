@@ -102,10 +102,10 @@ bool EventPipeline::on_exchange(const protocols::ConnectionView& view,
   const uint8_t origin = context ? context->origin : uint8_t{ZT_CTX_NONE};
   const auto emit = [&](spans::Span& span) {
     if (!context && !header) {  // a trace started here, not in the kernel: sampled the same way
-      span.trace_flags =
-          sampling::sampled(span.trace_id, new_trace_threshold_.load(std::memory_order_relaxed))
-              ? ZT_TRACE_FLAG_SAMPLED
-              : 0;
+      const auto own =
+          process_sampling_ ? process_sampling_->threshold_for(view.pid) : std::nullopt;
+      const uint64_t threshold = own.value_or(new_trace_threshold_.load(std::memory_order_relaxed));
+      span.trace_flags = sampling::sampled(span.trace_id, threshold) ? ZT_TRACE_FLAG_SAMPLED : 0;
     }
     ++stats_.link_outcomes[origin];
     if (span.kind == spans::SpanKind::kClient) count_client_link(view, origin);

@@ -22,6 +22,7 @@
 #include "userspace/export/export_pipeline.h"
 #include "userspace/process/process_table.h"
 #include "userspace/protocols/protocol.h"
+#include "userspace/sampling/process_sampling.h"
 #include "userspace/sampling/tail_sampler.h"
 #include "userspace/spans/clock.h"
 #include "userspace/spans/trace_context.h"
@@ -108,6 +109,11 @@ class EventPipeline {
   // pipeline starts itself (the kernel starts most, bpf/settings.bpf.h), and whether traces
   // are exported at all.
   void set_tracing(uint64_t new_trace_threshold, bool export_traces);
+  // Per-process thresholds of on-demand rules, for the traces the pipeline starts itself (null:
+  // none). Set before the first event; it must outlive the pipeline.
+  void set_process_sampling(const sampling::ProcessSampling* process_sampling) {
+    process_sampling_ = process_sampling;
+  }
   // Tail sampling from any thread (nullopt: none), with the ratio threshold of the traces no
   // rule keeps; the pipeline thread takes it before its next span or tick, deciding what the
   // old settings held.
@@ -130,6 +136,7 @@ class EventPipeline {
   void correct_trace(const uint8_t (&kernel_trace_id)[16], const spans::TraceParent& header);
 
   std::atomic<uint64_t> new_trace_threshold_{0};
+  const sampling::ProcessSampling* process_sampling_ = nullptr;
   std::atomic<bool> export_traces_{true};
   // Tail sampling: settings handed over from other threads, the sampler on this one.
   struct TailHandover {

@@ -184,7 +184,7 @@ std::optional<ConfigFile> read_config_file(const std::string& path, std::string*
       *error = at(path, api, "api", "must be a mapping");
       return std::nullopt;
     }
-    if (!only_known_keys(path, api, "api.", {"listen"}, {"token_file", "metrics_listen"}, error)) {
+    if (!only_known_keys(path, api, "api.", {"listen", "token_file"}, {"metrics_listen"}, error)) {
       return std::nullopt;
     }
     if (const YAML::Node listen = api["listen"]) {
@@ -193,6 +193,13 @@ std::optional<ConfigFile> read_config_file(const std::string& path, std::string*
         return std::nullopt;
       }
       config.api_listen = listen.Scalar();
+    }
+    if (const YAML::Node token_file = api["token_file"]) {
+      if (!token_file.IsScalar() || token_file.Scalar().empty()) {
+        *error = at(path, token_file, "api.token_file", "must be a file path");
+        return std::nullopt;
+      }
+      config.api_token_file = token_file.Scalar();
     }
   }
   const YAML::Node tracing = root["tracing"];
