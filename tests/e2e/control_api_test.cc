@@ -86,7 +86,7 @@ TEST_CASE(
   CHECK(http(dir, "GET", base + "/health").out == "{\"status\":\"ok\"}\n200");
   CHECK(http(dir, "GET", base + "/ready").out == "{\"status\":\"ready\"}\n200");
   CHECK(http(dir, "GET", base + "/api/tracing/status").out ==
-        "{\"mode\":\"full-e2e\",\"ratio\":1,\"tail\":null,\"rules\":[]}\n200");
+        "{\"mode\":\"full-e2e\",\"ratio\":1,\"tail\":null,\"rules\":[],\"adaptive\":null}\n200");
 
   constexpr int kRequests = 5;
   std::vector<CurlRequest> requests;
@@ -116,7 +116,7 @@ TEST_CASE(
   CHECK(refused.out.find("running settings kept (mode=hybrid ratio=0.5)") != std::string::npos);
   CHECK(refused.out.find("tracing.mode: must be one of") != std::string::npos);
   CHECK(http(dir, "GET", base + "/api/tracing/status").out ==
-        "{\"mode\":\"hybrid\",\"ratio\":0.5,\"tail\":null,\"rules\":[]}\n200");
+        "{\"mode\":\"hybrid\",\"ratio\":0.5,\"tail\":null,\"rules\":[],\"adaptive\":null}\n200");
   CHECK(http(dir, "GET", base + "/nothing-here").out.ends_with("\n404"));
 
   CHECK(agent.stop() == 0);

@@ -346,6 +346,8 @@ void Agent::apply_tracing(const sampling::TracingSettings& settings) {
   pipeline_->set_tracing(threshold, capture && settings.mode != sampling::TracingMode::kSystemOnly);
   const bool tail = settings.mode == sampling::TracingMode::kHybrid && settings.tail;
   process_sampling_->set_active(settings.mode == sampling::TracingMode::kHybrid && !tail);
+  pipeline_->set_adaptive(settings.mode == sampling::TracingMode::kHybrid ? settings.adaptive
+                                                                          : std::nullopt);
   pipeline_->set_tail_sampling(tail ? settings.tail : std::nullopt,
                                sampling::threshold_for_ratio(settings.ratio));
   spdlog::info("tracing: {}{}", settings.describe(),
@@ -415,7 +417,12 @@ void Agent::start_control_port() {
   handlers.metrics = [this] { return render_metrics(snapshot(), options_.version); };
   handlers.status_json = [this] {
     std::lock_guard lock(reload_mutex_);
-    return render_tracing_status(tracing_, rules_json(*process_sampling_));
+    std::string adaptive;
+    {
+      std::lock_guard snapshot_lock(snapshot_mutex_);
+      adaptive = adaptive_status_json(snapshot_.pipeline.adaptive);
+    }
+    return render_tracing_status(tracing_, rules_json(*process_sampling_), adaptive);
   };
   handlers.reload = [this](std::string* message) { return reload(message); };
   handlers.enable_rule = [this](const std::string& body, std::string* answer) {

@@ -38,8 +38,11 @@ struct AgentSnapshot {
 };
 
 std::string render_metrics(const AgentSnapshot& snapshot, const std::string& version);
-// {"mode":"hybrid","ratio":0.1,"tail":null,"rules":[...]}; `rules_json`: a JSON array.
+// {"mode":"hybrid","ratio":0.1,"tail":null,"rules":[...],"adaptive":null}; `rules_json`: a
+// JSON array; `adaptive_json`: adaptive_status_json().
 std::string render_tracing_status(const sampling::TracingSettings& tracing,
-                                  const std::string& rules_json);
+                                  const std::string& rules_json, const std::string& adaptive_json);
+// null, or the settings and each watched service's window.
+std::string adaptive_status_json(const sampling::AdaptiveSnapshot& adaptive);
 
 }  // namespace ztrace::agent

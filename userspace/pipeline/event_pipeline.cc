@@ -155,12 +155,17 @@ void EventPipeline::submit(spans::Span&& span) {
     auto it = trace_corrections_.find(span.trace_id);
     if (it != trace_corrections_.end()) span.trace_id = it->second;
   }
+  adaptive_.observe(span);  // sampled or not: its windows must be exact
   if (!(span.trace_flags & ZT_TRACE_FLAG_SAMPLED)) {
     ++stats_.spans.unsampled;
     return;
   }
   if (!export_traces_.load(std::memory_order_relaxed)) {
     ++stats_.spans.withheld;
+    return;
+  }
+  if (!adaptive_.admit(span)) {
+    ++stats_.spans.over_budget;
     return;
   }
   ++stats_.spans.built;
@@ -304,6 +309,7 @@ bool EventPipeline::was_received_by(uint32_t pid, const spans::SpanId& parent_sp
 
 void EventPipeline::tick(uint64_t now_monotonic_ns) {
   connections_.expire_idle(now_monotonic_ns);
+  adaptive_.tick(spans::KernelClock::realtime_now_ns());
   take_tail_settings();
   if (tail_active_) {
     tail_->decide_due(now_monotonic_ns, &tail_kept_);
@@ -315,6 +321,7 @@ EventPipelineStats EventPipeline::stats() const {
   EventPipelineStats s = stats_;
   s.connections = connections_.stats();
   if (tail_) s.tail = tail_->stats();
+  s.adaptive = adaptive_.snapshot(spans::KernelClock::realtime_now_ns());
   return s;
 }
 

@@ -14,14 +14,15 @@ void ProcessSampling::set_active(bool active) {
   apply_locked();
 }
 
-// Processes are remembered only while rules exist: a new rule reads the running ones anyway.
+// Processes are remembered only while rules or boosts exist: a new one reads the running
+// processes anyway.
 void ProcessSampling::on_process(uint32_t pid, const spans::Resource& resource) {
-  if (!has_rules_.load(std::memory_order_relaxed)) return;
+  if (!has_overrides_.load(std::memory_order_relaxed)) return;
   std::lock_guard lock(mutex_);
   if (processes_.size() >= kMaxProcesses && !processes_.count(pid)) return;
   const ProcessIdentity& identity = processes_[pid] = identity_of(pid, resource);
   // One process: only its own threshold can change.
-  const auto rate = active_ ? book_.rate_for(identity) : std::nullopt;
+  const auto rate = active_ ? rate_locked(identity) : std::nullopt;
   const auto applied = applied_.find(pid);
   const std::optional<uint64_t> before =
       applied == applied_.end() ? std::nullopt : std::optional(applied->second);
@@ -31,7 +32,7 @@ void ProcessSampling::on_process(uint32_t pid, const spans::Resource& resource) 
 }
 
 void ProcessSampling::on_exit(uint32_t pid) {
-  if (!has_rules_.load(std::memory_order_relaxed)) return;
+  if (!has_overrides_.load(std::memory_order_relaxed)) return;
   std::lock_guard lock(mutex_);
   processes_.erase(pid);
   if (applied_.count(pid)) apply_locked();
@@ -73,6 +74,32 @@ void ProcessSampling::tick(uint64_t now_ns) {
   apply_locked();
 }
 
+void ProcessSampling::set_service_boosts(const std::map<std::string, double>& boosts) {
+  bool new_service = false;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [service, rate] : boosts) new_service |= !boosts_.count(service);
+  }
+  // A newly boosted service's processes may not have been seen yet (no overrides before).
+  const RunningProcesses running =
+      new_service && sink_.running_processes ? sink_.running_processes() : RunningProcesses{};
+  std::lock_guard lock(mutex_);
+  for (const auto& [pid, resource] : running) {
+    if (processes_.size() >= kMaxProcesses) break;
+    processes_.try_emplace(pid, identity_of(pid, *resource));
+  }
+  boosts_ = boosts;
+  apply_locked();
+}
+
+std::optional<double> ProcessSampling::rate_locked(const ProcessIdentity& process) const {
+  std::optional<double> rate = book_.rate_for(process);
+  if (auto boost = boosts_.find(process.service); boost != boosts_.end()) {
+    rate = std::max(rate.value_or(0.0), boost->second);
+  }
+  return rate;
+}
+
 std::optional<uint64_t> ProcessSampling::threshold_for(uint32_t pid) const {
   if (!any_applied_.load(std::memory_order_relaxed)) return std::nullopt;
   std::lock_guard lock(mutex_);
@@ -97,12 +124,12 @@ size_t ProcessSampling::processes_with_own_threshold() const {
 }
 
 void ProcessSampling::apply_locked() {
-  has_rules_.store(!book_.rules().empty());
-  if (book_.rules().empty()) processes_.clear();
+  has_overrides_.store(has_overrides_locked());
+  if (!has_overrides_locked()) processes_.clear();
   std::unordered_map<uint32_t, uint64_t> wanted;
-  if (active_ && !book_.rules().empty()) {
+  if (active_ && has_overrides_locked()) {
     for (const auto& [pid, identity] : processes_) {
-      if (auto rate = book_.rate_for(identity)) wanted.emplace(pid, threshold_for_ratio(*rate));
+      if (auto rate = rate_locked(identity)) wanted.emplace(pid, threshold_for_ratio(*rate));
     }
   }
   // The kernel sees the new entries before the flag, and loses the flag before the entries.

@@ -1,7 +1,8 @@
 #pragma once
 
-// Head sampling per process: on-demand rules (sampling_rules.h) give the processes they select
-// their own threshold for the traces those processes start. The threshold goes to the kernel,
+// Head sampling per process: on-demand rules (sampling_rules.h) and adaptive boosts
+// (adaptive_sampler.h) give the processes they select their own threshold for the traces
+// those processes start; where both apply, the higher rate. The threshold goes to the kernel,
 // which makes most trace ids (bpf/trace_sampling.bpf.h), and serves the pipeline for the
 // traces it starts itself. Rules apply in hybrid mode without tail sampling: full-e2e keeps
 // every trace already, and tail sampling decides after the fact.
@@ -12,6 +13,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -50,6 +52,8 @@ class ProcessSampling {
   std::vector<Rule> disable(const DisableRequest& request, uint64_t now_ns);
   // Ends the rules whose time is up.
   void tick(uint64_t now_ns);
+  // Adaptive sampling's boosted services and their rate (replacing the previous set).
+  void set_service_boosts(const std::map<std::string, double>& boosts);
 
   // The process's own threshold; nullopt (at once, with no lock) when none has one.
   std::optional<uint64_t> threshold_for(uint32_t pid) const;
@@ -63,16 +67,19 @@ class ProcessSampling {
  private:
   // What the rules give each known process, applied where it changed.
   void apply_locked();
+  std::optional<double> rate_locked(const ProcessIdentity& process) const;
+  bool has_overrides_locked() const { return !book_.rules().empty() || !boosts_.empty(); }
   void log_rules_changed(const char* what, const std::vector<Rule>& rules, uint64_t now_ns);
 
   ProcessThresholdSink sink_;
   mutable std::mutex mutex_;
   RuleBook book_;
+  std::map<std::string, double> boosts_;  // service → rate
   bool active_ = false;
   std::unordered_map<uint32_t, ProcessIdentity> processes_;
   std::unordered_map<uint32_t, uint64_t> applied_;
   std::atomic<bool> any_applied_{false};
-  std::atomic<bool> has_rules_{false};
+  std::atomic<bool> has_overrides_{false};  // rules or boosts
 };
 
 }  // namespace ztrace::sampling

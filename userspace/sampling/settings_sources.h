@@ -17,6 +17,8 @@ struct SettingsLayer {
   std::optional<TracingMode> mode;
   std::optional<double> ratio;
   std::optional<TailSettings> tail;  // the config file only
+  // The config file only; `enabled: false` gives the set nullopt (off).
+  std::optional<std::optional<AdaptiveSettings>> adaptive;
 };
 
 // `selection:` of the config file: Kubernetes pods (the agent reads it at start).
