@@ -22,7 +22,7 @@
 # core on recordings of the nginx HTTP/1.1 and HTTP/2 traffic (bench/pipeline_bench), and OTLP encoding
 # throughput (bench/otlp_encode_bench).
 # ZTRACE_BENCH_ONLY="nginx-modes go" runs only those workloads (and skips the memory and
-# pipeline sections), for a quick look; the README's table comes from a whole run.
+# pipeline sections), for a quick look (bench/results/partial.*; latest.* is a whole run).
 # Output: a table on stdout, bench/results/latest.{md,json,csv}. Exit status 1 when a run
 # lost spans (spans exported < requests served): a fast result that loses spans is a failure.
 set -euo pipefail

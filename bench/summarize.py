@@ -136,11 +136,12 @@ table = "\n".join([
 
 out = "bench/results"
 os.makedirs(out, exist_ok=True)
-open(f"{out}/latest.md", "w").write(table)
+name = "partial" if os.environ.get("ZTRACE_BENCH_ONLY") else "latest"  # a quick run: not the table
+open(f"{out}/{name}.md", "w").write(table)
 json.dump({"meta": meta, "rows": rows,
            "idle": dict(zip(["connections", "rss_before_kb", "rss_kb", "spans"], idle[0]))
-           if idle else None}, open(f"{out}/latest.json", "w"), indent=2)
-with open(f"{out}/latest.csv", "w", newline="") as f:
+           if idle else None}, open(f"{out}/{name}.json", "w"), indent=2)
+with open(f"{out}/{name}.csv", "w", newline="") as f:
     writer = csv.DictWriter(f, fieldnames=list(rows[0].keys()) if rows else ["workload"])
     writer.writeheader()
     writer.writerows(rows)
