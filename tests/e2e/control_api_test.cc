@@ -8,18 +8,12 @@
 #include <set>
 #include <sstream>
 
+#include "tests/e2e/control_client.h"
 #include "tests/e2e/harness.h"
 #include "tests/e2e/peers.h"
 
 namespace ztrace::e2e {
 namespace {
-
-// "http://127.0.0.1:PORT" from the agent's log line, or "" before it is there.
-std::string control_url(const std::string& log) {
-  static const std::regex line(R"(control API on (http://127\.0\.0\.1:[0-9]+))");
-  std::smatch match;
-  return std::regex_search(log, match, line) ? match[1].str() : "";
-}
 
 CommandResult http(const fs::path& dir, const std::string& method, const std::string& url) {
   return run_command(dir, {"curl", "-sS", "-X", method, "-w", "\n%{http_code}", url});

@@ -7,36 +7,13 @@
 #include <catch2/catch_test_macros.hpp>
 #include <fstream>
 #include <map>
-#include <regex>
 
+#include "tests/e2e/control_client.h"
 #include "tests/e2e/harness.h"
 #include "tests/e2e/peers.h"
 
 namespace ztrace::e2e {
 namespace {
-
-std::string control_url(const std::string& log) {
-  static const std::regex line(R"(control API on (http://127\.0\.0\.1:[0-9]+))");
-  std::smatch match;
-  return std::regex_search(log, match, line) ? match[1].str() : "";
-}
-
-// The answer's body and status, "BODY\nSTATUS".
-std::string post(const fs::path& dir, const std::string& url, const std::string& body,
-                 const std::string& token = "") {
-  std::vector<std::string> argv = {
-      "curl",   "-sS", "-X", "POST", "-w", "\n%{http_code}", "-H", "Content-Type: application/json",
-      "--data", body};
-  if (!token.empty()) argv.insert(argv.end(), {"-H", "Authorization: Bearer " + token});
-  argv.push_back(url);
-  return run_command(dir, argv).out;
-}
-
-void requests(const fs::path& dir, int port, const std::string& prefix, int count) {
-  std::vector<CurlRequest> batch;
-  for (int i = 0; i < count; ++i) batch.push_back({url(port, prefix + std::to_string(i))});
-  must_run(dir, curl_command(batch));
-}
 
 // SERVER spans by service, for paths starting with `prefix`.
 std::map<std::string, int> server_spans(const std::vector<Span>& spans, const std::string& prefix) {
@@ -69,20 +46,21 @@ TEST_CASE(
   const std::string enable = base + "/api/tracing/enable";
   const std::string disable = base + "/api/tracing/disable";
 
-  requests(dir, checkout_port, "/before-", 5);
-  requests(dir, cart_port, "/before-", 5);
+  get_numbered(dir, checkout_port, "/before-", 5);
+  get_numbered(dir, cart_port, "/before-", 5);
 
   // Without the token, or with another, nothing changes.
-  CHECK(post(dir, enable, R"({"service":"checkout"})").ends_with("\n401"));
-  CHECK(post(dir, enable, R"({"service":"checkout"})", "wrong-token").ends_with("\n401"));
-  CHECK(post(dir, base + "/api/config/reload", "").ends_with("\n401"));
+  CHECK(api_post(dir, enable, R"({"service":"checkout"})").ends_with("\n401"));
+  CHECK(api_post(dir, enable, R"({"service":"checkout"})", "wrong-token").ends_with("\n401"));
+  CHECK(api_post(dir, base + "/api/config/reload", "").ends_with("\n401"));
   // Bad bodies: the reason, and the agent goes on.
-  const std::string bad = post(dir, enable, R"({"service":"checkout","rate":7})", "s3cret-token");
+  const std::string bad =
+      api_post(dir, enable, R"({"service":"checkout","rate":7})", "s3cret-token");
   CHECK(bad == "{\"error\":\"rate: a number in [0, 1]\"}\n400");
-  CHECK(post(dir, enable, std::string(70 * 1024, '{'), "s3cret-token").ends_with("\n413"));
+  CHECK(api_post(dir, enable, std::string(70 * 1024, '{'), "s3cret-token").ends_with("\n413"));
 
   const std::string enabled =
-      post(dir, enable, R"({"service":"checkout","rate":1.0,"duration":"4s"})", "s3cret-token");
+      api_post(dir, enable, R"({"service":"checkout","rate":1.0,"duration":"4s"})", "s3cret-token");
   const auto enabled_at = std::chrono::steady_clock::now();
   INFO(enabled);
   CHECK(enabled ==
@@ -92,14 +70,15 @@ TEST_CASE(
   CHECK(status.find(
             R"("rules":[{"id":1,"selector":{"service":"checkout"},"rate":1.0,"expires_in_s":)") !=
         std::string::npos);
-  requests(dir, checkout_port, "/during-", 5);
-  requests(dir, cart_port, "/during-", 5);
+  get_numbered(dir, checkout_port, "/during-", 5);
+  get_numbered(dir, cart_port, "/during-", 5);
 
   // A rule for cart, disabled by its id before any request.
-  CHECK(post(dir, enable, R"({"service":"cart"})", "s3cret-token").starts_with("{\"id\":2,"));
-  CHECK(post(dir, disable, R"({"id":2})", "s3cret-token").starts_with("{\"disabled\":[{\"id\":2,"));
-  CHECK(post(dir, disable, R"({"id":2})", "s3cret-token").ends_with("\n404"));
-  requests(dir, cart_port, "/disabled-", 5);
+  CHECK(api_post(dir, enable, R"({"service":"cart"})", "s3cret-token").starts_with("{\"id\":2,"));
+  CHECK(api_post(dir, disable, R"({"id":2})", "s3cret-token")
+            .starts_with("{\"disabled\":[{\"id\":2,"));
+  CHECK(api_post(dir, disable, R"({"id":2})", "s3cret-token").ends_with("\n404"));
+  get_numbered(dir, cart_port, "/disabled-", 5);
 
   const bool expired = wait_until(
       [&] { return agent.log().find("on-demand rule expired") != std::string::npos; }, 10s);
@@ -107,8 +86,8 @@ TEST_CASE(
   CHECK(expired);
   CHECK(expired_after >= 3500ms);  // the tick is each second: 4 s, give or take one
   CHECK(expired_after <= 6s);
-  requests(dir, checkout_port, "/after-", 5);
-  requests(dir, cart_port, "/after-", 5);
+  get_numbered(dir, checkout_port, "/after-", 5);
+  get_numbered(dir, cart_port, "/after-", 5);
 
   CHECK(agent.stop() == 0);
   std::vector<std::string> problems;
