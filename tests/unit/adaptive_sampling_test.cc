@@ -136,7 +136,11 @@ TEST_CASE("adaptive: the stage observes every SERVER span and hands boosts to th
     ++calls;
   });
   const uint64_t now = 100 * kSecond;
-  for (int i = 0; i < 25; ++i) stage.observe(server_span("api", now, 400 * kMs));  // off: ignored
+  const auto observe = [&](const spans::Span& span) {
+    stage.observe("api", span.kind, span.end_time_unix_nano - span.start_time_unix_nano, false,
+                  now);
+  };
+  for (int i = 0; i < 25; ++i) observe(server_span("api", now, 400 * kMs));  // off: ignored
   stage.tick(now);
   CHECK(calls == 0);
   CHECK_FALSE(stage.snapshot(now).enabled);
@@ -144,7 +148,10 @@ TEST_CASE("adaptive: the stage observes every SERVER span and hands boosts to th
   auto s = settings();
   s.max_traces_per_second = 1;
   stage.configure(s);
-  for (int i = 0; i < 25; ++i) stage.observe(server_span("api", now, 400 * kMs));
+  for (int i = 0; i < 25; ++i) observe(server_span("api", now, 400 * kMs));
+  spans::Span client = server_span("api", now, 400 * kMs);
+  client.kind = spans::SpanKind::kClient;
+  observe(client);  // only SERVER spans count
   stage.tick(now);
   CHECK(calls == 1);
   CHECK(boosts == std::map<std::string, double>{{"api", 1.0}});

@@ -11,6 +11,23 @@
 namespace ztrace::pipeline {
 namespace {
 
+std::string_view service_of(const spans::Span& span) {
+  if (!span.resource) return {};
+  for (const auto& attribute : span.resource->attributes) {
+    if (attribute.key == semconv::service::kServiceName) {
+      const auto* name = std::get_if<std::string>(&attribute.value);
+      return name ? std::string_view(*name) : std::string_view();
+    }
+  }
+  return {};
+}
+
+uint64_t duration_of(const spans::Span& span) {
+  return span.end_time_unix_nano > span.start_time_unix_nano
+             ? span.end_time_unix_nano - span.start_time_unix_nano
+             : 0;
+}
+
 // Copies an event out of the ring buffer bytes; false when it is too short for its type.
 // Data events are variable-size: only the captured prefix of data[] is present.
 template <typename Event>
@@ -155,7 +172,11 @@ void EventPipeline::submit(spans::Span&& span) {
     auto it = trace_corrections_.find(span.trace_id);
     if (it != trace_corrections_.end()) span.trace_id = it->second;
   }
-  adaptive_.observe(span);  // sampled or not: its windows must be exact
+  if (adaptive_.watching()) {  // sampled or not: its windows must be exact
+    adaptive_.observe(service_of(span), span.kind, duration_of(span),
+                      span.status_code == spans::StatusCode::kError,
+                      spans::KernelClock::monotonic_now_ns());
+  }
   if (!(span.trace_flags & ZT_TRACE_FLAG_SAMPLED)) {
     ++stats_.spans.unsampled;
     return;
@@ -309,7 +330,7 @@ bool EventPipeline::was_received_by(uint32_t pid, const spans::SpanId& parent_sp
 
 void EventPipeline::tick(uint64_t now_monotonic_ns) {
   connections_.expire_idle(now_monotonic_ns);
-  adaptive_.tick(spans::KernelClock::realtime_now_ns());
+  adaptive_.tick(now_monotonic_ns);
   take_tail_settings();
   if (tail_active_) {
     tail_->decide_due(now_monotonic_ns, &tail_kept_);
@@ -321,7 +342,7 @@ EventPipelineStats EventPipeline::stats() const {
   EventPipelineStats s = stats_;
   s.connections = connections_.stats();
   if (tail_) s.tail = tail_->stats();
-  s.adaptive = adaptive_.snapshot(spans::KernelClock::realtime_now_ns());
+  s.adaptive = adaptive_.snapshot(spans::KernelClock::monotonic_now_ns());
   return s;
 }
 

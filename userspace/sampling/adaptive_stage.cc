@@ -70,33 +70,23 @@ void AdaptiveStage::take_settings() {
   }
 }
 
-void AdaptiveStage::observe(const spans::Span& span) {
+void AdaptiveStage::observe(std::string_view service, spans::SpanKind kind, uint64_t duration_ns,
+                            bool error, uint64_t now_ns) {
   if (handover_pending_.load(std::memory_order_relaxed)) take_settings();
-  if (!sampler_ || span.kind != spans::SpanKind::kServer || !span.resource) return;
-  std::string_view service;
-  for (const auto& attribute : span.resource->attributes) {
-    if (attribute.key == "service.name") {
-      if (const auto* name = std::get_if<std::string>(&attribute.value)) service = *name;
-      break;
-    }
-  }
-  const uint64_t duration_ns = span.end_time_unix_nano > span.start_time_unix_nano
-                                   ? span.end_time_unix_nano - span.start_time_unix_nano
-                                   : 0;
-  sampler_->observe(service, duration_ns, span.status_code == spans::StatusCode::kError,
-                    span.end_time_unix_nano);
+  if (!sampler_ || kind != spans::SpanKind::kServer) return;
+  sampler_->observe(service, duration_ns, error, now_ns);
 }
 
 bool AdaptiveStage::admit(const spans::Span& span) {
   return !budget_ || budget_->admit(span.trace_id, span.end_time_unix_nano);
 }
 
-void AdaptiveStage::tick(uint64_t now_unix_ns) {
+void AdaptiveStage::tick(uint64_t now_ns) {
   take_settings();
-  if (sampler_ && sampler_->evaluate(now_unix_ns) && on_boosts_) on_boosts_(sampler_->boosts());
+  if (sampler_ && sampler_->evaluate(now_ns) && on_boosts_) on_boosts_(sampler_->boosts());
 }
 
-AdaptiveSnapshot AdaptiveStage::snapshot(uint64_t now_unix_ns) const {
+AdaptiveSnapshot AdaptiveStage::snapshot(uint64_t now_ns) const {
   AdaptiveSnapshot snapshot;
   snapshot.budget_traces_refused = budget_traces_refused_;
   snapshot.budget_spans_refused = budget_spans_refused_;
@@ -108,7 +98,7 @@ AdaptiveSnapshot AdaptiveStage::snapshot(uint64_t now_unix_ns) const {
   snapshot.enabled = true;
   snapshot.settings = sampler_->settings();
   snapshot.stats = sampler_->stats();
-  snapshot.services = sampler_->health(now_unix_ns);
+  snapshot.services = sampler_->health(now_ns);
   return snapshot;
 }
 

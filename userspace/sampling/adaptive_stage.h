@@ -68,13 +68,17 @@ class AdaptiveStage {
   // Any thread; nullopt turns it off (boosts end at once).
   void configure(std::optional<AdaptiveSettings> settings);
 
-  // Pipeline thread.
-  void observe(const spans::Span& span);
+  // Pipeline thread. Whether observe() wants spans now (cheap: callers skip the work).
+  bool watching() const { return sampler_ || handover_pending_.load(std::memory_order_relaxed); }
+  // Every finished span, sampled or not (only SERVER spans count); times on
+  // the monotonic clock.
+  void observe(std::string_view service, spans::SpanKind kind, uint64_t duration_ns, bool error,
+               uint64_t now_ns);
   // False when the export budget refuses the span's trace.
   bool admit(const spans::Span& span);
-  void tick(uint64_t now_unix_ns);
+  void tick(uint64_t now_ns);
   // Pipeline thread (the agent copies it with the pipeline's stats).
-  AdaptiveSnapshot snapshot(uint64_t now_unix_ns) const;
+  AdaptiveSnapshot snapshot(uint64_t now_ns) const;
 
  private:
   void take_settings();
