@@ -72,7 +72,9 @@ bool AdaptiveSampler::evaluate(uint64_t now_ns) {
     const ServiceHealth health = health_of(it->first, service, now_ns);
     const bool slow = health.p95_ns > settings_.latency_threshold_ns;
     const bool failing = health.error_rate > settings_.error_rate_threshold;
-    const bool breach = health.requests >= kMinRequests && (slow || failing);
+    // Boosting needs enough requests to trust the window; staying boosted does not (a boosted
+    // service with few requests is still slow).
+    const bool breach = (slow || failing) && (service.boosted || health.requests >= kMinRequests);
     if (breach != service.boosted) {
       service.boosted = breach;
       changed = true;

@@ -7,7 +7,8 @@
 //
 // The p95 comes from a log-scale histogram (4 buckets per octave, so within 19%), per slice of
 // the window; slices older than the window are dropped. A service needs kMinRequests in the
-// window before it can be boosted. Services are bounded (kMaxServices); spans of services past
+// window before it can be boosted (once boosted, it stays so while it is slow or failing,
+// however few its requests). Services are bounded (kMaxServices); spans of services past
 // that are counted, not watched.
 
 #include <array>

@@ -90,6 +90,11 @@ void ProcessSampling::set_service_boosts(const std::map<std::string, double>& bo
   }
   boosts_ = boosts;
   apply_locked();
+  std::string services;
+  for (const auto& [service, rate] : boosts_) services += (services.empty() ? "" : ", ") + service;
+  spdlog::info("sampling: adaptive boosts applied ({}): {} processes at their own rate{}",
+               services.empty() ? "none" : services, applied_.size(),
+               active_ ? "" : " (kept, applied in hybrid mode without tail sampling only)");
 }
 
 std::optional<double> ProcessSampling::rate_locked(const ProcessIdentity& process) const {
