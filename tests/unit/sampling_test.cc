@@ -1,3 +1,5 @@
+#include <yaml-cpp/yaml.h>
+
 #include <catch2/catch_test_macros.hpp>
 #include <filesystem>
 #include <fstream>
@@ -233,4 +235,25 @@ TEST_CASE("sampling: OTEL_TRACES_SAMPLER, and the flags over the environment ove
   const SettingsLayer flags{TracingMode::kHybrid, std::nullopt};
   CHECK(merge(file, from_env, flags) == TracingSettings{TracingMode::kHybrid, 0.2});
   CHECK(merge({}, {}, {}) == TracingSettings{TracingMode::kHybrid, 1.0});
+}
+
+// The Collector example is checked for its structure only: no Collector runs here.
+TEST_CASE("sampling: the Collector tail-sampling example routes by trace id to tail_sampling") {
+  const auto documents = YAML::LoadAllFromFile(
+      (fs::path(ZTRACE_TESTDATA_DIR) / "../../config/otelcol-tail-sampling.example.yaml").string());
+  REQUIRE(documents.size() == 2);
+  const YAML::Node& router = documents[0];
+  CHECK(router["exporters"]["loadbalancing"]["routing_key"].as<std::string>() == "traceID");
+  CHECK(router["service"]["pipelines"]["traces"]["exporters"][0].as<std::string>() ==
+        "loadbalancing");
+  CHECK(router["receivers"]["otlp"]["protocols"]["http"]["endpoint"].as<std::string>() ==
+        "0.0.0.0:4318");  // the agents' --otlp-protocol http/protobuf
+  const YAML::Node& sampler = documents[1];
+  const YAML::Node policies = sampler["processors"]["tail_sampling"]["policies"];
+  REQUIRE(policies.size() == 3);
+  CHECK(policies[0]["status_code"]["status_codes"][0].as<std::string>() == "ERROR");
+  CHECK(policies[1]["latency"]["threshold_ms"].as<int>() == 1000);
+  CHECK(policies[2]["probabilistic"]["sampling_percentage"].as<int>() == 10);
+  CHECK(sampler["service"]["pipelines"]["traces"]["processors"][0].as<std::string>() ==
+        "tail_sampling");
 }
