@@ -14,61 +14,14 @@
 #include <thread>
 
 #include "tests/e2e/harness.h"
+#include "tests/e2e/k8s_support.h"
 #include "tests/e2e/peers.h"
 
 namespace ztrace::e2e {
 namespace {
 
-const fs::path kK8sDir = ZTRACE_E2E_K8S_DIR;
-const fs::path kControlPlane = ZTRACE_E2E_K8S_SCRIPT;
-const fs::path kHelmRender = ZTRACE_E2E_HELM_RENDER;
-const fs::path kChart = ZTRACE_E2E_CHART_DIR;
 const std::string kNode = "ztrace-test-node";
 const fs::path kUnified = "/sys/fs/cgroup/unified";
-
-fs::path admin_kubeconfig() { return kK8sDir / "admin.kubeconfig"; }
-
-void require_control_plane() {
-  if (!fs::exists(admin_kubeconfig())) {
-    FAIL("no control plane at " << kK8sDir
-                                << ": run through ctest (fixture e2e-k8s:control-plane-start)");
-  }
-}
-
-CommandResult kubectl(const fs::path& dir, std::vector<std::string> args,
-                      const fs::path& kubeconfig = admin_kubeconfig()) {
-  args.insert(args.begin(), {"kubectl", "--kubeconfig", kubeconfig.string()});
-  return run_command(dir, std::move(args), 60s);
-}
-
-std::string must_kubectl(const fs::path& dir, std::vector<std::string> args) {
-  CommandResult r = kubectl(dir, std::move(args));
-  INFO(r.describe);
-  REQUIRE(r.exit_code == 0);
-  return r.out;
-}
-
-// A request to the API server as the admin, with curl: what kubectl 1.20 (Debian's
-// kubernetes-client, what a fresh host has) cannot do yet (create token, patch a status).
-nlohmann::json api_request(const fs::path& dir, const std::string& method, const std::string& path,
-                           const std::string& content_type, const std::string& body) {
-  const std::string token = read_file(kK8sDir / "admin.token");
-  CommandResult r = run_command(
-      dir, {"curl", "-sS", "--fail-with-body", "--cacert", (kK8sDir / "ca.crt").string(), "-X",
-            method, "-H", "Authorization: Bearer " + token, "-H", "Content-Type: " + content_type,
-            "--data-binary", body, "https://127.0.0.1:25243" + path});
-  INFO(r.describe);
-  REQUIRE(r.exit_code == 0);
-  return nlohmann::json::parse(r.out);
-}
-
-std::string render(const fs::path& dir, const std::vector<std::string>& values_files,
-                   const std::string& ns) {
-  std::vector<std::string> argv = {kHelmRender.string(), "-name", "ztrace", "-namespace", ns};
-  for (const auto& f : values_files) argv.insert(argv.end(), {"-f", f});
-  argv.push_back(kChart.string());
-  return must_run(dir, argv);
-}
 
 std::string random_hex(size_t digits) {
   static std::mt19937_64 rng{std::random_device{}()};
@@ -259,19 +212,11 @@ TEST_CASE(
 
   // The chart's objects for real; the agent then runs as its service account.
   const std::string ns = "ztrace";
-  kubectl(dir, {"create", "namespace", ns});
-  write_file(dir / "chart.yaml", render(dir, {}, ns));
-  must_kubectl(dir, {"apply", "-f", (dir / "chart.yaml").string()});
+  std::string chart;
+  const std::string token = apply_chart_and_mint_token(dir, ns, &chart);
   const std::string config = must_kubectl(
       dir, {"-n", ns, "get", "configmap", "ztrace", "-o", "jsonpath={.data.ztrace\\.yaml}"});
   write_file(dir / "ztrace.yaml", config);
-  const std::string token =
-      api_request(dir, "POST", "/api/v1/namespaces/" + ns + "/serviceaccounts/ztrace/token",
-                  "application/json",
-                  R"({"apiVersion":"authentication.k8s.io/v1","kind":"TokenRequest",)"
-                  R"("spec":{"expirationSeconds":3600}})")["status"]["token"]
-          .get<std::string>();
-  REQUIRE(token.size() > 100);
   const fs::path agent_kubeconfig = dir / "agent.kubeconfig";
   write_file(agent_kubeconfig,
              "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n"

@@ -14,6 +14,7 @@
 #include "probes/go/go_tracer.h"
 #include "probes/openssl/openssl_tracer.h"
 #include "userspace/agent/agent_metrics.h"
+#include "userspace/agent/capabilities.h"
 #include "userspace/agent/counter_log.h"
 #include "userspace/agent/event_queue.h"
 #include "userspace/agent/header_injector.h"
@@ -465,6 +466,17 @@ int run_agent(const AgentOptions& options) {
   if (!prepare_host(&error)) {
     spdlog::error("{}", error);
     return kExitSetupFailed;
+  }
+  if (options.check_capabilities) {
+    const std::string missing = missing_capabilities(
+        required_capabilities(options.inject_traceparent), effective_capabilities());
+    if (!missing.empty()) {
+      spdlog::error(
+          "{}. Start ztrace with them (the Helm chart's securityContext names them all), or "
+          "with --no-capability-check to try without",
+          missing);
+      return kExitSetupFailed;
+    }
   }
   // Pods are known before the running processes are selected, when the API server answers
   // soon; else their processes are selected as the metadata arrives.
