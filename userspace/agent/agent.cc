@@ -189,6 +189,9 @@ int Agent::attach_probes() {
   attach_optional_probes();
   process_tracking_ = std::make_unique<ProcessTracking>(options_.selection, processes_, *tracer_,
                                                         go_tracer_.get(), openssl_tracer_.get());
+  if (injector_ && injector_->per_pod()) {
+    process_tracking_->set_on_traced([this](pid_t pid) { injector_->cover_process(pid); });
+  }
   follow_pods();
   return 0;
 }
@@ -202,6 +205,7 @@ void Agent::follow_pods() {
     for (pid_t pid : pids) processes_.forget(pid);
     if (!selection_changed) return;
     process_tracking_->apply_pod_selection(pids, selected);
+    if (!selected && injector_) injector_->uncover_pod(pod.uid);
     spdlog::info("k8s: pod {}/{} {} ({} processes)", pod.namespace_name, pod.name,
                  selected ? "selected" : "no longer selected", pids.size());
   });
@@ -233,9 +237,14 @@ void Agent::attach_optional_probes() {
     }
   }
   if (options_.inject_traceparent) {
-    injector_ = HeaderInjector::open(*tracer_, !options_.selection.ports.empty(), &error);
+    // Only pods selected: sockops goes on their cgroups alone.
+    const auto& selection = options_.selection;
+    const bool per_pod =
+        selection.pod_selected && selection.pids.empty() && selection.exe_globs.empty();
+    injector_ = HeaderInjector::open(*tracer_, !selection.ports.empty(), per_pod, &error);
     if (injector_) {
-      spdlog::info("traceparent injection on (sockops on {})", injector_->cgroup_path());
+      spdlog::info("traceparent injection on (sockops on {}{})", injector_->cgroup_path(),
+                   per_pod ? ", per selected pod cgroup" : "");
     } else {
       spdlog::warn("traceparent injection off: {}", error);
     }
