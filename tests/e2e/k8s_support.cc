@@ -64,4 +64,24 @@ std::string apply_chart_and_mint_token(const fs::path& dir, const std::string& n
   return token;
 }
 
+fs::path write_agent_kubeconfig(const fs::path& dir, const std::string& token) {
+  const fs::path path = dir / "agent.kubeconfig";
+  write_file(path,
+             "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n"
+             "    server: https://127.0.0.1:" +
+                 std::to_string(kApiServerPort) +
+                 "\n    certificate-authority: " + (kK8sDir / "ca.crt").string() +
+                 "\nusers:\n- name: ztrace\n  user:\n    token: " + token +
+                 "\ncontexts:\n- name: ztrace\n  context: {cluster: test, user: "
+                 "ztrace}\ncurrent-context: ztrace\n");
+  return path;
+}
+
+fs::path write_chart_config(const fs::path& dir, const std::string& ns) {
+  const fs::path path = dir / "ztrace.yaml";
+  write_file(path, must_kubectl(dir, {"-n", ns, "get", "configmap", "ztrace", "-o",
+                                      "jsonpath={.data.ztrace\\.yaml}"}));
+  return path;
+}
+
 }  // namespace ztrace::e2e

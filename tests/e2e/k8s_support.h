@@ -39,4 +39,10 @@ std::string render(const fs::path& dir, const std::vector<std::string>& values_f
 std::string apply_chart_and_mint_token(const fs::path& dir, const std::string& ns,
                                        std::string* chart_yaml);
 
+// A kubeconfig at dir/agent.kubeconfig that reaches the API server with `token`.
+fs::path write_agent_kubeconfig(const fs::path& dir, const std::string& token);
+
+// The chart's config (its ConfigMap's ztrace.yaml as applied in `ns`) at dir/ztrace.yaml.
+fs::path write_chart_config(const fs::path& dir, const std::string& ns);
+
 }  // namespace ztrace::e2e

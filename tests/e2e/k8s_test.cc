@@ -214,17 +214,8 @@ TEST_CASE(
   const std::string ns = "ztrace";
   std::string chart;
   const std::string token = apply_chart_and_mint_token(dir, ns, &chart);
-  const std::string config = must_kubectl(
-      dir, {"-n", ns, "get", "configmap", "ztrace", "-o", "jsonpath={.data.ztrace\\.yaml}"});
-  write_file(dir / "ztrace.yaml", config);
-  const fs::path agent_kubeconfig = dir / "agent.kubeconfig";
-  write_file(agent_kubeconfig,
-             "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n"
-             "    server: https://127.0.0.1:25243\n    certificate-authority: " +
-                 (kK8sDir / "ca.crt").string() +
-                 "\nusers:\n- name: ztrace\n  user:\n    token: " + token +
-                 "\ncontexts:\n- name: ztrace\n  context: {cluster: test, user: "
-                 "ztrace}\ncurrent-context: ztrace\n");
+  write_chart_config(dir, ns);
+  const fs::path agent_kubeconfig = write_agent_kubeconfig(dir, token);
   // RBAC proven, not assumed: the identity can list pods and nothing it should not.
   CHECK(kubectl(dir, {"auth", "can-i", "list", "pods"}, agent_kubeconfig).out == "yes\n");
   CHECK(kubectl(dir, {"auth", "can-i", "get", "replicasets.apps"}, agent_kubeconfig).out ==
@@ -462,18 +453,8 @@ TEST_CASE(
   const auto dir = fresh_dir("k8s_inject");
   std::string chart;
   const std::string token = apply_chart_and_mint_token(dir, "ztrace-inject", &chart);
-  const std::string config = must_kubectl(dir, {"-n", "ztrace-inject", "get", "configmap", "ztrace",
-                                                "-o", "jsonpath={.data.ztrace\\.yaml}"});
-  write_file(dir / "ztrace.yaml", config);
-  const fs::path agent_kubeconfig = dir / "agent.kubeconfig";
-  write_file(agent_kubeconfig,
-             "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n"
-             "    server: https://127.0.0.1:" +
-                 std::to_string(kApiServerPort) +
-                 "\n    certificate-authority: " + (kK8sDir / "ca.crt").string() +
-                 "\nusers:\n- name: ztrace\n  user:\n    token: " + token +
-                 "\ncontexts:\n- name: ztrace\n  context: {cluster: test, user: "
-                 "ztrace}\ncurrent-context: ztrace\n");
+  write_chart_config(dir, "ztrace-inject");
+  const fs::path agent_kubeconfig = write_agent_kubeconfig(dir, token);
 
   // Two pods calling the same leaf (a host process): one labelled for tracing, one not.
   kubectl(dir, {"create", "namespace", "inject"});
