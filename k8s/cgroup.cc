@@ -79,6 +79,30 @@ std::optional<ContainerRef> parse_cgroup_path(std::string_view path) {
   return ref;
 }
 
+std::optional<std::string> pod_cgroup_of_path(std::string_view path) {
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t end = path.find('/', start);
+    if (end == std::string_view::npos) end = path.size();
+    const std::string_view segment = path.substr(start, end - start);
+    if (!segment.empty() && pod_uid_of_segment(segment)) return std::string(path.substr(0, end));
+    start = end + 1;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> unified_cgroup_path(std::string_view proc_cgroup_text) {
+  size_t start = 0;
+  while (start < proc_cgroup_text.size()) {
+    size_t end = proc_cgroup_text.find('\n', start);
+    if (end == std::string_view::npos) end = proc_cgroup_text.size();
+    const std::string_view line = proc_cgroup_text.substr(start, end - start);
+    if (line.rfind("0::", 0) == 0) return std::string(line.substr(3));
+    start = end + 1;
+  }
+  return std::nullopt;
+}
+
 std::optional<ContainerRef> parse_proc_cgroup(std::string_view text) {
   std::optional<ContainerRef> pod_only;
   size_t start = 0;

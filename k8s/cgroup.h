@@ -28,6 +28,13 @@ std::optional<ContainerRef> parse_proc_cgroup(std::string_view text);
 // cri-containerd-<id>.scope".
 std::optional<ContainerRef> parse_cgroup_path(std::string_view path);
 
+// The pod's own cgroup in `path`: the path up to the segment that names the pod
+// ("/kubepods/besteffort/pod<uid>"); nullopt when no segment does.
+std::optional<std::string> pod_cgroup_of_path(std::string_view path);
+
+// The cgroup v2 path of /proc/PID/cgroup's text (its "0::PATH" line); nullopt without one.
+std::optional<std::string> unified_cgroup_path(std::string_view proc_cgroup_text);
+
 // Reads and parses PROC_ROOT/PID/cgroup; nullopt when unreadable or a host process.
 std::optional<ContainerRef> read_container_ref(pid_t pid, std::string_view proc_root = "/proc");
 

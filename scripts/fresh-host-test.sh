@@ -17,63 +17,16 @@ log() { echo "[fresh-host] $*"; }
 
 [[ $(id -u) -eq 0 ]] || { echo "fresh-host-test.sh must run as root" >&2; exit 1; }
 
-# The Debian archive this machine already uses (first bookworm stanza that is not security).
-debian_mirror() {
-  local src=/etc/apt/sources.list.d/debian.sources
-  if [[ -f $src ]]; then
-    awk 'BEGIN{RS=""} /Suites:[^\n]*bookworm( |\n|$)/ && !/security/ {print; exit}' "$src" |
-      sed -n 's/^URIs: *\([^ ]*\).*/\1/p' | head -1
-  elif [[ -f /etc/apt/sources.list ]]; then
-    grep -E '^deb .* bookworm .*main' /etc/apt/sources.list | grep -v security |
-      awk '{print $2; exit}'
-  fi
-}
+source "$repo/scripts/debian-root.sh"
 
-if ! command -v debootstrap >/dev/null; then
-  log "installing debootstrap"
-  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
-    --no-install-recommends debootstrap >/dev/null
-fi
-mirror=$(debian_mirror)
-[[ -n $mirror ]] || { echo "no bookworm entry in this machine's apt sources" >&2; exit 1; }
-
-# A root left by an interrupted run may still have mounts: the namespace below owns them, so
-# they are gone with it, but check before deleting anything.
-if grep -q " $root/" /proc/mounts; then
-  echo "$root still has mounts; unmount them first" >&2
-  exit 1
-fi
-rm -rf "$root"
-mkdir -p "$root" "$work/cache/debootstrap" "$work/cache/apt" "$work/cache/ccache" \
-  "$work/cache/go-build"
+mkdir -p "$work/cache/debootstrap" "$work/cache/apt" "$work/cache/ccache" "$work/cache/go-build"
 
 start=$SECONDS
 log "debootstrap bookworm (minbase)"
-debootstrap --variant=minbase --cache-dir="$work/cache/debootstrap" \
-  --include=ca-certificates bookworm "$root" "$mirror" >"$work/debootstrap.log" 2>&1 || {
-  tail -20 "$work/debootstrap.log" >&2
-  exit 1
-}
+debootstrap_root "$root" "$work/cache/debootstrap" "$work/debootstrap.log"
 log "root ready in $((SECONDS - start)) s"
 
-# Only the Debian sources go in: the root is a plain Debian 12 machine.
-rm -f "$root"/etc/apt/sources.list
-if [[ -f /etc/apt/sources.list.d/debian.sources ]]; then
-  cp /etc/apt/sources.list.d/debian.sources "$root/etc/apt/sources.list.d/"
-else
-  grep -E '^deb .*debian' /etc/apt/sources.list >"$root/etc/apt/sources.list"
-fi
-for conf in /etc/apt/apt.conf.d/*; do  # e.g. Check-Valid-Until for a snapshot archive
-  grep -qiE 'Check-Valid-Until|Acquire::http::Proxy|Acquire::https::Proxy' "$conf" 2>/dev/null &&
-    cp "$conf" "$root/etc/apt/apt.conf.d/"
-done
-cp /etc/resolv.conf /etc/hosts "$root/etc/"
-# The machine's own trust anchors and npm settings (a TLS proxy in front of a registry, say):
-# part of the machine, not of what the project installs.
-if compgen -G "/usr/local/share/ca-certificates/*" >/dev/null; then
-  cp -r /usr/local/share/ca-certificates/. "$root/usr/local/share/ca-certificates/"
-  chroot "$root" update-ca-certificates >/dev/null 2>&1
-fi
+copy_apt_setup "$root"
 for npmrc in /etc/npmrc /usr/etc/npmrc; do
   [[ -f $npmrc ]] && mkdir -p "$root$(dirname "$npmrc")" && cp "$npmrc" "$root$npmrc"
 done

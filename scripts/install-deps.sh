@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs every Debian package ztrace needs to build, test and benchmark.
 # Idempotent: when everything is present it only checks and returns.
+# ZTRACE_DEPS=build installs only what building the agent needs (the Dockerfile's build
+# stage); ZTRACE_DEPS=image only what the agent needs to run (scripts/image-packages.txt: the
+# image's runtime stage and scripts/build-image-rootfs.sh, which so install the same set).
 # bookworm-backports is enabled from the machine's own Debian source entry
 # (we never write a mirror address).
 set -euo pipefail
@@ -14,12 +17,14 @@ BUILD_PKGS=(
   protobuf-compiler libprotobuf-dev libgrpc++-dev protobuf-compiler-grpc opentelemetry-proto
   libcurl4-openssl-dev libcpp-httplib-dev libssl-dev openssl
   libdw-dev libzydis-dev binutils
+  # the build's BPF stack check (tools/bpf_stack_budget.py)
+  python3
   # Kafka record batches: gzip (zlib above), snappy, lz4, zstd
   libsnappy-dev liblz4-dev libzstd-dev
 )
 # Real peers the end-to-end tests and benchmarks run (PEERS.md).
 PEER_PKGS=(
-  curl nginx-light python3 openjdk-17-jdk-headless wrk procps iproute2 nodejs
+  curl nginx-light openjdk-17-jdk-headless wrk procps iproute2 nodejs
   nghttp2-client golang-google-grpc-dev
   libgrpc-java libnetty-java libperfmark-java libprotobuf-java protobuf-compiler-grpc-java-plugin
   # jars the generated gRPC Java code compiles against (tests/e2e/grpc_peers.cc); libgrpc-java
@@ -41,7 +46,19 @@ PEER_PKGS=(
   golang-github-masterminds-sprig-dev golang-k8s-sigs-yaml-dev golang-gopkg-yaml.v3-dev
   # the chart's values.schema.json is checked with python3-jsonschema
   python3-jsonschema python3-yaml
+  # the image's root filesystem, and the agent run from it with the chart's capabilities
+  # (scripts/build-image-rootfs.sh, tests/e2e/image_caps_test.cc)
+  debootstrap runc
 )
+IMAGE_PKGS=()
+while read -r p; do IMAGE_PKGS+=("$p"); done < <(sed 's/#.*//' "$(dirname "$0")/image-packages.txt" | tr -s ' \t' '\n' | grep .)
+mode=${ZTRACE_DEPS:-all}
+case $mode in
+  all) WANTED=("${BUILD_PKGS[@]}" "${PEER_PKGS[@]}" "${IMAGE_PKGS[@]}") ;;
+  build) WANTED=("${BUILD_PKGS[@]}") ;;
+  image) WANTED=("${IMAGE_PKGS[@]}") ;;
+  *) echo "ZTRACE_DEPS must be all, build or image (not '$mode')" >&2; exit 1 ;;
+esac
 log() { echo "[install-deps] $*"; }
 
 if [[ $(id -u) -ne 0 ]]; then
@@ -50,15 +67,17 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 
 missing=()
-for p in "${BUILD_PKGS[@]}" "${PEER_PKGS[@]}"; do
+for p in "${WANTED[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 # npm comes with a Node.js from elsewhere (NodeSource's nodejs provides it); Debian's nodejs
 # needs Debian's npm package.
-command -v npm >/dev/null || missing+=(npm)
-# kubectl: Debian's kubernetes-client (1.20, as the tests' API server) unless one is installed
-# (another kubectl package owns the same path).
-command -v kubectl >/dev/null || missing+=(kubernetes-client)
+if [[ $mode == all ]]; then
+  command -v npm >/dev/null || missing+=(npm)
+  # kubectl: Debian's kubernetes-client (1.20, as the tests' API server) unless one is
+  # installed (another kubectl package owns the same path).
+  command -v kubectl >/dev/null || missing+=(kubernetes-client)
+fi
 # A pinned package installed from bookworm itself (before the pin) is as good as missing.
 pinned=$(sed -n 's/^Package: //p' "$(dirname "$0")/apt-preferences" | tr ' ' '\n' | grep -v '\*')
 for p in $pinned; do
@@ -66,7 +85,7 @@ for p in $pinned; do
   [[ -z $v || $v == *~bpo* ]] || missing+=("$p")
 done
 # npm packages of the end-to-end peers (pinned; after nodejs is installed).
-npm_peers() { "$(dirname "$0")/install-npm-peers.sh"; }
+npm_peers() { [[ $mode != all ]] || "$(dirname "$0")/install-npm-peers.sh"; }
 if [[ ${#missing[@]} -eq 0 ]]; then
   log "all packages present"
   npm_peers
@@ -108,7 +127,7 @@ enable_deb_src() {
       sed -E 's/^deb /deb-src /' >/etc/apt/sources.list.d/ztrace-src.list
   fi
 }
-enable_deb_src
+[[ $mode != all ]] || enable_deb_src
 
 apt_get() { DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 "$@"; }
 # Packages taken from backports, as families: apt alone would mix suites (backports'

@@ -74,6 +74,7 @@ struct RunFlags {
   ztrace::agent::AgentOptions options;
   bool no_console = false;
   bool no_inject = false;
+  bool no_capability_check = false;
   bool no_go_probes = false;
   bool no_openssl_probes = false;
   int stats_seconds = 60;
@@ -207,6 +208,9 @@ void add_capture_flags(CLI::App* run, RunFlags& flags) {
                 "Do not attach uprobes to Go programs (their HTTPS is then not traced)");
   run->add_flag("--no-openssl-probes", flags.no_openssl_probes,
                 "Do not attach uprobes to OpenSSL (libssl, node): their TLS is then not traced");
+  run->add_flag("--no-capability-check", flags.no_capability_check,
+                "Start even when a capability the agent needs is missing (what then fails "
+                "is logged where it fails)");
   run->add_flag("--capture-url-query", options.capture_url_query,
                 "Record url.query (may contain secrets)");
   run->add_option("--ring-buffer-bytes", options.ring_buffer_bytes,
@@ -309,6 +313,7 @@ int run_agent(RunFlags& flags) {
   auto& options = flags.options;
   options.console_output = !flags.no_console;
   options.inject_traceparent = !flags.no_inject;
+  options.check_capabilities = !flags.no_capability_check;
   options.go_probes = !flags.no_go_probes;
   options.openssl_probes = !flags.no_openssl_probes;
   options.stats_interval = std::chrono::seconds(flags.stats_seconds);

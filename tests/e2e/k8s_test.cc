@@ -14,61 +14,14 @@
 #include <thread>
 
 #include "tests/e2e/harness.h"
+#include "tests/e2e/k8s_support.h"
 #include "tests/e2e/peers.h"
 
 namespace ztrace::e2e {
 namespace {
 
-const fs::path kK8sDir = ZTRACE_E2E_K8S_DIR;
-const fs::path kControlPlane = ZTRACE_E2E_K8S_SCRIPT;
-const fs::path kHelmRender = ZTRACE_E2E_HELM_RENDER;
-const fs::path kChart = ZTRACE_E2E_CHART_DIR;
 const std::string kNode = "ztrace-test-node";
 const fs::path kUnified = "/sys/fs/cgroup/unified";
-
-fs::path admin_kubeconfig() { return kK8sDir / "admin.kubeconfig"; }
-
-void require_control_plane() {
-  if (!fs::exists(admin_kubeconfig())) {
-    FAIL("no control plane at " << kK8sDir
-                                << ": run through ctest (fixture e2e-k8s:control-plane-start)");
-  }
-}
-
-CommandResult kubectl(const fs::path& dir, std::vector<std::string> args,
-                      const fs::path& kubeconfig = admin_kubeconfig()) {
-  args.insert(args.begin(), {"kubectl", "--kubeconfig", kubeconfig.string()});
-  return run_command(dir, std::move(args), 60s);
-}
-
-std::string must_kubectl(const fs::path& dir, std::vector<std::string> args) {
-  CommandResult r = kubectl(dir, std::move(args));
-  INFO(r.describe);
-  REQUIRE(r.exit_code == 0);
-  return r.out;
-}
-
-// A request to the API server as the admin, with curl: what kubectl 1.20 (Debian's
-// kubernetes-client, what a fresh host has) cannot do yet (create token, patch a status).
-nlohmann::json api_request(const fs::path& dir, const std::string& method, const std::string& path,
-                           const std::string& content_type, const std::string& body) {
-  const std::string token = read_file(kK8sDir / "admin.token");
-  CommandResult r = run_command(
-      dir, {"curl", "-sS", "--fail-with-body", "--cacert", (kK8sDir / "ca.crt").string(), "-X",
-            method, "-H", "Authorization: Bearer " + token, "-H", "Content-Type: " + content_type,
-            "--data-binary", body, "https://127.0.0.1:25243" + path});
-  INFO(r.describe);
-  REQUIRE(r.exit_code == 0);
-  return nlohmann::json::parse(r.out);
-}
-
-std::string render(const fs::path& dir, const std::vector<std::string>& values_files,
-                   const std::string& ns) {
-  std::vector<std::string> argv = {kHelmRender.string(), "-name", "ztrace", "-namespace", ns};
-  for (const auto& f : values_files) argv.insert(argv.end(), {"-f", f});
-  argv.push_back(kChart.string());
-  return must_run(dir, argv);
-}
 
 std::string random_hex(size_t digits) {
   static std::mt19937_64 rng{std::random_device{}()};
@@ -259,27 +212,10 @@ TEST_CASE(
 
   // The chart's objects for real; the agent then runs as its service account.
   const std::string ns = "ztrace";
-  kubectl(dir, {"create", "namespace", ns});
-  write_file(dir / "chart.yaml", render(dir, {}, ns));
-  must_kubectl(dir, {"apply", "-f", (dir / "chart.yaml").string()});
-  const std::string config = must_kubectl(
-      dir, {"-n", ns, "get", "configmap", "ztrace", "-o", "jsonpath={.data.ztrace\\.yaml}"});
-  write_file(dir / "ztrace.yaml", config);
-  const std::string token =
-      api_request(dir, "POST", "/api/v1/namespaces/" + ns + "/serviceaccounts/ztrace/token",
-                  "application/json",
-                  R"({"apiVersion":"authentication.k8s.io/v1","kind":"TokenRequest",)"
-                  R"("spec":{"expirationSeconds":3600}})")["status"]["token"]
-          .get<std::string>();
-  REQUIRE(token.size() > 100);
-  const fs::path agent_kubeconfig = dir / "agent.kubeconfig";
-  write_file(agent_kubeconfig,
-             "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n"
-             "    server: https://127.0.0.1:25243\n    certificate-authority: " +
-                 (kK8sDir / "ca.crt").string() +
-                 "\nusers:\n- name: ztrace\n  user:\n    token: " + token +
-                 "\ncontexts:\n- name: ztrace\n  context: {cluster: test, user: "
-                 "ztrace}\ncurrent-context: ztrace\n");
+  std::string chart;
+  const std::string token = apply_chart_and_mint_token(dir, ns, &chart);
+  write_chart_config(dir, ns);
+  const fs::path agent_kubeconfig = write_agent_kubeconfig(dir, token);
   // RBAC proven, not assumed: the identity can list pods and nothing it should not.
   CHECK(kubectl(dir, {"auth", "can-i", "list", "pods"}, agent_kubeconfig).out == "yes\n");
   CHECK(kubectl(dir, {"auth", "can-i", "get", "replicasets.apps"}, agent_kubeconfig).out ==
@@ -465,6 +401,135 @@ spec:
   CHECK(log.find(" 0 failed requests") == std::string::npos);
   shop.stop();
   cart.stop();
+}
+
+}  // namespace ztrace::e2e
+
+namespace ztrace::e2e {
+namespace {
+
+// Runs of the sockops program `track_client_sockets` since BPF statistics were turned on
+// (bpftool names it in full from its BTF, or truncated to 15 characters without, and leaves
+// run_cnt out while it is 0); -1 when it is not loaded.
+int64_t sockops_runs(const fs::path& dir) {
+  const auto progs = nlohmann::json::parse(must_run(dir, {"bpftool", "-j", "prog", "show"}));
+  int64_t runs = -1;
+  for (const auto& p : progs) {
+    const std::string name = p.value("name", "");
+    if (name != "track_client_sockets" && name != "track_client_so") continue;
+    runs = std::max<int64_t>(runs, 0) + p.value("run_cnt", int64_t{0});
+  }
+  return runs;
+}
+
+// kernel.bpf_stats_enabled on for the test's lifetime (run counts), back as it was after.
+class BpfStats {
+ public:
+  BpfStats() : before_(read_file(kPath)) { write_file(kPath, "1"); }
+  ~BpfStats() { write_file(kPath, before_); }
+
+ private:
+  static constexpr const char* kPath = "/proc/sys/kernel/bpf_stats_enabled";
+  std::string before_;
+};
+
+// The traceparent headers the chain's leaf received, from a request to `front`'s /chain/.
+std::vector<std::string> leaf_traceparents(const fs::path& dir, int front_port,
+                                           const std::string& path) {
+  const auto answer = nlohmann::json::parse(
+      must_run(dir, {"curl", "-sS", "--max-time", "10", url(front_port, path)}));
+  return answer["next"]["traceparent"].get<std::vector<std::string>>();
+}
+
+}  // namespace
+
+TEST_CASE(
+    "k8s: with only pods selected, injection runs on the selected pods' cgroups alone, and an "
+    "unselected pod's connections never reach it",
+    "[e2e][k8s]") {
+  ZTRACE_E2E_REQUIRE_ROOT();
+  require_control_plane();
+  REQUIRE(fs::exists(kUnified / "cgroup.procs"));
+  const auto dir = fresh_dir("k8s_inject");
+  std::string chart;
+  const std::string token = apply_chart_and_mint_token(dir, "ztrace-inject", &chart);
+  write_chart_config(dir, "ztrace-inject");
+  const fs::path agent_kubeconfig = write_agent_kubeconfig(dir, token);
+
+  // Two pods calling the same leaf (a host process): one labelled for tracing, one not.
+  kubectl(dir, {"create", "namespace", "inject"});
+  apply_yaml(dir, "pods.yaml", R"(apiVersion: v1
+kind: Pod
+metadata: {name: picked, namespace: inject, labels: {ztrace.io/trace: "true"}}
+spec:
+  nodeName: )" + kNode + R"(
+  containers: [{name: app, image: "python:3.11"}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: passed-over, namespace: inject}
+spec:
+  nodeName: )" + kNode + R"(
+  containers: [{name: app, image: "python:3.11"}]
+)");
+  const std::string picked_uid = uid_of(dir, "inject", "pod", "picked");
+  const std::string other_uid = uid_of(dir, "inject", "pod", "passed-over");
+  const std::string picked_cid = random_hex(64), other_cid = random_hex(64);
+  set_container_status(dir, "inject", "picked", "app", picked_cid);
+  set_container_status(dir, "inject", "passed-over", "app", other_cid);
+  PodCgroup picked_cgroup(picked_uid, picked_cid, /*systemd_driver=*/false);
+  PodCgroup other_cgroup(other_uid, other_cid, /*systemd_driver=*/true);
+  const int leaf_port = reserve_port(25120);
+  const int picked_port = reserve_port(25121), other_port = reserve_port(25122);
+  const Env chain = {{"CHAIN_NEXT", "http://127.0.0.1:" + std::to_string(leaf_port)}};
+  Process leaf = start_python_server(dir, leaf_port);
+  Process picked = start_python_server(dir, picked_port, chain);
+  Process other = start_python_server(dir, other_port, chain);
+  picked_cgroup.add(picked.pid());
+  other_cgroup.add(other.pid());
+
+  BpfStats stats;
+  Agent agent(dir, {.extra_args = {"--config", (dir / "ztrace.yaml").string(), "--kubeconfig",
+                                   agent_kubeconfig.string(), "--k8s-node-name", kNode,
+                                   "--api-listen", "127.0.0.1:25123"}});
+  REQUIRE(wait_until([&] { return sockops_runs(dir) >= 0; }, 10s));
+  INFO(agent.log_tail());
+  CHECK(agent.log().find("per selected pod cgroup") != std::string::npos);
+
+  // The unselected pod: its connection to leaf never runs sockops, and gets no header.
+  const int64_t before_other = sockops_runs(dir);
+  CHECK(leaf_traceparents(dir, other_port, "/chain/passed-over").empty());
+  const int64_t after_other = sockops_runs(dir);
+  CHECK(after_other == before_other);
+
+  // The selected pod: sockops runs on its connection, and leaf gets the traceparent.
+  std::vector<std::string> injected;
+  for (int i = 0; i < 20 && injected.empty(); ++i) {
+    injected = leaf_traceparents(dir, picked_port, "/chain/picked-" + std::to_string(i));
+    if (injected.empty()) std::this_thread::sleep_for(250ms);  // the pod's selection arriving
+  }
+  CHECK(injected.size() == 1);
+  CHECK(sockops_runs(dir) > after_other);
+  WARN("sockops runs: " << before_other << " before the unselected pod's request, " << after_other
+                        << " after it, " << sockops_runs(dir) << " after the selected pod's");
+
+  // Unselected through the API: its cgroup loses sockops.
+  must_kubectl(dir, {"-n", "inject", "label", "pod", "picked", "ztrace.io/trace-"});
+  CHECK(wait_until([&] { return agent.log().find("injection: sockops off") != std::string::npos; },
+                   10s));
+  const int64_t before_off = sockops_runs(dir);
+  CHECK(leaf_traceparents(dir, picked_port, "/chain/picked-unselected").empty());
+  CHECK(sockops_runs(dir) == before_off);
+
+  CHECK(agent.stop() == 0);
+  const std::string log = agent.log();
+  CHECK(log.find("injection: sockops on " + kUnified.string() + "/kubepods/besteffort/pod" +
+                 picked_uid) != std::string::npos);
+  CHECK(log.find("injection: sockops on " + kUnified.string() + "/kubepods.slice") ==
+        std::string::npos);  // passed-over's cgroup (the systemd layout)
+  leaf.stop();
+  picked.stop();
+  other.stop();
 }
 
 }  // namespace ztrace::e2e

@@ -96,3 +96,22 @@ TEST_CASE("runtime prefixes of a pod status' containerID", "[k8s]") {
   CHECK(ztrace::k8s::strip_runtime_prefix("docker://" + kId) == kId);
   CHECK(ztrace::k8s::strip_runtime_prefix(kId) == kId);
 }
+
+TEST_CASE("a pod's own cgroup, where injection attaches", "[k8s]") {
+  using ztrace::k8s::pod_cgroup_of_path;
+  using ztrace::k8s::unified_cgroup_path;
+  CHECK(pod_cgroup_of_path("/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" +
+                           kUidUnderscored + ".slice/cri-containerd-" + kId + ".scope") ==
+        "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" + kUidUnderscored +
+            ".slice");
+  CHECK(pod_cgroup_of_path("/kubepods/besteffort/pod" + kUid + "/" + kId) ==
+        "/kubepods/besteffort/pod" + kUid);
+  CHECK(pod_cgroup_of_path("/kubepods/besteffort/pod" + kUid) == "/kubepods/besteffort/pod" + kUid);
+  CHECK(pod_cgroup_of_path("/system.slice/docker-" + kId + ".scope") == std::nullopt);
+  CHECK(pod_cgroup_of_path("/user.slice/session-3.scope") == std::nullopt);
+  // Hybrid hosts: the v2 line among v1 ones.
+  CHECK(unified_cgroup_path("12:memory:/kubepods/x\n0::/kubepods/besteffort/pod" + kUid + "/" +
+                            kId + "\n1:name=systemd:/\n") ==
+        "/kubepods/besteffort/pod" + kUid + "/" + kId);
+  CHECK(unified_cgroup_path("12:memory:/a\n") == std::nullopt);
+}

@@ -14,6 +14,7 @@
 #include "probes/go/go_tracer.h"
 #include "probes/openssl/openssl_tracer.h"
 #include "userspace/agent/agent_metrics.h"
+#include "userspace/agent/capabilities.h"
 #include "userspace/agent/counter_log.h"
 #include "userspace/agent/event_queue.h"
 #include "userspace/agent/header_injector.h"
@@ -193,6 +194,9 @@ int Agent::attach_probes() {
   process_tracking_ = std::make_unique<ProcessTracking>(options_.selection, processes_, *tracer_,
                                                         go_tracer_.get(), openssl_tracer_.get());
   process_sampling_ = make_process_sampling(*tracer_, go_tracer_.get(), processes_);
+  if (injector_ && injector_->per_pod()) {
+    process_tracking_->set_on_traced([this](pid_t pid) { injector_->cover_process(pid); });
+  }
   follow_pods();
   return 0;
 }
@@ -206,6 +210,7 @@ void Agent::follow_pods() {
     for (pid_t pid : pids) processes_.forget(pid);
     if (!selection_changed) return;
     process_tracking_->apply_pod_selection(pids, selected);
+    if (!selected && injector_) injector_->uncover_pod(pod.uid);
     spdlog::info("k8s: pod {}/{} {} ({} processes)", pod.namespace_name, pod.name,
                  selected ? "selected" : "no longer selected", pids.size());
   });
@@ -238,9 +243,14 @@ void Agent::attach_optional_probes() {
     }
   }
   if (options_.inject_traceparent) {
-    injector_ = HeaderInjector::open(*tracer_, !options_.selection.ports.empty(), &error);
+    // Only pods selected: sockops goes on their cgroups alone.
+    const auto& selection = options_.selection;
+    const bool per_pod =
+        selection.pod_selected && selection.pids.empty() && selection.exe_globs.empty();
+    injector_ = HeaderInjector::open(*tracer_, !selection.ports.empty(), per_pod, &error);
     if (injector_) {
-      spdlog::info("traceparent injection on (sockops on {})", injector_->cgroup_path());
+      spdlog::info("traceparent injection on (sockops on {}{})", injector_->cgroup_path(),
+                   per_pod ? ", per selected pod cgroup" : "");
     } else {
       spdlog::warn("traceparent injection off: {}", error);
     }
@@ -515,6 +525,17 @@ int run_agent(const AgentOptions& options) {
   if (!prepare_host(&error)) {
     spdlog::error("{}", error);
     return kExitSetupFailed;
+  }
+  if (options.check_capabilities) {
+    const std::string missing = missing_capabilities(
+        required_capabilities(options.inject_traceparent), effective_capabilities());
+    if (!missing.empty()) {
+      spdlog::error(
+          "{}. Start ztrace with them (the Helm chart's securityContext names them all), or "
+          "with --no-capability-check to try without",
+          missing);
+      return kExitSetupFailed;
+    }
   }
   // Pods are known before the running processes are selected, when the API server answers
   // soon; else their processes are selected as the metadata arrives.

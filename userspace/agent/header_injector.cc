@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -19,6 +20,7 @@
 #include <unordered_set>
 
 #include "inject.skel.h"
+#include "k8s/cgroup.h"
 #include "userspace/bpf_support/load_log.h"
 
 namespace ztrace::agent {
@@ -33,8 +35,9 @@ std::string find_cgroup2_mount() {
 }
 
 std::unique_ptr<HeaderInjector> HeaderInjector::open(SocketTracer& tracer, bool filter_by_port,
-                                                     std::string* error) {
+                                                     bool per_pod, std::string* error) {
   std::unique_ptr<HeaderInjector> injector(new HeaderInjector(tracer));
+  injector->per_pod_ = per_pod;
   injector->cgroup_path_ = find_cgroup2_mount();
   if (injector->cgroup_path_.empty()) {
     *error = "no cgroup v2 mount in /proc/mounts (sockops needs one)";
@@ -66,9 +69,11 @@ std::unique_ptr<HeaderInjector> HeaderInjector::open(SocketTracer& tracer, bool 
                                                   std::strerror(-err));
     return nullptr;
   }
-  injector->sockops_link_ =
-      bpf_program__attach_cgroup(skel->progs.track_client_sockets, injector->cgroup_fd_);
-  if (!injector->sockops_link_) {
+  if (!per_pod) {
+    injector->sockops_link_ =
+        bpf_program__attach_cgroup(skel->progs.track_client_sockets, injector->cgroup_fd_);
+  }
+  if (!per_pod && !injector->sockops_link_) {
     *error = "cannot attach sockops to " + injector->cgroup_path_ + ": " + std::strerror(errno);
     return nullptr;
   }
@@ -186,7 +191,52 @@ size_t HeaderInjector::adopt_client_connections(pid_t pid, const std::vector<uin
   return adopted;
 }
 
+void HeaderInjector::cover_process(pid_t pid) {
+  if (!per_pod_) return;
+  std::ifstream file("/proc/" + std::to_string(pid) + "/cgroup");
+  std::stringstream text;
+  text << file.rdbuf();
+  const auto path = k8s::unified_cgroup_path(text.str());
+  const auto pod_cgroup = path ? k8s::pod_cgroup_of_path(*path) : std::nullopt;
+  if (!pod_cgroup) return;
+  std::lock_guard lock(pod_links_mutex_);
+  if (pod_links_.count(*pod_cgroup)) return;
+  const std::string dir = cgroup_path_ + *pod_cgroup;
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  bpf_link* link =
+      fd < 0 ? nullptr : bpf_program__attach_cgroup(skel_->progs.track_client_sockets, fd);
+  const int saved = errno;
+  if (fd >= 0) close(fd);
+  if (!link) {
+    spdlog::warn("injection: cannot attach sockops to {}: {} (this pod is traced, not injected)",
+                 dir, std::strerror(saved));
+    return;
+  }
+  const auto ref = k8s::parse_cgroup_path(*pod_cgroup);
+  pod_links_[*pod_cgroup] = {ref ? ref->pod_uid : "", link};
+  spdlog::info("injection: sockops on {}", dir);
+}
+
+void HeaderInjector::uncover_pod(const std::string& pod_uid) {
+  std::lock_guard lock(pod_links_mutex_);
+  for (auto it = pod_links_.begin(); it != pod_links_.end();) {
+    if (it->second.pod_uid == pod_uid) {
+      bpf_link__destroy(it->second.link);
+      spdlog::info("injection: sockops off {}{}", cgroup_path_, it->first);
+      it = pod_links_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+size_t HeaderInjector::covered_pods() {
+  std::lock_guard lock(pod_links_mutex_);
+  return pod_links_.size();
+}
+
 HeaderInjector::~HeaderInjector() {
+  for (auto& [path, pod] : pod_links_) bpf_link__destroy(pod.link);
   if (sockops_link_) bpf_link__destroy(sockops_link_);
   if (verdict_attached_) {
     bpf_prog_detach2(bpf_program__fd(skel_->progs.inject_traceparent),

@@ -81,7 +81,7 @@ std::vector<pid_t> ProcessTracking::select_running(bool attach_go_now) {
   if (!selection_.selects_all_processes()) {
     running = process::with_descendants(running);
     std::erase(running, getpid());
-    for (pid_t pid : running) tracer_.trace_process(pid);
+    for (pid_t pid : running) trace(pid);
     chosen.insert(running.begin(), running.end());
   }
   // OpenSSL: the libraries and executables the running processes map (the probes sit on
@@ -108,11 +108,16 @@ std::vector<pid_t> ProcessTracking::select_running(bool attach_go_now) {
   return running;
 }
 
+void ProcessTracking::trace(pid_t pid) {
+  tracer_.trace_process(pid);
+  if (on_traced_) on_traced_(pid);
+}
+
 void ProcessTracking::apply_pod_selection(const std::vector<pid_t>& pids, bool selected) {
   for (pid_t pid : pids) {
     if (pid == getpid()) continue;
     if (selected) {
-      tracer_.trace_process(pid);
+      trace(pid);
       if (go_tracer_) {
         const int exe =
             open(("/proc/" + std::to_string(pid) + "/exe").c_str(), O_RDONLY | O_CLOEXEC);
@@ -181,7 +186,7 @@ pipeline::ProcessHooks ProcessTracking::pipeline_hooks() {
     tracer_.forget_fds(pid, socket_fds);
     if (selection_.selects_all_processes()) return;
     if (selection_.matches_process(pid, exe_path_of(pid))) {
-      tracer_.trace_process(pid);
+      trace(pid);
     } else if (!explicit_pids_.count(pid)) {
       tracer_.untrace_process(pid);
     }

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <unordered_set>
 #include <vector>
@@ -54,7 +55,12 @@ class ProcessTracking {
   // What the pipeline thread calls at exec, exit and a process's first resource.
   pipeline::ProcessHooks pipeline_hooks();
 
+  // Called with each process the kernel is told to trace (from any of the threads above);
+  // set before they start.
+  void set_on_traced(std::function<void(pid_t)> on_traced) { on_traced_ = std::move(on_traced); }
+
  private:
+  void trace(pid_t pid);
   std::vector<pid_t> mark_running_go_processes();
   void remember_new_image(const zt_proc_event& exec);
 
@@ -69,6 +75,7 @@ class ProcessTracking {
   // before the agent, so no exec event describes it) may exit before the pipeline thread gets
   // to its events, so /proc is read at once. Erased at exit. Intake thread only.
   std::unordered_set<uint32_t> resolved_on_intake_;
+  std::function<void(pid_t)> on_traced_;
 };
 
 }  // namespace ztrace::agent
