@@ -41,6 +41,8 @@ PEER_PKGS=(
   golang-github-masterminds-sprig-dev golang-k8s-sigs-yaml-dev golang-gopkg-yaml.v3-dev
   # the chart's values.schema.json is checked with python3-jsonschema
   python3-jsonschema python3-yaml
+  # promtool (in Debian's prometheus package) checks /metrics (tests/e2e/request_metrics_test.cc)
+  prometheus
 )
 log() { echo "[install-deps] $*"; }
 

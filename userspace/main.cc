@@ -82,6 +82,7 @@ struct RunFlags {
   std::string mode;
   std::optional<double> sampling_ratio;
   std::optional<std::string> api_listen;
+  std::optional<size_t> metrics_max_series;
   bool k8s = false;
   std::vector<std::string> k8s_pod_labels;
   std::vector<std::string> k8s_namespaces;
@@ -103,6 +104,10 @@ void add_tracing_flags(CLI::App* run, RunFlags& flags) {
   run->add_option("--api-listen", flags.api_listen,
                   "HOST:PORT of the control API and /metrics (default 127.0.0.1:8401; \"\": "
                   "none)");
+  run->add_option("--metrics-max-series", flags.metrics_max_series,
+                  "Series of the span metrics, and of the service graph, beyond which spans "
+                  "are counted in one overflow series (default 2000)")
+      ->check(CLI::Range(2, 1000000));
 }
 
 // Kubernetes: the pod selection of the flags, else of the config file (flags replace the
@@ -148,7 +153,11 @@ bool resolve_tracing(RunFlags& flags, const std::map<std::string, std::string>& 
     file = read->tracing;
     file_selection = read;
     if (read->api_listen) options.api_listen = *read->api_listen;
+    if (read->metrics_max_series && !flags.metrics_max_series) {
+      options.metrics_max_series = *read->metrics_max_series;
+    }
   }
+  if (flags.metrics_max_series) options.metrics_max_series = *flags.metrics_max_series;
   if (flags.api_listen) options.api_listen = *flags.api_listen;
   if (!resolve_k8s(flags, file_selection, &error)) return spdlog::error("{}", error), false;
   auto from_env = ztrace::sampling::read_sampler_env(env, &error);

@@ -1,9 +1,14 @@
 #include "userspace/agent/agent_metrics.h"
 
+#include <unistd.h>
+
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 
 #include "userspace/conntrack/protocols.h"
 #include "userspace/control/metrics_text.h"
+#include "userspace/control/request_metrics_text.h"
 
 namespace ztrace::agent {
 namespace {
@@ -99,6 +104,29 @@ void k8s_metrics(MetricsText& m, const K8sSnapshot& k) {
   }
 }
 
+// The standard process metrics (as Prometheus client libraries name them), from /proc/self/stat:
+// the agent's CPU and memory on the agent dashboard.
+void process_metrics(MetricsText& m) {
+  std::ifstream stat("/proc/self/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  const size_t after_name = text.rfind(')');  // the command name may hold spaces
+  if (after_name == std::string::npos) return;
+  std::istringstream fields(text.substr(after_name + 2));
+  std::string field;
+  double utime = 0, stime = 0, rss_pages = 0;
+  // Fields from the 3rd (state): utime is the 14th, stime the 15th, rss the 24th.
+  for (int index = 3; fields >> field && index <= 24; ++index) {
+    if (index == 14) utime = std::stod(field);
+    if (index == 15) stime = std::stod(field);
+    if (index == 24) rss_pages = std::stod(field);
+  }
+  const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
+  m.counter("process_cpu_seconds_total", "CPU time of the agent, user and system, in seconds")
+      .sample("process_cpu_seconds_total", (utime + stime) / ticks);
+  m.gauge("process_resident_memory_bytes", "Resident memory of the agent in bytes")
+      .sample("process_resident_memory_bytes", rss_pages * static_cast<double>(getpagesize()));
+}
+
 }  // namespace
 
 std::string render_metrics(const AgentSnapshot& s, const std::string& version) {
@@ -113,6 +141,13 @@ std::string render_metrics(const AgentSnapshot& s, const std::string& version) {
   }
   m.gauge("ztrace_sampling_ratio", "Head sampling ratio of new traces (hybrid mode)")
       .sample("ztrace_sampling_ratio", s.tracing.ratio);
+  // Placeholders (always 0) until on-demand rules and adaptive sampling land: the agent
+  // dashboard's panels already name them.
+  m.gauge("ztrace_sampling_rules", "On-demand tracing rules in force")
+      .sample("ztrace_sampling_rules", 0);
+  m.gauge("ztrace_adaptive_boosted_services",
+          "Services whose sampling ratio adaptive sampling has raised")
+      .sample("ztrace_adaptive_boosted_services", 0);
   labelled_counters(m, "ztrace_events_total", "Kernel events handled, by type", "type",
                     s.pipeline.events);
   labelled_counters(m, "ztrace_kernel_drops_total", "Events the kernel could not send, by reason",
@@ -124,6 +159,7 @@ std::string render_metrics(const AgentSnapshot& s, const std::string& version) {
                     "Spans by outcome: built (handed to export), unsampled, withheld (mode), "
                     "trace_corrections",
                     "outcome", s.pipeline.spans);
+  control::render_request_metrics(m, s.request_metrics);
   labelled_counters(m, "ztrace_tail_sampling_total",
                     "Tail sampling: traces by decision, and spans that came after theirs",
                     "outcome", s.pipeline.tail);
@@ -141,6 +177,7 @@ std::string render_metrics(const AgentSnapshot& s, const std::string& version) {
   export_metrics(m, s.exports);
   if (s.otlp) otlp_metrics(m, *s.otlp);
   if (s.k8s) k8s_metrics(m, *s.k8s);
+  process_metrics(m);
   return m.text();
 }
 

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "userspace/protocols/span_conventions.h"
 #include "userspace/sampling/tracing_settings.h"
 #include "userspace/spans/semconv.h"
 #include "userspace/spans/trace_context.h"
@@ -29,6 +30,8 @@ EventPipeline::EventPipeline(EventPipelineOptions options, const spans::KernelCl
       processes_(processes),
       exporter_(exporter),
       hooks_(std::move(hooks)),
+      request_metrics_(options.request_metrics),
+      now_ns_(spans::KernelClock::monotonic_now_ns()),
       connections_(
           options.connections,
           [this](const protocols::ConnectionView& view, conntrack::Protocols::ExchangeRef exchange,
@@ -89,25 +92,38 @@ bool EventPipeline::on_exchange(const protocols::ConnectionView& view,
   if (const std::string_view traceparent = Protocol::traceparent(exchange); !traceparent.empty()) {
     header = spans::parse_traceparent(traceparent);
   }
-  if (context && !header && !(context->trace_flags & ZT_TRACE_FLAG_SAMPLED)) {
-    // Not sampled where its ids were made: nothing is built for it.
-    ++stats_.link_outcomes[context->origin];
-    ++stats_.spans.unsampled;
-    return true;
-  }
   const bool forwarded =
       header && view.role != Role::kServer && was_received_by(view.pid, header->parent_span_id);
+  const protocols::ExchangeContext exchange_context{view, context, header ? &*header : nullptr,
+                                                    forwarded};
+  // Not sampled where its ids were made, or not exported in this mode: it feeds the metrics
+  // and nothing else. (A trace without ids yet is started below and sampled then.)
+  const bool exporting = export_traces_.load(std::memory_order_relaxed);
+  if constexpr (protocols::SummarizesExchanges<Protocol>) {
+    if (context || header) {
+      protocols::assign_span_ids(exchange_context, span_ids_);
+      const bool sampled = span_ids_.trace_flags & ZT_TRACE_FLAG_SAMPLED;
+      if (!sampled || !exporting)
+        return record_summary<Protocol>(exchange_context, exchange, sampled);
+    }
+  }
+  const bool unsampled_here = context && !header && !(context->trace_flags & ZT_TRACE_FLAG_SAMPLED);
   auto& builder = std::get<typename Protocol::SpanBuilder>(span_builders_);
-  auto built = builder.build({view, context, header ? &*header : nullptr, forwarded}, exchange);
+  auto built = builder.build(exchange_context, exchange);
   const uint8_t origin = context ? context->origin : uint8_t{ZT_CTX_NONE};
   const auto emit = [&](spans::Span& span) {
+    record_span(span, view);  // before any sampling
+    ++stats_.link_outcomes[origin];
+    if (unsampled_here) {
+      ++stats_.spans.unsampled;
+      return;
+    }
     if (!context && !header) {  // a trace started here, not in the kernel: sampled the same way
       span.trace_flags =
           sampling::sampled(span.trace_id, new_trace_threshold_.load(std::memory_order_relaxed))
               ? ZT_TRACE_FLAG_SAMPLED
               : 0;
     }
-    ++stats_.link_outcomes[origin];
     if (span.kind == spans::SpanKind::kClient) count_client_link(view, origin);
     submit(std::move(span));
   };
@@ -119,6 +135,66 @@ bool EventPipeline::on_exchange(const protocols::ConnectionView& view,
     for (spans::Span& span : built) emit(span);
   }
   return true;
+}
+
+template <typename Protocol>
+bool EventPipeline::record_summary(const protocols::ExchangeContext& context,
+                                   const typename Protocol::Exchange& exchange, bool sampled) {
+  const std::optional<protocols::ExchangeSummary> summary =
+      Protocol::summarize(exchange, context.connection.role);
+  if (!summary) return false;
+  const protocols::ConnectionView& view = context.connection;
+  const bool server = view.role == Role::kServer;
+  metrics::SpanRecord record;
+  record.service = metrics::service_name(view.resource.get());
+  record.name = summary->name;
+  record.kind = server ? spans::SpanKind::kServer : spans::SpanKind::kClient;
+  record.status = summary->status;
+  record.duration_ns = summary->end_ns - summary->start_ns;
+  record.path = summary->path;
+  record.trace_id = span_ids_.trace_id;
+  record.span_id = span_ids_.span_id;
+  record.parent_span_id = span_ids_.parent_span_id;
+  record.local_address = view.local.address;
+  record.local_port = view.local.port;
+  record.peer_address = view.remote.address;
+  record.peer_port = view.remote.port;
+  request_metrics_.record(record, now_ns_);
+  ++stats_.link_outcomes[context.kernel_context ? context.kernel_context->origin
+                                                : uint8_t{ZT_CTX_NONE}];
+  ++(sampled ? stats_.spans.withheld : stats_.spans.unsampled);
+  return true;
+}
+
+void EventPipeline::record_span(const spans::Span& span, const protocols::ConnectionView& view) {
+  metrics::SpanRecord record;
+  record.service = metrics::service_name(span.resource.get());
+  record.name = span.name;
+  record.kind = span.kind;
+  record.status = span.status_code;
+  record.duration_ns = span.end_time_unix_nano > span.start_time_unix_nano
+                           ? span.end_time_unix_nano - span.start_time_unix_nano
+                           : 0;
+  const auto text = [&](std::string_view key) -> std::string_view {
+    const spans::AttributeValue* value = span.find(key);
+    const std::string* s = value ? std::get_if<std::string>(value) : nullptr;
+    return s ? std::string_view(*s) : std::string_view();
+  };
+  record.route = text(semconv::http::kHttpRoute);
+  if (record.route.empty()) record.path = text(semconv::url::kUrlPath);
+  if (span.find(semconv::db::kDbSystemName)) {
+    record.peer_kind = metrics::PeerKind::kDatabase;
+  } else if (span.find(semconv::messaging::kMessagingSystem)) {
+    record.peer_kind = metrics::PeerKind::kMessaging;
+  }
+  record.trace_id = span.trace_id;
+  record.span_id = span.span_id;
+  record.parent_span_id = span.parent_span_id;
+  record.local_address = view.local.address;
+  record.local_port = view.local.port;
+  record.peer_address = view.remote.address;
+  record.peer_port = view.remote.port;
+  request_metrics_.record(record, now_ns_);
 }
 
 void EventPipeline::set_tracing(uint64_t new_trace_threshold, bool export_traces) {
@@ -304,6 +380,8 @@ bool EventPipeline::was_received_by(uint32_t pid, const spans::SpanId& parent_sp
 
 void EventPipeline::tick(uint64_t now_monotonic_ns) {
   connections_.expire_idle(now_monotonic_ns);
+  now_ns_ = now_monotonic_ns;
+  request_metrics_.expire(now_monotonic_ns);
   take_tail_settings();
   if (tail_active_) {
     tail_->decide_due(now_monotonic_ns, &tail_kept_);

@@ -30,6 +30,7 @@ struct SelectionFile {
 struct ConfigFile {
   SettingsLayer tracing;                  // tracing:
   std::optional<std::string> api_listen;  // api.listen: HOST:PORT, or "" for no control port
+  std::optional<size_t> metrics_max_series;  // metrics.max_series
   SelectionFile selection;
   std::optional<bool> k8s_enabled;  // k8s.enabled: pod metadata on resources
   std::string k8s_node_name;        // k8s.node_name (default: NODE_NAME, else the host name)
