@@ -30,8 +30,6 @@ EventPipeline::EventPipeline(EventPipelineOptions options, const spans::KernelCl
       processes_(processes),
       exporter_(exporter),
       hooks_(std::move(hooks)),
-      request_metrics_(options.request_metrics),
-      now_ns_(spans::KernelClock::monotonic_now_ns()),
       connections_(
           options.connections,
           [this](const protocols::ConnectionView& view, conntrack::Protocols::ExchangeRef exchange,
@@ -51,7 +49,9 @@ EventPipeline::EventPipeline(EventPipelineOptions options, const spans::KernelCl
           [this](uint32_t pid, const zt_trace_context* kernel_context,
                  const std::string& traceparent) {
             on_server_head(pid, kernel_context, traceparent);
-          }) {}
+          }),
+      request_metrics_(options.request_metrics),
+      now_ns_(spans::KernelClock::monotonic_now_ns()) {}
 
 void EventPipeline::on_server_head(uint32_t pid, const zt_trace_context* kernel_context,
                                    const std::string& traceparent) {
