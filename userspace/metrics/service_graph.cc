@@ -58,6 +58,14 @@ void ServiceGraph::count(std::string_view client, std::string_view server, std::
 }
 
 void ServiceGraph::remember_server(const SpanRecord& span) {
+  // The same server as the last (common): nothing to do.
+  if (span.local_port == last_server_port_ && span.local_address == last_server_address_ &&
+      span.service == last_server_service_) {
+    return;
+  }
+  last_server_port_ = span.local_port;
+  last_server_address_.assign(span.local_address);
+  last_server_service_.assign(span.service);
   std::string address;
   append_address(address, span.local_address, span.local_port);
   auto it = servers_.find(std::string_view(address));

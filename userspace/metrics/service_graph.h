@@ -116,6 +116,8 @@ class ServiceGraph {
   static constexpr size_t kMaxServerAddresses = 4096;
   std::unordered_map<std::string, std::string, StringHash, std::equal_to<>> servers_;
   std::deque<std::string> server_order_;
+  uint16_t last_server_port_ = 0;
+  std::string last_server_address_, last_server_service_;
   ServiceGraphStats stats_;
   std::string key_;  // scratch
 };

@@ -51,7 +51,10 @@ SpanMetrics::SpanMetrics(size_t max_series) : max_series_(std::max<size_t>(max_s
 void SpanMetrics::record(const SpanRecord& span) {
   std::string_view route = span.route;
   if (route.empty() && !span.path.empty()) {
-    normalize_path(span.path, route_);
+    if (span.path != route_of_) {  // the same path again (common): the same route
+      route_of_.assign(span.path);
+      normalize_path(span.path, route_);
+    }
     route = route_;
   }
   key_.clear();

@@ -67,7 +67,8 @@ class SpanMetrics {
   SpanSeries overflow_;
   uint64_t overflowed_spans_ = 0;
   std::string key_;    // scratch, reused: no allocation per span once warm
-  std::string route_;  // scratch
+  std::string route_;  // the route of route_of_
+  std::string route_of_;  // the last path normalized
 };
 
 }  // namespace ztrace::metrics

@@ -97,10 +97,11 @@ bool EventPipeline::on_exchange(const protocols::ConnectionView& view,
   const protocols::ExchangeContext exchange_context{view, context, header ? &*header : nullptr,
                                                     forwarded};
   // Not sampled where its ids were made, or not exported in this mode: it feeds the metrics
-  // and nothing else. (A trace without ids yet is started below and sampled then.)
+  // and nothing else. (In hybrid mode a trace without ids yet, neither from the kernel nor
+  // from a header, is started below and sampled by its new id once its span is built.)
   const bool exporting = export_traces_.load(std::memory_order_relaxed);
   if constexpr (protocols::SummarizesExchanges<Protocol>) {
-    if (context || header) {
+    if (context || header || !exporting) {
       protocols::assign_span_ids(exchange_context, span_ids_);
       const bool sampled = span_ids_.trace_flags & ZT_TRACE_FLAG_SAMPLED;
       if (!sampled || !exporting)
