@@ -21,6 +21,19 @@ bool copy_event(std::span<const uint8_t> bytes, size_t min_size, Event* out) {
   return true;
 }
 
+// What the service graph pairs by: the span's ids (as the wire carried them) and the
+// connection's two ends.
+void record_ids_and_endpoints(metrics::SpanRecord& record, const spans::Span& ids,
+                              const protocols::ConnectionView& view) {
+  record.trace_id = ids.trace_id;
+  record.span_id = ids.span_id;
+  record.parent_span_id = ids.parent_span_id;
+  record.local_address = view.local.address;
+  record.local_port = view.local.port;
+  record.peer_address = view.remote.address;
+  record.peer_port = view.remote.port;
+}
+
 }  // namespace
 
 EventPipeline::EventPipeline(EventPipelineOptions options, const spans::KernelClock& clock,
@@ -153,13 +166,7 @@ bool EventPipeline::record_summary(const protocols::ExchangeContext& context,
   record.status = summary->status;
   record.duration_ns = summary->end_ns - summary->start_ns;
   record.path = summary->path;
-  record.trace_id = span_ids_.trace_id;
-  record.span_id = span_ids_.span_id;
-  record.parent_span_id = span_ids_.parent_span_id;
-  record.local_address = view.local.address;
-  record.local_port = view.local.port;
-  record.peer_address = view.remote.address;
-  record.peer_port = view.remote.port;
+  record_ids_and_endpoints(record, span_ids_, view);
   request_metrics_.record(record, now_ns_);
   ++stats_.link_outcomes[context.kernel_context ? context.kernel_context->origin
                                                 : uint8_t{ZT_CTX_NONE}];
@@ -188,13 +195,7 @@ void EventPipeline::record_span(const spans::Span& span, const protocols::Connec
   } else if (span.find(semconv::messaging::kMessagingSystem)) {
     record.peer_kind = metrics::PeerKind::kMessaging;
   }
-  record.trace_id = span.trace_id;
-  record.span_id = span.span_id;
-  record.parent_span_id = span.parent_span_id;
-  record.local_address = view.local.address;
-  record.local_port = view.local.port;
-  record.peer_address = view.remote.address;
-  record.peer_port = view.remote.port;
+  record_ids_and_endpoints(record, span, view);
   request_metrics_.record(record, now_ns_);
 }
 
