@@ -1,10 +1,13 @@
 // Pipeline throughput on recorded traffic: raw kernel events per second per core through
 // stream reassembly, HTTP/1 parsing, span building and (second row) OTLP encoding.
 //
-//   build/bench/pipeline_bench RECORDING [passes] [all|otlp]
+//   build/bench/pipeline_bench RECORDING [passes] [all|otlp|unsampled]
 //
 // `otlp` runs only the second row (everything a span costs, from event to OTLP bytes): what
-// bench/span_cost.sh counts under callgrind.
+// bench/span_cost.sh counts under callgrind. `unsampled` runs only the third: every request
+// as one that is not exported (the path of a request the kernel did not sample, and of mode
+// system-only): counted in the span metrics and the service graph, no span built; its "spans"
+// are the requests the span metrics counted.
 // RECORDING comes from `ztrace run --record-events FILE` (bench/run.sh records its nginx run).
 // The recording is replayed `passes` times; each pass renumbers connection generations and
 // shifts timestamps, so every pass is new connections carrying the same bytes.
@@ -110,7 +113,8 @@ struct Row {
 };
 
 Row replay(const std::string& name, pipeline::EventRecording& recording, int passes,
-           std::unique_ptr<exporter::SpanExporter> sink, const size_t* spans_seen) {
+           std::unique_ptr<exporter::SpanExporter> sink, const size_t* spans_seen,
+           bool export_traces = true) {
   spans::KernelClock clock;
   process::ProcessTable processes;
   exporter::BatchOptions batch_options;
@@ -121,6 +125,7 @@ Row replay(const std::string& name, pipeline::EventRecording& recording, int pas
   processors.push_back(std::move(processor));
   exporter::ExportPipeline exporter(std::move(processors));
   pipeline::EventPipeline pipeline({}, clock, processes, exporter, {});
+  if (!export_traces) pipeline.set_tracing(0, false);
 
   uint64_t first_ns = UINT64_MAX, last_ns = 0;
   for (size_t i = 0; i < recording.size(); ++i) {
@@ -144,6 +149,9 @@ Row replay(const std::string& name, pipeline::EventRecording& recording, int pas
   exporter.shutdown(std::chrono::seconds(60));
   row.cpu_s = cpu_seconds() - cpu0;
   row.spans = *spans_seen;
+  if (!export_traces) {
+    for (const auto& series : pipeline.request_metrics().spans) row.spans += series.calls;
+  }
   row.dropped = export_stats.spans_dropped_queue_full + export_stats.spans_dropped_shutdown;
   return row;
 }
@@ -156,7 +164,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   const int passes = argc > 2 ? std::atoi(argv[2]) : 20;
-  const bool otlp_only = argc > 3 && std::string_view(argv[3]) == "otlp";
+  const std::string_view only = argc > 3 ? argv[3] : "all";
   std::string error;
   auto recording = pipeline::EventRecording::load(argv[1], &error);
   if (!error.empty()) {
@@ -169,16 +177,22 @@ int main(int argc, char** argv) {
   }
 
   std::vector<Row> rows;
-  if (!otlp_only) {
+  if (only == "all") {
     auto sink = std::make_unique<CountingExporter>();
     const size_t* spans = &sink->spans_;
     rows.push_back(replay("assembly (reassembly, HTTP parsing, spans)", recording, passes,
                           std::move(sink), spans));
   }
-  {
+  if (only == "all" || only == "otlp") {
     auto sink = std::make_unique<EncodingExporter>();
     const size_t* spans = &sink->spans_;
     rows.push_back(replay("assembly + OTLP encoding", recording, passes, std::move(sink), spans));
+  }
+  if (only == "all" || only == "unsampled") {
+    auto sink = std::make_unique<CountingExporter>();
+    const size_t* spans = &sink->spans_;
+    rows.push_back(
+        replay("not exported: metrics only", recording, passes, std::move(sink), spans, false));
   }
 
   std::printf("%zu events recorded, %d passes\n\n", recording.size(), passes);
@@ -193,10 +207,12 @@ int main(int argc, char** argv) {
                 static_cast<unsigned long long>(row.dropped));
     lost |= row.dropped > 0 || row.spans == 0;
   }
-  if (rows.size() == 2 && rows[0].spans != rows[1].spans) {
-    std::fprintf(stderr, "the two rows built different span counts (%zu vs %zu)\n", rows[0].spans,
-                 rows[1].spans);
-    lost = true;
+  for (const auto& row : rows) {
+    if (row.spans != rows[0].spans) {
+      std::fprintf(stderr, "the rows counted different spans (%zu vs %zu)\n", rows[0].spans,
+                   row.spans);
+      lost = true;
+    }
   }
   return lost ? 1 : 0;
 }

@@ -49,6 +49,8 @@ PEER_PKGS=(
   # the image's root filesystem, and the agent run from it with the chart's capabilities
   # (scripts/build-image-rootfs.sh, tests/e2e/image_caps_test.cc)
   debootstrap runc
+  # promtool (in Debian's prometheus package) checks /metrics (tests/e2e/request_metrics_test.cc)
+  prometheus
 )
 IMAGE_PKGS=()
 while read -r p; do IMAGE_PKGS+=("$p"); done < <(sed 's/#.*//' "$(dirname "$0")/image-packages.txt" | tr -s ' \t' '\n' | grep .)

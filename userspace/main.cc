@@ -84,6 +84,7 @@ struct RunFlags {
   std::optional<double> sampling_ratio;
   std::optional<std::string> api_listen;
   std::optional<std::string> api_token_file;
+  std::optional<size_t> metrics_max_series;
   bool k8s = false;
   std::vector<std::string> k8s_pod_labels;
   std::vector<std::string> k8s_namespaces;
@@ -108,6 +109,10 @@ void add_tracing_flags(CLI::App* run, RunFlags& flags) {
   run->add_option("--api-token-file", flags.api_token_file,
                   "File whose first line is the bearer token that state-changing API requests "
                   "(reload, on-demand rules) must carry");
+  run->add_option("--metrics-max-series", flags.metrics_max_series,
+                  "Series of the span metrics, and of the service graph, beyond which spans "
+                  "are counted in one overflow series (default 2000)")
+      ->check(CLI::Range(2, 1000000));
 }
 
 // Kubernetes: the pod selection of the flags, else of the config file (flags replace the
@@ -154,7 +159,11 @@ bool resolve_tracing(RunFlags& flags, const std::map<std::string, std::string>& 
     file_selection = read;
     if (read->api_listen) options.api_listen = *read->api_listen;
     if (read->api_token_file) options.api_token_file = *read->api_token_file;
+    if (read->metrics_max_series && !flags.metrics_max_series) {
+      options.metrics_max_series = *read->metrics_max_series;
+    }
   }
+  if (flags.metrics_max_series) options.metrics_max_series = *flags.metrics_max_series;
   if (flags.api_listen) options.api_listen = *flags.api_listen;
   if (flags.api_token_file) options.api_token_file = *flags.api_token_file;
   if (!resolve_k8s(flags, file_selection, &error)) return spdlog::error("{}", error), false;

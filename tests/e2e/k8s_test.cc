@@ -157,20 +157,28 @@ spec:
   must_kubectl(dir, {"wait", "--for=condition=Established", "--timeout=30s",
                      "crd/servicemonitors.monitoring.coreos.com"});
 
+  const std::string dashboards_off = (dir / "dashboards-off.yaml").string();
+  write_file(dashboards_off, "dashboards:\n  enabled: false\n");
+
   struct Case {
     const char* name;
     std::vector<std::string> values;
     std::vector<std::string> kinds;
   };
   const Case cases[] = {
+      // ConfigMaps: the config, and the two Grafana dashboards.
       {"default values",
        {},
-       {"ConfigMap", "DaemonSet", "ClusterRole", "ClusterRoleBinding", "Service",
-        "ServiceAccount"}},
+       {"ConfigMap", "ConfigMap", "ConfigMap", "DaemonSet", "ClusterRole", "ClusterRoleBinding",
+        "Service", "ServiceAccount"}},
       {"every value set",
        {values_everything},
-       {"ConfigMap", "DaemonSet", "ClusterRole", "ClusterRoleBinding", "Service", "ServiceAccount",
-        "ServiceMonitor"}},
+       {"ConfigMap", "ConfigMap", "ConfigMap", "DaemonSet", "ClusterRole", "ClusterRoleBinding",
+        "Service", "ServiceAccount", "ServiceMonitor"}},
+      {"dashboards off",
+       {dashboards_off},
+       {"ConfigMap", "DaemonSet", "ClusterRole", "ClusterRoleBinding", "Service",
+        "ServiceAccount"}},
   };
   for (const Case& c : cases) {
     INFO(c.name);
@@ -189,8 +197,19 @@ spec:
     for (size_t at = 0; (at = r.out.find("(server dry run)", at)) != std::string::npos; ++at) ++dry;
     CHECK(dry == c.kinds.size());
   }
-  // The server refuses what it must: a DaemonSet with a field this API version lacks.
+  // The dashboards' ConfigMaps carry the sidecar's label and the repository's JSON unchanged.
   const std::string manifest = render(dir, {}, "ztrace-chart");
+  write_file(dir / "rendered.yaml", manifest);
+  must_run(dir, {"python3", "-c",
+                 "import json,sys,yaml\n"
+                 "maps=[d for d in yaml.safe_load_all(open(sys.argv[1])) if d and "
+                 "d['metadata'].get('labels',{}).get('grafana_dashboard')=='1']\n"
+                 "assert len(maps)==2, maps\n"
+                 "for m in maps:\n"
+                 "  for name, text in m['data'].items():\n"
+                 "    assert json.loads(text)==json.load(open(sys.argv[2]+'/'+name)), name\n",
+                 (dir / "rendered.yaml").string(), (kChart / "../../dashboards").string()});
+  // The server refuses what it must: a DaemonSet with a field this API version lacks.
   std::string broken = manifest;
   const size_t at = broken.find("      hostPID: true");
   REQUIRE(at != std::string::npos);

@@ -278,6 +278,7 @@ void Agent::start_pipeline() {
   pipeline::EventPipelineOptions pipeline_options;
   pipeline_options.connections.max_connections = options_.max_connections;
   pipeline_options.spans.capture_url_query = options_.capture_url_query;
+  pipeline_options.request_metrics.max_series = options_.metrics_max_series;
   pipeline_.emplace(pipeline_options, clock_, processes_, *exporter_, pipeline_hooks());
   pipeline_->set_process_sampling(process_sampling_.get());
   {
@@ -389,9 +390,11 @@ bool Agent::reload(std::string* message) {
 // The pipeline thread's counters for /metrics (pipeline stats are not thread-safe).
 void Agent::publish_snapshot() {
   auto pipeline = pipeline_->stats();
+  auto request_metrics = pipeline_->request_metrics();
   auto exports = exporter_->stats();
   std::lock_guard lock(snapshot_mutex_);
   snapshot_.pipeline = std::move(pipeline);
+  snapshot_.request_metrics = std::move(request_metrics);
   snapshot_.exports = std::move(exports);
 }
 

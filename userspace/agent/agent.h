@@ -31,6 +31,7 @@ struct AgentOptions {
   uint32_t ring_buffer_bytes = 16u << 20;
   size_t event_queue_bytes = 64u << 20;
   size_t max_connections = 16384;
+  size_t metrics_max_series = 2000;  // span metrics and service graph series, each
   size_t export_queue_spans = 65536;
   std::chrono::seconds stats_interval{60};  // 0: never log counters
   // Mode and head sampling, and their sources: a reload (SIGHUP) re-reads the config file

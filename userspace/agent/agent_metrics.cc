@@ -1,10 +1,15 @@
 #include "userspace/agent/agent_metrics.h"
 
+#include <unistd.h>
+
 #include <cstdio>
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "userspace/conntrack/protocols.h"
 #include "userspace/control/metrics_text.h"
+#include "userspace/control/request_metrics_text.h"
 
 namespace ztrace::agent {
 namespace {
@@ -118,6 +123,29 @@ void adaptive_metrics(MetricsText& m, const sampling::AdaptiveSnapshot& a) {
       .sample("ztrace_adaptive_untracked_spans_total", a.stats.untracked_spans);
 }
 
+// The standard process metrics (as Prometheus client libraries name them), from /proc/self/stat:
+// the agent's CPU and memory on the agent dashboard.
+void process_metrics(MetricsText& m) {
+  std::ifstream stat("/proc/self/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  const size_t after_name = text.rfind(')');  // the command name may hold spaces
+  if (after_name == std::string::npos) return;
+  std::istringstream fields(text.substr(after_name + 2));
+  std::string field;
+  double utime = 0, stime = 0, rss_pages = 0;
+  // Fields from the 3rd (state): utime is the 14th, stime the 15th, rss the 24th.
+  for (int index = 3; fields >> field && index <= 24; ++index) {
+    if (index == 14) utime = std::stod(field);
+    if (index == 15) stime = std::stod(field);
+    if (index == 24) rss_pages = std::stod(field);
+  }
+  const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
+  m.counter("process_cpu_seconds_total", "CPU time of the agent, user and system, in seconds")
+      .sample("process_cpu_seconds_total", (utime + stime) / ticks);
+  m.gauge("process_resident_memory_bytes", "Resident memory of the agent in bytes")
+      .sample("process_resident_memory_bytes", rss_pages * static_cast<double>(getpagesize()));
+}
+
 }  // namespace
 
 std::string adaptive_status_json(const sampling::AdaptiveSnapshot& a) {
@@ -169,6 +197,7 @@ std::string render_metrics(const AgentSnapshot& s, const std::string& version) {
                     "Spans by outcome: built (handed to export), unsampled, withheld (mode), "
                     "trace_corrections",
                     "outcome", s.pipeline.spans);
+  control::render_request_metrics(m, s.request_metrics);
   labelled_counters(m, "ztrace_tail_sampling_total",
                     "Tail sampling: traces by decision, and spans that came after theirs",
                     "outcome", s.pipeline.tail);
@@ -186,6 +215,7 @@ std::string render_metrics(const AgentSnapshot& s, const std::string& version) {
   export_metrics(m, s.exports);
   if (s.otlp) otlp_metrics(m, *s.otlp);
   if (s.k8s) k8s_metrics(m, *s.k8s);
+  process_metrics(m);
   return m.text();
 }
 

@@ -11,6 +11,7 @@
 #include "userspace/common/kernel_counters.h"
 #include "userspace/export/export_pipeline.h"
 #include "userspace/export/otlp/otlp_stats.h"
+#include "userspace/metrics/request_metrics.h"
 #include "userspace/pipeline/event_pipeline.h"
 #include "userspace/sampling/tracing_settings.h"
 
@@ -26,6 +27,7 @@ struct K8sSnapshot {
 
 struct AgentSnapshot {
   pipeline::EventPipelineStats pipeline;
+  metrics::RequestMetricsSnapshot request_metrics;  // span metrics and the service graph
   exporter::ExportStats exports;
   DropCounts kernel_drops;
   InjectOutcomeCounts injections;

@@ -1,5 +1,6 @@
 #include "userspace/control/metrics_text.h"
 
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <stdexcept>
@@ -45,6 +46,13 @@ std::string number(double value) {
   return text;
 }
 
+// The shortest text that reads back as the same double: le="0.1", not "0.10000000000000001".
+std::string shortest(double value) {
+  char text[32];
+  const auto result = std::to_chars(text, text + sizeof(text), value);
+  return std::string(text, result.ptr);
+}
+
 }  // namespace
 
 bool valid_metric_name(std::string_view name) { return valid_name(name, true); }
@@ -81,29 +89,62 @@ MetricsText& MetricsText::gauge(std::string_view name, std::string_view help) {
   return *this;
 }
 
+MetricsText& MetricsText::histogram(std::string_view name, std::string_view help) {
+  family(name, help, "histogram");
+  histograms_.emplace(name);
+  return *this;
+}
+
 MetricsText& MetricsText::sample(std::string_view name, double value, const Labels& labels) {
-  if (!families_.count(std::string(name))) {
+  if (!families_.count(std::string(name)) || histograms_.count(std::string(name))) {
     throw std::logic_error("sample of an undeclared family: " + std::string(name));
   }
+  line(name, "", value, labels, nullptr);
+  return *this;
+}
+
+MetricsText& MetricsText::histogram_sample(std::string_view name, std::span<const double> bounds,
+                                           std::span<const uint64_t> counts, double sum,
+                                           const Labels& labels) {
+  if (!histograms_.count(std::string(name))) {
+    throw std::logic_error("histogram sample of a family that is not one: " + std::string(name));
+  }
+  if (counts.size() != bounds.size() + 1) throw std::logic_error("histogram bucket count");
+  uint64_t cumulative = 0;
+  std::pair<std::string, std::string> le{"le", ""};
+  for (size_t i = 0; i <= bounds.size(); ++i) {
+    cumulative += counts[i];
+    le.second = i < bounds.size() ? shortest(bounds[i]) : "+Inf";
+    line(name, "_bucket", static_cast<double>(cumulative), labels, &le);
+  }
+  line(name, "_sum", sum, labels, nullptr);
+  line(name, "_count", static_cast<double>(cumulative), labels, nullptr);
+  return *this;
+}
+
+void MetricsText::line(std::string_view name, std::string_view suffix, double value,
+                       const Labels& labels, const std::pair<std::string, std::string>* extra) {
   text_ += name;
-  if (!labels.empty()) {
+  text_ += suffix;
+  if (!labels.empty() || extra) {
     text_ += '{';
-    for (size_t i = 0; i < labels.size(); ++i) {
-      if (!valid_label_name(labels[i].first)) {
-        throw std::logic_error("bad label name: " + labels[i].first);
-      }
-      if (i > 0) text_ += ',';
-      text_ += labels[i].first;
+    bool first = true;
+    const auto label = [&](const std::pair<std::string, std::string>& one) {
+      if (!valid_label_name(one.first)) throw std::logic_error("bad label name: " + one.first);
+      if (!first) text_ += ',';
+      first = false;
+      text_ += one.first;
       text_ += "=\"";
-      append_escaped(text_, labels[i].second, true);
+      append_escaped(text_, one.second, true);
       text_ += '"';
-    }
+    };
+    for (const auto& one : labels) label(one);
+    if (extra) label(*extra);
     text_ += '}';
   }
   text_ += ' ';
   text_ += number(value);
   text_ += '\n';
-  return *this;
 }
 
 }  // namespace ztrace::control

@@ -4,29 +4,13 @@
 #include <cstring>
 #include <type_traits>
 
+#include "userspace/protocols/span_conventions.h"
 #include "userspace/sampling/tracing_settings.h"
 #include "userspace/spans/semconv.h"
 #include "userspace/spans/trace_context.h"
 
 namespace ztrace::pipeline {
 namespace {
-
-std::string_view service_of(const spans::Span& span) {
-  if (!span.resource) return {};
-  for (const auto& attribute : span.resource->attributes) {
-    if (attribute.key == semconv::service::kServiceName) {
-      const auto* name = std::get_if<std::string>(&attribute.value);
-      return name ? std::string_view(*name) : std::string_view();
-    }
-  }
-  return {};
-}
-
-uint64_t duration_of(const spans::Span& span) {
-  return span.end_time_unix_nano > span.start_time_unix_nano
-             ? span.end_time_unix_nano - span.start_time_unix_nano
-             : 0;
-}
 
 // Copies an event out of the ring buffer bytes; false when it is too short for its type.
 // Data events are variable-size: only the captured prefix of data[] is present.
@@ -35,6 +19,19 @@ bool copy_event(std::span<const uint8_t> bytes, size_t min_size, Event* out) {
   if (bytes.size() < min_size || bytes.size() > sizeof(Event)) return false;
   std::memcpy(out, bytes.data(), bytes.size());
   return true;
+}
+
+// What the service graph pairs by: the span's ids (as the wire carried them) and the
+// connection's two ends.
+void record_ids_and_endpoints(metrics::SpanRecord& record, const spans::Span& ids,
+                              const protocols::ConnectionView& view) {
+  record.trace_id = ids.trace_id;
+  record.span_id = ids.span_id;
+  record.parent_span_id = ids.parent_span_id;
+  record.local_address = view.local.address;
+  record.local_port = view.local.port;
+  record.peer_address = view.remote.address;
+  record.peer_port = view.remote.port;
 }
 
 }  // namespace
@@ -65,7 +62,9 @@ EventPipeline::EventPipeline(EventPipelineOptions options, const spans::KernelCl
           [this](uint32_t pid, const zt_trace_context* kernel_context,
                  const std::string& traceparent) {
             on_server_head(pid, kernel_context, traceparent);
-          }) {}
+          }),
+      request_metrics_(options.request_metrics),
+      now_ns_(spans::KernelClock::monotonic_now_ns()) {}
 
 void EventPipeline::on_server_head(uint32_t pid, const zt_trace_context* kernel_context,
                                    const std::string& traceparent) {
@@ -106,25 +105,39 @@ bool EventPipeline::on_exchange(const protocols::ConnectionView& view,
   if (const std::string_view traceparent = Protocol::traceparent(exchange); !traceparent.empty()) {
     header = spans::parse_traceparent(traceparent);
   }
-  if (context && !header && !(context->trace_flags & ZT_TRACE_FLAG_SAMPLED)) {
-    // Not sampled where its ids were made: nothing is built for it.
-    ++stats_.link_outcomes[context->origin];
-    ++stats_.spans.unsampled;
-    return true;
-  }
   const bool forwarded =
       header && view.role != Role::kServer && was_received_by(view.pid, header->parent_span_id);
+  const protocols::ExchangeContext exchange_context{view, context, header ? &*header : nullptr,
+                                                    forwarded};
+  // Not sampled where its ids were made, or not exported in this mode: it feeds the metrics
+  // and nothing else. (In hybrid mode a trace without ids yet, neither from the kernel nor
+  // from a header, is started below and sampled by its new id once its span is built.)
+  const bool exporting = export_traces_.load(std::memory_order_relaxed);
+  if constexpr (protocols::SummarizesExchanges<Protocol>) {
+    if (context || header || !exporting) {
+      protocols::assign_span_ids(exchange_context, span_ids_);
+      const bool sampled = span_ids_.trace_flags & ZT_TRACE_FLAG_SAMPLED;
+      if (!sampled || !exporting)
+        return record_summary<Protocol>(exchange_context, exchange, sampled);
+    }
+  }
+  const bool unsampled_here = context && !header && !(context->trace_flags & ZT_TRACE_FLAG_SAMPLED);
   auto& builder = std::get<typename Protocol::SpanBuilder>(span_builders_);
-  auto built = builder.build({view, context, header ? &*header : nullptr, forwarded}, exchange);
+  auto built = builder.build(exchange_context, exchange);
   const uint8_t origin = context ? context->origin : uint8_t{ZT_CTX_NONE};
   const auto emit = [&](spans::Span& span) {
+    record_span(span, view);  // before any sampling
+    ++stats_.link_outcomes[origin];
+    if (unsampled_here) {
+      ++stats_.spans.unsampled;
+      return;
+    }
     if (!context && !header) {  // a trace started here, not in the kernel: sampled the same way
       const auto own =
           process_sampling_ ? process_sampling_->threshold_for(view.pid) : std::nullopt;
       const uint64_t threshold = own.value_or(new_trace_threshold_.load(std::memory_order_relaxed));
       span.trace_flags = sampling::sampled(span.trace_id, threshold) ? ZT_TRACE_FLAG_SAMPLED : 0;
     }
-    ++stats_.link_outcomes[origin];
     if (span.kind == spans::SpanKind::kClient) count_client_link(view, origin);
     submit(std::move(span));
   };
@@ -136,6 +149,64 @@ bool EventPipeline::on_exchange(const protocols::ConnectionView& view,
     for (spans::Span& span : built) emit(span);
   }
   return true;
+}
+
+template <typename Protocol>
+bool EventPipeline::record_summary(const protocols::ExchangeContext& context,
+                                   const typename Protocol::Exchange& exchange, bool sampled) {
+  const std::optional<protocols::ExchangeSummary> summary =
+      Protocol::summarize(exchange, context.connection.role);
+  if (!summary) return false;
+  const protocols::ConnectionView& view = context.connection;
+  const bool server = view.role == Role::kServer;
+  metrics::SpanRecord record;
+  record.service = metrics::service_name(view.resource.get());
+  record.name = summary->name;
+  record.kind = server ? spans::SpanKind::kServer : spans::SpanKind::kClient;
+  record.status = summary->status;
+  record.duration_ns = summary->end_ns - summary->start_ns;
+  record.path = summary->path;
+  record_ids_and_endpoints(record, span_ids_, view);
+  record_metrics(record);
+  ++stats_.link_outcomes[context.kernel_context ? context.kernel_context->origin
+                                                : uint8_t{ZT_CTX_NONE}];
+  ++(sampled ? stats_.spans.withheld : stats_.spans.unsampled);
+  return true;
+}
+
+// Every request, exported or not: the span metrics, the service graph and adaptive sampling's
+// windows must be exact.
+void EventPipeline::record_metrics(const metrics::SpanRecord& record) {
+  request_metrics_.record(record, now_ns_);
+  if (adaptive_.watching()) {
+    adaptive_.observe(record.service, record.kind, record.duration_ns,
+                      record.status == spans::StatusCode::kError, now_ns_);
+  }
+}
+
+void EventPipeline::record_span(const spans::Span& span, const protocols::ConnectionView& view) {
+  metrics::SpanRecord record;
+  record.service = metrics::service_name(span.resource.get());
+  record.name = span.name;
+  record.kind = span.kind;
+  record.status = span.status_code;
+  record.duration_ns = span.end_time_unix_nano > span.start_time_unix_nano
+                           ? span.end_time_unix_nano - span.start_time_unix_nano
+                           : 0;
+  const auto text = [&](std::string_view key) -> std::string_view {
+    const spans::AttributeValue* value = span.find(key);
+    const std::string* s = value ? std::get_if<std::string>(value) : nullptr;
+    return s ? std::string_view(*s) : std::string_view();
+  };
+  record.route = text(semconv::http::kHttpRoute);
+  if (record.route.empty()) record.path = text(semconv::url::kUrlPath);
+  if (span.find(semconv::db::kDbSystemName)) {
+    record.peer_kind = metrics::PeerKind::kDatabase;
+  } else if (span.find(semconv::messaging::kMessagingSystem)) {
+    record.peer_kind = metrics::PeerKind::kMessaging;
+  }
+  record_ids_and_endpoints(record, span, view);
+  record_metrics(record);
 }
 
 void EventPipeline::set_tracing(uint64_t new_trace_threshold, bool export_traces) {
@@ -171,11 +242,6 @@ void EventPipeline::submit(spans::Span&& span) {
   if (!trace_corrections_.empty()) {
     auto it = trace_corrections_.find(span.trace_id);
     if (it != trace_corrections_.end()) span.trace_id = it->second;
-  }
-  if (adaptive_.watching()) {  // sampled or not: its windows must be exact
-    adaptive_.observe(service_of(span), span.kind, duration_of(span),
-                      span.status_code == spans::StatusCode::kError,
-                      spans::KernelClock::monotonic_now_ns());
   }
   if (!(span.trace_flags & ZT_TRACE_FLAG_SAMPLED)) {
     ++stats_.spans.unsampled;
@@ -330,6 +396,8 @@ bool EventPipeline::was_received_by(uint32_t pid, const spans::SpanId& parent_sp
 
 void EventPipeline::tick(uint64_t now_monotonic_ns) {
   connections_.expire_idle(now_monotonic_ns);
+  now_ns_ = now_monotonic_ns;
+  request_metrics_.expire(now_monotonic_ns);
   adaptive_.tick(now_monotonic_ns);
   take_tail_settings();
   if (tail_active_) {
@@ -342,7 +410,7 @@ EventPipelineStats EventPipeline::stats() const {
   EventPipelineStats s = stats_;
   s.connections = connections_.stats();
   if (tail_) s.tail = tail_->stats();
-  s.adaptive = adaptive_.snapshot(spans::KernelClock::monotonic_now_ns());
+  s.adaptive = adaptive_.snapshot(now_ns_);
   return s;
 }
 

@@ -20,6 +20,7 @@
 #include "userspace/conntrack/connection_table.h"
 #include "userspace/conntrack/protocols.h"
 #include "userspace/export/export_pipeline.h"
+#include "userspace/metrics/request_metrics.h"
 #include "userspace/process/process_table.h"
 #include "userspace/protocols/protocol.h"
 #include "userspace/sampling/adaptive_stage.h"
@@ -33,6 +34,7 @@ namespace ztrace::pipeline {
 struct EventPipelineOptions {
   conntrack::ConnectionTable::Options connections;
   protocols::SpanOptions spans;
+  metrics::RequestMetricsOptions request_metrics;
 };
 
 // Process lifecycle, for the agent's selection rules and kernel-side cleanup.
@@ -62,9 +64,9 @@ struct EventCounts {
 
 struct SpanCounts {
   uint64_t built = 0;
-  uint64_t unsampled = 0;          // the incoming context said not sampled: not exported
+  uint64_t unsampled = 0;          // not sampled: counted in the request metrics, not exported
   uint64_t trace_corrections = 0;  // kernel traces moved to a header it could not see
-  uint64_t withheld = 0;           // mode system-only (or off): built, not exported
+  uint64_t withheld = 0;           // mode system-only (or off): in the metrics, not exported
   uint64_t over_budget = 0;        // adaptive.max_traces_per_second refused their trace
 
   template <typename Visit>
@@ -108,6 +110,8 @@ class EventPipeline {
   void tick(uint64_t now_monotonic_ns);
 
   EventPipelineStats stats() const;
+  // Span metrics and the service graph, copied (for /metrics).
+  metrics::RequestMetricsSnapshot request_metrics() const { return request_metrics_.snapshot(); }
 
   // Run-time tracing settings, from any thread: the sampling threshold of the traces the
   // pipeline starts itself (the kernel starts most, bpf/settings.bpf.h), and whether traces
@@ -135,6 +139,12 @@ class EventPipeline {
   template <typename Protocol>
   bool on_exchange(const protocols::ConnectionView& view,
                    const typename Protocol::Exchange& exchange, const zt_trace_context* context);
+  // An exchange that will not be exported, summarized for the metrics without its span.
+  template <typename Protocol>
+  bool record_summary(const protocols::ExchangeContext& context,
+                      const typename Protocol::Exchange& exchange, bool sampled);
+  void record_span(const spans::Span& span, const protocols::ConnectionView& view);
+  void record_metrics(const metrics::SpanRecord& record);
   void submit(spans::Span&& span);
   void export_kept();  // tail_kept_ → exporter
   void take_tail_settings();
@@ -167,6 +177,9 @@ class EventPipeline {
   ProcessHooks hooks_;
   conntrack::ConnectionTable connections_;
   EventPipelineStats stats_;
+  metrics::RequestMetrics request_metrics_;
+  uint64_t now_ns_;       // monotonic, at the last tick: the service graph's clock
+  spans::Span span_ids_;  // scratch: the ids an exchange's span would get
   // Parent span ids of traceparents that processes received lately, per process: a client
   // request carrying one of them forwards its caller's context. Bounded ring per process.
   static constexpr size_t kReceivedParentsPerProcess = 256;

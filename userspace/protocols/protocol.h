@@ -151,6 +151,24 @@ concept ProtocolFunctions = requires(std::string_view first_bytes, Role role, bo
   P::count_closed(parser, counters);
 };
 
+// What the request metrics need of an exchange, read without building its span: for requests
+// that are not exported (unsampled, or mode system-only). Views into the exchange.
+struct ExchangeSummary {
+  std::string_view name;  // the span's name, as the builder would give it
+  std::string_view path;  // url.path of an HTTP request (empty: none)
+  spans::StatusCode status = spans::StatusCode::kUnset;
+  uint64_t start_ns = 0;  // kernel time
+  uint64_t end_ns = 0;
+};
+
+// Optional: a protocol that can summarize its exchanges spares unexported requests the span
+// build (attributes, strings); one that cannot has their spans built, read and dropped.
+// nullopt where build() would make no span.
+template <typename P>
+concept SummarizesExchanges = requires(const typename P::Exchange& exchange, Role role) {
+  { P::summarize(exchange, role) } -> std::same_as<std::optional<ExchangeSummary>>;
+};
+
 // A protocol's traits: its types, how it is detected, where its kernel contexts are, and what
 // its parser counts.
 template <typename P>

@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 
 #include "userspace/common/duration.h"
@@ -218,6 +219,29 @@ bool read_selection(const std::string& path, const YAML::Node& root, ConfigFile&
   return true;
 }
 
+// metrics: {max_series: N}
+bool read_metrics(const std::string& path, const YAML::Node& root, ConfigFile& config,
+                  std::string* error) {
+  const YAML::Node metrics = root["metrics"];
+  if (!metrics) return true;
+  if (!metrics.IsMap()) return *error = at(path, metrics, "metrics", "must be a mapping"), false;
+  if (!only_known_keys(path, metrics, "metrics.", {"max_series"}, {}, error)) return false;
+  if (const YAML::Node max = metrics["max_series"]) {
+    const std::string text = max.IsScalar() ? max.Scalar() : "";
+    size_t value = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (text.empty() || ec != std::errc() || end != text.data() + text.size() || value < 2 ||
+        value > 1000000) {
+      return *error = at(path, max, "metrics.max_series",
+                         "must be a whole number from 2 to "
+                         "1000000"),
+             false;
+    }
+    config.metrics_max_series = value;
+  }
+  return true;
+}
+
 }  // namespace
 
 std::optional<ConfigFile> read_config_file(const std::string& path, std::string* error) {
@@ -238,9 +262,11 @@ std::optional<ConfigFile> read_config_file(const std::string& path, std::string*
     *error = at(path, root, "(top level)", "must be a mapping of sections");
     return std::nullopt;
   }
-  if (!only_known_keys(path, root, "", {"tracing", "api", "selection", "k8s"}, {"export"}, error)) {
+  if (!only_known_keys(path, root, "", {"tracing", "api", "selection", "k8s", "metrics"},
+                       {"export"}, error)) {
     return std::nullopt;
   }
+  if (!read_metrics(path, root, config, error)) return std::nullopt;
   if (!read_selection(path, root, config, error)) return std::nullopt;
   if (const YAML::Node api = root["api"]) {
     if (!api.IsMap()) {

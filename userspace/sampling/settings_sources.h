@@ -34,6 +34,7 @@ struct ConfigFile {
   std::optional<std::string> api_listen;  // api.listen: HOST:PORT, or "" for no control port
   // api.token_file: state-changing API requests need the token in its first line.
   std::optional<std::string> api_token_file;
+  std::optional<size_t> metrics_max_series;  // metrics.max_series
   SelectionFile selection;
   std::optional<bool> k8s_enabled;  // k8s.enabled: pod metadata on resources
   std::string k8s_node_name;        // k8s.node_name (default: NODE_NAME, else the host name)

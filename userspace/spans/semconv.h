@@ -13,6 +13,7 @@ using spans::AttributeKey;
 
 namespace http {
 inline constexpr AttributeKey kHttpRequestMethod = "http.request.method";
+inline constexpr AttributeKey kHttpRoute = "http.route";  // not derived yet: read when present
 inline constexpr AttributeKey kHttpRequestMethodOriginal = "http.request.method_original";
 inline constexpr AttributeKey kHttpResponseStatusCode = "http.response.status_code";
 }  // namespace http

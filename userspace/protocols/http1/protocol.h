@@ -58,6 +58,9 @@ struct Protocol {
   static std::string_view traceparent(const Exchange& exchange) {
     return exchange.request.traceparent;
   }
+  static std::optional<protocols::ExchangeSummary> summarize(const Exchange& exchange, Role role) {
+    return http1::summarize(exchange, role);
+  }
   static void count_closed(const Parser& parser, Counters& counters) {
     const ParserStats& stats = parser.stats();
     counters.orphan_responses += stats.orphan_responses;
@@ -70,5 +73,6 @@ struct Protocol {
 
 static_assert(protocols::ConnectionParser<ConnectionParser>);
 static_assert(protocols::ProtocolTraits<Protocol>);
+static_assert(protocols::SummarizesExchanges<Protocol>);
 
 }  // namespace ztrace::http1

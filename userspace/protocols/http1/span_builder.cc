@@ -45,6 +45,11 @@ void set_request_attributes(spans::Span& span, const Request& request, bool serv
   if (server) span.set(semconv::url::kUrlScheme, std::string(tls ? "https" : "http"));
 }
 
+// Servers own 5xx; for a client every 4xx/5xx is a failed call.
+bool is_error_status(int status_code, bool server) {
+  return status_code >= 500 || (!server && status_code >= 400);
+}
+
 // The response's status and the span's status; returns when the exchange ended.
 uint64_t set_response_attributes(spans::Span& span, const Exchange& exchange, bool server) {
   // A truncated response may have lost its status line: its status is unknown, not 0.
@@ -57,9 +62,7 @@ uint64_t set_response_attributes(spans::Span& span, const Exchange& exchange, bo
   }
   const Response& response = *exchange.response;
   span.set(semconv::http::kHttpResponseStatusCode, int64_t{response.status_code});
-  // Servers own 5xx; for a client every 4xx/5xx is a failed call.
-  const bool error = response.status_code >= 500 || (!server && response.status_code >= 400);
-  if (error) {
+  if (is_error_status(response.status_code, server)) {
     span.status_code = StatusCode::kError;
     span.set(semconv::error::kErrorType, std::to_string(response.status_code));
   } else if (response.cut_by_close) {
@@ -71,6 +74,33 @@ uint64_t set_response_attributes(spans::Span& span, const Exchange& exchange, bo
 }
 
 }  // namespace
+
+std::optional<protocols::ExchangeSummary> summarize(const Exchange& exchange, Role role) {
+  std::optional<protocols::ExchangeSummary> summary;
+  const Request& request = exchange.request;
+  if (request.method.empty()) return summary;
+  const bool server = role == Role::kServer;
+  protocols::ExchangeSummary& s = summary.emplace();
+  s.name = protocols::is_known_http_method(request.method) ? std::string_view(request.method)
+                                                           : std::string_view("HTTP");
+  s.path = split_target(request.target).path;
+  s.start_ns = request.start_ns;
+  uint64_t end_ns = request.end_ns;
+  // The same outcomes as set_response_attributes.
+  if (!exchange.response) {
+    s.status = spans::StatusCode::kError;
+  } else if (exchange.response->status_code != 0) {
+    const Response& response = *exchange.response;
+    if (is_error_status(response.status_code, server) || response.cut_by_close) {
+      s.status = spans::StatusCode::kError;
+    }
+    end_ns = response.end_ns;
+  } else {
+    end_ns = exchange.response->end_ns;
+  }
+  s.end_ns = std::max(end_ns, request.start_ns);
+  return summary;
+}
 
 std::optional<spans::Span> SpanBuilder::build(const protocols::ExchangeContext& context,
                                               const Exchange& exchange) const {

@@ -20,4 +20,7 @@ class SpanBuilder : public protocols::SpanBuilderBase {
                                    const Exchange& exchange) const;
 };
 
+// The name, path, status and times build() would give, without building the span.
+std::optional<protocols::ExchangeSummary> summarize(const Exchange& exchange, Role role);
+
 }  // namespace ztrace::http1

@@ -55,6 +55,9 @@ struct Protocol {
     const std::string* value = exchange.request.headers.find("traceparent");
     return value ? std::string_view(*value) : std::string_view();
   }
+  static std::optional<protocols::ExchangeSummary> summarize(const Exchange& exchange, Role role) {
+    return http2::summarize(exchange, role);
+  }
   static void count_closed(const Parser& parser, Counters& counters) {
     const ParserStats stats = parser.stats();
     counters.lost_sync += stats.lost_sync;
@@ -65,5 +68,6 @@ struct Protocol {
 
 static_assert(protocols::ConnectionParser<ConnectionParser>);
 static_assert(protocols::ProtocolTraits<Protocol>);
+static_assert(protocols::SummarizesExchanges<Protocol>);
 
 }  // namespace ztrace::http2

@@ -56,6 +56,19 @@ std::string percent_decode(std::string_view in) {
   return out;
 }
 
+// :status, 0 when absent or not a status.
+int http_status(const Message& response) {
+  const std::string_view text = value_or_empty(response.headers, ":status");
+  int status_code = 0;
+  std::from_chars(text.data(), text.data() + text.size(), status_code);
+  return status_code < 100 || status_code > 599 ? 0 : status_code;
+}
+
+// Servers own 5xx; for a client every 4xx/5xx is a failed call.
+bool is_http_error(int status_code, bool server) {
+  return status_code >= 500 || (!server && status_code >= 400);
+}
+
 // OTel gRPC conventions: a server owns only the codes that mean it failed.
 bool is_server_error(int code) {
   return code == 2 || code == 4 || code == 12 || code == 13 || code == 14 || code == 15;
@@ -74,12 +87,26 @@ std::string_view outcome_error_type(StreamOutcome outcome) {
   }
 }
 
+bool is_grpc_error(int code, bool server) { return server ? is_server_error(code) : code != 0; }
+
+// "{service}/{method}" of a gRPC :path ("/{service}/{method}", gRPC over HTTP/2 spec).
+std::string_view grpc_name(std::string_view path_and_query) {
+  std::string_view p = path_and_query.substr(0, path_and_query.find('?'));
+  if (!p.empty() && p.front() == '/') p.remove_prefix(1);
+  return p;
+}
+
+// Any of these is evidence of gRPC; the request's content-type may be an unseen entry.
+bool is_grpc(const Exchange& exchange, const std::optional<int>& status) {
+  return is_grpc_content_type(value_or_empty(exchange.request.headers, "content-type")) ||
+         is_grpc_content_type(value_or_empty(exchange.response.headers, "content-type")) ||
+         status.has_value();
+}
+
 // The RPC conventions: name "{service}/{method}" from :path, status from grpc-status.
 void set_grpc_attributes(spans::Span& span, std::string_view path_and_query,
                          const Message& response, std::optional<int> status, bool server) {
-  // :path is "/{service}/{method}" (gRPC over HTTP/2 spec).
-  std::string_view p = path_and_query.substr(0, path_and_query.find('?'));
-  if (!p.empty() && p.front() == '/') p.remove_prefix(1);
+  const std::string_view p = grpc_name(path_and_query);
   const size_t slash = p.rfind('/');
   const std::string_view service = slash == std::string_view::npos ? "" : p.substr(0, slash);
   const std::string_view method = slash == std::string_view::npos ? p : p.substr(slash + 1);
@@ -89,7 +116,7 @@ void set_grpc_attributes(spans::Span& span, std::string_view path_and_query,
   if (!method.empty()) span.set(semconv::rpc::kRpcMethod, std::string(method));
   if (!status) return;
   span.set(semconv::rpc::kRpcGrpcStatusCode, int64_t{*status});
-  if (server ? is_server_error(*status) : *status != 0) {
+  if (is_grpc_error(*status, server)) {
     span.status_code = StatusCode::kError;
     span.status_message = percent_decode(
         value_or_empty(response.trailers ? *response.trailers : response.headers, "grpc-message"));
@@ -118,12 +145,10 @@ void set_http_attributes(spans::Span& span, std::string_view path_and_query,
     const std::string_view scheme = value_or_empty(request, ":scheme");
     span.set(semconv::url::kUrlScheme, std::string(scheme.empty() ? "http" : scheme));
   }
-  const std::string_view status_text = value_or_empty(exchange.response.headers, ":status");
-  int status_code = 0;
-  std::from_chars(status_text.data(), status_text.data() + status_text.size(), status_code);
-  if (status_code < 100 || status_code > 599) return;
+  const int status_code = http_status(exchange.response);
+  if (status_code == 0) return;
   span.set(semconv::http::kHttpResponseStatusCode, int64_t{status_code});
-  if (status_code >= 500 || (!server && status_code >= 400)) {
+  if (is_http_error(status_code, server)) {
     span.status_code = StatusCode::kError;
     span.set(semconv::error::kErrorType, std::to_string(status_code));
   }
@@ -131,12 +156,16 @@ void set_http_attributes(spans::Span& span, std::string_view path_and_query,
 
 // A stream that got no final answer (reset, refused, or cut by the connection's end) is an
 // error, unless gRPC's status says otherwise.
-void set_stream_outcome(spans::Span& span, const Exchange& exchange, bool has_grpc_status) {
+bool is_stream_failure(const Exchange& exchange, bool has_grpc_status) {
   // The end of a stream whose bytes were partly not captured may just be unseen: what was
   // seen stands, and no error is invented for it.
   const bool end_unseen = exchange.outcome == StreamOutcome::kConnectionClosed &&
                           exchange.truncated && exchange.response.seen;
-  if (exchange.outcome == StreamOutcome::kComplete || has_grpc_status || end_unseen) return;
+  return !(exchange.outcome == StreamOutcome::kComplete || has_grpc_status || end_unseen);
+}
+
+void set_stream_outcome(spans::Span& span, const Exchange& exchange, bool has_grpc_status) {
+  if (!is_stream_failure(exchange, has_grpc_status)) return;
   span.status_code = StatusCode::kError;
   span.set(semconv::error::kErrorType, std::string(outcome_error_type(exchange.outcome)));
   if (exchange.outcome != StreamOutcome::kConnectionClosed) {
@@ -160,6 +189,32 @@ void set_capture_attributes(spans::Span& span, const Exchange& exchange) {
 
 }  // namespace
 
+std::optional<protocols::ExchangeSummary> summarize(const Exchange& exchange, Role role) {
+  std::optional<protocols::ExchangeSummary> summary;
+  const Message& request = exchange.request;
+  const std::string* path = request.headers.find(":path");
+  if (!path) return summary;
+  const bool server = role == Role::kServer;
+  protocols::ExchangeSummary& s = summary.emplace();
+  const std::optional<int> status = grpc_status(exchange.response);
+  const bool grpc = is_grpc(exchange, status);
+  bool error = false;
+  if (grpc) {
+    s.name = grpc_name(*path);
+    error = status && is_grpc_error(*status, server);
+  } else {
+    const std::string_view method = value_or_empty(request.headers, ":method");
+    s.name = protocols::is_known_http_method(method) ? method : std::string_view("HTTP");
+    s.path = std::string_view(*path).substr(0, path->find('?'));
+    const int status_code = http_status(exchange.response);
+    error = status_code != 0 && is_http_error(status_code, server);
+  }
+  if (error || is_stream_failure(exchange, grpc && status)) s.status = StatusCode::kError;
+  s.start_ns = request.start_ns;
+  s.end_ns = std::max({request.end_ns, exchange.response.end_ns, request.start_ns});
+  return summary;
+}
+
 std::optional<spans::Span> SpanBuilder::build(const protocols::ExchangeContext& context,
                                               const Exchange& exchange) const {
   std::optional<spans::Span> result;  // the one object returned: built in place, never moved
@@ -172,10 +227,7 @@ std::optional<spans::Span> SpanBuilder::build(const protocols::ExchangeContext& 
   protocols::start_span(context, span);
 
   const std::optional<int> status = grpc_status(response);
-  // Any of these is evidence of gRPC; the request's content-type may be an unseen entry.
-  const bool grpc = is_grpc_content_type(value_or_empty(request.headers, "content-type")) ||
-                    is_grpc_content_type(value_or_empty(response.headers, "content-type")) ||
-                    status.has_value();
+  const bool grpc = is_grpc(exchange, status);
   protocols::set_endpoint_attributes(span, context.connection,
                                      value_or_empty(request.headers, ":authority"));
   span.set(semconv::network::kNetworkProtocolVersion, std::string("2"));
