@@ -14,6 +14,9 @@ BUILD_PKGS=(
   protobuf-compiler libprotobuf-dev libgrpc++-dev protobuf-compiler-grpc opentelemetry-proto
   libcurl4-openssl-dev libcpp-httplib-dev libssl-dev openssl
   libdw-dev libzydis-dev binutils
+  # The Java TLS agent (probes/java/agent): javac, jar and jni.h, and Byte Buddy, which the
+  # agent also copies into each JVM it loads into
+  openjdk-17-jdk-headless libbyte-buddy-java
   # Kafka record batches: gzip (zlib above), snappy, lz4, zstd
   libsnappy-dev liblz4-dev libzstd-dev
 )

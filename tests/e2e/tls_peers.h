@@ -30,6 +30,13 @@ Process start_node_tls_server(const fs::path& dir, int port, const std::string& 
 std::vector<std::string> node_tls_client(const std::string& mode,
                                          const std::vector<std::string>& urls);
 
+// peers/java-tls/TlsPeer.java (JSSE): com.sun.net.httpserver.HttpsServer with a fresh
+// keystore (keytool), serving /hello and /call?to=URL (an HttpsURLConnection call to URL).
+Process start_java_tls_server(const fs::path& dir, int port);
+// A client's command: `mode` "urlconnection", "httpclient-h1" or "httpclient-h2".
+std::vector<std::string> java_tls_client(const std::string& mode,
+                                         const std::vector<std::string>& urls);
+
 std::string https_url_of(int port, std::string_view path);
 
 }  // namespace ztrace::e2e
