@@ -127,6 +127,17 @@ static __always_inline int fd_of_bio(__u64 ssl, __u32 layout)
 	return num;
 }
 
+/* `fd` is now the socket of the TLS object `key` (from its thread's I/O): remembered. */
+static __always_inline int learned_fd(const struct ssl_fd_key *key, int fd)
+{
+	struct zt_conn_key conn_key = { .tgid = key->tgid, .fd = fd };
+	struct zt_conn_info *conn = bpf_map_lookup_elem(&conns, &conn_key);
+	struct ssl_fd value = { .fd = fd, .generation = conn ? conn->generation : 0 };
+	bpf_map_update_elem(&ssl_fds, key, &value, BPF_ANY);
+	count(ZT_SSL_FD_FROM_THREAD);
+	return fd;
+}
+
 /* The socket of `call`'s SSL object, -1 when not known (yet). */
 static __always_inline int fd_of_call(__u64 pid_tgid, const struct ssl_call *call)
 {
@@ -151,12 +162,7 @@ static __always_inline int fd_of_call(__u64 pid_tgid, const struct ssl_call *cal
 		thread->last_read_fd = -1;
 	}
 	if (seen >= 0) {
-		struct zt_conn_key conn_key = { .tgid = tgid, .fd = seen };
-		struct zt_conn_info *conn = bpf_map_lookup_elem(&conns, &conn_key);
-		struct ssl_fd value = { .fd = seen, .generation = conn ? conn->generation : 0 };
-		bpf_map_update_elem(&ssl_fds, &key, &value, BPF_ANY);
-		count(ZT_SSL_FD_FROM_THREAD);
-		return seen;
+		return learned_fd(&key, seen);
 	}
 	struct ssl_fd *known = bpf_map_lookup_elem(&ssl_fds, &key);
 	if (known) {
@@ -167,15 +173,8 @@ static __always_inline int fd_of_call(__u64 pid_tgid, const struct ssl_call *cal
 	 * same cycle that read the server's last handshake flight, before any SSL_read on the
 	 * object, so the socket the thread read last is its own. (A server's objects are known
 	 * from the handshake's reads before they write.) */
-	if (write && thread && thread->last_read_fd >= 0) {
-		seen = thread->last_read_fd;
-		struct zt_conn_key conn_key = { .tgid = tgid, .fd = seen };
-		struct zt_conn_info *conn = bpf_map_lookup_elem(&conns, &conn_key);
-		struct ssl_fd value = { .fd = seen, .generation = conn ? conn->generation : 0 };
-		bpf_map_update_elem(&ssl_fds, &key, &value, BPF_ANY);
-		count(ZT_SSL_FD_FROM_THREAD);
-		return seen;
-	}
+	if (write && thread && thread->last_read_fd >= 0)
+		return learned_fd(&key, thread->last_read_fd);
 	if (write && thread)
 		thread->pending_ssl = call->ssl; /* socket_trace fills ssl_fds at the next write */
 	return -1;
@@ -427,12 +426,7 @@ static __always_inline int java_engine_fd(__u64 pid_tgid, __u64 engine, bool wri
 	if (!write && thread && thread->last_read_fd >= 0) {
 		int seen = thread->last_read_fd;
 		thread->last_read_fd = -1; /* taken: another engine's unwrap learns nothing from it */
-		struct zt_conn_key conn_key = { .tgid = tgid, .fd = seen };
-		struct zt_conn_info *conn = bpf_map_lookup_elem(&conns, &conn_key);
-		struct ssl_fd value = { .fd = seen, .generation = conn ? conn->generation : 0 };
-		bpf_map_update_elem(&ssl_fds, &key, &value, BPF_ANY);
-		count(ZT_SSL_FD_FROM_THREAD);
-		return seen;
+		return learned_fd(&key, seen);
 	}
 	struct ssl_fd *known = bpf_map_lookup_elem(&ssl_fds, &key);
 	if (known) {

@@ -23,6 +23,10 @@ using namespace std::chrono_literals;
 
 constexpr auto kStartupWait = 30s;  // a new JVM gets this long to install its SIGQUIT handler
 constexpr auto kStartupPoll = 200ms;
+// A JVM attached while it is still starting may fail the load (seen: an exception from the
+// instrument library before the system class loader is up): tried again this often.
+constexpr int kLoadAttempts = 3;
+constexpr auto kLoadRetryDelay = 1s;
 constexpr const char* kStageDir = ".ztrace-jsse";  // in the JVM's /tmp
 
 std::string read_file(const std::string& path, size_t limit) {
@@ -33,8 +37,11 @@ std::string read_file(const std::string& path, size_t limit) {
   return s;
 }
 
-// Turned off in the JVM itself: ZTRACE_JAVA=off in its environment or -Dztrace.java=off.
-bool switched_off(pid_t pid) {
+// Why this JVM must not be attached, "" when it may: turned off in the JVM itself
+// (ZTRACE_JAVA=off in its environment, -Dztrace.java=off), or its attach mechanism off
+// (-XX:+DisableAttachMechanism on its command line or in JAVA_TOOL_OPTIONS /
+// JDK_JAVA_OPTIONS): SIGQUIT would then only print a thread dump on its stdout.
+std::string reason_to_leave_alone(pid_t pid) {
   const std::string dir = "/proc/" + std::to_string(pid) + "/";
   std::string env = read_file(dir + "environ", 1 << 20);
   std::string cmdline = read_file(dir + "cmdline", 1 << 16);
@@ -42,8 +49,15 @@ bool switched_off(pid_t pid) {
     for (char& c : *s) c = c == '\0' ? '\n' : c;
     *s = "\n" + *s;
   }
-  return env.find("\nZTRACE_JAVA=off\n") != std::string::npos ||
-         cmdline.find("\n-Dztrace.java=off\n") != std::string::npos;
+  if (env.find("\nZTRACE_JAVA=off\n") != std::string::npos ||
+      cmdline.find("\n-Dztrace.java=off\n") != std::string::npos) {
+    return "off in this JVM (ZTRACE_JAVA=off or -Dztrace.java=off)";
+  }
+  if (cmdline.find("\n-XX:+DisableAttachMechanism\n") != std::string::npos ||
+      env.find("-XX:+DisableAttachMechanism") != std::string::npos) {
+    return "the JVM refuses attach (-XX:+DisableAttachMechanism)";
+  }
+  return "";
 }
 
 // Copies `from` into `dir_fd` as `name` (0644, owned by ztrace) unless a file of that size is
@@ -114,6 +128,7 @@ void JavaAgentLoader::consider(pid_t pid, bool just_started) {
     if (just_started) {
       done_.erase(pid);
       waiting_since_.erase(pid);
+      load_attempts_.erase(pid);
     } else if (done_.count(pid)) {
       return;
     }
@@ -156,6 +171,7 @@ void JavaAgentLoader::attach(pid_t pid) {
     std::lock_guard lock(mu_);
     done_[pid] = why;
     waiting_since_.erase(pid);
+    load_attempts_.erase(pid);
   };
   if (!is_jvm(pid)) return finish("not a JVM");
   if (!catches_sigquit(pid)) {
@@ -167,9 +183,8 @@ void JavaAgentLoader::attach(pid_t pid) {
     }
   }
   std::string why;
-  if (switched_off(pid)) {
-    why = "off in this JVM (ZTRACE_JAVA=off or -Dztrace.java=off)";
-  } else {
+  why = reason_to_leave_alone(pid);
+  if (why.empty()) {
     if (!handoff_tried_) {
       handoff_tried_ = true;
       handoff_error_ = attach_handoff_();
@@ -185,6 +200,13 @@ void JavaAgentLoader::attach(pid_t pid) {
             "boot=" + staged + "/ztrace-jsse-boot.jar,native=" + staged + "/libztrace_jsse.so",
             settings_.attach_timeout);
       }
+    }
+  }
+  if (why.starts_with(kRefusedPrefix)) {
+    std::lock_guard lock(mu_);
+    if (++load_attempts_[pid] < kLoadAttempts) {
+      queue_.emplace_back(Clock::now() + kLoadRetryDelay, pid);
+      return;
     }
   }
   if (why.empty()) {

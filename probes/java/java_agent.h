@@ -61,6 +61,7 @@ class JavaAgentLoader {
   std::deque<std::pair<Clock::time_point, pid_t>> queue_;
   std::map<pid_t, std::string> done_;                 // pid -> "" (loaded) or why not
   std::map<pid_t, Clock::time_point> waiting_since_;  // JVMs not yet ready for SIGQUIT
+  std::map<pid_t, int> load_attempts_;                // loads the JVM failed so far
   std::condition_variable wake_;
   bool stopping_ = false;
   std::thread worker_;

@@ -8,6 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -140,7 +141,11 @@ std::string load_agent(const AttachTarget& target, const std::string& jar_in_tar
   std::string first, second;
   std::getline(lines, first);
   std::getline(lines, second);
-  if (first != "0") return "the JVM refused the attach: " + reply.substr(0, 200);
+  if (first != "0") {
+    std::string shown = reply.substr(0, 200);
+    std::replace(shown.begin(), shown.end(), '\n', ' ');
+    return std::string(kRefusedPrefix) + ": " + shown;
+  }
   if (!second.empty() && second != "0" && second != "return code: 0") {
     return "the JVM could not load the agent: " + second;
   }

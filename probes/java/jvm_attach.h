@@ -16,6 +16,7 @@
 
 #include <chrono>
 #include <string>
+#include <string_view>
 
 namespace ztrace::probes::java {
 
@@ -28,6 +29,9 @@ struct AttachTarget {
 pid_t namespace_pid(pid_t pid);
 // True once the process has a SIGQUIT handler (a JVM past start-up, or one with -Xrs: no).
 bool catches_sigquit(pid_t pid);
+
+// The start of load_agent's answer when the JVM answered but did not load the agent.
+inline constexpr std::string_view kRefusedPrefix = "the JVM refused the attach";
 
 // Loads the agent jar (a path inside the JVM's mount namespace) with `options`; "" on
 // success, else why not. Waits at most `timeout` for the listener.

@@ -5,27 +5,17 @@
 // gives exactly one SERVER and one CLIENT span, url.scheme https on the server side, and the
 // Authorization and Cookie secrets appear nowhere the agent writes.
 #include <catch2/catch_test_macros.hpp>
+#include <map>
 
 #include "tests/e2e/harness.h"
+#include "tests/e2e/pg_peers.h"
 #include "tests/e2e/tls_peers.h"
 
 namespace ztrace::e2e {
 namespace {
 
-constexpr std::string_view kSecretToken = "zt-secret-token-4711";
-constexpr std::string_view kSecretCookie = "zt-secret-cookie-4711";
 // A client JVM started after the agent waits this long for it (TlsPeer.java, ZT_WAIT_AGENT).
 const std::vector<std::pair<std::string, std::string>> kWaitForAgent = {{"ZT_WAIT_AGENT", "20"}};
-
-void check_secrets_absent(const Agent& agent) {
-  const std::string spans_text = read_file(agent.jsonl_path());
-  const std::string log = agent.log();
-  for (std::string_view secret : {kSecretToken, kSecretCookie}) {
-    INFO("secret " << secret);
-    CHECK(spans_text.find(secret) == std::string::npos);
-    CHECK(log.find(secret) == std::string::npos);
-  }
-}
 
 std::string loaded_line(pid_t pid) {
   return "java: TLS agent loaded into pid " + std::to_string(pid);
@@ -59,6 +49,7 @@ TEST_CASE("Java HttpsServer <- HttpsURLConnection and HttpClient (HTTP/1.1) over
   Process before = start_java_tls_server(dir, port);  // a JVM running before the agent
   Agent agent(dir, {.ports = {port, late_port}});
   REQUIRE(wait_for_java_agent(agent, before.pid()));
+  fs::create_directories(dir / "late");
   Process after = start_java_tls_server(dir / "late", late_port);  // one started after it
   REQUIRE(wait_for_java_agent(agent, after.pid()));
 
@@ -168,6 +159,62 @@ TEST_CASE("A JVM with ZTRACE_JAVA=off gets no Java agent", "[e2e][tls][java-tls]
       "java: no TLS agent in pid " + std::to_string(c.pid) + " (off in this JVM";
   CHECK(log.find(off) != std::string::npos);
   CHECK(log.find(off, log.find(off) + 1) == std::string::npos);  // once
+}
+
+// Bad input: a JVM that refuses attach is logged once with the reason and is not signalled
+// (SIGQUIT would print a thread dump on its stdout); it keeps serving, traced at the syscall
+// layer (its HTTPS is ciphertext there: no span).
+TEST_CASE("A JVM that refuses attach is logged once and left alone", "[e2e][tls][java-tls]") {
+  ZTRACE_E2E_REQUIRE_ROOT();
+  const int port = reserve_port(24957);
+  const auto dir = fresh_dir("java_tls_refuses");
+  Agent agent(dir, {.ports = {port}});
+  Process server = start_java_tls_server(dir, port, {"-XX:+DisableAttachMechanism"});
+  const std::string refused = "java: no TLS agent in pid " + std::to_string(server.pid()) +
+                              " (the JVM refuses attach (-XX:+DisableAttachMechanism))";
+  REQUIRE(wait_until([&] { return agent.log().find(refused) != std::string::npos; }, 30s));
+  CommandResult c = run_command(dir, {"curl", "-sk", "-o", "/dev/null", "-w", "%{http_code}\n",
+                                      https_url_of(port, "/hello")});
+  CHECK(c.out == "200\n");
+  const std::vector<Span> spans = stop_and_collect(agent);
+  const std::string log = agent.log();
+  CHECK(log.find(refused, log.find(refused) + 1) == std::string::npos);  // once
+  CHECK(read_file(dir / "java-tls-server.stdout").find("Full thread dump") == std::string::npos);
+}
+
+}  // namespace ztrace::e2e
+
+namespace ztrace::e2e {
+
+// pgjdbc with sslmode=require: a layered SSLSocket over the socket that sent the SSLRequest;
+// its plaintext reaches the PostgreSQL parser through the agent, as libpq's does through the
+// OpenSSL probes (the scenario of postgresql_test.cc's JDBC case).
+TEST_CASE("JDBC to PostgreSQL with sslmode=require: query spans from the Java agent",
+          "[e2e][tls][java-tls][postgresql]") {
+  ZTRACE_E2E_REQUIRE_ROOT();
+  const int port = reserve_port(24956);
+  const auto dir = fresh_dir("java_tls_jdbc");
+  Process server = start_postgres(dir, port, /*tls=*/true);
+  const auto java = pg_java_command({"queries", jdbc_url(port) + "&sslmode=require"});
+  Agent agent(dir, {.ports = {port}});
+  CommandResult r = run_command(dir, java, 120s, kWaitForAgent);
+  ZTRACE_E2E_REQUIRE_PEER(r.exit_code == 0, r.describe);
+  ZTRACE_E2E_REQUIRE_PEER(r.out.find("rows 3") != std::string::npos, r.describe);
+  ZTRACE_E2E_REQUIRE_PEER(r.out.find("sqlstate 23505") != std::string::npos, r.describe);
+
+  const std::vector<Span> spans = stop_and_collect(agent);
+  INFO("spans:\n" << describe(spans));
+  INFO("agent log:\n" << agent.log_tail());
+  std::map<std::string, int> names;
+  for (const Span& s : of_pid(spans, r.pid)) {
+    if (s.attr_str("db.system.name") == std::optional<std::string>("postgresql"))
+      names[s.name] += 1;
+  }
+  CHECK(names["CREATE TABLE jitems"] == 1);
+  CHECK(names["INSERT jitems"] == 8);  // 7 prepared, then the unique violation
+  CHECK(names["BATCH INSERT jitems"] == 1);
+  CHECK(names["SELECT jitems"] == 1);
+  CHECK(read_file(agent.jsonl_path()).find("duplicate") == std::string::npos);
 }
 
 }  // namespace ztrace::e2e

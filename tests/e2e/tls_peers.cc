@@ -1,5 +1,6 @@
 #include "tests/e2e/tls_peers.h"
 
+#include <catch2/catch_test_macros.hpp>
 #include <stdexcept>
 
 namespace ztrace::e2e {
@@ -115,7 +116,8 @@ fs::path java_tls_classes() {
 
 }  // namespace
 
-Process start_java_tls_server(const fs::path& dir, int port) {
+Process start_java_tls_server(const fs::path& dir, int port,
+                              const std::vector<std::string>& jvm_flags) {
   const fs::path keystore = dir / "java-tls.p12";
   CommandResult k = run_command(dir, {"keytool",    "-genkeypair",
                                       "-alias",     "zt",
@@ -129,9 +131,10 @@ Process start_java_tls_server(const fs::path& dir, int port) {
                                       "-validity",  "2"});
   if (k.exit_code != 0) throw std::runtime_error("keytool failed\n" + k.describe);
   ProcessOptions o;
-  o.argv = {"java",           "-cp",    java_tls_classes().string(),
-            "TlsPeer",        "server", std::to_string(port),
-            keystore.string()};
+  o.argv = {"java"};
+  o.argv.insert(o.argv.end(), jvm_flags.begin(), jvm_flags.end());
+  o.argv.insert(o.argv.end(), {"-cp", java_tls_classes().string(), "TlsPeer", "server",
+                               std::to_string(port), keystore.string()});
   o.cwd = dir;
   o.stdout_path = dir / "java-tls-server.stdout";
   o.stderr_path = dir / "java-tls-server.stderr";
@@ -154,6 +157,16 @@ std::vector<std::string> java_tls_client(const std::string& mode,
   }
   argv.insert(argv.end(), urls.begin(), urls.end());
   return argv;
+}
+
+void check_secrets_absent(const Agent& agent) {
+  const std::string spans_text = read_file(agent.jsonl_path());
+  const std::string log = agent.log();
+  for (std::string_view secret : {kSecretToken, kSecretCookie}) {
+    INFO("secret " << secret);
+    CHECK(spans_text.find(secret) == std::string::npos);
+    CHECK(log.find(secret) == std::string::npos);
+  }
 }
 
 std::string https_url_of(int port, std::string_view path) {

@@ -14,6 +14,7 @@ import java.io.FileInputStream;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.net.URI;
 import java.net.URL;
 import java.net.http.HttpClient;
@@ -25,8 +26,9 @@ import java.security.cert.X509Certificate;
 import javax.net.ssl.HttpsURLConnection;
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLEngine;
 import javax.net.ssl.TrustManager;
-import javax.net.ssl.X509TrustManager;
+import javax.net.ssl.X509ExtendedTrustManager;
 
 public class TlsPeer {
   static final String TOKEN = "Bearer zt-secret-token-4711";
@@ -66,89 +68,103 @@ public class TlsPeer {
     }
   }
 
+  // Trusts every certificate and skips the host check (an X509ExtendedTrustManager: the JDK
+  // adds its own host check around a plain X509TrustManager, and the Node peers' certificates
+  // have no subjectAltName).
+  static final class TrustAll extends X509ExtendedTrustManager {
+    public void checkClientTrusted(X509Certificate[] c, String a) {}
+
+    public void checkServerTrusted(X509Certificate[] c, String a) {}
+
+    public void checkClientTrusted(X509Certificate[] c, String a, Socket s) {}
+
+    public void checkServerTrusted(X509Certificate[] c, String a, Socket s) {}
+
+    public void checkClientTrusted(X509Certificate[] c, String a, SSLEngine e) {}
+
+    public void checkServerTrusted(X509Certificate[] c, String a, SSLEngine e) {}
+
+    public X509Certificate[] getAcceptedIssuers() {
+      return new X509Certificate[0];
+    }
+  }
+
   static SSLContext trustAll() throws Exception {
-    TrustManager[] all = {new X509TrustManager(){public void checkClientTrusted(
-        X509Certificate[] c, String a){} public void checkServerTrusted(X509Certificate[] c,
-        String a){} public X509Certificate[] getAcceptedIssuers(){return new X509Certificate[0];
+    SSLContext ctx = SSLContext.getInstance("TLS");
+    ctx.init(null, new TrustManager[] {new TrustAll()}, null);
+    return ctx;
   }
-}
-}
-;
-SSLContext ctx = SSLContext.getInstance("TLS");
-ctx.init(null, all, null);
-return ctx;
-}
 
-static String urlConnectionGet(String url) throws Exception {
-  HttpsURLConnection c = (HttpsURLConnection) new URL(url).openConnection();
-  c.setSSLSocketFactory(trustAll().getSocketFactory());
-  c.setHostnameVerifier((h, s) -> true);
-  c.setRequestProperty("Authorization", TOKEN);
-  c.setRequestProperty("Cookie", COOKIE);
-  int status = c.getResponseCode();
-  InputStream in = status < 400 ? c.getInputStream() : c.getErrorStream();
-  int n = in == null ? 0 : in.readAllBytes().length;
-  if (in != null)
-    in.close();
-  return status + " " + n;
-}
-
-static void httpClient(String[] args) throws Exception {
-  HttpClient client =
-      HttpClient.newBuilder()
-          .sslContext(trustAll())
-          .version(args[1].equals("h2") ? HttpClient.Version.HTTP_2 : HttpClient.Version.HTTP_1_1)
-          .build();
-  for (int i = 2; i < args.length; i++) {
-    HttpRequest req = HttpRequest.newBuilder(URI.create(args[i]))
-                          .header("Authorization", TOKEN)
-                          .header("Cookie", COOKIE)
-                          .GET()
-                          .build();
-    HttpResponse<byte[]> r = client.send(req, HttpResponse.BodyHandlers.ofByteArray());
-    System.out.println(r.statusCode() + " " + r.body().length + " " + r.version());
+  static String urlConnectionGet(String url) throws Exception {
+    HttpsURLConnection c = (HttpsURLConnection) new URL(url).openConnection();
+    c.setSSLSocketFactory(trustAll().getSocketFactory());
+    c.setHostnameVerifier((h, s) -> true);
+    c.setRequestProperty("Authorization", TOKEN);
+    c.setRequestProperty("Cookie", COOKIE);
+    int status = c.getResponseCode();
+    InputStream in = status < 400 ? c.getInputStream() : c.getErrorStream();
+    int n = in == null ? 0 : in.readAllBytes().length;
+    if (in != null)
+      in.close();
+    return status + " " + n;
   }
-}
 
-static void server(int port, String keystore) throws Exception {
-  KeyStore ks = KeyStore.getInstance("PKCS12");
-  try (FileInputStream in = new FileInputStream(keystore)) {
-    ks.load(in, "changeit".toCharArray());
-  }
-  KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
-  kmf.init(ks, "changeit".toCharArray());
-  SSLContext ctx = SSLContext.getInstance("TLS");
-  ctx.init(kmf.getKeyManagers(), null, null);
-  HttpsServer server = HttpsServer.create(new InetSocketAddress("127.0.0.1", port), 64);
-  server.setHttpsConfigurator(new HttpsConfigurator(ctx));
-  server.createContext("/", TlsPeer::handle);
-  server.start();
-  System.out.println("listening " + port);
-}
-
-static void handle(HttpExchange ex) {
-  try {
-    ex.getRequestBody().readAllBytes();
-    String path = ex.getRequestURI().getPath();
-    int status = 404;
-    String body = "not found\n";
-    if (path.equals("/hello")) {
-      status = 200;
-      body = "hello\n";
-    } else if (path.equals("/call")) {
-      String to = ex.getRequestURI().getQuery().replaceFirst("^to=", "");
-      body = "downstream " + urlConnectionGet(to) + "\n";
-      status = 200;
+  static void httpClient(String[] args) throws Exception {
+    HttpClient client =
+        HttpClient.newBuilder()
+            .sslContext(trustAll())
+            .version(args[1].equals("h2") ? HttpClient.Version.HTTP_2 : HttpClient.Version.HTTP_1_1)
+            .build();
+    for (int i = 2; i < args.length; i++) {
+      HttpRequest req = HttpRequest.newBuilder(URI.create(args[i]))
+                            .header("Authorization", TOKEN)
+                            .header("Cookie", COOKIE)
+                            .GET()
+                            .build();
+      HttpResponse<byte[]> r = client.send(req, HttpResponse.BodyHandlers.ofByteArray());
+      System.out.println(r.statusCode() + " " + r.body().length + " " + r.version());
     }
-    byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
-    ex.sendResponseHeaders(status, bytes.length);
-    try (OutputStream out = ex.getResponseBody()) {
-      out.write(bytes);
-    }
-  } catch (Exception e) {
-    e.printStackTrace();
-  } finally {
-    ex.close();
   }
-}
+
+  static void server(int port, String keystore) throws Exception {
+    KeyStore ks = KeyStore.getInstance("PKCS12");
+    try (FileInputStream in = new FileInputStream(keystore)) {
+      ks.load(in, "changeit".toCharArray());
+    }
+    KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+    kmf.init(ks, "changeit".toCharArray());
+    SSLContext ctx = SSLContext.getInstance("TLS");
+    ctx.init(kmf.getKeyManagers(), null, null);
+    HttpsServer server = HttpsServer.create(new InetSocketAddress("127.0.0.1", port), 64);
+    server.setHttpsConfigurator(new HttpsConfigurator(ctx));
+    server.createContext("/", TlsPeer::handle);
+    server.start();
+    System.out.println("listening " + port);
+  }
+
+  static void handle(HttpExchange ex) {
+    try {
+      ex.getRequestBody().readAllBytes();
+      String path = ex.getRequestURI().getPath();
+      int status = 404;
+      String body = "not found\n";
+      if (path.equals("/hello")) {
+        status = 200;
+        body = "hello\n";
+      } else if (path.equals("/call")) {
+        String to = ex.getRequestURI().getQuery().replaceFirst("^to=", "");
+        body = "downstream " + urlConnectionGet(to) + "\n";
+        status = 200;
+      }
+      byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+      ex.sendResponseHeaders(status, bytes.length);
+      try (OutputStream out = ex.getResponseBody()) {
+        out.write(bytes);
+      }
+    } catch (Exception e) {
+      e.printStackTrace();
+    } finally {
+      ex.close();
+    }
+  }
 }

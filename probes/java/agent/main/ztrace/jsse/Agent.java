@@ -5,11 +5,14 @@ import static net.bytebuddy.matcher.ElementMatchers.none;
 import static net.bytebuddy.matcher.ElementMatchers.takesArguments;
 
 import java.io.File;
+import java.io.InputStream;
 import java.lang.instrument.Instrumentation;
 import java.nio.ByteBuffer;
+import java.util.Collections;
 import java.util.jar.JarFile;
 import net.bytebuddy.agent.builder.AgentBuilder;
 import net.bytebuddy.asm.Advice;
+import net.bytebuddy.dynamic.loading.ClassInjector;
 
 /**
  * ztrace's Java agent, loaded at run time through the HotSpot attach mechanism
@@ -37,8 +40,7 @@ public final class Agent {
       String lib = argument(args, "native");
       if (boot == null || lib == null)
         return;
-      inst.appendToBootstrapClassLoaderSearch(new JarFile(new File(boot)));
-      Class<?> handoff = Class.forName("ztrace.jsse.boot.Handoff", true, null);
+      Class<?> handoff = defineInBootLoader(inst, boot);
       if (!(Boolean) handoff.getMethod("start", String.class).invoke(null, lib)) {
         System.err.println("ztrace: Java TLS agent off: cannot load " + lib);
         return;
@@ -48,6 +50,37 @@ public final class Agent {
     } catch (Throwable t) {
       System.err.println("ztrace: Java TLS agent off: " + t);
     }
+  }
+
+  private static final String HANDOFF = "ztrace.jsse.boot.Handoff";
+
+  // The hand-off class in the bootstrap class loader, where the advice inlined into java.base
+  // finds it. Defined directly (Byte Buddy's Unsafe injector, opened through Instrumentation)
+  // when possible: appending a jar to the boot class path instead makes HotSpot print a
+  // warning on the application's stderr and turns class data sharing off for its classes.
+  private static Class<?> defineInBootLoader(Instrumentation inst, String bootJar)
+      throws Exception {
+    try {
+      return Class.forName(HANDOFF, true, null); // a previous load of this agent
+    } catch (ClassNotFoundException absent) {
+      // defined below
+    }
+    try (JarFile jar = new JarFile(new File(bootJar))) {
+      ClassInjector.UsingUnsafe.Factory unsafe = ClassInjector.UsingUnsafe.Factory.resolve(inst);
+      if (unsafe.isAvailable()) {
+        byte[] bytes;
+        try (InputStream in =
+                 jar.getInputStream(jar.getEntry(HANDOFF.replace('.', '/') + ".class"))) {
+          bytes = in.readAllBytes();
+        }
+        unsafe.make(null).injectRaw(Collections.singletonMap(HANDOFF, bytes));
+        return Class.forName(HANDOFF, true, null);
+      }
+    } catch (Throwable t) {
+      // fall back to the boot class path
+    }
+    inst.appendToBootstrapClassLoaderSearch(new JarFile(new File(bootJar)));
+    return Class.forName(HANDOFF, true, null);
   }
 
   static boolean disabled() {

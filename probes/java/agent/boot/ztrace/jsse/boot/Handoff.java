@@ -80,8 +80,9 @@ public final class Handoff {
    */
   public static void enginePlaintext(
       Object engine, boolean write, ByteBuffer[] buffers, int offset, int[] before, int count) {
-    // An unwrap that produced nothing (a handshake step) still teaches the engine's socket.
-    if (!enabled || count < 0 || (count == 0 && write) || before == null)
+    // A call that moved no plaintext (a handshake step) still teaches the engine's socket:
+    // an unwrap from the read before it, a wrap from the write after it.
+    if (!enabled || count < 0 || before == null)
       return;
     try {
       byte[] copy = new byte[Math.min(count, CAPTURE_BYTES)];
