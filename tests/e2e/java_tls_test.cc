@@ -53,14 +53,14 @@ TEST_CASE("Java HttpsServer <- HttpsURLConnection and HttpClient (HTTP/1.1) over
   Process after = start_java_tls_server(dir / "late", late_port);  // one started after it
   REQUIRE(wait_for_java_agent(agent, after.pid()));
 
-  CommandResult c1 = run_command(
-      dir,
-      java_tls_client("urlconnection",
-                      {https_url_of(port, "/hello"), https_url_of(port, "/missing-urlconn")}),
-      60s, kWaitForAgent);
+  CommandResult c1 =
+      run_command(dir,
+                  java_tls_client("urlconnection", {https_url_of(port, "/hello-urlconn"),
+                                                    https_url_of(port, "/missing-urlconn")}),
+                  60s, kWaitForAgent);
   CommandResult c2 = run_command(
       dir,
-      java_tls_client("httpclient-h1", {https_url_of(late_port, "/hello"),
+      java_tls_client("httpclient-h1", {https_url_of(late_port, "/hello-httpclient"),
                                         https_url_of(late_port, "/missing-httpclient")}),
       60s, kWaitForAgent);
   const std::string traffic = c1.describe + "\n" + c2.describe;
@@ -72,9 +72,9 @@ TEST_CASE("Java HttpsServer <- HttpsURLConnection and HttpClient (HTTP/1.1) over
   INFO("agent log:\n" << agent.log_tail());
   CHECK(of_kind(spans, "SERVER").size() == 4);
   CHECK(of_kind(spans, "CLIENT").size() == 4);
-  check_exchange(spans, {"GET", "/hello", 200, port}, before.pid(), c1.pid);
+  check_exchange(spans, {"GET", "/hello-urlconn", 200, port}, before.pid(), c1.pid);
   check_exchange(spans, {"GET", "/missing-urlconn", 404, port}, before.pid(), c1.pid);
-  check_exchange(spans, {"GET", "/hello", 200, late_port}, after.pid(), c2.pid);
+  check_exchange(spans, {"GET", "/hello-httpclient", 200, late_port}, after.pid(), c2.pid);
   check_exchange(spans, {"GET", "/missing-httpclient", 404, late_port}, after.pid(), c2.pid);
   check_secrets_absent(agent);
 }

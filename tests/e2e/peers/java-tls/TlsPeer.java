@@ -1,5 +1,5 @@
 // JSSE peers of the end-to-end tests (tests/e2e/java_tls_test.cc), with the JDK's own classes:
-//   server PORT KEYSTORE        com.sun.net.httpserver.HttpsServer (SSLEngine): /hello -> 200,
+//   server PORT KEYSTORE        com.sun.net.httpserver.HttpsServer (SSLEngine): /hello* -> 200,
 //                               /call?to=URL -> an HttpsURLConnection GET to URL, then 200;
 //                               anything else -> 404.
 //   urlconnection URL...        HttpsURLConnection (SSLSocket), one keep-alive connection
@@ -148,7 +148,7 @@ public class TlsPeer {
       String path = ex.getRequestURI().getPath();
       int status = 404;
       String body = "not found\n";
-      if (path.equals("/hello")) {
+      if (path.startsWith("/hello")) {
         status = 200;
         body = "hello\n";
       } else if (path.equals("/call")) {
