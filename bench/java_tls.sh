@@ -51,16 +51,16 @@ hz=$(getconf CLK_TCK)
 ticks() { for p in "$@"; do cat "/proc/$p/stat"; done | awk '{t += $14 + $15} END {print t}'; }
 requests() { wrk -t1 -c$CONNECTIONS -d"$1"s "$URL" | awk '/requests in/ {print $1}'; }
 
-# "requests server_ticks agent_ticks"
+# "requests server_ticks agent_ticks warm_up_requests"
 measure() {
-  local s0 a0=0 s1 a1=0 n
-  requests "$WARM" >/dev/null
+  local s0 a0=0 s1 a1=0 n w
+  w=$(requests "$WARM")
   s0=$(ticks $server_pid)
   [[ -n ${agent_pid:-} ]] && a0=$(ticks $agent_pid)
   n=$(requests "$SECS")
   s1=$(ticks $server_pid)
   [[ -n ${agent_pid:-} ]] && a1=$(ticks $agent_pid)
-  echo "$n $((s1 - s0)) $((a1 - a0))"
+  echo "$n $((s1 - s0)) $((a1 - a0)) $w"
 }
 
 with_agent() {
@@ -89,7 +89,7 @@ for round in $(seq "$ROUNDS"); do
   start_server; with_agent >>"$work/java.txt"; stop_server
   echo "round $round: off [$(tail -1 "$work/off.txt")] no-java-agent" \
     "[$(tail -1 "$work/syscall.txt")] java-agent [$(tail -1 "$work/java.txt")]" \
-    "(requests server_ticks agent_ticks spans)" >&2
+    "(requests server_ticks agent_ticks warm_up_requests spans)" >&2
 done
 
 python3 - "$work" "$hz" "$SECS" "$CONNECTIONS" <<'PY'
@@ -102,12 +102,13 @@ runs = {"no agent": rows("off"), "agent --no-java-agent": rows("syscall"),
 med = lambda rs, f: statistics.median(f(r) for r in rs)
 print(f"JDK HttpsServer (HTTP/1.1 keep-alive over TLS), wrk -t1 -c{conns} {secs} s per run, "
       f"{len(runs['no agent'])} alternating rounds, medians\n")
+# spans/req: the agent's spans over the requests of its whole run, warm-up included.
 print("| run | req/s | server CPU µs/req | agent CPU µs/req | spans/req | throughput ratio |")
 print("|---|---|---|---|---|---|")
 base = med(runs["no agent"], lambda r: r[0] / secs)
 for name, rs in runs.items():
     rps = med(rs, lambda r: r[0] / secs)
     print(f"| {name} | {rps:.0f} | {med(rs, lambda r: us_per_req(r, 1)):.1f} | "
-          f"{med(rs, lambda r: us_per_req(r, 2)):.1f} | {med(rs, lambda r: r[3] / r[0]):.3f} | "
+          f"{med(rs, lambda r: us_per_req(r, 2)):.1f} | {med(rs, lambda r: r[4] / (r[0] + r[3])):.3f} | "
           f"{rps / base:.3f} |")
 PY

@@ -12,6 +12,8 @@
 #   off    without the agent
 #   null   with the agent, spans built but exported nowhere (capture + assembly)
 #   otlp   with the agent exporting OTLP/HTTP to a local receiver (tests/otlp_receiver)
+# and, for nginx once more, the tracing modes (issue 17): --mode off, --mode system-only, and
+# hybrid at --sampling-ratio 0.1 exporting OTLP, next to otlp (every trace: full-e2e).
 # plus, for Node, the OpenTelemetry Node SDK in the process exporting to the same receiver
 # (what a user would pick instead), and for the chain the agent with --no-inject (the cost of
 # traceparent injection). Every run is wrk -c16 for the given seconds (saturation: req/s,
@@ -19,6 +21,8 @@
 # Then: agent memory with 10,000 idle keep-alive connections, the pipeline's events/s per
 # core on recordings of the nginx HTTP/1.1 and HTTP/2 traffic (bench/pipeline_bench), and OTLP encoding
 # throughput (bench/otlp_encode_bench).
+# ZTRACE_BENCH_ONLY="nginx-modes go" runs only those workloads (and skips the memory and
+# pipeline sections), for a quick look (bench/results/partial.*; latest.* is a whole run).
 # Output: a table on stdout, bench/results/latest.{md,json,csv}. Exit status 1 when a run
 # lost spans (spans exported < requests served): a fast result that loses spans is a failure.
 set -euo pipefail
@@ -222,10 +226,14 @@ measure() {  # workload mode url server_pids...
   case $mode in
     null) start_agent "${selection[@]}" ;;
     null-no-inject) start_agent "${selection[@]}" --no-inject ;;
-    otlp)
+    mode-off) start_agent "${selection[@]}" --mode off ;;
+    system-only) start_agent "${selection[@]}" --mode system-only ;;
+    otlp | hybrid10)
+      local sampling=()
+      [[ $mode == hybrid10 ]] && sampling=(--sampling-ratio 0.1)
       start_receiver
-      start_agent "${selection[@]}" --otlp-endpoint "http://127.0.0.1:$receiver_port" \
-        --otlp-protocol http/protobuf
+      start_agent "${selection[@]}" "${sampling[@]}" --otlp-endpoint \
+        "http://127.0.0.1:$receiver_port" --otlp-protocol http/protobuf
       ;;
   esac
   [[ $mode == off || $mode == sdk ]] || ticks0=$(cpu_ticks "$agent_pid")
@@ -240,7 +248,7 @@ measure() {  # workload mode url server_pids...
       stop_agent
       spans=$agent_spans
       drops=$agent_drops
-      if [[ $mode == otlp ]]; then
+      if [[ $mode == otlp || $mode == hybrid10 ]]; then
         stop_receiver
         spans=$receiver_spans
       fi
@@ -255,6 +263,9 @@ measure() {  # workload mode url server_pids...
 bench_workload() {  # workload spans_per_request url modes...
   local workload=$1 per_request=$2 url=$3
   shift 3
+  if [[ -n ${ZTRACE_BENCH_ONLY:-} && " $ZTRACE_BENCH_ONLY " != *" $workload "* ]]; then
+    return 0
+  fi
   echo "$per_request" >"$results/$workload.spans_per_request"
   for round in $(seq "$ROUNDS"); do
     for mode in "$@"; do
@@ -274,6 +285,14 @@ next_port
 start_nginx "$port"
 server_pids=("$server_pid")
 bench_workload nginx 1 "http://127.0.0.1:$port/index.html" off null otlp
+kill "$server_pid"
+
+# The tracing modes on the same nginx workload, with their own no-agent runs.
+next_port
+start_nginx "$port"
+server_pids=("$server_pid")
+bench_workload nginx-modes 1 "http://127.0.0.1:$port/index.html" off mode-off system-only \
+  hybrid10 otlp
 kill "$server_pid"
 
 next_port
@@ -372,6 +391,7 @@ bench_workload pgbench 1 "$pg_port" off null otlp
 LOAD_TOOL=wrk
 SELECTION=()
 
+if [[ -z ${ZTRACE_BENCH_ONLY:-} ]]; then
 # --- memory with idle connections ----------------------------------------------------------
 ulimit -n "$(ulimit -Hn)"  # the client and nginx each hold one fd per connection
 next_port
@@ -418,6 +438,9 @@ stop_pid "$pg_pid"
 build/bench/pipeline_bench "$work/pgbench.events" 10 >"$results/pipeline_pg.md"
 
 build/bench/otlp_encode_bench 200000 >"$results/otlp.md"
+else
+  stop_pid "$pg_pid"
+fi  # ZTRACE_BENCH_ONLY
 
 python3 bench/summarize.py "$results" "$ROUNDS" "$SECONDS_PER_RUN" "$CONNECTIONS" \
   "$LATENCY_SECONDS"

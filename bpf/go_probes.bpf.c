@@ -33,6 +33,7 @@
 
 #include "bpf/http1_context.bpf.h"
 #include "bpf/settings.bpf.h" /* traceparent_scan_bytes: of a TLS request head */
+#include "bpf/trace_sampling.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 

@@ -13,6 +13,7 @@
 
 #include "bpf/goroutine_maps.bpf.h"
 #include "bpf/settings.bpf.h"
+#include "bpf/trace_sampling.bpf.h"
 #include "bpf/socket_maps.bpf.h"
 #include "bpf/socket_trace.h"
 

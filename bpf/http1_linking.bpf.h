@@ -20,6 +20,7 @@
 #include "bpf/goroutine_maps.bpf.h"
 #include "bpf/http1_context.bpf.h"
 #include "bpf/settings.bpf.h"
+#include "bpf/trace_sampling.bpf.h"
 #include "bpf/socket_maps.bpf.h"
 #include "bpf/socket_trace.h"
 #include "bpf/syscall_args.bpf.h"

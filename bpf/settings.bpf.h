@@ -25,14 +25,6 @@ __u8 capture_paused = 0; /* mode "off": no data syscall is followed, no connecti
  * a new trace is sampled when its id's last 56 bits, its randomness, are at or above this
  * threshold. 0: every trace; 1 << 56: none. An incoming traceparent's flag always stands. */
 __u64 sampling_threshold = 0;
-
-#define ZT_RANDOMNESS_BITS 56
-
-/* The sampled flag of a new trace whose id is `trace_id`. */
-static __always_inline __u8 new_trace_flags(const __u8 *trace_id)
-{
-	__u64 randomness = 0;
-	for (int i = 16 - ZT_RANDOMNESS_BITS / 8; i < 16; i++)
-		randomness = randomness << 8 | trace_id[i];
-	return randomness >= sampling_threshold ? ZT_TRACE_FLAG_SAMPLED : 0;
-}
+/* Set while any process has its own threshold (trace_sampling.bpf.h): until then no new trace
+ * pays for the lookup. */
+__u8 process_thresholds_in_use = 0;

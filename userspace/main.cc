@@ -83,6 +83,7 @@ struct RunFlags {
   std::string mode;
   std::optional<double> sampling_ratio;
   std::optional<std::string> api_listen;
+  std::optional<std::string> api_token_file;
   bool k8s = false;
   std::vector<std::string> k8s_pod_labels;
   std::vector<std::string> k8s_namespaces;
@@ -104,6 +105,9 @@ void add_tracing_flags(CLI::App* run, RunFlags& flags) {
   run->add_option("--api-listen", flags.api_listen,
                   "HOST:PORT of the control API and /metrics (default 127.0.0.1:8401; \"\": "
                   "none)");
+  run->add_option("--api-token-file", flags.api_token_file,
+                  "File whose first line is the bearer token that state-changing API requests "
+                  "(reload, on-demand rules) must carry");
 }
 
 // Kubernetes: the pod selection of the flags, else of the config file (flags replace the
@@ -150,8 +154,10 @@ bool resolve_tracing(RunFlags& flags, const std::map<std::string, std::string>& 
     file_selection = read;
     if (read->api_listen) options.api_listen = *read->api_listen;
     if (read->java_agent && !flags.no_java_agent) options.java_agent = *read->java_agent;
+    if (read->api_token_file) options.api_token_file = *read->api_token_file;
   }
   if (flags.api_listen) options.api_listen = *flags.api_listen;
+  if (flags.api_token_file) options.api_token_file = *flags.api_token_file;
   if (!resolve_k8s(flags, file_selection, &error)) return spdlog::error("{}", error), false;
   auto from_env = ztrace::sampling::read_sampler_env(env, &error);
   if (!from_env) return spdlog::error("environment: {}", error), false;

@@ -76,7 +76,8 @@ go_probes_bpf* GoTracer::load(const SharedMaps& shared, bool uprobe_multi, std::
       bpf_map__reuse_fd(maps->goroutine_requests, shared.goroutine_requests) ||
       bpf_map__reuse_fd(maps->goroutine_client_parents, shared.goroutine_client_parents) ||
       bpf_map__reuse_fd(maps->goroutine_h2_readers, shared.goroutine_h2_readers) ||
-      bpf_map__reuse_fd(maps->h2_stream_parents, shared.h2_stream_parents)) {
+      bpf_map__reuse_fd(maps->h2_stream_parents, shared.h2_stream_parents) ||
+      bpf_map__reuse_fd(maps->process_sampling_thresholds, shared.process_sampling_thresholds)) {
     *error = std::string("cannot share maps with the socket tracer: ") + std::strerror(errno);
     go_probes_bpf__destroy(skel);
     return nullptr;
@@ -293,6 +294,10 @@ void GoTracer::set_capture_paused(bool paused) { skel_->bss->capture_paused = pa
 
 void GoTracer::set_sampling_threshold(uint64_t threshold) {
   skel_->bss->sampling_threshold = threshold;
+}
+
+void GoTracer::set_process_thresholds_in_use(bool in_use) {
+  skel_->bss->process_thresholds_in_use = in_use ? 1 : 0;
 }
 
 GoCounters GoTracer::counters() const {

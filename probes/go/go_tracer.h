@@ -43,6 +43,7 @@ struct SharedMaps {
   int goroutine_client_parents;
   int goroutine_h2_readers;
   int h2_stream_parents;
+  int process_sampling_thresholds;
 };
 
 class GoTracer {
@@ -63,6 +64,7 @@ class GoTracer {
   // The run-time settings the socket tracer has too (bpf/settings.bpf.h).
   void set_capture_paused(bool paused);
   void set_sampling_threshold(uint64_t threshold);
+  void set_process_thresholds_in_use(bool in_use);
 
   GoCounters counters() const;
   size_t probed_processes() const;

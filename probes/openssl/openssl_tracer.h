@@ -47,6 +47,7 @@ struct SharedMaps {
   int thread_requests;
   int multiplexing_threads;
   int thread_linkable_processes;
+  int process_sampling_thresholds;  // new traces of on-demand rules' processes
 };
 
 struct Settings {

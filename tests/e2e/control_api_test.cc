@@ -8,18 +8,12 @@
 #include <set>
 #include <sstream>
 
+#include "tests/e2e/control_client.h"
 #include "tests/e2e/harness.h"
 #include "tests/e2e/peers.h"
 
 namespace ztrace::e2e {
 namespace {
-
-// "http://127.0.0.1:PORT" from the agent's log line, or "" before it is there.
-std::string control_url(const std::string& log) {
-  static const std::regex line(R"(control API on (http://127\.0\.0\.1:[0-9]+))");
-  std::smatch match;
-  return std::regex_search(log, match, line) ? match[1].str() : "";
-}
 
 CommandResult http(const fs::path& dir, const std::string& method, const std::string& url) {
   return run_command(dir, {"curl", "-sS", "-X", method, "-w", "\n%{http_code}", url});
@@ -86,7 +80,7 @@ TEST_CASE(
   CHECK(http(dir, "GET", base + "/health").out == "{\"status\":\"ok\"}\n200");
   CHECK(http(dir, "GET", base + "/ready").out == "{\"status\":\"ready\"}\n200");
   CHECK(http(dir, "GET", base + "/api/tracing/status").out ==
-        "{\"mode\":\"full-e2e\",\"ratio\":1,\"tail\":null}\n200");
+        "{\"mode\":\"full-e2e\",\"ratio\":1,\"tail\":null,\"rules\":[],\"adaptive\":null}\n200");
 
   constexpr int kRequests = 5;
   std::vector<CurlRequest> requests;
@@ -116,7 +110,7 @@ TEST_CASE(
   CHECK(refused.out.find("running settings kept (mode=hybrid ratio=0.5)") != std::string::npos);
   CHECK(refused.out.find("tracing.mode: must be one of") != std::string::npos);
   CHECK(http(dir, "GET", base + "/api/tracing/status").out ==
-        "{\"mode\":\"hybrid\",\"ratio\":0.5,\"tail\":null}\n200");
+        "{\"mode\":\"hybrid\",\"ratio\":0.5,\"tail\":null,\"rules\":[],\"adaptive\":null}\n200");
   CHECK(http(dir, "GET", base + "/nothing-here").out.ends_with("\n404"));
 
   CHECK(agent.stop() == 0);

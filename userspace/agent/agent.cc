@@ -19,6 +19,7 @@
 #include "userspace/agent/event_queue.h"
 #include "userspace/agent/header_injector.h"
 #include "userspace/agent/host_setup.h"
+#include "userspace/agent/on_demand_sampling.h"
 #include "userspace/agent/process_tracking.h"
 #include "userspace/agent/signals.h"
 #include "userspace/agent/socket_tracer.h"
@@ -120,6 +121,8 @@ class Agent {
 
  private:
   void attach_optional_probes();
+  // The process tracking's hooks, and the on-demand rules learning of processes.
+  pipeline::ProcessHooks pipeline_hooks();
   void apply_tracing(const sampling::TracingSettings& settings);
   // SIGHUP and POST /api/config/reload; false (and why) when the config file is broken.
   bool reload(std::string* message);
@@ -146,6 +149,7 @@ class Agent {
   std::unique_ptr<probes::java::JavaAgentLoader> java_agent_;       // optional: JSSE plaintext
   std::unique_ptr<HeaderInjector> injector_;         // optional: traceparent injection
   std::unique_ptr<ProcessTracking> process_tracking_;
+  std::unique_ptr<sampling::ProcessSampling> process_sampling_;  // on-demand rules
   std::optional<pipeline::EventPipeline> pipeline_;
   std::mutex reload_mutex_;            // one reload at a time: the signal's or the API's
   sampling::TracingSettings tracing_;  // what is applied now; guarded by reload_mutex_
@@ -191,6 +195,7 @@ int Agent::attach_probes() {
   process_tracking_ = std::make_unique<ProcessTracking>(options_.selection, processes_, *tracer_,
                                                         go_tracer_.get(), openssl_tracer_.get());
   process_tracking_->set_java_agent(java_agent_.get());
+  process_sampling_ = make_process_sampling(*tracer_, go_tracer_.get(), processes_);
   follow_pods();
   return 0;
 }
@@ -215,10 +220,11 @@ void Agent::attach_optional_probes() {
   std::string error;
   if (options_.go_probes) {
     const SharedMapFds fds = tracer_->shared_map_fds();
-    go_tracer_ = probes::go::GoTracer::open(
-        {fds.events, fds.conns, fds.go_processes, fds.goroutine_requests,
-         fds.goroutine_client_parents, fds.goroutine_h2_readers, fds.h2_stream_parents},
-        &error);
+    go_tracer_ =
+        probes::go::GoTracer::open({fds.events, fds.conns, fds.go_processes, fds.goroutine_requests,
+                                    fds.goroutine_client_parents, fds.goroutine_h2_readers,
+                                    fds.h2_stream_parents, fds.process_sampling_thresholds},
+                                   &error);
     if (!go_tracer_) spdlog::warn("Go probes off: {}", error);
   }
   if (options_.openssl_probes) {
@@ -227,7 +233,7 @@ void Agent::attach_optional_probes() {
         {fds.events, fds.conns, fds.traced_pids, fds.tls_threads, fds.ssl_fds, fds.traced_ports,
          fds.pending_injections, fds.pending_h2_injections, fds.injectable_sockets,
          fds.inject_counters, fds.thread_requests, fds.multiplexing_threads,
-         fds.thread_linkable_processes},
+         fds.thread_linkable_processes, fds.process_sampling_thresholds},
         {getpid(), options_.selection.selects_all_processes()}, &error);
     if (openssl_tracer_) {
       openssl_tracer_->attach_host_libraries();
@@ -278,8 +284,8 @@ void Agent::start_pipeline() {
   pipeline::EventPipelineOptions pipeline_options;
   pipeline_options.connections.max_connections = options_.max_connections;
   pipeline_options.spans.capture_url_query = options_.capture_url_query;
-  pipeline_.emplace(pipeline_options, clock_, processes_, *exporter_,
-                    process_tracking_->pipeline_hooks());
+  pipeline_.emplace(pipeline_options, clock_, processes_, *exporter_, pipeline_hooks());
+  pipeline_->set_process_sampling(process_sampling_.get());
   {
     std::lock_guard lock(reload_mutex_);
     apply_tracing(options_.tracing);
@@ -288,6 +294,21 @@ void Agent::start_pipeline() {
   spdlog::info("ztrace ready: {} probes attached, tracing {}{}", tracer_->attached_programs(),
                options_.selection.selects_all_processes() ? "all processes" : "selected processes",
                options_.selection.ports.empty() ? "" : " on selected ports");
+}
+
+pipeline::ProcessHooks Agent::pipeline_hooks() {
+  pipeline::ProcessHooks hooks = process_tracking_->pipeline_hooks();
+  hooks.on_resource = [this, tracking = std::move(hooks.on_resource)](
+                          uint32_t pid, const spans::Resource& resource) {
+    tracking(pid, resource);
+    process_sampling_->on_process(pid, resource);
+  };
+  hooks.on_exit = [this, tracking = std::move(hooks.on_exit)](
+                      uint32_t pid, const std::vector<int32_t>& socket_fds) {
+    tracking(pid, socket_fds);
+    process_sampling_->on_exit(pid);
+  };
+  return hooks;
 }
 
 // The pipeline thread: queued events → spans, housekeeping each second, counters when due.
@@ -307,6 +328,7 @@ void Agent::pipeline_loop() {
     if (now - last_tick >= std::chrono::seconds(1)) {
       last_tick = now;
       pipeline_->tick(spans::KernelClock::monotonic_now_ns());
+      process_sampling_->tick(spans::KernelClock::monotonic_now_ns());
       publish_snapshot();
     }
     const bool stats_due =
@@ -339,6 +361,9 @@ void Agent::apply_tracing(const sampling::TracingSettings& settings) {
   if (openssl_tracer_) openssl_tracer_->set_capture_paused(!capture);
   pipeline_->set_tracing(threshold, capture && settings.mode != sampling::TracingMode::kSystemOnly);
   const bool tail = settings.mode == sampling::TracingMode::kHybrid && settings.tail;
+  process_sampling_->set_active(settings.mode == sampling::TracingMode::kHybrid && !tail);
+  pipeline_->set_adaptive(settings.mode == sampling::TracingMode::kHybrid ? settings.adaptive
+                                                                          : std::nullopt);
   pipeline_->set_tail_sampling(tail ? settings.tail : std::nullopt,
                                sampling::threshold_for_ratio(settings.ratio));
   spdlog::info("tracing: {}{}", settings.describe(),
@@ -393,6 +418,8 @@ AgentSnapshot Agent::snapshot() {
                                c.errors.load(),       c.malformed.load(), c.owner_lookups.load(),
                                c.owner_errors.load()};
   }
+  snapshot.sampling_rules = process_sampling_->rules().size();
+  snapshot.sampling_rule_processes = process_sampling_->processes_with_own_threshold();
   std::lock_guard lock(reload_mutex_);
   snapshot.tracing = tracing_;
   return snapshot;
@@ -406,16 +433,39 @@ void Agent::start_control_port() {
   handlers.metrics = [this] { return render_metrics(snapshot(), options_.version); };
   handlers.status_json = [this] {
     std::lock_guard lock(reload_mutex_);
-    return render_tracing_status(tracing_);
+    std::string adaptive;
+    {
+      std::lock_guard snapshot_lock(snapshot_mutex_);
+      adaptive = adaptive_status_json(snapshot_.pipeline.adaptive);
+    }
+    return render_tracing_status(tracing_, rules_json(*process_sampling_), adaptive);
   };
   handlers.reload = [this](std::string* message) { return reload(message); };
+  handlers.enable_rule = [this](const std::string& body, std::string* answer) {
+    return enable_rule(*process_sampling_, body, answer);
+  };
+  handlers.disable_rule = [this](const std::string& body, std::string* answer) {
+    return disable_rule(*process_sampling_, body, answer);
+  };
   std::string error;
-  control_ = control::ControlServer::start(options_.api_listen, std::move(handlers), &error);
+  std::string token;
+  if (!options_.api_token_file.empty()) {
+    auto read = control::read_token_file(options_.api_token_file, &error);
+    if (!read) {
+      // Open without the token would be open to anyone on the host: stay closed instead.
+      spdlog::warn("{}; the agent runs without the control API", error);
+      return;
+    }
+    token = std::move(*read);
+  }
+  control_ = control::ControlServer::start(options_.api_listen, std::move(handlers),
+                                           std::move(token), &error);
   if (control_) {
     spdlog::info(
         "control API on http://{} (/health, /ready, /metrics, /api/tracing/status, "
-        "POST /api/config/reload)",
-        control_->address());
+        "POST /api/config/reload, /api/tracing/enable, /api/tracing/disable){}",
+        control_->address(),
+        options_.api_token_file.empty() ? "" : ", POST requests need the token");
   } else {
     spdlog::warn("{}; the agent runs without it", error);
   }

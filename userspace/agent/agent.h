@@ -42,6 +42,7 @@ struct AgentOptions {
   sampling::SettingsLayer tracing_flags;
   // The control port (health, status, reload, /metrics); empty: none.
   std::string api_listen = "127.0.0.1:8401";
+  std::string api_token_file;  // empty: no token (state-changing requests are not refused)
   std::string version;  // for ztrace_build_info
   // Pod metadata on resources, and pod selection (.enabled).
   k8s::K8sOptions k8s;

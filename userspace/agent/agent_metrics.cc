@@ -1,6 +1,7 @@
 #include "userspace/agent/agent_metrics.h"
 
 #include <cstdio>
+#include <nlohmann/json.hpp>
 
 #include "userspace/conntrack/protocols.h"
 #include "userspace/control/metrics_text.h"
@@ -99,7 +100,45 @@ void k8s_metrics(MetricsText& m, const K8sSnapshot& k) {
   }
 }
 
+void adaptive_metrics(MetricsText& m, const sampling::AdaptiveSnapshot& a) {
+  m.gauge("ztrace_adaptive_enabled", "1 while adaptive sampling is on")
+      .sample("ztrace_adaptive_enabled", a.enabled ? 1 : 0);
+  m.gauge("ztrace_adaptive_boosted_services",
+          "Services whose latency or error rate raised their sampling rate now")
+      .sample("ztrace_adaptive_boosted_services", a.stats.boosted_services);
+  m.counter("ztrace_adaptive_changes_total", "Adaptive sampling boosts and recoveries")
+      .sample("ztrace_adaptive_changes_total", a.stats.boosts, {{"change", "boost"}})
+      .sample("ztrace_adaptive_changes_total", a.stats.recoveries, {{"change", "recovery"}});
+  m.counter("ztrace_adaptive_budget_refused_total",
+            "Traces and spans over adaptive.max_traces_per_second, not exported")
+      .sample("ztrace_adaptive_budget_refused_total", a.budget_traces_refused, {{"what", "traces"}})
+      .sample("ztrace_adaptive_budget_refused_total", a.budget_spans_refused, {{"what", "spans"}});
+  m.counter("ztrace_adaptive_untracked_spans_total",
+            "SERVER spans of services past the adaptive sampler's limit of services")
+      .sample("ztrace_adaptive_untracked_spans_total", a.stats.untracked_spans);
+}
+
 }  // namespace
+
+std::string adaptive_status_json(const sampling::AdaptiveSnapshot& a) {
+  if (!a.enabled) return "null";
+  nlohmann::ordered_json services = nlohmann::ordered_json::array();
+  for (const sampling::ServiceHealth& h : a.services) {
+    services.push_back({{"service", h.service},
+                        {"requests", h.requests},
+                        {"p95_seconds", h.p95_ns / 1e9},
+                        {"error_rate", h.error_rate},
+                        {"boosted", h.boosted}});
+  }
+  return nlohmann::ordered_json{
+      {"latency_threshold_seconds", a.settings.latency_threshold_ns / 1e9},
+      {"error_rate", a.settings.error_rate_threshold},
+      {"rate", a.settings.rate},
+      {"max_traces_per_second", a.settings.max_traces_per_second},
+      {"window_seconds", a.settings.window_ns / 1e9},
+      {"services", services}}
+      .dump();
+}
 
 std::string render_metrics(const AgentSnapshot& s, const std::string& version) {
   MetricsText m;
@@ -113,6 +152,12 @@ std::string render_metrics(const AgentSnapshot& s, const std::string& version) {
   }
   m.gauge("ztrace_sampling_ratio", "Head sampling ratio of new traces (hybrid mode)")
       .sample("ztrace_sampling_ratio", s.tracing.ratio);
+  m.gauge("ztrace_sampling_rules", "On-demand sampling rules in force")
+      .sample("ztrace_sampling_rules", s.sampling_rules);
+  m.gauge("ztrace_sampling_rule_processes",
+          "Processes sampled at their own rate (an on-demand rule or an adaptive boost)")
+      .sample("ztrace_sampling_rule_processes", s.sampling_rule_processes);
+  adaptive_metrics(m, s.pipeline.adaptive);
   labelled_counters(m, "ztrace_events_total", "Kernel events handled, by type", "type",
                     s.pipeline.events);
   labelled_counters(m, "ztrace_kernel_drops_total", "Events the kernel could not send, by reason",
@@ -144,7 +189,8 @@ std::string render_metrics(const AgentSnapshot& s, const std::string& version) {
   return m.text();
 }
 
-std::string render_tracing_status(const sampling::TracingSettings& tracing) {
+std::string render_tracing_status(const sampling::TracingSettings& tracing,
+                                  const std::string& rules_json, const std::string& adaptive_json) {
   char ratio[32];
   std::snprintf(ratio, sizeof(ratio), "%g", tracing.ratio);
   std::string tail = "null";
@@ -158,7 +204,8 @@ std::string render_tracing_status(const sampling::TracingSettings& tracing) {
     tail = text;
   }
   return std::string(R"({"mode":")") + std::string(sampling::to_string(tracing.mode)) +
-         R"(","ratio":)" + ratio + R"(,"tail":)" + tail + "}";
+         R"(","ratio":)" + ratio + R"(,"tail":)" + tail + R"(,"rules":)" + rules_json +
+         R"(,"adaptive":)" + adaptive_json + "}";
 }
 
 }  // namespace ztrace::agent

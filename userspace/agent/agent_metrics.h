@@ -32,11 +32,17 @@ struct AgentSnapshot {
   uint64_t intake_queue_drops = 0;
   std::shared_ptr<const otlp::OtlpStats> otlp;  // null: OTLP off
   sampling::TracingSettings tracing;
+  size_t sampling_rules = 0;           // on-demand rules in force
+  size_t sampling_rule_processes = 0;  // processes with a rule's own threshold
   std::optional<K8sSnapshot> k8s;  // none: Kubernetes metadata off
 };
 
 std::string render_metrics(const AgentSnapshot& snapshot, const std::string& version);
-// {"mode":"hybrid","ratio":0.1}
-std::string render_tracing_status(const sampling::TracingSettings& tracing);
+// {"mode":"hybrid","ratio":0.1,"tail":null,"rules":[...],"adaptive":null}; `rules_json`: a
+// JSON array; `adaptive_json`: adaptive_status_json().
+std::string render_tracing_status(const sampling::TracingSettings& tracing,
+                                  const std::string& rules_json, const std::string& adaptive_json);
+// null, or the settings and each watched service's window.
+std::string adaptive_status_json(const sampling::AdaptiveSnapshot& adaptive);
 
 }  // namespace ztrace::agent

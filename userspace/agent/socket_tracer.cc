@@ -182,6 +182,20 @@ void SocketTracer::set_sampling_threshold(uint64_t threshold) {
   skel_->bss->sampling_threshold = threshold;
 }
 
+void SocketTracer::set_process_thresholds_in_use(bool in_use) {
+  skel_->bss->process_thresholds_in_use = in_use ? 1 : 0;
+}
+
+void SocketTracer::set_process_sampling_threshold(pid_t pid, std::optional<uint64_t> threshold) {
+  const uint32_t key = pid;
+  if (threshold) {
+    bpf_map__update_elem(skel_->maps.process_sampling_thresholds, &key, sizeof(key), &*threshold,
+                         sizeof(*threshold), BPF_ANY);
+  } else {
+    bpf_map__delete_elem(skel_->maps.process_sampling_thresholds, &key, sizeof(key), 0);
+  }
+}
+
 DropCounts SocketTracer::drop_counts() const {
   return bpf_support::sum_per_cpu_counters<DropCounts>(skel_->maps.drop_counters);
 }
@@ -203,6 +217,7 @@ SharedMapFds SocketTracer::shared_map_fds() const {
           bpf_map__fd(skel_->maps.goroutine_client_parents),
           bpf_map__fd(skel_->maps.goroutine_h2_readers),
           bpf_map__fd(skel_->maps.h2_stream_parents),
+          bpf_map__fd(skel_->maps.process_sampling_thresholds),
           bpf_map__fd(skel_->maps.traced_pids),
           bpf_map__fd(skel_->maps.tls_threads),
           bpf_map__fd(skel_->maps.ssl_fds),

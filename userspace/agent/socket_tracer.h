@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -47,6 +48,7 @@ struct SharedMapFds {
   int goroutine_client_parents = -1;
   int goroutine_h2_readers = -1;
   int h2_stream_parents = -1;
+  int process_sampling_thresholds = -1;  // per-process head sampling, shared with the Go probes
   // The OpenSSL probes: selection, and the socket I/O of threads that call into OpenSSL.
   int traced_pids = -1;
   int tls_threads = -1;
@@ -93,6 +95,10 @@ class SocketTracer {
   void set_capture_paused(bool paused);
   // Head sampling of the traces the kernel starts (sampling::threshold_for_ratio).
   void set_sampling_threshold(uint64_t threshold);
+  // Whether some processes have their own threshold: only then does a new trace look it up.
+  void set_process_thresholds_in_use(bool in_use);
+  // The threshold of the traces one process starts (nullopt: the settings' threshold again).
+  void set_process_sampling_threshold(pid_t pid, std::optional<uint64_t> threshold);
 
   DropCounts drop_counts() const;
   InjectOutcomeCounts inject_counts() const;

@@ -1,11 +1,14 @@
 #pragma once
 
-// The agent's HTTP control port: liveness and readiness, the tracing status, a reload, and
-// Prometheus /metrics. It runs on its own thread and only calls the handlers it is given; a
-// port that cannot be bound is reported, never fatal (tracing goes on without it).
+// The agent's HTTP control port: liveness and readiness, the tracing status, on-demand
+// sampling rules, a reload, and Prometheus /metrics. It runs on its own thread and only calls
+// the handlers it is given; a port that cannot be bound is reported, never fatal (tracing goes
+// on without it). With a token, every request that changes state must carry it
+// (`Authorization: Bearer TOKEN`); reads need none.
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -21,13 +24,22 @@ struct ControlHandlers {
   std::function<std::string()> status_json;  // GET /api/tracing/status
   // POST /api/config/reload: the new settings' description, or the error (false).
   std::function<bool(std::string* message)> reload;
+  // POST /api/tracing/enable and /disable: the request body → the HTTP status and the JSON
+  // answer.
+  std::function<int(const std::string& body, std::string* answer)> enable_rule;
+  std::function<int(const std::string& body, std::string* answer)> disable_rule;
 };
+
+// The token a state-changing request must carry, read from a file (its first line, trimmed).
+// nullopt and `error` when the file cannot be read or is empty.
+std::optional<std::string> read_token_file(const std::string& path, std::string* error);
 
 class ControlServer {
  public:
   // "HOST:PORT" (port 0: any free port). nullptr and `error` when it cannot listen.
+  // `token`: empty for none.
   static std::unique_ptr<ControlServer> start(const std::string& listen, ControlHandlers handlers,
-                                              std::string* error);
+                                              std::string token, std::string* error);
   ~ControlServer();  // stops the server and joins its thread
   ControlServer(const ControlServer&) = delete;
   ControlServer& operator=(const ControlServer&) = delete;
@@ -39,6 +51,7 @@ class ControlServer {
 
   std::unique_ptr<httplib::Server> server_;
   ControlHandlers handlers_;
+  std::string token_;
   std::string host_;
   int port_ = 0;
   std::thread thread_;

@@ -102,10 +102,10 @@ bool EventPipeline::on_exchange(const protocols::ConnectionView& view,
   const uint8_t origin = context ? context->origin : uint8_t{ZT_CTX_NONE};
   const auto emit = [&](spans::Span& span) {
     if (!context && !header) {  // a trace started here, not in the kernel: sampled the same way
-      span.trace_flags =
-          sampling::sampled(span.trace_id, new_trace_threshold_.load(std::memory_order_relaxed))
-              ? ZT_TRACE_FLAG_SAMPLED
-              : 0;
+      const auto own =
+          process_sampling_ ? process_sampling_->threshold_for(view.pid) : std::nullopt;
+      const uint64_t threshold = own.value_or(new_trace_threshold_.load(std::memory_order_relaxed));
+      span.trace_flags = sampling::sampled(span.trace_id, threshold) ? ZT_TRACE_FLAG_SAMPLED : 0;
     }
     ++stats_.link_outcomes[origin];
     if (span.kind == spans::SpanKind::kClient) count_client_link(view, origin);
@@ -155,12 +155,17 @@ void EventPipeline::submit(spans::Span&& span) {
     auto it = trace_corrections_.find(span.trace_id);
     if (it != trace_corrections_.end()) span.trace_id = it->second;
   }
+  adaptive_.observe(span);  // sampled or not: its windows must be exact
   if (!(span.trace_flags & ZT_TRACE_FLAG_SAMPLED)) {
     ++stats_.spans.unsampled;
     return;
   }
   if (!export_traces_.load(std::memory_order_relaxed)) {
     ++stats_.spans.withheld;
+    return;
+  }
+  if (!adaptive_.admit(span)) {
+    ++stats_.spans.over_budget;
     return;
   }
   ++stats_.spans.built;
@@ -304,6 +309,7 @@ bool EventPipeline::was_received_by(uint32_t pid, const spans::SpanId& parent_sp
 
 void EventPipeline::tick(uint64_t now_monotonic_ns) {
   connections_.expire_idle(now_monotonic_ns);
+  adaptive_.tick(spans::KernelClock::realtime_now_ns());
   take_tail_settings();
   if (tail_active_) {
     tail_->decide_due(now_monotonic_ns, &tail_kept_);
@@ -315,6 +321,7 @@ EventPipelineStats EventPipeline::stats() const {
   EventPipelineStats s = stats_;
   s.connections = connections_.stats();
   if (tail_) s.tail = tail_->stats();
+  s.adaptive = adaptive_.snapshot(spans::KernelClock::realtime_now_ns());
   return s;
 }
 

@@ -22,6 +22,8 @@
 #include "userspace/export/export_pipeline.h"
 #include "userspace/process/process_table.h"
 #include "userspace/protocols/protocol.h"
+#include "userspace/sampling/adaptive_stage.h"
+#include "userspace/sampling/process_sampling.h"
 #include "userspace/sampling/tail_sampler.h"
 #include "userspace/spans/clock.h"
 #include "userspace/spans/trace_context.h"
@@ -63,12 +65,14 @@ struct SpanCounts {
   uint64_t unsampled = 0;          // the incoming context said not sampled: not exported
   uint64_t trace_corrections = 0;  // kernel traces moved to a header it could not see
   uint64_t withheld = 0;           // mode system-only (or off): built, not exported
+  uint64_t over_budget = 0;        // adaptive.max_traces_per_second refused their trace
 
   template <typename Visit>
   void for_each(Visit&& visit) const {
     visit("built", built);
     visit("unsampled", unsampled);
     visit("withheld", withheld);
+    visit("over_budget", over_budget);
     visit("trace_corrections", trace_corrections);
   }
 };
@@ -89,6 +93,7 @@ struct EventPipelineStats {
   std::vector<RuntimeLinkOutcomes> client_links_by_runtime;
   conntrack::ConnectionTableStats connections;  // and each protocol's counters
   sampling::TailStats tail;                     // zero without tail sampling
+  sampling::AdaptiveSnapshot adaptive;          // .enabled false without adaptive sampling
 };
 
 class EventPipeline {
@@ -108,6 +113,16 @@ class EventPipeline {
   // pipeline starts itself (the kernel starts most, bpf/settings.bpf.h), and whether traces
   // are exported at all.
   void set_tracing(uint64_t new_trace_threshold, bool export_traces);
+  // Per-process thresholds (on-demand rules, adaptive boosts), for the traces the pipeline
+  // starts itself; adaptive boosts go there too. Set before the first event (null: none); it
+  // must outlive the pipeline.
+  void set_process_sampling(sampling::ProcessSampling* process_sampling) {
+    process_sampling_ = process_sampling;
+  }
+  // Adaptive sampling from any thread (nullopt: off), taken before the next span or tick.
+  void set_adaptive(std::optional<sampling::AdaptiveSettings> settings) {
+    adaptive_.configure(settings);
+  }
   // Tail sampling from any thread (nullopt: none), with the ratio threshold of the traces no
   // rule keeps; the pipeline thread takes it before its next span or tick, deciding what the
   // old settings held.
@@ -130,6 +145,10 @@ class EventPipeline {
   void correct_trace(const uint8_t (&kernel_trace_id)[16], const spans::TraceParent& header);
 
   std::atomic<uint64_t> new_trace_threshold_{0};
+  sampling::ProcessSampling* process_sampling_ = nullptr;
+  sampling::AdaptiveStage adaptive_{[this](const std::map<std::string, double>& boosts) {
+    if (process_sampling_) process_sampling_->set_service_boosts(boosts);
+  }};
   std::atomic<bool> export_traces_{true};
   // Tail sampling: settings handed over from other threads, the sampler on this one.
   struct TailHandover {

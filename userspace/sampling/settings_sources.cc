@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cstdio>
 
 #include "userspace/common/duration.h"
 
@@ -72,6 +73,68 @@ bool read_tail(const std::string& path, const YAML::Node& tail, TailSettings* ou
     }
     out->keep_errors = value;
   }
+  return true;
+}
+
+// A number in [min, max] at `key` of `node`, if there.
+bool read_number(const std::string& path, const YAML::Node& node, const std::string& key,
+                 double min, double max, double* out, std::string* error) {
+  const YAML::Node value = node[key];
+  if (!value) return true;
+  double number = 0;
+  if (!value.IsScalar() || !YAML::convert<double>::decode(value, number) || !(number >= min) ||
+      !(number <= max)) {
+    char range[64];
+    std::snprintf(range, sizeof(range), "must be a number from %g to %g", min, max);
+    *error = at(path, value, "tracing.sampling.adaptive." + key, range);
+    return false;
+  }
+  *out = number;
+  return true;
+}
+
+bool read_adaptive(const std::string& path, const YAML::Node& adaptive,
+                   std::optional<AdaptiveSettings>* out, std::string* error) {
+  const std::string prefix = "tracing.sampling.adaptive.";
+  if (!adaptive.IsMap()) {
+    *error = at(path, adaptive, "tracing.sampling.adaptive", "must be a mapping");
+    return false;
+  }
+  if (!only_known_keys(
+          path, adaptive, prefix,
+          {"enabled", "latency_threshold", "error_rate", "rate", "max_traces_per_second", "window"},
+          {}, error)) {
+    return false;
+  }
+  bool enabled = true;
+  if (const YAML::Node node = adaptive["enabled"]) {
+    if (!node.IsScalar() || !YAML::convert<bool>::decode(node, enabled)) {
+      *error = at(path, node, prefix + "enabled", "must be true or false");
+      return false;
+    }
+  }
+  AdaptiveSettings settings;
+  for (const char* key : {"latency_threshold", "window"}) {
+    const YAML::Node node = adaptive[key];
+    if (!node) continue;
+    const std::optional<uint64_t> ns =
+        node.IsScalar() ? parse_duration_ns(node.Scalar()) : std::nullopt;
+    const bool window = std::string_view(key) == "window";
+    if (!ns || (window && *ns < 1'000'000'000)) {
+      *error = at(path, node, prefix + key,
+                  window ? "must be a duration of 1s or more" : "must be a duration such as 500ms");
+      return false;
+    }
+    (window ? settings.window_ns : settings.latency_threshold_ns) = *ns;
+  }
+  double budget = 0;
+  if (!read_number(path, adaptive, "error_rate", 0, 1, &settings.error_rate_threshold, error) ||
+      !read_number(path, adaptive, "rate", 0, 1, &settings.rate, error) ||
+      !read_number(path, adaptive, "max_traces_per_second", 0, 1e9, &budget, error)) {
+    return false;
+  }
+  settings.max_traces_per_second = static_cast<uint64_t>(budget);
+  *out = enabled ? std::optional(settings) : std::nullopt;
   return true;
 }
 
@@ -185,7 +248,7 @@ std::optional<ConfigFile> read_config_file(const std::string& path, std::string*
       *error = at(path, api, "api", "must be a mapping");
       return std::nullopt;
     }
-    if (!only_known_keys(path, api, "api.", {"listen"}, {"token_file", "metrics_listen"}, error)) {
+    if (!only_known_keys(path, api, "api.", {"listen", "token_file"}, {"metrics_listen"}, error)) {
       return std::nullopt;
     }
     if (const YAML::Node listen = api["listen"]) {
@@ -194,6 +257,13 @@ std::optional<ConfigFile> read_config_file(const std::string& path, std::string*
         return std::nullopt;
       }
       config.api_listen = listen.Scalar();
+    }
+    if (const YAML::Node token_file = api["token_file"]) {
+      if (!token_file.IsScalar() || token_file.Scalar().empty()) {
+        *error = at(path, token_file, "api.token_file", "must be a file path");
+        return std::nullopt;
+      }
+      config.api_token_file = token_file.Scalar();
     }
   }
   if (const YAML::Node probes = root["probes"]) {
@@ -231,9 +301,14 @@ std::optional<ConfigFile> read_config_file(const std::string& path, std::string*
       *error = at(path, sampling, "tracing.sampling", "must be a mapping");
       return std::nullopt;
     }
-    if (!only_known_keys(path, sampling, "tracing.sampling.", {"ratio", "tail"}, {"adaptive"},
+    if (!only_known_keys(path, sampling, "tracing.sampling.", {"ratio", "tail", "adaptive"}, {},
                          error)) {
       return std::nullopt;
+    }
+    if (const YAML::Node adaptive = sampling["adaptive"]) {
+      std::optional<AdaptiveSettings> settings;
+      if (!read_adaptive(path, adaptive, &settings, error)) return std::nullopt;
+      layer.adaptive = settings;
     }
     if (const YAML::Node tail = sampling["tail"]) {
       TailSettings settings;
@@ -287,6 +362,7 @@ TracingSettings merge(const SettingsLayer& file, const SettingsLayer& env,
     if (layer->mode) settings.mode = *layer->mode;
     if (layer->ratio) settings.ratio = *layer->ratio;
     if (layer->tail) settings.tail = *layer->tail;
+    if (layer->adaptive) settings.adaptive = *layer->adaptive;
   }
   return settings;
 }

@@ -17,6 +17,8 @@ struct SettingsLayer {
   std::optional<TracingMode> mode;
   std::optional<double> ratio;
   std::optional<TailSettings> tail;  // the config file only
+  // The config file only; `enabled: false` gives the set nullopt (off).
+  std::optional<std::optional<AdaptiveSettings>> adaptive;
 };
 
 // `selection:` of the config file: Kubernetes pods (the agent reads it at start).
@@ -30,6 +32,8 @@ struct SelectionFile {
 struct ConfigFile {
   SettingsLayer tracing;                  // tracing:
   std::optional<std::string> api_listen;  // api.listen: HOST:PORT, or "" for no control port
+  // api.token_file: state-changing API requests need the token in its first line.
+  std::optional<std::string> api_token_file;
   SelectionFile selection;
   std::optional<bool> k8s_enabled;  // k8s.enabled: pod metadata on resources
   std::string k8s_node_name;        // k8s.node_name (default: NODE_NAME, else the host name)

@@ -38,6 +38,15 @@ std::string TracingSettings::describe() const {
                   tail->latency_threshold_ns / 1e9);
     text += tail_text;
   }
+  if (adaptive) {
+    char adaptive_text[160];
+    std::snprintf(adaptive_text, sizeof(adaptive_text),
+                  " adaptive(p95>%gs or errors>%g over %gs: rate %g; max %llu traces/s)",
+                  adaptive->latency_threshold_ns / 1e9, adaptive->error_rate_threshold,
+                  adaptive->window_ns / 1e9, adaptive->rate,
+                  static_cast<unsigned long long>(adaptive->max_traces_per_second));
+    text += adaptive_text;
+  }
   return text;
 }
 

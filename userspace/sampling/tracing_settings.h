@@ -33,10 +33,24 @@ struct TailSettings {
   bool operator==(const TailSettings&) const = default;
 };
 
+// Adaptive sampling (adaptive_sampler.h): a service whose p95 latency or error rate over the
+// window passes its threshold gets `rate` for its new traces until it recovers; and a budget
+// caps the traces exported per second.
+struct AdaptiveSettings {
+  uint64_t latency_threshold_ns = 500'000'000;
+  double error_rate_threshold = 0.05;  // share of SERVER spans that are errors
+  double rate = 1.0;
+  uint64_t max_traces_per_second = 0;  // 0: no budget
+  uint64_t window_ns = 30'000'000'000;
+
+  bool operator==(const AdaptiveSettings&) const = default;
+};
+
 struct TracingSettings {
   TracingMode mode = TracingMode::kHybrid;
   double ratio = 1.0;  // hybrid: share of new traces kept, in [0, 1]
   std::optional<TailSettings> tail;  // hybrid only
+  std::optional<AdaptiveSettings> adaptive;  // hybrid only
 
   bool operator==(const TracingSettings&) const = default;
   std::string describe() const;  // "mode=hybrid ratio=0.1"
