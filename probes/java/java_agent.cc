@@ -26,6 +26,7 @@ constexpr auto kStartupPoll = 200ms;
 // A JVM attached while it is still starting may fail the load (seen: an exception from the
 // instrument library before the system class loader is up): tried again this often.
 constexpr int kLoadAttempts = 3;
+constexpr size_t kMaxRemembered = 4096;  // JVMs whose outcome is kept; exited ones go first
 constexpr auto kLoadRetryDelay = 1s;
 constexpr const char* kStageDir = ".ztrace-jsse";  // in the JVM's /tmp
 
@@ -137,13 +138,6 @@ void JavaAgentLoader::consider(pid_t pid, bool just_started) {
   wake_.notify_one();
 }
 
-size_t JavaAgentLoader::loaded() const {
-  std::lock_guard lock(mu_);
-  size_t n = 0;
-  for (const auto& [pid, why] : done_) n += why.empty();
-  return n;
-}
-
 void JavaAgentLoader::worker() {
   std::unique_lock lock(mu_);
   while (!stopping_) {
@@ -165,15 +159,29 @@ void JavaAgentLoader::worker() {
   }
 }
 
+// Drops the outcomes of JVMs that have exited (mu_ held), and all of them if none has.
+void JavaAgentLoader::forget_exited() {
+  std::erase_if(done_, [](const auto& entry) {
+    return access(("/proc/" + std::to_string(entry.first)).c_str(), F_OK) != 0;
+  });
+  if (done_.size() >= kMaxRemembered) done_.clear();
+}
+
 // On the worker thread. Every outcome but "not ready yet" is final for this pid.
 void JavaAgentLoader::attach(pid_t pid) {
   auto finish = [&](const std::string& why) {
     std::lock_guard lock(mu_);
+    if (done_.size() >= kMaxRemembered) forget_exited();
     done_[pid] = why;
     waiting_since_.erase(pid);
     load_attempts_.erase(pid);
   };
-  if (!is_jvm(pid)) return finish("not a JVM");
+  if (!is_jvm(pid)) {  // not remembered: only JVMs take room in done_
+    std::lock_guard lock(mu_);
+    waiting_since_.erase(pid);
+    load_attempts_.erase(pid);
+    return;
+  }
   if (!catches_sigquit(pid)) {
     std::lock_guard lock(mu_);
     auto since = waiting_since_.try_emplace(pid, Clock::now()).first->second;

@@ -44,11 +44,10 @@ class JavaAgentLoader {
   // one (exec) once it has started.
   void consider(pid_t pid, bool just_started);
 
-  size_t loaded() const;
-
  private:
   void worker();
   void attach(pid_t pid);
+  void forget_exited();
   // Copies the agent's files into the JVM's /tmp; the directory as the JVM sees it, or "".
   std::string stage(pid_t pid, std::string* error);
 
