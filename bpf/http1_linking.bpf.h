@@ -24,34 +24,7 @@
 #include "bpf/socket_maps.bpf.h"
 #include "bpf/socket_trace.h"
 #include "bpf/syscall_args.bpf.h"
-
-/* key: pid_tgid; value: the request the thread serves. Written when the thread reads a request
- * head, replaced by its next one; LRU: threads that vanish age out. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);
-	__type(value, struct served_request);
-} thread_requests SEC(".maps");
-
-/* key: pid_tgid; value: unused. Threads seen multiplexing requests; written here, LRU. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);
-	__type(value, __u8);
-} multiplexing_threads SEC(".maps");
-
-/* key: tgid; value: unused. Processes userspace has checked to be ones whose threads map to
- * the requests they serve (not Go). Until a process is checked its client requests get no
- * parent by thread: unlinked is acceptable, wrongly linked is not. Written and deleted by
- * userspace. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u32);
-	__type(value, __u8);
-} thread_linkable_processes SEC(".maps");
+#include "bpf/thread_linking.bpf.h"
 
 /* An unanswered request a process serves, found by its request line. */
 struct line_key {
@@ -251,26 +224,6 @@ __noinline int on_server_head_continued(struct data_scratch *s, struct zt_conn_i
 		open->trace_flags = header.trace_flags;
 	}
 	return 0;
-}
-
-/* The parent the thread rules give a client request written by this thread: *origin is
- * THREAD (the returned request), or why there is none. */
-static __always_inline struct served_request *parent_by_thread(__u64 pid_tgid, __u8 *origin)
-{
-	__u32 tgid = pid_tgid >> 32;
-	struct served_request *served = bpf_map_lookup_elem(&thread_requests, &pid_tgid);
-	*origin = ZT_CTX_CLIENT_ROOT;
-	if (!served)
-		return NULL;
-	if (!request_unanswered(tgid, served->fd, served->generation, served->request_number))
-		*origin = ZT_CTX_CLIENT_STALE;
-	else if (!bpf_map_lookup_elem(&thread_linkable_processes, &tgid))
-		*origin = ZT_CTX_CLIENT_UNTRUSTED;
-	else if (bpf_map_lookup_elem(&multiplexing_threads, &pid_tgid))
-		*origin = ZT_CTX_CLIENT_AMBIGUOUS;
-	else
-		*origin = ZT_CTX_CLIENT_THREAD;
-	return *origin == ZT_CTX_CLIENT_THREAD ? served : NULL;
 }
 
 /* The unanswered request of this process whose request line this client request repeats

@@ -19,6 +19,9 @@ BUILD_PKGS=(
   libdw-dev libzydis-dev binutils
   # the build's BPF stack check (tools/bpf_stack_budget.py)
   python3
+  # The Java TLS agent (probes/java/agent): javac, jar and jni.h, and Byte Buddy, which the
+  # agent also copies into each JVM it loads into
+  openjdk-17-jdk-headless libbyte-buddy-java
   # Kafka record batches: gzip (zlib above), snappy, lz4, zstd
   libsnappy-dev liblz4-dev libzstd-dev
 )

@@ -77,6 +77,7 @@ struct RunFlags {
   bool no_capability_check = false;
   bool no_go_probes = false;
   bool no_openssl_probes = false;
+  bool no_java_agent = false;
   int stats_seconds = 60;
   ztrace::otlp::OtlpFlags otlp;  // flags beat the OTEL_EXPORTER_OTLP_* variables (README)
   std::string config_path;
@@ -158,6 +159,7 @@ bool resolve_tracing(RunFlags& flags, const std::map<std::string, std::string>& 
     file = read->tracing;
     file_selection = read;
     if (read->api_listen) options.api_listen = *read->api_listen;
+    if (read->java_agent && !flags.no_java_agent) options.java_agent = *read->java_agent;
     if (read->api_token_file) options.api_token_file = *read->api_token_file;
     if (read->metrics_max_series && !flags.metrics_max_series) {
       options.metrics_max_series = *read->metrics_max_series;
@@ -220,6 +222,11 @@ void add_capture_flags(CLI::App* run, RunFlags& flags) {
   run->add_flag("--no-capability-check", flags.no_capability_check,
                 "Start even when a capability the agent needs is missing (what then fails "
                 "is logged where it fails)");
+  run->add_flag("--no-java-agent", flags.no_java_agent,
+                "Do not load ztrace's Java agent into JVMs: their JSSE TLS is then not traced "
+                "(config key probes.java_agent: false)");
+  run->add_option("--java-agent-dir", options.java_agent_dir,
+                  "Directory of the Java agent's files (default: java/ next to ztrace)");
   run->add_flag("--capture-url-query", options.capture_url_query,
                 "Record url.query (may contain secrets)");
   run->add_option("--ring-buffer-bytes", options.ring_buffer_bytes,
@@ -325,6 +332,7 @@ int run_agent(RunFlags& flags) {
   options.check_capabilities = !flags.no_capability_check;
   options.go_probes = !flags.no_go_probes;
   options.openssl_probes = !flags.no_openssl_probes;
+  options.java_agent = !flags.no_java_agent && options.java_agent;
   options.stats_interval = std::chrono::seconds(flags.stats_seconds);
   std::map<std::string, std::string> sampler_env;
   for (const char* name : {"OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG"}) {

@@ -67,7 +67,9 @@ openssl_probes_bpf* OpenSslTracer::load(const SharedMaps& shared, const Settings
   if (uprobe_multi) {
     bpf_program* p;
     bpf_object__for_each_program(p, skel->obj) {
-      bpf_program__set_expected_attach_type(p, BPF_TRACE_UPROBE_MULTI);
+      if (p != skel->progs.java_tls_handoff) {
+        bpf_program__set_expected_attach_type(p, BPF_TRACE_UPROBE_MULTI);
+      }
     }
   }
   auto* maps = &skel->maps;
@@ -80,7 +82,11 @@ openssl_probes_bpf* OpenSslTracer::load(const SharedMaps& shared, const Settings
       bpf_map__reuse_fd(maps->pending_injections, shared.pending_injections) ||
       bpf_map__reuse_fd(maps->pending_h2_injections, shared.pending_h2_injections) ||
       bpf_map__reuse_fd(maps->injectable_sockets, shared.injectable_sockets) ||
-      bpf_map__reuse_fd(maps->inject_counters, shared.inject_counters)) {
+      bpf_map__reuse_fd(maps->inject_counters, shared.inject_counters) ||
+      bpf_map__reuse_fd(maps->thread_requests, shared.thread_requests) ||
+      bpf_map__reuse_fd(maps->multiplexing_threads, shared.multiplexing_threads) ||
+      bpf_map__reuse_fd(maps->thread_linkable_processes, shared.thread_linkable_processes) ||
+      bpf_map__reuse_fd(maps->process_sampling_thresholds, shared.process_sampling_thresholds)) {
     *error = std::string("cannot share maps with the socket tracer: ") + std::strerror(errno);
     openssl_probes_bpf__destroy(skel);
     return nullptr;
@@ -106,6 +112,17 @@ std::unique_ptr<OpenSslTracer> OpenSslTracer::open(const SharedMaps& shared,
   return tracer;
 }
 
+std::string OpenSslTracer::attach_java_handoff() {
+  std::lock_guard lock(mu_);
+  if (java_handoff_) return "";
+  java_handoff_ = bpf_program__attach(skel_->progs.java_tls_handoff);
+  if (!java_handoff_) {
+    return std::string("cannot attach the Java hand-off to sys_enter_ioctl: ") +
+           std::strerror(errno);
+  }
+  return "";
+}
+
 OpenSslTracer::~OpenSslTracer() {
   {
     std::lock_guard lock(mu_);
@@ -116,6 +133,7 @@ OpenSslTracer::~OpenSslTracer() {
   std::vector<bpf_link*> links;
   for (auto& [key, image] : images_)
     links.insert(links.end(), image.probes.links.begin(), image.probes.links.end());
+  if (java_handoff_) links.push_back(java_handoff_);
   bpf_support::destroy_links(links);
   if (skel_) openssl_probes_bpf__destroy(skel_);
 }

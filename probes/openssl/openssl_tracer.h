@@ -43,6 +43,11 @@ struct SharedMaps {
   int pending_h2_injections;
   int injectable_sockets;
   int inject_counters;
+  // Linking by thread (the Java agent's hand-off).
+  int thread_requests;
+  int multiplexing_threads;
+  int thread_linkable_processes;
+  int process_sampling_thresholds;  // new traces of on-demand rules' processes
 };
 
 struct Settings {
@@ -67,6 +72,10 @@ class OpenSslTracer {
   // Queues `pid` for the worker (exec events: never block the ring reader); it is scanned
   // again once the dynamic loader has mapped its libraries.
   void scan_async(pid_t pid);
+
+  // The sys_enter_ioctl program that takes the plaintext ztrace's Java agent hands over
+  // (bpf/java_tls.h), attached on the first JVM: "" once attached, else why not.
+  std::string attach_java_handoff();
 
   void set_capture_paused(bool paused);
   SslCounters counters() const;
@@ -99,6 +108,7 @@ class OpenSslTracer {
   std::condition_variable wake_;
   bool stopping_ = false;
   std::thread worker_;
+  bpf_link* java_handoff_ = nullptr;
 };
 
 }  // namespace ztrace::probes::openssl

@@ -12,19 +12,6 @@
 namespace ztrace::e2e {
 namespace {
 
-constexpr std::string_view kSecretToken = "zt-secret-token-4711";
-constexpr std::string_view kSecretCookie = "zt-secret-cookie-4711";
-
-void check_secrets_absent(const Agent& agent) {
-  const std::string spans_text = read_file(agent.jsonl_path());
-  const std::string log = agent.log();
-  for (std::string_view secret : {kSecretToken, kSecretCookie}) {
-    INFO("secret " << secret);
-    CHECK(spans_text.find(secret) == std::string::npos);
-    CHECK(log.find(secret) == std::string::npos);
-  }
-}
-
 void check_scheme(const Span& span, std::string_view scheme) {
   CHECK(span.attr_str("url.scheme") == std::optional<std::string>(scheme));
 }

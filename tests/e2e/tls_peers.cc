@@ -1,5 +1,6 @@
 #include "tests/e2e/tls_peers.h"
 
+#include <catch2/catch_test_macros.hpp>
 #include <stdexcept>
 
 namespace ztrace::e2e {
@@ -97,6 +98,75 @@ std::vector<std::string> node_tls_client(const std::string& mode,
   std::vector<std::string> argv = {"node", (peers_dir() / "node" / "tls_peer.js").string(), mode};
   argv.insert(argv.end(), urls.begin(), urls.end());
   return argv;
+}
+
+namespace {
+
+fs::path java_tls_classes() {
+  const fs::path dir = scratch_dir() / "peers";
+  const fs::path src = peers_dir() / "java-tls" / "TlsPeer.java";
+  const fs::path classes = dir / "java-tls";
+  BuildLock lock(dir);
+  if (up_to_date(classes / "TlsPeer.class", src)) return classes;
+  fs::create_directories(classes);
+  auto r = run_command(dir, {"javac", "-d", classes.string(), src.string()}, 120s);
+  if (r.exit_code != 0) throw std::runtime_error("javac failed:\n" + r.describe);
+  return classes;
+}
+
+}  // namespace
+
+Process start_java_tls_server(const fs::path& dir, int port,
+                              const std::vector<std::string>& jvm_flags) {
+  const fs::path keystore = dir / "java-tls.p12";
+  CommandResult k = run_command(dir, {"keytool",    "-genkeypair",
+                                      "-alias",     "zt",
+                                      "-keyalg",    "RSA",
+                                      "-keysize",   "2048",
+                                      "-keystore",  keystore.string(),
+                                      "-storetype", "PKCS12",
+                                      "-storepass", "changeit",
+                                      "-dname",     "CN=127.0.0.1",
+                                      "-ext",       "SAN=ip:127.0.0.1",
+                                      "-validity",  "2"});
+  if (k.exit_code != 0) throw std::runtime_error("keytool failed\n" + k.describe);
+  ProcessOptions o;
+  o.argv = {"java"};
+  o.argv.insert(o.argv.end(), jvm_flags.begin(), jvm_flags.end());
+  o.argv.insert(o.argv.end(), {"-cp", java_tls_classes().string(), "TlsPeer", "server",
+                               std::to_string(port), keystore.string()});
+  o.cwd = dir;
+  o.stdout_path = dir / "java-tls-server.stdout";
+  o.stderr_path = dir / "java-tls-server.stderr";
+  Process p(std::move(o));
+  if (!wait_for_port(port, 60s) || !p.running()) {
+    p.stop(1s);
+    throw std::runtime_error("Java HttpsServer did not listen on port " + std::to_string(port) +
+                             "\n" + p.describe());
+  }
+  return p;
+}
+
+std::vector<std::string> java_tls_client(const std::string& mode,
+                                         const std::vector<std::string>& urls) {
+  std::vector<std::string> argv = {"java", "-cp", java_tls_classes().string(), "TlsPeer"};
+  if (mode == "urlconnection") {
+    argv.push_back(mode);
+  } else {
+    argv.insert(argv.end(), {"httpclient", mode == "httpclient-h2" ? "h2" : "h1"});
+  }
+  argv.insert(argv.end(), urls.begin(), urls.end());
+  return argv;
+}
+
+void check_secrets_absent(const Agent& agent) {
+  const std::string spans_text = read_file(agent.jsonl_path());
+  const std::string log = agent.log();
+  for (std::string_view secret : {kSecretToken, kSecretCookie}) {
+    INFO("secret " << secret);
+    CHECK(spans_text.find(secret) == std::string::npos);
+    CHECK(log.find(secret) == std::string::npos);
+  }
 }
 
 std::string https_url_of(int port, std::string_view path) {

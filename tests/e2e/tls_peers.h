@@ -30,6 +30,21 @@ Process start_node_tls_server(const fs::path& dir, int port, const std::string& 
 std::vector<std::string> node_tls_client(const std::string& mode,
                                          const std::vector<std::string>& urls);
 
+// peers/java-tls/TlsPeer.java (JSSE): com.sun.net.httpserver.HttpsServer with a fresh
+// keystore (keytool), serving /hello and /call?to=URL (an HttpsURLConnection call to URL).
+// `jvm_flags` go before the class path.
+Process start_java_tls_server(const fs::path& dir, int port,
+                              const std::vector<std::string>& jvm_flags = {});
+// A client's command: `mode` "urlconnection", "httpclient-h1" or "httpclient-h2".
+std::vector<std::string> java_tls_client(const std::string& mode,
+                                         const std::vector<std::string>& urls);
+
 std::string https_url_of(int port, std::string_view path);
+
+// Secrets the TLS clients send in Authorization and Cookie (curl's -H, TlsPeer.java).
+inline constexpr std::string_view kSecretToken = "zt-secret-token-4711";
+inline constexpr std::string_view kSecretCookie = "zt-secret-cookie-4711";
+// CHECKs that neither secret appears in the agent's spans file or its log.
+void check_secrets_absent(const Agent& agent);
 
 }  // namespace ztrace::e2e

@@ -99,6 +99,25 @@ TEST_CASE("sampling: the config file's tracing section; errors name the line and
   CHECK(error == "/nonexistent/ztrace.yaml: cannot read the file");
 }
 
+TEST_CASE("config file: probes.java_agent turns the Java TLS agent off; errors name the key") {
+  std::string error;
+  auto off = read_config_file(write_config("java", "probes:\n  java_agent: false\n"), &error);
+  INFO(error);
+  REQUIRE(off);
+  CHECK(off->java_agent == std::optional<bool>(false));
+  auto absent = read_config_file(write_config("java_absent", "api:\n  listen: \"\"\n"), &error);
+  REQUIRE(absent);
+  CHECK(!absent->java_agent);
+  const auto example = read_config_file(
+      (fs::path(ZTRACE_TESTDATA_DIR) / "../../config/ztrace.example.yaml").string(), &error);
+  CHECK((example && example->java_agent == std::optional<bool>(true)));
+  error.clear();
+  CHECK(!read_config_file(write_config("java_bad", "probes:\n  java_agent: maybe\n"), &error));
+  CHECK(error.ends_with(":2: probes.java_agent: must be true or false"));
+  CHECK(!read_config_file(write_config("java_key", "probes:\n  jvm: false\n"), &error));
+  CHECK(error.ends_with(":2: probes.jvm: unknown key"));
+}
+
 TEST_CASE("sampling: tail settings from the config file; with them the head keeps every trace") {
   std::string error;
   const auto file = read_config_file(

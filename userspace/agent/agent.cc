@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "probes/go/go_tracer.h"
+#include "probes/java/java_agent.h"
 #include "probes/openssl/openssl_tracer.h"
 #include "userspace/agent/agent_metrics.h"
 #include "userspace/agent/capabilities.h"
@@ -146,6 +147,7 @@ class Agent {
   std::unique_ptr<SocketTracer> tracer_;
   std::unique_ptr<probes::go::GoTracer> go_tracer_;  // optional: Go TLS plaintext, goroutines
   std::unique_ptr<probes::openssl::OpenSslTracer> openssl_tracer_;  // optional: OpenSSL plaintext
+  std::unique_ptr<probes::java::JavaAgentLoader> java_agent_;       // optional: JSSE plaintext
   std::unique_ptr<HeaderInjector> injector_;         // optional: traceparent injection
   std::unique_ptr<ProcessTracking> process_tracking_;
   std::unique_ptr<sampling::ProcessSampling> process_sampling_;  // on-demand rules
@@ -193,6 +195,7 @@ int Agent::attach_probes() {
   attach_optional_probes();
   process_tracking_ = std::make_unique<ProcessTracking>(options_.selection, processes_, *tracer_,
                                                         go_tracer_.get(), openssl_tracer_.get());
+  process_tracking_->set_java_agent(java_agent_.get());
   process_sampling_ = make_process_sampling(*tracer_, go_tracer_.get(), processes_);
   if (injector_ && injector_->per_pod()) {
     process_tracking_->set_on_traced([this](pid_t pid) { injector_->cover_process(pid); });
@@ -234,13 +237,26 @@ void Agent::attach_optional_probes() {
     openssl_tracer_ = probes::openssl::OpenSslTracer::open(
         {fds.events, fds.conns, fds.traced_pids, fds.tls_threads, fds.ssl_fds, fds.traced_ports,
          fds.pending_injections, fds.pending_h2_injections, fds.injectable_sockets,
-         fds.inject_counters},
+         fds.inject_counters, fds.thread_requests, fds.multiplexing_threads,
+         fds.thread_linkable_processes, fds.process_sampling_thresholds},
         {getpid(), options_.selection.selects_all_processes()}, &error);
     if (openssl_tracer_) {
       openssl_tracer_->attach_host_libraries();
     } else {
       spdlog::warn("OpenSSL probes off: {}", error);
     }
+  }
+  // The Java agent's plaintext enters through the OpenSSL probes' object (its maps and
+  // emitter): without them, JVMs stay traced at the syscall layer.
+  if (options_.java_agent && openssl_tracer_) {
+    probes::java::JavaAgentSettings settings;
+    settings.agent_dir = options_.java_agent_dir.empty()
+                             ? probes::java::JavaAgentLoader::default_agent_dir()
+                             : options_.java_agent_dir;
+    java_agent_ = std::make_unique<probes::java::JavaAgentLoader>(
+        settings, [t = openssl_tracer_.get()] { return t->attach_java_handoff(); });
+  } else if (options_.java_agent) {
+    spdlog::warn("Java TLS agent off: it needs the OpenSSL probes");
   }
   if (options_.inject_traceparent) {
     // Only pods selected: sockops goes on their cgroups alone.
@@ -510,6 +526,7 @@ void Agent::drain_and_stop() {
   if (openssl_tracer_) log_openssl_probe_counters(*openssl_tracer_);
   // Detach every probe before the slow part.
   go_tracer_.reset();
+  java_agent_.reset();
   openssl_tracer_.reset();
   injector_.reset();
   tracer_.reset();

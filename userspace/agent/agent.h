@@ -27,6 +27,8 @@ struct AgentOptions {
   bool go_probes = true;           // uprobes in Go binaries (crypto/tls plaintext)
   bool openssl_probes = true;      // uprobes in libssl and node (OpenSSL plaintext)
   bool check_capabilities = true;  // refuse to start without a needed capability
+  bool java_agent = true;          // JSSE plaintext from a Java agent loaded into JVMs
+  std::string java_agent_dir;      // its files; empty: `java/` next to the ztrace binary
   uint32_t max_capture_bytes = 16384;
   uint32_t ring_buffer_bytes = 16u << 20;
   size_t event_queue_bytes = 64u << 20;

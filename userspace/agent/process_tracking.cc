@@ -10,6 +10,7 @@
 #include <string>
 
 #include "probes/go/go_tracer.h"
+#include "probes/java/java_agent.h"
 #include "probes/openssl/openssl_tracer.h"
 #include "userspace/agent/socket_tracer.h"
 #include "userspace/process/process_info.h"
@@ -95,6 +96,9 @@ std::vector<pid_t> ProcessTracking::select_running(bool attach_go_now) {
       }
     }
   }
+  if (java_agent_) {
+    for (pid_t pid : running) java_agent_->consider(pid, /*just_started=*/false);
+  }
   if (go_tracer_) {
     for (pid_t pid : running_go) {
       if (!selection_.selects_all_processes() && !chosen.count(pid)) continue;
@@ -152,6 +156,7 @@ void ProcessTracking::remember_new_image(const zt_proc_event& exec) {
   tracer_.set_thread_linking(exec.pid, !is_go(*resource));
   if (go_tracer_ && is_go(*resource)) go_tracer_->attach_async(exec.pid);
   if (openssl_tracer_ && !is_go(*resource)) openssl_tracer_->scan_async(exec.pid);
+  if (java_agent_ && !is_go(*resource)) java_agent_->consider(exec.pid, /*just_started=*/true);
   if (has_attribute(*resource, semconv::process::kProcessExecutablePath)) return;
   const std::string_view filename(exec.filename,
                                   std::min<size_t>(exec.filename_bytes, sizeof(exec.filename)));

@@ -23,6 +23,9 @@ class GoTracer;
 namespace ztrace::probes::openssl {
 class OpenSslTracer;
 }
+namespace ztrace::probes::java {
+class JavaAgentLoader;
+}
 
 namespace ztrace::agent {
 
@@ -40,6 +43,9 @@ class ProcessTracking {
   // probes (`attach_go_now`: before the agent says it is ready; else in the background).
   // Returns the selected processes.
   std::vector<pid_t> select_running(bool attach_go_now);
+
+  // Selected JVMs, running and new, get the Java TLS agent (null: off). Must outlive this.
+  void set_java_agent(probes::java::JavaAgentLoader* java_agent) { java_agent_ = java_agent; }
 
   // SIGHUP: flags and environment are read at start only; what can change is the set of
   // running processes the rules match (one whose exec event was lost, say).
@@ -69,6 +75,7 @@ class ProcessTracking {
   SocketTracer& tracer_;
   probes::go::GoTracer* go_tracer_;
   probes::openssl::OpenSslTracer* openssl_tracer_;
+  probes::java::JavaAgentLoader* java_agent_ = nullptr;
   const std::unordered_set<pid_t> explicit_pids_;
   const uint64_t ns_per_clock_tick_;
   // Processes whose resource the intake resolved: a process first seen here (one running

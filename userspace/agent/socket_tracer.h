@@ -53,6 +53,10 @@ struct SharedMapFds {
   int traced_pids = -1;
   int tls_threads = -1;
   int ssl_fds = -1;
+  // Linking by thread (bpf/thread_linking.bpf.h), shared with the Java agent's hand-off.
+  int thread_requests = -1;
+  int multiplexing_threads = -1;
+  int thread_linkable_processes = -1;
 };
 
 class SocketTracer {

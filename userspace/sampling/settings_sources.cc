@@ -262,7 +262,7 @@ std::optional<ConfigFile> read_config_file(const std::string& path, std::string*
     *error = at(path, root, "(top level)", "must be a mapping of sections");
     return std::nullopt;
   }
-  if (!only_known_keys(path, root, "", {"tracing", "api", "selection", "k8s", "metrics"},
+  if (!only_known_keys(path, root, "", {"tracing", "api", "selection", "k8s", "metrics", "probes"},
                        {"export"}, error)) {
     return std::nullopt;
   }
@@ -289,6 +289,20 @@ std::optional<ConfigFile> read_config_file(const std::string& path, std::string*
         return std::nullopt;
       }
       config.api_token_file = token_file.Scalar();
+    }
+  }
+  if (const YAML::Node probes = root["probes"]) {
+    if (!probes.IsMap() || !only_known_keys(path, probes, "probes.", {"java_agent"}, {}, error)) {
+      if (!probes.IsMap()) *error = at(path, probes, "probes", "must be a mapping");
+      return std::nullopt;
+    }
+    if (const YAML::Node java = probes["java_agent"]) {
+      bool on = true;
+      if (!java.IsScalar() || !YAML::convert<bool>::decode(java, on)) {
+        *error = at(path, java, "probes.java_agent", "must be true or false");
+        return std::nullopt;
+      }
+      config.java_agent = on;
     }
   }
   const YAML::Node tracing = root["tracing"];

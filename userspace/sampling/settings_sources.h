@@ -38,6 +38,7 @@ struct ConfigFile {
   SelectionFile selection;
   std::optional<bool> k8s_enabled;  // k8s.enabled: pod metadata on resources
   std::string k8s_node_name;        // k8s.node_name (default: NODE_NAME, else the host name)
+  std::optional<bool> java_agent;   // probes.java_agent: load the Java TLS agent into JVMs
 };
 
 // An invalid file gives nullopt and `error` as "FILE:LINE: KEY: reason"; a key this version

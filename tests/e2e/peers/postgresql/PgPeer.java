@@ -1,4 +1,5 @@
 // PostgreSQL JDBC peer of the end-to-end tests (pgjdbc from libpostgresql-jdbc-java).
+// ZT_WAIT_AGENT=SECONDS: first wait for ztrace's Java agent (see waitForAgent).
 //   PgPeer queries URL        the client scenario below; prints one line per step
 //   PgPeer late URL FILE      prepares and runs a statement 6 times, prints "ready", waits
 //                             for FILE to exist, runs it 3 more times
@@ -19,11 +20,27 @@ import java.sql.Statement;
 
 public class PgPeer {
   public static void main(String[] args) throws Exception {
+    waitForAgent();
     switch (args[0]) {
       case "queries" -> queries(args[1]);
       case "late" -> late(args[1], Path.of(args[2]));
       case "server" -> server(Integer.parseInt(args[1]), args[2]);
       default -> throw new IllegalArgumentException(args[0]);
+    }
+  }
+
+  // ZT_WAIT_AGENT=SECONDS (java_tls_test.cc, over TLS): first wait until ztrace's Java agent
+  // is in this JVM (it sets the system property ztrace.jsse=on); exit 3 when it never came.
+  static void waitForAgent() throws InterruptedException {
+    String wait = System.getenv("ZT_WAIT_AGENT");
+    if (wait == null) return;
+    long deadline = System.nanoTime() + Long.parseLong(wait) * 1_000_000_000L;
+    while (!"on".equals(System.getProperty("ztrace.jsse"))) {
+      if (System.nanoTime() > deadline) {
+        System.err.println("ztrace's Java agent did not load");
+        System.exit(3);
+      }
+      Thread.sleep(20);
     }
   }
 

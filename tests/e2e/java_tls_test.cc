@@ -1,0 +1,220 @@
+// Java (JSSE) plaintext from ztrace's Java agent (probes/java), loaded at run time through the
+// HotSpot attach protocol: JDK HttpsServer (SSLEngine) <- HttpsURLConnection (SSLSocket) and
+// java.net.http.HttpClient (SSLEngine), HTTP/1.1 and h2 (against Node's http2 secure server:
+// the JDK's HttpsServer has no h2). JVMs started before the agent and after it. Every exchange
+// gives exactly one SERVER and one CLIENT span, url.scheme https on the server side, and the
+// Authorization and Cookie secrets appear nowhere the agent writes.
+#include <catch2/catch_test_macros.hpp>
+#include <map>
+
+#include "tests/e2e/harness.h"
+#include "tests/e2e/pg_peers.h"
+#include "tests/e2e/tls_peers.h"
+
+namespace ztrace::e2e {
+namespace {
+
+// A client JVM started after the agent waits this long for it (TlsPeer.java, ZT_WAIT_AGENT).
+const std::vector<std::pair<std::string, std::string>> kWaitForAgent = {{"ZT_WAIT_AGENT", "20"}};
+
+std::string loaded_line(pid_t pid) {
+  return "java: TLS agent loaded into pid " + std::to_string(pid);
+}
+
+bool wait_for_java_agent(const Agent& agent, pid_t pid) {
+  return wait_until([&] { return agent.log().find(loaded_line(pid)) != std::string::npos; }, 30s);
+}
+
+void check_exchange(const std::vector<Span>& spans, const HttpExpect& e, pid_t server_pid,
+                    pid_t client_pid) {
+  INFO("request " << e.path << " (client pid " << client_pid << ")");
+  auto server_span = expect_one(spans, "SERVER", e);
+  auto client_span = expect_one(spans, "CLIENT", e);
+  if (server_span) {
+    CHECK(server_span->attr_str("url.scheme") == std::optional<std::string>("https"));
+    CHECK(server_span->pid() == server_pid);
+  }
+  if (client_span) CHECK(client_span->pid() == client_pid);
+  if (server_span && client_span) check_encloses(*client_span, *server_span);
+}
+
+}  // namespace
+
+TEST_CASE("Java HttpsServer <- HttpsURLConnection and HttpClient (HTTP/1.1) over JSSE",
+          "[e2e][tls][java-tls]") {
+  ZTRACE_E2E_REQUIRE_ROOT();
+  const int port = reserve_port(24950);
+  const int late_port = reserve_port(24951);
+  const auto dir = fresh_dir("java_tls_h1");
+  Process before = start_java_tls_server(dir, port);  // a JVM running before the agent
+  Agent agent(dir, {.ports = {port, late_port}});
+  REQUIRE(wait_for_java_agent(agent, before.pid()));
+  fs::create_directories(dir / "late");
+  Process after = start_java_tls_server(dir / "late", late_port);  // one started after it
+  REQUIRE(wait_for_java_agent(agent, after.pid()));
+
+  CommandResult c1 =
+      run_command(dir,
+                  java_tls_client("urlconnection", {https_url_of(port, "/hello-urlconn"),
+                                                    https_url_of(port, "/missing-urlconn")}),
+                  60s, kWaitForAgent);
+  CommandResult c2 = run_command(
+      dir,
+      java_tls_client("httpclient-h1", {https_url_of(late_port, "/hello-httpclient"),
+                                        https_url_of(late_port, "/missing-httpclient")}),
+      60s, kWaitForAgent);
+  const std::string traffic = c1.describe + "\n" + c2.describe;
+  ZTRACE_E2E_REQUIRE_PEER((c1.exit_code == 0 && c2.exit_code == 0), traffic);
+  ZTRACE_E2E_REQUIRE_PEER((count_lines(c1.out) == 2 && count_lines(c2.out) == 2), traffic);
+
+  const std::vector<Span> spans = stop_and_collect(agent);
+  INFO("spans:\n" << describe(spans));
+  INFO("agent log:\n" << agent.log_tail());
+  CHECK(of_kind(spans, "SERVER").size() == 4);
+  CHECK(of_kind(spans, "CLIENT").size() == 4);
+  check_exchange(spans, {"GET", "/hello-urlconn", 200, port}, before.pid(), c1.pid);
+  check_exchange(spans, {"GET", "/missing-urlconn", 404, port}, before.pid(), c1.pid);
+  check_exchange(spans, {"GET", "/hello-httpclient", 200, late_port}, after.pid(), c2.pid);
+  check_exchange(spans, {"GET", "/missing-httpclient", 404, late_port}, after.pid(), c2.pid);
+  check_secrets_absent(agent);
+}
+
+TEST_CASE("Java HttpClient h2 to a Node http2 secure server", "[e2e][tls][java-tls]") {
+  ZTRACE_E2E_REQUIRE_ROOT();
+  const int port = reserve_port(24952);
+  const auto dir = fresh_dir("java_tls_h2");
+  Process server = start_node_tls_server(dir, port, "h2-server");
+  Agent agent(dir, {.ports = {port}});
+  CommandResult c = run_command(
+      dir,
+      java_tls_client("httpclient-h2", {https_url_of(port, "/ok/1"), https_url_of(port, "/ok/2"),
+                                        https_url_of(port, "/missing/3")}),
+      60s, kWaitForAgent);
+  ZTRACE_E2E_REQUIRE_PEER(c.exit_code == 0, c.describe);
+  ZTRACE_E2E_REQUIRE_PEER(count_lines(c.out) == 3, c.describe);
+  ZTRACE_E2E_REQUIRE_PEER(c.out.find("HTTP_2") != std::string::npos, c.describe);
+
+  const std::vector<Span> spans = stop_and_collect(agent);
+  INFO("spans:\n" << describe(spans));
+  INFO("agent log:\n" << agent.log_tail());
+  CHECK(of_kind(spans, "SERVER").size() == 3);
+  CHECK(of_kind(spans, "CLIENT").size() == 3);
+  for (const HttpExpect& e :
+       {HttpExpect{"GET", "/ok/1", 200, port, "2"}, HttpExpect{"GET", "/ok/2", 200, port, "2"},
+        HttpExpect{"GET", "/missing/3", 404, port, "2"}}) {
+    check_exchange(spans, e, server.pid(), c.pid);
+  }
+  check_secrets_absent(agent);
+}
+
+// In-process linking across a TLS hop: the Java server's HTTPS call to a Node https server,
+// made while it serves a request, is that request's child (same thread).
+TEST_CASE("Java service calling a Node service over HTTPS is linked in-process",
+          "[e2e][tls][java-tls]") {
+  ZTRACE_E2E_REQUIRE_ROOT();
+  const int java_port = reserve_port(24953);
+  const int node_port = reserve_port(24954);
+  const auto dir = fresh_dir("java_tls_link");
+  Process java = start_java_tls_server(dir, java_port);
+  Process node = start_node_tls_server(dir, node_port, "https-server");
+  Agent agent(dir, {.ports = {java_port, node_port}});
+  REQUIRE(wait_for_java_agent(agent, java.pid()));
+  const std::string downstream = https_url_of(node_port, "/ok/downstream");
+  CommandResult c = run_command(dir, {"curl", "-sk", "-o", "/dev/null", "-w", "%{http_code}\n",
+                                      https_url_of(java_port, "/call?to=" + downstream)});
+  ZTRACE_E2E_REQUIRE_PEER((c.exit_code == 0 && c.out == "200\n"), c.describe);
+
+  const std::vector<Span> spans = stop_and_collect(agent);
+  INFO("spans:\n" << describe(spans));
+  INFO("agent log:\n" << agent.log_tail());
+  auto java_server = expect_one(spans, "SERVER", {"GET", "/call", 200, java_port});
+  auto java_client = expect_one(spans, "CLIENT", {"GET", "/ok/downstream", 200, node_port});
+  auto node_server = expect_one(spans, "SERVER", {"GET", "/ok/downstream", 200, node_port});
+  REQUIRE(java_server);
+  REQUIRE(java_client);
+  CHECK(java_server->pid() == java.pid());
+  CHECK(java_client->pid() == java.pid());
+  CHECK(java_client->trace_id == java_server->trace_id);
+  CHECK(java_client->parent_span_id == java_server->span_id);
+  if (node_server) CHECK(node_server->pid() == node.pid());
+}
+
+// The per-process switch: a JVM started with ZTRACE_JAVA=off gets no agent, which the agent
+// logs once with the reason.
+TEST_CASE("A JVM with ZTRACE_JAVA=off gets no Java agent", "[e2e][tls][java-tls]") {
+  ZTRACE_E2E_REQUIRE_ROOT();
+  const int port = reserve_port(24955);
+  const auto dir = fresh_dir("java_tls_off");
+  Process server = start_node_tls_server(dir, port, "https-server");
+  Agent agent(dir, {.ports = {port}});
+  CommandResult c =
+      run_command(dir, java_tls_client("urlconnection", {https_url_of(port, "/ok/1")}), 60s,
+                  {{"ZTRACE_JAVA", "off"}, {"ZT_WAIT_AGENT", "3"}});
+  // The client waited for an agent that must not come.
+  CHECK(c.exit_code == 3);
+  const std::vector<Span> spans = stop_and_collect(agent);
+  INFO("agent log:\n" << agent.log_tail());
+  const std::string log = agent.log();
+  const std::string off =
+      "java: no TLS agent in pid " + std::to_string(c.pid) + " (off in this JVM";
+  CHECK(log.find(off) != std::string::npos);
+  CHECK(log.find(off, log.find(off) + 1) == std::string::npos);  // once
+}
+
+// Bad input: a JVM that refuses attach is logged once with the reason and is not signalled
+// (SIGQUIT would print a thread dump on its stdout); it keeps serving, traced at the syscall
+// layer (its HTTPS is ciphertext there: no span).
+TEST_CASE("A JVM that refuses attach is logged once and left alone", "[e2e][tls][java-tls]") {
+  ZTRACE_E2E_REQUIRE_ROOT();
+  const int port = reserve_port(24957);
+  const auto dir = fresh_dir("java_tls_refuses");
+  Agent agent(dir, {.ports = {port}});
+  Process server = start_java_tls_server(dir, port, {"-XX:+DisableAttachMechanism"});
+  const std::string refused = "java: no TLS agent in pid " + std::to_string(server.pid()) +
+                              " (the JVM refuses attach (-XX:+DisableAttachMechanism))";
+  REQUIRE(wait_until([&] { return agent.log().find(refused) != std::string::npos; }, 30s));
+  CommandResult c = run_command(dir, {"curl", "-sk", "-o", "/dev/null", "-w", "%{http_code}\n",
+                                      https_url_of(port, "/hello")});
+  CHECK(c.out == "200\n");
+  const std::vector<Span> spans = stop_and_collect(agent);
+  const std::string log = agent.log();
+  CHECK(log.find(refused, log.find(refused) + 1) == std::string::npos);  // once
+  CHECK(read_file(dir / "java-tls-server.stdout").find("Full thread dump") == std::string::npos);
+}
+
+}  // namespace ztrace::e2e
+
+namespace ztrace::e2e {
+
+// pgjdbc with sslmode=require: a layered SSLSocket over the socket that sent the SSLRequest;
+// its plaintext reaches the PostgreSQL parser through the agent, as libpq's does through the
+// OpenSSL probes (the scenario of postgresql_test.cc's JDBC case).
+TEST_CASE("JDBC to PostgreSQL with sslmode=require: query spans from the Java agent",
+          "[e2e][tls][java-tls][postgresql]") {
+  ZTRACE_E2E_REQUIRE_ROOT();
+  const int port = reserve_port(24956);
+  const auto dir = fresh_dir("java_tls_jdbc");
+  Process server = start_postgres(dir, port, /*tls=*/true);
+  const auto java = pg_java_command({"queries", jdbc_url(port) + "&sslmode=require"});
+  Agent agent(dir, {.ports = {port}});
+  CommandResult r = run_command(dir, java, 120s, kWaitForAgent);
+  ZTRACE_E2E_REQUIRE_PEER(r.exit_code == 0, r.describe);
+  ZTRACE_E2E_REQUIRE_PEER(r.out.find("rows 3") != std::string::npos, r.describe);
+  ZTRACE_E2E_REQUIRE_PEER(r.out.find("sqlstate 23505") != std::string::npos, r.describe);
+
+  const std::vector<Span> spans = stop_and_collect(agent);
+  INFO("spans:\n" << describe(spans));
+  INFO("agent log:\n" << agent.log_tail());
+  std::map<std::string, int> names;
+  for (const Span& s : of_pid(spans, r.pid)) {
+    if (s.attr_str("db.system.name") == std::optional<std::string>("postgresql"))
+      names[s.name] += 1;
+  }
+  CHECK(names["CREATE TABLE jitems"] == 1);
+  CHECK(names["INSERT jitems"] == 8);  // 7 prepared, then the unique violation
+  CHECK(names["BATCH INSERT jitems"] == 1);
+  CHECK(names["SELECT jitems"] == 1);
+  CHECK(read_file(agent.jsonl_path()).find("duplicate") == std::string::npos);
+}
+
+}  // namespace ztrace::e2e
