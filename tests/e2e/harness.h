@@ -163,6 +163,7 @@ struct AgentOptions {
   std::vector<std::string> extra_args;
   std::chrono::milliseconds ready_timeout = 60s;
   fs::path jsonl_path;  // empty: dir/spans.jsonl
+  bool console = false;  // keep the console output (dir/agent.stdout): no --no-console
 };
 
 class Agent {

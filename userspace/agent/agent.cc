@@ -31,6 +31,8 @@
 #include "userspace/pipeline/event_recording.h"
 #include "userspace/process/process_table.h"
 #include "userspace/spans/clock.h"
+#include "userspace/view/live_view_exporter.h"
+#include "userspace/view/web_view.h"
 
 namespace ztrace::agent {
 namespace {
@@ -55,7 +57,12 @@ std::vector<std::unique_ptr<exporter::SpanProcessor>> make_exporters(
     std::shared_ptr<const otlp::OtlpStats>* otlp_stats) {
   const exporter::BatchOptions batch_options{.max_queue_spans = options.export_queue_spans};
   std::vector<std::unique_ptr<exporter::SpanProcessor>> exporters;
-  if (options.console_output) {
+  if (options.console_output && options.console_view) {
+    exporters.push_back(std::make_unique<exporter::BatchSpanProcessor>(
+        std::make_unique<view::LiveViewExporter>(stdout, std::chrono::milliseconds(1000),
+                                                 view::WaterfallOptions{}),
+        batch_options));
+  } else if (options.console_output) {
     exporters.push_back(std::make_unique<exporter::BatchSpanProcessor>(
         std::make_unique<exporter::ConsoleExporter>(), batch_options));
   }
@@ -149,6 +156,7 @@ class Agent {
   sampling::TracingSettings tracing_;  // what is applied now; guarded by reload_mutex_
   std::mutex snapshot_mutex_;
   AgentSnapshot snapshot_;  // the pipeline thread's counters, each second; guarded by it
+  std::unique_ptr<view::WebView> web_view_;          // /view/ on the control port (--jsonl)
   std::unique_ptr<control::ControlServer> control_;  // last: stopped first
   std::thread pipeline_thread_;
 };
@@ -393,13 +401,23 @@ void Agent::start_control_port() {
     return render_tracing_status(tracing_);
   };
   handlers.reload = [this](std::string* message) { return reload(message); };
+  if (!options_.jsonl_path.empty()) {
+    web_view_ = std::make_unique<view::WebView>(std::vector<std::string>{options_.jsonl_path},
+                                                view::TraceFilter{});
+    handlers.view = [this](const std::string& path,
+                           const std::map<std::string, std::string>& params) {
+      view::WebReply reply = web_view_->get(path, params);
+      return control::ControlHandlers::Page{reply.status, std::move(reply.content_type),
+                                            std::move(reply.body)};
+    };
+  }
   std::string error;
   control_ = control::ControlServer::start(options_.api_listen, std::move(handlers), &error);
   if (control_) {
     spdlog::info(
         "control API on http://{} (/health, /ready, /metrics, /api/tracing/status, "
-        "POST /api/config/reload)",
-        control_->address());
+        "POST /api/config/reload{})",
+        control_->address(), web_view_ ? ", the trace viewer at /view/" : "");
   } else {
     spdlog::warn("{}; the agent runs without it", error);
   }

@@ -5,6 +5,7 @@
 // port that cannot be bound is reported, never fatal (tracing goes on without it).
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -21,6 +22,15 @@ struct ControlHandlers {
   std::function<std::string()> status_json;  // GET /api/tracing/status
   // POST /api/config/reload: the new settings' description, or the error (false).
   std::function<bool(std::string* message)> reload;
+  // GET /view/PATH: the trace viewer's page and its JSON (userspace/view/web_view.h), given
+  // PATH and the query parameters. Unset: no /view/.
+  struct Page {
+    int status = 200;
+    std::string content_type;
+    std::string body;
+  };
+  std::function<Page(const std::string& path, const std::map<std::string, std::string>& params)>
+      view;
 };
 
 class ControlServer {
