@@ -202,6 +202,15 @@ TraceSummary TraceIndex::summary(uint32_t number) const {
   return summary;
 }
 
+std::optional<uint32_t> TraceIndex::find(std::string_view trace_id) const {
+  TraceId id;
+  if (trace_id.size() != id.size()) return std::nullopt;
+  std::copy_n(trace_id.begin(), id.size(), id.begin());
+  const auto it = trace_numbers_.find(id);
+  if (it == trace_numbers_.end()) return std::nullopt;
+  return it->second;
+}
+
 std::vector<ViewSpan> TraceIndex::load(uint32_t number, ReadProblems* problems) const {
   std::vector<ViewSpan> spans;
   std::ifstream in;

@@ -12,6 +12,7 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -59,6 +60,8 @@ class TraceIndex {
   // Trace numbers (0 .. trace_count()-1) ordered by start time, then id.
   std::vector<uint32_t> by_start() const;
   TraceSummary summary(uint32_t trace) const;
+  // The number of the trace with this id, or nullopt.
+  std::optional<uint32_t> find(std::string_view trace_id) const;
   // The spans of one trace, read back from the files (in file order).
   std::vector<ViewSpan> load(uint32_t trace, ReadProblems* problems) const;
 

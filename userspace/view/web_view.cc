@@ -74,11 +74,10 @@ std::string WebView::traces_json(const std::string& query, size_t limit) {
 
 WebReply WebView::trace_json(const std::string& id) {
   const TraceIndex& traces = index();
-  for (uint32_t number = 0; number < traces.trace_count(); ++number) {
-    const TraceSummary summary = traces.summary(number);
-    if (summary.trace_id != id) continue;
+  if (const std::optional<uint32_t> number = traces.find(id)) {
+    const TraceSummary summary = traces.summary(*number);
     ReadProblems problems;
-    std::vector<ViewSpan> spans = traces.load(number, &problems);
+    std::vector<ViewSpan> spans = traces.load(*number, &problems);
     summarize(spans);  // by start time
     ordered_json list = ordered_json::array();
     for (const auto& span : spans) {
