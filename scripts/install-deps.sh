@@ -28,6 +28,9 @@ BUILD_PKGS=(
 # Real peers the end-to-end tests and benchmarks run (PEERS.md).
 PEER_PKGS=(
   curl nginx-light openjdk-17-jdk-headless wrk procps iproute2 nodejs
+  # `ztrace view`: the interactive mode runs in a real terminal, the web page in a real
+  # headless browser (tests/e2e/view_test.cc)
+  tmux chromium
   nghttp2-client golang-google-grpc-dev
   libgrpc-java libnetty-java libperfmark-java libprotobuf-java protobuf-compiler-grpc-java-plugin
   # jars the generated gRPC Java code compiles against (tests/e2e/grpc_peers.cc); libgrpc-java

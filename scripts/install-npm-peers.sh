@@ -4,7 +4,7 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 # peer folder : the package whose presence means it is installed
-for peer in grpc-node:@grpc/grpc-js pg-node:pg kafka:kafkajs; do
+for peer in grpc-node:@grpc/grpc-js pg-node:pg kafka:kafkajs browser:playwright-core; do
   dir=$repo/tests/e2e/peers/${peer%%:*}
   if [[ -d $dir/node_modules/${peer#*:} ]]; then
     echo "[install-npm-peers] $dir: present"

@@ -21,7 +21,9 @@
 #include "userspace/common/duration.h"
 #include "userspace/export/otlp/otlp_config.h"
 #include "userspace/sampling/settings_sources.h"
+#include "userspace/view/terminal.h"
 #include "userspace/view/view_command.h"
+#include "userspace/view/web_server.h"
 
 namespace {
 
@@ -241,6 +243,9 @@ void add_output_flags(CLI::App* run, RunFlags& flags) {
   run->add_option("--jsonl", options.jsonl_path,
                   "Also write every span as one JSON object per line to this file");
   run->add_flag("--no-console", flags.no_console, "Do not print a line per span on stdout");
+  run->add_flag("--view", flags.options.console_view,
+                "On stdout, each trace as a waterfall (as ztrace view) once no span of it came "
+                "for 1 s, instead of a line per span");
   run->add_option("--record-events", options.record_events_path,
                   "Save every raw kernel event to this file (replayable by "
                   "bench/pipeline_bench; large: about 1 KiB per HTTP message)");
@@ -278,7 +283,8 @@ void add_otlp_flags(CLI::App* run, ztrace::otlp::OtlpFlags& otlp) {
 }
 
 void add_view_flags(CLI::App* view, ztrace::view::ViewOptions& options,
-                    std::vector<std::string>& times) {
+                    std::vector<std::string>& times, bool& plain, bool& web,
+                    std::string& web_listen) {
   view->add_option("files", options.files, "JSON-lines span files (ztrace run --jsonl FILE)")
       ->required();
   view->add_flag("-f,--follow", options.follow,
@@ -298,6 +304,13 @@ void add_view_flags(CLI::App* view, ztrace::view::ViewOptions& options,
   view->add_option("--last", options.last, "Only the last N traces by start time");
   view->add_option("--width", options.waterfall.bar_width, "Columns of the timeline bar")
       ->check(CLI::Range(10, 400));
+  view->add_flag("--plain", plain,
+                 "Plain text even on a terminal (the default when stdout is not a terminal)");
+  view->add_flag("--web", web,
+                 "Serve the traces as a local web page instead (a searchable list, waterfalls "
+                 "with span attributes, the service map) until Ctrl-C");
+  view->add_option("--listen", web_listen, "With --web: HOST:PORT to serve on (port 0: any)")
+      ->capture_default_str();
   view->add_option("--settle", times[3],
                    "With --follow: quiet time before a trace is shown (default 2s)");
 }
@@ -380,8 +393,13 @@ int main(int argc, char** argv) {
   ztrace::view::ViewOptions view_options;
   std::vector<std::string> view_times(4);  // min-duration, from, to, settle
   auto* view = app.add_subcommand(
-      "view", "Show the traces in JSON-lines span files as waterfalls (plain text)");
-  add_view_flags(view, view_options, view_times);
+      "view",
+      "Show the traces in JSON-lines span files as waterfalls: interactive on a terminal, plain "
+      "text in a pipe, or a local web page (--web)");
+  bool view_plain = false;
+  bool view_web = false;
+  std::string view_listen = "127.0.0.1:8402";
+  add_view_flags(view, view_options, view_times, view_plain, view_web, view_listen);
 
   CLI11_PARSE(app, argc, argv);
   setup_logging(log_level);
@@ -394,6 +412,9 @@ int main(int argc, char** argv) {
   if (check->parsed()) return run_check();
   if (view->parsed()) {
     if (!resolve_view_times(view_times, view_options)) return 2;
+    if (view_web) return ztrace::view::serve_web(view_options, view_listen, std::cerr);
+    view_options.interactive =
+        !view_plain && !view_options.follow && ztrace::view::is_interactive_terminal();
     return ztrace::view::run_view(view_options, std::cout, std::cerr);
   }
   return run_agent(run_flags);

@@ -53,12 +53,6 @@ fs::path patch_go_version(const fs::path& binary, const fs::path& out) {
   return out;
 }
 
-size_t count_occurrences(const std::string& text, const std::string& what) {
-  size_t n = 0;
-  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-  return n;
-}
-
 }  // namespace
 
 TEST_CASE("Go HTTPS servers and clients of every Go version, plain, stripped and PIE",

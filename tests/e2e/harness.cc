@@ -88,6 +88,12 @@ size_t count_lines(const std::string& text) {
   return static_cast<size_t>(std::count(text.begin(), text.end(), '\n'));
 }
 
+size_t count_occurrences(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
 void write_file(const fs::path& path, std::string_view content) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out.write(content.data(), static_cast<std::streamsize>(content.size()));
@@ -559,7 +565,8 @@ ProcessOptions agent_process(const fs::path& dir, const AgentOptions& o, const f
   for (int port : o.ports) p.argv.insert(p.argv.end(), {"--port", std::to_string(port)});
   for (pid_t pid : o.pids) p.argv.insert(p.argv.end(), {"--pid", std::to_string(pid)});
   for (const auto& exe : o.exes) p.argv.insert(p.argv.end(), {"--exe", exe});
-  p.argv.insert(p.argv.end(), {"--jsonl", jsonl.string(), "--no-console"});
+  p.argv.insert(p.argv.end(), {"--jsonl", jsonl.string()});
+  if (!o.console) p.argv.push_back("--no-console");
   // The agent logs at info by default; the CLI test checks --log-level itself.
   if (const std::string level = env_or("ZTRACE_E2E_LOG_LEVEL", ""); !level.empty()) {
     p.argv.insert(p.argv.end(), {"--log-level", level});

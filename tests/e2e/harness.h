@@ -37,6 +37,7 @@ fs::path scratch_dir();
 std::string host_name();
 std::string read_file(const fs::path& path);
 size_t count_lines(const std::string& text);  // '\n' characters
+size_t count_occurrences(const std::string& text, const std::string& what);  // may overlap
 void write_file(const fs::path& path, std::string_view content);
 
 // A fresh folder scratch/<name> (emptied if it exists). Kept after the test for post-mortem.
@@ -163,6 +164,7 @@ struct AgentOptions {
   std::vector<std::string> extra_args;
   std::chrono::milliseconds ready_timeout = 60s;
   fs::path jsonl_path;  // empty: dir/spans.jsonl
+  bool console = false;  // keep the console output (dir/agent.stdout): no --no-console
 };
 
 class Agent {

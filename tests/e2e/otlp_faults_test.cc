@@ -49,14 +49,6 @@ std::vector<std::string> otlp_args(const std::string& endpoint, std::vector<std:
 
 std::string http_endpoint(int port) { return "http://127.0.0.1:" + std::to_string(port); }
 
-size_t count_occurrences(const std::string& text, const std::string& what) {
-  size_t count = 0;
-  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) {
-    ++count;
-  }
-  return count;
-}
-
 }  // namespace
 
 TEST_CASE("otlp fault: receiver absent at start, then it appears and gets everything",

@@ -1,16 +1,21 @@
 #include <catch2/catch_test_macros.hpp>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 
+#include "tests/unit/view_test_support.h"
 #include "userspace/common/duration.h"
 #include "userspace/view/span_line.h"
+#include "userspace/view/trace_index.h"
 #include "userspace/view/view_command.h"
 #include "userspace/view/waterfall.h"
+#include "userspace/view/web_view.h"
 
 namespace fs = std::filesystem;
 using namespace ztrace::view;
+using ztrace::view_test::span_line;
 
 namespace {
 
@@ -34,20 +39,6 @@ ViewRun view(ViewOptions options) {
   std::ostringstream notes;
   const int code = run_view(options, out, notes);
   return {code, out.str(), notes.str()};
-}
-
-// A span line with the fields the viewer reads.
-std::string span_line(const std::string& trace, const std::string& span, const std::string& parent,
-                      const std::string& service, uint64_t start_ms, uint64_t end_ms,
-                      bool error = false) {
-  return R"({"trace_id":")" + trace + R"(","span_id":")" + span + R"(","parent_span_id":")" +
-         parent + R"(","name":"GET","kind":"SERVER","start_time_unix_nano":)" +
-         std::to_string(1'800'000'000'000'000'000ULL + start_ms * 1'000'000) +
-         R"(,"end_time_unix_nano":)" +
-         std::to_string(1'800'000'000'000'000'000ULL + end_ms * 1'000'000) +
-         R"(,"status":{"code":")" + (error ? "ERROR" : "UNSET") +
-         R"(","message":""},"attributes":{"url.path":"/)" + span.substr(0, 2) +
-         R"("},"resource":{"service.name":")" + service + R"("}})";
 }
 
 const std::string kTrace1 = "11111111111111111111111111111111";
@@ -153,4 +144,135 @@ TEST_CASE("view: durations and times on the command line") {
   CHECK_FALSE(parse_time_unix_ns("yesterday").has_value());
   CHECK(format_time(1796472000'250'000'000ULL) == "2026-12-05T12:00:00.250Z");
   CHECK(format_duration(1'234'567) == "1.235 ms");
+}
+
+TEST_CASE(
+    "view: the index keeps a fixed few bytes per span whatever the line length, and reads a "
+    "trace's spans back from the file") {
+  const auto write = [](const std::string& name, size_t attribute_bytes) {
+    std::string file;
+    for (int trace = 0; trace < 40; ++trace) {
+      const std::string id =
+          std::string(24, '0') + (trace < 10 ? "0000000" : "000000") + std::to_string(trace);
+      for (int span = 0; span < 10; ++span) {
+        std::string line = span_line(id, std::string(14, 'a') + std::to_string(10 + span),
+                                     span ? std::string(14, 'a') + std::to_string(9 + span) : "",
+                                     "service-" + std::to_string(span % 3), span, 100 - span);
+        line.insert(line.find(R"("url.path")"),
+                    R"("pad":")" + std::string(attribute_bytes, 'p') + R"(",)");
+        file += line + "\n";
+      }
+    }
+    return write_temp(name, file);
+  };
+  const fs::path short_lines = write("short.jsonl", 10);
+  const fs::path long_lines = write("long.jsonl", 50'000);  // 20 MB
+  TraceIndex short_index({short_lines.string()});
+  short_index.build();
+  TraceIndex long_index({long_lines.string()});
+  long_index.build();
+  REQUIRE(long_index.span_count() == 400);
+  REQUIRE(long_index.trace_count() == 40);
+  CHECK(long_index.memory_bytes() == short_index.memory_bytes());
+  // 12 bytes a span and a trace record, with growth room: well under the README's bound.
+  CHECK(long_index.memory_bytes() < 400 * 40 + 40 * 300 + 6'000);
+  CHECK(long_index.summary(long_index.by_start()[0]).services ==
+        std::vector<std::string>{"service-0", "service-1", "service-2"});
+
+  // Overwrite one span's url.path in place: what load() returns comes from the file.
+  {
+    std::fstream file(long_lines, std::ios::binary | std::ios::in | std::ios::out);
+    std::string text((std::istreambuf_iterator<char>(file)), {});
+    const size_t at =
+        text.find(R"("url.path":"/aa")", text.rfind("00000000000000000000000000000039"));
+    REQUIRE(at != std::string::npos);
+    file.seekp(static_cast<std::streamoff>(at + 13));  // after "url.path":"/
+    file << "zz";
+  }
+  ReadProblems problems;
+  const uint32_t last = long_index.by_start().back();
+  CHECK(long_index.summary(last).trace_id == "00000000000000000000000000000039");
+  const std::vector<ViewSpan> spans = long_index.load(last, &problems);
+  REQUIRE(spans.size() == 10);
+  CHECK(spans.back().detail == "/zz");
+  CHECK(spans.front().detail == "/aa");
+  CHECK_FALSE(problems.any());
+  fs::remove(long_lines);
+  fs::remove(short_lines);
+}
+
+TEST_CASE("view: a line longer than 16 MiB is skipped and noted, not held") {
+  std::string file = span_line(kTrace1, "aaaaaaaaaaaaaaaa", "", "front", 0, 100) + "\n";
+  file += std::string(17 << 20, 'x') + "\n";
+  file += span_line(kTrace2, "bbbbbbbbbbbbbbbb", "", "back", 0, 100) + "\n";
+  ViewOptions options;
+  options.files = {write_temp("long-line.jsonl", file).string()};
+  const ViewRun run = view(options);
+  CHECK(run.notes.find("long-line.jsonl:2: longer than 16 MiB") != std::string::npos);
+  CHECK(run.notes.find("2 of 2 traces shown") != std::string::npos);
+}
+
+TEST_CASE(
+    "view web: the page is self-contained; the trace list searches; a trace's spans carry "
+    "their attributes; the service map has an edge per service crossing") {
+  WebView web({(kTestdata / "chain.jsonl").string()}, TraceFilter{});
+  const WebReply page = web.get("", {});
+  CHECK(page.status == 200);
+  CHECK(page.content_type.starts_with("text/html"));
+  // Nothing fetched from elsewhere: no URL with a host (but SVG's namespace name, which is
+  // never fetched), no stylesheet or script or font file.
+  std::string body = page.body;
+  body.erase(body.find("http://www.w3.org/2000/svg"), 26);
+  CHECK(body.find("http://") == std::string::npos);
+  CHECK(body.find("https://") == std::string::npos);
+  CHECK(body.find("url(") == body.find("url(#arrow)"));
+  CHECK(page.body.find("@import") == std::string::npos);
+  CHECK(page.body.find("<link") == std::string::npos);
+  CHECK(page.body.find("src=") == std::string::npos);
+
+  auto traces = nlohmann::json::parse(web.get("api/traces", {}).body);
+  CHECK(traces["total"] == 2);
+  REQUIRE(traces["traces"].size() == 2);
+  CHECK(traces["traces"][0]["trace_id"] == "099631f5ba01f3ff0359acb7e20700c9");  // newest first
+  traces = nlohmann::json::parse(web.get("api/traces", {{"q", "91b4"}}).body);
+  CHECK(traces["matched"] == 1);
+  traces = nlohmann::json::parse(web.get("api/traces", {{"q", "GOPEER"}}).body);
+  CHECK(traces["matched"] == 2);
+  traces = nlohmann::json::parse(web.get("api/traces", {{"q", "mysql"}}).body);
+  CHECK(traces["matched"] == 0);
+
+  const WebReply one = web.get("api/trace", {{"id", "91b42d7dabaf2f08a493cfbc303cdd2d"}});
+  REQUIRE(one.status == 200);
+  const auto trace = nlohmann::json::parse(one.body);
+  REQUIRE(trace["spans"].size() == 12);
+  CHECK(trace["spans"][0]["service"] == "curl");
+  CHECK(trace["spans"][0]["parent_span_id"] == "");
+  CHECK(trace["spans"][0]["attributes"]["url.path"] == "/chain/seq-1");
+  CHECK(trace["spans"][11]["parent_span_id"] == trace["spans"][10]["span_id"]);
+  CHECK(web.get("api/trace", {{"id", "nope"}}).status == 404);
+  CHECK(web.get("api/other", {}).status == 404);
+
+  const auto map = nlohmann::json::parse(web.get("api/service-map", {}).body);
+  std::vector<std::string> edges;
+  for (const auto& edge : map["edges"]) {
+    edges.push_back(edge["client"].get<std::string>() + "->" + edge["server"].get<std::string>() +
+                    " " + std::to_string(edge["calls"].get<int>()) + "/" +
+                    std::to_string(edge["errors"].get<int>()));
+  }
+  CHECK(edges == std::vector<std::string>{"curl->nginx 2/0", "java->ztrace-e2e-gopeer 2/0",
+                                          "nginx->java 2/0", "node->python3.11 2/0",
+                                          "ztrace-e2e-gopeer->node 2/0"});
+}
+
+TEST_CASE("view web: the service map counts error calls on their edge") {
+  const std::string file =
+      span_line(kTrace1, "aaaaaaaaaaaaaaaa", "", "front", 0, 100) + "\n" +
+      span_line(kTrace1, "bbbbbbbbbbbbbbbb", "aaaaaaaaaaaaaaaa", "back", 10, 90, true) + "\n" +
+      span_line(kTrace1, "cccccccccccccccc", "aaaaaaaaaaaaaaaa", "back", 10, 90) + "\n" +
+      span_line(kTrace1, "dddddddddddddddd", "cccccccccccccccc", "back", 10, 90, true) + "\n";
+  WebView web({write_temp("map.jsonl", file).string()}, TraceFilter{});
+  const auto map = nlohmann::json::parse(web.get("api/service-map", {}).body);
+  REQUIRE(map["edges"].size() == 1);
+  CHECK(map["edges"][0]["calls"] == 2);
+  CHECK(map["edges"][0]["errors"] == 1);
 }

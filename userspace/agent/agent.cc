@@ -34,6 +34,8 @@
 #include "userspace/pipeline/event_recording.h"
 #include "userspace/process/process_table.h"
 #include "userspace/spans/clock.h"
+#include "userspace/view/live_view_exporter.h"
+#include "userspace/view/web_view.h"
 
 namespace ztrace::agent {
 namespace {
@@ -58,7 +60,12 @@ std::vector<std::unique_ptr<exporter::SpanProcessor>> make_exporters(
     std::shared_ptr<const otlp::OtlpStats>* otlp_stats) {
   const exporter::BatchOptions batch_options{.max_queue_spans = options.export_queue_spans};
   std::vector<std::unique_ptr<exporter::SpanProcessor>> exporters;
-  if (options.console_output) {
+  if (options.console_output && options.console_view) {
+    exporters.push_back(std::make_unique<exporter::BatchSpanProcessor>(
+        std::make_unique<view::LiveViewExporter>(stdout, std::chrono::milliseconds(1000),
+                                                 view::WaterfallOptions{}),
+        batch_options));
+  } else if (options.console_output) {
     exporters.push_back(std::make_unique<exporter::BatchSpanProcessor>(
         std::make_unique<exporter::ConsoleExporter>(), batch_options));
   }
@@ -156,6 +163,7 @@ class Agent {
   sampling::TracingSettings tracing_;  // what is applied now; guarded by reload_mutex_
   std::mutex snapshot_mutex_;
   AgentSnapshot snapshot_;  // the pipeline thread's counters, each second; guarded by it
+  std::unique_ptr<view::WebView> web_view_;          // /view/ on the control port (--jsonl)
   std::unique_ptr<control::ControlServer> control_;  // last: stopped first
   std::thread pipeline_thread_;
 };
@@ -460,6 +468,16 @@ void Agent::start_control_port() {
   handlers.disable_rule = [this](const std::string& body, std::string* answer) {
     return disable_rule(*process_sampling_, body, answer);
   };
+  if (!options_.jsonl_path.empty()) {
+    web_view_ = std::make_unique<view::WebView>(std::vector<std::string>{options_.jsonl_path},
+                                                view::TraceFilter{});
+    handlers.view = [this](const std::string& path,
+                           const std::map<std::string, std::string>& params) {
+      view::WebReply reply = web_view_->get(path, params);
+      return control::ControlHandlers::Page{reply.status, std::move(reply.content_type),
+                                            std::move(reply.body)};
+    };
+  }
   std::string error;
   std::string token;
   if (!options_.api_token_file.empty()) {
@@ -476,9 +494,10 @@ void Agent::start_control_port() {
   if (control_) {
     spdlog::info(
         "control API on http://{} (/health, /ready, /metrics, /api/tracing/status, "
-        "POST /api/config/reload, /api/tracing/enable, /api/tracing/disable){}",
+        "POST /api/config/reload, /api/tracing/enable, /api/tracing/disable){}{}",
         control_->address(),
-        options_.api_token_file.empty() ? "" : ", POST requests need the token");
+        options_.api_token_file.empty() ? "" : ", POST requests need the token",
+        web_view_ ? ", the trace viewer at /view/" : "");
   } else {
     spdlog::warn("{}; the agent runs without it", error);
   }

@@ -19,6 +19,7 @@ namespace ztrace::agent {
 struct AgentOptions {
   process::SelectionRules selection;
   bool console_output = true;
+  bool console_view = false;       // the console shows waterfalls (run --view), not span lines
   std::string jsonl_path;          // empty: no JSON lines file
   std::string record_events_path;  // empty: raw events are not saved
   otlp::OtlpOptions otlp;          // .enabled: also export over OTLP

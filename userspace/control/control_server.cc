@@ -149,6 +149,17 @@ std::unique_ptr<ControlServer> ControlServer::start(const std::string& listen,
       };
   server.Post("/api/tracing/enable", rule_endpoint(h.enable_rule));
   server.Post("/api/tracing/disable", rule_endpoint(h.disable_rule));
+  if (h.view) {
+    server.Get("/view", [](const httplib::Request&, httplib::Response& response) {
+      response.set_redirect("/view/");
+    });
+    server.Get(R"(/view/(.*))", [&h](const httplib::Request& request, httplib::Response& response) {
+      const std::map<std::string, std::string> params(request.params.begin(), request.params.end());
+      const ControlHandlers::Page page = h.view(request.matches[1], params);
+      response.status = page.status;
+      response.set_content(page.body, page.content_type);
+    });
+  }
   // Bodies are bounded; whatever a client sends, the answer is a status, never a crash.
   server.set_payload_max_length(kMaxBodyBytes);
   server.set_read_timeout(5, 0);

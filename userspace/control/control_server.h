@@ -7,6 +7,7 @@
 // (`Authorization: Bearer TOKEN`); reads need none.
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -28,6 +29,15 @@ struct ControlHandlers {
   // answer.
   std::function<int(const std::string& body, std::string* answer)> enable_rule;
   std::function<int(const std::string& body, std::string* answer)> disable_rule;
+  // GET /view/PATH: the trace viewer's page and its JSON (userspace/view/web_view.h), given
+  // PATH and the query parameters. Unset: no /view/.
+  struct Page {
+    int status = 200;
+    std::string content_type;
+    std::string body;
+  };
+  std::function<Page(const std::string& path, const std::map<std::string, std::string>& params)>
+      view;
 };
 
 // The token a state-changing request must carry, read from a file (its first line, trimmed).

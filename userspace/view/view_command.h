@@ -10,18 +10,10 @@
 #include <string>
 #include <vector>
 
+#include "userspace/view/trace_output.h"
 #include "userspace/view/waterfall.h"
 
 namespace ztrace::view {
-
-struct TraceFilter {
-  std::vector<std::string> services;  // any span of one of these services
-  uint64_t min_duration_ns = 0;       // the trace's time span
-  bool errors_only = false;
-  std::string trace_id_prefix;
-  std::optional<uint64_t> from_unix_ns;  // the trace starts at or after
-  std::optional<uint64_t> to_unix_ns;    // the trace starts before
-};
 
 struct ViewOptions {
   std::vector<std::string> files;
@@ -29,6 +21,9 @@ struct ViewOptions {
   WaterfallOptions waterfall;
   size_t last = 0;  // only the last N traces (0: all)
   bool follow = false;
+  // A terminal view to pick a trace, fold and scroll (stdin and stdout are terminals and
+  // --plain is not given); otherwise plain text.
+  bool interactive = false;
   // --follow: a trace is shown once no span of it came for this long.
   std::chrono::milliseconds settle{2000};
 };

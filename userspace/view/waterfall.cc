@@ -11,25 +11,6 @@
 namespace ztrace::view {
 namespace {
 
-// Terminal columns of UTF-8 text (the tree's box characters are one column each).
-size_t columns(const std::string& text) {
-  return std::count_if(text.begin(), text.end(), [](char c) { return (c & 0xC0) != 0x80; });
-}
-
-// `text` cut or padded to exactly `width` columns.
-std::string fit(const std::string& text, size_t width) {
-  if (columns(text) <= width) return text + std::string(width - columns(text), ' ');
-  std::string cut;
-  size_t used = 0;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const bool starts_char = (text[i] & 0xC0) != 0x80;
-    if (starts_char && used + 1 == width) break;  // room for the ellipsis
-    if (starts_char) ++used;
-    cut += text[i];
-  }
-  return cut + "…";
-}
-
 std::string lowercase(std::string text) {
   for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return text;
@@ -50,6 +31,7 @@ class Renderer {
 
   void row(const Node& node, const std::string& prefix, const std::string& child_prefix) {
     if (!visited_.insert(&node).second) return;  // parent ids that form a cycle
+    const size_t first = rows_.size();
     if (node.span == nullptr) {
       rows_.push_back({prefix + "? parent not seen (" + node.missing_parent_id + ")", ""});
     } else {
@@ -65,23 +47,26 @@ class Renderer {
       row(*node.children[i], child_prefix + (last ? "└─ " : "├─ "),
           child_prefix + (last ? "   " : "│  "));
     }
+    rows_[first].subtree_end = rows_.size();
   }
 
   bool visited(const Node& node) const { return visited_.count(&node) > 0; }
 
   // The rows, the tree and name column as wide as its widest entry (up to the option's).
-  std::string take() const {
+  std::vector<WaterfallRow> take() const {
     size_t width = 0;
     for (const auto& row : rows_) {
       if (!row.rest.empty()) width = std::max(width, columns(row.tree_and_name));
     }
     width = std::min<size_t>(width, options_.name_width);
-    std::string out;
-    for (const auto& row : rows_) {
-      out += row.rest.empty() ? row.tree_and_name : fit(row.tree_and_name, width) + row.rest;
-      out += "\n";
+    std::vector<WaterfallRow> rows;
+    for (size_t i = 0; i < rows_.size(); ++i) {
+      const Row& row = rows_[i];
+      rows.push_back(
+          {row.rest.empty() ? row.tree_and_name : fit(row.tree_and_name, width) + row.rest,
+           std::max(row.subtree_end, i + 1), row.span});
     }
-    return out;
+    return rows;
   }
 
  private:
@@ -95,7 +80,7 @@ class Renderer {
                   fit(span.service.empty() ? "?" : span.service, 16).c_str(),
                   lowercase(span.kind).substr(0, 8).c_str(), outcome.substr(0, 6).c_str(),
                   format_duration(span.duration_ns()).c_str());
-    rows_.push_back({prefix + name, std::string(line) + bar(span)});
+    rows_.push_back({prefix + name, std::string(line) + bar(span), 0, &span});
   }
 
   // "[   =====      ]": where the span lies on the trace's time span.
@@ -117,6 +102,8 @@ class Renderer {
   struct Row {
     std::string tree_and_name;
     std::string rest;  // "": a row of its own (a marker, a link), not fitted to the column
+    size_t subtree_end = 0;
+    const ViewSpan* span = nullptr;
   };
   std::unordered_set<const Node*> visited_;
   std::vector<Row> rows_;
@@ -131,6 +118,24 @@ bool earlier(const Node* a, const Node* b) {
 }
 
 }  // namespace
+
+size_t columns(const std::string& text) {
+  return std::count_if(text.begin(), text.end(), [](char c) { return (c & 0xC0) != 0x80; });
+}
+
+std::string fit(const std::string& text, size_t width) {
+  if (columns(text) <= width) return text + std::string(width - columns(text), ' ');
+  if (width == 0) return "";
+  std::string cut;
+  size_t used = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const bool starts_char = (text[i] & 0xC0) != 0x80;
+    if (starts_char && used + 1 == width) break;  // room for the ellipsis
+    if (starts_char) ++used;
+    cut += text[i];
+  }
+  return cut + "…";
+}
 
 std::string format_duration(uint64_t ns) {
   char text[32];
@@ -156,7 +161,14 @@ std::string format_time(uint64_t unix_ns) {
 }
 
 std::string render_waterfall(std::vector<ViewSpan> spans, const WaterfallOptions& options) {
-  if (spans.empty()) return "";
+  std::string text;
+  for (const auto& row : waterfall_rows(spans, options)) text += row.text + "\n";
+  return text;
+}
+
+std::vector<WaterfallRow> waterfall_rows(std::vector<ViewSpan>& spans,
+                                         const WaterfallOptions& options) {
+  if (spans.empty()) return {};
   uint64_t start = UINT64_MAX;
   uint64_t end = 0;
   for (const auto& span : spans) {

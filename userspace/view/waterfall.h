@@ -19,6 +19,21 @@ struct WaterfallOptions {
 // `spans`: one trace's spans, in any order.
 std::string render_waterfall(std::vector<ViewSpan> spans, const WaterfallOptions& options);
 
+// The same waterfall as rows, for a view that folds subtrees.
+struct WaterfallRow {
+  std::string text;
+  size_t subtree_end = 0;          // the index after this row's last descendant
+  const ViewSpan* span = nullptr;  // into the spans given; null for a marker or a link row
+};
+// Removes duplicate span ids from `spans`; the rows point into it.
+std::vector<WaterfallRow> waterfall_rows(std::vector<ViewSpan>& spans,
+                                         const WaterfallOptions& options);
+
+// Terminal columns of UTF-8 text (the tree's box characters are one column each).
+size_t columns(const std::string& text);
+// `text` cut (with an ellipsis) or padded to exactly `width` columns.
+std::string fit(const std::string& text, size_t width);
+
 // "12.345 ms", "1.200 s", "850 us".
 std::string format_duration(uint64_t ns);
 // "2026-12-05T12:00:00.123Z".
