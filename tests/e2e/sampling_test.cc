@@ -45,9 +45,19 @@ TEST_CASE(
   for (const auto& span : spans) by_path[span.path()].push_back(&span);
   std::vector<std::string> partial;
   size_t kept = 0;
+  size_t roots_with_th = 0, others_with_tracestate = 0;
   for (const auto& [path, of_path] : by_path) {
     std::set<std::string> traces;
-    for (const Span* span : of_path) traces.insert(span->trace_id);
+    for (const Span* span : of_path) {
+      traces.insert(span->trace_id);
+      // The root (curl's CLIENT span) records the threshold it was sampled at: 0.1.
+      const std::string trace_state = span->raw.value("trace_state", "");
+      if (span->parent_span_id.empty()) {
+        roots_with_th += trace_state == "ot=th:e6666666666666" ? 1 : 0;
+      } else {
+        others_with_tracestate += trace_state.empty() ? 0 : 1;
+      }
+    }
     if (of_path.size() != kSpansPerRequest || traces.size() != 1) {
       partial.push_back(path + ": " + std::to_string(of_path.size()) + " spans in " +
                         std::to_string(traces.size()) + " traces");
@@ -59,6 +69,8 @@ TEST_CASE(
   CHECK(partial.empty());
   CHECK(kept >= 20);
   CHECK(kept <= 64);
+  CHECK(roots_with_th == kept);
+  CHECK(others_with_tracestate == 0);
   CHECK(agent.log().find("tracing: mode=hybrid ratio=0.1") != std::string::npos);
 }
 

@@ -508,7 +508,9 @@ TEST_CASE("batch processor exports a partial batch after the delay", "[export]")
   auto processor = batch_processor(shared, {.batch_delay = milliseconds(20)});
   CHECK(processor->on_span(named_span(1)) == ExportOutcome::kSuccess);
   const auto deadline = std::chrono::steady_clock::now() + milliseconds(2000);
-  while (shared->exported() == 0 && std::chrono::steady_clock::now() < deadline) {
+  // The worker counts the batch after the exporter returns: wait for both.
+  while ((shared->exported() == 0 || processor->stats().output.accepted == 0) &&
+         std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(milliseconds(5));
   }
   CHECK(shared->exported() == 1);

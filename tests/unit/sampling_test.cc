@@ -276,3 +276,11 @@ TEST_CASE("sampling: the Collector tail-sampling example routes by trace id to t
   CHECK(sampler["service"]["pipelines"]["traces"]["processors"][0].as<std::string>() ==
         "tail_sampling");
 }
+
+TEST_CASE("sampling: the threshold in tracestate (ot=th), trailing zeros removed") {
+  CHECK(th_tracestate(threshold_for_ratio(1.0)) == "ot=th:0");
+  CHECK(th_tracestate(threshold_for_ratio(0.5)) == "ot=th:8");
+  CHECK(th_tracestate(threshold_for_ratio(0.25)) == "ot=th:c");
+  CHECK(th_tracestate(threshold_for_ratio(0.1)) == "ot=th:e6666666666666");
+  CHECK(th_tracestate(threshold_for_ratio(0.01)) == "ot=th:fd70a3d70a3d71");
+}

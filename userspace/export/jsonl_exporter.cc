@@ -71,6 +71,7 @@ void JsonlExporter::append_line(std::string& out, const spans::Span& span) {
   json::append_string(line.key("parent_span_id"), spans::is_zero(span.parent_span_id)
                                                       ? std::string()
                                                       : spans::to_hex(span.parent_span_id));
+  if (!span.trace_state.empty()) json::append_string(line.key("trace_state"), span.trace_state);
   json::append_string(line.key("name"), span.name);
   json::append_string(line.key("kind"), spans::to_string(span.kind));
   json::append_uint(line.key("start_time_unix_nano"), span.start_time_unix_nano);

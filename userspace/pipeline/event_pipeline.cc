@@ -132,11 +132,18 @@ bool EventPipeline::on_exchange(const protocols::ConnectionView& view,
       ++stats_.spans.unsampled;
       return;
     }
-    if (!context && !header) {  // a trace started here, not in the kernel: sampled the same way
+    const bool root = spans::is_zero(span.parent_span_id);
+    if (!header && (!context || root)) {  // a trace started here
       const auto own =
           process_sampling_ ? process_sampling_->threshold_for(view.pid) : std::nullopt;
       const uint64_t threshold = own.value_or(new_trace_threshold_.load(std::memory_order_relaxed));
-      span.trace_flags = sampling::sampled(span.trace_id, threshold) ? ZT_TRACE_FLAG_SAMPLED : 0;
+      // Not in the kernel: the pipeline samples it the same way.
+      if (!context) {
+        span.trace_flags = sampling::sampled(span.trace_id, threshold) ? ZT_TRACE_FLAG_SAMPLED : 0;
+      }
+      // The root records the threshold it was sampled at (consistent probability sampling);
+      // with tail sampling the decision is not a threshold, so none is written.
+      if (root && !tail_active_) span.trace_state = sampling::th_tracestate(threshold);
     }
     if (span.kind == spans::SpanKind::kClient) count_client_link(view, origin);
     submit(std::move(span));

@@ -64,6 +64,15 @@ uint64_t threshold_of(const TracingSettings& settings) {
   return head_ratio ? threshold_for_ratio(settings.ratio) : 0;
 }
 
+std::string th_tracestate(uint64_t threshold) {
+  char digits[16];
+  std::snprintf(digits, sizeof(digits), "%014llx",
+                static_cast<unsigned long long>(threshold & (kMaxThreshold - 1)));
+  std::string_view hex(digits, 14);
+  while (hex.size() > 1 && hex.back() == '0') hex.remove_suffix(1);
+  return "ot=th:" + std::string(hex);
+}
+
 uint64_t randomness_of(const spans::TraceId& trace_id) {
   uint64_t randomness = 0;
   for (size_t i = trace_id.size() - kRandomnessBits / 8; i < trace_id.size(); ++i) {

@@ -66,6 +66,9 @@ uint64_t threshold_for_ratio(double ratio);
 // The threshold the settings give new traces at the head (full-e2e and tail sampling: 0, off
 // and system-only: not used).
 uint64_t threshold_of(const TracingSettings& settings);
+// The tracestate of a trace sampled at `threshold` here, in OpenTelemetry's own entry:
+// "ot=th:T", T the threshold's 14 hex digits without trailing zeros ("0" for every trace).
+std::string th_tracestate(uint64_t threshold);
 // The randomness of a trace id (its last 56 bits, big-endian).
 uint64_t randomness_of(const spans::TraceId& trace_id);
 inline bool sampled(const spans::TraceId& trace_id, uint64_t threshold) {

@@ -74,6 +74,7 @@ struct Span {
   SpanId span_id{};
   SpanId parent_span_id{};     // all zero: no parent
   uint8_t trace_flags = 0x01;  // W3C trace-flags; bit 0: sampled
+  std::string trace_state;     // W3C tracestate ("": none)
   std::string name;
   SpanKind kind = SpanKind::kInternal;
   uint64_t start_time_unix_nano = 0;

@@ -254,6 +254,10 @@ void write_span(const spans::Span& span, std::string* out) {
   // Sizes.
   size_t total = field_size(trace::Span::kTraceIdFieldNumber, span.trace_id.size()) +
                  field_size(trace::Span::kSpanIdFieldNumber, span.span_id.size());
+  // ASCII by construction (sampling::th_tracestate), so not checked again.
+  if (!span.trace_state.empty()) {
+    total += field_size(trace::Span::kTraceStateFieldNumber, span.trace_state.size());
+  }
   const bool has_parent = !spans::is_zero(span.parent_span_id);
   if (has_parent) total += field_size(trace::Span::kParentSpanIdFieldNumber, 8);
   const std::string_view name = utf8_text(span.name, repaired);
@@ -308,6 +312,8 @@ void write_span(const spans::Span& span, std::string* out) {
   Cursor c(out->data());
   c.bytes_field(trace::Span::kTraceIdFieldNumber, as_chars(span.trace_id));
   c.bytes_field(trace::Span::kSpanIdFieldNumber, as_chars(span.span_id));
+  if (!span.trace_state.empty())
+    c.bytes_field(trace::Span::kTraceStateFieldNumber, span.trace_state);
   if (has_parent)
     c.bytes_field(trace::Span::kParentSpanIdFieldNumber, as_chars(span.parent_span_id));
   if (!name.empty()) c.bytes_field(trace::Span::kNameFieldNumber, name);

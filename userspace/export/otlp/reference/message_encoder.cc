@@ -15,6 +15,7 @@ using message::to_proto;
 void encode_span(const spans::Span& span, trace::Span* out) {
   out->set_trace_id(span.trace_id.data(), span.trace_id.size());
   out->set_span_id(span.span_id.data(), span.span_id.size());
+  if (!span.trace_state.empty()) out->set_trace_state(span.trace_state);
   if (!spans::is_zero(span.parent_span_id)) {
     out->set_parent_span_id(span.parent_span_id.data(), span.parent_span_id.size());
   }
