@@ -111,6 +111,7 @@ TEST_CASE("otlp encoder: every span field", "[otlp][encoder]") {
   span.set("ratio", 0.5);
   span.set("flag", true);
   span.trace_flags = 0x03;  // sampled + random (W3C trace context level 2)
+  span.trace_state = "ot=th:c";
   OtlpEncoder encoder({.agent_version = "0.1.0"});
   ExportRequest request;
   encoder.encode(std::span(&span, 1), &request);
@@ -118,6 +119,7 @@ TEST_CASE("otlp encoder: every span field", "[otlp][encoder]") {
   CHECK(out.trace_id() == std::string(span.trace_id.begin(), span.trace_id.end()));
   CHECK(out.span_id() == std::string(span.span_id.begin(), span.span_id.end()));
   CHECK(out.parent_span_id() == std::string("\x01\x02\x03\x04\x05\x06\x07\x08", 8));
+  CHECK(out.trace_state() == "ot=th:c");
   CHECK(out.name() == "GET");
   CHECK(out.kind() == trace::Span::SPAN_KIND_CLIENT);
   CHECK(out.start_time_unix_nano() == span.start_time_unix_nano);
@@ -250,6 +252,11 @@ TEST_CASE("otlp encoder: the direct span writer gives the generated serializer's
   add([](spans::Span&) {});
   add([](spans::Span& s) { s.parent_span_id = {1, 2, 3, 4, 5, 6, 7, 8}; });
   add([](spans::Span& s) { s.trace_flags = 0; });
+  add([](spans::Span& s) { s.trace_state = "ot=th:e6666666666666"; });
+  add([](spans::Span& s) {
+    s.trace_state = "ot=th:8";
+    s.parent_span_id = {1, 2, 3, 4, 5, 6, 7, 8};
+  });
   add([](spans::Span& s) { s.kind = spans::SpanKind::kInternal; });
   add([](spans::Span& s) { s.name.clear(); });
   add([](spans::Span& s) { s.start_time_unix_nano = s.end_time_unix_nano = 0; });
