@@ -87,14 +87,7 @@ void EventPipeline::correct_trace(const uint8_t (&kernel_trace_id)[16],
                                   const spans::TraceParent& header) {
   spans::TraceId key;
   std::memcpy(key.data(), kernel_trace_id, key.size());
-  if (trace_corrections_.emplace(key, header.trace_id).second) {
-    trace_correction_order_.push_back(key);
-    if (trace_correction_order_.size() > kMaxTraceCorrections) {
-      trace_corrections_.erase(trace_correction_order_.front());
-      trace_correction_order_.pop_front();
-    }
-    ++stats_.spans.trace_corrections;
-  }
+  if (trace_corrections_.remember(key, header.trace_id)) ++stats_.spans.trace_corrections;
 }
 
 template <typename Protocol>
@@ -197,9 +190,7 @@ void EventPipeline::record_span(const spans::Span& span, const protocols::Connec
   record.name = span.name;
   record.kind = span.kind;
   record.status = span.status_code;
-  record.duration_ns = span.end_time_unix_nano > span.start_time_unix_nano
-                           ? span.end_time_unix_nano - span.start_time_unix_nano
-                           : 0;
+  record.duration_ns = spans::duration_ns(span);
   const auto text = [&](std::string_view key) -> std::string_view {
     const spans::AttributeValue* value = span.find(key);
     const std::string* s = value ? std::get_if<std::string>(value) : nullptr;
@@ -247,8 +238,9 @@ void EventPipeline::count_client_link(const protocols::ConnectionView& view, uin
 
 void EventPipeline::submit(spans::Span&& span) {
   if (!trace_corrections_.empty()) {
-    auto it = trace_corrections_.find(span.trace_id);
-    if (it != trace_corrections_.end()) span.trace_id = it->second;
+    if (const spans::TraceId* corrected = trace_corrections_.find(span.trace_id)) {
+      span.trace_id = *corrected;
+    }
   }
   if (!(span.trace_flags & ZT_TRACE_FLAG_SAMPLED)) {
     ++stats_.spans.unsampled;

@@ -27,6 +27,7 @@
 #include "userspace/sampling/process_sampling.h"
 #include "userspace/sampling/tail_sampler.h"
 #include "userspace/spans/clock.h"
+#include "userspace/spans/recent_traces.h"
 #include "userspace/spans/trace_context.h"
 
 namespace ztrace::pipeline {
@@ -187,15 +188,7 @@ class EventPipeline {
   // Kernel trace ids that turned out to belong to a request's own trace (the kernel missed
   // its header): spans made under them are moved to that trace. Bounded, oldest dropped.
   static constexpr size_t kMaxTraceCorrections = 4096;
-  struct TraceIdHash {
-    size_t operator()(const spans::TraceId& id) const {
-      size_t h;  // ids are random: any 8 bytes hash well
-      std::memcpy(&h, id.data(), sizeof(h));
-      return h;
-    }
-  };
-  std::unordered_map<spans::TraceId, spans::TraceId, TraceIdHash> trace_corrections_;
-  std::deque<spans::TraceId> trace_correction_order_;
+  spans::RecentTraces<spans::TraceId> trace_corrections_{kMaxTraceCorrections};
 };
 
 }  // namespace ztrace::pipeline

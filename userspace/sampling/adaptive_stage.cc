@@ -1,19 +1,11 @@
 #include "userspace/sampling/adaptive_stage.h"
 
-#include <cstring>
-
 namespace ztrace::sampling {
 
-size_t TraceBudget::TraceIdHash::operator()(const spans::TraceId& id) const {
-  size_t h;  // ids are random: any 8 bytes hash well
-  std::memcpy(&h, id.data() + 8, sizeof(h));
-  return h;
-}
-
 bool TraceBudget::admit(const spans::TraceId& trace_id, uint64_t now_ns) {
-  if (auto it = decisions_.find(trace_id); it != decisions_.end()) {
-    spans_refused_ += it->second ? 0 : 1;
-    return it->second;
+  if (const bool* admitted = decisions_.find(trace_id)) {
+    spans_refused_ += *admitted ? 0 : 1;
+    return *admitted;
   }
   const uint64_t second = now_ns / 1'000'000'000;
   if (second != second_) {
@@ -26,12 +18,7 @@ bool TraceBudget::admit(const spans::TraceId& trace_id, uint64_t now_ns) {
     ++traces_refused_;
     ++spans_refused_;
   }
-  decisions_.emplace(trace_id, admitted);
-  decision_order_.push_back(trace_id);
-  if (decision_order_.size() > kRemembered) {
-    decisions_.erase(decision_order_.front());
-    decision_order_.pop_front();
-  }
+  decisions_.remember(trace_id, admitted);
   return admitted;
 }
 

@@ -10,16 +10,15 @@
 
 #include <atomic>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <unordered_map>
 
 #include "userspace/sampling/adaptive_sampler.h"
+#include "userspace/spans/recent_traces.h"
 #include "userspace/spans/span.h"
 
 namespace ztrace::sampling {
@@ -39,14 +38,10 @@ class TraceBudget {
   uint64_t spans_refused() const { return spans_refused_; }
 
  private:
-  struct TraceIdHash {
-    size_t operator()(const spans::TraceId& id) const;
-  };
   uint64_t per_second_;
   uint64_t second_ = 0;
   uint64_t admitted_this_second_ = 0;
-  std::unordered_map<spans::TraceId, bool, TraceIdHash> decisions_;
-  std::deque<spans::TraceId> decision_order_;
+  spans::RecentTraces<bool> decisions_{kRemembered};
   uint64_t traces_refused_ = 0;
   uint64_t spans_refused_ = 0;
 };

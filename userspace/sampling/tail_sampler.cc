@@ -1,7 +1,6 @@
 #include "userspace/sampling/tail_sampler.h"
 
 #include <algorithm>
-#include <cstring>
 
 namespace ztrace::sampling {
 namespace {
@@ -10,26 +9,14 @@ bool is_local_root(const spans::Span& span) {
   return span.kind == spans::SpanKind::kServer || spans::is_zero(span.parent_span_id);
 }
 
-uint64_t duration_ns(const spans::Span& span) {
-  return span.end_time_unix_nano > span.start_time_unix_nano
-             ? span.end_time_unix_nano - span.start_time_unix_nano
-             : 0;
-}
-
 }  // namespace
-
-size_t TailSampler::TraceIdHash::operator()(const spans::TraceId& id) const {
-  size_t h;  // the last bytes are the random ones (W3C level 2)
-  std::memcpy(&h, id.data() + id.size() - sizeof(h), sizeof(h));
-  return h;
-}
 
 TailSampler::TailSampler(TailSettings settings, uint64_t ratio_threshold, TailLimits limits)
     : settings_(settings), ratio_threshold_(ratio_threshold), limits_(limits) {}
 
 void TailSampler::add(spans::Span&& span, uint64_t now_ns, std::vector<spans::Span>* kept) {
-  if (auto decided = decisions_.find(span.trace_id); decided != decisions_.end()) {
-    if (decided->second) {
+  if (const bool* keep = decisions_.find(span.trace_id)) {
+    if (*keep) {
       ++stats_.late_spans_kept;
       kept->push_back(std::move(span));
     } else {
@@ -108,7 +95,7 @@ void TailSampler::decide(Traces::iterator it, std::vector<spans::Span>* kept) {
                      });
   const bool slow =
       settings_.latency_threshold_ns > 0 && std::any_of(spans.begin(), spans.end(), [&](auto& s) {
-        return duration_ns(s) >= settings_.latency_threshold_ns;
+        return spans::duration_ns(s) >= settings_.latency_threshold_ns;
       });
   const bool by_ratio = sampled(id, ratio_threshold_);
   const bool keep = error || slow || by_ratio;
@@ -126,16 +113,7 @@ void TailSampler::decide(Traces::iterator it, std::vector<spans::Span>* kept) {
     for (spans::Span& span : spans) kept->push_back(std::move(span));
   }
   traces_.erase(it);
-  remember(id, keep);
-}
-
-void TailSampler::remember(const spans::TraceId& id, bool keep) {
-  if (!decisions_.emplace(id, keep).second) return;
-  decision_order_.push_back(id);
-  if (decision_order_.size() > kRememberedDecisions) {
-    decisions_.erase(decision_order_.front());
-    decision_order_.pop_front();
-  }
+  decisions_.remember(id, keep);
 }
 
 }  // namespace ztrace::sampling

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "userspace/sampling/tracing_settings.h"
+#include "userspace/spans/recent_traces.h"
 #include "userspace/spans/span.h"
 
 namespace ztrace::sampling {
@@ -73,21 +74,17 @@ class TailSampler {
   uint64_t ratio_threshold() const { return ratio_threshold_; }
 
  private:
-  struct TraceIdHash {
-    size_t operator()(const spans::TraceId& id) const;
-  };
   struct HeldTrace {
     std::vector<spans::Span> spans;
     uint64_t decide_at_ns = 0;
     uint64_t arrival = 0;  // order of arrival, for the oldest-first overflow rule
   };
-  using Traces = std::unordered_map<spans::TraceId, HeldTrace, TraceIdHash>;
+  using Traces = std::unordered_map<spans::TraceId, HeldTrace, spans::TraceIdHash>;
 
   void decide(Traces::iterator it, std::vector<spans::Span>* kept);
   void make_room(std::vector<spans::Span>* kept);
   // Drops the front entries of arrival_order_ whose trace was decided.
   void trim_arrival_order();
-  void remember(const spans::TraceId& id, bool keep);
 
   TailSettings settings_;
   uint64_t ratio_threshold_;
@@ -99,8 +96,7 @@ class TailSampler {
   uint64_t spans_held_ = 0;
   // Recent decisions, for spans that come late; bounded, oldest forgotten.
   static constexpr size_t kRememberedDecisions = 65'536;
-  std::unordered_map<spans::TraceId, bool, TraceIdHash> decisions_;
-  std::deque<spans::TraceId> decision_order_;
+  spans::RecentTraces<bool> decisions_{kRememberedDecisions};
   TailStats stats_;
 };
 

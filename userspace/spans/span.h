@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -93,6 +94,23 @@ struct Span {
 
 bool is_zero(const SpanId& id);
 bool is_zero(const TraceId& id);
+
+// For hash maps keyed by trace id: its last 8 bytes are random (W3C Trace Context level 2),
+// so they hash well as they are.
+struct TraceIdHash {
+  size_t operator()(const TraceId& id) const {
+    size_t h;
+    std::memcpy(&h, id.data() + id.size() - sizeof(h), sizeof(h));
+    return h;
+  }
+};
+
+// end - start, 0 when the clock put them the wrong way round.
+inline uint64_t duration_ns(const Span& span) {
+  return span.end_time_unix_nano > span.start_time_unix_nano
+             ? span.end_time_unix_nano - span.start_time_unix_nano
+             : 0;
+}
 std::string to_hex(const TraceId& id);
 std::string to_hex(const SpanId& id);
 
