@@ -124,12 +124,30 @@ std::optional<ContainerRef> parse_proc_cgroup(std::string_view text) {
   return pod_only;
 }
 
-std::optional<ContainerRef> read_container_ref(pid_t pid, std::string_view proc_root) {
+namespace {
+
+std::optional<std::string> read_proc_cgroup(pid_t pid, std::string_view proc_root) {
   std::ifstream file(std::string(proc_root) + "/" + std::to_string(pid) + "/cgroup");
   if (!file) return std::nullopt;
   std::stringstream text;
   text << file.rdbuf();
-  return parse_proc_cgroup(text.str());
+  return text.str();
+}
+
+}  // namespace
+
+std::optional<ContainerRef> read_container_ref(pid_t pid, std::string_view proc_root) {
+  const auto text = read_proc_cgroup(pid, proc_root);
+  return text ? parse_proc_cgroup(*text) : std::nullopt;
+}
+
+std::optional<PodCgroup> read_pod_cgroup(pid_t pid, std::string_view proc_root) {
+  const auto text = read_proc_cgroup(pid, proc_root);
+  const auto path = text ? unified_cgroup_path(*text) : std::nullopt;
+  auto pod_path = path ? pod_cgroup_of_path(*path) : std::nullopt;
+  if (!pod_path) return std::nullopt;
+  const auto ref = parse_cgroup_path(*pod_path);
+  return PodCgroup{std::move(*pod_path), ref ? ref->pod_uid : ""};
 }
 
 std::string_view strip_runtime_prefix(std::string_view container_id) {

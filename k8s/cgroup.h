@@ -38,6 +38,14 @@ std::optional<std::string> unified_cgroup_path(std::string_view proc_cgroup_text
 // Reads and parses PROC_ROOT/PID/cgroup; nullopt when unreadable or a host process.
 std::optional<ContainerRef> read_container_ref(pid_t pid, std::string_view proc_root = "/proc");
 
+// The cgroup v2 directory of PID's pod (relative to the cgroup2 mount) and the pod's uid, from
+// PROC_ROOT/PID/cgroup; nullopt when unreadable or not in a pod.
+struct PodCgroup {
+  std::string path;
+  std::string pod_uid;
+};
+std::optional<PodCgroup> read_pod_cgroup(pid_t pid, std::string_view proc_root = "/proc");
+
 // "containerd://<id>", "cri-o://<id>", "docker://<id>" (a pod status' containerID) → "<id>".
 std::string_view strip_runtime_prefix(std::string_view container_id);
 

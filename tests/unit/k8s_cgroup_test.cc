@@ -2,6 +2,8 @@
 // version the kubelet produces, as the lines appear in /proc/PID/cgroup.
 
 #include <catch2/catch_test_macros.hpp>
+#include <filesystem>
+#include <fstream>
 #include <optional>
 #include <string>
 
@@ -114,4 +116,23 @@ TEST_CASE("a pod's own cgroup, where injection attaches", "[k8s]") {
                             kId + "\n1:name=systemd:/\n") ==
         "/kubepods/besteffort/pod" + kUid + "/" + kId);
   CHECK(unified_cgroup_path("12:memory:/a\n") == std::nullopt);
+}
+
+TEST_CASE("k8s cgroup: a process's pod cgroup and pod uid from its /proc entry") {
+  const std::filesystem::path proc =
+      std::filesystem::temp_directory_path() / "ztrace-k8s-cgroup-test-proc";
+  std::filesystem::remove_all(proc);
+  const auto write = [&](int pid, const std::string& text) {
+    std::filesystem::create_directories(proc / std::to_string(pid));
+    std::ofstream(proc / std::to_string(pid) / "cgroup") << text;
+  };
+  write(10, "0::/kubepods/besteffort/pod" + kUid + "/" + kId + "\n");
+  write(11, "0::/user.slice/session-3.scope\n");
+  const auto pod = ztrace::k8s::read_pod_cgroup(10, proc.string());
+  REQUIRE(pod);
+  CHECK(pod->path == "/kubepods/besteffort/pod" + kUid);
+  CHECK(pod->pod_uid == kUid);
+  CHECK_FALSE(ztrace::k8s::read_pod_cgroup(11, proc.string()));  // a host process
+  CHECK_FALSE(ztrace::k8s::read_pod_cgroup(12, proc.string()));  // gone
+  std::filesystem::remove_all(proc);
 }

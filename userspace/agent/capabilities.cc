@@ -9,7 +9,7 @@ namespace ztrace::agent {
 std::vector<RequiredCapability> required_capabilities(bool injection) {
   std::vector<RequiredCapability> caps = {
       {CAP_BPF, "CAP_BPF", "loading BPF programs and maps"},
-      {CAP_PERFMON, "CAP_PERFMON", "attaching tracepoints, kprobes and uprobes"},
+      {CAP_PERFMON, "CAP_PERFMON", "attaching tracepoints and uprobes"},
       {CAP_SYS_PTRACE, "CAP_SYS_PTRACE",
        "other processes' executables, command lines and maps under /proc"},
       {CAP_DAC_READ_SEARCH, "CAP_DAC_READ_SEARCH",

@@ -193,15 +193,11 @@ size_t HeaderInjector::adopt_client_connections(pid_t pid, const std::vector<uin
 
 void HeaderInjector::cover_process(pid_t pid) {
   if (!per_pod_) return;
-  std::ifstream file("/proc/" + std::to_string(pid) + "/cgroup");
-  std::stringstream text;
-  text << file.rdbuf();
-  const auto path = k8s::unified_cgroup_path(text.str());
-  const auto pod_cgroup = path ? k8s::pod_cgroup_of_path(*path) : std::nullopt;
-  if (!pod_cgroup) return;
+  const auto pod = k8s::read_pod_cgroup(pid);
+  if (!pod) return;
   std::lock_guard lock(pod_links_mutex_);
-  if (pod_links_.count(*pod_cgroup)) return;
-  const std::string dir = cgroup_path_ + *pod_cgroup;
+  if (pod_links_.count(pod->path)) return;
+  const std::string dir = cgroup_path_ + pod->path;
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   bpf_link* link =
       fd < 0 ? nullptr : bpf_program__attach_cgroup(skel_->progs.track_client_sockets, fd);
@@ -212,8 +208,7 @@ void HeaderInjector::cover_process(pid_t pid) {
                  dir, std::strerror(saved));
     return;
   }
-  const auto ref = k8s::parse_cgroup_path(*pod_cgroup);
-  pod_links_[*pod_cgroup] = {ref ? ref->pod_uid : "", link};
+  pod_links_[pod->path] = {pod->pod_uid, link};
   spdlog::info("injection: sockops on {}", dir);
 }
 
