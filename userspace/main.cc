@@ -74,19 +74,20 @@ const std::vector<std::string> kLogLevels = {"trace", "debug", "info", "warn", "
 // resolved into them after parsing.
 struct RunFlags {
   ztrace::agent::AgentOptions options;
-  bool no_console = false;
+  CLI::App* run = nullptr;  // what was given on the command line
+  bool log_level_given = false;
   bool no_inject = false;
   bool no_capability_check = false;
   bool no_go_probes = false;
   bool no_openssl_probes = false;
   bool no_java_agent = false;
   int stats_seconds = 60;
-  ztrace::otlp::OtlpFlags otlp;  // flags beat the OTEL_EXPORTER_OTLP_* variables (README)
   std::string config_path;
   std::string mode;
   std::optional<double> sampling_ratio;
   std::optional<std::string> api_listen;
   std::optional<std::string> api_token_file;
+  std::optional<std::string> metrics_listen;
   std::optional<size_t> metrics_max_series;
   bool k8s = false;
   std::vector<std::string> k8s_pod_labels;
@@ -109,6 +110,9 @@ void add_tracing_flags(CLI::App* run, RunFlags& flags) {
   run->add_option("--api-listen", flags.api_listen,
                   "HOST:PORT of the control API and /metrics (default 127.0.0.1:8401; \"\": "
                   "none)");
+  run->add_option("--metrics-listen", flags.metrics_listen,
+                  "HOST:PORT serving /metrics alone, beside the control API (e.g. "
+                  "0.0.0.0:9464 for Prometheus while the API stays on localhost)");
   run->add_option("--api-token-file", flags.api_token_file,
                   "File whose first line is the bearer token that state-changing API requests "
                   "(reload, on-demand rules) must carry");
@@ -148,6 +152,31 @@ bool resolve_k8s(RunFlags& flags, const std::optional<ztrace::sampling::ConfigFi
   return true;
 }
 
+// The config file's capture:, probes:, log: and process selection, where no flag said otherwise
+// (a flag beats the file; a repeatable flag replaces the file's list).
+void apply_start_sections(const ztrace::sampling::StartFile& file, RunFlags& flags) {
+  auto& options = flags.options;
+  const auto given = [&flags](const char* flag) { return flags.run->count(flag) > 0; };
+  if (file.max_capture_bytes && !given("--max-capture-bytes"))
+    options.max_capture_bytes = static_cast<uint32_t>(*file.max_capture_bytes);
+  if (file.ring_buffer_bytes && !given("--ring-buffer-bytes"))
+    options.ring_buffer_bytes = static_cast<uint32_t>(*file.ring_buffer_bytes);
+  if (file.max_connections && !given("--max-connections"))
+    options.max_connections = *file.max_connections;
+  if (file.url_query && !given("--capture-url-query")) options.capture_url_query = *file.url_query;
+  // The --no-* flags only turn off.
+  if (file.inject == false) flags.no_inject = true;
+  if (file.go_probes == false) flags.no_go_probes = true;
+  if (file.openssl_probes == false) flags.no_openssl_probes = true;
+  if (file.stats_interval_ns && !given("--stats-interval"))
+    flags.stats_seconds = static_cast<int>(*file.stats_interval_ns / 1'000'000'000);
+  auto& selection = options.selection;
+  if (file.pids && !given("--pid")) selection.pids.assign(file.pids->begin(), file.pids->end());
+  if (file.exe_globs && !given("--exe")) selection.exe_globs = *file.exe_globs;
+  if (file.ports && !given("--port"))
+    selection.ports.assign(file.ports->begin(), file.ports->end());
+}
+
 // The tracing settings from the config file, the environment and the flags; false (and a
 // message) when one of them is invalid.
 bool resolve_tracing(RunFlags& flags, const std::map<std::string, std::string>& env) {
@@ -160,9 +189,12 @@ bool resolve_tracing(RunFlags& flags, const std::map<std::string, std::string>& 
     if (!read) return spdlog::error("config: {}", error), false;
     file = read->tracing;
     file_selection = read;
+    options.config_file = *read;
+    apply_start_sections(read->agent.start, flags);
     if (read->api_listen) options.api_listen = *read->api_listen;
     if (read->java_agent && !flags.no_java_agent) options.java_agent = *read->java_agent;
     if (read->api_token_file) options.api_token_file = *read->api_token_file;
+    if (read->metrics_listen) options.metrics_listen = *read->metrics_listen;
     if (read->metrics_max_series && !flags.metrics_max_series) {
       options.metrics_max_series = *read->metrics_max_series;
     }
@@ -170,6 +202,7 @@ bool resolve_tracing(RunFlags& flags, const std::map<std::string, std::string>& 
   if (flags.metrics_max_series) options.metrics_max_series = *flags.metrics_max_series;
   if (flags.api_listen) options.api_listen = *flags.api_listen;
   if (flags.api_token_file) options.api_token_file = *flags.api_token_file;
+  if (flags.metrics_listen) options.metrics_listen = *flags.metrics_listen;
   if (!resolve_k8s(flags, file_selection, &error)) return spdlog::error("{}", error), false;
   auto from_env = ztrace::sampling::read_sampler_env(env, &error);
   if (!from_env) return spdlog::error("environment: {}", error), false;
@@ -240,10 +273,11 @@ void add_capture_flags(CLI::App* run, RunFlags& flags) {
 
 void add_output_flags(CLI::App* run, RunFlags& flags) {
   auto& options = flags.options;
-  run->add_option("--jsonl", options.jsonl_path,
+  run->add_option("--jsonl", options.output_flags.jsonl_path,
                   "Also write every span as one JSON object per line to this file");
-  run->add_flag("--no-console", flags.no_console, "Do not print a line per span on stdout");
-  run->add_flag("--view", flags.options.console_view,
+  run->add_flag("--no-console", options.output_flags.no_console,
+                "Do not print a line per span on stdout");
+  run->add_flag("--view", options.output_flags.view,
                 "On stdout, each trace as a waterfall (as ztrace view) once no span of it came "
                 "for 1 s, instead of a line per span");
   run->add_option("--record-events", options.record_events_path,
@@ -340,7 +374,6 @@ bool resolve_view_times(const std::vector<std::string>& times, ztrace::view::Vie
 // The parsed flags and the environment into the agent's options, then the agent's run.
 int run_agent(RunFlags& flags) {
   auto& options = flags.options;
-  options.console_output = !flags.no_console;
   options.inject_traceparent = !flags.no_inject;
   options.check_capabilities = !flags.no_capability_check;
   options.go_probes = !flags.no_go_probes;
@@ -352,15 +385,17 @@ int run_agent(RunFlags& flags) {
     if (const char* value = std::getenv(name)) sampler_env[name] = value;
   }
   if (!resolve_tracing(flags, sampler_env)) return 2;
+  const auto& file_log_level = options.config_file.agent.start.log_level;
+  if (file_log_level && !flags.log_level_given) setup_logging(*file_log_level);
   std::string otlp_error;
   std::vector<std::string> otlp_warnings;
-  if (!ztrace::otlp::resolve_options(flags.otlp, ztrace::otlp::process_env(), &options.otlp,
-                                     &otlp_error, &otlp_warnings)) {
+  if (!ztrace::agent::resolve_outputs(options.output_flags, options.config_file.agent.exports,
+                                      ztrace::otlp::process_env(), ZTRACE_VERSION, &options.outputs,
+                                      &otlp_error, &otlp_warnings)) {
     spdlog::error("OTLP configuration: {}", otlp_error);
     return 2;
   }
   for (const auto& warning : otlp_warnings) spdlog::warn("OTLP configuration: {}", warning);
-  options.otlp.agent_version = ZTRACE_VERSION;
   options.version = ZTRACE_VERSION;
   return ztrace::agent::run_agent(options);
 }
@@ -385,7 +420,8 @@ int main(int argc, char** argv) {
   add_tracing_flags(run, run_flags);
   add_output_flags(run, run_flags);
   add_capture_flags(run, run_flags);
-  add_otlp_flags(run, run_flags.otlp);
+  add_otlp_flags(run, run_flags.options.output_flags.otlp);
+  run_flags.run = run;
 
   auto* check = app.add_subcommand(
       "check", "Report what this host allows, then load every BPF program and report each");
@@ -403,6 +439,7 @@ int main(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
   setup_logging(log_level);
+  run_flags.log_level_given = app.count("--log-level") + run->count("--log-level") > 0;
   ztrace::bpf_support::install_libbpf_logging();
 
   if (version->parsed()) {

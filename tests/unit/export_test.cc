@@ -610,6 +610,36 @@ TEST_CASE("export pipeline hands every span to every processor and shuts them al
   CHECK(pipeline.shutdown(milliseconds(10)));  // idempotent
 }
 
+TEST_CASE("export pipeline: a reload's processors take the next spans; the old ones flush",
+          "[export]") {
+  auto old_output = std::make_shared<RecordingExporter::Shared>();
+  auto new_output = std::make_shared<RecordingExporter::Shared>();
+  std::vector<std::unique_ptr<SpanProcessor>> processors;
+  processors.push_back(batch_processor(old_output, {.batch_delay = milliseconds(10'000)}));
+  ExportPipeline pipeline(std::move(processors));
+  for (int i = 0; i < 10; ++i) pipeline.submit(named_span(i));
+
+  std::vector<std::unique_ptr<SpanProcessor>> replacement;
+  replacement.push_back(batch_processor(new_output, {.batch_delay = milliseconds(10'000)}));
+  pipeline.offer(std::move(replacement));
+  pipeline.submit(named_span(10));  // not taken yet: still the old output's
+  // Not taken: nothing to shut down yet.
+  CHECK_FALSE(pipeline.shut_down_replaced(milliseconds(10), milliseconds(10)));
+  std::thread pipeline_thread([&] {
+    std::this_thread::sleep_for(milliseconds(50));
+    pipeline.take_offer();
+    for (int i = 11; i < 20; ++i) pipeline.submit(named_span(i));
+  });
+  CHECK(pipeline.shut_down_replaced(milliseconds(2000), milliseconds(2000)));
+  pipeline_thread.join();
+  CHECK(old_output->exported() == 11);  // flushed by shut_down_replaced, before the deadline
+  CHECK(old_output->names.back() == "span-10");
+  CHECK(new_output->exported() == 0);  // still batching
+  CHECK(pipeline.shutdown(milliseconds(1000)));
+  CHECK(new_output->exported() == 9);
+  CHECK(new_output->names.front() == "span-11");
+}
+
 TEST_CASE("export pipeline counts per output: a failing output hides nothing another wrote",
           "[export]") {
   // Issue 21 item 7: `exported` read 16,672 while the JSONL file held 40,200 spans.

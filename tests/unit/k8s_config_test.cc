@@ -56,8 +56,7 @@ TEST_CASE("config: bad Kubernetes keys are errors with their line", "[k8s]") {
         "3: selection.k8s_pod_labels.a: must be a string (quote \"true\")");
   CHECK(fails("selection:\n  k8s_namespaces: {a: b}\n") ==
         "2: selection.k8s_namespaces: must be a list of strings");
-  CHECK(fails("selection:\n  exe: [nginx]\n") ==
-        "2: selection.exe: not supported by this version yet");
+  CHECK(fails("selection:\n  exe: {nginx: 1}\n") == "2: selection.exe: must be a list of strings");
   CHECK(fails("selection:\n  k8s_labels: {}\n") == "2: selection.k8s_labels: unknown key");
   CHECK(fails("k8s:\n  enabled: maybe\n") == "2: k8s.enabled: must be true or false");
   CHECK(fails("k8s: on\n") == "1: k8s: must be a mapping");

@@ -85,8 +85,7 @@ TEST_CASE("sampling: the config file's tracing section; errors name the line and
   CHECK(fails("tracing:\n  sampling:\n    ratio: lots\n") ==
         "3: tracing.sampling.ratio: must be a number from 0 to 1");
   CHECK(fails("tracing:\n  mood: hybrid\n") == "2: tracing.mood: unknown key");
-  CHECK(fails("api:\n  metrics_listen: 127.0.0.1:9400\n") ==
-        "2: api.metrics_listen: not supported by this version yet");
+  CHECK(fails("api:\n  metrics_listen: [9400]\n") == "2: api.metrics_listen: must be a string");
   CHECK(fails("tracing:\n  sampling:\n    tail: {decision_wait: soon}\n") ==
         "3: tracing.sampling.tail.decision_wait: must be a duration such as 500ms, 5s or 1m");
   CHECK(fails("tracing:\n  sampling:\n    tail:\n      keep_errors: maybe\n") ==

@@ -56,27 +56,27 @@ std::string host_name() {
 // Console and JSON lines each behind their own batch processor; OTLP batches itself. OTLP
 // only reads spans: it comes first, so that the last processor takes each span without a copy.
 std::vector<std::unique_ptr<exporter::SpanProcessor>> make_exporters(
-    const AgentOptions& options, std::string* error,
+    const Outputs& outputs, size_t queue_spans, std::string* error,
     std::shared_ptr<const otlp::OtlpStats>* otlp_stats) {
-  const exporter::BatchOptions batch_options{.max_queue_spans = options.export_queue_spans};
+  const exporter::BatchOptions batch_options{.max_queue_spans = queue_spans};
   std::vector<std::unique_ptr<exporter::SpanProcessor>> exporters;
-  if (options.console_output && options.console_view) {
+  if (outputs.console && outputs.console_view) {
     exporters.push_back(std::make_unique<exporter::BatchSpanProcessor>(
         std::make_unique<view::LiveViewExporter>(stdout, std::chrono::milliseconds(1000),
                                                  view::WaterfallOptions{}),
         batch_options));
-  } else if (options.console_output) {
+  } else if (outputs.console) {
     exporters.push_back(std::make_unique<exporter::BatchSpanProcessor>(
         std::make_unique<exporter::ConsoleExporter>(), batch_options));
   }
-  if (!options.jsonl_path.empty()) {
-    auto jsonl = exporter::JsonlExporter::open(options.jsonl_path, error);
+  if (!outputs.jsonl_path.empty()) {
+    auto jsonl = exporter::JsonlExporter::open(outputs.jsonl_path, error);
     if (!jsonl) return {};
     exporters.push_back(
         std::make_unique<exporter::BatchSpanProcessor>(std::move(jsonl), batch_options));
   }
-  if (options.otlp.enabled) {
-    auto otlp_exporter = otlp::OtlpExporter::create(options.otlp, error);
+  if (outputs.otlp.enabled) {
+    auto otlp_exporter = otlp::OtlpExporter::create(outputs.otlp, error);
     if (!otlp_exporter) return {};
     spdlog::info("OTLP export: {}", otlp_exporter->describe());
     *otlp_stats = otlp_exporter->stats();
@@ -124,6 +124,7 @@ class Agent {
   void select_processes();
   void start_pipeline();
   void start_control_port();
+  void start_metrics_port();
   void run_until_stopped();
   void drain_and_stop();
 
@@ -134,10 +135,12 @@ class Agent {
   void apply_tracing(const sampling::TracingSettings& settings);
   // SIGHUP and POST /api/config/reload; false (and why) when the config file is broken.
   bool reload(std::string* message);
+  bool replace_exporters(const Outputs& outputs, std::string* error);
   void publish_snapshot();
   AgentSnapshot snapshot();
   void pipeline_loop();
   void log_all_counters();
+  std::shared_ptr<const otlp::OtlpStats> otlp_stats();
 
   void follow_pods();
 
@@ -148,6 +151,7 @@ class Agent {
   process::ProcessTable processes_;
   EventQueue queue_;
   EventBatch intake_batch_;  // intake thread: events since the last push to the queue
+  // The OTLP exporter's counters; replaced by a reload, under snapshot_mutex_.
   std::shared_ptr<const otlp::OtlpStats> otlp_stats_;
   std::optional<exporter::ExportPipeline> exporter_;
   std::unique_ptr<pipeline::EventRecordWriter> recorder_;
@@ -161,16 +165,20 @@ class Agent {
   std::optional<pipeline::EventPipeline> pipeline_;
   std::mutex reload_mutex_;            // one reload at a time: the signal's or the API's
   sampling::TracingSettings tracing_;  // what is applied now; guarded by reload_mutex_
+  // The config file as applied; guarded by reload_mutex_.
+  sampling::ConfigFile applied_file_ = options_.config_file;
   std::mutex snapshot_mutex_;
   AgentSnapshot snapshot_;  // the pipeline thread's counters, each second; guarded by it
   std::unique_ptr<view::WebView> web_view_;          // /view/ on the control port (--jsonl)
-  std::unique_ptr<control::ControlServer> control_;  // last: stopped first
+  std::unique_ptr<control::ControlServer> metrics_port_;  // api.metrics_listen: /metrics alone
+  std::unique_ptr<control::ControlServer> control_;       // last: stopped first
   std::thread pipeline_thread_;
 };
 
 int Agent::set_up_outputs() {
   std::string error;
-  auto exporters = make_exporters(options_, &error, &otlp_stats_);
+  auto exporters =
+      make_exporters(options_.outputs, options_.export_queue_spans, &error, &otlp_stats_);
   if (!error.empty()) {
     spdlog::error("cannot set up output: {}", error);
     return kExitSetupFailed;
@@ -342,6 +350,7 @@ void Agent::pipeline_loop() {
   for (bool open = true; open;) {
     batches.clear();
     open = queue_.pop_all(batches, std::chrono::milliseconds(100));
+    exporter_->take_offer();  // a reload's exporters, before the next span
     for (const auto& batch : batches) batch.for_each(handle_event);
     const auto now = std::chrono::steady_clock::now();
     if (now - last_tick >= std::chrono::seconds(1)) {
@@ -364,7 +373,12 @@ void Agent::pipeline_loop() {
 void Agent::log_all_counters() {
   log_counters(pipeline_->stats(), exporter_->stats(), tracer_->drop_counts(),
                queue_.dropped_events());
-  log_otlp_counters(otlp_stats_.get());
+  log_otlp_counters(otlp_stats().get());
+}
+
+std::shared_ptr<const otlp::OtlpStats> Agent::otlp_stats() {
+  std::lock_guard lock(snapshot_mutex_);
+  return otlp_stats_;
 }
 
 // Every probe and the pipeline take the settings at once: no reload of any program.
@@ -401,13 +415,57 @@ bool Agent::reload(std::string* message) {
   }
   std::string error;
   const auto file = sampling::read_config_file(options_.config_path, &error);
-  if (!file) {
+  std::optional<Outputs> outputs;
+  if (file && file->agent.exports != applied_file_.agent.exports) {
+    std::vector<std::string> warnings;
+    outputs.emplace();
+    if (!resolve_outputs(options_.output_flags, file->agent.exports, otlp::process_env(),
+                         options_.version, &*outputs, &error, &warnings)) {
+      outputs.reset();
+    }
+    for (const auto& warning : warnings) spdlog::warn("OTLP configuration: {}", warning);
+  }
+  if (!file || (!outputs && !error.empty())) {
     *message = "reload failed, running settings kept (" + tracing_.describe() + "): " + error;
     spdlog::error("{}", *message);
     return false;
   }
   apply_tracing(sampling::merge(file->tracing, options_.tracing_env, options_.tracing_flags));
   *message = tracing_.describe();
+  if (outputs && !replace_exporters(*outputs, &error)) {
+    *message += "; exporters kept: " + error;
+    spdlog::error("reload: exporters kept: {}", error);
+    return false;
+  }
+  if (outputs) *message += "; exporters replaced";
+  std::string restart;
+  for (const auto& section : applied_file_.restart_only_changes(*file)) {
+    restart += (restart.empty() ? "" : ", ") + section;
+  }
+  if (!restart.empty()) {
+    *message += "; changed, applied at the next restart: " + restart;
+    spdlog::warn("reload: changed, applied at the next restart: {}", restart);
+  }
+  applied_file_.tracing = file->tracing;
+  if (outputs) applied_file_.agent.exports = file->agent.exports;
+  return true;
+}
+
+// New exporters take spans from the pipeline's next event on; the old ones flush what they
+// hold, then stop. A new output that cannot be opened keeps the old ones.
+bool Agent::replace_exporters(const Outputs& outputs, std::string* error) {
+  std::shared_ptr<const otlp::OtlpStats> otlp_stats;
+  auto exporters = make_exporters(outputs, options_.export_queue_spans, error, &otlp_stats);
+  if (!error->empty()) return false;
+  spdlog::info("reload: new exporters ({}), the old ones flushing", exporters.size());
+  {
+    std::lock_guard lock(snapshot_mutex_);
+    otlp_stats_ = std::move(otlp_stats);
+  }
+  exporter_->offer(std::move(exporters));
+  if (!exporter_->shut_down_replaced(std::chrono::seconds(2), std::chrono::seconds(5))) {
+    spdlog::warn("reload: the old exporters did not finish in time (their spans may be lost)");
+  }
   return true;
 }
 
@@ -431,7 +489,7 @@ AgentSnapshot Agent::snapshot() {
   snapshot.kernel_drops = tracer_->drop_counts();
   snapshot.injections = tracer_->inject_counts();
   snapshot.intake_queue_drops = queue_.dropped_events();
-  snapshot.otlp = otlp_stats_;
+  snapshot.otlp = otlp_stats();
   if (pods_) {
     const auto& c = pods_->counters();
     snapshot.k8s = K8sSnapshot{pods_->pod_count(),    c.connected.load(), c.lists.load(),
@@ -468,9 +526,9 @@ void Agent::start_control_port() {
   handlers.disable_rule = [this](const std::string& body, std::string* answer) {
     return disable_rule(*process_sampling_, body, answer);
   };
-  if (!options_.jsonl_path.empty()) {
-    web_view_ = std::make_unique<view::WebView>(std::vector<std::string>{options_.jsonl_path},
-                                                view::TraceFilter{});
+  if (!options_.outputs.jsonl_path.empty()) {
+    web_view_ = std::make_unique<view::WebView>(
+        std::vector<std::string>{options_.outputs.jsonl_path}, view::TraceFilter{});
     handlers.view = [this](const std::string& path,
                            const std::map<std::string, std::string>& params) {
       view::WebReply reply = web_view_->get(path, params);
@@ -500,6 +558,22 @@ void Agent::start_control_port() {
         web_view_ ? ", the trace viewer at /view/" : "");
   } else {
     spdlog::warn("{}; the agent runs without it", error);
+  }
+}
+
+// /metrics alone on a port of its own (api.metrics_listen), e.g. open to Prometheus while the
+// control API stays on localhost.
+void Agent::start_metrics_port() {
+  if (options_.metrics_listen.empty()) return;
+  control::ControlHandlers handlers;
+  handlers.metrics = [this] { return render_metrics(snapshot(), options_.version); };
+  std::string error;
+  metrics_port_ =
+      control::ControlServer::start(options_.metrics_listen, std::move(handlers), "", &error);
+  if (metrics_port_) {
+    spdlog::info("metrics on http://{}/metrics", metrics_port_->address());
+  } else {
+    spdlog::warn("{}; the agent runs without its metrics port", error);
   }
 }
 
@@ -551,7 +625,7 @@ void Agent::drain_and_stop() {
   tracer_.reset();
   const bool flushed = exporter_->shutdown(std::chrono::seconds(5));
   log_counters(pipeline_->stats(), exporter_->stats(), kernel_drops, queue_.dropped_events());
-  log_otlp_counters(otlp_stats_.get());
+  log_otlp_counters(otlp_stats().get());
   spdlog::info("stopped{}", flushed ? "" : " (export flush deadline passed; see counters)");
 }
 
@@ -609,6 +683,7 @@ int run_agent(const AgentOptions& options) {
   agent.select_processes();
   agent.start_pipeline();
   agent.start_control_port();
+  agent.start_metrics_port();
   agent.run_until_stopped();
   agent.drain_and_stop();
   if (pods) {

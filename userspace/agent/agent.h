@@ -9,6 +9,7 @@
 #include <string>
 
 #include "k8s/pod_metadata.h"
+#include "userspace/agent/outputs.h"
 #include "userspace/export/otlp/otlp_config.h"
 #include "userspace/process/selection.h"
 #include "userspace/sampling/settings_sources.h"
@@ -18,11 +19,14 @@ namespace ztrace::agent {
 
 struct AgentOptions {
   process::SelectionRules selection;
-  bool console_output = true;
-  bool console_view = false;       // the console shows waterfalls (run --view), not span lines
-  std::string jsonl_path;          // empty: no JSON lines file
+  // Where spans go, and the flags it came from (a reload that changes the config file's
+  // export: resolves it again and replaces the exporters).
+  Outputs outputs;
+  OutputFlags output_flags;
+  // The config file as read at start (empty without one): a reload compares the new file with
+  // it, and names the changed sections that need a restart.
+  sampling::ConfigFile config_file;
   std::string record_events_path;  // empty: raw events are not saved
-  otlp::OtlpOptions otlp;          // .enabled: also export over OTLP
   bool capture_url_query = false;
   bool inject_traceparent = true;  // sk_msg adds traceparent to outgoing plaintext requests
   bool go_probes = true;           // uprobes in Go binaries (crypto/tls plaintext)
@@ -45,6 +49,7 @@ struct AgentOptions {
   sampling::SettingsLayer tracing_flags;
   // The control port (health, status, reload, /metrics); empty: none.
   std::string api_listen = "127.0.0.1:8401";
+  std::string metrics_listen;  // HOST:PORT of /metrics alone; empty: only on the control port
   std::string api_token_file;  // empty: no token (state-changing requests are not refused)
   std::string version;  // for ztrace_build_info
   // Pod metadata on resources, and pod selection (.enabled).

@@ -106,28 +106,37 @@ std::unique_ptr<ControlServer> ControlServer::start(const std::string& listen,
   server.Get("/health", [](const httplib::Request&, httplib::Response& response) {
     json_reply(response, 200, R"({"status":"ok"})");
   });
-  server.Get("/ready", [&h](const httplib::Request&, httplib::Response& response) {
-    const bool ready = h.ready();
-    json_reply(response, ready ? 200 : 503,
-               ready ? R"({"status":"ready"})" : R"({"status":"starting"})");
-  });
-  server.Get("/metrics", [&h](const httplib::Request&, httplib::Response& response) {
-    response.set_content(h.metrics(), "text/plain; version=0.0.4; charset=utf-8");
-  });
-  server.Get("/api/tracing/status", [&h](const httplib::Request&, httplib::Response& response) {
-    json_reply(response, 200, h.status_json());
-  });
+  // A handler left unset leaves its endpoint out (a metrics-only port has /metrics alone).
+  if (h.ready) {
+    server.Get("/ready", [&h](const httplib::Request&, httplib::Response& response) {
+      const bool ready = h.ready();
+      json_reply(response, ready ? 200 : 503,
+                 ready ? R"({"status":"ready"})" : R"({"status":"starting"})");
+    });
+  }
+  if (h.metrics) {
+    server.Get("/metrics", [&h](const httplib::Request&, httplib::Response& response) {
+      response.set_content(h.metrics(), "text/plain; version=0.0.4; charset=utf-8");
+    });
+  }
+  if (h.status_json) {
+    server.Get("/api/tracing/status", [&h](const httplib::Request&, httplib::Response& response) {
+      json_reply(response, 200, h.status_json());
+    });
+  }
   // With a content reader the body is left unread: `curl -X POST` sends no Content-Length,
   // which httplib would answer with 400 before the handler ran.
-  server.Post("/api/config/reload", [&h, &api_token](const httplib::Request& request,
-                                                     httplib::Response& response,
-                                                     const httplib::ContentReader&) {
-    if (!authorized(request, response, api_token)) return;
-    std::string message;
-    const bool ok = h.reload(&message);
-    json_reply(response, ok ? 200 : 422,
-               nlohmann::ordered_json{{"reloaded", ok}, {"message", message}}.dump());
-  });
+  if (h.reload) {
+    server.Post("/api/config/reload",
+                [&h, &api_token](const httplib::Request& request, httplib::Response& response,
+                                 const httplib::ContentReader&) {
+                  if (!authorized(request, response, api_token)) return;
+                  std::string message;
+                  const bool ok = h.reload(&message);
+                  json_reply(response, ok ? 200 : 422,
+                             nlohmann::ordered_json{{"reloaded", ok}, {"message", message}}.dump());
+                });
+  }
   const auto rule_endpoint =
       [&api_token](const std::function<int(const std::string&, std::string*)>& handler) {
         return [&handler, &api_token](const httplib::Request& request, httplib::Response& response,
@@ -147,8 +156,10 @@ std::unique_ptr<ControlServer> ControlServer::start(const std::string& listen,
           json_reply(response, status, answer);
         };
       };
-  server.Post("/api/tracing/enable", rule_endpoint(h.enable_rule));
-  server.Post("/api/tracing/disable", rule_endpoint(h.disable_rule));
+  if (h.enable_rule || h.disable_rule) {
+    server.Post("/api/tracing/enable", rule_endpoint(h.enable_rule));
+    server.Post("/api/tracing/disable", rule_endpoint(h.disable_rule));
+  }
   if (h.view) {
     server.Get("/view", [](const httplib::Request&, httplib::Response& response) {
       response.set_redirect("/view/");

@@ -5,8 +5,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -59,8 +61,28 @@ class ExportPipeline {
 
   ExportStats stats() const;
 
+  // A reload's new processors: offered by any thread, taken by submit()'s thread at its next
+  // take_offer(), which hands the old ones back. The offering thread then flushes and shuts
+  // them down with shut_down_replaced(), so that no span is lost and the pipeline never waits
+  // on a flush.
+  using Processors = std::vector<std::unique_ptr<SpanProcessor>>;
+  void offer(Processors processors);
+  void take_offer() noexcept;  // submit()'s thread
+  // The processors take_offer() replaced, shut down by `deadline`; false when they were not
+  // replaced within `wait` (they are then shut down with the pipeline) or missed the deadline.
+  bool shut_down_replaced(std::chrono::milliseconds wait, std::chrono::milliseconds deadline);
+
  private:
-  std::vector<std::unique_ptr<SpanProcessor>> processors_;
+  static bool shut_down_all(const Processors& processors,
+                            std::chrono::steady_clock::time_point deadline) noexcept;
+
+  Processors processors_;
+  std::mutex offer_mutex_;
+  std::condition_variable replaced_cv_;
+  std::atomic<bool> offered_{false};
+  Processors offered_processors_;          // guarded by offer_mutex_
+  Processors replaced_processors_;         // guarded by offer_mutex_
+  bool replaced_ = false;                  // guarded by offer_mutex_
   std::atomic<uint64_t> spans_handed_{0};  // written by submit()'s thread, read by stats()
   bool shut_down_ = false;
 };

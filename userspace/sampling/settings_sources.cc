@@ -183,9 +183,10 @@ bool read_selection(const std::string& path, const YAML::Node& root, ConfigFile&
   if (!selection || selection.IsNull()) return true;
   if (!selection.IsMap())
     return *error = at(path, selection, "selection", "must be a mapping"), false;
-  if (!only_known_keys(path, selection, "selection.",
-                       {"k8s_pod_labels", "k8s_namespaces", "k8s_exclude_namespaces"},
-                       {"pids", "exe", "ports"}, error)) {
+  if (!only_known_keys(
+          path, selection, "selection.",
+          {"k8s_pod_labels", "k8s_namespaces", "k8s_exclude_namespaces", "pids", "exe", "ports"},
+          {}, error)) {
     return false;
   }
   if (const YAML::Node labels = selection["k8s_pod_labels"]; labels && !labels.IsNull()) {
@@ -262,10 +263,13 @@ std::optional<ConfigFile> read_config_file(const std::string& path, std::string*
     *error = at(path, root, "(top level)", "must be a mapping of sections");
     return std::nullopt;
   }
-  if (!only_known_keys(path, root, "", {"tracing", "api", "selection", "k8s", "metrics", "probes"},
-                       {"export"}, error)) {
+  if (!only_known_keys(
+          path, root, "",
+          {"tracing", "api", "selection", "k8s", "metrics", "probes", "export", "capture", "log"},
+          {}, error)) {
     return std::nullopt;
   }
+  if (!read_agent_sections(YamlFields(path, error), root, &config.agent)) return std::nullopt;
   if (!read_metrics(path, root, config, error)) return std::nullopt;
   if (!read_selection(path, root, config, error)) return std::nullopt;
   if (const YAML::Node api = root["api"]) {
@@ -273,7 +277,9 @@ std::optional<ConfigFile> read_config_file(const std::string& path, std::string*
       *error = at(path, api, "api", "must be a mapping");
       return std::nullopt;
     }
-    if (!only_known_keys(path, api, "api.", {"listen", "token_file"}, {"metrics_listen"}, error)) {
+    if (!only_known_keys(path, api, "api.", {"listen", "token_file", "metrics_listen"}, {},
+                         error) ||
+        !YamlFields(path, error).text(api, "api.", "metrics_listen", &config.metrics_listen)) {
       return std::nullopt;
     }
     if (const YAML::Node listen = api["listen"]) {
@@ -291,19 +297,11 @@ std::optional<ConfigFile> read_config_file(const std::string& path, std::string*
       config.api_token_file = token_file.Scalar();
     }
   }
-  if (const YAML::Node probes = root["probes"]) {
-    if (!probes.IsMap() || !only_known_keys(path, probes, "probes.", {"java_agent"}, {}, error)) {
-      if (!probes.IsMap()) *error = at(path, probes, "probes", "must be a mapping");
-      return std::nullopt;
-    }
-    if (const YAML::Node java = probes["java_agent"]) {
-      bool on = true;
-      if (!java.IsScalar() || !YAML::convert<bool>::decode(java, on)) {
-        *error = at(path, java, "probes.java_agent", "must be true or false");
-        return std::nullopt;
-      }
-      config.java_agent = on;
-    }
+  // probes: was checked as a mapping by read_agent_sections.
+  if (const YAML::Node probes = root["probes"];
+      probes && probes.IsMap() &&
+      !YamlFields(path, error).boolean(probes, "probes.", "java_agent", &config.java_agent)) {
+    return std::nullopt;
   }
   const YAML::Node tracing = root["tracing"];
   if (!tracing) return config;
@@ -349,6 +347,31 @@ std::optional<ConfigFile> read_config_file(const std::string& path, std::string*
     }
   }
   return config;
+}
+
+std::vector<std::string> ConfigFile::restart_only_changes(const ConfigFile& other) const {
+  std::vector<std::string> changed;
+  const auto note = [&](bool differs, const char* section) {
+    if (differs) changed.emplace_back(section);
+  };
+  const StartFile& a = agent.start;
+  const StartFile& b = other.agent.start;
+  note(a.max_capture_bytes != b.max_capture_bytes || a.ring_buffer_bytes != b.ring_buffer_bytes ||
+           a.max_connections != b.max_connections || a.url_query != b.url_query,
+       "capture");
+  note(a.inject != b.inject || a.go_probes != b.go_probes || a.openssl_probes != b.openssl_probes ||
+           java_agent != other.java_agent,
+       "probes");
+  note(a.log_level != b.log_level || a.stats_interval_ns != b.stats_interval_ns, "log");
+  note(a.pids != b.pids || a.exe_globs != b.exe_globs || a.ports != b.ports ||
+           !(selection == other.selection),
+       "selection");
+  note(api_listen != other.api_listen || api_token_file != other.api_token_file ||
+           metrics_listen != other.metrics_listen,
+       "api");
+  note(metrics_max_series != other.metrics_max_series, "metrics");
+  note(k8s_enabled != other.k8s_enabled || k8s_node_name != other.k8s_node_name, "k8s");
+  return changed;
 }
 
 std::optional<SettingsLayer> read_sampler_env(const std::map<std::string, std::string>& env,

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "userspace/sampling/agent_sections.h"
 #include "userspace/sampling/tracing_settings.h"
 
 namespace ztrace::sampling {
@@ -19,6 +20,8 @@ struct SettingsLayer {
   std::optional<TailSettings> tail;  // the config file only
   // The config file only; `enabled: false` gives the set nullopt (off).
   std::optional<std::optional<AdaptiveSettings>> adaptive;
+
+  bool operator==(const SettingsLayer&) const = default;
 };
 
 // `selection:` of the config file: Kubernetes pods (the agent reads it at start).
@@ -26,12 +29,15 @@ struct SelectionFile {
   std::map<std::string, std::string> k8s_pod_labels;  // selection.k8s_pod_labels: {KEY: VALUE}
   std::vector<std::string> k8s_namespaces;            // selection.k8s_namespaces: [glob]
   std::vector<std::string> k8s_exclude_namespaces;    // selection.k8s_exclude_namespaces: [glob]
+
+  bool operator==(const SelectionFile&) const = default;
 };
 
 // A YAML config file (config/ztrace.example.yaml).
 struct ConfigFile {
   SettingsLayer tracing;                  // tracing:
   std::optional<std::string> api_listen;  // api.listen: HOST:PORT, or "" for no control port
+  std::optional<std::string> metrics_listen;  // api.metrics_listen: /metrics on its own port
   // api.token_file: state-changing API requests need the token in its first line.
   std::optional<std::string> api_token_file;
   std::optional<size_t> metrics_max_series;  // metrics.max_series
@@ -39,6 +45,10 @@ struct ConfigFile {
   std::optional<bool> k8s_enabled;  // k8s.enabled: pod metadata on resources
   std::string k8s_node_name;        // k8s.node_name (default: NODE_NAME, else the host name)
   std::optional<bool> java_agent;   // probes.java_agent: load the Java TLS agent into JVMs
+  AgentSections agent;              // export:, capture:, probes:, log:, selection's processes
+
+  // The sections a reload cannot apply, by name, where `other` differs ("capture", "api").
+  std::vector<std::string> restart_only_changes(const ConfigFile& other) const;
 };
 
 // An invalid file gives nullopt and `error` as "FILE:LINE: KEY: reason"; a key this version

@@ -154,17 +154,22 @@ struct Setting {
   std::string value;
 };
 
-// The flag when given, else OTEL_EXPORTER_OTLP_TRACES_<suffix>, else OTEL_EXPORTER_OTLP_<suffix>.
+// The flag when given, else OTEL_EXPORTER_OTLP_TRACES_<suffix>, else OTEL_EXPORTER_OTLP_<suffix>,
+// else the config file's value.
 std::optional<Setting> flag_or_env(const std::string& flag_value, std::string_view flag_name,
-                                   const EnvLookup& env, std::string_view suffix) {
+                                   const EnvLookup& env, std::string_view suffix,
+                                   const std::string& file_value = {},
+                                   std::string_view file_key = {}) {
   if (!flag_value.empty()) return Setting{std::string(flag_name), flag_value};
   if (auto value = traces_then_generic(env, suffix)) return Setting{value->first, value->second};
+  if (!file_value.empty()) return Setting{"export.otlp." + std::string(file_key), file_value};
   return std::nullopt;
 }
 
-bool resolve_protocol(const OtlpFlags& flags, const EnvLookup& env, OtlpOptions* out,
-                      Findings& findings) {
-  const auto setting = flag_or_env(flags.protocol, "--otlp-protocol", env, "PROTOCOL");
+bool resolve_protocol(const OtlpFlags& flags, const EnvLookup& env, const OtlpFileLayer& file,
+                      OtlpOptions* out, Findings& findings) {
+  const auto setting =
+      flag_or_env(flags.protocol, "--otlp-protocol", env, "PROTOCOL", file.protocol, "protocol");
   if (!setting) return true;
   const std::string value = lower(setting->value);
   if (value == "grpc") {
@@ -183,18 +188,21 @@ bool resolve_protocol(const OtlpFlags& flags, const EnvLookup& env, OtlpOptions*
 
 // The endpoint as otlp_config.h says; nullopt when none is configured.
 std::optional<Setting> configured_endpoint(const OtlpFlags& flags, const EnvLookup& env,
-                                           bool http) {
-  if (!flags.endpoint.empty()) {
-    std::string endpoint = trimmed(flags.endpoint);
+                                           const OtlpFileLayer& file, bool http) {
+  // The flag and the file's key name a URL as is, or a base to which /v1/traces is appended.
+  const auto as_given = [http](std::string_view source, const std::string& url) {
+    std::string endpoint = trimmed(url);
     if (http && !ends_with_traces_path(endpoint)) endpoint = append_traces_path(endpoint);
-    return Setting{"--otlp-endpoint", std::move(endpoint)};
-  }
+    return Setting{std::string(source), std::move(endpoint)};
+  };
+  if (!flags.endpoint.empty()) return as_given("--otlp-endpoint", flags.endpoint);
   if (auto specific = first_set(env, {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"})) {
     return Setting{specific->first, specific->second};
   }
   if (auto generic = first_set(env, {"OTEL_EXPORTER_OTLP_ENDPOINT"})) {
     return Setting{generic->first, http ? append_traces_path(generic->second) : generic->second};
   }
+  if (!file.endpoint.empty()) return as_given("export.otlp.endpoint", file.endpoint);
   return std::nullopt;
 }
 
@@ -221,14 +229,23 @@ bool resolve_transport_security(const Setting& endpoint, const EnvLookup& env, O
 }
 
 // The variables' headers, each replaced by a --otlp-header of the same key.
-bool resolve_headers(const OtlpFlags& flags, const EnvLookup& env, OtlpOptions* out,
-                     Findings& findings) {
+// A header replaces the one of the same key (names are case-insensitive).
+void set_header(Headers& headers, std::string key, std::string value) {
+  std::erase_if(headers, [&](const auto& h) { return lower(h.first) == lower(key); });
+  headers.emplace_back(std::move(key), std::move(value));
+}
+
+// The config file's headers, each replaced by the variables' header of the same key, then by
+// a --otlp-header of that key.
+bool resolve_headers(const OtlpFlags& flags, const EnvLookup& env, const OtlpFileLayer& file,
+                     OtlpOptions* out, Findings& findings) {
+  out->headers = file.headers;
   if (auto env_headers = traces_then_generic(env, "HEADERS")) {
     auto parsed = parse_headers(env_headers->second);
     if (!parsed) {
       findings.warn(env_headers->first + " is malformed (expected key=value,...): ignored");
     } else {
-      out->headers = std::move(*parsed);
+      for (auto& [key, value] : *parsed) set_header(out->headers, key, value);
     }
   }
   for (const std::string& header : flags.headers) {
@@ -236,16 +253,15 @@ bool resolve_headers(const OtlpFlags& flags, const EnvLookup& env, OtlpOptions* 
     if (!parsed || parsed->size() != 1) {
       return findings.fail("--otlp-header " + header + ": expected key=value");
     }
-    auto& [key, value] = parsed->front();
-    std::erase_if(out->headers, [&](const auto& h) { return lower(h.first) == lower(key); });
-    out->headers.emplace_back(std::move(key), std::move(value));
+    set_header(out->headers, parsed->front().first, parsed->front().second);
   }
   return true;
 }
 
-bool resolve_compression(const OtlpFlags& flags, const EnvLookup& env, OtlpOptions* out,
-                         Findings& findings) {
-  const auto setting = flag_or_env(flags.compression, "--otlp-compression", env, "COMPRESSION");
+bool resolve_compression(const OtlpFlags& flags, const EnvLookup& env, const OtlpFileLayer& file,
+                         OtlpOptions* out, Findings& findings) {
+  const auto setting = flag_or_env(flags.compression, "--otlp-compression", env, "COMPRESSION",
+                                   file.compression, "compression");
   if (!setting) return true;
   const std::string value = lower(setting->value);
   if (value == "gzip") {
@@ -259,8 +275,8 @@ bool resolve_compression(const OtlpFlags& flags, const EnvLookup& env, OtlpOptio
 }
 
 // A bad flag refuses to start; a bad variable is a warning (the default stays).
-bool resolve_timeout(const OtlpFlags& flags, const EnvLookup& env, OtlpOptions* out,
-                     Findings& findings) {
+bool resolve_timeout(const OtlpFlags& flags, const EnvLookup& env, const OtlpFileLayer& file,
+                     OtlpOptions* out, Findings& findings) {
   if (flags.timeout_ms) {
     if (*flags.timeout_ms <= 0) return findings.fail("--otlp-timeout-ms must be positive");
     out->timeout = std::chrono::milliseconds(*flags.timeout_ms);
@@ -272,20 +288,24 @@ bool resolve_timeout(const OtlpFlags& flags, const EnvLookup& env, OtlpOptions* 
     } else {
       out->timeout = std::chrono::milliseconds(timeout_ms);
     }
+  } else if (file.timeout_ms) {
+    out->timeout = std::chrono::milliseconds(*file.timeout_ms);
   }
   return true;
 }
 
-bool resolve_tls_files(const OtlpFlags& flags, const EnvLookup& env, OtlpOptions* out,
-                       Findings& findings) {
-  const auto file = [&](const std::string& flag_value, std::string_view suffix) {
-    auto setting = flag_or_env(flag_value, "", env, suffix);
+bool resolve_tls_files(const OtlpFlags& flags, const EnvLookup& env, const OtlpFileLayer& file,
+                       OtlpOptions* out, Findings& findings) {
+  const auto path = [&](const std::string& flag_value, std::string_view suffix,
+                        const std::string& file_value) {
+    auto setting = flag_or_env(flag_value, "", env, suffix, file_value);
     return setting ? setting->value : std::string();
   };
-  out->tls.ca_file = file(flags.ca_file, "CERTIFICATE");
-  out->tls.client_cert_file = file(flags.client_cert_file, "CLIENT_CERTIFICATE");
-  out->tls.client_key_file = file(flags.client_key_file, "CLIENT_KEY");
-  out->tls.insecure_skip_verify = flags.insecure_skip_verify;
+  out->tls.ca_file = path(flags.ca_file, "CERTIFICATE", file.ca_file);
+  out->tls.client_cert_file =
+      path(flags.client_cert_file, "CLIENT_CERTIFICATE", file.client_cert_file);
+  out->tls.client_key_file = path(flags.client_key_file, "CLIENT_KEY", file.client_key_file);
+  out->tls.insecure_skip_verify = flags.insecure_skip_verify || file.insecure_skip_verify;
   if (out->tls.client_cert_file.empty() != out->tls.client_key_file.empty()) {
     return findings.fail("a TLS client certificate needs its key and a key its certificate");
   }
@@ -310,37 +330,41 @@ void resolve_resource_attributes(const EnvLookup& env, OtlpOptions* out, Finding
   }
 }
 
-void apply_queue_flags(const OtlpFlags& flags, OtlpOptions* out) {
-  if (flags.max_queue_spans) out->max_queue_spans = std::max<size_t>(*flags.max_queue_spans, 1);
-  if (flags.batch_delay_ms) {
-    out->batch_delay = std::chrono::milliseconds(std::max<int64_t>(*flags.batch_delay_ms, 0));
+// These have no variable: the flag, else the config file's value.
+void apply_queue_settings(const OtlpFlags& flags, const OtlpFileLayer& file, OtlpOptions* out) {
+  if (auto spans = flags.max_queue_spans ? flags.max_queue_spans : file.max_queue_spans) {
+    out->max_queue_spans = std::max<size_t>(*spans, 1);
   }
-  if (flags.max_retry_elapsed_ms) {
-    out->retry.max_elapsed =
-        std::chrono::milliseconds(std::max<int64_t>(*flags.max_retry_elapsed_ms, 0));
+  if (auto delay = flags.batch_delay_ms ? flags.batch_delay_ms : file.batch_delay_ms) {
+    out->batch_delay = std::chrono::milliseconds(std::max<int64_t>(*delay, 0));
+  }
+  if (auto retry =
+          flags.max_retry_elapsed_ms ? flags.max_retry_elapsed_ms : file.max_retry_elapsed_ms) {
+    out->retry.max_elapsed = std::chrono::milliseconds(std::max<int64_t>(*retry, 0));
   }
 }
 
 }  // namespace
 
 bool resolve_options(const OtlpFlags& flags, const EnvLookup& env, OtlpOptions* out,
-                     std::string* error, std::vector<std::string>* warnings) {
+                     std::string* error, std::vector<std::string>* warnings,
+                     const OtlpFileLayer& file) {
   *out = OtlpOptions{};
   Findings findings(error, warnings);
   // Protocol first: it decides what the generic endpoint means.
-  if (!resolve_protocol(flags, env, out, findings)) return false;
+  if (!resolve_protocol(flags, env, file, out, findings)) return false;
   const std::optional<Setting> endpoint =
-      configured_endpoint(flags, env, out->protocol == Protocol::kHttpProtobuf);
+      configured_endpoint(flags, env, file, out->protocol == Protocol::kHttpProtobuf);
   if (!endpoint) return true;  // not configured: OTLP export stays off
   out->enabled = true;
   out->endpoint = endpoint->value;
   if (!resolve_transport_security(*endpoint, env, out, findings)) return false;
-  if (!resolve_headers(flags, env, out, findings)) return false;
-  if (!resolve_compression(flags, env, out, findings)) return false;
-  if (!resolve_timeout(flags, env, out, findings)) return false;
-  if (!resolve_tls_files(flags, env, out, findings)) return false;
+  if (!resolve_headers(flags, env, file, out, findings)) return false;
+  if (!resolve_compression(flags, env, file, out, findings)) return false;
+  if (!resolve_timeout(flags, env, file, out, findings)) return false;
+  if (!resolve_tls_files(flags, env, file, out, findings)) return false;
   resolve_resource_attributes(env, out, findings);
-  apply_queue_flags(flags, out);
+  apply_queue_settings(flags, file, out);
   return true;
 }
 

@@ -91,16 +91,33 @@ struct OtlpFlags {
   std::optional<int64_t> max_retry_elapsed_ms;
 };
 
+// The config file's export.otlp: under the environment, which is under the flags.
+struct OtlpFileLayer {
+  std::string endpoint;
+  std::string protocol;
+  Headers headers;  // each replaced by an environment or flag header of the same key
+  std::string compression;
+  std::optional<int64_t> timeout_ms;
+  std::string ca_file;
+  std::string client_cert_file;
+  std::string client_key_file;
+  bool insecure_skip_verify = false;
+  std::optional<size_t> max_queue_spans;
+  std::optional<int64_t> batch_delay_ms;
+  std::optional<int64_t> max_retry_elapsed_ms;
+};
+
 // Looks a variable up; nullopt when unset.
 using EnvLookup = std::function<std::optional<std::string>(std::string_view name)>;
 EnvLookup process_env();  // getenv
 
-// Fills `out` from the flags and the environment. False with `*error` set when a value is
-// invalid (the agent refuses to start rather than export somewhere unintended). `warnings`
+// Fills `out` from the flags, the environment and the config file. False with `*error` set when a
+// value is invalid (the agent refuses to start rather than export somewhere unintended). `warnings`
 // receives messages about values that were ignored. out->enabled is false (and the rest
 // defaults) when no endpoint is configured.
 bool resolve_options(const OtlpFlags& flags, const EnvLookup& env, OtlpOptions* out,
-                     std::string* error, std::vector<std::string>* warnings = nullptr);
+                     std::string* error, std::vector<std::string>* warnings = nullptr,
+                     const OtlpFileLayer& file = {});
 
 // OTEL_EXPORTER_OTLP_HEADERS: comma-separated key=value, values percent-decoded, whitespace
 // trimmed. nullopt when malformed.
