@@ -111,8 +111,9 @@ TEST_CASE(
   CHECK(agent.log().find(" withheld=2") != std::string::npos);  // built, not exported
 }
 
-// Tail sampling at ratio 0: every 5xx and every request over the latency threshold is kept,
-// whole (curl's CLIENT span and python's SERVER span), and nothing else.
+// Tail sampling at ratio 0: every 5xx and every request over its latency threshold (the global
+// one, or a route's own) is kept, whole (curl's CLIENT span and python's SERVER span), and
+// nothing else.
 TEST_CASE(
     "sampling: with ratio 0, tail rules keep every 5xx and every slow request, and nothing else",
     "[e2e][sampling]") {
@@ -122,13 +123,15 @@ TEST_CASE(
   const fs::path config = dir / "ztrace.yaml";
   write_config(config,
                "tracing:\n  mode: hybrid\n  sampling:\n    ratio: 0\n    tail: {decision_wait: "
-               "1s, keep_errors: true, latency_threshold: 100ms}\n");
+               "1s, keep_errors: true, latency_threshold: 100ms, latency_rules: [{route: "
+               "\"/slow/quiet*\", threshold: 1s}, {route: \"/ok/t9\", threshold: 1us}]}\n");
   Process server = start_python_server(dir, port);
   Agent agent(dir, {.ports = {port}, .extra_args = {"--config", config.string()}});
   std::vector<CurlRequest> requests;
   for (int i = 0; i < 10; ++i) requests.push_back({url(port, "/ok/t" + std::to_string(i))});
   requests.push_back({url(port, "/error/e1")});
   requests.push_back({url(port, "/slow/s1")});  // 150 ms: over the 100 ms threshold
+  requests.push_back({url(port, "/slow/quiet1")});  // 150 ms: under its route's 1 s
   requests.push_back({url(port, "/error/e2")});
   must_run(dir, curl_command(requests));
   CHECK(agent.stop() == 0);  // traces still held at the stop are decided then
@@ -137,17 +140,17 @@ TEST_CASE(
   INFO("agent log (tail):\n" << agent.log_tail());
   INFO("spans:\n" << describe(spans));
   CHECK(problems.empty());
-  for (const char* path : {"/error/e1", "/error/e2", "/slow/s1"}) {
+  for (const char* path : {"/error/e1", "/error/e2", "/slow/s1", "/ok/t9"}) {
     INFO(path);
     const auto of_path = with_path(spans, path);
     CHECK(of_path.size() == 2);  // curl's CLIENT and python's SERVER
     if (of_path.size() == 2) CHECK(of_path[0].trace_id == of_path[1].trace_id);
   }
-  CHECK(spans.size() == 6);
+  CHECK(spans.size() == 8);
   const std::string log = agent.log();
-  CHECK(log.find("tracing: mode=hybrid ratio=0 tail(wait=1s keep_errors=true latency>=0.1s)") !=
-        std::string::npos);
-  CHECK(log.find("tail sampling kept_error=2 kept_latency=1 kept_ratio=0 dropped=10") !=
+  CHECK(log.find("tracing: mode=hybrid ratio=0 tail(wait=1s keep_errors=true latency>=0.1s +2 "
+                 "latency rules)") != std::string::npos);
+  CHECK(log.find("tail sampling kept_error=2 kept_latency=2 kept_ratio=0 dropped=10") !=
         std::string::npos);
 }
 

@@ -10,6 +10,7 @@
 #include "userspace/sampling/settings_sources.h"
 #include "userspace/sampling/tail_sampler.h"
 #include "userspace/sampling/tracing_settings.h"
+#include "userspace/spans/semconv.h"
 
 using namespace ztrace::sampling;
 namespace spans = ztrace::spans;
@@ -230,6 +231,69 @@ TEST_CASE("tail sampling: a root restarts the wait; limits decide the oldest tra
   sampler.decide_all(&kept);
   CHECK(sampler.stats().traces_dropped == 2);  // 6 and 7: no rule, ratio 0
   CHECK(sampler.stats().traces_held == 0);
+}
+
+TEST_CASE("tail sampling: latency thresholds per service and per route; the first rule wins") {
+  std::string error;
+  const auto file = read_config_file(
+      write_config("latency_rules",
+                   "tracing:\n  sampling:\n    ratio: 0\n    tail:\n      latency_threshold: 1s\n"
+                   "      latency_rules:\n"
+                   "        - {service: checkout, route: \"/api/fast/*\", threshold: 10ms}\n"
+                   "        - {service: checkout, threshold: 100ms}\n"
+                   "        - {route: \"/batch/*\", threshold: 0s}\n"),
+      &error);
+  INFO(error);
+  REQUIRE((file && file->tracing.tail));
+  const TailSettings settings = *file->tracing.tail;
+  REQUIRE(settings.latency_rules.size() == 3);
+  CHECK(settings.latency_rules[0].route == "/api/fast/*");
+  CHECK(settings.latency_rules[1].threshold_ns == 100'000'000);
+  CHECK(merge(file->tracing, {}, {}).describe() ==
+        "mode=hybrid ratio=0 tail(wait=5s keep_errors=true latency>=1s +3 latency rules)");
+
+  auto checkout = std::make_shared<spans::Resource>();
+  checkout->attributes.push_back({ztrace::semconv::service::kServiceName, std::string("checkout")});
+  auto cart = std::make_shared<spans::Resource>();
+  cart->attributes.push_back({ztrace::semconv::service::kServiceName, std::string("cart")});
+  const auto span = [](uint8_t trace, std::shared_ptr<spans::Resource> resource,
+                       const std::string& path, uint64_t duration_ns) {
+    spans::Span s = span_of(trace, 1, spans::SpanKind::kServer, duration_ns);
+    s.resource = std::move(resource);
+    s.set(ztrace::semconv::url::kUrlPath, path);
+    return s;
+  };
+  TailSampler sampler(settings, kMaxThreshold);
+  std::vector<spans::Span> kept;
+  sampler.add(span(1, checkout, "/api/fast/x", 20'000'000), 0, &kept);  // 20 ms >= 10 ms
+  sampler.add(span(2, checkout, "/api/slow", 50'000'000), 0, &kept);    // 50 ms < 100 ms
+  sampler.add(span(3, checkout, "/api/slow", 150'000'000), 0, &kept);   // >= 100 ms
+  sampler.add(span(4, cart, "/api/fast/x", 500'000'000), 0, &kept);     // global: < 1 s
+  sampler.add(span(5, cart, "/batch/nightly", 5 * kSecond), 0, &kept);  // 0: no latency rule
+  sampler.add(span(6, cart, "/api/other", 2 * kSecond), 0, &kept);      // global: >= 1 s
+  sampler.decide_all(&kept);
+  CHECK(traces_of(kept) == std::multiset<int>{1, 3, 6});
+  CHECK(sampler.stats().traces_kept_latency == 3);
+
+  const auto fails = [&](const std::string& rules) {
+    error.clear();
+    if (read_config_file(write_config("bad_rules",
+                                      "tracing:\n  sampling:\n    tail:\n"
+                                      "      latency_rules: " +
+                                          rules + "\n"),
+                         &error)) {
+      return std::string("(accepted)");
+    }
+    return error.substr(error.find(".yaml:") + 6);
+  };
+  CHECK(fails("[{service: a}]") == "4: tracing.sampling.tail.latency_rules.threshold: is required");
+  CHECK(fails("[{threshold: 1s}]") ==
+        "4: tracing.sampling.tail.latency_rules: a rule needs a service, a route or both");
+  CHECK(fails("[{service: a, threshold: soon}]") ==
+        "4: tracing.sampling.tail.latency_rules.threshold: must be a duration such as 500ms, 5s "
+        "or 1m");
+  CHECK(fails("[{svc: a}]") == "4: tracing.sampling.tail.latency_rules.svc: unknown key");
+  CHECK(fails("{service: a}") == "4: tracing.sampling.tail.latency_rules: must be a list of rules");
 }
 
 TEST_CASE("sampling: OTEL_TRACES_SAMPLER, and the flags over the environment over the file") {

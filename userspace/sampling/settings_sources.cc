@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "userspace/common/duration.h"
+#include "userspace/sampling/yaml_fields.h"
 
 namespace ztrace::sampling {
 namespace {
@@ -42,6 +43,36 @@ bool only_known_keys(const std::string& path, const YAML::Node& map, const std::
   return true;
 }
 
+// tracing.sampling.tail.latency_rules: [{service: checkout, route: "/api/*", threshold: 200ms}]
+bool read_latency_rules(const YamlFields& fields, const YAML::Node& tail,
+                        std::vector<LatencyRule>* out) {
+  const YAML::Node rules = tail["latency_rules"];
+  const std::string key = "tracing.sampling.tail.latency_rules";
+  if (!rules || rules.IsNull()) return true;
+  if (!rules.IsSequence()) return fields.fail(rules, key, "must be a list of rules");
+  for (const YAML::Node& node : rules) {
+    if (!node.IsMap()) return fields.fail(node, key, "each rule must be a mapping");
+    for (const auto& entry : node) {
+      const std::string name = entry.first.as<std::string>();
+      if (name != "service" && name != "route" && name != "threshold") {
+        return fields.fail(entry.first, key + "." + name, "unknown key");
+      }
+    }
+    std::optional<std::string> service, route;
+    std::optional<uint64_t> threshold;
+    if (!fields.text(node, key + ".", "service", &service) ||
+        !fields.text(node, key + ".", "route", &route) ||
+        !fields.duration_ns(node, key + ".", "threshold", 0, &threshold)) {
+      return false;
+    }
+    if (!threshold) return fields.fail(node, key + ".threshold", "is required");
+    if (!service && !route)
+      return fields.fail(node, key, "a rule needs a service, a route or both");
+    out->push_back({service.value_or(""), route.value_or(""), *threshold});
+  }
+  return true;
+}
+
 // tracing.sampling.tail: {decision_wait: 5s, keep_errors: true, latency_threshold: 1s}
 bool read_tail(const std::string& path, const YAML::Node& tail, TailSettings* out,
                std::string* error) {
@@ -50,7 +81,8 @@ bool read_tail(const std::string& path, const YAML::Node& tail, TailSettings* ou
     return false;
   }
   if (!only_known_keys(path, tail, "tracing.sampling.tail.",
-                       {"decision_wait", "keep_errors", "latency_threshold"}, {}, error)) {
+                       {"decision_wait", "keep_errors", "latency_threshold", "latency_rules"}, {},
+                       error)) {
     return false;
   }
   for (const char* key : {"decision_wait", "latency_threshold"}) {
@@ -74,7 +106,7 @@ bool read_tail(const std::string& path, const YAML::Node& tail, TailSettings* ou
     }
     out->keep_errors = value;
   }
-  return true;
+  return read_latency_rules(YamlFields(path, error), tail, &out->latency_rules);
 }
 
 // A number in [min, max] at `key` of `node`, if there.

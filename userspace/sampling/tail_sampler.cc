@@ -1,12 +1,28 @@
 #include "userspace/sampling/tail_sampler.h"
 
+#include <fnmatch.h>
+
 #include <algorithm>
+#include <string>
+
+#include "userspace/spans/semconv.h"
 
 namespace ztrace::sampling {
 namespace {
 
 bool is_local_root(const spans::Span& span) {
   return span.kind == spans::SpanKind::kServer || spans::is_zero(span.parent_span_id);
+}
+
+// A string attribute's value; empty when absent or not a string.
+std::string_view string_value(const spans::Attributes& attributes, std::string_view key) {
+  for (const spans::Attribute& attribute : attributes) {
+    if (attribute.key == key) {
+      const auto* text = std::get_if<std::string>(&attribute.value);
+      return text ? std::string_view(*text) : std::string_view();
+    }
+  }
+  return {};
 }
 
 }  // namespace
@@ -87,16 +103,35 @@ void TailSampler::trim_arrival_order() {
   }
 }
 
+uint64_t TailSampler::latency_threshold_of(const spans::Span& span) const {
+  for (const LatencyRule& rule : settings_.latency_rules) {
+    if (!rule.service.empty() &&
+        (!span.resource ||
+         string_value(span.resource->attributes, semconv::service::kServiceName) != rule.service)) {
+      continue;
+    }
+    if (!rule.route.empty()) {
+      std::string_view route = string_value(span.attributes, semconv::http::kHttpRoute);
+      if (route.empty()) route = string_value(span.attributes, semconv::url::kUrlPath);
+      if (route.empty() || fnmatch(rule.route.c_str(), std::string(route).c_str(), 0) != 0) {
+        continue;
+      }
+    }
+    return rule.threshold_ns;
+  }
+  return settings_.latency_threshold_ns;
+}
+
 void TailSampler::decide(Traces::iterator it, std::vector<spans::Span>* kept) {
   const spans::TraceId id = it->first;
   std::vector<spans::Span>& spans = it->second.spans;
   const bool error = settings_.keep_errors && std::any_of(spans.begin(), spans.end(), [](auto& s) {
                        return s.status_code == spans::StatusCode::kError;
                      });
-  const bool slow =
-      settings_.latency_threshold_ns > 0 && std::any_of(spans.begin(), spans.end(), [&](auto& s) {
-        return spans::duration_ns(s) >= settings_.latency_threshold_ns;
-      });
+  const bool slow = std::any_of(spans.begin(), spans.end(), [&](const spans::Span& span) {
+    const uint64_t threshold = latency_threshold_of(span);
+    return threshold > 0 && spans::duration_ns(span) >= threshold;
+  });
   const bool by_ratio = sampled(id, ratio_threshold_);
   const bool keep = error || slow || by_ratio;
   if (error) {

@@ -82,6 +82,8 @@ class TailSampler {
   using Traces = std::unordered_map<spans::TraceId, HeldTrace, spans::TraceIdHash>;
 
   void decide(Traces::iterator it, std::vector<spans::Span>* kept);
+  // The span's latency_rules threshold, else the global one (0: none).
+  uint64_t latency_threshold_of(const spans::Span& span) const;
   void make_room(std::vector<spans::Span>* kept);
   // Drops the front entries of arrival_order_ whose trace was decided.
   void trim_arrival_order();

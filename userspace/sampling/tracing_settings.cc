@@ -33,10 +33,14 @@ std::string TracingSettings::describe() const {
   std::string text = "mode=" + std::string(to_string(mode)) + " ratio=" + ratio_text;
   if (tail) {
     char tail_text[96];
-    std::snprintf(tail_text, sizeof(tail_text), " tail(wait=%gs keep_errors=%s latency>=%gs)",
+    std::snprintf(tail_text, sizeof(tail_text), " tail(wait=%gs keep_errors=%s latency>=%gs",
                   tail->decision_wait_ns / 1e9, tail->keep_errors ? "true" : "false",
                   tail->latency_threshold_ns / 1e9);
     text += tail_text;
+    if (!tail->latency_rules.empty()) {
+      text += " +" + std::to_string(tail->latency_rules.size()) + " latency rules";
+    }
+    text += ")";
   }
   if (adaptive) {
     char adaptive_text[160];

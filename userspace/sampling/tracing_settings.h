@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "userspace/spans/span.h"
 
@@ -25,10 +26,21 @@ std::string_view to_string(TracingMode mode);
 
 // Tail sampling (tail_sampler.h): with it, the kernel keeps every new trace at the head and
 // the ratio applies to the traces no rule keeps, after the decision wait.
+// A latency threshold of its own for the spans of one service, of one route, or of both.
+struct LatencyRule {
+  std::string service;  // service.name; empty: any service
+  std::string route;    // fnmatch(3) glob over http.route, else url.path; empty: any
+  uint64_t threshold_ns = 0;
+
+  bool operator==(const LatencyRule&) const = default;
+};
+
 struct TailSettings {
   uint64_t decision_wait_ns = 5'000'000'000;
   bool keep_errors = true;
   uint64_t latency_threshold_ns = 0;  // 0: no latency rule
+  // The first rule that matches a span gives its threshold instead of latency_threshold_ns.
+  std::vector<LatencyRule> latency_rules;
 
   bool operator==(const TailSettings&) const = default;
 };
