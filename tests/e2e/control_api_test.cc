@@ -69,6 +69,20 @@ double sample_value(const std::string& text, const std::string& name_and_labels)
   return std::stod(text.substr(at + name_and_labels.size() + 2));
 }
 
+// kernel.bpf_stats_enabled on for the scope, as it was after.
+class BpfStatsOn {
+ public:
+  BpfStatsOn() {
+    std::ifstream(kPath) >> previous_;
+    std::ofstream(kPath) << 1;
+  }
+  ~BpfStatsOn() { std::ofstream(kPath) << previous_; }
+
+ private:
+  static constexpr const char* kPath = "/proc/sys/kernel/bpf_stats_enabled";
+  int previous_ = 0;
+};
+
 }  // namespace
 
 TEST_CASE(
@@ -81,6 +95,7 @@ TEST_CASE(
   const fs::path config = dir / "ztrace.yaml";
   std::ofstream(config) << "tracing:\n  mode: full-e2e\n";
   Process server = start_python_server(dir, port);
+  BpfStatsOn bpf_stats;
   Agent agent(dir, {.ports = {port},
                     .extra_args = {"--config", config.string(), "--api-listen", "127.0.0.1:0"}});
   std::string base;
@@ -107,6 +122,12 @@ TEST_CASE(
   CHECK(counted);
   CHECK(exposition_problems(metrics.substr(0, metrics.rfind('\n'))).empty());
   CHECK(sample_value(metrics, "ztrace_tracing_mode{mode=\"full-e2e\"}") == 1);
+  // The kernel's accounting of the agent's programs, counted while bpf_stats is on: the
+  // data syscalls of the requests above ran the syscall programs.
+  CHECK(sample_value(metrics, "ztrace_bpf_stats_enabled") == 1);
+  CHECK(sample_value(metrics, "ztrace_bpf_program_runs_total{program=\"exit_recvfrom\"}") > 0);
+  CHECK(sample_value(metrics, "ztrace_bpf_program_run_seconds_total{program=\"exit_recvfrom\"}") >
+        0);
   CHECK(sample_value(metrics, "ztrace_tracing_mode{mode=\"hybrid\"}") == 0);
 
   std::ofstream(config, std::ios::trunc)

@@ -490,6 +490,8 @@ AgentSnapshot Agent::snapshot() {
   snapshot.injections = tracer_->inject_counts();
   snapshot.intake_queue_drops = queue_.dropped_events();
   snapshot.otlp = otlp_stats();
+  snapshot.bpf_programs = read_bpf_program_stats();
+  snapshot.bpf_stats_enabled = bpf_stats_enabled();
   if (pods_) {
     const auto& c = pods_->counters();
     snapshot.k8s = K8sSnapshot{pods_->pod_count(),    c.connected.load(), c.lists.load(),

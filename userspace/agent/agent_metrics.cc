@@ -123,6 +123,22 @@ void adaptive_metrics(MetricsText& m, const sampling::AdaptiveSnapshot& a) {
       .sample("ztrace_adaptive_untracked_spans_total", a.stats.untracked_spans);
 }
 
+// Each BPF program's run time and runs, as the kernel counts them (bpf_program_stats.h).
+void bpf_program_metrics(MetricsText& m, const AgentSnapshot& s) {
+  m.gauge("ztrace_bpf_stats_enabled",
+          "1 while kernel.bpf_stats_enabled is on: the BPF run time and runs below then count")
+      .sample("ztrace_bpf_stats_enabled", s.bpf_stats_enabled ? 1 : 0);
+  m.counter("ztrace_bpf_program_run_seconds_total",
+            "Run time of each of the agent's BPF programs, in seconds (kernel accounting)");
+  for (const BpfProgramStat& p : s.bpf_programs) {
+    m.sample("ztrace_bpf_program_run_seconds_total", p.run_time_ns / 1e9, {{"program", p.name}});
+  }
+  m.counter("ztrace_bpf_program_runs_total", "Runs of each of the agent's BPF programs");
+  for (const BpfProgramStat& p : s.bpf_programs) {
+    m.sample("ztrace_bpf_program_runs_total", p.run_count, {{"program", p.name}});
+  }
+}
+
 // The standard process metrics (as Prometheus client libraries name them), from /proc/self/stat:
 // the agent's CPU and memory on the agent dashboard.
 void process_metrics(MetricsText& m) {
@@ -215,6 +231,7 @@ std::string render_metrics(const AgentSnapshot& s, const std::string& version) {
   export_metrics(m, s.exports);
   if (s.otlp) otlp_metrics(m, *s.otlp);
   if (s.k8s) k8s_metrics(m, *s.k8s);
+  bpf_program_metrics(m, s);
   process_metrics(m);
   return m.text();
 }

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "userspace/agent/bpf_program_stats.h"
 #include "userspace/common/kernel_counters.h"
 #include "userspace/export/export_pipeline.h"
 #include "userspace/export/otlp/otlp_stats.h"
@@ -37,6 +38,8 @@ struct AgentSnapshot {
   size_t sampling_rules = 0;           // on-demand rules in force
   size_t sampling_rule_processes = 0;  // processes with a rule's own threshold
   std::optional<K8sSnapshot> k8s;  // none: Kubernetes metadata off
+  std::vector<BpfProgramStat> bpf_programs;  // counted while kernel.bpf_stats_enabled is 1
+  bool bpf_stats_enabled = false;
 };
 
 std::string render_metrics(const AgentSnapshot& snapshot, const std::string& version);
