@@ -21,6 +21,7 @@
 #include "userspace/agent/header_injector.h"
 #include "userspace/agent/host_setup.h"
 #include "userspace/agent/on_demand_sampling.h"
+#include "userspace/agent/otlp_outputs.h"
 #include "userspace/agent/process_tracking.h"
 #include "userspace/agent/signals.h"
 #include "userspace/agent/socket_tracer.h"
@@ -53,11 +54,9 @@ std::string host_name() {
   return name;
 }
 
-// Console and JSON lines each behind their own batch processor; OTLP batches itself. OTLP
-// only reads spans: it comes first, so that the last processor takes each span without a copy.
+// Console and JSON lines each behind their own batch processor; OTLP batches itself.
 std::vector<std::unique_ptr<exporter::SpanProcessor>> make_exporters(
-    const AgentOptions& options, std::string* error,
-    std::shared_ptr<const otlp::OtlpStats>* otlp_stats) {
+    const AgentOptions& options, std::string* error, std::vector<OtlpStatsOf>* otlp_stats) {
   const exporter::BatchOptions batch_options{.max_queue_spans = options.export_queue_spans};
   std::vector<std::unique_ptr<exporter::SpanProcessor>> exporters;
   if (options.console_output && options.console_view) {
@@ -75,13 +74,11 @@ std::vector<std::unique_ptr<exporter::SpanProcessor>> make_exporters(
     exporters.push_back(
         std::make_unique<exporter::BatchSpanProcessor>(std::move(jsonl), batch_options));
   }
-  if (options.otlp.enabled) {
-    auto otlp_exporter = otlp::OtlpExporter::create(options.otlp, error);
-    if (!otlp_exporter) return {};
-    spdlog::info("OTLP export: {}", otlp_exporter->describe());
-    *otlp_stats = otlp_exporter->stats();
-    exporters.insert(exporters.begin(), std::move(otlp_exporter));
-  }
+  // OTLP only reads spans: first, so that the last processor takes each span without a copy.
+  std::vector<std::unique_ptr<exporter::SpanProcessor>> otlp_outputs;
+  if (!add_otlp_outputs(options.otlp, options.tenancy, otlp_outputs, *otlp_stats, error)) return {};
+  exporters.insert(exporters.begin(), std::make_move_iterator(otlp_outputs.begin()),
+                   std::make_move_iterator(otlp_outputs.end()));
   return exporters;
 }
 
@@ -148,7 +145,7 @@ class Agent {
   process::ProcessTable processes_;
   EventQueue queue_;
   EventBatch intake_batch_;  // intake thread: events since the last push to the queue
-  std::shared_ptr<const otlp::OtlpStats> otlp_stats_;
+  std::vector<OtlpStatsOf> otlp_stats_;  // each tenant's exporter, then the agent's own
   std::optional<exporter::ExportPipeline> exporter_;
   std::unique_ptr<pipeline::EventRecordWriter> recorder_;
   std::unique_ptr<SocketTracer> tracer_;
@@ -289,8 +286,7 @@ void Agent::select_processes() {
     spdlog::info("selected {} running processes", running.size());
   }
   if (injector_) {
-    size_t adopted = 0;
-    for (pid_t pid : running) adopted += injector_->adopt_client_connections(pid, selection.ports);
+    const size_t adopted = injector_->adopt_client_connections(running, selection.ports);
     spdlog::info(
         "{} client connections opened before the agent: traced, never injected (where their "
         "messages start is unknown)",
@@ -364,7 +360,7 @@ void Agent::pipeline_loop() {
 void Agent::log_all_counters() {
   log_counters(pipeline_->stats(), exporter_->stats(), tracer_->drop_counts(),
                queue_.dropped_events());
-  log_otlp_counters(otlp_stats_.get());
+  log_otlp_counters(otlp_stats_);
 }
 
 // Every probe and the pipeline take the settings at once: no reload of any program.
@@ -408,6 +404,11 @@ bool Agent::reload(std::string* message) {
   }
   apply_tracing(sampling::merge(file->tracing, options_.tracing_env, options_.tracing_flags));
   *message = tracing_.describe();
+  // The exporters, and so the tenants' endpoints and credentials, are built at start only.
+  if (file->tenancy != options_.tenancy) {
+    *message += "; export.otlp changed: it takes effect at the next start";
+    spdlog::warn("reload: export.otlp changed: it takes effect at the next start");
+  }
   return true;
 }
 
@@ -551,7 +552,7 @@ void Agent::drain_and_stop() {
   tracer_.reset();
   const bool flushed = exporter_->shutdown(std::chrono::seconds(5));
   log_counters(pipeline_->stats(), exporter_->stats(), kernel_drops, queue_.dropped_events());
-  log_otlp_counters(otlp_stats_.get());
+  log_otlp_counters(otlp_stats_);
   spdlog::info("stopped{}", flushed ? "" : " (export flush deadline passed; see counters)");
 }
 

@@ -10,6 +10,7 @@
 
 #include "k8s/pod_metadata.h"
 #include "userspace/export/otlp/otlp_config.h"
+#include "userspace/export/tenancy_config.h"
 #include "userspace/process/selection.h"
 #include "userspace/sampling/settings_sources.h"
 #include "userspace/sampling/tracing_settings.h"
@@ -23,6 +24,7 @@ struct AgentOptions {
   std::string jsonl_path;          // empty: no JSON lines file
   std::string record_events_path;  // empty: raw events are not saved
   otlp::OtlpOptions otlp;          // .enabled: also export over OTLP
+  exporter::TenancyConfig tenancy;  // OTLP per tenant (export.otlp in the config file)
   bool capture_url_query = false;
   bool inject_traceparent = true;  // sk_msg adds traceparent to outgoing plaintext requests
   bool go_probes = true;           // uprobes in Go binaries (crypto/tls plaintext)

@@ -8,6 +8,7 @@
 #include <netinet/tcp.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -17,6 +18,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "inject.skel.h"
@@ -89,12 +91,13 @@ std::unique_ptr<HeaderInjector> HeaderInjector::open(SocketTracer& tracer, bool 
 
 namespace {
 
-// Local ports in LISTEN state on this host: a connection from one of them was accepted, so it
-// is a server's side, never a client's.
-std::unordered_set<uint16_t> listening_ports() {
+// Local ports in LISTEN state in `pid`'s network namespace (/proc/PID/net/tcp*: a pod without
+// host networking has its own): a connection from one of them was accepted, so it is a
+// server's side, never a client's.
+std::unordered_set<uint16_t> listening_ports(pid_t pid) {
   std::unordered_set<uint16_t> ports;
-  for (const char* path : {"/proc/net/tcp", "/proc/net/tcp6"}) {
-    std::ifstream in(path);
+  for (const char* file : {"/net/tcp", "/net/tcp6"}) {
+    std::ifstream in("/proc/" + std::to_string(pid) + file);
     std::string line;
     std::getline(in, line);  // header
     while (std::getline(in, line)) {
@@ -109,6 +112,12 @@ std::unordered_set<uint16_t> listening_ports() {
     }
   }
   return ports;
+}
+
+// The inode of `pid`'s network namespace; 0 when unknown (the process is gone).
+ino_t network_namespace(pid_t pid) {
+  struct stat st {};
+  return stat(("/proc/" + std::to_string(pid) + "/ns/net").c_str(), &st) == 0 ? st.st_ino : 0;
 }
 
 // The sockhash key of a connected TCP socket, as sockops would have made it.
@@ -156,10 +165,26 @@ bool is_established_tcp(int fd) {
 
 }  // namespace
 
-size_t HeaderInjector::adopt_client_connections(pid_t pid, const std::vector<uint16_t>& ports) {
+size_t HeaderInjector::adopt_client_connections(const std::vector<pid_t>& pids,
+                                                const std::vector<uint16_t>& ports) {
+  std::unordered_map<ino_t, std::unordered_set<uint16_t>> listening_by_namespace;
+  size_t adopted = 0;
+  for (pid_t pid : pids) {
+    const ino_t netns = network_namespace(pid);
+    if (netns == 0) continue;
+    auto known = listening_by_namespace.find(netns);
+    if (known == listening_by_namespace.end()) {
+      known = listening_by_namespace.emplace(netns, listening_ports(pid)).first;
+    }
+    adopted += adopt_process_connections(pid, ports, known->second);
+  }
+  return adopted;
+}
+
+size_t HeaderInjector::adopt_process_connections(pid_t pid, const std::vector<uint16_t>& ports,
+                                                 const std::unordered_set<uint16_t>& listening) {
   const int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
   if (pidfd < 0) return 0;
-  const std::unordered_set<uint16_t> listening = listening_ports();
   size_t adopted = 0;
   std::error_code ec;
   for (const auto& entry :

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "userspace/export/tenancy_config.h"
 #include "userspace/sampling/tracing_settings.h"
 
 namespace ztrace::sampling {
@@ -39,6 +40,7 @@ struct ConfigFile {
   std::optional<bool> k8s_enabled;  // k8s.enabled: pod metadata on resources
   std::string k8s_node_name;        // k8s.node_name (default: NODE_NAME, else the host name)
   std::optional<bool> java_agent;   // probes.java_agent: load the Java TLS agent into JVMs
+  exporter::TenancyConfig tenancy;  // export.otlp: tenants and where the rest goes
 };
 
 // An invalid file gives nullopt and `error` as "FILE:LINE: KEY: reason"; a key this version
