@@ -117,7 +117,8 @@ KC
 
 log "metadata: sync, then $STEADY_SECONDS s steady"
 "$BENCH" --kubeconfig "$DIR/agent.kubeconfig" --node "$NODE" \
-  --steady-seconds "$STEADY_SECONDS" >"$DIR/result.json"
+  --steady-seconds "$STEADY_SECONDS" >"$DIR/bench.out"
+grep '^{' "$DIR/bench.out" | tail -1 >"$DIR/result.json"  # the watcher logs to stdout too
 sleep 1  # the audit log's last lines
 mkdir -p "$ROOT/bench/results"
 python3 - "$DIR/result.json" "$DIR/audit.log" "$NODE_PODS" "$CLUSTER_PODS" \

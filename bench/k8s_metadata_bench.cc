@@ -7,6 +7,7 @@
 // Prints one JSON object: pods known, sync time, RSS (before start, synced, at the end), CPU
 // (user+system) to sync and over the steady window.
 
+#include <signal.h>
 #include <sys/resource.h>
 
 #include <chrono>
@@ -55,6 +56,7 @@ int main(int argc, char** argv) {
     std::cerr << "usage: k8s_metadata_bench --kubeconfig FILE --node NAME [--steady-seconds N]\n";
     return 2;
   }
+  signal(SIGPIPE, SIG_IGN);  // a connection the server closed is an error, not an exit
   std::string error;
   auto api = ztrace::k8s::read_kubeconfig(kubeconfig, &error);
   if (!api) {

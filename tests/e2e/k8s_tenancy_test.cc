@@ -54,6 +54,9 @@ TEST_CASE(
 
   const int port_a = reserve_port(31210), port_b = reserve_port(31211),
             port_default = reserve_port(31212);
+  for (const char* name : {"receiver-a", "receiver-b", "receiver-default"}) {
+    fs::create_directories(dir / name);
+  }
   Receiver receiver_a(dir / "receiver-a", {.http_port = port_a});
   Receiver receiver_b(dir / "receiver-b", {.http_port = port_b});
   Receiver receiver_default(dir / "receiver-default", {.http_port = port_default});

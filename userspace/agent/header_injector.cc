@@ -23,6 +23,7 @@
 
 #include "inject.skel.h"
 #include "k8s/cgroup.h"
+#include "userspace/agent/listening_ports.h"
 #include "userspace/bpf_support/load_log.h"
 
 namespace ztrace::agent {
@@ -90,35 +91,6 @@ std::unique_ptr<HeaderInjector> HeaderInjector::open(SocketTracer& tracer, bool 
 }
 
 namespace {
-
-// Local ports in LISTEN state in `pid`'s network namespace (/proc/PID/net/tcp*: a pod without
-// host networking has its own): a connection from one of them was accepted, so it is a
-// server's side, never a client's.
-std::unordered_set<uint16_t> listening_ports(pid_t pid) {
-  std::unordered_set<uint16_t> ports;
-  for (const char* file : {"/net/tcp", "/net/tcp6"}) {
-    std::ifstream in("/proc/" + std::to_string(pid) + file);
-    std::string line;
-    std::getline(in, line);  // header
-    while (std::getline(in, line)) {
-      // "  sl  local_address rem_address   st ..." with local_address "ADDR:PORT" in hex.
-      std::istringstream fields(line);
-      std::string slot, local, remote, state;
-      fields >> slot >> local >> remote >> state;
-      const size_t colon = local.rfind(':');
-      if (state == "0A" && colon != std::string::npos) {
-        ports.insert(static_cast<uint16_t>(std::stoul(local.substr(colon + 1), nullptr, 16)));
-      }
-    }
-  }
-  return ports;
-}
-
-// The inode of `pid`'s network namespace; 0 when unknown (the process is gone).
-ino_t network_namespace(pid_t pid) {
-  struct stat st {};
-  return stat(("/proc/" + std::to_string(pid) + "/ns/net").c_str(), &st) == 0 ? st.st_ino : 0;
-}
 
 // The sockhash key of a connected TCP socket, as sockops would have made it.
 bool inject_key_of(int fd, zt_inject_key* key) {
