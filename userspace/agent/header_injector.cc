@@ -176,9 +176,11 @@ size_t HeaderInjector::adopt_process_connections(pid_t pid, const std::vector<ui
                         !listening.count(key.local_port) &&
                         (ports.empty() || std::count(ports.begin(), ports.end(), key.remote_port) ||
                          std::count(ports.begin(), ports.end(), key.local_port));
-    // The map holds the socket itself; our copy of the fd can go right after.
-    if (client &&
-        bpf_map_update_elem(bpf_map__fd(skel_->maps.client_sockets), &key, &fd, BPF_NOEXIST) == 0) {
+    // The map holds the socket itself; our copy of the fd can go right after. Its values are
+    // 8 bytes: the fd goes in as a u64 (an int's neighbouring stack bytes made it EINVAL).
+    const uint64_t socket_fd = static_cast<uint64_t>(fd);
+    if (client && bpf_map_update_elem(bpf_map__fd(skel_->maps.client_sockets), &key, &socket_fd,
+                                      BPF_NOEXIST) == 0) {
       tracer_.hint_client_fd(pid, target_fd);
       ++adopted;
     }
