@@ -195,6 +195,7 @@ bool resolve_tracing(RunFlags& flags, const std::map<std::string, std::string>& 
     if (read->java_agent && !flags.no_java_agent) options.java_agent = *read->java_agent;
     if (read->api_token_file) options.api_token_file = *read->api_token_file;
     if (read->metrics_listen) options.metrics_listen = *read->metrics_listen;
+    options.tenancy = read->tenancy;
     if (read->metrics_max_series && !flags.metrics_max_series) {
       options.metrics_max_series = *read->metrics_max_series;
     }

@@ -49,9 +49,10 @@ std::string render(const fs::path& dir, const std::vector<std::string>& values_f
 }
 
 std::string apply_chart_and_mint_token(const fs::path& dir, const std::string& ns,
-                                       std::string* chart_yaml) {
+                                       std::string* chart_yaml,
+                                       const std::vector<std::string>& values_files) {
   kubectl(dir, {"create", "namespace", ns});
-  *chart_yaml = render(dir, {}, ns);
+  *chart_yaml = render(dir, values_files, ns);
   write_file(dir / "chart.yaml", *chart_yaml);
   must_kubectl(dir, {"apply", "-f", (dir / "chart.yaml").string()});
   const std::string token =
@@ -82,6 +83,57 @@ fs::path write_chart_config(const fs::path& dir, const std::string& ns) {
   write_file(path, must_kubectl(dir, {"-n", ns, "get", "configmap", "ztrace", "-o",
                                       "jsonpath={.data.ztrace\\.yaml}"}));
   return path;
+}
+
+std::string uid_of(const fs::path& dir, const std::string& ns, const std::string& kind,
+                   const std::string& name) {
+  return must_kubectl(dir, {"-n", ns, "get", kind, name, "-o", "jsonpath={.metadata.uid}"});
+}
+
+void apply_yaml(const fs::path& dir, const std::string& name, const std::string& yaml) {
+  write_file(dir / name, yaml);
+  must_kubectl(dir, {"apply", "-f", (dir / name).string()});
+}
+
+// What a kubelet writes once the container runs.
+void set_container_status(const fs::path& dir, const std::string& ns, const std::string& pod,
+                          const std::string& container, const std::string& id) {
+  const std::string patch =
+      R"({"status":{"phase":"Running","containerStatuses":[{"name":")" + container +
+      R"(","containerID":"containerd://)" + id +
+      R"(","image":"docker.io/library/python:3.11","imageID":"","ready":true,"restartCount":0,"state":{"running":{}}}]}})";
+  api_request(dir, "PATCH", "/api/v1/namespaces/" + ns + "/pods/" + pod + "/status",
+              "application/merge-patch+json", patch);
+}
+
+std::vector<Span> spans_now(const fs::path& jsonl) {
+  std::vector<std::string> problems;
+  return fs::exists(jsonl) ? load_spans(jsonl, problems) : std::vector<Span>{};
+}
+
+// Sends GET `path` to the server until a SERVER span with that path shows up (true), or
+// `timeout` passes. Each try uses a fresh path (path + "-" + try), so a late span is told
+// apart; `tries` gets the number of requests.
+bool traced_within(const fs::path& dir, const fs::path& jsonl, int port, const std::string& path,
+                   std::chrono::milliseconds timeout, Span* found) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (int i = 0; std::chrono::steady_clock::now() < deadline; ++i) {
+    const std::string p = path + "-" + std::to_string(i);
+    run_command(dir, curl_command({{url(port, p)}}));
+    const bool seen = wait_until(
+        [&] {
+          for (const Span& s : spans_now(jsonl)) {
+            if (s.kind == "SERVER" && s.path() == p) {
+              if (found) *found = s;
+              return true;
+            }
+          }
+          return false;
+        },
+        1500ms);
+    if (seen) return true;
+  }
+  return false;
 }
 
 }  // namespace ztrace::e2e

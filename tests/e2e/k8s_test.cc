@@ -13,106 +13,12 @@
 #include <random>
 #include <thread>
 
+#include "tests/e2e/chain.h"
 #include "tests/e2e/harness.h"
 #include "tests/e2e/k8s_support.h"
 #include "tests/e2e/peers.h"
 
 namespace ztrace::e2e {
-namespace {
-
-const std::string kNode = "ztrace-test-node";
-const fs::path kUnified = "/sys/fs/cgroup/unified";
-
-std::string random_hex(size_t digits) {
-  static std::mt19937_64 rng{std::random_device{}()};
-  std::string out;
-  while (out.size() < digits) out += "0123456789abcdef"[rng() % 16];
-  return out;
-}
-
-// A pod's container cgroup under the hybrid host's cgroup v2 tree, as a kubelet with the
-// given driver makes it; removed (after its processes are gone) at the end.
-class PodCgroup {
- public:
-  PodCgroup(const std::string& uid, const std::string& container_id, bool systemd_driver) {
-    if (systemd_driver) {
-      std::string underscored = uid;
-      std::replace(underscored.begin(), underscored.end(), '-', '_');
-      dirs_ = {kUnified / "kubepods.slice", kUnified / "kubepods.slice/kubepods-burstable.slice",
-               kUnified / ("kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" +
-                           underscored + ".slice")};
-      dirs_.push_back(dirs_.back() / ("cri-containerd-" + container_id + ".scope"));
-    } else {
-      dirs_ = {kUnified / "kubepods", kUnified / "kubepods/besteffort",
-               kUnified / ("kubepods/besteffort/pod" + uid)};
-      dirs_.push_back(dirs_.back() / container_id);
-    }
-    for (const auto& d : dirs_) fs::create_directories(d);
-  }
-  ~PodCgroup() {
-    for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) {
-      std::error_code ec;
-      fs::remove(*it, ec);  // parents shared with another pod stay until both are gone
-    }
-  }
-  void add(pid_t pid) const { write_file(dirs_.back() / "cgroup.procs", std::to_string(pid)); }
-
- private:
-  std::vector<fs::path> dirs_;
-};
-
-std::string uid_of(const fs::path& dir, const std::string& ns, const std::string& kind,
-                   const std::string& name) {
-  return must_kubectl(dir, {"-n", ns, "get", kind, name, "-o", "jsonpath={.metadata.uid}"});
-}
-
-void apply_yaml(const fs::path& dir, const std::string& name, const std::string& yaml) {
-  write_file(dir / name, yaml);
-  must_kubectl(dir, {"apply", "-f", (dir / name).string()});
-}
-
-// What a kubelet writes once the container runs.
-void set_container_status(const fs::path& dir, const std::string& ns, const std::string& pod,
-                          const std::string& container, const std::string& id) {
-  const std::string patch =
-      R"({"status":{"phase":"Running","containerStatuses":[{"name":")" + container +
-      R"(","containerID":"containerd://)" + id +
-      R"(","image":"docker.io/library/python:3.11","imageID":"","ready":true,"restartCount":0,"state":{"running":{}}}]}})";
-  api_request(dir, "PATCH", "/api/v1/namespaces/" + ns + "/pods/" + pod + "/status",
-              "application/merge-patch+json", patch);
-}
-
-std::vector<Span> spans_now(const fs::path& jsonl) {
-  std::vector<std::string> problems;
-  return fs::exists(jsonl) ? load_spans(jsonl, problems) : std::vector<Span>{};
-}
-
-// Sends GET `path` to the server until a SERVER span with that path shows up (true), or
-// `timeout` passes. Each try uses a fresh path (path + "-" + try), so a late span is told
-// apart; `tries` gets the number of requests.
-bool traced_within(const fs::path& dir, const fs::path& jsonl, int port, const std::string& path,
-                   std::chrono::milliseconds timeout, Span* found = nullptr) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (int i = 0; std::chrono::steady_clock::now() < deadline; ++i) {
-    const std::string p = path + "-" + std::to_string(i);
-    run_command(dir, curl_command({{url(port, p)}}));
-    const bool seen = wait_until(
-        [&] {
-          for (const Span& s : spans_now(jsonl)) {
-            if (s.kind == "SERVER" && s.path() == p) {
-              if (found) *found = s;
-              return true;
-            }
-          }
-          return false;
-        },
-        1500ms);
-    if (seen) return true;
-  }
-  return false;
-}
-
-}  // namespace
 
 TEST_CASE("k8s: the chart renders and the real API server accepts it", "[e2e][k8s]") {
   require_control_plane();
@@ -314,7 +220,7 @@ spec:
 )");
   const std::string shop_uid = uid_of(dir, "shop", "pod", "shop-5d8f7c9b6-x7k2p");
   const std::string cart_uid = uid_of(dir, "shop", "pod", "cart");
-  const std::string shop_cid = random_hex(64), cart_cid = random_hex(64);
+  const std::string shop_cid = chain::random_hex(64), cart_cid = chain::random_hex(64);
   set_container_status(dir, "shop", "shop-5d8f7c9b6-x7k2p", "app", shop_cid);
   set_container_status(dir, "shop", "cart", "web", cart_cid);
 
@@ -493,7 +399,7 @@ spec:
 )");
   const std::string picked_uid = uid_of(dir, "inject", "pod", "picked");
   const std::string other_uid = uid_of(dir, "inject", "pod", "passed-over");
-  const std::string picked_cid = random_hex(64), other_cid = random_hex(64);
+  const std::string picked_cid = chain::random_hex(64), other_cid = chain::random_hex(64);
   set_container_status(dir, "inject", "picked", "app", picked_cid);
   set_container_status(dir, "inject", "passed-over", "app", other_cid);
   PodCgroup picked_cgroup(picked_uid, picked_cid, /*systemd_driver=*/false);

@@ -21,6 +21,7 @@
 #include "userspace/agent/header_injector.h"
 #include "userspace/agent/host_setup.h"
 #include "userspace/agent/on_demand_sampling.h"
+#include "userspace/agent/otlp_outputs.h"
 #include "userspace/agent/process_tracking.h"
 #include "userspace/agent/signals.h"
 #include "userspace/agent/socket_tracer.h"
@@ -53,11 +54,10 @@ std::string host_name() {
   return name;
 }
 
-// Console and JSON lines each behind their own batch processor; OTLP batches itself. OTLP
-// only reads spans: it comes first, so that the last processor takes each span without a copy.
+// Console and JSON lines each behind their own batch processor; OTLP batches itself.
 std::vector<std::unique_ptr<exporter::SpanProcessor>> make_exporters(
-    const Outputs& outputs, size_t queue_spans, std::string* error,
-    std::shared_ptr<const otlp::OtlpStats>* otlp_stats) {
+    const Outputs& outputs, const exporter::TenancyConfig& tenancy, size_t queue_spans,
+    std::string* error, std::vector<OtlpStatsOf>* otlp_stats) {
   const exporter::BatchOptions batch_options{.max_queue_spans = queue_spans};
   std::vector<std::unique_ptr<exporter::SpanProcessor>> exporters;
   if (outputs.console && outputs.console_view) {
@@ -75,13 +75,11 @@ std::vector<std::unique_ptr<exporter::SpanProcessor>> make_exporters(
     exporters.push_back(
         std::make_unique<exporter::BatchSpanProcessor>(std::move(jsonl), batch_options));
   }
-  if (outputs.otlp.enabled) {
-    auto otlp_exporter = otlp::OtlpExporter::create(outputs.otlp, error);
-    if (!otlp_exporter) return {};
-    spdlog::info("OTLP export: {}", otlp_exporter->describe());
-    *otlp_stats = otlp_exporter->stats();
-    exporters.insert(exporters.begin(), std::move(otlp_exporter));
-  }
+  // OTLP only reads spans: first, so that the last processor takes each span without a copy.
+  std::vector<std::unique_ptr<exporter::SpanProcessor>> otlp_outputs;
+  if (!add_otlp_outputs(outputs.otlp, tenancy, otlp_outputs, *otlp_stats, error)) return {};
+  exporters.insert(exporters.begin(), std::make_move_iterator(otlp_outputs.begin()),
+                   std::make_move_iterator(otlp_outputs.end()));
   return exporters;
 }
 
@@ -135,12 +133,13 @@ class Agent {
   void apply_tracing(const sampling::TracingSettings& settings);
   // SIGHUP and POST /api/config/reload; false (and why) when the config file is broken.
   bool reload(std::string* message);
-  bool replace_exporters(const Outputs& outputs, std::string* error);
+  bool replace_exporters(const Outputs& outputs, const exporter::TenancyConfig& tenancy,
+                         std::string* error);
   void publish_snapshot();
   AgentSnapshot snapshot();
   void pipeline_loop();
   void log_all_counters();
-  std::shared_ptr<const otlp::OtlpStats> otlp_stats();
+  std::vector<OtlpStatsOf> otlp_stats();
 
   void follow_pods();
 
@@ -151,8 +150,9 @@ class Agent {
   process::ProcessTable processes_;
   EventQueue queue_;
   EventBatch intake_batch_;  // intake thread: events since the last push to the queue
-  // The OTLP exporter's counters; replaced by a reload, under snapshot_mutex_.
-  std::shared_ptr<const otlp::OtlpStats> otlp_stats_;
+  // Each tenant's OTLP exporter, then the agent's own; replaced by a reload, under
+  // snapshot_mutex_.
+  std::vector<OtlpStatsOf> otlp_stats_;
   std::optional<exporter::ExportPipeline> exporter_;
   std::unique_ptr<pipeline::EventRecordWriter> recorder_;
   std::unique_ptr<SocketTracer> tracer_;
@@ -177,8 +177,8 @@ class Agent {
 
 int Agent::set_up_outputs() {
   std::string error;
-  auto exporters =
-      make_exporters(options_.outputs, options_.export_queue_spans, &error, &otlp_stats_);
+  auto exporters = make_exporters(options_.outputs, options_.tenancy, options_.export_queue_spans,
+                                  &error, &otlp_stats_);
   if (!error.empty()) {
     spdlog::error("cannot set up output: {}", error);
     return kExitSetupFailed;
@@ -297,8 +297,7 @@ void Agent::select_processes() {
     spdlog::info("selected {} running processes", running.size());
   }
   if (injector_) {
-    size_t adopted = 0;
-    for (pid_t pid : running) adopted += injector_->adopt_client_connections(pid, selection.ports);
+    const size_t adopted = injector_->adopt_client_connections(running, selection.ports);
     spdlog::info(
         "{} client connections opened before the agent: traced, never injected (where their "
         "messages start is unknown)",
@@ -373,10 +372,10 @@ void Agent::pipeline_loop() {
 void Agent::log_all_counters() {
   log_counters(pipeline_->stats(), exporter_->stats(), tracer_->drop_counts(),
                queue_.dropped_events());
-  log_otlp_counters(otlp_stats().get());
+  log_otlp_counters(otlp_stats());
 }
 
-std::shared_ptr<const otlp::OtlpStats> Agent::otlp_stats() {
+std::vector<OtlpStatsOf> Agent::otlp_stats() {
   std::lock_guard lock(snapshot_mutex_);
   return otlp_stats_;
 }
@@ -416,7 +415,8 @@ bool Agent::reload(std::string* message) {
   std::string error;
   const auto file = sampling::read_config_file(options_.config_path, &error);
   std::optional<Outputs> outputs;
-  if (file && file->agent.exports != applied_file_.agent.exports) {
+  if (file && (file->agent.exports != applied_file_.agent.exports ||
+               file->tenancy != applied_file_.tenancy)) {
     std::vector<std::string> warnings;
     outputs.emplace();
     if (!resolve_outputs(options_.output_flags, file->agent.exports, otlp::process_env(),
@@ -432,7 +432,7 @@ bool Agent::reload(std::string* message) {
   }
   apply_tracing(sampling::merge(file->tracing, options_.tracing_env, options_.tracing_flags));
   *message = tracing_.describe();
-  if (outputs && !replace_exporters(*outputs, &error)) {
+  if (outputs && !replace_exporters(*outputs, file->tenancy, &error)) {
     *message += "; exporters kept: " + error;
     spdlog::error("reload: exporters kept: {}", error);
     return false;
@@ -447,15 +447,20 @@ bool Agent::reload(std::string* message) {
     spdlog::warn("reload: changed, applied at the next restart: {}", restart);
   }
   applied_file_.tracing = file->tracing;
-  if (outputs) applied_file_.agent.exports = file->agent.exports;
+  if (outputs) {
+    applied_file_.agent.exports = file->agent.exports;
+    applied_file_.tenancy = file->tenancy;
+  }
   return true;
 }
 
 // New exporters take spans from the pipeline's next event on; the old ones flush what they
 // hold, then stop. A new output that cannot be opened keeps the old ones.
-bool Agent::replace_exporters(const Outputs& outputs, std::string* error) {
-  std::shared_ptr<const otlp::OtlpStats> otlp_stats;
-  auto exporters = make_exporters(outputs, options_.export_queue_spans, error, &otlp_stats);
+bool Agent::replace_exporters(const Outputs& outputs, const exporter::TenancyConfig& tenancy,
+                              std::string* error) {
+  std::vector<OtlpStatsOf> otlp_stats;
+  auto exporters =
+      make_exporters(outputs, tenancy, options_.export_queue_spans, error, &otlp_stats);
   if (!error->empty()) return false;
   spdlog::info("reload: new exporters ({}), the old ones flushing", exporters.size());
   {
@@ -627,7 +632,7 @@ void Agent::drain_and_stop() {
   tracer_.reset();
   const bool flushed = exporter_->shutdown(std::chrono::seconds(5));
   log_counters(pipeline_->stats(), exporter_->stats(), kernel_drops, queue_.dropped_events());
-  log_otlp_counters(otlp_stats().get());
+  log_otlp_counters(otlp_stats());
   spdlog::info("stopped{}", flushed ? "" : " (export flush deadline passed; see counters)");
 }
 

@@ -11,6 +11,7 @@
 #include "k8s/pod_metadata.h"
 #include "userspace/agent/outputs.h"
 #include "userspace/export/otlp/otlp_config.h"
+#include "userspace/export/tenancy_config.h"
 #include "userspace/process/selection.h"
 #include "userspace/sampling/settings_sources.h"
 #include "userspace/sampling/tracing_settings.h"
@@ -27,6 +28,7 @@ struct AgentOptions {
   // it, and names the changed sections that need a restart.
   sampling::ConfigFile config_file;
   std::string record_events_path;  // empty: raw events are not saved
+  exporter::TenancyConfig tenancy;  // OTLP per tenant (export.otlp.tenants), as at start
   bool capture_url_query = false;
   bool inject_traceparent = true;  // sk_msg adds traceparent to outgoing plaintext requests
   bool go_probes = true;           // uprobes in Go binaries (crypto/tls plaintext)

@@ -59,30 +59,49 @@ void export_metrics(MetricsText& m, const exporter::ExportStats& e) {
   }
 }
 
-void otlp_metrics(MetricsText& m, const otlp::OtlpStats& s) {
+// Each exporter's samples; a tenant's carry its name (label `tenant`).
+void otlp_metrics(MetricsText& m, const std::vector<OtlpStatsOf>& exporters) {
+  const auto labels = [](const OtlpStatsOf& e, control::Labels more) {
+    if (!e.tenant.empty()) more.emplace_back("tenant", e.tenant);
+    return more;
+  };
   m.counter("ztrace_otlp_spans_total", "OTLP exporter: spans by outcome");
-  const std::pair<const char*, uint64_t> outcomes[] = {
-      {"queued", s.spans_queued.load()},
-      {"exported", s.spans_exported.load()},
-      {"rejected", s.spans_rejected.load()},
-      {"dropped_queue_full", s.spans_dropped_queue_full.load()},
-      {"dropped_queue_bytes", s.spans_dropped_queue_bytes.load()},
-      {"dropped_retries_exhausted", s.spans_dropped_retries_exhausted.load()},
-      {"dropped_export_error", s.spans_dropped_export_error.load()},
-      {"dropped_shutdown", s.spans_dropped_shutdown.load()}};
-  for (const auto& [outcome, value] : outcomes) {
-    m.sample("ztrace_otlp_spans_total", value, {{"outcome", outcome}});
+  for (const auto& e : exporters) {
+    const otlp::OtlpStats& s = *e.stats;
+    const std::pair<const char*, uint64_t> outcomes[] = {
+        {"queued", s.spans_queued.load()},
+        {"exported", s.spans_exported.load()},
+        {"rejected", s.spans_rejected.load()},
+        {"dropped_queue_full", s.spans_dropped_queue_full.load()},
+        {"dropped_queue_bytes", s.spans_dropped_queue_bytes.load()},
+        {"dropped_retries_exhausted", s.spans_dropped_retries_exhausted.load()},
+        {"dropped_export_error", s.spans_dropped_export_error.load()},
+        {"dropped_shutdown", s.spans_dropped_shutdown.load()}};
+    for (const auto& [outcome, value] : outcomes) {
+      m.sample("ztrace_otlp_spans_total", value, labels(e, {{"outcome", outcome}}));
+    }
   }
-  m.counter("ztrace_otlp_requests_total", "OTLP export requests")
-      .sample("ztrace_otlp_requests_total", s.requests_sent.load(), {{"result", "sent"}})
-      .sample("ztrace_otlp_requests_total", s.requests_failed.load(), {{"result", "failed"}})
-      .sample("ztrace_otlp_requests_total", s.retries.load(), {{"result", "retry"}});
-  m.counter("ztrace_otlp_sent_bytes_total", "Bytes sent to the OTLP backend (after compression)")
-      .sample("ztrace_otlp_sent_bytes_total", s.bytes_sent.load());
-  m.gauge("ztrace_otlp_queue_spans", "Spans waiting in the OTLP queue, in flight included")
-      .sample("ztrace_otlp_queue_spans", s.queue_spans.load());
-  m.gauge("ztrace_otlp_queue_bytes", "Bytes the OTLP queue holds")
-      .sample("ztrace_otlp_queue_bytes", s.queue_bytes.load());
+  m.counter("ztrace_otlp_requests_total", "OTLP export requests");
+  for (const auto& e : exporters) {
+    m.sample("ztrace_otlp_requests_total", e.stats->requests_sent.load(),
+             labels(e, {{"result", "sent"}}))
+        .sample("ztrace_otlp_requests_total", e.stats->requests_failed.load(),
+                labels(e, {{"result", "failed"}}))
+        .sample("ztrace_otlp_requests_total", e.stats->retries.load(),
+                labels(e, {{"result", "retry"}}));
+  }
+  m.counter("ztrace_otlp_sent_bytes_total", "Bytes sent to the OTLP backend (after compression)");
+  for (const auto& e : exporters) {
+    m.sample("ztrace_otlp_sent_bytes_total", e.stats->bytes_sent.load(), labels(e, {}));
+  }
+  m.gauge("ztrace_otlp_queue_spans", "Spans waiting in the OTLP queue, in flight included");
+  for (const auto& e : exporters) {
+    m.sample("ztrace_otlp_queue_spans", e.stats->queue_spans.load(), labels(e, {}));
+  }
+  m.gauge("ztrace_otlp_queue_bytes", "Bytes the OTLP queue holds");
+  for (const auto& e : exporters) {
+    m.sample("ztrace_otlp_queue_bytes", e.stats->queue_bytes.load(), labels(e, {}));
+  }
 }
 
 void k8s_metrics(MetricsText& m, const K8sSnapshot& k) {
@@ -229,7 +248,7 @@ std::string render_metrics(const AgentSnapshot& s, const std::string& version) {
   labelled_counters(m, "ztrace_injections_total", "traceparent injection outcomes", "outcome",
                     s.injections);
   export_metrics(m, s.exports);
-  if (s.otlp) otlp_metrics(m, *s.otlp);
+  if (!s.otlp.empty()) otlp_metrics(m, s.otlp);
   if (s.k8s) k8s_metrics(m, *s.k8s);
   bpf_program_metrics(m, s);
   process_metrics(m);

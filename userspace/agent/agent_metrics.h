@@ -9,6 +9,7 @@
 #include <string>
 
 #include "userspace/agent/bpf_program_stats.h"
+#include "userspace/agent/otlp_outputs.h"
 #include "userspace/common/kernel_counters.h"
 #include "userspace/export/export_pipeline.h"
 #include "userspace/export/otlp/otlp_stats.h"
@@ -33,7 +34,7 @@ struct AgentSnapshot {
   DropCounts kernel_drops;
   InjectOutcomeCounts injections;
   uint64_t intake_queue_drops = 0;
-  std::shared_ptr<const otlp::OtlpStats> otlp;  // null: OTLP off
+  std::vector<OtlpStatsOf> otlp;  // empty: OTLP off; else the agent's and each tenant's
   sampling::TracingSettings tracing;
   size_t sampling_rules = 0;           // on-demand rules in force
   size_t sampling_rule_processes = 0;  // processes with a rule's own threshold

@@ -83,20 +83,22 @@ void log_counters(const pipeline::EventPipelineStats& p, const exporter::ExportS
   log_output_counters(e);
 }
 
-void log_otlp_counters(const otlp::OtlpStats* s) {
-  if (s == nullptr) return;
-  const auto& latency = s->export_latency;
-  spdlog::info(
-      "otlp: spans queued={} exported={} rejected={} dropped queue_full={} queue_bytes={} "
-      "retries_exhausted={} export_error={} shutdown={}; requests sent={} failed={} retries={}; "
-      "bytes sent={} uncompressed={}; latency avg_us={} max_us={}; queue spans={} bytes={}",
-      s->spans_queued.load(), s->spans_exported.load(), s->spans_rejected.load(),
-      s->spans_dropped_queue_full.load(), s->spans_dropped_queue_bytes.load(),
-      s->spans_dropped_retries_exhausted.load(), s->spans_dropped_export_error.load(),
-      s->spans_dropped_shutdown.load(), s->requests_sent.load(), s->requests_failed.load(),
-      s->retries.load(), s->bytes_sent.load(), s->bytes_uncompressed.load(),
-      latency.count() == 0 ? 0 : latency.sum_us() / latency.count(), latency.max_us(),
-      s->queue_spans.load(), s->queue_bytes.load());
+void log_otlp_counters(const std::vector<OtlpStatsOf>& exporters) {
+  for (const auto& exporter : exporters) {
+    const otlp::OtlpStats* s = exporter.stats.get();
+    const auto& latency = s->export_latency;
+    spdlog::info(
+        "{}: spans queued={} exported={} rejected={} dropped queue_full={} queue_bytes={} "
+        "retries_exhausted={} export_error={} shutdown={}; requests sent={} failed={} retries={}; "
+        "bytes sent={} uncompressed={}; latency avg_us={} max_us={}; queue spans={} bytes={}",
+        exporter.tenant.empty() ? "otlp" : "otlp/" + exporter.tenant, s->spans_queued.load(),
+        s->spans_exported.load(), s->spans_rejected.load(), s->spans_dropped_queue_full.load(),
+        s->spans_dropped_queue_bytes.load(), s->spans_dropped_retries_exhausted.load(),
+        s->spans_dropped_export_error.load(), s->spans_dropped_shutdown.load(),
+        s->requests_sent.load(), s->requests_failed.load(), s->retries.load(), s->bytes_sent.load(),
+        s->bytes_uncompressed.load(), latency.count() == 0 ? 0 : latency.sum_us() / latency.count(),
+        latency.max_us(), s->queue_spans.load(), s->queue_bytes.load());
+  }
 }
 
 void log_injection_counters(const InjectOutcomeCounts& outcomes) {

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 
+#include "userspace/agent/otlp_outputs.h"
 #include "userspace/common/kernel_counters.h"
 #include "userspace/export/export_pipeline.h"
 #include "userspace/export/otlp/otlp_exporter.h"
@@ -24,7 +25,8 @@ void log_counters(const pipeline::EventPipelineStats& pipeline,
                   const exporter::ExportStats& export_stats, const DropCounts& kernel_drops,
                   uint64_t intake_queue_drops);
 // `stats` null: OTLP is off.
-void log_otlp_counters(const otlp::OtlpStats* stats);
+// One `otlp:` line for the agent's exporter, one `otlp/TENANT:` line per tenant's.
+void log_otlp_counters(const std::vector<OtlpStatsOf>& exporters);
 void log_injection_counters(const InjectOutcomeCounts& outcomes);
 void log_go_probe_counters(const probes::go::GoTracer& go_tracer);
 void log_openssl_probe_counters(const probes::openssl::OpenSslTracer& tracer);

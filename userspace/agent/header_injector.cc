@@ -8,6 +8,7 @@
 #include <netinet/tcp.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -17,10 +18,12 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "inject.skel.h"
 #include "k8s/cgroup.h"
+#include "userspace/agent/listening_ports.h"
 #include "userspace/bpf_support/load_log.h"
 
 namespace ztrace::agent {
@@ -89,28 +92,6 @@ std::unique_ptr<HeaderInjector> HeaderInjector::open(SocketTracer& tracer, bool 
 
 namespace {
 
-// Local ports in LISTEN state on this host: a connection from one of them was accepted, so it
-// is a server's side, never a client's.
-std::unordered_set<uint16_t> listening_ports() {
-  std::unordered_set<uint16_t> ports;
-  for (const char* path : {"/proc/net/tcp", "/proc/net/tcp6"}) {
-    std::ifstream in(path);
-    std::string line;
-    std::getline(in, line);  // header
-    while (std::getline(in, line)) {
-      // "  sl  local_address rem_address   st ..." with local_address "ADDR:PORT" in hex.
-      std::istringstream fields(line);
-      std::string slot, local, remote, state;
-      fields >> slot >> local >> remote >> state;
-      const size_t colon = local.rfind(':');
-      if (state == "0A" && colon != std::string::npos) {
-        ports.insert(static_cast<uint16_t>(std::stoul(local.substr(colon + 1), nullptr, 16)));
-      }
-    }
-  }
-  return ports;
-}
-
 // The sockhash key of a connected TCP socket, as sockops would have made it.
 bool inject_key_of(int fd, zt_inject_key* key) {
   sockaddr_storage local{}, remote{};
@@ -156,10 +137,26 @@ bool is_established_tcp(int fd) {
 
 }  // namespace
 
-size_t HeaderInjector::adopt_client_connections(pid_t pid, const std::vector<uint16_t>& ports) {
+size_t HeaderInjector::adopt_client_connections(const std::vector<pid_t>& pids,
+                                                const std::vector<uint16_t>& ports) {
+  std::unordered_map<ino_t, std::unordered_set<uint16_t>> listening_by_namespace;
+  size_t adopted = 0;
+  for (pid_t pid : pids) {
+    const ino_t netns = network_namespace(pid);
+    if (netns == 0) continue;
+    auto known = listening_by_namespace.find(netns);
+    if (known == listening_by_namespace.end()) {
+      known = listening_by_namespace.emplace(netns, listening_ports(pid)).first;
+    }
+    adopted += adopt_process_connections(pid, ports, known->second);
+  }
+  return adopted;
+}
+
+size_t HeaderInjector::adopt_process_connections(pid_t pid, const std::vector<uint16_t>& ports,
+                                                 const std::unordered_set<uint16_t>& listening) {
   const int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
   if (pidfd < 0) return 0;
-  const std::unordered_set<uint16_t> listening = listening_ports();
   size_t adopted = 0;
   std::error_code ec;
   for (const auto& entry :
@@ -179,9 +176,11 @@ size_t HeaderInjector::adopt_client_connections(pid_t pid, const std::vector<uin
                         !listening.count(key.local_port) &&
                         (ports.empty() || std::count(ports.begin(), ports.end(), key.remote_port) ||
                          std::count(ports.begin(), ports.end(), key.local_port));
-    // The map holds the socket itself; our copy of the fd can go right after.
-    if (client &&
-        bpf_map_update_elem(bpf_map__fd(skel_->maps.client_sockets), &key, &fd, BPF_NOEXIST) == 0) {
+    // The map holds the socket itself; our copy of the fd can go right after. Its values are
+    // 8 bytes: the fd goes in as a u64 (an int's neighbouring stack bytes made it EINVAL).
+    const uint64_t socket_fd = static_cast<uint64_t>(fd);
+    if (client && bpf_map_update_elem(bpf_map__fd(skel_->maps.client_sockets), &key, &socket_fd,
+                                      BPF_NOEXIST) == 0) {
       tracer_.hint_client_fd(pid, target_fd);
       ++adopted;
     }

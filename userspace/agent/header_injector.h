@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "bpf/socket_trace.h"
@@ -50,10 +51,16 @@ class HeaderInjector {
   // (pidfd_getfd), and marked as clients for the kernel, which never injects into them: what
   // they sent before is unknown, so is where their next message starts (counted as
   // h1_joined_midway). `ports`: the --port rules (empty: any). Returns how many were adopted.
-  size_t adopt_client_connections(pid_t pid, const std::vector<uint16_t>& ports);
+  // A server's side is told apart by the listening ports of the process's own network
+  // namespace (/proc/PID/net/tcp*, read once per namespace): a pod's are not the host's.
+  size_t adopt_client_connections(const std::vector<pid_t>& pids,
+                                  const std::vector<uint16_t>& ports);
 
  private:
   explicit HeaderInjector(SocketTracer& tracer) : tracer_(tracer) {}
+  // One process's connections; `listening`: the listening ports of its network namespace.
+  size_t adopt_process_connections(pid_t pid, const std::vector<uint16_t>& ports,
+                                   const std::unordered_set<uint16_t>& listening);
 
   SocketTracer& tracer_;  // outlives the injector
   inject_bpf* skel_ = nullptr;

@@ -62,6 +62,19 @@ std::optional<std::string> read_link(const std::string& path) {
   return target;
 }
 
+// /proc/PID/exe reads in the agent's view of the file system: a process with another root (a
+// container, a chroot) shows that root's path in front (/run/containerd/.../rootfs/usr/bin/x).
+// The path as the process itself sees it is the one its own image and logs name.
+std::string in_own_root(const std::string& proc_root, pid_t pid, std::string exe_path) {
+  const auto root = read_link(proc_path(proc_root, pid, "root"));
+  if (!root || root->empty() || *root == "/") return exe_path;
+  if (exe_path.size() > root->size() && exe_path.starts_with(*root) &&
+      exe_path[root->size()] == '/') {
+    exe_path.erase(0, root->size());
+  }
+  return exe_path;
+}
+
 std::vector<std::string> split_nul(std::string_view data) {
   std::vector<std::string> parts;
   while (!data.empty()) {
@@ -309,8 +322,9 @@ spans::Resource resource_from_exec(pid_t pid, std::string_view exe_path, std::st
 
 spans::Resource build_resource(pid_t pid, const ResourceOptions& options, bool* settled) {
   if (settled != nullptr) *settled = true;
-  const auto exe_path = read_link(proc_path(options.proc_root, pid, "exe"));
+  auto exe_path = read_link(proc_path(options.proc_root, pid, "exe"));
   if (!exe_path) return minimal_resource(pid, options);
+  exe_path = in_own_root(options.proc_root, pid, std::move(*exe_path));
   const std::string exe_name(base_name(*exe_path));
 
   std::string service_name_from_env;

@@ -10,7 +10,9 @@ bool read_otlp(const YamlFields& fields, const YAML::Node& exports, OtlpFile* ou
   if (!fields.section(
           exports, "export.", "otlp",
           {"endpoint", "protocol", "headers", "compression", "timeout", "ca_file", "client_cert",
-           "client_key", "insecure_skip_verify", "queue_spans", "batch_delay", "retry_max"},
+           "client_key", "insecure_skip_verify", "queue_spans", "batch_delay", "retry_max",
+           // multi-tenancy, read by read_tenancy (settings_sources.cc)
+           "tenants", "unmatched_namespaces", "host_spans"},
           &otlp)) {
     return false;
   }

@@ -275,6 +275,104 @@ bool read_metrics(const std::string& path, const YAML::Node& root, ConfigFile& c
   return true;
 }
 
+std::optional<exporter::UnroutedPolicy> parse_policy(const YAML::Node& node) {
+  if (!node.IsScalar()) return std::nullopt;
+  if (node.Scalar() == "default") return exporter::UnroutedPolicy::kDefault;
+  if (node.Scalar() == "drop") return exporter::UnroutedPolicy::kDrop;
+  return std::nullopt;
+}
+
+// export.otlp.tenants[i]: {name, namespaces, endpoint, headers, headers_file}
+bool read_tenant(const std::string& path, const YAML::Node& node, const std::string& key,
+                 exporter::TenantConfig* out, std::string* error) {
+  if (!node.IsMap()) return *error = at(path, node, key, "must be a mapping"), false;
+  if (!only_known_keys(path, node, key + ".",
+                       {"name", "namespaces", "endpoint", "headers", "headers_file"}, {}, error)) {
+    return false;
+  }
+  const YAML::Node name = node["name"];
+  if (!name || !name.IsScalar() || name.Scalar().empty() ||
+      name.Scalar().find_first_of(" \t/=") != std::string::npos) {
+    return *error = at(path, name ? name : node, key + ".name",
+                       "must be a name without spaces, '/' or '='"),
+           false;
+  }
+  out->name = name.Scalar();
+  const YAML::Node namespaces = node["namespaces"];
+  const std::string namespaces_key = key + ".namespaces";
+  if (namespaces && !namespaces.IsNull() &&
+      !string_list(path, namespaces, namespaces_key, out->namespaces, error)) {
+    return false;
+  }
+  if (out->namespaces.empty()) {
+    return *error = at(path, namespaces ? namespaces : node, namespaces_key,
+                       "must list at least one namespace glob"),
+           false;
+  }
+  for (const char* field : {"endpoint", "headers_file"}) {
+    if (const YAML::Node value = node[field]) {
+      if (!value.IsScalar() || value.Scalar().empty()) {
+        return *error = at(path, value, key + "." + field, "must be a non-empty string"), false;
+      }
+      (std::string_view(field) == "endpoint" ? out->endpoint : out->headers_file) = value.Scalar();
+    }
+  }
+  if (const YAML::Node headers = node["headers"]; headers && !headers.IsNull()) {
+    if (!headers.IsMap()) {
+      return *error = at(path, headers, key + ".headers", "must be a mapping of names to values"),
+             false;
+    }
+    for (const auto& entry : headers) {
+      if (!entry.second.IsScalar()) {
+        return *error = at(path, entry.second, key + ".headers." + entry.first.as<std::string>(),
+                           "must be a string"),
+               false;
+      }
+      out->headers[entry.first.as<std::string>()] = entry.second.Scalar();
+    }
+  }
+  return true;
+}
+
+// export.otlp's tenants and policies (the sections' shapes and keys: read_agent_sections).
+bool read_tenancy(const std::string& path, const YAML::Node& root, ConfigFile& config,
+                  std::string* error) {
+  const YAML::Node exports = root["export"];
+  if (!exports || !exports.IsMap()) return true;
+  const YAML::Node otlp = exports["otlp"];
+  if (!otlp || !otlp.IsMap()) return true;
+  auto& tenancy = config.tenancy;
+  for (const char* key : {"unmatched_namespaces", "host_spans"}) {
+    const YAML::Node node = otlp[key];
+    if (!node) continue;
+    const auto policy = parse_policy(node);
+    if (!policy) {
+      return *error = at(path, node, std::string("export.otlp.") + key, "must be default or drop"),
+             false;
+    }
+    (std::string_view(key) == "host_spans" ? tenancy.host_spans : tenancy.unmatched_namespaces) =
+        *policy;
+  }
+  const YAML::Node tenants = otlp["tenants"];
+  if (!tenants || tenants.IsNull()) return true;
+  if (!tenants.IsSequence()) {
+    return *error = at(path, tenants, "export.otlp.tenants", "must be a list of tenants"), false;
+  }
+  for (size_t i = 0; i < tenants.size(); ++i) {
+    const std::string key = "export.otlp.tenants[" + std::to_string(i) + "]";
+    exporter::TenantConfig tenant;
+    if (!read_tenant(path, tenants[i], key, &tenant, error)) return false;
+    for (const auto& other : tenancy.tenants) {
+      if (other.name == tenant.name) {
+        return *error = at(path, tenants[i], key + ".name", "'" + tenant.name + "' is taken"),
+               false;
+      }
+    }
+    tenancy.tenants.push_back(std::move(tenant));
+  }
+  return true;
+}
+
 }  // namespace
 
 std::optional<ConfigFile> read_config_file(const std::string& path, std::string* error) {
@@ -302,6 +400,7 @@ std::optional<ConfigFile> read_config_file(const std::string& path, std::string*
     return std::nullopt;
   }
   if (!read_agent_sections(YamlFields(path, error), root, &config.agent)) return std::nullopt;
+  if (!read_tenancy(path, root, config, error)) return std::nullopt;
   if (!read_metrics(path, root, config, error)) return std::nullopt;
   if (!read_selection(path, root, config, error)) return std::nullopt;
   if (const YAML::Node api = root["api"]) {

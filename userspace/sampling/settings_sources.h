@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "userspace/export/tenancy_config.h"
 #include "userspace/sampling/agent_sections.h"
 #include "userspace/sampling/tracing_settings.h"
 
@@ -46,6 +47,7 @@ struct ConfigFile {
   std::string k8s_node_name;        // k8s.node_name (default: NODE_NAME, else the host name)
   std::optional<bool> java_agent;   // probes.java_agent: load the Java TLS agent into JVMs
   AgentSections agent;              // export:, capture:, probes:, log:, selection's processes
+  exporter::TenancyConfig tenancy;  // export.otlp: tenants and where the rest goes
 
   // The sections a reload cannot apply, by name, where `other` differs ("capture", "api").
   std::vector<std::string> restart_only_changes(const ConfigFile& other) const;

@@ -48,4 +48,29 @@ selection:
     {{- end }}
   k8s_namespaces: {{ .Values.selection.namespaces | toJson }}
   k8s_exclude_namespaces: {{ .Values.selection.excludeNamespaces | toJson }}
+{{- with .Values.otlp.tenants }}
+export:
+  otlp:
+    unmatched_namespaces: {{ $.Values.otlp.unmatchedNamespaces }}
+    host_spans: {{ $.Values.otlp.hostSpans }}
+    tenants:
+      {{- range . }}
+      - name: {{ .name | quote }}
+        namespaces: {{ .namespaces | toJson }}
+        {{- with .endpoint }}
+        endpoint: {{ . | quote }}
+        {{- end }}
+        {{- with .headers }}
+        headers: {{ . | toJson }}
+        {{- end }}
+        {{- if .headersSecret }}
+        headers_file: {{ include "ztrace.tenantHeadersDir" . }}/headers
+        {{- end }}
+      {{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* Where a tenant's headers Secret is mounted (the agent reads it at start). */}}
+{{- define "ztrace.tenantHeadersDir" -}}
+/etc/ztrace-tenants/{{ .name }}
 {{- end -}}

@@ -11,6 +11,7 @@
 #
 # DIR gets the certificates, an admin kubeconfig (DIR/admin.kubeconfig: a static token in
 # system:masters) and the logs. Ports: ZTRACE_K8S_APISERVER_PORT, ZTRACE_K8S_ETCD_PORT.
+# ZTRACE_K8S_APISERVER_ARGS: more kube-apiserver flags (the metadata bench's audit log).
 set -euo pipefail
 cmd=${1:?usage: control-plane.sh start|stop|stop-apiserver|start-apiserver DIR [APISERVER]}
 DIR=${2:?usage: control-plane.sh start|stop DIR [APISERVER]}
@@ -34,6 +35,8 @@ stop_pid() {
 start_apiserver() {
   local bin
   bin=$(cat "$DIR/apiserver.path")
+  local extra=()
+  read -ra extra <<<"${ZTRACE_K8S_APISERVER_ARGS:-}"
   # setsid: the test's process-group kills must not take the shared control plane along.
   setsid "$bin" \
     --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
@@ -47,7 +50,7 @@ start_apiserver() {
     --service-cluster-ip-range=10.96.0.0/16 \
     --allow-privileged=true \
     --disable-admission-plugins=ServiceAccount \
-    --profiling=false --logtostderr=true --v=1 \
+    --profiling=false --logtostderr=true --v=1 "${extra[@]}" \
     >"$DIR/apiserver.log" 2>&1 </dev/null &
   echo $! >"$DIR/apiserver.pid"
   for _ in $(seq 1 600); do

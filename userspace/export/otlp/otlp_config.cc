@@ -368,4 +368,26 @@ bool resolve_options(const OtlpFlags& flags, const EnvLookup& env, OtlpOptions* 
   return true;
 }
 
+bool tenant_options(const OtlpOptions& base, const std::string& endpoint, Headers headers,
+                    OtlpOptions* out, std::string* error) {
+  *out = base;
+  out->headers = std::move(headers);
+  out->tls.client_cert_file.clear();
+  out->tls.client_key_file.clear();
+  if (endpoint.empty()) {
+    if (!base.enabled) return *error = "no endpoint, and the agent has no OTLP endpoint", false;
+    return true;
+  }
+  const bool http = base.protocol == Protocol::kHttpProtobuf;
+  out->enabled = true;
+  out->endpoint =
+      configured_endpoint(OtlpFlags{.endpoint = endpoint}, process_env(), {}, http)->value;
+  ParsedUrl url;
+  if (!parse_url(out->endpoint, &url) || (http && url.scheme.empty())) {
+    return *error = "endpoint " + endpoint + ": not an http:// or https:// URL", false;
+  }
+  out->use_tls = url.scheme.empty() ? base.use_tls || !base.enabled : url.scheme == "https";
+  return true;
+}
+
 }  // namespace ztrace::otlp

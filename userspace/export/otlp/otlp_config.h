@@ -119,6 +119,13 @@ bool resolve_options(const OtlpFlags& flags, const EnvLookup& env, OtlpOptions* 
                      std::string* error, std::vector<std::string>* warnings = nullptr,
                      const OtlpFileLayer& file = {});
 
+// The options of a tenant's exporter (multi-tenancy): `base`'s protocol, compression,
+// timeout, CA, queue and retries, but only `headers` and no client certificate: nothing of the
+// agent's own credentials. `endpoint` is read as --otlp-endpoint is; empty: base's endpoint
+// (then `base` must have one). False with `*error` when there is no usable endpoint.
+bool tenant_options(const OtlpOptions& base, const std::string& endpoint, Headers headers,
+                    OtlpOptions* out, std::string* error);
+
 // OTEL_EXPORTER_OTLP_HEADERS: comma-separated key=value, values percent-decoded, whitespace
 // trimmed. nullopt when malformed.
 std::optional<Headers> parse_headers(std::string_view value);
