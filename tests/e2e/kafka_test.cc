@@ -352,7 +352,7 @@ TEST_CASE(
                    broker.bootstrap, "web-group", "web", "2", url(called_port, "")},
                   60s);
   ZTRACE_E2E_REQUIRE_PEER(
-      consumer.exit_code == 0 && consumer.out.find("unrelated 200") != std::string::npos,
+      (consumer.exit_code == 0 && consumer.out.find("unrelated 200") != std::string::npos),
       consumer.describe + called.describe());
 
   const std::vector<Span> spans = stop_and_collect(agent);

@@ -165,10 +165,11 @@ void ConnectionParser::feed(Stream& stream, bool requests, std::string_view byte
     // After uncaptured bytes the buffer stops: what follows would not be contiguous with it.
     const size_t room = kMaxKeptBytes - std::min(kMaxKeptBytes, stream.buffer.size());
     size_t keep = stream.gapped ? 0 : std::min(n, room);
-    if (keep > 0) {
-      const size_t granted = stream.kept.take(keep);
-      if (granted < keep) ++stats_.over_memory;  // once: the message is gapped from here
-      keep = granted;
+    const size_t unbudgeted = kUnbudgetedBytes - std::min(kUnbudgetedBytes, stream.buffer.size());
+    if (keep > unbudgeted) {
+      const size_t granted = stream.kept.take(keep - unbudgeted);
+      if (granted < keep - unbudgeted) ++stats_.over_memory;  // once: gapped from here
+      keep = unbudgeted + granted;
     }
     stream.buffer.append(bytes.substr(0, keep));
     if (keep < n) stream.gapped = true;

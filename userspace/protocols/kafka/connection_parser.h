@@ -53,9 +53,9 @@ struct RequestHeadContext {
 };
 
 // Not thread-safe; one per connection. Memory is bounded: at most 1 MiB kept of a message,
-// and of all connections' messages in flight together kKeptBytesBudget (past either, the
-// rest of the message is skipped as if uncaptured), 256 requests in flight, 1024 exchanges
-// untaken.
+// and of all connections' messages in flight together kKeptBytesBudget past their first
+// kUnbudgetedBytes (past either, the rest of the message is skipped as if uncaptured), 256
+// requests in flight, 1024 exchanges untaken.
 class ConnectionParser {
  public:
   ConnectionParser(Role role, bool joined_midstream);

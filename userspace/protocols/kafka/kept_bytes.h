@@ -2,9 +2,10 @@
 
 // The bytes every Kafka connection parser of the process keeps of the messages in flight,
 // against one budget. A message is kept whole up to ConnectionParser::kMaxKeptBytes while the
-// total stays within the budget; past it, the rest of the message is skipped as if it had
-// not been captured (its spans say so) and counted. So 1,000 connections each in the middle
-// of a large Fetch hold the budget, not 1,000 times a message.
+// total of what they keep past each message's first kUnbudgetedBytes stays within the budget; past
+// it, the rest of the message is skipped as if it had not been captured (its spans say so) and
+// counted. So 1,000 connections each in the middle of a large Fetch hold the budget, not 1,000
+// times a message.
 
 #include <cstddef>
 #include <utility>
@@ -12,6 +13,9 @@
 namespace ztrace::kafka {
 
 inline constexpr size_t kKeptBytesBudget = 64u << 20;
+// The first bytes of every message are kept outside the budget: its header (which pairs a
+// response with its request) and small messages whole, whatever the others hold.
+inline constexpr size_t kUnbudgetedBytes = 4096;
 
 // The process's bytes kept, against kKeptBytesBudget.
 size_t kept_bytes_in_use();
