@@ -18,6 +18,7 @@
 
 #include "tests/unit/kafka_test_support.h"
 #include "userspace/protocols/kafka/connection_parser.h"
+#include "userspace/protocols/kafka/kept_bytes.h"
 #include "userspace/protocols/kafka/records.h"
 
 namespace {
@@ -103,9 +104,13 @@ int main(int argc, char** argv) {
     p.on_data(ztrace::Direction::kIngress, big_head + half, 0, 6, true);
   }
   const size_t busy = heap() - before;
+  uint64_t cut_short = 0;
+  for (const ConnectionParser& p : parsers) cut_short += p.stats().over_memory;
   std::printf(
       "\n1,000 parsers: %zu KiB of heap after a produce and a fetch each (%zu B each); "
-      "%zu MiB with half of a 1 MiB fetch response buffered on each.\n",
-      idle / 1024, idle / 1000, busy >> 20);
+      "%zu MiB with half of a 1 MiB fetch response arrived on each (%zu MiB kept against the "
+      "%zu MiB budget, %llu messages cut short).\n",
+      idle / 1024, idle / 1000, busy >> 20, ztrace::kafka::kept_bytes_in_use() >> 20,
+      ztrace::kafka::kKeptBytesBudget >> 20, static_cast<unsigned long long>(cut_short));
   return 0;
 }

@@ -59,6 +59,24 @@ static __noinline void queue_injection(struct syscall_args *args, const struct z
 		args->injection_pending |= INJECTION_PENDING_HTTP1;
 }
 
+/* A write on a client connection that is not HTTP/1: whatever it is, the records of the
+ * connection's last Fetch response are processed (kafka_request.bpf.h). A Produce gets its
+ * parent; a Fetch's response is waited for. */
+static __always_inline void on_kafka_client_write(struct syscall_args *args, __u64 pid_tgid,
+						  struct zt_conn_info *info, __u64 first,
+						  __u32 first4)
+{
+	info->responses_started = info->requests_read;
+	__u32 correlation = 0;
+	int api_key = kafka_request_at(args, first, first4, &correlation);
+	if (api_key == KAFKA_PRODUCE) {
+		on_client_request(&args->trace, pid_tgid, NULL, 0);
+	} else if (api_key == KAFKA_FETCH) {
+		info->kafka_fetch_correlation = correlation;
+		info->kafka_fetch_pending = 1;
+	}
+}
+
 /* At the entry of a write: if it starts a request on a client socket, make the client span's
  * context and, when injection is on, queue its traceparent for sk_msg. Only into a request
  * that starts at a message boundary the kernel knows (http1_framing.bpf.h), whose head it
@@ -87,13 +105,17 @@ static __noinline void classify_client_write(struct syscall_args *args, __u64 pi
 		return;
 	}
 	bool request_start = is_request_start(first4);
-	if (!request_start && !framed) {
+	if (!request_start) {
 		/* A PostgreSQL query or a Kafka Produce gets the parent an HTTP request would;
-		 * never injected into: the context only parents its span. */
-		if ((info->role != ZT_ROLE_SERVER && postgresql_request_start(first4)) ||
-		    (info->role == ZT_ROLE_CLIENT && kafka_produce_at(args, first, first4)))
+		 * never injected into: the context only parents its span. Also a connection's
+		 * first write, which ends HTTP/1 framing below (kafkajs opens a connection with
+		 * a Fetch). */
+		if (info->role != ZT_ROLE_SERVER && postgresql_request_start(first4))
 			on_client_request(&args->trace, pid_tgid, NULL, 0);
-		return;
+		else if (info->role == ZT_ROLE_CLIENT)
+			on_kafka_client_write(args, pid_tgid, info, first, first4);
+		if (!framed)
+			return;
 	}
 	__u32 zero = 0;
 	struct data_scratch *s = bpf_map_lookup_elem(&scratch, &zero);

@@ -19,6 +19,7 @@
 #include "bpf/data_capture.bpf.h"
 #include "bpf/goroutine_maps.bpf.h"
 #include "bpf/http1_context.bpf.h"
+#include "bpf/kafka_request.bpf.h"
 #include "bpf/settings.bpf.h"
 #include "bpf/trace_sampling.bpf.h"
 #include "bpf/socket_maps.bpf.h"
@@ -184,18 +185,6 @@ __noinline int on_server_request(struct data_scratch *s, struct zt_conn_info *in
 	info->head_pending = value == TRACEPARENT_UNKNOWN;
 
 	info->requests_read += 1;
-	struct served_request *previous = bpf_map_lookup_elem(&thread_requests, &pid_tgid);
-	if (previous) {
-		struct zt_conn_key key = { .tgid = pid_tgid >> 32, .fd = previous->fd };
-		struct zt_conn_info *previous_conn = bpf_map_lookup_elem(&conns, &key);
-		bool unanswered = previous_conn && previous_conn->generation == previous->generation &&
-				  previous_conn->responses_started < previous->request_number &&
-				  !(previous->fd == fd && previous->generation == info->generation);
-		if (unanswered) {
-			__u8 one = 1;
-			bpf_map_update_elem(&multiplexing_threads, &pid_tgid, &one, BPF_ANY);
-		}
-	}
 	struct line_key lkey = { .tgid = pid_tgid >> 32,
 				 .line_hash = request_line_hash(s->event.data, head_bytes, &line) };
 	if (lkey.line_hash) {
@@ -214,14 +203,9 @@ __noinline int on_server_request(struct data_scratch *s, struct zt_conn_info *in
 	}
 
 	struct served_request current = {};
-	__builtin_memcpy(current.trace_id, ctx->trace_id, 16);
-	__builtin_memcpy(current.span_id, ctx->span_id, 8);
-	current.trace_flags = ctx->trace_flags;
-	current.fd = fd;
-	current.generation = info->generation;
-	current.request_number = info->requests_read;
+	served_request_of(&current, ctx, fd, info);
 	current.line_hash = lkey.line_hash;
-	serve_request(pid_tgid, previous, &current);
+	thread_serves(pid_tgid, &current);
 	struct goroutine_key g = { .tgid = pid_tgid >> 32, .g = current_goroutine(pid_tgid >> 32) };
 	if (g.g)
 		bpf_map_update_elem(&goroutine_requests, &g, &current, BPF_ANY);
@@ -381,6 +365,8 @@ static __always_inline void classify_call(struct data_scratch *s, const struct s
 			if (head_completed)
 				ctx->flags = ZT_CTX_FLAG_BEGAN_IN_PREVIOUS_CALL;
 		}
+	} else if (direction == ZT_DIR_INGRESS && info->kafka_fetch_pending) {
+		on_kafka_response_read(ctx, first, ret, pid_tgid, info, args->fd);
 	} else if (direction == ZT_DIR_INGRESS && info->head_pending) {
 		__u32 bytes = ret < traceparent_scan_bytes ? ret : traceparent_scan_bytes;
 		if (bytes > ZT_PIECE_BYTES)

@@ -99,8 +99,11 @@ struct zt_conn_info {
 				 * boundary (0: the next write starts a message); in a chunked
 				 * body, of the chunk's data (its size so far, in its size line) */
 	struct zt_tuple tuple;
-	__u32 requests_read;      /* server side: request heads read so far */
-	__u32 responses_started;  /* server side: requests whose answer began to be written */
+	__u32 requests_read;      /* server side: request heads read so far; a Kafka client
+				   * connection: Fetch responses read (kafka_request.bpf.h) */
+	__u32 responses_started;  /* server side: requests whose answer began to be written; a
+				   * Kafka client connection: Fetch responses read before its
+				   * last write */
 	__u8 role;             /* enum zt_role */
 	__u8 is_traced_socket; /* TCP over IPv4/IPv6 and selected by the port rules */
 	__u8 head_pending;     /* server side: a request head continues in the next read */
@@ -117,6 +120,9 @@ struct zt_conn_info {
 	__u32 h2_frame_left;   /* egress bytes still to come before the next frame header */
 	__u32 h2_last_stream;  /* highest client stream id seen opening in the egress */
 	__u32 h1_writer;       /* h1_framing TRACKING: the thread in a write on it, 0: none */
+	__u32 kafka_fetch_correlation; /* the last Fetch written's correlation id (big-endian) */
+	__u8 kafka_fetch_pending;      /* its response's first read is still to come */
+	__u8 pad_kafka[3];
 };
 
 /* What the kernel knows of the message boundaries of an HTTP/1 client connection's egress
@@ -155,7 +161,9 @@ enum zt_context_origin {
 				      * unanswered request the process serves (proxies) */
 	ZT_CTX_CLIENT_GOROUTINE = 10,/* Go: made by the goroutine serving a request, or handed by
 				      * it to the one writing the request (net/http probes) */
-	ZT_CTX_ORIGIN_COUNT = 11,
+	ZT_CTX_MESSAGE_RECEIVE = 11, /* a Kafka Fetch response read: a receive's new context,
+				      * the parent of the calls its records cause */
+	ZT_CTX_ORIGIN_COUNT = 12,
 };
 
 #define ZT_TRACE_FLAG_SAMPLED 0x01

@@ -75,3 +75,30 @@ static __always_inline struct served_request *parent_by_thread(__u64 pid_tgid, _
 	return *origin == ZT_CTX_CLIENT_THREAD ? served : NULL;
 }
 
+/* The request with context ctx just read on connection fd (info), its latest. */
+static __always_inline void served_request_of(struct served_request *out,
+					      const struct zt_trace_context *ctx, int fd,
+					      const struct zt_conn_info *info)
+{
+	__builtin_memcpy(out->trace_id, ctx->trace_id, 16);
+	__builtin_memcpy(out->span_id, ctx->span_id, 8);
+	out->trace_flags = ctx->trace_flags;
+	out->fd = fd;
+	out->generation = info->generation;
+	out->request_number = info->requests_read;
+}
+
+/* The thread now serves `current`. One it still served on another connection, or before on
+ * this one, unanswered, makes it a thread that multiplexes requests. */
+static __always_inline void thread_serves(__u64 pid_tgid, const struct served_request *current)
+{
+	struct served_request *previous = bpf_map_lookup_elem(&thread_requests, &pid_tgid);
+	if (previous &&
+	    request_unanswered(pid_tgid >> 32, previous->fd, previous->generation,
+			       previous->request_number) &&
+	    !(previous->fd == current->fd && previous->generation == current->generation)) {
+		__u8 one = 1;
+		bpf_map_update_elem(&multiplexing_threads, &pid_tgid, &one, BPF_ANY);
+	}
+	serve_request(pid_tgid, previous, current);
+}

@@ -523,3 +523,39 @@ TEST_CASE("kafka bad input: corrupt lengths, gaps, junk; counted, bounded, traci
 }
 
 }  // namespace ztrace::kafka
+
+namespace ztrace::kafka {
+
+TEST_CASE("kafka memory: all parsers keep at most the process's budget, the rest is counted",
+          "[kafka]") {
+  const std::vector<TestRecord> many(80, {"k", std::string(100, 'v'), {}});
+  const std::string produce = testing::request(
+      0, 7, 1, "p", testing::produce_request_body(7, {{"t", 0, testing::batch_v2(0, many)}}));
+  const size_t before = kept_bytes_in_use();
+  KeptBytesShare others;  // what every other connection holds: all but 200 bytes
+  REQUIRE(others.take(kKeptBytesBudget - before - 200) == kKeptBytesBudget - before - 200);
+  KeptBytesShare probe;
+  CHECK(probe.take(300) == 200);  // what is left, no more
+  probe.release();
+
+  ConnectionParser p(Role::kClient, false);
+  p.on_data(Direction::kEgress, produce, 0, 1, true);
+  p.on_data(Direction::kIngress,
+            testing::response(0, 7, 1, testing::produce_response_body(7, {{"t", 0, ""}}, 40)), 0, 2,
+            true);
+  auto exchanges = p.take_exchanges();
+  REQUIRE(exchanges.size() == 1);
+  // The produce was cut after its unbudgeted head and 200 bytes: still framed, its batch
+  // counted from the header.
+  CHECK(p.stats().over_memory == 1);
+  CHECK(exchanges[0].truncated);
+  CHECK(exchanges[0].partitions.at(0).records.count == 80);
+  CHECK(kept_bytes_in_use() == kKeptBytesBudget - 200);  // a message done gives its share back
+
+  others.release();
+  CHECK(kept_bytes_in_use() == before);
+  p.on_data(Direction::kEgress, produce, 0, 3, true);
+  CHECK(p.stats().over_memory == 1);  // room again: kept whole
+}
+
+}  // namespace ztrace::kafka

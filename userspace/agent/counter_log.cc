@@ -44,6 +44,7 @@ void log_link_outcomes(const pipeline::EventPipelineStats& p) {
                             {"ambiguous_event_loop", o[ZT_CTX_CLIENT_AMBIGUOUS]},
                             {"unlinkable_runtime", o[ZT_CTX_CLIENT_UNTRUSTED]},
                             {"stale", o[ZT_CTX_CLIENT_STALE]}})
+      .add("message receives", {{"new_trace", o[ZT_CTX_MESSAGE_RECEIVE]}})
       .add("", {{"no_context", o[ZT_CTX_NONE]}, {"unsampled", p.spans.unsampled}});
   spdlog::info("{}", line.text());
 

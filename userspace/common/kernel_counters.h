@@ -81,6 +81,7 @@ inline constexpr std::array<std::string_view, ZT_CTX_ORIGIN_COUNT> kContextOrigi
     "client_stale",
     "client_by_forwarded_line",
     "client_by_goroutine",
+    "message_receive",
 };
 
 // A name for every enum value: a new one without a name does not compile (the arrays above

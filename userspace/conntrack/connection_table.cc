@@ -100,6 +100,10 @@ std::optional<zt_trace_context> ConnectionTable::take_kernel_context(
       const int request_dir = conn.view.role == Role::kServer ? 1 : 0;
       return take_context(conn.contexts[request_dir], key.value);
     }
+    case protocols::KernelContextKey::Kind::kResponseStart: {
+      const int response_dir = conn.view.role == Role::kServer ? 0 : 1;
+      return take_context(conn.contexts[response_dir], key.value);
+    }
     case protocols::KernelContextKey::Kind::kStream:
       return take_stream_context(conn.key, static_cast<uint32_t>(key.value));
     case protocols::KernelContextKey::Kind::kNone:

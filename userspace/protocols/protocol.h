@@ -53,17 +53,22 @@ class SpanBuilderBase {
 struct KernelContextKey {
   enum class Kind : uint8_t {
     kNone,
-    kRequestStart,  // by the timestamp of the syscall that began the request (HTTP/1 heads)
-    kStream,        // by the stream id on the connection (HTTP/2 streams)
+    kRequestStart,   // by the timestamp of the syscall that began the request (HTTP/1 heads)
+    kStream,         // by the stream id on the connection (HTTP/2 streams)
+    kResponseStart,  // by the timestamp of the syscall that began the response (a Kafka
+                     // Fetch's receive)
   };
   Kind kind = Kind::kNone;
-  uint64_t value = 0;  // the request's start timestamp (ns), or the stream id
+  uint64_t value = 0;  // the request's or response's start timestamp (ns), or the stream id
 
   static KernelContextKey none() { return {}; }
   static KernelContextKey request_start(uint64_t start_ns) {
     return {Kind::kRequestStart, start_ns};
   }
   static KernelContextKey stream(uint32_t stream_id) { return {Kind::kStream, stream_id}; }
+  static KernelContextKey response_start(uint64_t start_ns) {
+    return {Kind::kResponseStart, start_ns};
+  }
 };
 
 // A request head that carried a traceparent, reported as soon as it is parsed (long before

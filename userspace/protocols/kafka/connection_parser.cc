@@ -134,6 +134,7 @@ void ConnectionParser::reset(Stream& stream) {
   } else {
     stream.buffer.clear();
   }
+  stream.kept.release();
   stream.message_bytes = 0;
   stream.consumed = 0;
   stream.gapped = false;
@@ -163,7 +164,13 @@ void ConnectionParser::feed(Stream& stream, bool requests, std::string_view byte
     const size_t n = std::min(stream.message_bytes - stream.consumed, uint64_t{bytes.size()});
     // After uncaptured bytes the buffer stops: what follows would not be contiguous with it.
     const size_t room = kMaxKeptBytes - std::min(kMaxKeptBytes, stream.buffer.size());
-    const size_t keep = stream.gapped ? 0 : std::min(n, room);
+    size_t keep = stream.gapped ? 0 : std::min(n, room);
+    const size_t unbudgeted = kUnbudgetedBytes - std::min(kUnbudgetedBytes, stream.buffer.size());
+    if (keep > unbudgeted) {
+      const size_t granted = stream.kept.take(keep - unbudgeted);
+      if (granted < keep - unbudgeted) ++stats_.over_memory;  // once: gapped from here
+      keep = unbudgeted + granted;
+    }
     stream.buffer.append(bytes.substr(0, keep));
     if (keep < n) stream.gapped = true;
     stream.consumed += n;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "userspace/common/connection_types.h"
+#include "userspace/protocols/kafka/kept_bytes.h"
 #include "userspace/protocols/kafka/messages.h"
 
 namespace ztrace::kafka {
@@ -41,6 +42,7 @@ struct ParserStats {
   uint64_t lost_sync = 0;         // a size prefix fell in uncaptured bytes
   uint64_t truncated = 0;         // messages with uncaptured bytes
   uint64_t dropped = 0;           // bounds hit: requests in flight, exchanges untaken
+  uint64_t over_memory = 0;       // messages cut short by the process's budget (kKeptBytesBudget)
 };
 
 // A request head with a traceparent (the contract's RequestHead): Kafka carries contexts in
@@ -50,8 +52,10 @@ struct RequestHeadContext {
   std::string traceparent;
 };
 
-// Not thread-safe; one per connection. Memory is bounded: at most 1 MiB kept of a message
-// (the rest skipped as if uncaptured), 256 requests in flight, 1024 exchanges untaken.
+// Not thread-safe; one per connection. Memory is bounded: at most 1 MiB kept of a message,
+// and of all connections' messages in flight together kKeptBytesBudget past their first
+// kUnbudgetedBytes (past either, the rest of the message is skipped as if uncaptured), 256
+// requests in flight, 1024 exchanges untaken.
 class ConnectionParser {
  public:
   ConnectionParser(Role role, bool joined_midstream);
@@ -78,6 +82,7 @@ class ConnectionParser {
   enum class Start : uint8_t { kYes, kNo, kNeedMore };
   struct Stream {
     std::string buffer;          // the message's captured bytes, size prefix included
+    KeptBytesShare kept;         // what `buffer` holds, taken from the process's budget
     uint64_t message_bytes = 0;  // prefix + size, once the prefix is known
     uint64_t consumed = 0;       // bytes of the message seen, captured or not
     bool gapped = false;

@@ -25,6 +25,7 @@ struct Counters {
   uint64_t lost_sync = 0;
   uint64_t truncated = 0;
   uint64_t dropped = 0;
+  uint64_t over_memory = 0;
   uint64_t malformed = 0;
   uint64_t partitions_dropped = 0;
   uint64_t batches = 0;
@@ -48,6 +49,7 @@ struct Counters {
     visit("lost_sync", lost_sync);
     visit("truncated", truncated);
     visit("dropped", dropped);
+    visit("over_memory", over_memory);
     visit("malformed", malformed);
     visit("partitions_dropped", partitions_dropped);
     visit("batches", batches);
@@ -77,11 +79,17 @@ struct Protocol {
     return role != Role::kServer && kafka::detect(first_bytes);
   }
   // The kernel makes a context for each write that starts a Produce (the in-process rules
-  // give it the parent an HTTP request would get), by the timestamp of that write.
+  // give it the parent an HTTP request would get), by the timestamp of that write, and one for
+  // the read that starts a Fetch's response (the receive, parent of the calls its records
+  // cause: bpf/kafka_request.bpf.h), by the timestamp of that read.
   static protocols::KernelContextKey kernel_context_key(const Exchange& exchange) {
-    return exchange.request.api_key == kProduce
-               ? protocols::KernelContextKey::request_start(exchange.request_start_ns)
-               : protocols::KernelContextKey::none();
+    if (exchange.request.api_key == kProduce) {
+      return protocols::KernelContextKey::request_start(exchange.request_start_ns);
+    }
+    if (exchange.request.api_key == kFetch && exchange.has_response) {
+      return protocols::KernelContextKey::response_start(exchange.response_start_ns);
+    }
+    return protocols::KernelContextKey::none();
   }
   static protocols::KernelContextKey kernel_context_key(const RequestHeadContext&) {
     return protocols::KernelContextKey::none();
@@ -97,6 +105,7 @@ struct Protocol {
     counters.lost_sync += s.lost_sync;
     counters.truncated += s.truncated;
     counters.dropped += s.dropped;
+    counters.over_memory += s.over_memory;
     counters.malformed += s.messages.malformed_bodies;
     counters.partitions_dropped += s.messages.partitions_dropped;
     const RecordStats& r = s.messages.records;
