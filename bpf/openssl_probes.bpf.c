@@ -4,6 +4,8 @@
  * keeps its symbols, such as node): the plaintext of SSL_read, SSL_read_ex, SSL_write and
  * SSL_write_ex, emitted as zt_data_event pieces on the socket under the SSL object, with the
  * TLS generation bit, so userspace parses it like plaintext captured at the syscall layer.
+ * Request heads are linked by thread as at the syscall layer (link_by_thread): an HTTPS call
+ * made while a thread serves a request is that request's child.
  *
  * Two sites per function, both chosen by probes/openssl (symbolizer/ssl_sites.h):
  * - ssl_call_enter: where the arguments are in registers. In Debian's libssl this is the
@@ -193,10 +195,7 @@ static __always_inline void emit_plaintext(const struct zt_conn_key *key,
 	struct zt_data_event *e = bpf_map_lookup_elem(&ssl_scratch, &zero);
 	if (!e)
 		return;
-	if (trace)
-		e->trace = *trace; /* in-process linking (the Java agent's hand-off) */
-	else
-		__builtin_memset(&e->trace, 0, sizeof(e->trace)); /* ids are made in userspace */
+	e->trace = *trace; /* in-process linking; all zero: the ids are made in userspace */
 	e->type = ZT_EVENT_DATA;
 	e->direction = direction;
 	e->role = conn->role;
@@ -240,9 +239,10 @@ static __always_inline void emit_plaintext(const struct zt_conn_key *key,
 /* In-process linking by thread of TLS plaintext, as http1_linking.bpf.h links socket data
  * (thread_linking.bpf.h): a request head read on a server connection becomes the thread's
  * current request, a request head written on a client connection gets it as parent, a
- * response start answers it. For the Java agent's hand-off, whose calls are on the thread
- * that reads and writes (SSLSocket, HttpsServer). `trace` stays zero for other data. Heads
- * split across calls are not linked. */
+ * response start answers it. For OpenSSL calls and the Java agent's hand-off alike: both
+ * run on the thread that reads and writes (nginx, Python, curl, Node's event loop,
+ * SSLSocket, HttpsServer), and the thread rules (multiplexing, stale, Go) apply as for
+ * plaintext. `trace` stays zero for other data. Heads split across calls are not linked. */
 static __always_inline void link_by_thread(struct zt_conn_info *conn, __u64 pid_tgid, int fd,
 					   bool write, __u64 buf, __u64 len,
 					   struct zt_trace_context *trace)
@@ -308,7 +308,7 @@ static __always_inline void link_by_thread(struct zt_conn_info *conn, __u64 pid_
  * pieces of the socket's TLS stream, when it is a traced socket. */
 static __always_inline void plaintext_on_socket(__u64 pid_tgid, int fd, bool write, __u64 buf,
 						__u64 len, __u64 captured, __u64 timestamp_ns,
-						__u8 syscall, bool link)
+						__u8 syscall)
 {
 	if (fd < 0) {
 		count(ZT_SSL_FD_UNKNOWN);
@@ -332,10 +332,9 @@ static __always_inline void plaintext_on_socket(__u64 pid_tgid, int fd, bool wri
 			return;
 	}
 	struct zt_trace_context trace = {};
-	if (link)
-		link_by_thread(conn, pid_tgid, fd, write, buf, captured, &trace);
+	link_by_thread(conn, pid_tgid, fd, write, buf, captured, &trace);
 	emit_plaintext(&key, conn, stream, (__u32)pid_tgid, write ? ZT_DIR_EGRESS : ZT_DIR_INGRESS,
-		       buf, len, captured, timestamp_ns, syscall, link ? &trace : NULL);
+		       buf, len, captured, timestamp_ns, syscall, &trace);
 }
 
 /* SSL_read(SSL *s, void *buf, int num), SSL_read_ex(s, buf, size_t num, size_t *readbytes),
@@ -396,7 +395,7 @@ int ssl_call_result(struct pt_regs *ctx)
 	bool write = call.cookie & ZT_SSL_CALL_WRITE;
 	/* Egress at the call's start, ingress when the bytes reached the process (as socket_trace) */
 	plaintext_on_socket(pid_tgid, fd, write, call.buf, n, n,
-			    write ? call.enter_ns : bpf_ktime_get_ns(), ZT_SYS_OPENSSL, false);
+			    write ? call.enter_ns : bpf_ktime_get_ns(), ZT_SYS_OPENSSL);
 	return 0;
 }
 
@@ -458,6 +457,6 @@ int java_tls_handoff(struct trace_event_raw_sys_enter *ctx)
 	/* The hand-off comes before the write's encryption and after the read's decryption:
 	 * its time is the plaintext's, as socket_trace's syscall entry and exit times. */
 	plaintext_on_socket(pid_tgid, fd, write, desc.buf, desc.total, desc.captured,
-			    bpf_ktime_get_ns(), ZT_SYS_JAVA_TLS, true);
+			    bpf_ktime_get_ns(), ZT_SYS_JAVA_TLS);
 	return 0;
 }

@@ -38,15 +38,15 @@ void setup_logging(const std::string& level) {
 // Loads every BPF object into this kernel and prints each program's verdict.
 int report_bpf_programs() {
   int failures = 0;
-  std::printf("\n%-13s %-28s %-8s %s\n", "object", "program", "loaded",
+  std::printf("\n%-15s %-28s %-8s %s\n", "object", "program", "loaded",
               "verified instructions (limit 1,000,000)");
   for (const auto& report : ztrace::agent::load_every_bpf_object()) {
     if (report.loaded) {
-      std::printf("%-13s %-28s %-8s %u\n", report.object.c_str(), report.program.c_str(), "yes",
+      std::printf("%-15s %-28s %-8s %u\n", report.object.c_str(), report.program.c_str(), "yes",
                   report.verified_instructions);
     } else {
       ++failures;
-      std::printf("%-13s %-28s %-8s %s\n", report.object.c_str(), report.program.c_str(), "NO",
+      std::printf("%-15s %-28s %-8s %s\n", report.object.c_str(), report.program.c_str(), "NO",
                   report.error.c_str());
     }
   }

@@ -119,6 +119,56 @@ TEST_CASE("Python urllib to Python http.server over TLS (SSL_read_ex/SSL_write_e
   }
 }
 
+// In-process linking across a TLS hop (OpenSSL): a Python https service whose handler
+// thread calls another Python https service. Each call is the child of the request its
+// thread serves; the callee starts its own trace, since nothing can be injected into TLS.
+TEST_CASE("A Python HTTPS service calling another over HTTPS is linked in-process (OpenSSL)",
+          "[e2e][tls][openssl][python][tls-link]") {
+  ZTRACE_E2E_REQUIRE_ROOT();
+  const int front_port = reserve_port(24812);
+  const int back_port = reserve_port(24813);
+  const auto dir = fresh_dir("openssl_python_link");
+  Process front = start_python_tls_server(dir, front_port);
+  Process back = start_python_tls_server(dir, back_port);
+  Agent agent(dir, {.ports = {front_port, back_port}});
+
+  constexpr int kCalls = 3;
+  std::vector<std::string> urls;
+  for (int i = 1; i <= kCalls; ++i) {
+    const std::string downstream = https_url_of(back_port, "/ok/d" + std::to_string(i));
+    urls.push_back(https_url_of(front_port, "/call?to=" + downstream));
+  }
+  CommandResult client = run_command(dir, python_tls_client(urls));
+  ZTRACE_E2E_REQUIRE_PEER(client.exit_code == 0, client.describe);
+  ZTRACE_E2E_REQUIRE_PEER(count_lines(client.out) == kCalls, client.describe);
+
+  const std::vector<Span> spans = stop_and_collect(agent);
+  INFO("spans:\n" << describe(spans));
+  INFO("agent log:\n" << agent.log_tail());
+  for (int i = 1; i <= kCalls; ++i) {
+    const std::string path = "/ok/d" + std::to_string(i);
+    INFO("call " << path);
+    auto call = expect_one(spans, "CLIENT", {"GET", path, 200, back_port});
+    auto callee = expect_one(spans, "SERVER", {"GET", path, 200, back_port});
+    REQUIRE(call);
+    CHECK(call->pid() == front.pid());
+    std::optional<Span> served;
+    for (const Span& s : of_kind(spans, "SERVER")) {
+      if (s.span_id == call->parent_span_id) served = s;
+    }
+    REQUIRE(served);
+    CHECK(served->trace_id == call->trace_id);
+    CHECK(served->pid() == front.pid());
+    CHECK(served->attr_str("url.path") == std::optional<std::string>("/call"));
+    check_scheme(*served, "https");
+    check_encloses(*served, *call);
+    if (callee) {
+      CHECK(callee->pid() == back.pid());
+      CHECK(callee->trace_id != call->trace_id);  // nothing crosses the TLS hop
+    }
+  }
+}
+
 }  // namespace ztrace::e2e
 
 namespace ztrace::e2e {

@@ -5,12 +5,14 @@
                                         "STATUS URL port=CLIENT_PORT" per request
 
 The server answers GET /ok/* with 200 and a short body, /missing/* with 404, and echoes the
-client's port in X-Client-Port (as the other peers do).
+client's port in X-Client-Port (as the other peers do). GET /call?to=URL first makes an HTTPS
+request to URL from the handler's thread (urllib) and answers 200 when that one did.
 """
 import http.server
 import ssl
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 
 
@@ -18,6 +20,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def do_GET(self):
+        if self.path.startswith("/call?"):
+            downstream = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)["to"][0]
+            with urllib.request.urlopen(downstream, context=insecure_context(), timeout=10) as a:
+                a.read()
+            self.path = "/ok/call"
         status = 200 if self.path.startswith("/ok/") else 404
         body = b"hello tls\n" if status == 200 else b"missing\n"
         self.send_response(status)
@@ -38,10 +45,15 @@ def serve(port, cert, key):
     server.serve_forever()
 
 
-def client(urls):
+def insecure_context():
     context = ssl.create_default_context()
     context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
+    context.verify_mode = ssl.CERT_NONE  # the tests' certificates are self-signed
+    return context
+
+
+def client(urls):
+    context = insecure_context()
     for url in urls:
         try:
             with urllib.request.urlopen(url, context=context, timeout=10) as answer:
