@@ -81,6 +81,7 @@ struct RunFlags {
   bool no_go_probes = false;
   bool no_openssl_probes = false;
   bool no_java_agent = false;
+  std::string java_attach_timeout;
   int stats_seconds = 60;
   std::string config_path;
   std::string mode;
@@ -168,6 +169,10 @@ void apply_start_sections(const ztrace::sampling::StartFile& file, RunFlags& fla
   if (file.inject == false) flags.no_inject = true;
   if (file.go_probes == false) flags.no_go_probes = true;
   if (file.openssl_probes == false) flags.no_openssl_probes = true;
+  if (file.java_attach_timeout_ns && !given("--java-attach-timeout")) {
+    options.java_attach_timeout =
+        std::chrono::milliseconds(*file.java_attach_timeout_ns / 1'000'000);
+  }
   if (file.stats_interval_ns && !given("--stats-interval"))
     flags.stats_seconds = static_cast<int>(*file.stats_interval_ns / 1'000'000'000);
   auto& selection = options.selection;
@@ -263,6 +268,9 @@ void add_capture_flags(CLI::App* run, RunFlags& flags) {
                 "(config key probes.java_agent: false)");
   run->add_option("--java-agent-dir", options.java_agent_dir,
                   "Directory of the Java agent's files (default: java/ next to ztrace)");
+  run->add_option("--java-attach-timeout", flags.java_attach_timeout,
+                  "How long a JVM gets to open its attach listener before it is left at the "
+                  "syscall layer, e.g. 30s (default; config key probes.java_attach_timeout)");
   run->add_flag("--capture-url-query", options.capture_url_query,
                 "Record url.query (may contain secrets)");
   run->add_option("--ring-buffer-bytes", options.ring_buffer_bytes,
@@ -381,6 +389,15 @@ int run_agent(RunFlags& flags) {
   options.openssl_probes = !flags.no_openssl_probes;
   options.java_agent = !flags.no_java_agent && options.java_agent;
   options.stats_interval = std::chrono::seconds(flags.stats_seconds);
+  if (!flags.java_attach_timeout.empty()) {
+    const auto ns = ztrace::parse_duration_ns(flags.java_attach_timeout);
+    if (!ns || *ns < 1'000'000) {
+      spdlog::error("--java-attach-timeout: not a duration such as 500ms or 30s: {}",
+                    flags.java_attach_timeout);
+      return 2;
+    }
+    options.java_attach_timeout = std::chrono::milliseconds(*ns / 1'000'000);
+  }
   std::map<std::string, std::string> sampler_env;
   for (const char* name : {"OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG"}) {
     if (const char* value = std::getenv(name)) sampler_env[name] = value;

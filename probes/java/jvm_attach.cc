@@ -104,12 +104,18 @@ std::string load_agent(const AttachTarget& target, const std::string& jar_in_tar
       std::this_thread::sleep_for(wait);
       wait = std::min(wait * 2, std::chrono::milliseconds(500));
     }
-    unlink(trigger.c_str());
-    if (!signalled) return std::string("cannot signal the JVM: ") + std::strerror(errno);
+    if (!signalled) {
+      const std::string why = std::strerror(errno);
+      unlink(trigger.c_str());
+      return "cannot signal the JVM: " + why;
+    }
     if (!listener_ready(socket_path)) {
+      // The trigger stays: a JVM that was stopped or stalled handles the SIGQUIT when it
+      // resumes, and without the trigger it would print a thread dump on its stdout.
       return "no attach listener within " + std::to_string(timeout.count()) +
              " ms (attach disabled, e.g. -XX:+DisableAttachMechanism, or the JVM is busy)";
     }
+    unlink(trigger.c_str());
   }
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;

@@ -182,6 +182,85 @@ TEST_CASE("A JVM that refuses attach is logged once and left alone", "[e2e][tls]
   CHECK(read_file(dir / "java-tls-server.stdout").find("Full thread dump") == std::string::npos);
 }
 
+// Bad input: a JVM that cannot answer the attach (stopped here) is given up after the attach
+// timeout and logged once. When it resumes it serves as before, without a thread dump on its
+// stdout (the trigger file is left so its pending SIGQUIT opens the listener instead), and a
+// JVM started later is still attached.
+TEST_CASE("An attach that times out is logged once; the JVM and the agent carry on",
+          "[e2e][tls][java-tls][java-attach-timeout]") {
+  ZTRACE_E2E_REQUIRE_ROOT();
+  const int stalled_port = reserve_port(24958);
+  const int late_port = reserve_port(24959);
+  const auto dir = fresh_dir("java_tls_attach_timeout");
+  Process stalled = start_java_tls_server(dir, stalled_port);
+  REQUIRE(stalled.signal(SIGSTOP));
+  Agent agent(dir,
+              {.ports = {stalled_port, late_port}, .extra_args = {"--java-attach-timeout", "2s"}});
+  const std::string timed_out = "java: no TLS agent in pid " + std::to_string(stalled.pid()) +
+                                " (no attach listener within 2000 ms";
+  REQUIRE(wait_until([&] { return agent.log().find(timed_out) != std::string::npos; }, 30s));
+  REQUIRE(stalled.signal(SIGCONT));
+  CommandResult c = run_command(dir, {"curl", "-sk", "-o", "/dev/null", "-w", "%{http_code}\n",
+                                      https_url_of(stalled_port, "/hello-stalled")});
+  CHECK(c.out == "200\n");
+
+  fs::create_directories(dir / "late");
+  Process late = start_java_tls_server(dir / "late", late_port);
+  REQUIRE(wait_for_java_agent(agent, late.pid()));
+  CommandResult l = run_command(dir, {"curl", "-sk", "-o", "/dev/null", "-w", "%{http_code}\n",
+                                      https_url_of(late_port, "/hello-late")});
+  CHECK(l.out == "200\n");
+
+  const std::vector<Span> spans = stop_and_collect(agent);
+  INFO("spans:\n" << describe(spans));
+  INFO("agent log:\n" << agent.log_tail());
+  const std::string log = agent.log();
+  CHECK(log.find(timed_out, log.find(timed_out) + 1) == std::string::npos);  // once
+  // The JVM's side is ciphertext at the syscall layer (curl's side is seen through OpenSSL).
+  CHECK(with_path(of_kind(spans, "SERVER"), "/hello-stalled").empty());
+  CHECK(with_path(of_kind(spans, "CLIENT"), "/hello-stalled").size() == 1);
+  auto late_span = expect_one(spans, "SERVER", {"GET", "/hello-late", 200, late_port});
+  if (late_span) CHECK(late_span->pid() == late.pid());
+  CHECK(read_file(dir / "java-tls-server.stdout").find("Full thread dump") == std::string::npos);
+}
+
+// A JVM in a container's namespaces: its own mount namespace with a private /tmp, and its own
+// pid namespace (it is pid 1 there). The agent's files are staged in that /tmp through
+// /proc/PID/root, and the attach files carry the JVM's pid in its namespace.
+TEST_CASE("A JVM in its own mount and pid namespaces (a container) gets the Java agent",
+          "[e2e][tls][java-tls][java-container]") {
+  ZTRACE_E2E_REQUIRE_ROOT();
+  const int port = reserve_port(24960);
+  const auto dir = fresh_dir("java_tls_container");
+  Process box = start_java_tls_server(
+      dir, port, {},
+      {"unshare", "--pid", "--fork", "--mount-proc", "--propagation", "private", "sh", "-c",
+       "mount -t tmpfs ztrace-test-tmp /tmp && exec \"$@\"", "sh"});
+  std::vector<pid_t> inside;
+  REQUIRE(wait_until([&] { return !(inside = children_of(box.pid())).empty(); }, 10s));
+  const pid_t jvm = inside.front();
+  const std::string status = read_file("/proc/" + std::to_string(jvm) + "/status");
+  INFO(status);
+  REQUIRE(status.find("NSpid:\t" + std::to_string(jvm) + "\t1\n") != std::string::npos);
+
+  Agent agent(dir, {.ports = {port}});
+  REQUIRE(wait_for_java_agent(agent, jvm));
+  CommandResult c = run_command(dir, {"curl", "-sk", "-o", "/dev/null", "-w", "%{http_code}\n",
+                                      https_url_of(port, "/hello-container")});
+  CHECK(c.out == "200\n");
+  // Staged in the container's own /tmp, not the host's.
+  CHECK(fs::exists("/proc/" + std::to_string(jvm) + "/root/tmp/.java_pid1"));
+
+  const std::vector<Span> spans = stop_and_collect(agent);
+  INFO("spans:\n" << describe(spans));
+  INFO("agent log:\n" << agent.log_tail());
+  auto server_span = expect_one(spans, "SERVER", {"GET", "/hello-container", 200, port});
+  if (server_span) {
+    CHECK(server_span->attr_str("url.scheme") == std::optional<std::string>("https"));
+    CHECK(server_span->pid() == jvm);
+  }
+}
+
 }  // namespace ztrace::e2e
 
 namespace ztrace::e2e {

@@ -117,7 +117,8 @@ fs::path java_tls_classes() {
 }  // namespace
 
 Process start_java_tls_server(const fs::path& dir, int port,
-                              const std::vector<std::string>& jvm_flags) {
+                              const std::vector<std::string>& jvm_flags,
+                              const std::vector<std::string>& launcher) {
   const fs::path keystore = dir / "java-tls.p12";
   CommandResult k = run_command(dir, {"keytool",    "-genkeypair",
                                       "-alias",     "zt",
@@ -131,7 +132,8 @@ Process start_java_tls_server(const fs::path& dir, int port,
                                       "-validity",  "2"});
   if (k.exit_code != 0) throw std::runtime_error("keytool failed\n" + k.describe);
   ProcessOptions o;
-  o.argv = {"java"};
+  o.argv = launcher;
+  o.argv.push_back("java");
   o.argv.insert(o.argv.end(), jvm_flags.begin(), jvm_flags.end());
   o.argv.insert(o.argv.end(), {"-cp", java_tls_classes().string(), "TlsPeer", "server",
                                std::to_string(port), keystore.string()});

@@ -32,9 +32,10 @@ std::vector<std::string> node_tls_client(const std::string& mode,
 
 // peers/java-tls/TlsPeer.java (JSSE): com.sun.net.httpserver.HttpsServer with a fresh
 // keystore (keytool), serving /hello and /call?to=URL (an HttpsURLConnection call to URL).
-// `jvm_flags` go before the class path.
+// `jvm_flags` go before the class path; `launcher` (e.g. unshare ...) runs the java command.
 Process start_java_tls_server(const fs::path& dir, int port,
-                              const std::vector<std::string>& jvm_flags = {});
+                              const std::vector<std::string>& jvm_flags = {},
+                              const std::vector<std::string>& launcher = {});
 // A client's command: `mode` "urlconnection", "httpclient-h1" or "httpclient-h2".
 std::vector<std::string> java_tls_client(const std::string& mode,
                                          const std::vector<std::string>& urls);

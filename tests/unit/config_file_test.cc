@@ -69,7 +69,7 @@ constexpr const char* kEverything = R"(export:
     batch_delay: 200ms
     retry_max: 1m
 capture: {max_capture_bytes: 8192, ring_buffer_bytes: 1048576, max_connections: 100, url_query: true}
-probes: {go: false, openssl: false, java_agent: false, inject: false}
+probes: {go: false, openssl: false, java_agent: false, inject: false, java_attach_timeout: 5s}
 log: {level: debug, stats_interval: 30s}
 selection: {pids: [1, 42], exe: ["*/nginx"], ports: 8080}
 )";
@@ -94,6 +94,7 @@ TEST_CASE("config file: export, capture, probes, log and the process selection")
   CHECK(start.url_query == true);
   CHECK((start.go_probes == false && start.openssl_probes == false && start.inject == false));
   CHECK(file.java_agent == false);
+  CHECK(start.java_attach_timeout_ns == 5'000'000'000ull);
   CHECK(start.log_level == "debug");
   CHECK(start.stats_interval_ns == 30'000'000'000u);
   CHECK(start.pids == std::vector<int>{1, 42});
@@ -125,6 +126,8 @@ TEST_CASE("config file: bad values in the new sections name the line and the key
   CHECK(error_of("capture:\n  max_capture_bytes: 100\n") ==
         "2: capture.max_capture_bytes: must be a whole number from 4096 to 65536");
   CHECK(error_of("probes:\n  go: sometimes\n") == "2: probes.go: must be true or false");
+  CHECK(error_of("probes:\n  java_attach_timeout: soon\n") ==
+        "2: probes.java_attach_timeout: must be a duration such as 500ms, 5s or 1m");
   CHECK(error_of("log:\n  level: loud\n") ==
         "2: log.level: must be one of trace, debug, info, warn, error");
   CHECK(error_of("selection:\n  ports: [80, 70000]\n") ==

@@ -269,6 +269,7 @@ void Agent::attach_optional_probes() {
     settings.agent_dir = options_.java_agent_dir.empty()
                              ? probes::java::JavaAgentLoader::default_agent_dir()
                              : options_.java_agent_dir;
+    settings.attach_timeout = options_.java_attach_timeout;
     java_agent_ = std::make_unique<probes::java::JavaAgentLoader>(
         settings, [t = openssl_tracer_.get()] { return t->attach_java_handoff(); });
   } else if (options_.java_agent) {

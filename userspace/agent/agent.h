@@ -36,6 +36,7 @@ struct AgentOptions {
   bool check_capabilities = true;  // refuse to start without a needed capability
   bool java_agent = true;          // JSSE plaintext from a Java agent loaded into JVMs
   std::string java_agent_dir;      // its files; empty: `java/` next to the ztrace binary
+  std::chrono::milliseconds java_attach_timeout{30000};  // per JVM, for its attach listener
   uint32_t max_capture_bytes = 16384;
   uint32_t ring_buffer_bytes = 16u << 20;
   size_t event_queue_bytes = 64u << 20;
