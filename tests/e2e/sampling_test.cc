@@ -74,6 +74,44 @@ TEST_CASE(
   CHECK(agent.log().find("tracing: mode=hybrid ratio=0.1") != std::string::npos);
 }
 
+// A request that brings a tracestate (here from curl, as an instrumented caller would send
+// it): every span of its trace on this node carries that tracestate, the SERVER spans and the
+// calls the services make while serving it, as the services' own instrumentation would
+// propagate it. A request without one leaves the trace's spans without.
+TEST_CASE("sampling: an incoming tracestate is kept on every span of its trace here",
+          "[e2e][sampling][tracestate]") {
+  ZTRACE_E2E_REQUIRE_ROOT();
+  const auto dir = fresh_dir("sampling_tracestate");
+  Chain chain(dir, {.order = {Runtime::kGo, Runtime::kPython}, .first_port = 24770});
+  Agent agent(dir, {.ports = chain.ports()});
+  const std::string trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+  const std::string tracestate = "congo=t61rcWkgMzE,ot=th:8";
+  const CurlRun run = run_chain_curl(
+      dir, chain.entry_port(),
+      {{"/chain/with-state",
+        {"traceparent: 00-" + trace_id + "-00f067aa0ba902b7-01", "tracestate: " + tracestate}},
+       {"/chain/without-state", {}}},
+      "tracestate");
+  REQUIRE(run.lines.size() == 2);
+  const std::vector<Span> spans = stop_and_collect(agent);
+  INFO("spans:\n" << describe(spans));
+  INFO("agent log (tail):\n" << agent.log_tail());
+  const std::vector<Span> with_state = with_path(spans, "/chain/with-state");
+  CHECK(with_state.size() == 4);  // curl CLIENT, Go SERVER, Go CLIENT, Python SERVER
+  for (const Span& span : with_state) {
+    INFO(span.describe());
+    CHECK(span.trace_id == trace_id);
+    CHECK(span.raw.value("trace_state", "") == tracestate);
+  }
+  const std::vector<Span> without = with_path(spans, "/chain/without-state");
+  CHECK(without.size() == 4);
+  for (const Span& span : without) {
+    INFO(span.describe());
+    // Only the root, started here, records its sampling threshold (full sampling: th:0).
+    CHECK(span.raw.value("trace_state", "") == (span.parent_span_id.empty() ? "ot=th:0" : ""));
+  }
+}
+
 TEST_CASE(
     "sampling: modes change on SIGHUP from the config file (off, then full-e2e, then "
     "system-only); a broken file keeps the running mode",

@@ -1,7 +1,8 @@
 // W3C traceparent parsing: valid headers accepted exactly, anything malformed rejected.
-#include <catch2/catch_test_macros.hpp>
-
 #include "userspace/spans/trace_context.h"
+
+#include <catch2/catch_test_macros.hpp>
+#include <string>
 
 namespace ztrace::spans {
 
@@ -32,6 +33,17 @@ TEST_CASE("traceparent: malformed values are never trusted", "[spans][traceparen
     INFO(value);
     CHECK_FALSE(parse_traceparent(value));
   }
+}
+
+TEST_CASE("tracestate: printable ASCII up to 512 bytes is kept, anything else discarded") {
+  CHECK(keepable_tracestate("congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"));
+  CHECK(keepable_tracestate("ot=th:8"));
+  CHECK(keepable_tracestate(std::string(512, 'a')));
+  CHECK_FALSE(keepable_tracestate(""));
+  CHECK_FALSE(keepable_tracestate(std::string(513, 'a')));
+  CHECK_FALSE(keepable_tracestate("a=b\r\nx: y"));
+  CHECK_FALSE(keepable_tracestate("a=\xc3\xa9"));  // UTF-8 is not in the grammar
+  CHECK_FALSE(keepable_tracestate(std::string("a=b\0c", 5)));
 }
 
 }  // namespace ztrace::spans

@@ -147,7 +147,7 @@ void ConnectionTable::drain(Connection& conn, typename Protocol::Parser& parser)
   for (auto& head : parser.take_request_head_contexts()) {
     if (!on_server_head_ || parser.role() != Role::kServer) continue;
     on_server_head_(conn.key.pid, find_kernel_context(conn, Protocol::kernel_context_key(head)),
-                    head.traceparent);
+                    head.traceparent, head.tracestate);
   }
   for (auto& exchange : parser.take_exchanges()) {
     if (parser.role() != Role::kUnknown) conn.view.role = parser.role();

@@ -77,10 +77,12 @@ class ConnectionTable {
       std::function<bool(const protocols::ConnectionView&, Protocols::ExchangeRef exchange,
                          const zt_trace_context* context)>;
   using ResourceResolver = std::function<std::shared_ptr<const spans::Resource>(uint32_t pid)>;
-  // A served request's traceparent, as soon as its head is parsed (before the calls it
-  // causes complete). `kernel_context`: what the kernel made of the request (nullptr: none).
-  using ServerHeadSink = std::function<void(uint32_t pid, const zt_trace_context* kernel_context,
-                                            const std::string& traceparent)>;
+  // A served request's traceparent and tracestate, as soon as its head is parsed (before the
+  // calls it causes complete). `kernel_context`: what the kernel made of the request (nullptr:
+  // none).
+  using ServerHeadSink =
+      std::function<void(uint32_t pid, const zt_trace_context* kernel_context,
+                         const std::string& traceparent, const std::string& tracestate)>;
 
   struct Options {
     size_t max_connections = 16384;

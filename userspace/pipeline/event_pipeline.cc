@@ -60,16 +60,19 @@ EventPipeline::EventPipeline(EventPipelineOptions options, const spans::KernelCl
             return resource;
           },
           [this](uint32_t pid, const zt_trace_context* kernel_context,
-                 const std::string& traceparent) {
-            on_server_head(pid, kernel_context, traceparent);
+                 const std::string& traceparent, const std::string& tracestate) {
+            on_server_head(pid, kernel_context, traceparent, tracestate);
           }),
       request_metrics_(options.request_metrics),
       now_ns_(spans::KernelClock::monotonic_now_ns()) {}
 
 void EventPipeline::on_server_head(uint32_t pid, const zt_trace_context* kernel_context,
-                                   const std::string& traceparent) {
+                                   const std::string& traceparent, const std::string& tracestate) {
   auto header = spans::parse_traceparent(traceparent);
   if (!header) return;
+  if (spans::keepable_tracestate(tracestate)) {
+    incoming_trace_states_.remember(header->trace_id, tracestate);
+  }
   // A client request of this process carrying the same parent forwards it.
   auto& received = received_parents_[pid];
   uint64_t parent;
@@ -240,6 +243,11 @@ void EventPipeline::submit(spans::Span&& span) {
   if (!trace_corrections_.empty()) {
     if (const spans::TraceId* corrected = trace_corrections_.find(span.trace_id)) {
       span.trace_id = *corrected;
+    }
+  }
+  if (!incoming_trace_states_.empty() && span.trace_state.empty()) {
+    if (const std::string* state = incoming_trace_states_.find(span.trace_id)) {
+      span.trace_state = *state;
     }
   }
   if (!(span.trace_flags & ZT_TRACE_FLAG_SAMPLED)) {

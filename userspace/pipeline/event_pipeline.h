@@ -152,7 +152,7 @@ class EventPipeline {
   void count_client_link(const protocols::ConnectionView& view, uint8_t origin);
   bool was_received_by(uint32_t pid, const spans::SpanId& parent_span_id) const;
   void on_server_head(uint32_t pid, const zt_trace_context* kernel_context,
-                      const std::string& traceparent);
+                      const std::string& traceparent, const std::string& tracestate);
   void correct_trace(const uint8_t (&kernel_trace_id)[16], const spans::TraceParent& header);
 
   std::atomic<uint64_t> new_trace_threshold_{0};
@@ -189,6 +189,9 @@ class EventPipeline {
   // its header): spans made under them are moved to that trace. Bounded, oldest dropped.
   static constexpr size_t kMaxTraceCorrections = 4096;
   spans::RecentTraces<spans::TraceId> trace_corrections_{kMaxTraceCorrections};
+  // The tracestate a served request brought, by its trace: the trace's spans here carry it,
+  // as an instrumented service's would (only non-empty ones are kept).
+  spans::RecentTraces<std::string> incoming_trace_states_{kMaxTraceCorrections};
 };
 
 }  // namespace ztrace::pipeline

@@ -72,11 +72,12 @@ struct KernelContextKey {
 };
 
 // A request head that carried a traceparent, reported as soon as it is parsed (long before
-// its exchange completes), so that its context applies to the calls it causes.
+// its exchange completes), so that its context (and tracestate) applies to the calls it causes.
 template <typename Head>
 concept RequestHead = requires(const Head& head) {
   { head.start_ns } -> std::convertible_to<uint64_t>;
   { head.traceparent } -> std::convertible_to<std::string_view>;
+  { head.tracestate } -> std::convertible_to<std::string_view>;  // "": none
 };
 
 template <typename Parser>

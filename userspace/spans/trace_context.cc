@@ -43,4 +43,13 @@ std::optional<TraceParent> parse_traceparent(std::string_view value) {
   return parsed;
 }
 
+bool keepable_tracestate(std::string_view value) {
+  constexpr size_t kMaxBytes = 512;
+  if (value.empty() || value.size() > kMaxBytes) return false;
+  for (const char c : value) {
+    if (c < 0x20 || c > 0x7e) return false;
+  }
+  return true;
+}
+
 }  // namespace ztrace::spans

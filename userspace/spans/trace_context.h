@@ -1,6 +1,7 @@
 #pragma once
 
-// W3C Trace Context `traceparent` (https://www.w3.org/TR/trace-context/ §3.2).
+// W3C Trace Context `traceparent` and `tracestate` (https://www.w3.org/TR/trace-context/ §3.2,
+// §3.3).
 
 #include <cstdint>
 #include <optional>
@@ -20,5 +21,10 @@ struct TraceParent {
 // Version 00 only (lowercase hex, non-zero ids, exactly 55 characters after trimming spaces);
 // nullopt for anything else: a malformed header is never trusted.
 std::optional<TraceParent> parse_traceparent(std::string_view value);
+
+// A tracestate that may be kept and exported: at most 512 bytes of printable ASCII (every
+// list member's key and value are). Anything else is discarded whole, as §3.3 tells a
+// receiver to do with a tracestate it cannot parse.
+bool keepable_tracestate(std::string_view value);
 
 }  // namespace ztrace::spans

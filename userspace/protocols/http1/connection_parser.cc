@@ -198,7 +198,8 @@ BodyFraming ConnectionParser::Impl::on_request_head(Direction dir, const Message
   request.truncated = head.truncated;
   request_seq = front_seq + pending.size() - 1;
   if (!head.traceparent.empty() && head_contexts.size() < kMaxHeadContexts) {
-    head_contexts.push_back({head.start_ns, std::string(head.traceparent)});
+    head_contexts.push_back(
+        {head.start_ns, std::string(head.traceparent), std::string(head.tracestate)});
   }
   return proposed;
 }

@@ -65,6 +65,7 @@ struct ParserStats {
 struct RequestHeadContext {
   uint64_t start_ns = 0;
   std::string traceparent;
+  std::string tracestate;
 };
 
 // Not thread-safe: one parser per connection, driven by one thread. Memory per parser is

@@ -91,7 +91,8 @@ void Stitcher::on_headers(Direction dir, uint32_t stream_id, std::vector<HeaderF
     m.headers = std::move(block);
     if (d == request_dir_) {
       if (const std::string* tp = m.headers.find("traceparent"); tp && role() == Role::kServer) {
-        if (heads_.size() < 64) heads_.push_back({first_ns, *tp});
+        const std::string* state = m.headers.find("tracestate");
+        if (heads_.size() < 64) heads_.push_back({first_ns, *tp, state ? *state : ""});
       }
     }
   } else {

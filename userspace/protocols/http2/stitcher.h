@@ -91,6 +91,7 @@ class Stitcher {
   struct HeadContext {
     uint64_t start_ns = 0;
     std::string traceparent;
+    std::string tracestate;  // "": none
   };
   std::vector<HeadContext> take_head_contexts();
 

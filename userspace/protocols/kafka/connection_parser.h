@@ -50,6 +50,7 @@ struct ParserStats {
 struct RequestHeadContext {
   uint64_t start_ns = 0;
   std::string traceparent;
+  std::string tracestate;
 };
 
 // Not thread-safe; one per connection. Memory is bounded: at most 1 MiB kept of a message,

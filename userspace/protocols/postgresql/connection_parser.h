@@ -107,6 +107,7 @@ class ConnectionParser {
   struct HeadContext {
     uint64_t start_ns = 0;
     std::string traceparent;
+    std::string tracestate;
   };
   std::vector<HeadContext> take_request_head_contexts() { return {}; }
 
