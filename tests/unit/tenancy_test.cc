@@ -97,11 +97,11 @@ export:
   CHECK(fails("export: {otlp: {tenants: [{name: a, namespaces: [x]}, {name: a, namespaces: "
               "[y]}]}}") == "1: export.otlp.tenants[1].name: 'a' is taken");
   CHECK(fails("export: {otlp: {host_spans: elsewhere}}") ==
-        "1: export.otlp.host_spans: must be default or drop");
+        "1: export.otlp.host_spans: must be one of default, drop");
   CHECK(fails("export: {otlp: {tenants: [{name: a, namespaces: [x], header: {}}]}}") ==
         "1: export.otlp.tenants[0].header: unknown key");
   CHECK(fails("export: {otlp: {tenants: [{name: a, namespaces: [x], headers: {k: [1]}}]}}") ==
-        "1: export.otlp.tenants[0].headers.k: must be a string");
+        "1: export.otlp.tenants[0].headers.k: must be a string (quote \"true\")");
 }
 
 TEST_CASE("tenancy: each namespace goes to its tenant; pods not yet known go nowhere",

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdio>
 
 #include "userspace/common/duration.h"
 
@@ -14,19 +15,25 @@ bool YamlFields::fail(const YAML::Node& node, const std::string& key,
   return false;
 }
 
+bool YamlFields::known_keys(const YAML::Node& map, const std::string& prefix,
+                            std::initializer_list<std::string_view> known) const {
+  for (const auto& entry : map) {
+    const std::string key = entry.first.as<std::string>();
+    if (std::find(known.begin(), known.end(), key) == known.end()) {
+      return fail(entry.first, prefix + key, "unknown key");
+    }
+  }
+  return true;
+}
+
 bool YamlFields::section(const YAML::Node& parent, const std::string& prefix, const char* key,
                          std::initializer_list<std::string_view> known, YAML::Node* out) const {
-  *out = YAML::Node();
+  *out = YAML::Node(YAML::NodeType::Undefined);  // false, unlike YAML::Node() (a null node)
   const YAML::Node node = parent[key];
   const std::string name = prefix + key;
   if (!node || node.IsNull()) return true;
   if (!node.IsMap()) return fail(node, name, "must be a mapping");
-  for (const auto& entry : node) {
-    const std::string entry_key = entry.first.as<std::string>();
-    if (std::find(known.begin(), known.end(), entry_key) == known.end()) {
-      return fail(entry.first, name + "." + entry_key, "unknown key");
-    }
-  }
+  if (!known_keys(node, name + ".", known)) return false;
   *out = node;
   return true;
 }
@@ -80,6 +87,21 @@ bool YamlFields::duration_ns(const YAML::Node& map, const std::string& prefix, c
   return true;
 }
 
+bool YamlFields::number(const YAML::Node& map, const std::string& prefix, const char* key,
+                        double min, double max, std::optional<double>* out) const {
+  const YAML::Node node = map[key];
+  if (!node) return true;
+  double value = 0;
+  if (!node.IsScalar() || !YAML::convert<double>::decode(node, value) || !(value >= min) ||
+      !(value <= max)) {
+    char range[64];
+    std::snprintf(range, sizeof(range), "must be a number from %g to %g", min, max);
+    return fail(node, prefix + key, range);
+  }
+  *out = value;
+  return true;
+}
+
 bool YamlFields::whole_number(const YAML::Node& map, const std::string& prefix, const char* key,
                               uint64_t min, uint64_t max, std::optional<uint64_t>* out) const {
   const YAML::Node node = map[key];
@@ -116,12 +138,12 @@ bool YamlFields::strings(const YAML::Node& map, const std::string& prefix, const
   return true;
 }
 
-bool YamlFields::string_map(
-    const YAML::Node& map, const std::string& prefix, const char* key,
-    std::optional<std::vector<std::pair<std::string, std::string>>>* out) const {
+bool YamlFields::string_map(const YAML::Node& map, const std::string& prefix, const char* key,
+                            std::optional<std::vector<std::pair<std::string, std::string>>>* out,
+                            const char* what) const {
   const YAML::Node node = map[key];
   if (!node || node.IsNull()) return true;
-  if (!node.IsMap()) return fail(node, prefix + key, "must be a mapping of names to strings");
+  if (!node.IsMap()) return fail(node, prefix + key, std::string("must be ") + what);
   std::vector<std::pair<std::string, std::string>> values;
   for (const auto& entry : node) {
     const std::string name = entry.first.as<std::string>();
