@@ -22,20 +22,17 @@
 #include "userspace/agent/host_setup.h"
 #include "userspace/agent/on_demand_sampling.h"
 #include "userspace/agent/otlp_outputs.h"
+#include "userspace/agent/outputs.h"
 #include "userspace/agent/process_tracking.h"
 #include "userspace/agent/signals.h"
 #include "userspace/agent/socket_tracer.h"
 #include "userspace/control/control_server.h"
-#include "userspace/export/batch_span_processor.h"
-#include "userspace/export/console_exporter.h"
 #include "userspace/export/export_pipeline.h"
-#include "userspace/export/jsonl_exporter.h"
 #include "userspace/export/otlp/otlp_exporter.h"
 #include "userspace/pipeline/event_pipeline.h"
 #include "userspace/pipeline/event_recording.h"
 #include "userspace/process/process_table.h"
 #include "userspace/spans/clock.h"
-#include "userspace/view/live_view_exporter.h"
 #include "userspace/view/web_view.h"
 
 namespace ztrace::agent {
@@ -52,35 +49,6 @@ std::string host_name() {
   char name[256] = {};
   gethostname(name, sizeof(name) - 1);
   return name;
-}
-
-// Console and JSON lines each behind their own batch processor; OTLP batches itself.
-std::vector<std::unique_ptr<exporter::SpanProcessor>> make_exporters(
-    const Outputs& outputs, const exporter::TenancyConfig& tenancy, size_t queue_spans,
-    std::string* error, std::vector<OtlpStatsOf>* otlp_stats) {
-  const exporter::BatchOptions batch_options{.max_queue_spans = queue_spans};
-  std::vector<std::unique_ptr<exporter::SpanProcessor>> exporters;
-  if (outputs.console && outputs.console_view) {
-    exporters.push_back(std::make_unique<exporter::BatchSpanProcessor>(
-        std::make_unique<view::LiveViewExporter>(stdout, std::chrono::milliseconds(1000),
-                                                 view::WaterfallOptions{}),
-        batch_options));
-  } else if (outputs.console) {
-    exporters.push_back(std::make_unique<exporter::BatchSpanProcessor>(
-        std::make_unique<exporter::ConsoleExporter>(), batch_options));
-  }
-  if (!outputs.jsonl_path.empty()) {
-    auto jsonl = exporter::JsonlExporter::open(outputs.jsonl_path, error);
-    if (!jsonl) return {};
-    exporters.push_back(
-        std::make_unique<exporter::BatchSpanProcessor>(std::move(jsonl), batch_options));
-  }
-  // OTLP only reads spans: first, so that the last processor takes each span without a copy.
-  std::vector<std::unique_ptr<exporter::SpanProcessor>> otlp_outputs;
-  if (!add_otlp_outputs(outputs.otlp, tenancy, otlp_outputs, *otlp_stats, error)) return {};
-  exporters.insert(exporters.begin(), std::make_move_iterator(otlp_outputs.begin()),
-                   std::make_move_iterator(otlp_outputs.end()));
-  return exporters;
 }
 
 TracerOptions tracer_options_of(const AgentOptions& options) {
@@ -177,8 +145,8 @@ class Agent {
 
 int Agent::set_up_outputs() {
   std::string error;
-  auto exporters = make_exporters(options_.outputs, options_.tenancy, options_.export_queue_spans,
-                                  &error, &otlp_stats_);
+  auto exporters = open_outputs(options_.outputs, options_.tenancy, options_.export_queue_spans,
+                                &error, &otlp_stats_);
   if (!error.empty()) {
     spdlog::error("cannot set up output: {}", error);
     return kExitSetupFailed;
@@ -460,8 +428,7 @@ bool Agent::reload(std::string* message) {
 bool Agent::replace_exporters(const Outputs& outputs, const exporter::TenancyConfig& tenancy,
                               std::string* error) {
   std::vector<OtlpStatsOf> otlp_stats;
-  auto exporters =
-      make_exporters(outputs, tenancy, options_.export_queue_spans, error, &otlp_stats);
+  auto exporters = open_outputs(outputs, tenancy, options_.export_queue_spans, error, &otlp_stats);
   if (!error->empty()) return false;
   spdlog::info("reload: new exporters ({}), the old ones flushing", exporters.size());
   {

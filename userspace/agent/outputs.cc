@@ -1,5 +1,10 @@
 #include "userspace/agent/outputs.h"
 
+#include "userspace/export/batch_span_processor.h"
+#include "userspace/export/console_exporter.h"
+#include "userspace/export/jsonl_exporter.h"
+#include "userspace/view/live_view_exporter.h"
+
 namespace ztrace::agent {
 namespace {
 
@@ -36,6 +41,34 @@ bool resolve_outputs(const OutputFlags& flags, const sampling::ExportFile& file,
   }
   out->otlp.agent_version = agent_version;
   return true;
+}
+
+std::vector<std::unique_ptr<exporter::SpanProcessor>> open_outputs(
+    const Outputs& outputs, const exporter::TenancyConfig& tenancy, size_t queue_spans,
+    std::string* error, std::vector<OtlpStatsOf>* otlp_stats) {
+  const exporter::BatchOptions batch_options{.max_queue_spans = queue_spans};
+  std::vector<std::unique_ptr<exporter::SpanProcessor>> exporters;
+  if (outputs.console && outputs.console_view) {
+    exporters.push_back(std::make_unique<exporter::BatchSpanProcessor>(
+        std::make_unique<view::LiveViewExporter>(stdout, std::chrono::milliseconds(1000),
+                                                 view::WaterfallOptions{}),
+        batch_options));
+  } else if (outputs.console) {
+    exporters.push_back(std::make_unique<exporter::BatchSpanProcessor>(
+        std::make_unique<exporter::ConsoleExporter>(), batch_options));
+  }
+  if (!outputs.jsonl_path.empty()) {
+    auto jsonl = exporter::JsonlExporter::open(outputs.jsonl_path, error);
+    if (!jsonl) return {};
+    exporters.push_back(
+        std::make_unique<exporter::BatchSpanProcessor>(std::move(jsonl), batch_options));
+  }
+  // OTLP only reads spans: first, so that the last processor takes each span without a copy.
+  std::vector<std::unique_ptr<exporter::SpanProcessor>> otlp_outputs;
+  if (!add_otlp_outputs(outputs.otlp, tenancy, otlp_outputs, *otlp_stats, error)) return {};
+  exporters.insert(exporters.begin(), std::make_move_iterator(otlp_outputs.begin()),
+                   std::make_move_iterator(otlp_outputs.end()));
+  return exporters;
 }
 
 }  // namespace ztrace::agent

@@ -138,7 +138,8 @@ void ProcessTracking::apply_pod_selection(const std::vector<pid_t>& pids, bool s
 void ProcessTracking::reload() {
   const std::vector<pid_t> selected = select_running(/*attach_go_now=*/false);
   spdlog::info(
-      "reload requested (SIGHUP): selection rules re-applied to the running processes ({} "
+      "reload requested (SIGHUP or the API): selection rules re-applied to the running "
+      "processes ({} "
       "selected); flags and environment are read at start only",
       selection_.selects_all_processes() ? std::string("all") : std::to_string(selected.size()));
 }
