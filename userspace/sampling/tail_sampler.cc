@@ -113,7 +113,9 @@ uint64_t TailSampler::latency_threshold_of(const spans::Span& span) const {
     if (!rule.route.empty()) {
       std::string_view route = string_value(span.attributes, semconv::http::kHttpRoute);
       if (route.empty()) route = string_value(span.attributes, semconv::url::kUrlPath);
-      if (route.empty() || fnmatch(rule.route.c_str(), std::string(route).c_str(), 0) != 0) {
+      if (route.empty()) continue;
+      route_scratch_.assign(route);
+      if (fnmatch(rule.route.c_str(), route_scratch_.c_str(), 0) != 0) {
         continue;
       }
     }

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <string>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -96,6 +97,8 @@ class TailSampler {
   // (arrival, trace) in arrival order; entries of decided traces are dropped lazily.
   std::deque<std::pair<uint64_t, spans::TraceId>> arrival_order_;
   uint64_t spans_held_ = 0;
+  // fnmatch needs a terminated string: the route is copied here, its capacity reused.
+  mutable std::string route_scratch_;
   // Recent decisions, for spans that come late; bounded, oldest forgotten.
   static constexpr size_t kRememberedDecisions = 65'536;
   spans::RecentTraces<bool> decisions_{kRememberedDecisions};
