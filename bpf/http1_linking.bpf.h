@@ -61,7 +61,7 @@ struct {
 #define LINE_HASH_SEED 0xcbf29ce484222325ULL  /* FNV-1a's offset basis and prime, */
 #define LINE_HASH_PRIME 0x100000001b3ULL      /* taken 8 bytes at a time */
 
-/* Word i of data[0..len) as a little-endian u64, bytes past len zero. */
+/* The 8 bytes at data[off] as a little-endian u64, those at or past len zero. */
 static __always_inline __u64 line_word(const __u8 *data, __u32 off, __u32 len)
 {
 	__u64 w;
