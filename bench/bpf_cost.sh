@@ -3,7 +3,8 @@
 # accounting (kernel.bpf_stats_enabled: run_time_ns and run_cnt per program), while wrk drives
 # nginx and the agent traces nginx.
 #
-#   sudo bench/bpf_cost.sh [seconds]      (default 5)
+#   sudo bench/bpf_cost.sh [seconds [agent flags...]]
+#        (default 5 s; e.g. 5 --ring-buffer-bytes 1048576)
 #
 # Prints one row per agent program that ran, and the sum per request. The figures are the
 # programs' own run time, without the tracepoint's entry cost. The agent's programs are those
@@ -11,6 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_RUN=${1:-5}
+shift || true
 [[ $(id -u) -eq 0 ]] || { echo "bpf_cost: needs root" >&2; exit 2; }
 bash scripts/build.sh --target ztrace >/dev/null
 work=$(mktemp -d)
@@ -46,7 +48,7 @@ CONF
 nginx -c "$work/nginx.conf" -p "$work"
 for _ in $(seq 50); do [[ -s $work/nginx.pid ]] && break; sleep 0.1; done
 existing_programs=$(bpftool prog show -j | python3 -c 'import json, sys; print(" ".join(str(p["id"]) for p in json.load(sys.stdin)))')
-build/ztrace run --no-console --stats-interval 0 --pid "$(cat "$work/nginx.pid")" \
+build/ztrace run --no-console --stats-interval 0 --pid "$(cat "$work/nginx.pid")" "$@" \
   2>"$work/agent.log" &
 agent_pid=$!
 until grep -qs ready "$work/agent.log"; do

@@ -42,19 +42,6 @@ struct {
 	__type(value, __u8);
 } thread_linkable_processes SEC(".maps");
 
-/* Makes `current` the request the thread serves; `entry` is the thread's entry in
- * thread_requests (NULL: none yet). An existing entry is overwritten in place, without a map
- * update (a hash, an element to allocate and one to free): only the thread itself writes or
- * reads its entry, from programs that run in its context, so no one sees it half written. */
-static __always_inline void serve_request(__u64 pid_tgid, struct served_request *entry,
-					  const struct served_request *current)
-{
-	if (entry)
-		*entry = *current;
-	else
-		bpf_map_update_elem(&thread_requests, &pid_tgid, current, BPF_ANY);
-}
-
 /* The parent the thread rules give a client request written by this thread: *origin is
  * THREAD (the returned request), or why there is none. */
 static __always_inline struct served_request *parent_by_thread(__u64 pid_tgid, __u8 *origin)
@@ -89,7 +76,10 @@ static __always_inline void served_request_of(struct served_request *out,
 }
 
 /* The thread now serves `current`. One it still served on another connection, or before on
- * this one, unanswered, makes it a thread that multiplexes requests. */
+ * this one, unanswered, makes it a thread that multiplexes requests. The thread's existing
+ * entry is overwritten in place, without a map update (a hash, an element to allocate and one
+ * to free): only the thread itself writes or reads its entry, from programs that run in its
+ * context, so no one sees it half written. */
 static __always_inline void thread_serves(__u64 pid_tgid, const struct served_request *current)
 {
 	struct served_request *previous = bpf_map_lookup_elem(&thread_requests, &pid_tgid);
@@ -100,5 +90,8 @@ static __always_inline void thread_serves(__u64 pid_tgid, const struct served_re
 		__u8 one = 1;
 		bpf_map_update_elem(&multiplexing_threads, &pid_tgid, &one, BPF_ANY);
 	}
-	bpf_map_update_elem(&thread_requests, &pid_tgid, current, BPF_ANY);
+	if (previous)
+		*previous = *current;
+	else
+		bpf_map_update_elem(&thread_requests, &pid_tgid, current, BPF_ANY);
 }
