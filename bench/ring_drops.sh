@@ -16,76 +16,36 @@ shift || true
 SIZES=("$@")
 [[ ${#SIZES[@]} -gt 0 ]] || SIZES=(262144 1048576 4194304 16777216)
 [[ $(id -u) -eq 0 ]] || { echo "ring_drops: needs root" >&2; exit 2; }
-work=$(mktemp -d)
-chmod 755 "$work"
-previous_stats=$(sysctl -n kernel.bpf_stats_enabled)
-cleanup() {
-  sysctl -qw kernel.bpf_stats_enabled="$previous_stats"
-  [[ -n ${agent_pid:-} ]] && kill "$agent_pid" 2>/dev/null
-  [[ -f $work/nginx.pid ]] && kill "$(cat "$work/nginx.pid")" 2>/dev/null
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+source bench/nginx_agent_lib.sh
 
-free_port() {
-  local port=$1
-  while (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; do port=$((port + 1)); done
-  echo "$port"
-}
 port=$(free_port 18750)
 metrics_port=$(free_port 18790)
-mkdir -p "$work/html" "$work/logs" "$work/tmp"
-head -c 612 /dev/zero | tr '\0' 'x' >"$work/html/index.html"
-cat >"$work/nginx.conf" <<CONF
-daemon on;
-worker_processes 1;
-pid $work/nginx.pid;
-error_log $work/logs/error.log;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path $work/tmp; proxy_temp_path $work/tmp; fastcgi_temp_path $work/tmp;
-  uwsgi_temp_path $work/tmp; scgi_temp_path $work/tmp;
-  keepalive_requests 1000000;
-  server {
-    listen 127.0.0.1:$port; root $work/html;
-    location /upload { client_max_body_size 1m; return 200 "ok\n"; }
-  }
-}
-CONF
+start_nginx "$port" 'location /upload { client_max_body_size 1m; return 200 "ok\n"; }'
 cat >"$work/post.lua" <<'LUA'
 wrk.method = "POST"
 wrk.body = string.rep("b", 262144)
 wrk.headers["Content-Type"] = "application/octet-stream"
 LUA
-nginx -c "$work/nginx.conf" -p "$work"
-for _ in $(seq 50); do [[ -s $work/nginx.pid ]] && break; sleep 0.1; done
 
 bpf_ns() {  # total run time of the programs loaded after $existing
   bpftool prog show -j | python3 -c '
 import json, sys
 existing = set(sys.argv[1].split())
-print(sum(p.get("run_time_ns", 0) for p in json.load(sys.stdin) if str(p["id"]) not in existing))' "$existing"
+print(sum(p.get("run_time_ns", 0) for p in json.load(sys.stdin)
+          if str(p["id"]) not in existing))' "$existing"
 }
 drops() {
   curl -s "http://127.0.0.1:$metrics_port/metrics" |
-    awk '/^ztrace_kernel_drops_total\{reason="data"\}/ {d=$2} /^ztrace_intake_queue_drops_total / {q=$2}
+    awk '/^ztrace_kernel_drops_total\{reason="data"\}/ {d=$2}
+         /^ztrace_intake_queue_drops_total / {q=$2}
          END {printf "%d %d\n", d, q}'
 }
 
 echo "| ring | burst | requests/s | kernel data drops | intake drops | BPF ns per request |"
 echo "|---|---|---|---|---|---|"
 for size in "${SIZES[@]}"; do
-  existing=$(bpftool prog show -j | python3 -c 'import json, sys; print(" ".join(str(p["id"]) for p in json.load(sys.stdin)))')
-  build/ztrace run --no-console --stats-interval 0 --pid "$(cat "$work/nginx.pid")" \
-    --ring-buffer-bytes "$size" --metrics-listen "127.0.0.1:$metrics_port" \
-    2>"$work/agent.log" &
-  agent_pid=$!
-  until grep -qs ready "$work/agent.log"; do
-    kill -0 "$agent_pid" 2>/dev/null || { cat "$work/agent.log" >&2; exit 1; }
-    sleep 0.05
-  done
+  existing=$(program_ids)
+  start_agent --ring-buffer-bytes "$size" --metrics-listen "127.0.0.1:$metrics_port"
   for burst in small large; do
     args=(-t2 -c64 -d"${SECONDS_PER_RUN}s")
     url="http://127.0.0.1:$port/index.html"
@@ -104,7 +64,8 @@ for size in "${SIZES[@]}"; do
     read -r d1 q1 < <(drops)
     requests=$(awk '/requests in/ {print $1}' <<<"$out")
     rate=$(awk '/Requests\/sec/ {printf "%d", $2}' <<<"$out")
-    echo "| $((size / 1024)) KiB | $burst | $rate | $((d1 - d0)) | $((q1 - q0)) | $(((t1 - t0) / requests)) |"
+    echo "| $((size / 1024)) KiB | $burst | $rate | $((d1 - d0)) | $((q1 - q0)) |" \
+      "$(((t1 - t0) / requests)) |"
   done
   kill "$agent_pid"
   wait "$agent_pid" 2>/dev/null || true
