@@ -3,7 +3,8 @@
 # accounting (kernel.bpf_stats_enabled: run_time_ns and run_cnt per program), while wrk drives
 # nginx and the agent traces nginx.
 #
-#   sudo bench/bpf_cost.sh [seconds]      (default 5)
+#   sudo bench/bpf_cost.sh [seconds [agent flags...]]
+#        (default 5 s; e.g. 5 --ring-buffer-bytes 1048576)
 #
 # Prints one row per agent program that ran, and the sum per request. The figures are the
 # programs' own run time, without the tracepoint's entry cost. The agent's programs are those
@@ -11,48 +12,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_RUN=${1:-5}
+shift || true
 [[ $(id -u) -eq 0 ]] || { echo "bpf_cost: needs root" >&2; exit 2; }
 bash scripts/build.sh --target ztrace >/dev/null
-work=$(mktemp -d)
-chmod 755 "$work"
-previous_stats=$(sysctl -n kernel.bpf_stats_enabled)
-cleanup() {
-  sysctl -qw kernel.bpf_stats_enabled="$previous_stats"
-  [[ -n ${agent_pid:-} ]] && kill "$agent_pid" 2>/dev/null
-  [[ -f $work/nginx.pid ]] && kill "$(cat "$work/nginx.pid")" 2>/dev/null
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+source bench/nginx_agent_lib.sh
 
-port=18700
-while (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; do port=$((port + 1)); done
-mkdir -p "$work/html" "$work/logs" "$work/tmp"
-head -c 612 /dev/zero | tr '\0' 'x' >"$work/html/index.html"
-cat >"$work/nginx.conf" <<CONF
-daemon on;
-worker_processes 1;
-pid $work/nginx.pid;
-error_log $work/logs/error.log;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path $work/tmp; proxy_temp_path $work/tmp; fastcgi_temp_path $work/tmp;
-  uwsgi_temp_path $work/tmp; scgi_temp_path $work/tmp;
-  keepalive_requests 1000000;
-  server { listen 127.0.0.1:$port; root $work/html; }
-}
-CONF
-nginx -c "$work/nginx.conf" -p "$work"
-for _ in $(seq 50); do [[ -s $work/nginx.pid ]] && break; sleep 0.1; done
-existing_programs=$(bpftool prog show -j | python3 -c 'import json, sys; print(" ".join(str(p["id"]) for p in json.load(sys.stdin)))')
-build/ztrace run --no-console --stats-interval 0 --pid "$(cat "$work/nginx.pid")" \
-  2>"$work/agent.log" &
-agent_pid=$!
-until grep -qs ready "$work/agent.log"; do
-  kill -0 "$agent_pid" 2>/dev/null || { cat "$work/agent.log" >&2; exit 1; }
-  sleep 0.05
-done
+nginx_port=$(free_port 18700)
+start_nginx "$nginx_port"
+existing_programs=$(program_ids)
+start_agent "$@"
 
 snapshot() {  # → JSON {name: [run_time_ns, run_cnt]} of the programs the agent loaded
   bpftool prog show -j | python3 -c '
@@ -69,7 +37,7 @@ print(json.dumps(out))' "$existing_programs"
 
 sysctl -qw kernel.bpf_stats_enabled=1
 before=$(snapshot)
-requests=$(wrk -t1 -c16 -d"${SECONDS_PER_RUN}s" "http://127.0.0.1:$port/index.html" |
+requests=$(wrk -t1 -c16 -d"${SECONDS_PER_RUN}s" "http://127.0.0.1:$nginx_port/index.html" |
   awk '/requests in/ {print $1}')
 after=$(snapshot)
 sysctl -qw kernel.bpf_stats_enabled="$previous_stats"

@@ -33,6 +33,10 @@ struct data_scratch {
 	 * at a masked position, may reach this far in the verifier's eyes. */
 	__u8 tail[ZT_PIECE_BYTES];
 	struct io_walk walk;
+	/* Bytes of the call's plain buffer, from its start, that the request head scans already
+	 * read into event.data (http1_linking.bpf.h): the walk does not read them again. Set
+	 * for the call being emitted only (0 otherwise). */
+	__u32 head_in_data;
 };
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -101,6 +105,18 @@ static __always_inline long walk_step(struct data_scratch *s, struct io_walk *w)
 		w->filled = 0;
 	}
 	return 0;
+}
+
+/* Starts a plain buffer's walk past the `ready` bytes of its start already in event.data:
+ * one read of user memory fewer for a request head (the head scan read it). */
+static __always_inline void walk_skip_ready(struct io_walk *w, __u32 ready)
+{
+	if (!ready || ready > w->to_capture || ready > ZT_PIECE_BYTES)
+		return;
+	w->filled = ready;
+	w->cursor += ready;
+	w->iov_left -= ready;
+	w->to_capture -= ready; /* a piece filled up is sent by the next walk step */
 }
 
 /* bpf_loop callback: one walk step on this CPU's scratch. */

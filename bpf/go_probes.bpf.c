@@ -281,7 +281,7 @@ static __always_inline void classify_tls_read(const struct zt_conn_key *key, __u
 	if (bpf_probe_read_user(e->data, head, (void *)buf))
 		head = 0;
 	/* A traceparent beyond `head` is still found by userspace, which corrects the trace. */
-	server_context_of_head(e->data, head, trace);
+	server_context_of_head(e->data, head, trace, NULL);
 	if (step == SPLIT_HEAD_COMPLETED)
 		trace->flags = ZT_CTX_FLAG_BEGAN_IN_PREVIOUS_CALL;
 	conn->requests_read += 1;

@@ -85,6 +85,9 @@ static __always_inline void on_kafka_client_write(struct syscall_args *args, __u
 static __noinline void classify_client_write(struct syscall_args *args, __u64 pid_tgid,
 					      struct zt_conn_info *info)
 {
+	/* A server's writes are responses: none of the reads below is needed for them. */
+	if (info->role == ZT_ROLE_SERVER)
+		return;
 	bool framed = h1_boundaries_known(info);
 	if (framed && (info->h1_message_left || info->h1_chunk_state != H1_CHUNK_NONE)) {
 		client_write_in_message(args, info);

@@ -230,11 +230,11 @@ static __always_inline void server_context(const __u8 *data, int value, __u32 le
 
 /* The context of a request head a server read (head[0..len)): the incoming traceparent's
  * trace when it is valid, else a new one; a new span id. Returns what find_traceparent found
- * (TRACEPARENT_UNKNOWN: the head goes on beyond `head`). */
+ * (TRACEPARENT_UNKNOWN: the head goes on beyond `head`); *line_end (optional) as there. */
 static __always_inline int server_context_of_head(const __u8 *head, __u32 len,
-						  struct zt_trace_context *ctx)
+						  struct zt_trace_context *ctx, __u32 *line_end)
 {
-	int value = find_traceparent(head, len, NULL);
+	int value = find_traceparent(head, len, line_end);
 	server_context(head, value, len, ctx);
 	return value;
 }

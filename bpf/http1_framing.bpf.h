@@ -667,7 +667,7 @@ __noinline int h1_walk_chunks(const struct syscall_args *args, struct zt_conn_in
 	return 0;
 }
 
-/* At the exit of a planned write (`args` still in `inflight`): the position moves on by what
+/* At the exit of a planned write (`args` taken from `inflight`): the position moves on by what
  * was really written. Not inlined: its locals stay off the frame of the exit program, which
  * the server-side request handling already fills. */
 static __noinline void h1_commit_write(const struct syscall_args *args, long ret,

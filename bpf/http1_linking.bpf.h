@@ -55,69 +55,130 @@ struct {
 	__type(value, struct open_request);
 } open_requests_by_line SEC(".maps");
 
-#define REQUEST_LINE_HASH_MAX_BYTES 256
+#define REQUEST_LINE_HASH_MAX_BYTES 256 /* a longer request line is not matched */
+#define REQUEST_LINE_WORDS (REQUEST_LINE_HASH_MAX_BYTES / 8)
+#define HTTP_VERSION_BYTES 9 /* " HTTP/1.1" ends the request line before its CRLF */
+#define LINE_HASH_SEED 0xcbf29ce484222325ULL  /* FNV-1a's offset basis and prime, */
+#define LINE_HASH_PRIME 0x100000001b3ULL      /* taken 8 bytes at a time */
 
-struct line_hash_state {
-	const __u8 *data;
-	__u32 len;
-	__u32 spaces;
-	__u64 hash;
+/* The first bytes of a request head, as the request line hash takes them: a global function's
+ * argument is checked against its type's size. Room for a word read at a masked offset. */
+struct line_bytes {
+	__u8 b[2 * REQUEST_LINE_HASH_MAX_BYTES + 8];
 };
 
-/* bpf_loop callback: FNV-1a over the request line up to the space before the version. */
-static long hash_line_byte(__u32 index, void *arg)
+/* The 8 bytes at data[off] as a little-endian u64, those at or past len zero. */
+static __always_inline __u64 line_word(const __u8 *data, __u32 off, __u32 len)
 {
-	struct line_hash_state *st = arg;
-	__u32 i = index & (REQUEST_LINE_HASH_MAX_BYTES - 1);
-	if (i >= st->len)
-		return 1;
-	__u8 c = st->data[i];
-	if (c == '\r' || c == '\n')
-		return 1;
-	if (c == ' ' && ++st->spaces == 2)
-		return 1;
-	st->hash = (st->hash ^ c) * 0x100000001b3ULL;
+	__u64 w;
+	__builtin_memcpy(&w, &data[off & (2 * REQUEST_LINE_HASH_MAX_BYTES - 1)], 8);
+	if (off + 8 > len)
+		w &= (1ULL << (8 * ((len - off) & 7))) - 1;
+	return w;
+}
+
+/* Position after the first LF in data[0..len) within REQUEST_LINE_HASH_MAX_BYTES, 0: none. A
+ * bounded loop over words: a request line takes a few steps. */
+static __always_inline __u32 request_line_end(const __u8 *data, __u32 len)
+{
+	for (__u32 i = 0; i < REQUEST_LINE_WORDS; i++) {
+		__u32 off = i * 8;
+		if (off >= len)
+			return 0;
+		__u64 newlines = HAS_NEWLINE(line_word(data, off, len)); /* exact in its lowest flag */
+		if (newlines) {
+			__u64 first = (newlines & -newlines) >> 7;
+			return off + ((first * 0x0102030405060708ULL) >> 56);
+		}
+	}
 	return 0;
 }
 
-#define LINE_HASH_SEED 0xcbf29ce484222325ULL /* FNV-1a offset basis */
+/* Where a request line begins and ends in the bytes a read or write brought. */
+struct request_line {
+	__u32 first4;   /* the line's first 4 bytes (some may come from a previous read) */
+	__u32 rest;     /* position in the data of the line's 5th byte */
+	__u32 line_end; /* position in the data after the line's LF, 0: not known yet */
+};
 
-/* The hash state after the first n bytes of a request line (read earlier: a split head). */
-static __always_inline __u64 line_hash_seed(const __u8 *prefix, __u32 n)
+/* Hash of "METHOD target" of the request line in data[0..len): its first 4 bytes, then the
+ * bytes from its 5th up to the space before the HTTP version, 8 at a time, then their count.
+ * Both sides (a request read, a request written) hash the same way, whatever the reads'
+ * boundaries: the line's first 4 bytes are the only ones a split head (http1_context.bpf.h)
+ * brings separately. 0 when there is no whole line with a version in the first
+ * REQUEST_LINE_HASH_MAX_BYTES (a cut line is not matched). A global function: the verifier
+ * checks its two bounded loops once, not again in every state of the write and read paths
+ * that reach it (inlined, they took enter_write from 44k to 396k verified instructions). */
+__noinline __u64 request_line_hash(const struct line_bytes *bytes, __u32 len,
+				   const struct request_line *line)
 {
-	__u64 hash = LINE_HASH_SEED;
-	for (__u32 i = 0; i < 4; i++) {
-		if (i < n)
-			hash = (hash ^ prefix[i]) * 0x100000001b3ULL;
+	if (!bytes || !line)
+		return 0;
+	const __u8 *data = bytes->b;
+	if (len > REQUEST_LINE_HASH_MAX_BYTES)
+		len = REQUEST_LINE_HASH_MAX_BYTES;
+	__u32 rest = line->rest;
+	__u32 end = line->line_end;
+	if (!end || end > len)
+		end = request_line_end(data, len);
+	if (!end || end > REQUEST_LINE_HASH_MAX_BYTES)
+		return 0;
+	end -= 1; /* the LF */
+	if (end && data[(end - 1) & (REQUEST_LINE_HASH_MAX_BYTES - 1)] == '\r')
+		end -= 1;
+	if (end < rest + HTTP_VERSION_BYTES || rest > 4)
+		return 0;
+	end -= HTTP_VERSION_BYTES;
+	__u64 version;
+	__builtin_memcpy(&version, &data[end & (REQUEST_LINE_HASH_MAX_BYTES - 1)], 8);
+	if ((version & 0xffffffffffffULL) != 0x2f5054544820ULL) /* " HTTP/" */
+		return 0;
+	__u64 hash = (LINE_HASH_SEED ^ line->first4) * LINE_HASH_PRIME;
+	for (__u32 i = 0; i < REQUEST_LINE_WORDS; i++) {
+		__u32 off = rest + i * 8;
+		if (off >= end)
+			break;
+		hash = (hash ^ line_word(data, off, end)) * LINE_HASH_PRIME;
 	}
-	return hash;
+	hash = (hash ^ (end - rest)) * LINE_HASH_PRIME;
+	return hash ? hash : 1;
 }
 
-/* Hash of "METHOD target" of the request head in data[0..len), whose line starts with the
- * bytes `seed` hashed (LINE_HASH_SEED: none). 0 when unavailable. */
-static __always_inline __u64 request_line_hash(const __u8 *data, __u32 len, __u64 seed)
+/* The request line of a head that starts in data[0..len) (the first 4 bytes there). */
+static __always_inline struct request_line request_line_at_start(const __u8 *data, __u32 len)
 {
-	if (!bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_loop))
-		return 0;
-	struct line_hash_state st = { .data = data, .len = len, .hash = seed };
-	if (st.len > REQUEST_LINE_HASH_MAX_BYTES)
-		st.len = REQUEST_LINE_HASH_MAX_BYTES;
-	bpf_loop(REQUEST_LINE_HASH_MAX_BYTES, hash_line_byte, &st, 0);
-	return st.spaces == 2 ? st.hash : 0; /* a cut line is not matched */
+	struct request_line line = { .rest = 4 };
+	if (len >= 4)
+		__builtin_memcpy(&line.first4, data, 4);
+	return line;
+}
+
+/* The request line a server read starts, or continues when it completes a split head. */
+static __always_inline struct request_line line_of_read(__u32 first4,
+							const struct split_head *split)
+{
+	struct request_line line = { .first4 = first4, .rest = 4 };
+	if (split && split->prefix_len && split->prefix_len <= 4) {
+		__u32 have = split->prefix_len, prefix;
+		__builtin_memcpy(&prefix, split->prefix, 4); /* bytes past prefix_len are 0 */
+		line.first4 = (__u32)((__u64)prefix | (__u64)first4 << (8 * have));
+		line.rest = 4 - have;
+	}
+	return line;
 }
 
 /* The read that brought a request head (the arguments of on_server_request). */
 struct head_read {
 	__u64 pid_tgid;
-	__u64 line_seed; /* hash state of the line's bytes read before (a split head) */
+	struct request_line line; /* line_end is filled in by the traceparent scan */
 	__u32 head_bytes;
 	__s32 fd;
 };
 
 /* A request head was read on a server socket: start (or continue) its trace and make it the
  * thread's current request. The head's first bytes are already in s->event.data, after the
- * bytes line_seed hashed (a head split across reads). A global function (not inlined): the
- * verifier checks it once on its own, not once per state the syscall's classification
+ * first bytes of its line read->line names (a head split across reads). A global function
+ * (not inlined): the verifier checks it once on its own, not once per state the syscall's classification
  * reaches it with (which took the ingress programs near the verifier's 1M-instruction
  * limit). */
 __noinline int on_server_request(struct data_scratch *s, struct zt_conn_info *info,
@@ -128,15 +189,16 @@ __noinline int on_server_request(struct data_scratch *s, struct zt_conn_info *in
 	__u64 pid_tgid = read->pid_tgid;
 	__u32 head_bytes = read->head_bytes;
 	int fd = read->fd;
-	__u64 line_seed = read->line_seed;
+	struct request_line line = read->line;
 	struct zt_trace_context *ctx = &s->event.trace;
-	int value = server_context_of_head(s->event.data, head_bytes, ctx);
+	int value = server_context_of_head(s->event.data, head_bytes, ctx, &line.line_end);
 	/* Some servers read a head in pieces: keep looking in the connection's next read. */
 	info->head_pending = value == TRACEPARENT_UNKNOWN;
 
 	info->requests_read += 1;
 	struct line_key lkey = { .tgid = pid_tgid >> 32,
-				 .line_hash = request_line_hash(s->event.data, head_bytes, line_seed) };
+				 .line_hash = request_line_hash((const struct line_bytes *)s->event.data,
+							       head_bytes, &line) };
 	if (lkey.line_hash) {
 		struct open_request open = {};
 		struct open_request *same_line = bpf_map_lookup_elem(&open_requests_by_line, &lkey);
@@ -217,8 +279,9 @@ static __always_inline struct open_request *forwarded_request(__u32 tgid, const 
 {
 	if (!head_len)
 		return NULL;
-	struct line_key lkey = { .tgid = tgid,
-				 .line_hash = request_line_hash(head, head_len, LINE_HASH_SEED) };
+	struct request_line line = request_line_at_start(head, head_len);
+	struct line_key lkey = { .tgid = tgid };
+	lkey.line_hash = request_line_hash((const struct line_bytes *)head, head_len, &line);
 	if (!lkey.line_hash)
 		return NULL;
 	struct open_request *forwarded = bpf_map_lookup_elem(&open_requests_by_line, &lkey);
@@ -307,10 +370,10 @@ static __always_inline void classify_call(struct data_scratch *s, const struct s
 				head = ZT_PIECE_BYTES;
 			if (bpf_probe_read_user(s->event.data, head, (void *)first))
 				head = 0;
-			__u64 seed = head_completed ? line_hash_seed(split.prefix, split.prefix_len)
-						    : LINE_HASH_SEED;
-			struct head_read read = { .pid_tgid = pid_tgid, .line_seed = seed,
-						  .head_bytes = head, .fd = args->fd };
+			s->head_in_data = head;
+			struct head_read read = { .pid_tgid = pid_tgid, .head_bytes = head,
+						  .fd = args->fd };
+			read.line = line_of_read(first4, head_completed ? &split : NULL);
 			on_server_request(s, info, &read);
 			if (head_completed)
 				ctx->flags = ZT_CTX_FLAG_BEGAN_IN_PREVIOUS_CALL;
@@ -323,6 +386,7 @@ static __always_inline void classify_call(struct data_scratch *s, const struct s
 			bytes = ZT_PIECE_BYTES;
 		if (bpf_probe_read_user(s->event.data, bytes, (void *)first) == 0)
 		{
+			s->head_in_data = bytes;
 			struct head_read read = { .pid_tgid = pid_tgid, .head_bytes = bytes,
 						  .fd = args->fd };
 			on_server_head_continued(s, info, &read);

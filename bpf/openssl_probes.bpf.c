@@ -285,7 +285,7 @@ static __always_inline void link_by_thread(struct zt_conn_info *conn, __u64 pid_
 	if (bpf_probe_read_user(e->data, head, (void *)buf))
 		head = 0;
 	/* A traceparent beyond `head` is still found by userspace, which corrects the trace. */
-	server_context_of_head(e->data, head, trace);
+	server_context_of_head(e->data, head, trace, NULL);
 	/* A thread that reads a second request while its first is unanswered multiplexes. */
 	struct served_request *previous = bpf_map_lookup_elem(&thread_requests, &pid_tgid);
 	if (previous && !(previous->fd == fd && previous->generation == conn->generation) &&

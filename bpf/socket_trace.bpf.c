@@ -49,10 +49,11 @@ static __always_inline int stash_io(int fd, __u64 buf, __u64 iovcnt, __u64 len, 
 	struct zt_conn_info *info = conn_of_fd(pid_tgid, fd);
 	if (!info || !info->is_traced_socket)
 		return 0;
-	struct syscall_args *args = args_slot(ARGS_AT_ENTRY);
-	if (!args)
+	struct syscall_args *args = stash_slot();
+	if (!args) {
+		count_drop(ZT_DROP_INFLIGHT_FULL);
 		return 0;
-	__builtin_memset(args, 0, sizeof(*args));
+	}
 	args->buf = buf;
 	args->iovcnt = iovcnt;
 	args->len = len;
@@ -61,8 +62,7 @@ static __always_inline int stash_io(int fd, __u64 buf, __u64 iovcnt, __u64 len, 
 	args->syscall = syscall;
 	if (egress && !h2_classify_write(args, pid_tgid, info))
 		classify_client_write(args, pid_tgid, info);
-	if (bpf_map_update_elem(&inflight, &pid_tgid, args, BPF_ANY))
-		count_drop(ZT_DROP_INFLIGHT_FULL);
+	args->stashed = 1;
 	return 0;
 }
 
@@ -81,16 +81,11 @@ static __always_inline int stash_msg(int fd, __u64 msghdr, __u8 syscall)
 static __always_inline int emit_io(long ret, __u8 direction)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct syscall_args *stashed = bpf_map_lookup_elem(&inflight, &pid_tgid);
-	if (!stashed)
-		return 0;
-	if (stashed->h1_planned)
-		h1_commit_write(stashed, ret, pid_tgid);
-	struct syscall_args *args = args_slot(ARGS_AT_EXIT);
+	struct syscall_args *args = take_stashed();
 	if (!args)
 		return 0;
-	*args = *stashed; /* the entry goes now: the walk below may take a while */
-	bpf_map_delete_elem(&inflight, &pid_tgid);
+	if (args->h1_planned)
+		h1_commit_write(args, ret, pid_tgid);
 
 	struct zt_conn_key key = { .tgid = pid_tgid >> 32, .fd = args->fd };
 	struct zt_conn_info *info = bpf_map_lookup_elem(&conns, &key);
@@ -143,6 +138,7 @@ static __always_inline int emit_io(long ret, __u8 direction)
 		info->bytes_received += ret;
 	}
 
+	s->head_in_data = 0;
 	classify_call(s, args, ret, direction, pid_tgid, info);
 
 	__u64 budget = (__u64)max_pieces_per_call * ZT_PIECE_BYTES;
@@ -157,6 +153,7 @@ static __always_inline int emit_io(long ret, __u8 direction)
 	} else {
 		w->cursor = args->buf;
 		w->iov_left = w->to_capture;
+		walk_skip_ready(w, s->head_in_data);
 	}
 	emit_call(s);
 	return 0;
@@ -215,9 +212,13 @@ static __always_inline int stash_fd(int fd)
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	if (capture_paused || !process_selected(pid_tgid))
 		return 0;
-	struct syscall_args args = { .fd = fd };
-	if (bpf_map_update_elem(&inflight, &pid_tgid, &args, BPF_ANY))
+	struct syscall_args *args = stash_slot();
+	if (!args) {
 		count_drop(ZT_DROP_INFLIGHT_FULL);
+		return 0;
+	}
+	args->fd = fd;
+	args->stashed = 1;
 	return 0;
 }
 
@@ -239,11 +240,10 @@ SEC("tracepoint/syscalls/sys_exit_connect")
 int exit_connect(struct trace_event_raw_sys_exit *ctx)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct syscall_args *stashed = bpf_map_lookup_elem(&inflight, &pid_tgid);
+	struct syscall_args *stashed = take_stashed();
 	if (!stashed)
 		return 0;
 	int fd = stashed->fd;
-	bpf_map_delete_elem(&inflight, &pid_tgid);
 	/* A non-blocking connect returns -EINPROGRESS with the tuple already bound. */
 	if (ctx->ret == 0 || ctx->ret == -EINPROGRESS)
 		register_fd(pid_tgid, fd, ZT_ROLE_CLIENT);

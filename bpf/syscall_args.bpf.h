@@ -30,36 +30,48 @@ struct syscall_args {
 	__u8 h1_planned;       /* committed at exit, by the bytes really written */
 	__u8 h1_chunked;       /* what follows the head is a chunked body: walked at exit */
 	__u8 h1_unread;        /* starts a message whose bytes cannot be read (sendfile) */
-	__u8 pad;
+	__u8 stashed;          /* set at entry, cleared when the exit takes the arguments */
 };
 
 #define INJECTION_PENDING_HTTP1 0x1 /* in pending_injections */
 #define INJECTION_PENDING_H2 0x2    /* in pending_h2_injections */
 
-/* key: pid_tgid of the thread in the syscall; value: its arguments. Written at entry,
- * deleted at exit (LRU: a missed exit cannot leak). */
+/* The thread's syscall arguments between entry and exit: task local storage, not a hash map
+ * keyed by thread. Its lookup is a pointer walk from the task (no hashing, no element to
+ * allocate at entry and free at exit), and it goes with the thread, so a missed exit cannot
+ * leak. The slot stays with the thread; `stashed` says whether it holds a syscall's arguments.
+ * The call chains (the HTTP/2 frame walk, the request head scans) fill and read it in place:
+ * not on the stack, which must stay under the verifier's 512 bytes
+ * (tools/bpf_stack_budget.py checks it at build time). */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct syscall_args);
 } inflight SEC(".maps");
 
-/* A syscall's arguments are assembled here at entry before they go into inflight, and
- * copied here at exit when they leave it: not on the stack, where the call chains (the HTTP/2
- * frame walk, the request head scans) must stay under the verifier's 512 bytes
- * (tools/bpf_stack_budget.py checks it at build time). One slot per side. */
-enum { ARGS_AT_ENTRY = 0, ARGS_AT_EXIT = 1 };
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 2);
-	__type(key, __u32);
-	__type(value, struct syscall_args);
-} args_scratch SEC(".maps");
-
-static __always_inline struct syscall_args *args_slot(__u32 side)
+/* At syscall entry: the current thread's slot, cleared (created at its first traced call).
+ * NULL when the kernel cannot give one now (nested storage use on this CPU, no memory). The
+ * caller sets `stashed` once the arguments are in. */
+static __always_inline struct syscall_args *stash_slot(void)
 {
-	return bpf_map_lookup_elem(&args_scratch, &side);
+	struct syscall_args *args = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(),
+							 NULL, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (args)
+		__builtin_memset(args, 0, sizeof(*args));
+	return args;
+}
+
+/* At syscall exit: the arguments its entry stashed, taken (NULL: none). They stay readable
+ * in the slot until the thread's next syscall entry, after this program. */
+static __always_inline struct syscall_args *take_stashed(void)
+{
+	struct syscall_args *args = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(),
+							 NULL, 0);
+	if (!args || !args->stashed)
+		return NULL;
+	args->stashed = 0;
+	return args;
 }
 
 /* User address of the call's first byte (first iovec for vector calls). */

@@ -76,7 +76,10 @@ static __always_inline void served_request_of(struct served_request *out,
 }
 
 /* The thread now serves `current`. One it still served on another connection, or before on
- * this one, unanswered, makes it a thread that multiplexes requests. */
+ * this one, unanswered, makes it a thread that multiplexes requests. The thread's existing
+ * entry is overwritten in place, without a map update (a hash, an element to allocate and one
+ * to free): only the thread itself writes or reads its entry, from programs that run in its
+ * context, so no one sees it half written. */
 static __always_inline void thread_serves(__u64 pid_tgid, const struct served_request *current)
 {
 	struct served_request *previous = bpf_map_lookup_elem(&thread_requests, &pid_tgid);
@@ -87,5 +90,8 @@ static __always_inline void thread_serves(__u64 pid_tgid, const struct served_re
 		__u8 one = 1;
 		bpf_map_update_elem(&multiplexing_threads, &pid_tgid, &one, BPF_ANY);
 	}
-	bpf_map_update_elem(&thread_requests, &pid_tgid, current, BPF_ANY);
+	if (previous)
+		*previous = *current;
+	else
+		bpf_map_update_elem(&thread_requests, &pid_tgid, current, BPF_ANY);
 }

@@ -38,7 +38,7 @@ struct AgentOptions {
   std::string java_agent_dir;      // its files; empty: `java/` next to the ztrace binary
   std::chrono::milliseconds java_attach_timeout{30000};  // per JVM, for its attach listener
   uint32_t max_capture_bytes = 16384;
-  uint32_t ring_buffer_bytes = 16u << 20;
+  uint32_t ring_buffer_bytes = 4u << 20;
   size_t event_queue_bytes = 64u << 20;
   size_t max_connections = 16384;
   size_t metrics_max_series = 2000;  // span metrics and service graph series, each

@@ -58,8 +58,9 @@ bool prepare_host(std::string* error) {
     return false;
   }
   if (!exists("/sys/kernel/btf/vmlinux")) {
-    *error = "the kernel has no BTF (/sys/kernel/btf/vmlinux): ztrace needs a kernel >= 5.8 "
-             "built with CONFIG_DEBUG_INFO_BTF=y";
+    *error =
+        "the kernel has no BTF (/sys/kernel/btf/vmlinux): ztrace needs a kernel >= 5.11 "
+        "built with CONFIG_DEBUG_INFO_BTF=y";
     return false;
   }
   if (!tracefs_available()) {

@@ -63,7 +63,7 @@ std::unique_ptr<SocketTracer> SocketTracer::open(const TracerOptions& options, E
   int err = socket_trace_bpf__load(skel);
   if (err) {
     *error = bpf_support::with_verifier_rejection(
-        "cannot load the BPF programs (kernel >= 5.8 with BTF and root needed): " +
+        "cannot load the BPF programs (kernel >= 5.11 with BTF and root needed): " +
         errno_text(err));
     return nullptr;
   }

@@ -28,7 +28,7 @@ struct TracerOptions {
   bool trace_all_processes = true;
   std::vector<uint16_t> ports;         // empty: every TCP port
   uint32_t max_capture_bytes = 16384;  // per syscall, rounded up to whole pieces
-  uint32_t ring_buffer_bytes = 16u << 20;
+  uint32_t ring_buffer_bytes = 4u << 20;
   uint32_t max_tracked_fds = 65536;
   bool inject_traceparent = false;  // queue headers for the HeaderInjector
 };
