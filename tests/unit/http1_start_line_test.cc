@@ -1,8 +1,10 @@
 // Start-line scanner and header-field helpers of the HTTP/1 parser.
 
 #include <catch2/catch_test_macros.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "userspace/protocols/http1/header_fields.h"
 #include "userspace/protocols/http1/start_line.h"
@@ -111,6 +113,81 @@ TEST_CASE("http1 header field helpers", "[http1]") {
   CHECK(last_coding_is_chunked("gzip,chunked "));
   CHECK_FALSE(last_coding_is_chunked("chunked, gzip"));
   CHECK_FALSE(last_coding_is_chunked("identity"));
+}
+
+// The grammar byte by byte (RFC 9110 §5.1, §5.5; RFC 9112 §5.1), to hold the block-wise
+// split_field_line to.
+std::optional<HeaderField> reference_split(std::string_view line) {
+  size_t colon = 0;
+  while (colon < line.size() && is_token_char(static_cast<uint8_t>(line[colon]))) ++colon;
+  if (colon == 0 || colon == line.size() || line[colon] != ':') return std::nullopt;
+  std::string_view value = line.substr(colon + 1);
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+  for (char c : value) {
+    if (c == '\0' || c == '\r' || c == '\n') return std::nullopt;
+  }
+  return HeaderField{line.substr(0, colon), value};
+}
+
+TEST_CASE("http1 split_field_line equals the byte-by-byte grammar at every length and position",
+          "[http1]") {
+  // Bytes that end a name, break a value, or sit at a block edge.
+  const std::string_view specials("\0\r\n \t:_(~\x80\xff\x7fAz9-", 16);
+  size_t checked = 0;
+  for (size_t name_bytes = 1; name_bytes <= 40; ++name_bytes) {
+    for (size_t value_bytes = 0; value_bytes <= 40; value_bytes += 3) {
+      std::string line(name_bytes, 'n');
+      line[0] = 'X';
+      line += ": ";
+      line.append(value_bytes, 'v');
+      for (size_t at = 0; at < line.size(); ++at) {
+        for (char special : specials) {
+          std::string changed = line;
+          changed[at] = special;
+          const auto got = split_field_line(changed);
+          const auto want = reference_split(changed);
+          REQUIRE(got.has_value() == want.has_value());
+          if (got) {
+            REQUIRE(got->name == want->name);
+            REQUIRE(got->value == want->value);
+          }
+          ++checked;
+        }
+      }
+    }
+  }
+  CHECK(checked > 100000);
+}
+
+TEST_CASE("http1 classify_field_name matches names in any case and nothing else", "[http1]") {
+  const std::pair<std::string_view, KnownField> known[] = {
+      {"host", KnownField::kHost},
+      {"user-agent", KnownField::kUserAgent},
+      {"tracestate", KnownField::kTracestate},
+      {"traceparent", KnownField::kTraceparent},
+      {"content-length", KnownField::kContentLength},
+      {"transfer-encoding", KnownField::kTransferEncoding},
+  };
+  // Every tchar that is not a letter, and letters of both cases.
+  const std::string_view replacements = "!#$%&'*+-.^_`|~09AZaz";
+  for (const auto& [name, field] : known) {
+    std::string upper(name);
+    for (char& c : upper) c = (c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c;
+    CHECK(classify_field_name(name) == field);
+    CHECK(classify_field_name(upper) == field);
+    for (size_t at = 0; at < name.size(); ++at) {
+      for (char replacement : replacements) {
+        std::string changed(name);
+        changed[at] = replacement;
+        const KnownField want = name_equals(changed, name) ? field : KnownField::kOther;
+        INFO(changed);
+        CHECK(classify_field_name(changed) == want);
+      }
+    }
+  }
+  CHECK(classify_field_name("Date") == KnownField::kOther);
+  CHECK(classify_field_name("Connection") == KnownField::kOther);
 }
 
 }  // namespace
