@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "userspace/protocols/http1/header_fields.h"
 #include "userspace/protocols/http1/start_line.h"
@@ -59,6 +60,62 @@ TEST_CASE("http1 status lines", "[http1]") {
         "GET / HTTP/1.1\r\n"}) {
     INFO(line);
     CHECK(scan(MessageKind::kResponse, line) == ScanResult::kInvalid);
+  }
+}
+
+// scan() over `line` cut into two pieces at `cut` (the whole line when cut is 0): the result,
+// and the bytes used in all, as push() would have given them byte by byte.
+std::pair<ScanResult, size_t> scan_in_pieces(MessageKind kind, std::string_view line, size_t cut) {
+  StartLineScanner scanner(kind);
+  size_t used = 0;
+  ScanResult r = scanner.scan(line.substr(0, cut), &used);
+  if (r != ScanResult::kNeedMore) return {r, used};
+  size_t rest_used = 0;
+  r = scanner.scan(line.substr(cut), &rest_used);
+  return {r, cut + rest_used};
+}
+
+std::pair<ScanResult, size_t> push_bytes(MessageKind kind, std::string_view line) {
+  StartLineScanner scanner(kind);
+  for (size_t i = 0; i < line.size(); ++i) {
+    const ScanResult r = scanner.push(static_cast<uint8_t>(line[i]));
+    if (r != ScanResult::kNeedMore) return {r, i + 1};
+  }
+  return {ScanResult::kNeedMore, line.size()};
+}
+
+TEST_CASE("http1 scan() in any two pieces equals push() byte by byte", "[http1]") {
+  std::vector<std::pair<MessageKind, std::string>> lines = {
+      {MessageKind::kRequest, "GET / HTTP/1.1\r\nHost: x\r\n"},
+      {MessageKind::kRequest, "BASELINE-CONTROL /x HTTP/1.1\r\n"},
+      {MessageKind::kRequest, "ABCDEFGHIJKLMNOPQRSTUVWXYZ / HTTP/1.1\r\n"},
+      {MessageKind::kRequest, "ABCDEFGHIJKLMNOPQRSTUVWX / HTTP/1.1\r\n"},
+      {MessageKind::kRequest, "GET / HTTP/1.0\n"},
+      {MessageKind::kRequest, "GET / HTTP/1.2\r\n"},
+      {MessageKind::kRequest, "GET / HTTP/1\r\n"},
+      {MessageKind::kRequest, "GET / HTTX/1.1\r\n"},
+      {MessageKind::kResponse, "HTTP/1.1 200 OK\r\nServer: x\r\n"},
+      {MessageKind::kResponse, "HTTP/1.0 404 Not Found\r\n"},
+      {MessageKind::kResponse, "HTTP/1.1 200 O\x01K\r\n"},
+      {MessageKind::kResponse, "HTTP/1.x 200 OK\r\n"},
+      {MessageKind::kResponse, "HTTP/1."},
+  };
+  // Long targets with one byte that ends the target (or does not) at each position.
+  for (size_t at = 0; at < 40; ++at) {
+    for (const char c : {' ', '\t', '\x7f', '\x80', '\xff', '\0', '\r', '\n', '~', '!'}) {
+      std::string target(40, 'a');
+      target[at] = c;
+      lines.emplace_back(MessageKind::kRequest, "GET /" + target + " HTTP/1.1\r\n");
+    }
+  }
+  for (const auto& [kind, line] : lines) {
+    const auto want = push_bytes(kind, line);
+    for (size_t cut = 0; cut <= line.size(); ++cut) {
+      INFO(line << " cut at " << cut);
+      const auto got = scan_in_pieces(kind, line, cut);
+      CHECK(got.first == want.first);
+      CHECK(got.second == want.second);
+    }
   }
 }
 
