@@ -85,21 +85,17 @@ std::pair<ScanResult, size_t> push_bytes(MessageKind kind, std::string_view line
 }
 
 TEST_CASE("http1 scan() in any two pieces equals push() byte by byte", "[http1]") {
-  std::vector<std::pair<MessageKind, std::string>> lines = {
-      {MessageKind::kRequest, "GET / HTTP/1.1\r\nHost: x\r\n"},
-      {MessageKind::kRequest, "BASELINE-CONTROL /x HTTP/1.1\r\n"},
-      {MessageKind::kRequest, "ABCDEFGHIJKLMNOPQRSTUVWXYZ / HTTP/1.1\r\n"},
-      {MessageKind::kRequest, "ABCDEFGHIJKLMNOPQRSTUVWX / HTTP/1.1\r\n"},
-      {MessageKind::kRequest, "GET / HTTP/1.0\n"},
-      {MessageKind::kRequest, "GET / HTTP/1.2\r\n"},
-      {MessageKind::kRequest, "GET / HTTP/1\r\n"},
-      {MessageKind::kRequest, "GET / HTTX/1.1\r\n"},
-      {MessageKind::kResponse, "HTTP/1.1 200 OK\r\nServer: x\r\n"},
-      {MessageKind::kResponse, "HTTP/1.0 404 Not Found\r\n"},
-      {MessageKind::kResponse, "HTTP/1.1 200 O\x01K\r\n"},
-      {MessageKind::kResponse, "HTTP/1.x 200 OK\r\n"},
-      {MessageKind::kResponse, "HTTP/1."},
-  };
+  std::vector<std::pair<MessageKind, std::string>> lines;
+  for (std::string_view line :
+       {"GET / HTTP/1.1\r\nHost: x\r\n", "BASELINE-CONTROL /x HTTP/1.1\r\n",
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZ / HTTP/1.1\r\n", "ABCDEFGHIJKLMNOPQRSTUVWX / HTTP/1.1\r\n",
+        "GET / HTTP/1.0\n", "GET / HTTP/1.2\r\n", "GET / HTTP/1\r\n", "GET / HTTX/1.1\r\n"}) {
+    lines.emplace_back(MessageKind::kRequest, line);
+  }
+  for (std::string_view line : {"HTTP/1.1 200 OK\r\nServer: x\r\n", "HTTP/1.0 404 Not Found\r\n",
+                                "HTTP/1.1 200 O\x01K\r\n", "HTTP/1.x 200 OK\r\n", "HTTP/1."}) {
+    lines.emplace_back(MessageKind::kResponse, line);
+  }
   // Long targets with one byte that ends the target (or does not) at each position.
   for (size_t at = 0; at < 40; ++at) {
     for (const char c : {' ', '\t', '\x7f', '\x80', '\xff', '\0', '\r', '\n', '~', '!'}) {
