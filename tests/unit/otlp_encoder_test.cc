@@ -212,8 +212,13 @@ TEST_CASE("otlp encoder: spans serialized one by one and framed give the same by
     serialized.push_back(std::move(s));
   }
   std::string framed = "stale content is replaced";
-  RequestFramer(options).frame(serialized, &framed);
+  const RequestFramer framer(options);
+  framer.frame(serialized, &framed);
   CHECK(framed == expected);
+  // Again with the same framer: its resources now come from its cache.
+  std::string framed_again;
+  framer.frame(serialized, &framed_again);
+  CHECK(framed_again == expected);
   ExportRequest parsed;
   REQUIRE(parsed.ParseFromString(framed));
   CHECK(parsed.resource_spans_size() == 3);
@@ -283,6 +288,21 @@ TEST_CASE("otlp encoder: the direct span writer gives the generated serializer's
     for (int i = 0; i < 40; ++i)
       s.set(spans::AttributeKey::intern("a" + std::to_string(i)), int64_t{i});  // > inline slots
   });
+  // Strings of every short length with one non-ASCII byte (a bad one, or the lead of a valid
+  // "é") at each position: the word-wise ASCII check and the short copies at every edge.
+  for (size_t length = 1; length <= 24; ++length) {
+    for (const char lead : {'\xff', '\xc3'}) {
+      add([&](spans::Span& s) {
+        for (size_t at = 0; at < length; ++at) {
+          std::string text(length, 'a');
+          text[at] = lead;
+          if (lead == '\xc3' && at + 1 < length) text[at + 1] = '\xa9';
+          s.set(spans::AttributeKey::intern("k" + std::to_string(at)), text);
+        }
+        s.set("ascii", std::string(length, 'b'));
+      });
+    }
+  }
   SpanSerializer serializer;
   for (size_t i = 0; i < variants.size(); ++i) {
     INFO("variant " << i);

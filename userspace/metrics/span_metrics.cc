@@ -57,6 +57,13 @@ void SpanMetrics::record(const SpanRecord& span) {
     }
     route = route_;
   }
+  if (SpanSeries* last = last_series_;
+      last && last->kind == span.kind && last->status == span.status && last->route == route &&
+      last->span_name == span.name && last->service == span.service) {
+    ++last->calls;
+    last->latency.observe(kSpanLatencyBuckets, span.duration_ns / 1e9);
+    return;
+  }
   key_.clear();
   key_.append(span.service).append(1, '\x1f').append(span.name).append(1, '\x1f');
   key_.append(1, static_cast<char>('0' + static_cast<int>(span.kind)));
@@ -76,6 +83,7 @@ void SpanMetrics::record(const SpanRecord& span) {
     series = &overflow_;
     ++overflowed_spans_;
   }
+  last_series_ = series == &overflow_ ? nullptr : series;
   ++series->calls;
   series->latency.observe(kSpanLatencyBuckets, span.duration_ns / 1e9);
 }

@@ -48,6 +48,9 @@ class SpanMetrics {
  public:
   // At most `max_series` series, the overflow series included (at least 2).
   explicit SpanMetrics(size_t max_series = kDefaultMaxSeries);
+  // Not copyable: last_series_ points into series_.
+  SpanMetrics(const SpanMetrics&) = delete;
+  SpanMetrics& operator=(const SpanMetrics&) = delete;
 
   void record(const SpanRecord& span);
 
@@ -69,6 +72,9 @@ class SpanMetrics {
   std::string key_;       // scratch, reused: no allocation per span once warm
   std::string route_;     // the route of route_of_
   std::string route_of_;  // the last path normalized
+  // The series of the last span (never the overflow): consecutive spans of one series (the
+  // common case) skip building and hashing a key. Series are never erased, so it stays valid.
+  SpanSeries* last_series_ = nullptr;
 };
 
 }  // namespace ztrace::metrics

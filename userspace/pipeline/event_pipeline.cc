@@ -139,7 +139,7 @@ bool EventPipeline::on_exchange(const protocols::ConnectionView& view,
       }
       // The root records the threshold it was sampled at (consistent probability sampling);
       // with tail sampling the decision is not a threshold, so none is written.
-      if (root && !tail_active_) span.trace_state = sampling::th_tracestate(threshold);
+      if (root && !tail_active_) span.trace_state = tracestate_for(threshold);
     }
     if (span.kind == spans::SpanKind::kClient) count_client_link(view, origin);
     submit(std::move(span));
@@ -152,6 +152,14 @@ bool EventPipeline::on_exchange(const protocols::ConnectionView& view,
     for (spans::Span& span : built) emit(span);
   }
   return true;
+}
+
+const std::string& EventPipeline::tracestate_for(uint64_t threshold) {
+  if (tracestate_threshold_ != threshold) {
+    tracestate_ = sampling::th_tracestate(threshold);
+    tracestate_threshold_ = threshold;
+  }
+  return tracestate_;
 }
 
 template <typename Protocol>
@@ -194,16 +202,31 @@ void EventPipeline::record_span(const spans::Span& span, const protocols::Connec
   record.kind = span.kind;
   record.status = span.status_code;
   record.duration_ns = spans::duration_ns(span);
-  const auto text = [&](std::string_view key) -> std::string_view {
-    const spans::AttributeValue* value = span.find(key);
+  // One pass over the attributes for the four the metrics read (the first of each counts).
+  const spans::AttributeValue* route = nullptr;
+  const spans::AttributeValue* path = nullptr;
+  bool database = false, messaging = false;
+  for (const spans::Attribute& attribute : span.attributes) {
+    const std::string_view key = attribute.key;
+    if (!route && key == semconv::http::kHttpRoute.view()) {
+      route = &attribute.value;
+    } else if (!path && key == semconv::url::kUrlPath.view()) {
+      path = &attribute.value;
+    } else if (key == semconv::db::kDbSystemName.view()) {
+      database = true;
+    } else if (key == semconv::messaging::kMessagingSystem.view()) {
+      messaging = true;
+    }
+  }
+  const auto text = [](const spans::AttributeValue* value) -> std::string_view {
     const std::string* s = value ? std::get_if<std::string>(value) : nullptr;
     return s ? std::string_view(*s) : std::string_view();
   };
-  record.route = text(semconv::http::kHttpRoute);
-  if (record.route.empty()) record.path = text(semconv::url::kUrlPath);
-  if (span.find(semconv::db::kDbSystemName)) {
+  record.route = text(route);
+  if (record.route.empty()) record.path = text(path);
+  if (database) {
     record.peer_kind = metrics::PeerKind::kDatabase;
-  } else if (span.find(semconv::messaging::kMessagingSystem)) {
+  } else if (messaging) {
     record.peer_kind = metrics::PeerKind::kMessaging;
   }
   record_ids_and_endpoints(record, span, view);

@@ -155,7 +155,13 @@ class EventPipeline {
                       const std::string& traceparent, const std::string& tracestate);
   void correct_trace(const uint8_t (&kernel_trace_id)[16], const spans::TraceParent& header);
 
+  const std::string& tracestate_for(uint64_t threshold);
+
   std::atomic<uint64_t> new_trace_threshold_{0};
+  // The last threshold's tracestate: thresholds change on reconfiguration only, and
+  // formatting one costs more than the rest of linking a span.
+  std::optional<uint64_t> tracestate_threshold_;
+  std::string tracestate_;
   sampling::ProcessSampling* process_sampling_ = nullptr;
   sampling::AdaptiveStage adaptive_{[this](const std::map<std::string, double>& boosts) {
     if (process_sampling_) process_sampling_->set_service_boosts(boosts);

@@ -87,7 +87,7 @@ struct Span {
   std::shared_ptr<const Resource> resource;
 
   void set(AttributeKey key, AttributeValue value) {
-    attributes.push_back({key, std::move(value)});
+    attributes.emplace_back(key, std::move(value));  // built in place: one move of the value
   }
   const AttributeValue* find(std::string_view key) const;
 };

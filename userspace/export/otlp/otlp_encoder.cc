@@ -102,12 +102,14 @@ namespace {
 
 using google::protobuf::internal::WireFormatLite;
 
-void append_varint(uint64_t value, std::string* out) {
+// Into `*p`, which has room for it (at most 10 bytes); returns the end.
+char* put_varint(uint64_t value, char* p) {
   while (value >= 0x80) {
-    out->push_back(static_cast<char>(value | 0x80));
+    *p++ = static_cast<char>(value | 0x80);
     value >>= 7;
   }
-  out->push_back(static_cast<char>(value));
+  *p++ = static_cast<char>(value);
+  return p;
 }
 
 size_t varint_size(uint64_t value) {
@@ -116,9 +118,11 @@ size_t varint_size(uint64_t value) {
 
 // A length-delimited field: tag, length, `length` bytes to follow.
 void append_field_header(int field_number, size_t length, std::string* out) {
-  append_varint(WireFormatLite::MakeTag(field_number, WireFormatLite::WIRETYPE_LENGTH_DELIMITED),
-                out);
-  append_varint(length, out);
+  char header[20];  // two varints, one append
+  char* end = put_varint(
+      WireFormatLite::MakeTag(field_number, WireFormatLite::WIRETYPE_LENGTH_DELIMITED), header);
+  end = put_varint(length, end);
+  out->append(header, static_cast<size_t>(end - header));
 }
 
 size_t field_size(int field_number, size_t length) {
@@ -155,8 +159,19 @@ class Cursor {
     for (int i = 0; i < bytes; ++i) *p_++ = static_cast<char>(value >> (8 * i));  // LE
   }
   void raw(std::string_view bytes) {
-    std::memcpy(p_, bytes.data(), bytes.size());
-    p_ += bytes.size();
+    const size_t n = bytes.size();
+    const char* from = bytes.data();
+    if (n >= 8 && n <= 16) {
+      // Most strings of a span (ids, keys, short values): two overlapping words, no call.
+      uint64_t head, tail;
+      std::memcpy(&head, from, 8);
+      std::memcpy(&tail, from + n - 8, 8);
+      std::memcpy(p_, &head, 8);
+      std::memcpy(p_ + n - 8, &tail, 8);
+    } else {
+      std::memcpy(p_, from, n);
+    }
+    p_ += n;
   }
   void length_delimited(int field_number, size_t length) {
     varint(tag_of(field_number, Wire::WIRETYPE_LENGTH_DELIMITED));
@@ -190,9 +205,36 @@ std::string_view as_chars(std::span<const uint8_t> bytes) {
   return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
 }
 
+// ASCII, checked a word at a time with no loop for the short strings most values are
+// (overlapping words: every byte is read at least once).
+bool is_ascii(std::string_view text) {
+  const char* p = text.data();
+  const size_t n = text.size();
+  constexpr uint64_t kHighBits = 0x8080808080808080ULL;
+  const auto word = [](const char* at) {
+    uint64_t w;
+    std::memcpy(&w, at, sizeof w);
+    return w;
+  };
+  if (n >= 8) {
+    uint64_t any = word(p + n - 8);
+    for (size_t i = 0; i + 8 < n; i += 8) any |= word(p + i);
+    return (any & kHighBits) == 0;
+  }
+  if (n >= 4) {
+    uint32_t head, tail;
+    std::memcpy(&head, p, 4);
+    std::memcpy(&tail, p + n - 4, 4);
+    return ((head | tail) & 0x80808080U) == 0;
+  }
+  uint8_t any = 0;
+  for (size_t i = 0; i < n; ++i) any |= static_cast<uint8_t>(p[i]);
+  return (any & 0x80) == 0;
+}
+
 // A string field's text: itself when valid UTF-8, else a repaired copy kept in `repaired`.
 std::string_view utf8_text(std::string_view text, std::forward_list<std::string>& repaired) {
-  if (utf8::is_valid(text)) return text;
+  if (is_ascii(text) || utf8::is_valid(text)) return text;
   return repaired.emplace_front(utf8::with_replacement_characters(text));
 }
 
@@ -243,10 +285,14 @@ void write_span(const spans::Span& span, std::string* out) {
     std::string_view key, text;  // text: the string value, if any
     size_t value_size, size;     // AnyValue's, and the KeyValue's
   };
-  Field fields_inline[32];
+  // Left uninitialized: every entry used is written below before it is read.
+  union InlineFields {
+    InlineFields() {}
+    Field at[32];
+  } fields_inline;
   std::vector<Field> fields_heap;
-  Field* fields = fields_inline;
-  if (span.attributes.size() > std::size(fields_inline)) {
+  Field* fields = fields_inline.at;
+  if (span.attributes.size() > std::size(fields_inline.at)) {
     fields_heap.resize(span.attributes.size());
     fields = fields_heap.data();
   }
@@ -362,31 +408,40 @@ RequestFramer::RequestFramer(EncoderOptions options) : options_(std::move(option
   scope_bytes_ = scope.SerializeAsString();
 }
 
+const std::string& RequestFramer::resource_bytes(
+    const std::shared_ptr<const spans::Resource>& resource) const {
+  for (const CachedResource& cached : resource_cache_) {
+    if (cached.resource == resource) return cached.bytes;
+  }
+  if (resource_cache_.size() >= kMaxCachedResources) resource_cache_.erase(resource_cache_.begin());
+  opentelemetry::proto::resource::v1::Resource message;
+  message::encode_resource(resource.get(), options_, &message);
+  return resource_cache_.emplace_back(CachedResource{resource, message.SerializeAsString()}).bytes;
+}
+
 void RequestFramer::frame(std::span<const SerializedSpan> batch, std::string* out) const {
   // Field order as the generated serializers write it (by field number), so that the bytes
   // equal OtlpEncoder's: ResourceSpans{resource=1, scope_spans=2, schema_url=3},
   // ScopeSpans{scope=1, spans=2, schema_url=3}.
   struct Group {
-    const spans::Resource* resource;
+    const std::shared_ptr<const spans::Resource>* resource;
     std::vector<const std::string*> spans;
   };
   std::vector<Group> groups;  // few: one per traced process in the batch
   for (const SerializedSpan& span : batch) {
     const spans::Resource* resource = span.resource.get();
     auto it = std::find_if(groups.begin(), groups.end(),
-                           [&](const Group& g) { return g.resource == resource; });
+                           [&](const Group& g) { return g.resource->get() == resource; });
     if (it == groups.end()) {
-      groups.push_back({resource, {}});
+      groups.push_back({&span.resource, {}});
       it = groups.end() - 1;
     }
     it->spans.push_back(&span.bytes);
   }
   out->clear();
-  std::string resource_bytes;
+  std::lock_guard lock(resource_cache_mutex_);
   for (const Group& group : groups) {
-    opentelemetry::proto::resource::v1::Resource resource;
-    message::encode_resource(group.resource, options_, &resource);
-    resource.SerializeToString(&resource_bytes);
+    const std::string& resource_bytes = this->resource_bytes(*group.resource);
 
     size_t scope_spans_size = field_size(trace::ScopeSpans::kScopeFieldNumber, scope_bytes_.size());
     for (const std::string* span : group.spans) {

@@ -9,6 +9,7 @@
 #include <google/protobuf/arena.h>
 
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <vector>
@@ -85,8 +86,20 @@ class RequestFramer {
   void frame(std::span<const SerializedSpan> batch, std::string* out) const;
 
  private:
+  // The serialized Resource of `resource` (with the extra attributes): built once per resource,
+  // which is immutable once built. The cache holds the resource, so its address is not reused
+  // while cached.
+  const std::string& resource_bytes(const std::shared_ptr<const spans::Resource>& resource) const;
+
   EncoderOptions options_;
   std::string scope_bytes_;  // the serialized InstrumentationScope, the same for every request
+  struct CachedResource {
+    std::shared_ptr<const spans::Resource> resource;
+    std::string bytes;
+  };
+  static constexpr size_t kMaxCachedResources = 64;  // oldest dropped beyond this
+  mutable std::mutex resource_cache_mutex_;
+  mutable std::vector<CachedResource> resource_cache_;  // guarded by resource_cache_mutex_
 };
 
 }  // namespace ztrace::otlp

@@ -1,5 +1,12 @@
 #include "userspace/protocols/http1/start_line.h"
 
+#include <bit>
+#include <cstring>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace ztrace::http1 {
 namespace {
 
@@ -106,13 +113,48 @@ ScanResult StartLineScanner::push(uint8_t c) { return advance(c); }
   return ScanResult::kInvalid;
 }
 
+namespace {
+
+// The index of the first byte from `i` that is not a target byte (or a space), at most `size`.
+size_t skip_target_bytes(const uint8_t* bytes, size_t i, size_t size) {
+#if defined(__SSE2__)
+  // 16 bytes per step: every byte above 0x20 (unsigned) and not DEL.
+  const __m128i min_byte = _mm_set1_epi8(0x21);
+  const __m128i del = _mm_set1_epi8(0x7f);
+  while (size - i >= 16) {
+    const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bytes + i));
+    const __m128i above_space = _mm_cmpeq_epi8(_mm_max_epu8(x, min_byte), x);
+    const __m128i ok = _mm_andnot_si128(_mm_cmpeq_epi8(x, del), above_space);
+    const unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(ok));
+    if (mask != 0xffff) return i + static_cast<size_t>(std::countr_one(mask));
+    i += 16;
+  }
+#endif
+  while (i < size && bytes[i] != ' ' && is_target_char(bytes[i])) ++i;
+  return i;
+}
+
+}  // namespace
+
 ScanResult StartLineScanner::scan(std::string_view in, size_t* used) {
   const auto* bytes = reinterpret_cast<const uint8_t*>(in.data());
   const size_t size = in.size();
   size_t i = 0;
   while (i < size) {
-    if (step_ == Step::kTarget) {
-      while (i < size && bytes[i] != ' ' && is_target_char(bytes[i])) ++i;
+    // The long runs are skipped in loops of their own; advance() decides each byte that ends
+    // one, exactly as it would have byte by byte.
+    if (step_ == Step::kMethod) {
+      while (i < size && count_ < kMaxMethodBytes && is_method_char(bytes[i])) {
+        ++count_;
+        ++i;
+      }
+    } else if (step_ == Step::kVersion && count_ == 0 && size - i >= kVersionPrefix.size() &&
+               std::memcmp(bytes + i, kVersionPrefix.data(), kVersionPrefix.size()) == 0) {
+      i += kVersionPrefix.size();
+      step_ = Step::kVersionMinor;
+      continue;
+    } else if (step_ == Step::kTarget) {
+      i = skip_target_bytes(bytes, i, size);
     } else if (step_ == Step::kReason) {
       while (i < size && bytes[i] != '\r' && bytes[i] != '\n' && is_reason_char(bytes[i])) ++i;
     }
