@@ -10,8 +10,6 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <set>
 #include <sstream>
 
 #include "bpf/openssl_probes.h"
@@ -26,14 +24,6 @@
 namespace ztrace::probes::openssl {
 namespace {
 
-// The dynamic loader's default directories (Debian multiarch first).
-constexpr const char* kHostLibraryDirs[] = {"/lib/x86_64-linux-gnu",
-                                            "/usr/lib/x86_64-linux-gnu",
-                                            "/lib64",
-                                            "/usr/lib64",
-                                            "/lib",
-                                            "/usr/lib",
-                                            "/usr/local/lib"};
 // Rescans after an exec: the loader maps the libraries within milliseconds; the second catches
 // a libssl dlopened at start-up from a path no earlier scan saw.
 constexpr std::chrono::milliseconds kRescanDelays[] = {
@@ -204,17 +194,8 @@ void OpenSslTracer::probe_file(const std::string& path, const std::string& name,
 }
 
 void OpenSslTracer::attach_host_libraries() {
-  std::set<std::string> seen;
-  for (const char* dir : kHostLibraryDirs) {
-    std::error_code ec;
-    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
-      const std::string name = entry.path().filename().string();
-      if (!is_libssl_name(name)) continue;
-      std::error_code ec2;
-      const auto real = std::filesystem::canonical(entry.path(), ec2);
-      if (ec2 || !seen.insert(real.string()).second) continue;
-      probe_file(real.string(), real.string(), Kind::kLibrary);
-    }
+  for (const std::string& path : bpf_support::host_libraries(is_libssl_name)) {
+    probe_file(path, path, Kind::kLibrary);
   }
 }
 
@@ -223,16 +204,10 @@ void OpenSslTracer::scan(pid_t pid) {
   std::error_code ec;
   const auto exe = std::filesystem::read_symlink(proc + "/exe", ec);
   if (!ec) probe_file(proc + "/exe", exe.string(), Kind::kExecutable);
-  std::ifstream maps(proc + "/maps");
-  std::set<std::string> libraries;
-  for (std::string line; std::getline(maps, line);) {
-    const auto slash = line.find('/');
-    if (slash == std::string::npos || line.ends_with(" (deleted)")) continue;
-    std::string file = line.substr(slash);
-    if (is_libssl_name(std::filesystem::path(file).filename().string())) libraries.insert(file);
-  }
   // Through the process's root: the path is the one in its own mount namespace.
-  for (const auto& file : libraries) probe_file(proc + "/root" + file, file, Kind::kLibrary);
+  for (const auto& file : bpf_support::mapped_libraries(pid, is_libssl_name)) {
+    probe_file(proc + "/root" + file, file, Kind::kLibrary);
+  }
 }
 
 void OpenSslTracer::scan_async(pid_t pid) {

@@ -60,7 +60,10 @@ TEST_CASE("check: every BPF program loads well under the verifier instruction li
     std::istringstream fields(line);
     std::string object, program, loaded;
     fields >> object >> program >> loaded;
-    if (object != "socket_trace" && object != "inject" && object != "go_probes") continue;
+    if (object != "socket_trace" && object != "inject" && object != "go_probes" &&
+        object != "rdkafka_probes") {
+      continue;
+    }
     INFO(line);
     CHECK(loaded == "yes");
     unsigned verified = 0;
@@ -72,6 +75,7 @@ TEST_CASE("check: every BPF program loads well under the verifier instruction li
   CHECK(programs_per_object["socket_trace"] >= 20);
   CHECK(programs_per_object["inject"] == 2);
   CHECK(programs_per_object["go_probes"] >= 10);
+  CHECK(programs_per_object["rdkafka_probes"] == 1);
 }
 
 // `ztrace view --follow` on the file a running agent writes: the trace shows as a tree once it

@@ -8,6 +8,7 @@
 
 #include "go_probes.skel.h"
 #include "inject.skel.h"
+#include "rdkafka_probes.skel.h"
 #include "socket_trace.skel.h"
 #include "userspace/bpf_support/load_log.h"
 
@@ -68,6 +69,9 @@ std::vector<ProgramLoadReport> load_every_bpf_object() {
   load_object(
       "go_probes", go_probes_bpf__open, go_probes_bpf__load, go_probes_bpf__destroy,
       [](go_probes_bpf*) {}, &reports);
+  load_object(
+      "rdkafka_probes", rdkafka_probes_bpf__open, rdkafka_probes_bpf__load,
+      rdkafka_probes_bpf__destroy, [](rdkafka_probes_bpf*) {}, &reports);
   return reports;
 }
 

@@ -70,7 +70,8 @@ bool read_start(const YamlFields& fields, const YAML::Node& root, StartFile* out
   if (!fields.section(root, "", "capture",
                       {"max_capture_bytes", "ring_buffer_bytes", "max_connections", "url_query"},
                       &capture) ||
-      !fields.section(root, "", "probes", {"go", "openssl", "java_agent", "inject"}, &probes) ||
+      !fields.section(root, "", "probes", {"go", "openssl", "kafka", "java_agent", "inject"},
+                      &probes) ||
       !fields.section(root, "", "log", {"level", "stats_interval"}, &log)) {
     return false;
   }
@@ -87,6 +88,7 @@ bool read_start(const YamlFields& fields, const YAML::Node& root, StartFile* out
   }
   if (probes && (!fields.boolean(probes, "probes.", "go", &out->go_probes) ||
                  !fields.boolean(probes, "probes.", "openssl", &out->openssl_probes) ||
+                 !fields.boolean(probes, "probes.", "kafka", &out->kafka_probes) ||
                  !fields.boolean(probes, "probes.", "inject", &out->inject))) {
     return false;
   }

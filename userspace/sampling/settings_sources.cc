@@ -491,7 +491,7 @@ std::vector<std::string> ConfigFile::restart_only_changes(const ConfigFile& othe
            a.max_connections != b.max_connections || a.url_query != b.url_query,
        "capture");
   note(a.inject != b.inject || a.go_probes != b.go_probes || a.openssl_probes != b.openssl_probes ||
-           java_agent != other.java_agent,
+           a.kafka_probes != b.kafka_probes || java_agent != other.java_agent,
        "probes");
   note(a.log_level != b.log_level || a.stats_interval_ns != b.stats_interval_ns, "log");
   note(a.pids != b.pids || a.exe_globs != b.exe_globs || a.ports != b.ports ||
