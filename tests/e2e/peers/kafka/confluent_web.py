@@ -10,9 +10,12 @@ end-to-end tests of linking librdkafka's sends to the requests that produced the
   GET /queue/KEY   produce KEY and answer at once: messages of concurrent requests leave
                    together after LINGER_MS, in one batch.
   GET /flush       wait for every queued message; answers "KEY OFFSET" lines.
+  GET /many/N      produce N messages (bench/kafka_produce_probe.sh); answers the mean
+                   nanoseconds per produce call.
 """
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from confluent_kafka import Producer
@@ -56,6 +59,16 @@ class Handler(BaseHTTPRequestHandler):
         elif parts[1] == "queue":
             self.produce(parts[2])
             self.answer("queued")
+        elif parts[1] == "many":
+            n = int(parts[2])
+            start = time.perf_counter_ns()
+            for i in range(n):
+                producer.produce(TOPIC, value=b"bench-value", key=b"bench-%d" % i, partition=0)
+                if i % 1000 == 999:
+                    producer.poll(0)
+            elapsed = time.perf_counter_ns() - start
+            producer.flush(60)
+            self.answer("%d" % (elapsed // n))
         elif parts[1] == "flush":
             left = producer.flush(15)
             with offsets_lock:
