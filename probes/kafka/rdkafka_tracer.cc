@@ -1,9 +1,7 @@
 #include "probes/kafka/rdkafka_tracer.h"
 
 #include <bpf/libbpf.h>
-#include <fcntl.h>
 #include <spdlog/spdlog.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -79,15 +77,11 @@ std::unique_ptr<RdKafkaTracer> RdKafkaTracer::open(const SharedMaps& shared,
 }
 
 RdKafkaTracer::~RdKafkaTracer() {
-  std::vector<bpf_link*> links;
-  for (auto& [key, image] : images_) {
-    links.insert(links.end(), image.probes.links.begin(), image.probes.links.end());
-  }
-  bpf_support::destroy_links(links);
+  bpf_support::destroy_links(images_.links());
   if (skel_) rdkafka_probes_bpf__destroy(skel_);
 }
 
-std::string RdKafkaTracer::attach_image(const std::string& path, Image* image) {
+std::string RdKafkaTracer::attach_image(const std::string& path, bpf_support::UprobeLinks* links) {
   auto elf = symbolizer::ElfFile::open(path);
   if (!elf) return elf.reason();
   std::map<bpf_program*, std::vector<bpf_support::UprobeSite>> plan;
@@ -99,28 +93,22 @@ std::string RdKafkaTracer::attach_image(const std::string& path, Image* image) {
     if (offset) sites.push_back({*offset, static_cast<uint64_t>(spec.call)});
   }
   if (sites.empty()) return "none of rd_kafka_producev, rd_kafka_produceva, rd_kafka_produce";
-  return bpf_support::attach_uprobe_sites(plan, path, uprobe_multi_, &image->probes);
+  return bpf_support::attach_uprobe_sites(plan, path, uprobe_multi_, links);
 }
 
 void RdKafkaTracer::probe_file(const std::string& path, const std::string& name) {
-  // Held open: analysis and attach go through /proc/self/fd/N, valid across mount namespaces.
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return;
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
-  struct stat st {};
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return;
-  std::lock_guard lock(mu_);
-  auto [it, fresh] = images_.try_emplace(ImageKey{st.st_dev, st.st_ino});
-  if (!fresh) return;
-  Image& image = it->second;
-  image.failure = attach_image("/proc/self/fd/" + std::to_string(fd), &image);
-  if (image.failure.empty()) {
-    spdlog::info("librdkafka probes: {}: {} uprobes", name, image.probes.uprobes);
+  size_t uprobes = 0;
+  const auto failure =
+      images_.probe_once(path, [&](const std::string& open_path, bpf_support::UprobeLinks* links) {
+        std::string why = attach_image(open_path, links);
+        uprobes = links->uprobes;
+        return why;
+      });
+  if (!failure) return;  // seen before
+  if (failure->empty()) {
+    spdlog::info("librdkafka probes: {}: {} uprobes", name, uprobes);
   } else {  // once per image: its produces stay unlinked to the requests that made them
-    spdlog::info("librdkafka probes off for {}: {}", name, image.failure);
+    spdlog::info("librdkafka probes off for {}: {}", name, *failure);
   }
 }
 
@@ -143,18 +131,8 @@ RdKafkaCounters RdKafkaTracer::counters() const {
   return bpf_support::sum_per_cpu_counters<RdKafkaCounters>(skel_->maps.rdkafka_counters);
 }
 
-size_t RdKafkaTracer::probed_images() const {
-  std::lock_guard lock(mu_);
-  size_t n = 0;
-  for (const auto& [key, image] : images_) n += image.failure.empty() ? 1 : 0;
-  return n;
-}
+size_t RdKafkaTracer::probed_images() const { return images_.probed(); }
 
-size_t RdKafkaTracer::attached_uprobes() const {
-  std::lock_guard lock(mu_);
-  size_t n = 0;
-  for (const auto& [key, image] : images_) n += image.probes.uprobes;
-  return n;
-}
+size_t RdKafkaTracer::attached_uprobes() const { return images_.uprobes(); }
 
 }  // namespace ztrace::probes::kafka

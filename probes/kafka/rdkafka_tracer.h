@@ -9,12 +9,10 @@
 
 #include <sys/types.h>
 
-#include <map>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <tuple>
 
+#include "userspace/bpf_support/probed_images.h"
 #include "userspace/bpf_support/uprobe_links.h"
 #include "userspace/common/kernel_counters.h"
 
@@ -68,20 +66,14 @@ class RdKafkaTracer {
 
  private:
   RdKafkaTracer() = default;
-  struct Image {
-    std::string failure;  // "" when probed
-    bpf_support::UprobeLinks probes;
-  };
-  using ImageKey = std::tuple<dev_t, ino_t>;
   static rdkafka_probes_bpf* load(const SharedMaps& shared, const Settings& settings,
                                   bool uprobe_multi, std::string* error);
   void probe_file(const std::string& path, const std::string& name);
-  std::string attach_image(const std::string& path, Image* image);
+  std::string attach_image(const std::string& path, bpf_support::UprobeLinks* links);
 
   rdkafka_probes_bpf* skel_ = nullptr;
   bool uprobe_multi_ = false;
-  mutable std::mutex mu_;  // images_
-  std::map<ImageKey, Image> images_;
+  bpf_support::ProbedImages images_;
 };
 
 }  // namespace ztrace::probes::kafka

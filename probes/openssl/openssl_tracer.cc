@@ -120,15 +120,13 @@ OpenSslTracer::~OpenSslTracer() {
   }
   wake_.notify_all();
   if (worker_.joinable()) worker_.join();
-  std::vector<bpf_link*> links;
-  for (auto& [key, image] : images_)
-    links.insert(links.end(), image.probes.links.begin(), image.probes.links.end());
+  std::vector<bpf_link*> links = images_.links();
   if (java_handoff_) links.push_back(java_handoff_);
   bpf_support::destroy_links(links);
   if (skel_) openssl_probes_bpf__destroy(skel_);
 }
 
-std::string OpenSslTracer::attach_image(const std::string& path, Image* image) {
+std::string OpenSslTracer::attach_image(const std::string& path, bpf_support::UprobeLinks* links) {
   auto elf = symbolizer::ElfFile::open(path);
   if (!elf) return elf.reason();
   if (!(*elf)->find_symbol("SSL_read")) {
@@ -164,32 +162,25 @@ std::string OpenSslTracer::attach_image(const std::string& path, Image* image) {
   }
   spdlog::debug("OpenSSL probes: {} sites, {} emulated, layout {}", sites_total, emulated,
                 static_cast<int>(layout));
-  return bpf_support::attach_uprobe_sites(plan, path, uprobe_multi_, &image->probes);
+  return bpf_support::attach_uprobe_sites(plan, path, uprobe_multi_, links);
 }
 
 void OpenSslTracer::probe_file(const std::string& path, const std::string& name, Kind kind) {
-  // Held open: analysis and attach go through /proc/self/fd/N, valid across mount namespaces
-  // and when a short-lived process exits meanwhile.
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return;
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
-  struct stat st {};
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return;
-  std::lock_guard lock(mu_);
-  auto [it, fresh] = images_.try_emplace(ImageKey{st.st_dev, st.st_ino});
-  if (!fresh) return;
-  Image& image = it->second;
-  image.failure = attach_image("/proc/self/fd/" + std::to_string(fd), &image);
+  size_t uprobes = 0;
+  const auto failure =
+      images_.probe_once(path, [&](const std::string& open_path, bpf_support::UprobeLinks* links) {
+        std::string why = attach_image(open_path, links);
+        uprobes = links->uprobes;
+        return why;
+      });
+  if (!failure) return;  // seen before
   const std::string base = std::filesystem::path(name).filename().string();
-  if (image.failure.empty()) {
-    spdlog::info("OpenSSL probes: {}: {} uprobes", name, image.probes.uprobes);
+  if (failure->empty()) {
+    spdlog::info("OpenSSL probes: {}: {} uprobes", name, uprobes);
   } else if (kind == Kind::kLibrary || expected_to_link_openssl(base)) {
     // Once per image: its processes stay at the syscall layer.
     spdlog::info("OpenSSL probes off for {}: {}; its TLS is traced at the syscall layer only", name,
-                 image.failure);
+                 *failure);
   }
 }
 
@@ -244,18 +235,8 @@ SslCounters OpenSslTracer::counters() const {
   return bpf_support::sum_per_cpu_counters<SslCounters>(skel_->maps.ssl_counters);
 }
 
-size_t OpenSslTracer::probed_images() const {
-  std::lock_guard lock(mu_);
-  size_t n = 0;
-  for (const auto& [key, image] : images_) n += image.failure.empty() ? 1 : 0;
-  return n;
-}
+size_t OpenSslTracer::probed_images() const { return images_.probed(); }
 
-size_t OpenSslTracer::attached_uprobes() const {
-  std::lock_guard lock(mu_);
-  size_t n = 0;
-  for (const auto& [key, image] : images_) n += image.probes.uprobes;
-  return n;
-}
+size_t OpenSslTracer::attached_uprobes() const { return images_.uprobes(); }
 
 }  // namespace ztrace::probes::openssl
