@@ -446,37 +446,52 @@ std::map<std::string, int64_t> delivered_offsets(const fs::path& dir, int port) 
 
 const std::vector<std::string> kWebKeys = {"k0", "k1", "k2", "k3"};
 
+struct WebRun {
+  int broker_port = 0;
+  pid_t web_pid = -1;
+  std::map<std::string, int64_t> offsets;  // delivered, by key
+  std::vector<Span> spans;
+  std::string agent_log;
+};
+
+// confluent_web.py under the agent, GET /ROUTE/KEY for every key at once, then /flush.
+WebRun run_confluent_web(const std::string& name, int preferred_port, int linger_ms,
+                         const std::string& route) {
+  const auto dir = fresh_dir(name);
+  Broker broker = start_broker(dir, {"web"});
+  const int port = reserve_port(preferred_port);
+  Agent agent(dir, {.ports = {broker.port, port}});
+  ConfluentWeb web = start_confluent_web(dir, broker, port, linger_ms);
+  std::vector<std::string> paths;
+  for (const auto& key : kWebKeys) paths.push_back("/" + route + "/" + key);
+  CommandResult r = request_concurrently(dir, web.port, paths);
+  ZTRACE_E2E_REQUIRE_PEER(r.exit_code == 0, r.describe + web.process.describe());
+  WebRun run{broker.port, web.process.pid(), delivered_offsets(dir, web.port)};
+  ZTRACE_E2E_REQUIRE_PEER(run.offsets.size() == kWebKeys.size(), web.process.describe());
+  run.spans = stop_and_collect(agent);
+  run.agent_log = agent.log_tail();
+  return run;
+}
+
 }  // namespace
 
 TEST_CASE("kafka librdkafka: each concurrent request's produce is its send's parent, exact offsets",
           "[e2e][kafka][python][kafka-librdkafka]") {
   ZTRACE_E2E_REQUIRE_ROOT();
-  const auto dir = fresh_dir("kafka_librdkafka_sync");
-  Broker broker = start_broker(dir, {"web"});
-  const int port = reserve_port(31600);
-  Agent agent(dir, {.ports = {broker.port, port}});
-  ConfluentWeb web = start_confluent_web(dir, broker, port, 0);
-  std::vector<std::string> paths;
-  for (const auto& key : kWebKeys) paths.push_back("/sync/" + key);
-  CommandResult r = request_concurrently(dir, web.port, paths);
-  ZTRACE_E2E_REQUIRE_PEER(r.exit_code == 0, r.describe + web.process.describe());
-  const auto offsets = delivered_offsets(dir, web.port);
-  ZTRACE_E2E_REQUIRE_PEER(offsets.size() == kWebKeys.size(), web.process.describe());
-
-  const std::vector<Span> spans = stop_and_collect(agent);
-  INFO("spans:\n" << describe(spans) << "\nagent log:\n" << agent.log_tail());
-  const auto sends = named(of_pid(spans, web.process.pid()), "send web");
+  const WebRun run = run_confluent_web("kafka_librdkafka_sync", 31600, 0, "sync");
+  const std::vector<Span>& spans = run.spans;
+  INFO("spans:\n" << describe(spans) << "\nagent log:\n" << run.agent_log);
+  const auto sends = named(of_pid(spans, run.web_pid), "send web");
   CHECK(sends.size() == kWebKeys.size());  // one Produce request per message (serialized)
   for (const auto& key : kWebKeys) {
     INFO("key " << key);
-    const auto servers =
-        with_path(of_kind(of_pid(spans, web.process.pid()), "SERVER"), "/sync/" + key);
+    const auto servers = with_path(of_kind(of_pid(spans, run.web_pid), "SERVER"), "/sync/" + key);
     REQUIRE(servers.size() == 1);
     auto it = std::find_if(sends.begin(), sends.end(), [&](const Span& s) {
       return str(s, "messaging.kafka.message.key") == key;
     });
     REQUIRE(it != sends.end());
-    check_send(*it, "web", 0, offsets.at(key), "py-web", broker.port);
+    check_send(*it, "web", 0, run.offsets.at(key), "py-web", run.broker_port);
     CHECK(it->trace_id == servers[0].trace_id);
     CHECK(it->parent_span_id == servers[0].span_id);
   }
@@ -487,35 +502,23 @@ TEST_CASE(
     "under its request, the send links to them",
     "[e2e][kafka][python][kafka-librdkafka]") {
   ZTRACE_E2E_REQUIRE_ROOT();
-  const auto dir = fresh_dir("kafka_librdkafka_batch");
-  Broker broker = start_broker(dir, {"web"});
-  const int port = reserve_port(31610);
-  Agent agent(dir, {.ports = {broker.port, port}});
   // Messages queued within a second leave together.
-  ConfluentWeb web = start_confluent_web(dir, broker, port, 1000);
-  std::vector<std::string> paths;
-  for (const auto& key : kWebKeys) paths.push_back("/queue/" + key);
-  CommandResult r = request_concurrently(dir, web.port, paths);
-  ZTRACE_E2E_REQUIRE_PEER(r.exit_code == 0, r.describe + web.process.describe());
-  const auto offsets = delivered_offsets(dir, web.port);
-  ZTRACE_E2E_REQUIRE_PEER(offsets.size() == kWebKeys.size(), web.process.describe());
-
-  const std::vector<Span> spans = stop_and_collect(agent);
-  INFO("spans:\n" << describe(spans) << "\nagent log:\n" << agent.log_tail());
-  const auto sends = named(of_pid(spans, web.process.pid()), "send web");
+  const WebRun run = run_confluent_web("kafka_librdkafka_batch", 31610, 1000, "queue");
+  const std::vector<Span>& spans = run.spans;
+  INFO("spans:\n" << describe(spans) << "\nagent log:\n" << run.agent_log);
+  const auto sends = named(of_pid(spans, run.web_pid), "send web");
   REQUIRE(sends.size() == 1);
   const Span& send = sends[0];
   CHECK(send.kind == "CLIENT");  // its context is no message's creation context
   CHECK(num(send, "messaging.batch.message_count") == 4);
   CHECK(num(send, "messaging.kafka.offset") == 0);
   CHECK(send.parent_span_id.empty());
-  const auto creates = named(of_pid(spans, web.process.pid()), "create web");
+  const auto creates = named(of_pid(spans, run.web_pid), "create web");
   CHECK(creates.size() == kWebKeys.size());
   std::set<std::string> create_contexts;
   for (const auto& key : kWebKeys) {
     INFO("key " << key);
-    const auto servers =
-        with_path(of_kind(of_pid(spans, web.process.pid()), "SERVER"), "/queue/" + key);
+    const auto servers = with_path(of_kind(of_pid(spans, run.web_pid), "SERVER"), "/queue/" + key);
     REQUIRE(servers.size() == 1);
     auto it = std::find_if(creates.begin(), creates.end(), [&](const Span& s) {
       return str(s, "messaging.kafka.message.key") == key;
@@ -524,7 +527,7 @@ TEST_CASE(
     CHECK(it->kind == "PRODUCER");
     CHECK(str(*it, "messaging.operation.type") == "create");
     CHECK(str(*it, "messaging.destination.partition.id") == "0");
-    CHECK(num(*it, "messaging.kafka.offset") == offsets.at(key));
+    CHECK(num(*it, "messaging.kafka.offset") == run.offsets.at(key));
     CHECK(it->trace_id == servers[0].trace_id);
     CHECK(it->parent_span_id == servers[0].span_id);
     create_contexts.insert(context_of(*it));

@@ -40,15 +40,6 @@ zt_kafka_produce_event call_event(std::string_view topic, std::string_view key,
   return e;
 }
 
-protocols::ConnectionView view(uint32_t pid = 10) {
-  protocols::ConnectionView v;
-  v.pid = pid;
-  v.role = Role::kClient;
-  v.local = {"127.0.0.1", 40000};
-  v.remote = {"127.0.0.1", 9092};
-  return v;
-}
-
 int64_t num(const spans::Span& span, std::string_view key) {
   const auto* v = span.find(key);
   return v && std::holds_alternative<int64_t>(*v) ? std::get<int64_t>(*v) : -1;
