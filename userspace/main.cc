@@ -80,6 +80,7 @@ struct RunFlags {
   bool no_capability_check = false;
   bool no_go_probes = false;
   bool no_openssl_probes = false;
+  bool no_kafka_probes = false;
   bool no_java_agent = false;
   std::string java_attach_timeout;
   int stats_seconds = 60;
@@ -173,6 +174,7 @@ void apply_start_sections(const ztrace::sampling::StartFile& file, RunFlags& fla
     options.java_attach_timeout =
         std::chrono::milliseconds(*file.java_attach_timeout_ns / 1'000'000);
   }
+  if (file.kafka_probes == false) flags.no_kafka_probes = true;
   if (file.stats_interval_ns && !given("--stats-interval"))
     flags.stats_seconds = static_cast<int>(*file.stats_interval_ns / 1'000'000'000);
   auto& selection = options.selection;
@@ -260,6 +262,9 @@ void add_capture_flags(CLI::App* run, RunFlags& flags) {
                 "Do not attach uprobes to Go programs (their HTTPS is then not traced)");
   run->add_flag("--no-openssl-probes", flags.no_openssl_probes,
                 "Do not attach uprobes to OpenSSL (libssl, node): their TLS is then not traced");
+  run->add_flag("--no-kafka-probes", flags.no_kafka_probes,
+                "Do not attach uprobes to librdkafka's produce calls: its send spans are then "
+                "not children of the requests that produced");
   run->add_flag("--no-capability-check", flags.no_capability_check,
                 "Start even when a capability the agent needs is missing (what then fails "
                 "is logged where it fails)");
@@ -387,6 +392,7 @@ int run_agent(RunFlags& flags) {
   options.check_capabilities = !flags.no_capability_check;
   options.go_probes = !flags.no_go_probes;
   options.openssl_probes = !flags.no_openssl_probes;
+  options.kafka_probes = !flags.no_kafka_probes;
   options.java_agent = !flags.no_java_agent && options.java_agent;
   options.stats_interval = std::chrono::seconds(flags.stats_seconds);
   if (!flags.java_attach_timeout.empty()) {

@@ -10,8 +10,6 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <set>
 #include <sstream>
 
 #include "bpf/openssl_probes.h"
@@ -26,14 +24,6 @@
 namespace ztrace::probes::openssl {
 namespace {
 
-// The dynamic loader's default directories (Debian multiarch first).
-constexpr const char* kHostLibraryDirs[] = {"/lib/x86_64-linux-gnu",
-                                            "/usr/lib/x86_64-linux-gnu",
-                                            "/lib64",
-                                            "/usr/lib64",
-                                            "/lib",
-                                            "/usr/lib",
-                                            "/usr/local/lib"};
 // Rescans after an exec: the loader maps the libraries within milliseconds; the second catches
 // a libssl dlopened at start-up from a path no earlier scan saw.
 constexpr std::chrono::milliseconds kRescanDelays[] = {
@@ -130,15 +120,13 @@ OpenSslTracer::~OpenSslTracer() {
   }
   wake_.notify_all();
   if (worker_.joinable()) worker_.join();
-  std::vector<bpf_link*> links;
-  for (auto& [key, image] : images_)
-    links.insert(links.end(), image.probes.links.begin(), image.probes.links.end());
+  std::vector<bpf_link*> links = images_.links();
   if (java_handoff_) links.push_back(java_handoff_);
   bpf_support::destroy_links(links);
   if (skel_) openssl_probes_bpf__destroy(skel_);
 }
 
-std::string OpenSslTracer::attach_image(const std::string& path, Image* image) {
+std::string OpenSslTracer::attach_image(const std::string& path, bpf_support::UprobeLinks* links) {
   auto elf = symbolizer::ElfFile::open(path);
   if (!elf) return elf.reason();
   if (!(*elf)->find_symbol("SSL_read")) {
@@ -174,47 +162,31 @@ std::string OpenSslTracer::attach_image(const std::string& path, Image* image) {
   }
   spdlog::debug("OpenSSL probes: {} sites, {} emulated, layout {}", sites_total, emulated,
                 static_cast<int>(layout));
-  return bpf_support::attach_uprobe_sites(plan, path, uprobe_multi_, &image->probes);
+  return bpf_support::attach_uprobe_sites(plan, path, uprobe_multi_, links);
 }
 
 void OpenSslTracer::probe_file(const std::string& path, const std::string& name, Kind kind) {
-  // Held open: analysis and attach go through /proc/self/fd/N, valid across mount namespaces
-  // and when a short-lived process exits meanwhile.
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return;
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
-  struct stat st {};
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return;
-  std::lock_guard lock(mu_);
-  auto [it, fresh] = images_.try_emplace(ImageKey{st.st_dev, st.st_ino});
-  if (!fresh) return;
-  Image& image = it->second;
-  image.failure = attach_image("/proc/self/fd/" + std::to_string(fd), &image);
+  size_t uprobes = 0;
+  const auto failure =
+      images_.probe_once(path, [&](const std::string& open_path, bpf_support::UprobeLinks* links) {
+        std::string why = attach_image(open_path, links);
+        uprobes = links->uprobes;
+        return why;
+      });
+  if (!failure) return;  // seen before
   const std::string base = std::filesystem::path(name).filename().string();
-  if (image.failure.empty()) {
-    spdlog::info("OpenSSL probes: {}: {} uprobes", name, image.probes.uprobes);
+  if (failure->empty()) {
+    spdlog::info("OpenSSL probes: {}: {} uprobes", name, uprobes);
   } else if (kind == Kind::kLibrary || expected_to_link_openssl(base)) {
     // Once per image: its processes stay at the syscall layer.
     spdlog::info("OpenSSL probes off for {}: {}; its TLS is traced at the syscall layer only", name,
-                 image.failure);
+                 *failure);
   }
 }
 
 void OpenSslTracer::attach_host_libraries() {
-  std::set<std::string> seen;
-  for (const char* dir : kHostLibraryDirs) {
-    std::error_code ec;
-    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
-      const std::string name = entry.path().filename().string();
-      if (!is_libssl_name(name)) continue;
-      std::error_code ec2;
-      const auto real = std::filesystem::canonical(entry.path(), ec2);
-      if (ec2 || !seen.insert(real.string()).second) continue;
-      probe_file(real.string(), real.string(), Kind::kLibrary);
-    }
+  for (const std::string& path : bpf_support::host_libraries(is_libssl_name)) {
+    probe_file(path, path, Kind::kLibrary);
   }
 }
 
@@ -223,16 +195,10 @@ void OpenSslTracer::scan(pid_t pid) {
   std::error_code ec;
   const auto exe = std::filesystem::read_symlink(proc + "/exe", ec);
   if (!ec) probe_file(proc + "/exe", exe.string(), Kind::kExecutable);
-  std::ifstream maps(proc + "/maps");
-  std::set<std::string> libraries;
-  for (std::string line; std::getline(maps, line);) {
-    const auto slash = line.find('/');
-    if (slash == std::string::npos || line.ends_with(" (deleted)")) continue;
-    std::string file = line.substr(slash);
-    if (is_libssl_name(std::filesystem::path(file).filename().string())) libraries.insert(file);
-  }
   // Through the process's root: the path is the one in its own mount namespace.
-  for (const auto& file : libraries) probe_file(proc + "/root" + file, file, Kind::kLibrary);
+  for (const auto& file : bpf_support::mapped_libraries(pid, is_libssl_name)) {
+    probe_file(proc + "/root" + file, file, Kind::kLibrary);
+  }
 }
 
 void OpenSslTracer::scan_async(pid_t pid) {
@@ -269,18 +235,8 @@ SslCounters OpenSslTracer::counters() const {
   return bpf_support::sum_per_cpu_counters<SslCounters>(skel_->maps.ssl_counters);
 }
 
-size_t OpenSslTracer::probed_images() const {
-  std::lock_guard lock(mu_);
-  size_t n = 0;
-  for (const auto& [key, image] : images_) n += image.failure.empty() ? 1 : 0;
-  return n;
-}
+size_t OpenSslTracer::probed_images() const { return images_.probed(); }
 
-size_t OpenSslTracer::attached_uprobes() const {
-  std::lock_guard lock(mu_);
-  size_t n = 0;
-  for (const auto& [key, image] : images_) n += image.probes.uprobes;
-  return n;
-}
+size_t OpenSslTracer::attached_uprobes() const { return images_.uprobes(); }
 
 }  // namespace ztrace::probes::openssl

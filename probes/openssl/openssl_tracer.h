@@ -21,6 +21,7 @@
 #include <tuple>
 #include <vector>
 
+#include "userspace/bpf_support/probed_images.h"
 #include "userspace/bpf_support/uprobe_links.h"
 #include "userspace/common/kernel_counters.h"
 
@@ -86,23 +87,18 @@ class OpenSslTracer {
 
  private:
   OpenSslTracer() = default;
-  struct Image {
-    std::string failure;  // "" when probed
-    bpf_support::UprobeLinks probes;
-  };
-  using ImageKey = std::tuple<dev_t, ino_t>;
   enum class Kind { kLibrary, kExecutable };
   static openssl_probes_bpf* load(const SharedMaps& shared, const Settings& settings,
                                   bool uprobe_multi, std::string* error);
   // `path` names an open file; `name` is what the log says.
   void probe_file(const std::string& path, const std::string& name, Kind kind);
-  std::string attach_image(const std::string& path, Image* image);
+  std::string attach_image(const std::string& path, bpf_support::UprobeLinks* links);
   void worker();
 
   openssl_probes_bpf* skel_ = nullptr;
   bool uprobe_multi_ = false;
-  mutable std::mutex mu_;  // images_, queue_
-  std::map<ImageKey, Image> images_;
+  bpf_support::ProbedImages images_;
+  mutable std::mutex mu_;  // queue_, java_handoff_
   using Clock = std::chrono::steady_clock;
   std::deque<std::pair<Clock::time_point, pid_t>> queue_;  // by due time
   std::condition_variable wake_;

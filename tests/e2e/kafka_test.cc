@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <catch2/catch_test_macros.hpp>
 #include <iostream>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -403,6 +404,135 @@ TEST_CASE(
   auto unrelated = with_path(calls, "/unrelated");
   REQUIRE(unrelated.size() == 1);
   CHECK(unrelated[0].parent_span_id.empty());
+}
+
+// librdkafka writes a Produce request from its own broker thread: the produce calls of the
+// threads that serve requests are what links a send to its request (bpf/rdkafka_probes.bpf.c).
+namespace {
+
+struct ConfluentWeb {
+  Process process;
+  int port = 0;
+};
+
+ConfluentWeb start_confluent_web(const fs::path& dir, const Broker& broker, int port,
+                                 int linger_ms) {
+  Process p({.argv = {python3().string(), (peers_dir() / "kafka" / "confluent_web.py").string(),
+                      std::to_string(port), broker.bootstrap, "web", std::to_string(linger_ms)},
+             .stdout_path = dir / "web.out",
+             .stderr_path = dir / "web.err"});
+  if (!wait_for_port(port, 20s)) throw std::runtime_error("confluent_web.py:\n" + p.describe());
+  return {std::move(p), port};
+}
+
+// `paths` requested at once, each on a connection of its own (curl --parallel).
+CommandResult request_concurrently(const fs::path& dir, int port,
+                                   const std::vector<std::string>& paths) {
+  std::vector<std::string> argv = {"curl", "-sS", "-f", "-Z", "--parallel-immediate"};
+  for (const auto& path : paths) argv.push_back(url(port, path));
+  return run_command(dir, argv, 60s);
+}
+
+// "KEY OFFSET" lines of /flush.
+std::map<std::string, int64_t> delivered_offsets(const fs::path& dir, int port) {
+  CommandResult r = run_command(dir, {"curl", "-sS", "-f", url(port, "/flush")}, 30s);
+  std::map<std::string, int64_t> out;
+  std::istringstream lines(r.out);
+  std::string key;
+  int64_t offset;
+  while (lines >> key >> offset) out[key] = offset;
+  return out;
+}
+
+const std::vector<std::string> kWebKeys = {"k0", "k1", "k2", "k3"};
+
+struct WebRun {
+  int broker_port = 0;
+  pid_t web_pid = -1;
+  std::map<std::string, int64_t> offsets;  // delivered, by key
+  std::vector<Span> spans;
+  std::string agent_log;
+};
+
+// confluent_web.py under the agent, GET /ROUTE/KEY for every key at once, then /flush.
+WebRun run_confluent_web(const std::string& name, int preferred_port, int linger_ms,
+                         const std::string& route) {
+  const auto dir = fresh_dir(name);
+  Broker broker = start_broker(dir, {"web"});
+  const int port = reserve_port(preferred_port);
+  Agent agent(dir, {.ports = {broker.port, port}});
+  ConfluentWeb web = start_confluent_web(dir, broker, port, linger_ms);
+  std::vector<std::string> paths;
+  for (const auto& key : kWebKeys) paths.push_back("/" + route + "/" + key);
+  CommandResult r = request_concurrently(dir, web.port, paths);
+  ZTRACE_E2E_REQUIRE_PEER(r.exit_code == 0, r.describe + web.process.describe());
+  WebRun run{broker.port, web.process.pid(), delivered_offsets(dir, web.port)};
+  ZTRACE_E2E_REQUIRE_PEER(run.offsets.size() == kWebKeys.size(), web.process.describe());
+  run.spans = stop_and_collect(agent);
+  run.agent_log = agent.log_tail();
+  return run;
+}
+
+}  // namespace
+
+TEST_CASE("kafka librdkafka: each concurrent request's produce is its send's parent, exact offsets",
+          "[e2e][kafka][python][kafka-librdkafka]") {
+  ZTRACE_E2E_REQUIRE_ROOT();
+  const WebRun run = run_confluent_web("kafka_librdkafka_sync", 31600, 0, "sync");
+  const std::vector<Span>& spans = run.spans;
+  INFO("spans:\n" << describe(spans) << "\nagent log:\n" << run.agent_log);
+  const auto sends = named(of_pid(spans, run.web_pid), "send web");
+  CHECK(sends.size() == kWebKeys.size());  // one Produce request per message (serialized)
+  for (const auto& key : kWebKeys) {
+    INFO("key " << key);
+    const auto servers = with_path(of_kind(of_pid(spans, run.web_pid), "SERVER"), "/sync/" + key);
+    REQUIRE(servers.size() == 1);
+    auto it = std::find_if(sends.begin(), sends.end(), [&](const Span& s) {
+      return str(s, "messaging.kafka.message.key") == key;
+    });
+    REQUIRE(it != sends.end());
+    check_send(*it, "web", 0, run.offsets.at(key), "py-web", run.broker_port);
+    CHECK(it->trace_id == servers[0].trace_id);
+    CHECK(it->parent_span_id == servers[0].span_id);
+  }
+}
+
+TEST_CASE(
+    "kafka librdkafka: one batch of several requests' messages gives a create span per message "
+    "under its request, the send links to them",
+    "[e2e][kafka][python][kafka-librdkafka]") {
+  ZTRACE_E2E_REQUIRE_ROOT();
+  // Messages queued within a second leave together.
+  const WebRun run = run_confluent_web("kafka_librdkafka_batch", 31610, 1000, "queue");
+  const std::vector<Span>& spans = run.spans;
+  INFO("spans:\n" << describe(spans) << "\nagent log:\n" << run.agent_log);
+  const auto sends = named(of_pid(spans, run.web_pid), "send web");
+  REQUIRE(sends.size() == 1);
+  const Span& send = sends[0];
+  CHECK(send.kind == "CLIENT");  // its context is no message's creation context
+  CHECK(num(send, "messaging.batch.message_count") == 4);
+  CHECK(num(send, "messaging.kafka.offset") == 0);
+  CHECK(send.parent_span_id.empty());
+  const auto creates = named(of_pid(spans, run.web_pid), "create web");
+  CHECK(creates.size() == kWebKeys.size());
+  std::set<std::string> create_contexts;
+  for (const auto& key : kWebKeys) {
+    INFO("key " << key);
+    const auto servers = with_path(of_kind(of_pid(spans, run.web_pid), "SERVER"), "/queue/" + key);
+    REQUIRE(servers.size() == 1);
+    auto it = std::find_if(creates.begin(), creates.end(), [&](const Span& s) {
+      return str(s, "messaging.kafka.message.key") == key;
+    });
+    REQUIRE(it != creates.end());
+    CHECK(it->kind == "PRODUCER");
+    CHECK(str(*it, "messaging.operation.type") == "create");
+    CHECK(str(*it, "messaging.destination.partition.id") == "0");
+    CHECK(num(*it, "messaging.kafka.offset") == run.offsets.at(key));
+    CHECK(it->trace_id == servers[0].trace_id);
+    CHECK(it->parent_span_id == servers[0].span_id);
+    create_contexts.insert(context_of(*it));
+  }
+  CHECK(links_of(send) == create_contexts);
 }
 
 }  // namespace ztrace::e2e

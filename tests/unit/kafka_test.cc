@@ -36,15 +36,6 @@ struct Conversation {
   }
 };
 
-protocols::ConnectionView view(uint32_t pid = 10) {
-  protocols::ConnectionView v;
-  v.pid = pid;
-  v.role = Role::kClient;
-  v.local = {"127.0.0.1", 40000};
-  v.remote = {"127.0.0.1", 9092};
-  return v;
-}
-
 std::string str(const spans::Span& span, std::string_view key) {
   const auto* v = span.find(key);
   return v && std::holds_alternative<std::string>(*v) ? std::get<std::string>(*v) : "<absent>";

@@ -13,7 +13,19 @@
 #include <string_view>
 #include <vector>
 
+#include "userspace/protocols/connection_view.h"
+
 namespace ztrace::kafka::testing {
+
+// A client connection of process `pid` to a broker on 127.0.0.1:9092.
+inline protocols::ConnectionView view(uint32_t pid = 10) {
+  protocols::ConnectionView v;
+  v.pid = pid;
+  v.role = Role::kClient;
+  v.local = {"127.0.0.1", 40000};
+  v.remote = {"127.0.0.1", 9092};
+  return v;
+}
 
 class Writer {
  public:

@@ -13,6 +13,7 @@
 
 #include "probes/go/go_tracer.h"
 #include "probes/java/java_agent.h"
+#include "probes/kafka/rdkafka_tracer.h"
 #include "probes/openssl/openssl_tracer.h"
 #include "userspace/agent/agent_metrics.h"
 #include "userspace/agent/capabilities.h"
@@ -127,6 +128,7 @@ class Agent {
   std::unique_ptr<probes::go::GoTracer> go_tracer_;  // optional: Go TLS plaintext, goroutines
   std::unique_ptr<probes::openssl::OpenSslTracer> openssl_tracer_;  // optional: OpenSSL plaintext
   std::unique_ptr<probes::java::JavaAgentLoader> java_agent_;       // optional: JSSE plaintext
+  std::unique_ptr<probes::kafka::RdKafkaTracer> rdkafka_tracer_;    // optional: produce calls
   std::unique_ptr<HeaderInjector> injector_;         // optional: traceparent injection
   std::unique_ptr<ProcessTracking> process_tracking_;
   std::unique_ptr<sampling::ProcessSampling> process_sampling_;  // on-demand rules
@@ -230,6 +232,21 @@ void Agent::attach_optional_probes() {
       spdlog::warn("OpenSSL probes off: {}", error);
     }
   }
+  if (options_.kafka_probes) {
+    const SharedMapFds fds = tracer_->shared_map_fds();
+    rdkafka_tracer_ = probes::kafka::RdKafkaTracer::open(
+        {fds.events, fds.conns, fds.traced_pids, fds.traced_ports, fds.thread_requests,
+         fds.multiplexing_threads, fds.thread_linkable_processes, fds.go_processes,
+         fds.goroutine_requests, fds.goroutine_client_parents, fds.goroutine_h2_readers,
+         fds.h2_stream_parents, fds.process_sampling_thresholds, fds.pending_injections,
+         fds.pending_h2_injections, fds.injectable_sockets, fds.inject_counters},
+        {getpid(), options_.selection.selects_all_processes()}, &error);
+    if (rdkafka_tracer_) {
+      rdkafka_tracer_->attach_host_libraries();
+    } else {
+      spdlog::warn("librdkafka probes off: {}", error);
+    }
+  }
   // The Java agent's plaintext enters through the OpenSSL probes' object (its maps and
   // emitter): without them, JVMs stay traced at the syscall layer.
   if (options_.java_agent && openssl_tracer_) {
@@ -262,6 +279,9 @@ void Agent::attach_optional_probes() {
 void Agent::select_processes() {
   const auto& selection = options_.selection;
   const std::vector<pid_t> running = process_tracking_->select_running(/*attach_go_now=*/true);
+  if (rdkafka_tracer_) {  // librdkafka in other mount namespaces (the host's is probed)
+    for (pid_t pid : running) rdkafka_tracer_->scan(pid);
+  }
   if (!selection.selects_all_processes()) {
     spdlog::info("selected {} running processes", running.size());
   }
@@ -360,6 +380,7 @@ void Agent::apply_tracing(const sampling::TracingSettings& settings) {
     go_tracer_->set_capture_paused(!capture);
   }
   if (openssl_tracer_) openssl_tracer_->set_capture_paused(!capture);
+  if (rdkafka_tracer_) rdkafka_tracer_->set_capture_paused(!capture);
   pipeline_->set_tracing(threshold, capture && settings.mode != sampling::TracingMode::kSystemOnly);
   const bool tail = settings.mode == sampling::TracingMode::kHybrid && settings.tail;
   process_sampling_->set_active(settings.mode == sampling::TracingMode::kHybrid && !tail);
@@ -592,10 +613,12 @@ void Agent::drain_and_stop() {
   }
   if (go_tracer_) log_go_probe_counters(*go_tracer_);
   if (openssl_tracer_) log_openssl_probe_counters(*openssl_tracer_);
+  if (rdkafka_tracer_) log_rdkafka_probe_counters(*rdkafka_tracer_);
   // Detach every probe before the slow part.
   go_tracer_.reset();
   java_agent_.reset();
   openssl_tracer_.reset();
+  rdkafka_tracer_.reset();
   injector_.reset();
   tracer_.reset();
   const bool flushed = exporter_->shutdown(std::chrono::seconds(5));

@@ -33,6 +33,7 @@ struct AgentOptions {
   bool inject_traceparent = true;  // sk_msg adds traceparent to outgoing plaintext requests
   bool go_probes = true;           // uprobes in Go binaries (crypto/tls plaintext)
   bool openssl_probes = true;      // uprobes in libssl and node (OpenSSL plaintext)
+  bool kafka_probes = true;        // uprobes on librdkafka's produce calls (send ← request)
   bool check_capabilities = true;  // refuse to start without a needed capability
   bool java_agent = true;          // JSSE plaintext from a Java agent loaded into JVMs
   std::string java_agent_dir;      // its files; empty: `java/` next to the ztrace binary

@@ -9,6 +9,7 @@
 #include "go_probes.skel.h"
 #include "inject.skel.h"
 #include "openssl_probes.skel.h"
+#include "rdkafka_probes.skel.h"
 #include "socket_trace.skel.h"
 #include "userspace/bpf_support/load_log.h"
 
@@ -72,6 +73,9 @@ std::vector<ProgramLoadReport> load_every_bpf_object() {
   load_object(
       "openssl_probes", openssl_probes_bpf__open, openssl_probes_bpf__load,
       openssl_probes_bpf__destroy, [](openssl_probes_bpf*) {}, &reports);
+  load_object(
+      "rdkafka_probes", rdkafka_probes_bpf__open, rdkafka_probes_bpf__load,
+      rdkafka_probes_bpf__destroy, [](rdkafka_probes_bpf*) {}, &reports);
   return reports;
 }
 

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "probes/go/go_tracer.h"
+#include "probes/kafka/rdkafka_tracer.h"
 #include "probes/openssl/openssl_tracer.h"
 #include "userspace/common/counters.h"
 #include "userspace/conntrack/protocols.h"
@@ -116,6 +117,13 @@ void log_go_probe_counters(const probes::go::GoTracer& go_tracer) {
 
 void log_openssl_probe_counters(const probes::openssl::OpenSslTracer& tracer) {
   CounterLine line("openssl probes:");
+  line.add("", {{"images", tracer.probed_images()}, {"uprobes", tracer.attached_uprobes()}})
+      .add("kernel", tracer.counters());
+  spdlog::info("{}", line.text());
+}
+
+void log_rdkafka_probe_counters(const probes::kafka::RdKafkaTracer& tracer) {
+  CounterLine line("librdkafka probes:");
   line.add("", {{"images", tracer.probed_images()}, {"uprobes", tracer.attached_uprobes()}})
       .add("kernel", tracer.counters());
   spdlog::info("{}", line.text());

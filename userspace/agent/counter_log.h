@@ -18,6 +18,9 @@ class GoTracer;
 namespace ztrace::probes::openssl {
 class OpenSslTracer;
 }
+namespace ztrace::probes::kafka {
+class RdKafkaTracer;
+}
 
 namespace ztrace::agent {
 
@@ -30,5 +33,6 @@ void log_otlp_counters(const std::vector<OtlpStatsOf>& exporters);
 void log_injection_counters(const InjectOutcomeCounts& outcomes);
 void log_go_probe_counters(const probes::go::GoTracer& go_tracer);
 void log_openssl_probe_counters(const probes::openssl::OpenSslTracer& tracer);
+void log_rdkafka_probe_counters(const probes::kafka::RdKafkaTracer& tracer);
 
 }  // namespace ztrace::agent

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <thread>
 
 namespace ztrace::bpf_support {
@@ -43,6 +45,41 @@ std::string attach_uprobe_sites(const std::map<bpf_program*, std::vector<UprobeS
     }
   }
   return "";
+}
+
+std::vector<std::string> host_libraries(const std::function<bool(std::string_view)>& matches) {
+  static constexpr const char* kDirs[] = {"/lib/x86_64-linux-gnu",
+                                          "/usr/lib/x86_64-linux-gnu",
+                                          "/lib64",
+                                          "/usr/lib64",
+                                          "/lib",
+                                          "/usr/lib",
+                                          "/usr/local/lib"};
+  std::set<std::string> seen;
+  std::vector<std::string> out;
+  for (const char* dir : kDirs) {
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+      if (!matches(entry.path().filename().string())) continue;
+      std::error_code ec2;
+      const auto real = std::filesystem::canonical(entry.path(), ec2);
+      if (!ec2 && seen.insert(real.string()).second) out.push_back(real.string());
+    }
+  }
+  return out;
+}
+
+std::set<std::string> mapped_libraries(int pid,
+                                       const std::function<bool(std::string_view)>& matches) {
+  std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
+  std::set<std::string> libraries;
+  for (std::string line; std::getline(maps, line);) {
+    const auto slash = line.find('/');
+    if (slash == std::string::npos || line.ends_with(" (deleted)")) continue;
+    std::string file = line.substr(slash);
+    if (matches(std::filesystem::path(file).filename().string())) libraries.insert(file);
+  }
+  return libraries;
 }
 
 void destroy_links(const std::vector<bpf_link*>& links) {

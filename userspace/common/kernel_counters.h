@@ -10,6 +10,7 @@
 
 #include "bpf/go_probes.h"
 #include "bpf/openssl_probes.h"
+#include "bpf/rdkafka_probes.h"
 #include "bpf/socket_trace.h"
 
 namespace ztrace {
@@ -68,6 +69,9 @@ inline constexpr std::array<std::string_view, ZT_SSL_COUNTER_COUNT> kSslCounterN
     "fd_remembered", "fd_unknown", "not_a_socket", "result_unmatched",
 };
 
+inline constexpr std::array<std::string_view, ZT_RDKAFKA_COUNTER_COUNT> kRdKafkaCounterNames = {
+    "produce_calls", "no_parent", "unparsed", "emitted", "ring_full"};
+
 // enum zt_context_origin: how a span's context came about (the `links:` line).
 inline constexpr std::array<std::string_view, ZT_CTX_ORIGIN_COUNT> kContextOriginNames = {
     "no_context",
@@ -94,11 +98,12 @@ constexpr bool all_named(const auto& names) {
 }
 static_assert(all_named(kDropReasonNames) && all_named(kInjectOutcomeNames) &&
               all_named(kGoCounterNames) && all_named(kSslCounterNames) &&
-              all_named(kContextOriginNames));
+              all_named(kRdKafkaCounterNames) && all_named(kContextOriginNames));
 
 using DropCounts = IndexedCounters<ZT_DROP_REASON_COUNT, kDropReasonNames>;
 using InjectOutcomeCounts = IndexedCounters<ZT_INJECT_OUTCOME_COUNT, kInjectOutcomeNames>;
 using GoCounters = IndexedCounters<ZT_GO_COUNTER_COUNT, kGoCounterNames>;
 using SslCounters = IndexedCounters<ZT_SSL_COUNTER_COUNT, kSslCounterNames>;
+using RdKafkaCounters = IndexedCounters<ZT_RDKAFKA_COUNTER_COUNT, kRdKafkaCounterNames>;
 
 }  // namespace ztrace

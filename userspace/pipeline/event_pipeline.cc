@@ -4,6 +4,8 @@
 #include <cstring>
 #include <type_traits>
 
+#include "bpf/rdkafka_probes.h"
+#include "userspace/protocols/kafka/span_builder.h"
 #include "userspace/protocols/span_conventions.h"
 #include "userspace/sampling/tracing_settings.h"
 #include "userspace/spans/semconv.h"
@@ -124,7 +126,11 @@ bool EventPipeline::on_exchange(const protocols::ConnectionView& view,
   const auto emit = [&](spans::Span& span) {
     record_span(span, view);  // before any sampling
     ++stats_.link_outcomes[origin];
-    if (unsampled_here) {
+    // A span the builder moved into another trace (a librdkafka send into the trace of the
+    // request that produced) is sampled as that trace is.
+    const bool own_trace =
+        !context || std::memcmp(span.trace_id.data(), context->trace_id, 16) == 0;
+    if (own_trace ? unsampled_here : !(span.trace_flags & ZT_TRACE_FLAG_SAMPLED)) {
       ++stats_.spans.unsampled;
       return;
     }
@@ -388,6 +394,15 @@ void EventPipeline::handle(std::span<const uint8_t> bytes) {
         return;
       }
       connections_.on_stream_context(event);
+      return;
+    }
+    case ZT_EVENT_KAFKA_PRODUCE_CALL: {
+      zt_kafka_produce_event event;
+      if (!copy_event(bytes, sizeof(event), &event)) {
+        ++stats_.events.malformed;
+        return;
+      }
+      std::get<kafka::SpanBuilder>(span_builders_).on_produce_call(event);
       return;
     }
     case ZT_EVENT_PROC_EXEC:

@@ -71,7 +71,8 @@ bool read_start(const YamlFields& fields, const YAML::Node& root, StartFile* out
                       {"max_capture_bytes", "ring_buffer_bytes", "max_connections", "url_query"},
                       &capture) ||
       !fields.section(root, "", "probes",
-                      {"go", "openssl", "java_agent", "java_attach_timeout", "inject"}, &probes) ||
+                      {"go", "openssl", "kafka", "java_agent", "java_attach_timeout", "inject"},
+                      &probes) ||
       !fields.section(root, "", "log", {"level", "stats_interval"}, &log)) {
     return false;
   }
@@ -88,6 +89,7 @@ bool read_start(const YamlFields& fields, const YAML::Node& root, StartFile* out
   }
   if (probes && (!fields.boolean(probes, "probes.", "go", &out->go_probes) ||
                  !fields.boolean(probes, "probes.", "openssl", &out->openssl_probes) ||
+                 !fields.boolean(probes, "probes.", "kafka", &out->kafka_probes) ||
                  !fields.boolean(probes, "probes.", "inject", &out->inject) ||
                  !fields.duration_ns(probes, "probes.", "java_attach_timeout", 1'000'000,
                                      &out->java_attach_timeout_ns))) {

@@ -55,6 +55,7 @@ struct StartFile {
   std::optional<bool> go_probes;
   std::optional<bool> openssl_probes;
   std::optional<uint64_t> java_attach_timeout_ns;
+  std::optional<bool> kafka_probes;
   std::optional<std::string> log_level;
   std::optional<uint64_t> stats_interval_ns;
   // selection: (processes; the pod rules are in SelectionFile)

@@ -323,6 +323,7 @@ std::vector<std::string> ConfigFile::restart_only_changes(const ConfigFile& othe
            a.max_connections != b.max_connections || a.url_query != b.url_query,
        "capture");
   note(a.inject != b.inject || a.go_probes != b.go_probes || a.openssl_probes != b.openssl_probes ||
+           a.kafka_probes != b.kafka_probes ||
            a.java_attach_timeout_ns != b.java_attach_timeout_ns || java_agent != other.java_agent,
        "probes");
   note(a.log_level != b.log_level || a.stats_interval_ns != b.stats_interval_ns, "log");

@@ -74,6 +74,8 @@ HeaderParse parse_request_header(std::string_view message, RequestHeader& header
 bool parse_produce_request(std::string_view body, int16_t version, const ParseLimits& limits,
                            MessageStats& stats, std::vector<PartitionData>& partitions,
                            int16_t& acks) {
+  RecordLimits produce_records = limits.records;  // the records' produce calls are found later
+  produce_records.max_fingerprints = limits.max_produce_fingerprints;
   const bool flexible = version >= 9;
   Reader r(body);
   if (version >= 3) r.string(flexible);  // transactional_id
@@ -92,7 +94,7 @@ bool parse_produce_request(std::string_view body, int16_t version, const ParseLi
       if (!partition) continue;
       partition->topic.assign(topic);
       partition->partition = index;
-      summarize_records(records.captured, records.declared, limits.records, stats.records,
+      summarize_records(records.captured, records.declared, produce_records, stats.records,
                         partition->records);
       if (records.cut) return false;
     }

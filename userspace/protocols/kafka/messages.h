@@ -49,6 +49,7 @@ struct TopicName {
 struct ParseLimits {
   RecordLimits records;
   size_t max_partitions = 256;  // per message; the rest counted
+  size_t max_produce_fingerprints = 1024;  // per partition of a Produce request
 };
 
 struct MessageStats {

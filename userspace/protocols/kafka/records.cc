@@ -69,12 +69,18 @@ bool read_v2_records(Context& c, std::string_view body, int64_t base_offset, int
     const int32_t key_length = record.varint();
     std::string_view key = key_length > 0 ? record.take(static_cast<size_t>(key_length)) : "";
     const int32_t value_length = record.varint();
-    if (value_length > 0) record.skip(static_cast<size_t>(value_length));
+    std::string_view value = value_length > 0 ? record.take(static_cast<size_t>(value_length)) : "";
     const int32_t headers = record.varint();
     if (!record.ok() || headers < 0 || static_cast<size_t>(headers) > record.remaining()) {
       return false;
     }
-    add_record(c, add_offsets(base_offset, offset_delta), key_length >= 0, key);
+    const int64_t offset = add_offsets(base_offset, offset_delta);
+    add_record(c, offset, key_length >= 0, key);
+    if (c.summary.fingerprints.size() < c.limits.max_fingerprints && record.ok()) {
+      c.summary.fingerprints.push_back(
+          {offset, message_fingerprint(key_length >= 0 ? std::optional(key) : std::nullopt,
+                                       value_length >= 0 ? std::optional(value) : std::nullopt)});
+    }
     for (int32_t h = 0; h < headers && record.ok(); ++h) {
       const int32_t name_length = record.varint();
       std::string_view name = name_length > 0 ? record.take(static_cast<size_t>(name_length)) : "";

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "userspace/protocols/kafka/message_fingerprint.h"
 #include "userspace/spans/trace_context.h"
 
 namespace ztrace::kafka {
@@ -18,6 +19,7 @@ struct RecordLimits {
   size_t max_batch_output_bytes = 4u << 20;  // decompressed bytes per batch
   size_t max_traceparents = 32;              // kept per record set; the rest counted
   size_t max_key_bytes = 256;
+  size_t max_fingerprints = 0;  // records fingerprinted per record set (Produce requests)
 };
 
 // Why batches were given up, counted per parser.
@@ -39,6 +41,8 @@ struct RecordSummary {
   bool has_key = false;  // the first record's key (reported only when it is the only record)
   std::string key;
   std::vector<spans::TraceParent> traceparents;  // valid `traceparent` header values
+  // Up to RecordLimits::max_fingerprints records, to find them by their produce call.
+  std::vector<RecordFingerprint> fingerprints;
   bool incomplete = false;  // some batch could not be read (counted in RecordStats)
 };
 

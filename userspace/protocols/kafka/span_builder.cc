@@ -89,14 +89,20 @@ spans::Span& SpanBuilder::start(const protocols::ExchangeContext& context, const
   return span;
 }
 
+void SpanBuilder::on_produce_call(const zt_kafka_produce_event& event) {
+  if (auto call = produce_call_of(event)) produce_calls_.remember(event.pid, std::move(*call));
+}
+
 void SpanBuilder::build_sends(const protocols::ExchangeContext& context, const Exchange& exchange,
                               std::vector<spans::Span>& out) {
+  std::vector<spans::Span> creates;
   for (const PartitionData& partition : exchange.partitions) {
     spans::Span& span = start(context, exchange, partition, partition.topic, out);
     span.kind = spans::SpanKind::kProducer;
     span.name = "send " + partition.topic;
     span.set(mq::kMessagingOperationType, std::string("send"));
     span.set(mq::kMessagingOperationName, std::string("send"));
+    follow_produce_calls(context, partition, span, creates);
     if (partition.base_offset >= 0) {
       span.set(mq::kMessagingKafkaOffset, partition.base_offset);
       remember_send(partition.topic, partition, span);
@@ -109,6 +115,55 @@ void SpanBuilder::build_sends(const protocols::ExchangeContext& context, const E
     for (const spans::TraceParent& header : partition.records.traceparents) {
       add_link(span, {header.trace_id, header.parent_span_id, header.trace_flags});
     }
+  }
+  for (spans::Span& create : creates) out.push_back(std::move(create));
+}
+
+void SpanBuilder::follow_produce_calls(const protocols::ExchangeContext& context,
+                                       const PartitionData& partition, spans::Span& send,
+                                       std::vector<spans::Span>& creates) {
+  const uint32_t pid = context.connection.pid;
+  std::vector<std::pair<int64_t, ProduceCall>> calls;  // (offset in the request, its call)
+  for (const RecordFingerprint& record : partition.records.fingerprints) {
+    if (auto call = produce_calls_.take(pid, partition.topic, record.hash)) {
+      calls.emplace_back(record.offset, std::move(*call));
+    }
+  }
+  if (calls.empty()) return;
+  const spans::SpanLink& first = calls.front().second.request;
+  const bool one_request = calls.size() == partition.records.count &&
+                           std::all_of(calls.begin(), calls.end(),
+                                       [&](const auto& c) { return c.second.request == first; });
+  if (one_request) {
+    send.trace_id = first.trace_id;
+    send.parent_span_id = first.span_id;
+    send.trace_flags = first.trace_flags;
+    return;
+  }
+  send.kind = spans::SpanKind::kClient;
+  for (auto& [offset, call] : calls) {
+    spans::Span& create = creates.emplace_back();
+    create.trace_id = call.request.trace_id;
+    create.parent_span_id = call.request.span_id;
+    create.trace_flags = call.request.trace_flags;
+    create.span_id = spans::random_span_id();
+    create.kind = spans::SpanKind::kProducer;
+    create.resource = context.connection.resource;
+    create.name = "create " + partition.topic;
+    create.set(mq::kMessagingSystem, std::string("kafka"));
+    create.set(mq::kMessagingOperationType, std::string("create"));
+    create.set(mq::kMessagingOperationName, std::string("create"));
+    create.set(mq::kMessagingDestinationName, partition.topic);
+    create.set(mq::kMessagingDestinationPartitionId, std::to_string(partition.partition));
+    if (call.key && printable(*call.key)) create.set(mq::kMessagingKafkaMessageKey, *call.key);
+    create.start_time_unix_nano = clock_.to_unix_ns(call.timestamp_ns);
+    create.end_time_unix_nano = create.start_time_unix_nano;
+    if (partition.base_offset >= 0) {
+      const int64_t at = partition.base_offset + offset;
+      create.set(mq::kMessagingKafkaOffset, at);
+      remember(partition.topic, partition.partition, at, at, create);
+    }
+    add_link(send, {create.trace_id, create.span_id, create.trace_flags});
   }
 }
 
@@ -146,16 +201,19 @@ void SpanBuilder::build_receives(const protocols::ExchangeContext& context,
 
 void SpanBuilder::remember_send(const std::string& topic, const PartitionData& partition,
                                 const spans::Span& span) {
-  if (sends_.size() >= kMaxPartitions && !sends_.contains({topic, partition.partition})) {
-    sends_.clear();
-  }
-  auto& sends = sends_[{topic, partition.partition}];
-  if (sends.size() >= kMaxSendsPerPartition) sends.pop_front();
   const int64_t count = std::max<int64_t>(partition.records.count, 1);
   const int64_t last = partition.base_offset > INT64_MAX - count
                            ? INT64_MAX  // a wire value near 2^63: no overflow
                            : partition.base_offset + count - 1;
-  sends.push_back({partition.base_offset, last, {span.trace_id, span.span_id, span.trace_flags}});
+  remember(topic, partition.partition, partition.base_offset, last, span);
+}
+
+void SpanBuilder::remember(const std::string& topic, int32_t partition, int64_t first, int64_t last,
+                           const spans::Span& span) {
+  if (sends_.size() >= kMaxPartitions && !sends_.contains({topic, partition})) sends_.clear();
+  auto& sends = sends_[{topic, partition}];
+  if (sends.size() >= kMaxSendsPerPartition) sends.pop_front();
+  sends.push_back({first, last, {span.trace_id, span.span_id, span.trace_flags}});
 }
 
 void SpanBuilder::link_sends(const std::string& topic, const PartitionData& partition,

@@ -9,6 +9,14 @@
 // What one connection cannot know is kept here, for the processes' lifetime in the agent and
 // bounded: topic ids → names (Metadata v10+, for Fetch v13+), each process's consumer group,
 // and recent send spans by partition and offset.
+//
+// librdkafka writes a Produce request from its own broker thread: the produce calls its
+// application threads made (ProduceCalls) say which request each message belongs to. A send
+// whose messages all came from one request is that request's child; one that carries
+// messages of several requests (a batch) gets a PRODUCER `create {topic}` span per message,
+// the child of its request, and links to them, as the conventions' batch publishing says
+// (v1.27.0, "Trace structure": a "Create" span per message, the "Publish" span links to each;
+// its kind is then CLIENT, since its context is no message's creation context).
 
 #include <cstdint>
 #include <deque>
@@ -19,6 +27,7 @@
 #include <vector>
 
 #include "userspace/protocols/kafka/connection_parser.h"
+#include "userspace/protocols/kafka/produce_calls.h"
 #include "userspace/protocols/protocol.h"
 #include "userspace/spans/span.h"
 
@@ -37,6 +46,9 @@ class SpanBuilder : public protocols::SpanBuilderBase {
   // Not const: it learns from every exchange (pipeline thread only).
   std::vector<spans::Span> build(const protocols::ExchangeContext& context,
                                  const Exchange& exchange);
+  // A librdkafka produce call by a thread serving a request (bpf/rdkafka_probes.h).
+  void on_produce_call(const zt_kafka_produce_event& event);
+  const ProduceCalls& produce_calls() const { return produce_calls_; }
 
  private:
   struct Send {
@@ -54,13 +66,20 @@ class SpanBuilder : public protocols::SpanBuilderBase {
   spans::Span& start(const protocols::ExchangeContext& context, const Exchange& exchange,
                      const PartitionData& partition, std::string_view topic,
                      std::vector<spans::Span>& out);
+  // The send's messages' produce calls: its parent, or create spans (added to `creates`).
+  void follow_produce_calls(const protocols::ExchangeContext& context,
+                            const PartitionData& partition, spans::Span& send,
+                            std::vector<spans::Span>& creates);
   void remember_send(const std::string& topic, const PartitionData& partition,
                      const spans::Span& span);
+  void remember(const std::string& topic, int32_t partition, int64_t first, int64_t last,
+                const spans::Span& span);
   void link_sends(const std::string& topic, const PartitionData& partition, spans::Span& span);
 
   std::map<Uuid, std::string> topic_names_;           // topic ids are cluster-unique
   std::unordered_map<uint32_t, std::string> groups_;  // pid → its consumer group
   std::map<PartitionKey, std::deque<Send>> sends_;
+  ProduceCalls produce_calls_;
 };
 
 }  // namespace ztrace::kafka

@@ -1,0 +1,79 @@
+#pragma once
+
+// Attaches bpf/rdkafka_probes.bpf.c to librdkafka's produce functions (rd_kafka_producev,
+// rd_kafka_produceva, rd_kafka_produce): every librdkafka.so.1 in the host's library
+// directories and those the running processes map (their own mount namespaces). Uprobes go on
+// the file with pid -1, so a process that loads the library later (Python's confluent-kafka
+// imports it after start) is covered by the host file's probes. A library without the
+// symbols is logged once; processes without librdkafka never hit the probes.
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+
+#include "userspace/bpf_support/probed_images.h"
+#include "userspace/bpf_support/uprobe_links.h"
+#include "userspace/common/kernel_counters.h"
+
+struct rdkafka_probes_bpf;
+
+namespace ztrace::probes::kafka {
+
+// Fds of the socket tracer's maps the probes share: every map the object declares through the
+// shared headers (thread linking, selection), so that no second copy is created.
+struct SharedMaps {
+  int events;
+  int conns;
+  int traced_pids;
+  int traced_ports;
+  int thread_requests;
+  int multiplexing_threads;
+  int thread_linkable_processes;
+  int go_processes;
+  int goroutine_requests;
+  int goroutine_client_parents;
+  int goroutine_h2_readers;
+  int h2_stream_parents;
+  int process_sampling_thresholds;
+  int pending_injections;
+  int pending_h2_injections;
+  int injectable_sockets;
+  int inject_counters;
+};
+
+struct Settings {
+  pid_t agent_pid = 0;
+  bool trace_all_processes = true;
+};
+
+class RdKafkaTracer {
+ public:
+  static std::unique_ptr<RdKafkaTracer> open(const SharedMaps& shared, const Settings& settings,
+                                             std::string* error);
+  ~RdKafkaTracer();
+  RdKafkaTracer(const RdKafkaTracer&) = delete;
+  RdKafkaTracer& operator=(const RdKafkaTracer&) = delete;
+
+  void attach_host_libraries();
+  // The librdkafka files `pid` maps now, through its own root.
+  void scan(pid_t pid);
+
+  void set_capture_paused(bool paused);
+  RdKafkaCounters counters() const;
+  size_t probed_images() const;
+  size_t attached_uprobes() const;
+
+ private:
+  RdKafkaTracer() = default;
+  static rdkafka_probes_bpf* load(const SharedMaps& shared, const Settings& settings,
+                                  bool uprobe_multi, std::string* error);
+  void probe_file(const std::string& path, const std::string& name);
+  std::string attach_image(const std::string& path, bpf_support::UprobeLinks* links);
+
+  rdkafka_probes_bpf* skel_ = nullptr;
+  bool uprobe_multi_ = false;
+  bpf_support::ProbedImages images_;
+};
+
+}  // namespace ztrace::probes::kafka
