@@ -274,11 +274,6 @@ void EventPipeline::submit(spans::Span&& span) {
       span.trace_id = *corrected;
     }
   }
-  if (!incoming_trace_states_.empty() && span.trace_state.empty()) {
-    if (const std::string* state = incoming_trace_states_.find(span.trace_id)) {
-      span.trace_state = *state;
-    }
-  }
   if (!(span.trace_flags & ZT_TRACE_FLAG_SAMPLED)) {
     ++stats_.spans.unsampled;
     return;
@@ -290,6 +285,12 @@ void EventPipeline::submit(spans::Span&& span) {
   if (!adaptive_.admit(span)) {
     ++stats_.spans.over_budget;
     return;
+  }
+  // Only a span that goes out copies its trace's incoming tracestate.
+  if (!incoming_trace_states_.empty() && span.trace_state.empty()) {
+    if (const std::string* state = incoming_trace_states_.find(span.trace_id)) {
+      span.trace_state = *state;
+    }
   }
   ++stats_.spans.built;
   if (tail_handover_pending_.load(std::memory_order_relaxed)) take_tail_settings();
