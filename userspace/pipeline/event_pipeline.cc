@@ -95,6 +95,22 @@ void EventPipeline::correct_trace(const uint8_t (&kernel_trace_id)[16],
   if (trace_corrections_.remember(key, header.trace_id)) ++stats_.spans.trace_corrections;
 }
 
+// A sampled trace the kernel started here (a request without a parent) is remembered with the
+// threshold it was sampled at, before any of its spans is built. With tail sampling the
+// decision is not a threshold, so nothing is written.
+void EventPipeline::note_trace_start(uint32_t pid, const zt_trace_context& context) {
+  if (context.origin == ZT_CTX_NONE || !(context.trace_flags & ZT_TRACE_FLAG_SAMPLED) ||
+      tail_active_ || !export_traces_.load(std::memory_order_relaxed)) {
+    return;
+  }
+  static constexpr uint8_t kNoParent[sizeof(context.parent_span_id)] = {};
+  if (std::memcmp(context.parent_span_id, kNoParent, sizeof(kNoParent)) != 0) return;
+  const auto own = process_sampling_ ? process_sampling_->threshold_for(pid) : std::nullopt;
+  spans::TraceId id;
+  std::memcpy(id.data(), context.trace_id, id.size());
+  started_traces_.mark(id, own.value_or(new_trace_threshold_.load(std::memory_order_relaxed)));
+}
+
 template <typename Protocol>
 bool EventPipeline::on_exchange(const protocols::ConnectionView& view,
                                 const typename Protocol::Exchange& exchange,
@@ -292,6 +308,11 @@ void EventPipeline::submit(spans::Span&& span) {
       span.trace_state = *state;
     }
   }
+  if (span.trace_state.empty() && !tail_active_) {
+    if (const uint64_t* threshold = started_traces_.find(span.trace_id)) {
+      span.trace_state = tracestate_for(*threshold);
+    }
+  }
   ++stats_.spans.built;
   if (tail_handover_pending_.load(std::memory_order_relaxed)) take_tail_settings();
   if (!tail_active_) {
@@ -360,6 +381,7 @@ void EventPipeline::handle(std::span<const uint8_t> bytes) {
         return;
       }
       ++stats_.events.data;
+      note_trace_start(event->pid, event->trace);
       connections_.on_data(*event);
       return;
     }
@@ -394,6 +416,7 @@ void EventPipeline::handle(std::span<const uint8_t> bytes) {
         ++stats_.events.malformed;
         return;
       }
+      note_trace_start(event.pid, event.trace);
       connections_.on_stream_context(event);
       return;
     }

@@ -29,6 +29,7 @@
 #include "userspace/spans/clock.h"
 #include "userspace/spans/recent_traces.h"
 #include "userspace/spans/trace_context.h"
+#include "userspace/spans/trace_slots.h"
 
 namespace ztrace::pipeline {
 
@@ -154,6 +155,7 @@ class EventPipeline {
   void on_server_head(uint32_t pid, const zt_trace_context* kernel_context,
                       const std::string& traceparent, const std::string& tracestate);
   void correct_trace(const uint8_t (&kernel_trace_id)[16], const spans::TraceParent& header);
+  void note_trace_start(uint32_t pid, const zt_trace_context& context);
 
   const std::string& tracestate_for(uint64_t threshold);
 
@@ -198,6 +200,10 @@ class EventPipeline {
   // The tracestate a served request brought, by its trace: the trace's spans here carry it,
   // as an instrumented service's would (only non-empty ones are kept).
   spans::RecentTraces<std::string> incoming_trace_states_{kMaxTraceCorrections};
+  // The threshold each sampled trace the kernel started here was sampled at, marked at its
+  // first request: every span of the trace here records it in tracestate (`ot=th`), not only
+  // the root, which is built last. 4,096 traces, one slot each.
+  spans::TraceSlots<uint64_t> started_traces_{12};
 };
 
 }  // namespace ztrace::pipeline
