@@ -35,12 +35,14 @@ void setup_logging(const std::string& level) {
   spdlog::set_level(spdlog::level::from_str(level));
 }
 
-// Loads every BPF object into this kernel and prints each program's verdict.
+// Loads every BPF object into this kernel and prints each program's verdict, then the kernel
+// memory of each object's maps.
 int report_bpf_programs() {
   int failures = 0;
   std::printf("\n%-15s %-28s %-8s %s\n", "object", "program", "loaded",
               "verified instructions (limit 1,000,000)");
-  for (const auto& report : ztrace::agent::load_every_bpf_object()) {
+  const ztrace::agent::BpfObjectsCheck check = ztrace::agent::load_every_bpf_object();
+  for (const auto& report : check.programs) {
     if (report.loaded) {
       std::printf("%-15s %-28s %-8s %u\n", report.object.c_str(), report.program.c_str(), "yes",
                   report.verified_instructions);
@@ -50,6 +52,17 @@ int report_bpf_programs() {
                   report.error.c_str());
     }
   }
+  std::printf("\n%-15s %-5s %s\n", "maps of", "maps",
+              "kernel memory (shared maps count for socket_trace)");
+  size_t maps = 0;
+  uint64_t bytes = 0;
+  for (const auto& report : check.maps) {
+    std::printf("%-15s %-5zu %.1f MiB\n", report.object.c_str(), report.maps,
+                report.bytes / 1048576.0);
+    maps += report.maps;
+    bytes += report.bytes;
+  }
+  std::printf("%-15s %-5zu %.1f MiB\n", "all objects", maps, bytes / 1048576.0);
   return failures;
 }
 

@@ -14,6 +14,7 @@
 #include "probes/go/probe_table.h"
 #include "userspace/bpf_support/load_log.h"
 #include "userspace/bpf_support/per_cpu_counters.h"
+#include "userspace/bpf_support/shared_maps.h"
 #include "userspace/bpf_support/uprobe_links.h"
 
 namespace ztrace::probes::go {
@@ -57,7 +58,8 @@ zt_h2_meta_frame meta_frame(const symbolizer::GoOffsets& o, GoField headers_fram
 
 }  // namespace
 
-go_probes_bpf* GoTracer::load(const SharedMaps& shared, bool uprobe_multi, std::string* error) {
+go_probes_bpf* GoTracer::load(const bpf_object& socket_tracer, bool uprobe_multi,
+                              std::string* error) {
   go_probes_bpf* skel = go_probes_bpf__open();
   if (!skel) {
     *error = std::string("cannot open the Go probes BPF object: ") + std::strerror(errno);
@@ -69,16 +71,8 @@ go_probes_bpf* GoTracer::load(const SharedMaps& shared, bool uprobe_multi, std::
       bpf_program__set_expected_attach_type(p, BPF_TRACE_UPROBE_MULTI);
     }
   }
-  auto* maps = &skel->maps;
-  if (bpf_map__reuse_fd(maps->events, shared.events) ||
-      bpf_map__reuse_fd(maps->conns, shared.conns) ||
-      bpf_map__reuse_fd(maps->go_processes, shared.go_processes) ||
-      bpf_map__reuse_fd(maps->goroutine_requests, shared.goroutine_requests) ||
-      bpf_map__reuse_fd(maps->goroutine_client_parents, shared.goroutine_client_parents) ||
-      bpf_map__reuse_fd(maps->goroutine_h2_readers, shared.goroutine_h2_readers) ||
-      bpf_map__reuse_fd(maps->h2_stream_parents, shared.h2_stream_parents) ||
-      bpf_map__reuse_fd(maps->process_sampling_thresholds, shared.process_sampling_thresholds)) {
-    *error = std::string("cannot share maps with the socket tracer: ") + std::strerror(errno);
+  if (std::string why = bpf_support::share_maps_by_name(skel->obj, socket_tracer); !why.empty()) {
+    *error = "cannot share maps with the socket tracer: " + why;
     go_probes_bpf__destroy(skel);
     return nullptr;
   }
@@ -91,14 +85,14 @@ go_probes_bpf* GoTracer::load(const SharedMaps& shared, bool uprobe_multi, std::
   return skel;
 }
 
-std::unique_ptr<GoTracer> GoTracer::open(const SharedMaps& shared, std::string* error) {
+std::unique_ptr<GoTracer> GoTracer::open(const bpf_object& socket_tracer, std::string* error) {
   std::unique_ptr<GoTracer> tracer(new GoTracer());
   // uprobe_multi links (Linux >= 6.6) detach with one RCU grace period per link, and links
   // detach in parallel; a single uprobe's detach waits for its grace period under a global
   // mutex (~0.15 s each here: 12 probed images took 22 s to stop). Single uprobes otherwise.
-  tracer->skel_ = load(shared, /*uprobe_multi=*/true, error);
+  tracer->skel_ = load(socket_tracer, /*uprobe_multi=*/true, error);
   tracer->uprobe_multi_ = tracer->skel_ != nullptr;
-  if (!tracer->skel_) tracer->skel_ = load(shared, /*uprobe_multi=*/false, error);
+  if (!tracer->skel_) tracer->skel_ = load(socket_tracer, /*uprobe_multi=*/false, error);
   if (!tracer->skel_) return nullptr;
   tracer->worker_ = std::thread([t = tracer.get()] { t->worker(); });
   return tracer;

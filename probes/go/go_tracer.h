@@ -28,28 +28,16 @@
 #include "userspace/common/kernel_counters.h"
 
 struct go_probes_bpf;
+struct bpf_object;
 struct bpf_link;
 struct bpf_program;
 
 namespace ztrace::probes::go {
 
-// Fds of the socket tracer's maps the Go probes share (bpf/socket_maps.bpf.h,
-// bpf/goroutine_maps.bpf.h).
-struct SharedMaps {
-  int events;
-  int conns;
-  int go_processes;
-  int goroutine_requests;
-  int goroutine_client_parents;
-  int goroutine_h2_readers;
-  int h2_stream_parents;
-  int process_sampling_thresholds;
-};
-
 class GoTracer {
  public:
   // Loads the programs, sharing the socket tracer's maps.
-  static std::unique_ptr<GoTracer> open(const SharedMaps& shared, std::string* error);
+  static std::unique_ptr<GoTracer> open(const bpf_object& socket_tracer, std::string* error);
   ~GoTracer();
   GoTracer(const GoTracer&) = delete;
   GoTracer& operator=(const GoTracer&) = delete;
@@ -80,7 +68,8 @@ class GoTracer {
     bpf_support::UprobeLinks probes;
   };
   using ImageKey = std::tuple<dev_t, ino_t>;
-  static go_probes_bpf* load(const SharedMaps& shared, bool uprobe_multi, std::string* error);
+  static go_probes_bpf* load(const bpf_object& socket_tracer, bool uprobe_multi,
+                             std::string* error);
   std::string attach_image(const symbolizer::GoBinary& binary, const std::string& path,
                            Image* image);
   void worker();

@@ -15,6 +15,7 @@
 #include "symbolizer/elf_file.h"
 #include "userspace/bpf_support/load_log.h"
 #include "userspace/bpf_support/per_cpu_counters.h"
+#include "userspace/bpf_support/shared_maps.h"
 
 namespace ztrace::probes::kafka {
 namespace {
@@ -23,7 +24,7 @@ bool is_librdkafka_name(std::string_view name) { return name.starts_with("librdk
 
 }  // namespace
 
-rdkafka_probes_bpf* RdKafkaTracer::load(const SharedMaps& shared, const Settings& settings,
+rdkafka_probes_bpf* RdKafkaTracer::load(const bpf_object& socket_tracer, const Settings& settings,
                                         bool uprobe_multi, std::string* error) {
   rdkafka_probes_bpf* skel = rdkafka_probes_bpf__open();
   if (!skel) {
@@ -35,25 +36,8 @@ rdkafka_probes_bpf* RdKafkaTracer::load(const SharedMaps& shared, const Settings
   if (uprobe_multi) {
     bpf_program__set_expected_attach_type(skel->progs.rdkafka_produce_call, BPF_TRACE_UPROBE_MULTI);
   }
-  auto* maps = &skel->maps;
-  if (bpf_map__reuse_fd(maps->events, shared.events) ||
-      bpf_map__reuse_fd(maps->conns, shared.conns) ||
-      bpf_map__reuse_fd(maps->traced_pids, shared.traced_pids) ||
-      bpf_map__reuse_fd(maps->traced_ports, shared.traced_ports) ||
-      bpf_map__reuse_fd(maps->thread_requests, shared.thread_requests) ||
-      bpf_map__reuse_fd(maps->multiplexing_threads, shared.multiplexing_threads) ||
-      bpf_map__reuse_fd(maps->thread_linkable_processes, shared.thread_linkable_processes) ||
-      bpf_map__reuse_fd(maps->go_processes, shared.go_processes) ||
-      bpf_map__reuse_fd(maps->goroutine_requests, shared.goroutine_requests) ||
-      bpf_map__reuse_fd(maps->goroutine_client_parents, shared.goroutine_client_parents) ||
-      bpf_map__reuse_fd(maps->goroutine_h2_readers, shared.goroutine_h2_readers) ||
-      bpf_map__reuse_fd(maps->h2_stream_parents, shared.h2_stream_parents) ||
-      bpf_map__reuse_fd(maps->process_sampling_thresholds, shared.process_sampling_thresholds) ||
-      bpf_map__reuse_fd(maps->pending_injections, shared.pending_injections) ||
-      bpf_map__reuse_fd(maps->pending_h2_injections, shared.pending_h2_injections) ||
-      bpf_map__reuse_fd(maps->injectable_sockets, shared.injectable_sockets) ||
-      bpf_map__reuse_fd(maps->inject_counters, shared.inject_counters)) {
-    *error = std::string("cannot share maps with the socket tracer: ") + std::strerror(errno);
+  if (std::string why = bpf_support::share_maps_by_name(skel->obj, socket_tracer); !why.empty()) {
+    *error = "cannot share maps with the socket tracer: " + why;
     rdkafka_probes_bpf__destroy(skel);
     return nullptr;
   }
@@ -66,12 +50,12 @@ rdkafka_probes_bpf* RdKafkaTracer::load(const SharedMaps& shared, const Settings
   return skel;
 }
 
-std::unique_ptr<RdKafkaTracer> RdKafkaTracer::open(const SharedMaps& shared,
+std::unique_ptr<RdKafkaTracer> RdKafkaTracer::open(const bpf_object& socket_tracer,
                                                    const Settings& settings, std::string* error) {
   std::unique_ptr<RdKafkaTracer> tracer(new RdKafkaTracer());
-  tracer->skel_ = load(shared, settings, /*uprobe_multi=*/true, error);
+  tracer->skel_ = load(socket_tracer, settings, /*uprobe_multi=*/true, error);
   tracer->uprobe_multi_ = tracer->skel_ != nullptr;
-  if (!tracer->skel_) tracer->skel_ = load(shared, settings, /*uprobe_multi=*/false, error);
+  if (!tracer->skel_) tracer->skel_ = load(socket_tracer, settings, /*uprobe_multi=*/false, error);
   if (!tracer->skel_) return nullptr;
   return tracer;
 }

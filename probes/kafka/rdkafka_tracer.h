@@ -17,30 +17,9 @@
 #include "userspace/common/kernel_counters.h"
 
 struct rdkafka_probes_bpf;
+struct bpf_object;
 
 namespace ztrace::probes::kafka {
-
-// Fds of the socket tracer's maps the probes share: every map the object declares through the
-// shared headers (thread linking, selection), so that no second copy is created.
-struct SharedMaps {
-  int events;
-  int conns;
-  int traced_pids;
-  int traced_ports;
-  int thread_requests;
-  int multiplexing_threads;
-  int thread_linkable_processes;
-  int go_processes;
-  int goroutine_requests;
-  int goroutine_client_parents;
-  int goroutine_h2_readers;
-  int h2_stream_parents;
-  int process_sampling_thresholds;
-  int pending_injections;
-  int pending_h2_injections;
-  int injectable_sockets;
-  int inject_counters;
-};
 
 struct Settings {
   pid_t agent_pid = 0;
@@ -49,8 +28,8 @@ struct Settings {
 
 class RdKafkaTracer {
  public:
-  static std::unique_ptr<RdKafkaTracer> open(const SharedMaps& shared, const Settings& settings,
-                                             std::string* error);
+  static std::unique_ptr<RdKafkaTracer> open(const bpf_object& socket_tracer,
+                                             const Settings& settings, std::string* error);
   ~RdKafkaTracer();
   RdKafkaTracer(const RdKafkaTracer&) = delete;
   RdKafkaTracer& operator=(const RdKafkaTracer&) = delete;
@@ -66,7 +45,7 @@ class RdKafkaTracer {
 
  private:
   RdKafkaTracer() = default;
-  static rdkafka_probes_bpf* load(const SharedMaps& shared, const Settings& settings,
+  static rdkafka_probes_bpf* load(const bpf_object& socket_tracer, const Settings& settings,
                                   bool uprobe_multi, std::string* error);
   void probe_file(const std::string& path, const std::string& name);
   std::string attach_image(const std::string& path, bpf_support::UprobeLinks* links);

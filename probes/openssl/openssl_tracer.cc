@@ -19,6 +19,7 @@
 #include "symbolizer/ssl_sites.h"
 #include "userspace/bpf_support/load_log.h"
 #include "userspace/bpf_support/per_cpu_counters.h"
+#include "userspace/bpf_support/shared_maps.h"
 #include "userspace/bpf_support/uprobe_links.h"
 
 namespace ztrace::probes::openssl {
@@ -45,7 +46,7 @@ zt_ssl_layout layout_of(const symbolizer::ElfFile& elf) {
 
 }  // namespace
 
-openssl_probes_bpf* OpenSslTracer::load(const SharedMaps& shared, const Settings& settings,
+openssl_probes_bpf* OpenSslTracer::load(const bpf_object& socket_tracer, const Settings& settings,
                                         bool uprobe_multi, std::string* error) {
   openssl_probes_bpf* skel = openssl_probes_bpf__open();
   if (!skel) {
@@ -62,22 +63,8 @@ openssl_probes_bpf* OpenSslTracer::load(const SharedMaps& shared, const Settings
       }
     }
   }
-  auto* maps = &skel->maps;
-  if (bpf_map__reuse_fd(maps->events, shared.events) ||
-      bpf_map__reuse_fd(maps->conns, shared.conns) ||
-      bpf_map__reuse_fd(maps->traced_pids, shared.traced_pids) ||
-      bpf_map__reuse_fd(maps->tls_threads, shared.tls_threads) ||
-      bpf_map__reuse_fd(maps->ssl_fds, shared.ssl_fds) ||
-      bpf_map__reuse_fd(maps->traced_ports, shared.traced_ports) ||
-      bpf_map__reuse_fd(maps->pending_injections, shared.pending_injections) ||
-      bpf_map__reuse_fd(maps->pending_h2_injections, shared.pending_h2_injections) ||
-      bpf_map__reuse_fd(maps->injectable_sockets, shared.injectable_sockets) ||
-      bpf_map__reuse_fd(maps->inject_counters, shared.inject_counters) ||
-      bpf_map__reuse_fd(maps->thread_requests, shared.thread_requests) ||
-      bpf_map__reuse_fd(maps->multiplexing_threads, shared.multiplexing_threads) ||
-      bpf_map__reuse_fd(maps->thread_linkable_processes, shared.thread_linkable_processes) ||
-      bpf_map__reuse_fd(maps->process_sampling_thresholds, shared.process_sampling_thresholds)) {
-    *error = std::string("cannot share maps with the socket tracer: ") + std::strerror(errno);
+  if (std::string why = bpf_support::share_maps_by_name(skel->obj, socket_tracer); !why.empty()) {
+    *error = "cannot share maps with the socket tracer: " + why;
     openssl_probes_bpf__destroy(skel);
     return nullptr;
   }
@@ -90,13 +77,13 @@ openssl_probes_bpf* OpenSslTracer::load(const SharedMaps& shared, const Settings
   return skel;
 }
 
-std::unique_ptr<OpenSslTracer> OpenSslTracer::open(const SharedMaps& shared,
+std::unique_ptr<OpenSslTracer> OpenSslTracer::open(const bpf_object& socket_tracer,
                                                    const Settings& settings, std::string* error) {
   std::unique_ptr<OpenSslTracer> tracer(new OpenSslTracer());
   // uprobe_multi links detach in parallel (Linux >= 6.6); single uprobes otherwise.
-  tracer->skel_ = load(shared, settings, /*uprobe_multi=*/true, error);
+  tracer->skel_ = load(socket_tracer, settings, /*uprobe_multi=*/true, error);
   tracer->uprobe_multi_ = tracer->skel_ != nullptr;
-  if (!tracer->skel_) tracer->skel_ = load(shared, settings, /*uprobe_multi=*/false, error);
+  if (!tracer->skel_) tracer->skel_ = load(socket_tracer, settings, /*uprobe_multi=*/false, error);
   if (!tracer->skel_) return nullptr;
   tracer->worker_ = std::thread([t = tracer.get()] { t->worker(); });
   return tracer;

@@ -26,30 +26,11 @@
 #include "userspace/common/kernel_counters.h"
 
 struct openssl_probes_bpf;
+struct bpf_object;
 struct bpf_link;
 struct bpf_program;
 
 namespace ztrace::probes::openssl {
-
-// Fds of the socket tracer's maps the probes share.
-struct SharedMaps {
-  int events;
-  int conns;
-  int traced_pids;
-  int tls_threads;
-  int ssl_fds;
-  // Declared by the shared selection header; reused so that no second copy is created.
-  int traced_ports;
-  int pending_injections;
-  int pending_h2_injections;
-  int injectable_sockets;
-  int inject_counters;
-  // Linking by thread (the Java agent's hand-off).
-  int thread_requests;
-  int multiplexing_threads;
-  int thread_linkable_processes;
-  int process_sampling_thresholds;  // new traces of on-demand rules' processes
-};
 
 struct Settings {
   pid_t agent_pid = 0;
@@ -58,8 +39,8 @@ struct Settings {
 
 class OpenSslTracer {
  public:
-  static std::unique_ptr<OpenSslTracer> open(const SharedMaps& shared, const Settings& settings,
-                                             std::string* error);
+  static std::unique_ptr<OpenSslTracer> open(const bpf_object& socket_tracer,
+                                             const Settings& settings, std::string* error);
   ~OpenSslTracer();
   OpenSslTracer(const OpenSslTracer&) = delete;
   OpenSslTracer& operator=(const OpenSslTracer&) = delete;
@@ -88,7 +69,7 @@ class OpenSslTracer {
  private:
   OpenSslTracer() = default;
   enum class Kind { kLibrary, kExecutable };
-  static openssl_probes_bpf* load(const SharedMaps& shared, const Settings& settings,
+  static openssl_probes_bpf* load(const bpf_object& socket_tracer, const Settings& settings,
                                   bool uprobe_multi, std::string* error);
   // `path` names an open file; `name` is what the log says.
   void probe_file(const std::string& path, const std::string& name, Kind kind);

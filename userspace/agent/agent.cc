@@ -210,22 +210,12 @@ void Agent::follow_pods() {
 void Agent::attach_optional_probes() {
   std::string error;
   if (options_.go_probes) {
-    const SharedMapFds fds = tracer_->shared_map_fds();
-    go_tracer_ =
-        probes::go::GoTracer::open({fds.events, fds.conns, fds.go_processes, fds.goroutine_requests,
-                                    fds.goroutine_client_parents, fds.goroutine_h2_readers,
-                                    fds.h2_stream_parents, fds.process_sampling_thresholds},
-                                   &error);
+    go_tracer_ = probes::go::GoTracer::open(tracer_->bpf_maps_owner(), &error);
     if (!go_tracer_) spdlog::warn("Go probes off: {}", error);
   }
   if (options_.openssl_probes) {
-    const SharedMapFds fds = tracer_->shared_map_fds();
     openssl_tracer_ = probes::openssl::OpenSslTracer::open(
-        {fds.events, fds.conns, fds.traced_pids, fds.tls_threads, fds.ssl_fds, fds.traced_ports,
-         fds.pending_injections, fds.pending_h2_injections, fds.injectable_sockets,
-         fds.inject_counters, fds.thread_requests, fds.multiplexing_threads,
-         fds.thread_linkable_processes, fds.process_sampling_thresholds},
-        {getpid(), options_.selection.selects_all_processes()}, &error);
+        tracer_->bpf_maps_owner(), {getpid(), options_.selection.selects_all_processes()}, &error);
     if (openssl_tracer_) {
       openssl_tracer_->attach_host_libraries();
     } else {
@@ -233,14 +223,8 @@ void Agent::attach_optional_probes() {
     }
   }
   if (options_.kafka_probes) {
-    const SharedMapFds fds = tracer_->shared_map_fds();
     rdkafka_tracer_ = probes::kafka::RdKafkaTracer::open(
-        {fds.events, fds.conns, fds.traced_pids, fds.traced_ports, fds.thread_requests,
-         fds.multiplexing_threads, fds.thread_linkable_processes, fds.go_processes,
-         fds.goroutine_requests, fds.goroutine_client_parents, fds.goroutine_h2_readers,
-         fds.h2_stream_parents, fds.process_sampling_thresholds, fds.pending_injections,
-         fds.pending_h2_injections, fds.injectable_sockets, fds.inject_counters},
-        {getpid(), options_.selection.selects_all_processes()}, &error);
+        tracer_->bpf_maps_owner(), {getpid(), options_.selection.selects_all_processes()}, &error);
     if (rdkafka_tracer_) {
       rdkafka_tracer_->attach_host_libraries();
     } else {

@@ -1,7 +1,8 @@
 #pragma once
 
-// `ztrace check`'s load test: every embedded BPF object loaded into this kernel on its own,
-// each program's verdict and verified instruction count.
+// `ztrace check`'s load test: every embedded BPF object loaded into this kernel as `ztrace run`
+// loads it by default (the probe objects sharing the socket tracer's maps), each program's
+// verdict and verified instruction count, and the kernel memory of each object's maps.
 
 #include <cstdint>
 #include <string>
@@ -20,7 +21,19 @@ struct ProgramLoadReport {
   std::string error;                   // why it did not load, with the verifier's last lines
 };
 
-// Loads each object with default settings (no attach), then unloads it.
-std::vector<ProgramLoadReport> load_every_bpf_object();
+// The maps an object created: those it shares with the socket tracer count there.
+struct MapMemoryReport {
+  std::string object;
+  size_t maps = 0;
+  uint64_t bytes = 0;  // as the kernel accounts them (fdinfo "memlock")
+};
+
+struct BpfObjectsCheck {
+  std::vector<ProgramLoadReport> programs;
+  std::vector<MapMemoryReport> maps;  // objects that loaded
+};
+
+// Loads each object with `ztrace run`'s default settings (no attach), then unloads them all.
+BpfObjectsCheck load_every_bpf_object();
 
 }  // namespace ztrace::agent

@@ -25,6 +25,7 @@
 #include "k8s/cgroup.h"
 #include "userspace/agent/listening_ports.h"
 #include "userspace/bpf_support/load_log.h"
+#include "userspace/bpf_support/shared_maps.h"
 
 namespace ztrace::agent {
 
@@ -58,13 +59,9 @@ std::unique_ptr<HeaderInjector> HeaderInjector::open(SocketTracer& tracer, bool 
   }
   injector->skel_ = skel;
   skel->rodata->filter_by_port = filter_by_port ? 1 : 0;
-  const SharedMapFds shared = tracer.shared_map_fds();
-  if (bpf_map__reuse_fd(skel->maps.pending_injections, shared.pending_injections) ||
-      bpf_map__reuse_fd(skel->maps.pending_h2_injections, shared.pending_h2_injections) ||
-      bpf_map__reuse_fd(skel->maps.inject_counters, shared.inject_counters) ||
-      bpf_map__reuse_fd(skel->maps.traced_ports, shared.traced_ports) ||
-      bpf_map__reuse_fd(skel->maps.injectable_sockets, shared.injectable_sockets)) {
-    *error = std::string("cannot share maps with the socket tracer: ") + std::strerror(errno);
+  if (std::string why = bpf_support::share_maps_by_name(skel->obj, tracer.bpf_maps_owner());
+      !why.empty()) {
+    *error = "cannot share maps with the socket tracer: " + why;
     return nullptr;
   }
   if (int err = inject_bpf__load(skel)) {

@@ -33,17 +33,7 @@ uint32_t round_up_pow2(uint32_t v) {
 
 }  // namespace
 
-std::unique_ptr<SocketTracer> SocketTracer::open(const TracerOptions& options, EventHandler handler,
-                                                 std::string* error) {
-  std::unique_ptr<SocketTracer> tracer(new SocketTracer());
-  tracer->handler_ = std::move(handler);
-  socket_trace_bpf* skel = socket_trace_bpf__open();
-  if (!skel) {
-    *error = "cannot open the BPF object: " + errno_text(errno);
-    return nullptr;
-  }
-  tracer->skel_ = skel;
-
+void SocketTracer::configure(socket_trace_bpf* skel, const TracerOptions& options) {
   auto* rodata = skel->rodata;
   rodata->agent_tgid = options.agent_pid;
   rodata->trace_all_processes = options.trace_all_processes ? 1 : 0;
@@ -59,6 +49,20 @@ std::unique_ptr<SocketTracer> SocketTracer::open(const TracerOptions& options, E
   if (!syscall_tracepoint_exists("sys_enter_close_range")) {
     bpf_program__set_autoload(skel->progs.enter_close_range, false);
   }
+}
+
+std::unique_ptr<SocketTracer> SocketTracer::open(const TracerOptions& options, EventHandler handler,
+                                                 std::string* error) {
+  std::unique_ptr<SocketTracer> tracer(new SocketTracer());
+  tracer->handler_ = std::move(handler);
+  socket_trace_bpf* skel = socket_trace_bpf__open();
+  if (!skel) {
+    *error = "cannot open the BPF object: " + errno_text(errno);
+    return nullptr;
+  }
+  tracer->skel_ = skel;
+
+  configure(skel, options);
 
   int err = socket_trace_bpf__load(skel);
   if (err) {
@@ -204,26 +208,6 @@ InjectOutcomeCounts SocketTracer::inject_counts() const {
   return bpf_support::sum_per_cpu_counters<InjectOutcomeCounts>(skel_->maps.inject_counters);
 }
 
-SharedMapFds SocketTracer::shared_map_fds() const {
-  return {bpf_map__fd(skel_->maps.pending_injections),
-          bpf_map__fd(skel_->maps.pending_h2_injections),
-          bpf_map__fd(skel_->maps.inject_counters),
-          bpf_map__fd(skel_->maps.traced_ports),
-          bpf_map__fd(skel_->maps.injectable_sockets),
-          bpf_map__fd(skel_->maps.events),
-          bpf_map__fd(skel_->maps.conns),
-          bpf_map__fd(skel_->maps.go_processes),
-          bpf_map__fd(skel_->maps.goroutine_requests),
-          bpf_map__fd(skel_->maps.goroutine_client_parents),
-          bpf_map__fd(skel_->maps.goroutine_h2_readers),
-          bpf_map__fd(skel_->maps.h2_stream_parents),
-          bpf_map__fd(skel_->maps.process_sampling_thresholds),
-          bpf_map__fd(skel_->maps.traced_pids),
-          bpf_map__fd(skel_->maps.tls_threads),
-          bpf_map__fd(skel_->maps.ssl_fds),
-          bpf_map__fd(skel_->maps.thread_requests),
-          bpf_map__fd(skel_->maps.multiplexing_threads),
-          bpf_map__fd(skel_->maps.thread_linkable_processes)};
-}
+const bpf_object& SocketTracer::bpf_maps_owner() const { return *skel_->obj; }
 
 }  // namespace ztrace::agent

@@ -18,6 +18,7 @@
 #include "userspace/common/kernel_counters.h"
 
 struct socket_trace_bpf;
+struct bpf_object;
 struct ring_buffer;
 struct bpf_link;
 
@@ -34,31 +35,6 @@ struct TracerOptions {
 };
 
 // Maps the header injector shares with the socket tracer.
-struct SharedMapFds {
-  int pending_injections = -1;
-  int pending_h2_injections = -1;
-  int inject_counters = -1;
-  int traced_ports = -1;
-  int injectable_sockets = -1;
-  int events = -1;  // the ring buffer (the Go probes emit into it too)
-  int conns = -1;   // the fd table (the Go probes read what a socket is)
-  // Linking by goroutine (bpf/goroutine_maps.bpf.h), shared with the Go probes.
-  int go_processes = -1;
-  int goroutine_requests = -1;
-  int goroutine_client_parents = -1;
-  int goroutine_h2_readers = -1;
-  int h2_stream_parents = -1;
-  int process_sampling_thresholds = -1;  // per-process head sampling, shared with the Go probes
-  // The OpenSSL probes: selection, and the socket I/O of threads that call into OpenSSL.
-  int traced_pids = -1;
-  int tls_threads = -1;
-  int ssl_fds = -1;
-  // Linking by thread (bpf/thread_linking.bpf.h), shared with the Java agent's hand-off.
-  int thread_requests = -1;
-  int multiplexing_threads = -1;
-  int thread_linkable_processes = -1;
-};
-
 class SocketTracer {
  public:
   // Raw event bytes, valid only during the call.
@@ -67,6 +43,9 @@ class SocketTracer {
   static std::unique_ptr<SocketTracer> open(const TracerOptions& options, EventHandler handler,
                                             std::string* error);
   ~SocketTracer();
+  // What open() sets before the load (read-only settings, map sizes, programs this kernel
+  // cannot load), for `ztrace check` to load the object as the agent does.
+  static void configure(socket_trace_bpf* skel, const TracerOptions& options);
   SocketTracer(const SocketTracer&) = delete;
   SocketTracer& operator=(const SocketTracer&) = delete;
 
@@ -102,7 +81,9 @@ class SocketTracer {
 
   DropCounts drop_counts() const;
   InjectOutcomeCounts inject_counts() const;
-  SharedMapFds shared_map_fds() const;
+  // The loaded object whose maps the other BPF objects share, by name
+  // (bpf_support/shared_maps.h).
+  const bpf_object& bpf_maps_owner() const;
   size_t attached_programs() const { return links_.size(); }
 
  private:
