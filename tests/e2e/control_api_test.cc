@@ -126,6 +126,10 @@ TEST_CASE(
   // data syscalls of the requests above ran the syscall programs.
   CHECK(sample_value(metrics, "ztrace_bpf_stats_enabled") == 1);
   CHECK(sample_value(metrics, "ztrace_bpf_program_runs_total{program=\"exit_recvfrom\"}") > 0);
+  // The ring buffer's memory is its size (4 MiB by default) plus its pages' bookkeeping.
+  const double ring_bytes = sample_value(metrics, "ztrace_bpf_map_memory_bytes{map=\"events\"}");
+  CHECK(ring_bytes >= 4 << 20);
+  CHECK(ring_bytes < 5 << 20);
   CHECK(sample_value(metrics, "ztrace_bpf_program_run_seconds_total{program=\"exit_recvfrom\"}") >
         0);
   CHECK(sample_value(metrics, "ztrace_tracing_mode{mode=\"hybrid\"}") == 0);

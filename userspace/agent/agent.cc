@@ -469,6 +469,7 @@ AgentSnapshot Agent::snapshot() {
   snapshot.intake_queue_drops = queue_.dropped_events();
   snapshot.otlp = otlp_stats();
   snapshot.bpf_programs = read_bpf_program_stats();
+  snapshot.bpf_maps = read_bpf_map_memory();
   snapshot.bpf_stats_enabled = bpf_stats_enabled();
   if (pods_) {
     const auto& c = pods_->counters();

@@ -142,7 +142,8 @@ void adaptive_metrics(MetricsText& m, const sampling::AdaptiveSnapshot& a) {
       .sample("ztrace_adaptive_untracked_spans_total", a.stats.untracked_spans);
 }
 
-// Each BPF program's run time and runs, as the kernel counts them (bpf_program_stats.h).
+// Each BPF program's run time and runs, as the kernel counts them, and each map's memory
+// (bpf_program_stats.h).
 void bpf_program_metrics(MetricsText& m, const AgentSnapshot& s) {
   m.gauge("ztrace_bpf_stats_enabled",
           "1 while kernel.bpf_stats_enabled is on: the BPF run time and runs below then count")
@@ -155,6 +156,11 @@ void bpf_program_metrics(MetricsText& m, const AgentSnapshot& s) {
   m.counter("ztrace_bpf_program_runs_total", "Runs of each of the agent's BPF programs");
   for (const BpfProgramStat& p : s.bpf_programs) {
     m.sample("ztrace_bpf_program_runs_total", p.run_count, {{"program", p.name}});
+  }
+  m.gauge("ztrace_bpf_map_memory_bytes",
+          "Kernel memory of each of the agent's BPF maps (kernel accounting; a shared map once)");
+  for (const BpfMapMemory& map : s.bpf_maps) {
+    m.sample("ztrace_bpf_map_memory_bytes", static_cast<double>(map.bytes), {{"map", map.name}});
   }
 }
 

@@ -40,6 +40,7 @@ struct AgentSnapshot {
   size_t sampling_rule_processes = 0;  // processes with a rule's own threshold
   std::optional<K8sSnapshot> k8s;  // none: Kubernetes metadata off
   std::vector<BpfProgramStat> bpf_programs;  // counted while kernel.bpf_stats_enabled is 1
+  std::vector<BpfMapMemory> bpf_maps;
   bool bpf_stats_enabled = false;
 };
 

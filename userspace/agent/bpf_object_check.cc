@@ -5,7 +5,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <functional>
 #include <set>
 
@@ -15,6 +14,7 @@
 #include "rdkafka_probes.skel.h"
 #include "socket_trace.skel.h"
 #include "userspace/agent/socket_tracer.h"
+#include "userspace/bpf_support/fdinfo.h"
 #include "userspace/bpf_support/load_log.h"
 #include "userspace/bpf_support/shared_maps.h"
 
@@ -26,19 +26,6 @@ uint32_t verified_instructions(const bpf_program* prog) {
   uint32_t length = sizeof(info);
   if (bpf_prog_get_info_by_fd(bpf_program__fd(prog), &info, &length)) return 0;
   return info.verified_insns;
-}
-
-uint64_t memlock_bytes(int map_fd) {
-  std::ifstream fdinfo("/proc/self/fdinfo/" + std::to_string(map_fd));
-  std::string key;
-  uint64_t value = 0;
-  while (fdinfo >> key) {
-    if (key == "memlock:") {
-      fdinfo >> value;
-      return value;
-    }
-  }
-  return 0;
 }
 
 // The maps `obj` created, each map counted once over every object loaded so far (`seen`: map
@@ -54,7 +41,7 @@ MapMemoryReport created_maps(const char* object, const bpf_object* obj, std::set
       continue;
     }
     ++report.maps;
-    report.bytes += memlock_bytes(fd);
+    report.bytes += bpf_support::fdinfo_number(bpf_support::read_fdinfo(fd), "memlock");
   }
   return report;
 }

@@ -8,36 +8,12 @@
 #include <map>
 #include <string_view>
 
+#include "userspace/bpf_support/fdinfo.h"
+
 namespace ztrace::agent {
 namespace {
 
 namespace fs = std::filesystem;
-
-// fdinfo lines "key:\tvalue" of one descriptor; empty when it is not a BPF program.
-std::map<std::string, std::string> program_fdinfo(const fs::path& fdinfo) {
-  std::map<std::string, std::string> fields;
-  std::ifstream in(fdinfo);
-  std::string line;
-  while (std::getline(in, line)) {
-    const size_t colon = line.find(':');
-    if (colon == std::string::npos) continue;
-    size_t value = colon + 1;
-    while (value < line.size() && (line[value] == '\t' || line[value] == ' ')) ++value;
-    fields[line.substr(0, colon)] = line.substr(value);
-  }
-  if (!fields.count("prog_type") || !fields.count("prog_id")) fields.clear();
-  return fields;
-}
-
-uint64_t number(const std::map<std::string, std::string>& fields, const std::string& key) {
-  const auto it = fields.find(key);
-  if (it == fields.end()) return 0;
-  try {
-    return std::stoull(it->second);
-  } catch (...) {
-    return 0;
-  }
-}
 
 // The kernel's name of the program behind `fd` (fdinfo does not carry it).
 std::string program_name(int fd) {
@@ -47,25 +23,40 @@ std::string program_name(int fd) {
   return info.name[0] ? std::string(info.name) : "unnamed";
 }
 
+// The descriptors of this process that hold a BPF object of `kind` ("bpf-prog", "bpf-map").
+std::vector<int> bpf_descriptors(std::string_view kind) {
+  std::vector<int> fds;
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator("/proc/self/fd", error)) {
+    std::error_code link_error;
+    const std::string target = fs::read_symlink(entry.path(), link_error).string();
+    if (link_error || target != "anon_inode:" + std::string(kind)) continue;
+    fds.push_back(std::stoi(entry.path().filename().string()));
+  }
+  return fds;
+}
+
+// The kernel's name of the map behind `fd`.
+std::string map_name(int fd) {
+  bpf_map_info info{};
+  uint32_t length = sizeof(info);
+  if (bpf_map_get_info_by_fd(fd, &info, &length) != 0) return "unknown";
+  return info.name[0] ? std::string(info.name) : "unnamed";
+}
+
 }  // namespace
 
 std::vector<BpfProgramStat> read_bpf_program_stats() {
-  const fs::path proc_self = "/proc/self";
   std::map<uint64_t, BpfProgramStat> by_id;  // one program may be held by several descriptors
-  std::error_code error;
-  for (const auto& entry : fs::directory_iterator(proc_self / "fd", error)) {
-    std::error_code link_error;
-    const std::string target = fs::read_symlink(entry.path(), link_error).string();
-    if (link_error || target != "anon_inode:bpf-prog") continue;
-    const std::string fd_text = entry.path().filename().string();
-    const auto fields = program_fdinfo(proc_self / "fdinfo" / fd_text);
-    if (fields.empty()) continue;
-    const uint64_t id = number(fields, "prog_id");
+  for (int fd : bpf_descriptors("bpf-prog")) {
+    const auto fields = bpf_support::read_fdinfo(fd);
+    if (!fields.count("prog_id")) continue;
+    const uint64_t id = bpf_support::fdinfo_number(fields, "prog_id");
     if (by_id.count(id)) continue;
     BpfProgramStat stat;
-    stat.name = program_name(std::stoi(fd_text));
-    stat.run_time_ns = number(fields, "run_time_ns");
-    stat.run_count = number(fields, "run_cnt");
+    stat.name = program_name(fd);
+    stat.run_time_ns = bpf_support::fdinfo_number(fields, "run_time_ns");
+    stat.run_count = bpf_support::fdinfo_number(fields, "run_cnt");
     by_id.emplace(id, std::move(stat));
   }
   std::map<std::string, BpfProgramStat> by_name;
@@ -78,6 +69,22 @@ std::vector<BpfProgramStat> read_bpf_program_stats() {
   std::vector<BpfProgramStat> stats;
   for (auto& [name, stat] : by_name) stats.push_back(std::move(stat));
   return stats;
+}
+
+std::vector<BpfMapMemory> read_bpf_map_memory() {
+  std::map<uint64_t, BpfMapMemory> by_id;  // a shared map is held by several descriptors
+  for (int fd : bpf_descriptors("bpf-map")) {
+    const auto fields = bpf_support::read_fdinfo(fd);
+    if (!fields.count("map_id")) continue;
+    const uint64_t id = bpf_support::fdinfo_number(fields, "map_id");
+    if (by_id.count(id)) continue;
+    by_id.emplace(id, BpfMapMemory{map_name(fd), bpf_support::fdinfo_number(fields, "memlock")});
+  }
+  std::map<std::string, uint64_t> by_name;
+  for (const auto& [id, map] : by_id) by_name[map.name] += map.bytes;
+  std::vector<BpfMapMemory> maps;
+  for (const auto& [name, bytes] : by_name) maps.push_back({name, bytes});
+  return maps;
 }
 
 bool bpf_stats_enabled() {
