@@ -320,7 +320,7 @@ void Agent::pipeline_loop() {
     pipeline_->handle(event);
   };
   for (bool open = true; open;) {
-    batches.clear();
+    queue_.recycle(batches);
     open = queue_.pop_all(batches, std::chrono::milliseconds(100));
     exporter_->take_offer();  // a reload's exporters, before the next span
     for (const auto& batch : batches) batch.for_each(handle_event);

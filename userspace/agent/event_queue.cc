@@ -1,6 +1,17 @@
 #include "userspace/agent/event_queue.h"
 
+#include <algorithm>
+
 namespace ztrace::agent {
+
+void EventBatch::Storage::grow(size_t n) {
+  constexpr size_t kFirstBytes = 64 << 10;
+  const size_t bytes = std::max({n, capacity * 2, kFirstBytes});
+  auto fresh = std::make_unique_for_overwrite<uint64_t[]>((bytes + 7) / 8);
+  if (used > 0) __builtin_memcpy(fresh.get(), words.get(), used);
+  words = std::move(fresh);
+  capacity = (bytes + 7) / 8 * 8;
+}
 
 void EventBatch::append(std::span<const uint8_t> event) {
   const uint64_t len = event.size();
@@ -19,6 +30,10 @@ bool EventQueue::push(EventBatch& batch) {
       queued_bytes_ += batch.bytes();
       queued_.push_back(std::move(batch));
       batch = EventBatch();
+      if (!spare_.empty()) {
+        batch = std::move(spare_.back());
+        spare_.pop_back();
+      }
       ready_.notify_one();
       return true;
     }
@@ -36,6 +51,19 @@ bool EventQueue::pop_all(std::vector<EventBatch>& out, std::chrono::milliseconds
   queued_.clear();
   queued_bytes_ = 0;
   return true;
+}
+
+void EventQueue::recycle(std::vector<EventBatch>& spent) {
+  {
+    std::lock_guard lock(mutex_);
+    for (EventBatch& batch : spent) {
+      if (spare_.size() >= kMaxSpareBatches) break;
+      if (batch.capacity() == 0 || batch.capacity() > kMaxSpareBytes) continue;
+      batch.clear();
+      spare_.push_back(std::move(batch));
+    }
+  }
+  spent.clear();  // the rest are freed here, outside the lock
 }
 
 void EventQueue::close() {
