@@ -178,9 +178,12 @@ void ProcessTracking::on_intake_event(std::span<const uint8_t> event) {
     uint32_t pid;
     std::memcpy(&pid, event.data() + offsetof(zt_proc_event, pid), sizeof(pid));
     resolved_on_intake_.erase(pid);
+    if (pid == last_resolved_pid_) last_resolved_pid_ = 0;
   } else if (event[0] == ZT_EVENT_DATA && event.size() >= offsetof(zt_data_event, data)) {
     uint32_t pid;
     std::memcpy(&pid, event.data() + offsetof(zt_data_event, pid), sizeof(pid));
+    if (pid == last_resolved_pid_) return;  // most events follow one of the same process
+    last_resolved_pid_ = pid;
     if (resolved_on_intake_.insert(pid).second) processes_.get(static_cast<pid_t>(pid));
   }
 }

@@ -82,6 +82,7 @@ class ProcessTracking {
   // before the agent, so no exec event describes it) may exit before the pipeline thread gets
   // to its events, so /proc is read at once. Erased at exit. Intake thread only.
   std::unordered_set<uint32_t> resolved_on_intake_;
+  uint32_t last_resolved_pid_ = 0;  // the last one looked up there (0: none)
   std::function<void(pid_t)> on_traced_;
 };
 
