@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <string_view>
 
 #include "userspace/bpf_support/fdinfo.h"
@@ -23,17 +24,25 @@ std::string program_name(int fd) {
   return info.name[0] ? std::string(info.name) : "unnamed";
 }
 
-// The descriptors of this process that hold a BPF object of `kind` ("bpf-prog", "bpf-map").
-std::vector<int> bpf_descriptors(std::string_view kind) {
-  std::vector<int> fds;
+// Each BPF object of `kind` ("bpf-prog", "bpf-map") this process holds, once however many
+// descriptors hold it: fn(fd, its fdinfo) for the first descriptor of each `id_key`.
+template <typename Fn>
+void for_each_held(std::string_view kind, const std::string& id_key, Fn&& fn) {
+  const std::string target_of_kind = "anon_inode:" + std::string(kind);
+  std::set<uint64_t> seen;
   std::error_code error;
   for (const auto& entry : fs::directory_iterator("/proc/self/fd", error)) {
     std::error_code link_error;
-    const std::string target = fs::read_symlink(entry.path(), link_error).string();
-    if (link_error || target != "anon_inode:" + std::string(kind)) continue;
-    fds.push_back(std::stoi(entry.path().filename().string()));
+    if (fs::read_symlink(entry.path(), link_error).string() != target_of_kind || link_error) {
+      continue;
+    }
+    const int fd = std::stoi(entry.path().filename().string());
+    const bpf_support::FdInfo fields = bpf_support::read_fdinfo(fd);
+    if (!fields.count(id_key) || !seen.insert(bpf_support::fdinfo_number(fields, id_key)).second) {
+      continue;
+    }
+    fn(fd, fields);
   }
-  return fds;
 }
 
 // The kernel's name of the map behind `fd`.
@@ -47,41 +56,24 @@ std::string map_name(int fd) {
 }  // namespace
 
 std::vector<BpfProgramStat> read_bpf_program_stats() {
-  std::map<uint64_t, BpfProgramStat> by_id;  // one program may be held by several descriptors
-  for (int fd : bpf_descriptors("bpf-prog")) {
-    const auto fields = bpf_support::read_fdinfo(fd);
-    if (!fields.count("prog_id")) continue;
-    const uint64_t id = bpf_support::fdinfo_number(fields, "prog_id");
-    if (by_id.count(id)) continue;
-    BpfProgramStat stat;
-    stat.name = program_name(fd);
-    stat.run_time_ns = bpf_support::fdinfo_number(fields, "run_time_ns");
-    stat.run_count = bpf_support::fdinfo_number(fields, "run_cnt");
-    by_id.emplace(id, std::move(stat));
-  }
   std::map<std::string, BpfProgramStat> by_name;
-  for (auto& [id, stat] : by_id) {
-    BpfProgramStat& sum = by_name[stat.name];
-    sum.name = stat.name;
-    sum.run_time_ns += stat.run_time_ns;
-    sum.run_count += stat.run_count;
-  }
+  for_each_held("bpf-prog", "prog_id", [&](int fd, const bpf_support::FdInfo& fields) {
+    const std::string name = program_name(fd);
+    BpfProgramStat& sum = by_name[name];
+    sum.name = name;
+    sum.run_time_ns += bpf_support::fdinfo_number(fields, "run_time_ns");
+    sum.run_count += bpf_support::fdinfo_number(fields, "run_cnt");
+  });
   std::vector<BpfProgramStat> stats;
   for (auto& [name, stat] : by_name) stats.push_back(std::move(stat));
   return stats;
 }
 
 std::vector<BpfMapMemory> read_bpf_map_memory() {
-  std::map<uint64_t, BpfMapMemory> by_id;  // a shared map is held by several descriptors
-  for (int fd : bpf_descriptors("bpf-map")) {
-    const auto fields = bpf_support::read_fdinfo(fd);
-    if (!fields.count("map_id")) continue;
-    const uint64_t id = bpf_support::fdinfo_number(fields, "map_id");
-    if (by_id.count(id)) continue;
-    by_id.emplace(id, BpfMapMemory{map_name(fd), bpf_support::fdinfo_number(fields, "memlock")});
-  }
   std::map<std::string, uint64_t> by_name;
-  for (const auto& [id, map] : by_id) by_name[map.name] += map.bytes;
+  for_each_held("bpf-map", "map_id", [&](int fd, const bpf_support::FdInfo& fields) {
+    by_name[map_name(fd)] += bpf_support::fdinfo_number(fields, "memlock");
+  });
   std::vector<BpfMapMemory> maps;
   for (const auto& [name, bytes] : by_name) maps.push_back({name, bytes});
   return maps;
