@@ -39,8 +39,11 @@
 namespace ztrace::agent {
 namespace {
 
-// Also how long a stop, reload or counter request may wait to be noticed.
+// How long the intake waits for the ring while events flow, and once a wait found none: an
+// idle node's agent wakes 10 times a second, not 50 (each wake-up is a context switch, costly
+// on a VM). Also how long a stop, reload or counter request may wait to be noticed.
 constexpr int kRingPollIntervalMs = 20;
+constexpr int kRingIdlePollIntervalMs = 100;
 
 // Exit codes: 2 the host, an output or the command line is unusable; 3 the probes failed.
 constexpr int kExitSetupFailed = 2;
@@ -560,9 +563,11 @@ void Agent::start_metrics_port() {
 
 // The intake loop: ring buffer → queue, until a stop signal or a ring error.
 void Agent::run_until_stopped() {
+  bool idle = false;
   while (!signals_.stop_requested()) {
     // The kernel wakes us only for large batches; the timeout bounds span latency.
-    const int rc = tracer_->poll(kRingPollIntervalMs);
+    const int rc = tracer_->poll(idle ? kRingIdlePollIntervalMs : kRingPollIntervalMs);
+    idle = rc == 0;
     queue_.push(intake_batch_);
     if (rc < 0) {
       spdlog::error("ring buffer poll failed: {}", rc);
