@@ -74,6 +74,7 @@ openssl_probes_bpf* OpenSslTracer::load(const SharedMaps& shared, const Settings
       bpf_map__reuse_fd(maps->injectable_sockets, shared.injectable_sockets) ||
       bpf_map__reuse_fd(maps->inject_counters, shared.inject_counters) ||
       bpf_map__reuse_fd(maps->thread_requests, shared.thread_requests) ||
+      bpf_map__reuse_fd(maps->thread_messages, shared.thread_messages) ||
       bpf_map__reuse_fd(maps->multiplexing_threads, shared.multiplexing_threads) ||
       bpf_map__reuse_fd(maps->thread_linkable_processes, shared.thread_linkable_processes) ||
       bpf_map__reuse_fd(maps->process_sampling_thresholds, shared.process_sampling_thresholds)) {

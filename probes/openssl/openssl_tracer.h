@@ -46,6 +46,7 @@ struct SharedMaps {
   int inject_counters;
   // Linking by thread (the Java agent's hand-off).
   int thread_requests;
+  int thread_messages;
   int multiplexing_threads;
   int thread_linkable_processes;
   int process_sampling_thresholds;  // new traces of on-demand rules' processes

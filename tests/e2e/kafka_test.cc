@@ -535,4 +535,98 @@ TEST_CASE(
   CHECK(links_of(send) == create_contexts);
 }
 
+// A librdkafka consumer: the broker thread reads the Fetch, the application thread polls each
+// message. The poll's return makes the message's `process` span, whose context the thread's
+// calls take until its next poll (bpf/rdkafka_probes.bpf.c, thread_linking.bpf.h).
+TEST_CASE(
+    "kafka librdkafka consumer: each polled message's calls are the children of its process "
+    "span, linked to its receive, its send and its header",
+    "[e2e][kafka][python][kafka-librdkafka-consumer]") {
+  ZTRACE_E2E_REQUIRE_ROOT();
+  const auto dir = fresh_dir("kafka_librdkafka_consume");
+  Broker broker = start_broker(dir, {"jobs"});
+  const int called_port = reserve_port(31700);
+  const std::vector<std::string> keys = {"a", "b", "c"};
+  fs::create_directories(dir / "called");
+  for (const char* name : {"a", "b", "c", "after-close", "timer"}) {
+    write_file(dir / "called" / name, "ok\n");
+  }
+  Agent agent(dir, {.ports = {broker.port, called_port}});
+  Process called({.argv = {python3().string(), "-m", "http.server", std::to_string(called_port),
+                           "--bind", "127.0.0.1", "--directory", (dir / "called").string()},
+                  .stdout_path = dir / "called.out",
+                  .stderr_path = dir / "called.err"});
+  ZTRACE_E2E_REQUIRE_PEER(wait_for_port(called_port, 20s), called.describe());
+  const fs::path peer = peers_dir() / "kafka" / "confluent_peer.py";
+  CommandResult producer =
+      run_command(dir,
+                  {python3().string(), peer.string(), "produce", broker.bootstrap, "py-producer",
+                   "jobs:0:a:va:" + std::string(kTraceparent), "jobs:0:b:vb", "jobs:0:c:vc"},
+                  60s);
+  ZTRACE_E2E_REQUIRE_PEER(producer.exit_code == 0, producer.describe);
+  CommandResult consumer =
+      run_command(dir,
+                  {python3().string(), peer.string(), "consume-call", broker.bootstrap, "job-group",
+                   "jobs", "3", url(called_port, "")},
+                  60s);
+  ZTRACE_E2E_REQUIRE_PEER(
+      (consumer.exit_code == 0 && consumer.out.find("/timer 200") != std::string::npos),
+      consumer.describe + called.describe());
+
+  const std::vector<Span> spans = stop_and_collect(agent);
+  INFO("spans:\n" << describe(spans) << "\nagent log:\n" << agent.log_tail());
+  const auto sends = named(of_pid(spans, producer.pid), "send jobs");
+  REQUIRE(sends.size() == 1);
+  const auto receives = receives_of(of_pid(spans, consumer.pid), "jobs", 0, 3);
+  const auto processes = named(of_pid(spans, consumer.pid), "process jobs");
+  CHECK(processes.size() == keys.size());
+  const auto calls = of_kind(of_pid(spans, consumer.pid), "CLIENT");
+  const auto served = of_kind(of_pid(spans, called.pid()), "SERVER");
+  for (size_t offset = 0; offset < keys.size(); ++offset) {
+    const std::string& key = keys[offset];
+    INFO("message " << key << " at offset " << offset);
+    auto it = std::find_if(processes.begin(), processes.end(), [&](const Span& s) {
+      return num(s, "messaging.kafka.offset") == static_cast<int64_t>(offset);
+    });
+    REQUIRE(it != processes.end());
+    const Span& process = *it;
+    CHECK(process.kind == "CONSUMER");
+    CHECK(str(process, "messaging.system") == "kafka");
+    CHECK(str(process, "messaging.operation.type") == "process");
+    CHECK(str(process, "messaging.destination.name") == "jobs");
+    CHECK(str(process, "messaging.destination.partition.id") == "0");
+    CHECK(str(process, "messaging.consumer.group.name") == "job-group");
+    CHECK(process.parent_span_id.empty());
+    // Linked to the receive that fetched it, the send that wrote it, and its own header.
+    const auto links = links_of(process);
+    auto receive = std::find_if(receives.begin(), receives.end(), [&](const Span& r) {
+      const int64_t first = num(r, "messaging.kafka.offset");
+      return first <= static_cast<int64_t>(offset) &&
+             static_cast<int64_t>(offset) <
+                 first + r.attr_int("messaging.batch.message_count").value_or(1);
+    });
+    REQUIRE(receive != receives.end());
+    CHECK(links.count(context_of(*receive)) == 1);
+    CHECK(links.count(context_of(sends[0])) == 1);
+    CHECK(links.count(kHeaderContext) == (key == "a" ? 1u : 0u));
+    CHECK(links.size() == (key == "a" ? 3u : 2u));
+    // The call made while processing it is its child, and the called service's span the call's.
+    auto call = with_path(calls, "/" + key);
+    REQUIRE(call.size() == 1);
+    CHECK(call[0].trace_id == process.trace_id);
+    CHECK(call[0].parent_span_id == process.span_id);
+    auto server = with_path(served, "/" + key);
+    REQUIRE(server.size() == 1);
+    CHECK(server[0].trace_id == call[0].trace_id);
+    CHECK(server[0].parent_span_id == call[0].span_id);
+  }
+  // After rd_kafka_consumer_close, and from another thread: no message's children.
+  for (const char* path : {"/after-close", "/timer"}) {
+    INFO("call " << path);
+    auto call = with_path(calls, path);
+    REQUIRE(call.size() == 1);
+    CHECK(call[0].parent_span_id.empty());
+  }
+}
+
 }  // namespace ztrace::e2e

@@ -223,7 +223,7 @@ void Agent::attach_optional_probes() {
     openssl_tracer_ = probes::openssl::OpenSslTracer::open(
         {fds.events, fds.conns, fds.traced_pids, fds.tls_threads, fds.ssl_fds, fds.traced_ports,
          fds.pending_injections, fds.pending_h2_injections, fds.injectable_sockets,
-         fds.inject_counters, fds.thread_requests, fds.multiplexing_threads,
+         fds.inject_counters, fds.thread_requests, fds.thread_messages, fds.multiplexing_threads,
          fds.thread_linkable_processes, fds.process_sampling_thresholds},
         {getpid(), options_.selection.selects_all_processes()}, &error);
     if (openssl_tracer_) {
@@ -236,10 +236,11 @@ void Agent::attach_optional_probes() {
     const SharedMapFds fds = tracer_->shared_map_fds();
     rdkafka_tracer_ = probes::kafka::RdKafkaTracer::open(
         {fds.events, fds.conns, fds.traced_pids, fds.traced_ports, fds.thread_requests,
-         fds.multiplexing_threads, fds.thread_linkable_processes, fds.go_processes,
-         fds.goroutine_requests, fds.goroutine_client_parents, fds.goroutine_h2_readers,
-         fds.h2_stream_parents, fds.process_sampling_thresholds, fds.pending_injections,
-         fds.pending_h2_injections, fds.injectable_sockets, fds.inject_counters},
+         fds.thread_messages, fds.multiplexing_threads, fds.thread_linkable_processes,
+         fds.go_processes, fds.goroutine_requests, fds.goroutine_client_parents,
+         fds.goroutine_h2_readers, fds.h2_stream_parents, fds.process_sampling_thresholds,
+         fds.pending_injections, fds.pending_h2_injections, fds.injectable_sockets,
+         fds.inject_counters},
         {getpid(), options_.selection.selects_all_processes()}, &error);
     if (rdkafka_tracer_) {
       rdkafka_tracer_->attach_host_libraries();

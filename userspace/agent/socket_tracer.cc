@@ -222,6 +222,7 @@ SharedMapFds SocketTracer::shared_map_fds() const {
           bpf_map__fd(skel_->maps.tls_threads),
           bpf_map__fd(skel_->maps.ssl_fds),
           bpf_map__fd(skel_->maps.thread_requests),
+          bpf_map__fd(skel_->maps.thread_messages),
           bpf_map__fd(skel_->maps.multiplexing_threads),
           bpf_map__fd(skel_->maps.thread_linkable_processes)};
 }

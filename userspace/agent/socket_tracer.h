@@ -55,6 +55,7 @@ struct SharedMapFds {
   int ssl_fds = -1;
   // Linking by thread (bpf/thread_linking.bpf.h), shared with the Java agent's hand-off.
   int thread_requests = -1;
+  int thread_messages = -1;  // the messages librdkafka consumers' threads process
   int multiplexing_threads = -1;
   int thread_linkable_processes = -1;
 };

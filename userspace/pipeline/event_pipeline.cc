@@ -160,6 +160,22 @@ bool EventPipeline::on_exchange(const protocols::ConnectionView& view,
   return true;
 }
 
+void EventPipeline::on_message_polled(const zt_kafka_message_event& event) {
+  auto span = std::get<kafka::SpanBuilder>(span_builders_).on_message_polled(event);
+  if (!span) {
+    ++stats_.events.malformed;
+    return;
+  }
+  // A trace the kernel started and sampled as any new trace: the root records its threshold.
+  if (!tail_active_ && (span->trace_flags & ZT_TRACE_FLAG_SAMPLED)) {
+    const auto own = process_sampling_ ? process_sampling_->threshold_for(event.pid) : std::nullopt;
+    span->trace_state =
+        tracestate_for(own.value_or(new_trace_threshold_.load(std::memory_order_relaxed)));
+  }
+  span->resource = processes_.get(event.pid);
+  submit(std::move(*span));
+}
+
 const std::string& EventPipeline::tracestate_for(uint64_t threshold) {
   if (tracestate_threshold_ != threshold) {
     tracestate_ = sampling::th_tracestate(threshold);
@@ -404,6 +420,15 @@ void EventPipeline::handle(std::span<const uint8_t> bytes) {
         return;
       }
       std::get<kafka::SpanBuilder>(span_builders_).on_produce_call(event);
+      return;
+    }
+    case ZT_EVENT_KAFKA_MESSAGE_POLLED: {
+      zt_kafka_message_event event;
+      if (!copy_event(bytes, sizeof(event), &event)) {
+        ++stats_.events.malformed;
+        return;
+      }
+      on_message_polled(event);
       return;
     }
     case ZT_EVENT_PROC_EXEC:

@@ -155,6 +155,8 @@ class EventPipeline {
                       const std::string& traceparent, const std::string& tracestate);
   void correct_trace(const uint8_t (&kernel_trace_id)[16], const spans::TraceParent& header);
 
+  // A librdkafka consumer's poll gave its thread a message: the `process` span.
+  void on_message_polled(const zt_kafka_message_event& event);
   const std::string& tracestate_for(uint64_t threshold);
 
   std::atomic<uint64_t> new_trace_threshold_{0};
