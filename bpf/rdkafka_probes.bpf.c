@@ -264,7 +264,7 @@ int rdkafka_produce_call(struct pt_regs *ctx)
 	e->value_bytes = m.value ? m.value_len : ZT_RDKAFKA_ABSENT;
 	e->key_captured = prefix_of(e->key, m.key, m.key_len);
 	e->value_captured = prefix_of(e->value, m.value, m.value_len);
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, ring_flags());
 	count(ZT_RDKAFKA_EMITTED);
 	return 0;
 }
@@ -348,7 +348,12 @@ int rdkafka_poll_return(struct pt_regs *ctx)
 		processing.request_generation = served->generation;
 		processing.request_number = served->request_number;
 	}
-	bpf_map_update_elem(&thread_messages, &pid_tgid, &processing, BPF_ANY);
+	/* Only the thread itself writes its entry: overwritten in place, no element allocated. */
+	struct processed_message *previous = bpf_map_lookup_elem(&thread_messages, &pid_tgid);
+	if (previous)
+		*previous = processing;
+	else
+		bpf_map_update_elem(&thread_messages, &pid_tgid, &processing, BPF_ANY);
 
 	struct zt_kafka_message_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
@@ -365,7 +370,7 @@ int rdkafka_poll_return(struct pt_regs *ctx)
 	__builtin_memcpy(e->trace_id, processing.context.trace_id, 16);
 	__builtin_memcpy(e->span_id, processing.context.span_id, 8);
 	read_topic(e, message.rkt, cookie);
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, ring_flags());
 	count(ZT_RDKAFKA_EMITTED);
 	return 0;
 }
