@@ -25,6 +25,8 @@ enum zt_rdkafka_call {
 	ZT_RDKAFKA_PRODUCEVA = 2, /* rd_kafka_produceva(rk, const rd_kafka_vu_t *, cnt) */
 	ZT_RDKAFKA_PRODUCE = 3,   /* rd_kafka_produce(rkt, partition, flags, payload, len, key,
 				   * keylen, opaque): a topic handle, no name */
+	ZT_SARAMA_SEND_MESSAGE = 4, /* Go sarama's (*syncProducer).SendMessage(msg), from
+				     * bpf/go_probes.bpf.c: the goroutine's served request */
 };
 
 struct zt_kafka_produce_event {

@@ -75,6 +75,12 @@ inline constexpr GoProbeSpec kGoProbes[] = {
      ProbeAt::kEntry, true, kRegabiGo, kAnyLaterGo},
     {"net/http HTTP/2 server", "net/http.(*http2responseWriter).handlerDone", "go_h2_stream_done",
      ProbeAt::kEntry, true, kRegabiGo, kAnyLaterGo},
+    // sarama's SyncProducer: the request a handler serves, for the send its message leaves in
+    // (written by sarama's own goroutines). The import path moved from Shopify to IBM (1.41).
+    {"github.com/Shopify/sarama", "github.com/Shopify/sarama.(*syncProducer).SendMessage",
+     "go_sarama_send_message", ProbeAt::kEntry, true, kRegabiGo, kAnyLaterGo},
+    {"github.com/IBM/sarama", "github.com/IBM/sarama.(*syncProducer).SendMessage",
+     "go_sarama_send_message", ProbeAt::kEntry, true, kRegabiGo, kAnyLaterGo},
 };
 
 // Libraries whose probes depend on the library's own version (argument order, struct

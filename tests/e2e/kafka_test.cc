@@ -535,6 +535,55 @@ TEST_CASE(
   CHECK(links_of(send) == create_contexts);
 }
 
+// sarama writes a Produce request from its own goroutines: the SendMessage of the goroutine
+// that serves a request is what links the send to it (bpf/go_probes.bpf.c).
+TEST_CASE("kafka sarama: a Go handler's SendMessage makes its request the send's parent",
+          "[e2e][kafka][go][kafka-sarama-link]") {
+  ZTRACE_E2E_REQUIRE_ROOT();
+  const auto dir = fresh_dir("kafka_sarama_web");
+  const fs::path peer = build_go_peer(peers_dir() / "kafka" / "sarama_web" / "main.go",
+                                      "ztrace-e2e-sarama-web", 300s, "/usr/share/gocode");
+  Broker broker = start_broker(dir, {"gw"});
+  const int port = reserve_port(31710);
+  Agent agent(dir, {.ports = {broker.port, port}});
+  Process web({.argv = {peer.string(), std::to_string(port), broker.bootstrap, "gw"},
+               .stdout_path = dir / "web.out",
+               .stderr_path = dir / "web.err"});
+  ZTRACE_E2E_REQUIRE_PEER(wait_for_port(port, 20s), web.describe());
+  // The Go probes attach once the binary is read: a produce before that has no parent.
+  const std::string attached = "Go probes: pid " + std::to_string(web.pid()) + " ";
+  REQUIRE(wait_until([&] { return agent.log().find(attached) != std::string::npos; }, 20s));
+  std::map<std::string, int64_t> offsets;
+  // One request at a time: each message then leaves in a Produce request of its own.
+  for (const char* key : {"g0", "g1", "g2"}) {
+    CommandResult r =
+        run_command(dir, {"curl", "-sS", "-f", url(port, std::string("/produce/") + key)});
+    ZTRACE_E2E_REQUIRE_PEER(r.exit_code == 0, r.describe + web.describe());
+    std::istringstream line(r.out);
+    std::string got;
+    int64_t offset = -1;
+    line >> got >> offset;
+    offsets[key] = offset;
+  }
+
+  const std::vector<Span> spans = stop_and_collect(agent);
+  INFO("spans:\n" << describe(spans) << "\nagent log:\n" << agent.log_tail());
+  const auto sends = named(of_pid(spans, web.pid()), "send gw");
+  CHECK(sends.size() == offsets.size());
+  for (const auto& [key, offset] : offsets) {
+    INFO("key " << key);
+    const auto servers = with_path(of_kind(of_pid(spans, web.pid()), "SERVER"), "/produce/" + key);
+    REQUIRE(servers.size() == 1);
+    auto it = std::find_if(sends.begin(), sends.end(), [&](const Span& s) {
+      return str(s, "messaging.kafka.message.key") == key;
+    });
+    REQUIRE(it != sends.end());
+    check_send(*it, "gw", 0, offset, "sarama-web", broker.port);
+    CHECK(it->trace_id == servers[0].trace_id);
+    CHECK(it->parent_span_id == servers[0].span_id);
+  }
+}
+
 // A librdkafka consumer: the broker thread reads the Fetch, the application thread polls each
 // message. The poll's return makes the message's `process` span, whose context the thread's
 // calls take until its next poll (bpf/rdkafka_probes.bpf.c, thread_linking.bpf.h).

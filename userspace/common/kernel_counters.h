@@ -62,6 +62,7 @@ inline constexpr std::array<std::string_view, ZT_GO_COUNTER_COUNT> kGoCounterNam
     "not_a_socket",      "read_unmatched",
     "calls_in_request",  "calls_outside_request",
     "h2_server_streams", "h2_streams_without_connection",
+    "sarama_sends",
 };
 
 inline constexpr std::array<std::string_view, ZT_SSL_COUNTER_COUNT> kSslCounterNames = {
