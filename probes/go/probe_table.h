@@ -124,9 +124,13 @@ inline constexpr symbolizer::GoField kHttp2ServerFields[] = {
     // sc.conn is a *tls.Conn: its socket is found like the crypto/tls probes find it.
     symbolizer::GoField::kTlsConnConn, symbolizer::GoField::kNetConnFd,
     symbolizer::GoField::kNetFdPfd, symbolizer::GoField::kPollFdSysfd};
+// sarama's probe reads only ProducerMessage's first fields (Topic, Key, Value), in that order
+// since sarama's first release: no offsets to look up.
 inline constexpr LibraryFields kLibraryFields[] = {{"crypto/tls", kTlsFields},
                                                    {"net/http", kNetHttpFields},
                                                    {"google.golang.org/grpc", kGrpcFields},
-                                                   {"net/http HTTP/2 server", kHttp2ServerFields}};
+                                                   {"net/http HTTP/2 server", kHttp2ServerFields},
+                                                   {"github.com/Shopify/sarama", {}},
+                                                   {"github.com/IBM/sarama", {}}};
 
 }  // namespace ztrace::probes::go
