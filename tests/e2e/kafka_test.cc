@@ -92,6 +92,25 @@ void check_send(const Span& s, std::string_view topic, int partition, int64_t of
   CHECK(s.status_code == "UNSET");
 }
 
+// The send of `key`'s single message is the child of `server` (the request that produced it),
+// with the offset `expected` says (topic, partition, offset, client id, broker port).
+struct ExpectedSend {
+  std::string_view topic;
+  int64_t offset;
+  std::string_view client_id;
+  int port;
+};
+void check_send_under(const std::vector<Span>& sends, const Span& server, const std::string& key,
+                      const ExpectedSend& expected) {
+  auto it = std::find_if(sends.begin(), sends.end(), [&](const Span& s) {
+    return str(s, "messaging.kafka.message.key") == key;
+  });
+  REQUIRE(it != sends.end());
+  check_send(*it, expected.topic, 0, expected.offset, expected.client_id, expected.port);
+  CHECK(it->trace_id == server.trace_id);
+  CHECK(it->parent_span_id == server.span_id);
+}
+
 // Which Produce and Fetch versions a client used (ctest -V shows them).
 void log_versions(std::string_view client, const std::vector<Span>& spans) {
   std::set<std::string> seen;
@@ -487,13 +506,8 @@ TEST_CASE("kafka librdkafka: each concurrent request's produce is its send's par
     INFO("key " << key);
     const auto servers = with_path(of_kind(of_pid(spans, run.web_pid), "SERVER"), "/sync/" + key);
     REQUIRE(servers.size() == 1);
-    auto it = std::find_if(sends.begin(), sends.end(), [&](const Span& s) {
-      return str(s, "messaging.kafka.message.key") == key;
-    });
-    REQUIRE(it != sends.end());
-    check_send(*it, "web", 0, run.offsets.at(key), "py-web", run.broker_port);
-    CHECK(it->trace_id == servers[0].trace_id);
-    CHECK(it->parent_span_id == servers[0].span_id);
+    check_send_under(sends, servers[0], key,
+                     {"web", run.offsets.at(key), "py-web", run.broker_port});
   }
 }
 
@@ -574,13 +588,7 @@ TEST_CASE("kafka sarama: a Go handler's SendMessage makes its request the send's
     INFO("key " << key);
     const auto servers = with_path(of_kind(of_pid(spans, web.pid()), "SERVER"), "/produce/" + key);
     REQUIRE(servers.size() == 1);
-    auto it = std::find_if(sends.begin(), sends.end(), [&](const Span& s) {
-      return str(s, "messaging.kafka.message.key") == key;
-    });
-    REQUIRE(it != sends.end());
-    check_send(*it, "gw", 0, offset, "sarama-web", broker.port);
-    CHECK(it->trace_id == servers[0].trace_id);
-    CHECK(it->parent_span_id == servers[0].span_id);
+    check_send_under(sends, servers[0], key, {"gw", offset, "sarama-web", broker.port});
   }
 }
 
