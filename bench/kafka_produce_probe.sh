@@ -11,26 +11,7 @@ cd "$(dirname "$0")/.."
 CALLS=${1:-20000}
 ROUNDS=${2:-3}
 PORT=31650
-BUILD_DIR=${BUILD_DIR:-build}
-AGENT=$BUILD_DIR/ztrace
-PY=/usr/bin/python3
-
-work=$(mktemp -d)
-cleanup() {
-  [[ -n ${agent_pid:-} ]] && kill -INT "$agent_pid" 2>/dev/null && wait "$agent_pid" 2>/dev/null
-  [[ -n ${web_pid:-} ]] && kill "$web_pid" 2>/dev/null
-  [[ -n ${broker_pid:-} ]] && kill "$broker_pid" 2>/dev/null
-  sysctl -qw kernel.bpf_stats_enabled="${stats_before:-0}" || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-stats_before=$(sysctl -n kernel.bpf_stats_enabled)
-
-gcc -O1 -o "$work/broker" tests/e2e/peers/kafka/broker.c -lrdkafka
-"$work/broker" 600 bench >"$work/broker.out" 2>"$work/broker.err" &
-broker_pid=$!
-for _ in $(seq 50); do [[ -s $work/broker.out ]] && break; sleep 0.1; done
-BOOTSTRAP=$(head -1 "$work/broker.out")
+source bench/kafka_probe_lib.sh
 
 plain_run() {  # mean ns per produce() from a script that serves nothing
   $PY - "$BOOTSTRAP" "$CALLS" <<'PYEOF'
@@ -58,31 +39,21 @@ start_web() {
   for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$PORT/" && break; sleep 0.1; done
 }
 stop_web() { kill "$web_pid"; wait "$web_pid" 2>/dev/null || true; web_pid=; }
-prog_stats() {  # "run_cnt run_time_ns" of rdkafka_produce_call
-  bpftool prog show name rdkafka_produce_call -j 2>/dev/null |
-    $PY -c 'import sys,json
-try: p=json.load(sys.stdin)
-except ValueError: p={}
-p=p[0] if isinstance(p,list) else p
-print(p.get("run_cnt",0), p.get("run_time_ns",0))'
-}
-
 with_agent() {  # $1: extra agent flags; sets served, plain, and the bpf figures
   "$AGENT" run --no-console --jsonl "$work/spans.jsonl" --log-level warn $1 &
   agent_pid=$!
   sleep 3
   sysctl -qw kernel.bpf_stats_enabled=1
   start_web
-  read -r c0 t0 < <(prog_stats || echo 0 0)
+  read -r c0 t0 < <(prog_stats rdkafka_produce_call || echo 0 0)
   served=$(served_run)
-  read -r c1 t1 < <(prog_stats || echo 0 0)
+  read -r c1 t1 < <(prog_stats rdkafka_produce_call || echo 0 0)
   plain=$(plain_run)
-  read -r c2 t2 < <(prog_stats || echo 0 0)
+  read -r c2 t2 < <(prog_stats rdkafka_produce_call || echo 0 0)
   stop_web
   sysctl -qw kernel.bpf_stats_enabled="$stats_before"
   kill -INT "$agent_pid"; wait "$agent_pid" 2>/dev/null || true; agent_pid=
 }
-per_call() { echo "$(( ($2 - $1) > 0 ? ($4 - $3) / ($2 - $1) : 0 )) ($(($2 - $1)) calls)"; }
 
 printf "%-6s %-7s %-12s %-18s %-14s %s\n" round path "no agent ns" "agent, no probes" "agent ns" "bpf ns/call"
 for round in $(seq "$ROUNDS"); do
@@ -93,7 +64,7 @@ for round in $(seq "$ROUNDS"); do
   off_served=$served; off_plain=$plain
   with_agent ""
   printf "%-6s %-7s %-12s %-18s %-14s %s\n" "$round" served "$base_served" "$off_served" "$served" \
-    "$(per_call "$c0" "$c1" "$t0" "$t1")"
+    "$(per_hit "$c0" "$c1" "$t0" "$t1")"
   printf "%-6s %-7s %-12s %-18s %-14s %s\n" "$round" plain "$base_plain" "$off_plain" "$plain" \
-    "$(per_call "$c1" "$c2" "$t1" "$t2")"
+    "$(per_hit "$c1" "$c2" "$t1" "$t2")"
 done

@@ -9,6 +9,10 @@
  * net/http.(*persistConn).roundTrip and (*Request).write: the hand-off of an outgoing request
  * from the goroutine serving a request to the one writing it (goroutine_maps.bpf.h).
  *
+ * sarama's (*syncProducer).SendMessage: sarama writes the Produce request from its own
+ * goroutines, so the goroutine that produces while serving a request hands that request and
+ * the message's fingerprint to userspace, as the librdkafka probes do (rdkafka_probes.h).
+ *
  * crypto/tls.(*Conn).Write/Read: the plaintext of Go HTTPS servers and clients. It is emitted
  * as zt_data_event pieces on the socket under the tls.Conn, with the socket's role and
  * tuple taken from socket_trace's `conns` and its own stream positions, so userspace parses
@@ -27,6 +31,7 @@
 
 #include "bpf/socket_trace.h"
 #include "bpf/go_probes.h"
+#include "bpf/rdkafka_probes.h" /* zt_kafka_produce_event */
 #include "bpf/socket_maps.bpf.h"
 #include "bpf/goroutine_maps.bpf.h"
 #include "bpf/h2_preface.bpf.h"
@@ -828,5 +833,77 @@ int go_grpc_write_header(struct pt_regs *ctx)
 	struct h2_stream_key stream = { .tgid = tgid, .stream_id = (__u32)ctx->bx, .g = ctx->r14 };
 	bpf_map_update_elem(&h2_stream_parents, &stream, parent, BPF_ANY);
 	bpf_map_delete_elem(&grpc_outgoing_headers, &key);
+	return 0;
+}
+
+/* The first bytes of a Go string or []byte (both start with pointer, length) into dst. */
+static __always_inline __u16 go_bytes_prefix(__u8 *dst, __u64 ptr, __u64 len)
+{
+	if (!ptr || !len)
+		return 0;
+	__u32 n = len < ZT_RDKAFKA_PREFIX_BYTES ? len : ZT_RDKAFKA_PREFIX_BYTES;
+	if (bpf_probe_read_user(dst, n & (ZT_RDKAFKA_PREFIX_BYTES * 2 - 1), (void *)ptr))
+		return 0;
+	return n;
+}
+
+/* A sarama Encoder interface (itab, data) holding a StringEncoder or ByteEncoder: data points
+ * at the string or slice header. *bytes: its length, ZT_RDKAFKA_ABSENT for a nil Encoder. */
+static __always_inline __u16 go_encoder_prefix(__u8 *dst, __u64 itab, __u64 data, __u64 *bytes)
+{
+	__u64 header[2] = {};
+	*bytes = ZT_RDKAFKA_ABSENT;
+	if (!itab)
+		return 0;
+	if (!data || bpf_probe_read_user(header, sizeof(header), (void *)data))
+		return 0xffff; /* unreadable: the event is dropped */
+	*bytes = header[1];
+	return go_bytes_prefix(dst, header[0], header[1]);
+}
+
+/* github.com/{Shopify,IBM}/sarama.(*syncProducer).SendMessage(sp, msg *ProducerMessage): RAX =
+ * sp, RBX = msg, whose first fields are Topic string, Key Encoder, Value Encoder. */
+SEC("uprobe")
+int go_sarama_send_message(struct pt_regs *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	if (!bpf_map_lookup_elem(&go_processes, &tgid))
+		return 0;
+	struct goroutine_key g = { .tgid = tgid, .g = ctx->r14 };
+	struct served_request *served = bpf_map_lookup_elem(&goroutine_requests, &g);
+	if (!served || !served_request_open(tgid, served)) {
+		count(ZT_GO_CALL_OUTSIDE_REQUEST);
+		return 0;
+	}
+	struct served_request parent = *served;
+	__u64 msg[6] = {}; /* topic ptr, len; key itab, data; value itab, data */
+	if (bpf_probe_read_user(msg, sizeof(msg), (void *)ctx->bx) || !msg[1] ||
+	    msg[1] >= ZT_RDKAFKA_TOPIC_BYTES)
+		return 0; /* a name this event cannot hold would match any topic's messages */
+	struct zt_kafka_produce_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count(ZT_GO_RINGBUF_FULL);
+		return 0;
+	}
+	e->type = ZT_EVENT_KAFKA_PRODUCE_CALL;
+	e->call = ZT_SARAMA_SEND_MESSAGE;
+	e->trace_flags = parent.trace_flags;
+	e->pad = 0;
+	e->pid = tgid;
+	e->tid = (__u32)bpf_get_current_pid_tgid();
+	e->pad2 = 0;
+	e->pad3 = 0;
+	e->timestamp_ns = bpf_ktime_get_ns();
+	__builtin_memcpy(e->trace_id, parent.trace_id, 16);
+	__builtin_memcpy(e->parent_span_id, parent.span_id, 8);
+	e->topic_bytes = msg[1];
+	if (bpf_probe_read_user(e->topic, msg[1] & (ZT_RDKAFKA_TOPIC_BYTES - 1), (void *)msg[0])) {
+		bpf_ringbuf_discard(e, 0);
+		return 0;
+	}
+	e->key_captured = go_encoder_prefix(e->key, msg[2], msg[3], &e->key_bytes);
+	e->value_captured = go_encoder_prefix(e->value, msg[4], msg[5], &e->value_bytes);
+	bpf_ringbuf_submit(e, ring_flags());
+	count(ZT_GO_SARAMA_SENDS);
 	return 0;
 }

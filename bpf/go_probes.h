@@ -66,5 +66,6 @@ enum zt_go_counter {
 	ZT_GO_CALL_OUTSIDE_REQUEST = 5, /* one made by any other goroutine: no parent */
 	ZT_GO_H2_STREAMS = 6,      /* HTTP/2 server streams (gRPC, net/http) given a context */
 	ZT_GO_H2_NO_CONNECTION = 7, /* stream headers whose connection is unknown: no context */
-	ZT_GO_COUNTER_COUNT = 8,
+	ZT_GO_SARAMA_SENDS = 8,     /* sarama SendMessage calls by a goroutine serving a request */
+	ZT_GO_COUNTER_COUNT = 9,
 };

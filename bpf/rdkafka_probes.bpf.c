@@ -9,6 +9,13 @@
  * The sites are the functions' entries: `push %r15` in Debian's 2.0.2 (an instruction the
  * kernel emulates) and `jmp` for rd_kafka_produce. A call by a thread that serves nothing
  * costs the probe and one map lookup.
+ *
+ * Consumers: librdkafka's broker thread reads the Fetch; the application's thread gets each
+ * message from a poll. One site on the return path of the poll (the jcc of the stack check
+ * that every return of the internal consume function passes, symbolizer/rdkafka_sites.h)
+ * sees the message it returns: a message gets a new context the thread processes it under
+ * (thread_linking.bpf.h) until its next poll; a poll that returns none, and
+ * rd_kafka_consumer_close, end it.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -19,6 +26,7 @@
 #include "bpf/settings.bpf.h"
 #include "bpf/socket_maps.bpf.h"
 #include "bpf/thread_linking.bpf.h"
+#include "bpf/trace_sampling.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -256,7 +264,121 @@ int rdkafka_produce_call(struct pt_regs *ctx)
 	e->value_bytes = m.value ? m.value_len : ZT_RDKAFKA_ABSENT;
 	e->key_captured = prefix_of(e->key, m.key, m.key_len);
 	e->value_captured = prefix_of(e->value, m.value, m.value_len);
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, ring_flags());
 	count(ZT_RDKAFKA_EMITTED);
+	return 0;
+}
+
+/* rd_kafka_message_t (rdkafka.h, stable since 0.9): err, rkt, partition, payload, len, key,
+ * key_len, offset. */
+struct rdkafka_message {
+	__s32 err;
+	__u32 pad;
+	__u64 rkt;
+	__s32 partition;
+	__u32 pad2;
+	__u64 payload;
+	__u64 len;
+	__u64 key;
+	__u64 key_len;
+	__s64 offset;
+};
+
+/* The register the cookie names (enum zt_rdkafka_reg). Every field is loaded at its fixed
+ * offset: the verifier refuses a context access at a computed one. */
+static __always_inline __u64 register_value(struct pt_regs *ctx, __u32 reg)
+{
+	__u64 regs[7] = { ctx->ax, ctx->bx, ctx->bp, ctx->r12, ctx->r13, ctx->r14, ctx->r15 };
+	if (reg > ZT_RDKAFKA_REG_R15)
+		return 0;
+	return regs[reg];
+}
+
+static __always_inline void end_processing(__u64 pid_tgid)
+{
+	if (bpf_map_lookup_elem(&thread_messages, &pid_tgid))
+		bpf_map_delete_elem(&thread_messages, &pid_tgid);
+}
+
+/* The topic's name of message rkt, by the fields the cookie names, into e->topic. */
+static __always_inline void read_topic(struct zt_kafka_message_event *e, __u64 rkt, __u64 cookie)
+{
+	__u64 topic = 0, str = 0;
+	e->topic_bytes = 0;
+	if (bpf_probe_read_user(&topic, sizeof(topic), (void *)(rkt + ((cookie >> 8) & 0xffff))) ||
+	    !topic ||
+	    bpf_probe_read_user(&str, sizeof(str), (void *)(topic + ((cookie >> 24) & 0xffff))) ||
+	    !str)
+		return;
+	long n = bpf_probe_read_user_str(e->topic, sizeof(e->topic), (void *)str);
+	e->topic_bytes = n > 1 ? n - 1 : 0;
+}
+
+SEC("uprobe")
+int rdkafka_poll_return(struct pt_regs *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	if (capture_paused || !process_selected(pid_tgid))
+		return 0;
+	__u64 cookie = bpf_get_attach_cookie(ctx);
+	__u64 rkm = register_value(ctx, cookie & 0xff);
+	struct rdkafka_message message;
+	if (!rkm) { /* a poll that timed out: the previous message is done */
+		end_processing(pid_tgid);
+		return 0;
+	}
+	if (bpf_probe_read_user(&message, sizeof(message), (void *)rkm)) {
+		end_processing(pid_tgid);
+		count(ZT_RDKAFKA_MESSAGES_UNREAD);
+		return 0;
+	}
+	if (message.err) { /* an event (partition EOF, an error), not a message */
+		end_processing(pid_tgid);
+		return 0;
+	}
+	count(ZT_RDKAFKA_MESSAGES_POLLED);
+	struct processed_message processing = {};
+	random_bytes(processing.context.trace_id, 16);
+	random_bytes(processing.context.span_id, 8);
+	processing.context.trace_flags = new_trace_flags(processing.context.trace_id);
+	processing.request_fd = -1;
+	struct served_request *served = bpf_map_lookup_elem(&thread_requests, &pid_tgid);
+	if (served) {
+		processing.request_fd = served->fd;
+		processing.request_generation = served->generation;
+		processing.request_number = served->request_number;
+	}
+	/* Only the thread itself writes its entry: overwritten in place, no element allocated. */
+	struct processed_message *previous = bpf_map_lookup_elem(&thread_messages, &pid_tgid);
+	if (previous)
+		*previous = processing;
+	else
+		bpf_map_update_elem(&thread_messages, &pid_tgid, &processing, BPF_ANY);
+
+	struct zt_kafka_message_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count(ZT_RDKAFKA_RINGBUF_FULL);
+		return 0;
+	}
+	e->type = ZT_EVENT_KAFKA_MESSAGE_POLLED;
+	e->trace_flags = processing.context.trace_flags;
+	e->pid = pid_tgid >> 32;
+	e->tid = (__u32)pid_tgid;
+	e->partition = message.partition;
+	e->offset = message.offset;
+	e->timestamp_ns = bpf_ktime_get_ns();
+	__builtin_memcpy(e->trace_id, processing.context.trace_id, 16);
+	__builtin_memcpy(e->span_id, processing.context.span_id, 8);
+	read_topic(e, message.rkt, cookie);
+	bpf_ringbuf_submit(e, ring_flags());
+	count(ZT_RDKAFKA_EMITTED);
+	return 0;
+}
+
+/* rd_kafka_consumer_close's entry: the application's poll loop is over. */
+SEC("uprobe")
+int rdkafka_consumer_close(struct pt_regs *ctx)
+{
+	end_processing(bpf_get_current_pid_tgid());
 	return 0;
 }

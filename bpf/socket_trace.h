@@ -163,7 +163,9 @@ enum zt_context_origin {
 				      * it to the one writing the request (net/http probes) */
 	ZT_CTX_MESSAGE_RECEIVE = 11, /* a Kafka Fetch response read: a receive's new context,
 				      * the parent of the calls its records cause */
-	ZT_CTX_ORIGIN_COUNT = 12,
+	ZT_CTX_CLIENT_MESSAGE = 12,  /* client request made while the thread processes a message
+				      * it polled from librdkafka (rdkafka_probes.bpf.c) */
+	ZT_CTX_ORIGIN_COUNT = 13,
 };
 
 #define ZT_TRACE_FLAG_SAMPLED 0x01

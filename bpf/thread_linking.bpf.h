@@ -42,23 +42,63 @@ struct {
 	__type(value, __u8);
 } thread_linkable_processes SEC(".maps");
 
+/* A message the thread polled from librdkafka (rdkafka_probes.bpf.c): its context, and the
+ * thread's served request at the poll, so that a request the thread reads afterwards (an entry
+ * of thread_requests that differs) supersedes the message. */
+struct processed_message {
+	struct served_request context; /* trace_id, span_id and trace_flags only */
+	__s32 request_fd;              /* thread_requests' entry at the poll; -1: none */
+	__u32 request_number;
+	__u64 request_generation;
+};
+
+/* key: pid_tgid; value: the message the thread processes. Written by a librdkafka poll that
+ * returned a message, deleted by the thread's next poll that returned none and by
+ * rd_kafka_consumer_close (rdkafka_probes.bpf.c); LRU: threads that vanish age out. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct processed_message);
+} thread_messages SEC(".maps");
+
+static __always_inline bool polled_while(const struct processed_message *m,
+					 const struct served_request *served)
+{
+	if (!served)
+		return m->request_fd == -1;
+	return m->request_fd == served->fd && m->request_generation == served->generation &&
+	       m->request_number == served->request_number;
+}
+
 /* The parent the thread rules give a client request written by this thread: *origin is
- * THREAD (the returned request), or why there is none. */
+ * THREAD (the returned request) or MESSAGE (the returned message's context), or why there is
+ * none. A message counts only while the thread has read no request since it polled it and
+ * serves none unanswered (a poll inside a handler: either could be the parent). */
 static __always_inline struct served_request *parent_by_thread(__u64 pid_tgid, __u8 *origin)
 {
 	__u32 tgid = pid_tgid >> 32;
 	struct served_request *served = bpf_map_lookup_elem(&thread_requests, &pid_tgid);
+	struct processed_message *message = bpf_map_lookup_elem(&thread_messages, &pid_tgid);
+	if (message && !polled_while(message, served))
+		message = NULL; /* a request read after the poll supersedes it */
+	bool unanswered = served && request_unanswered(tgid, served->fd, served->generation,
+						       served->request_number);
 	*origin = ZT_CTX_CLIENT_ROOT;
-	if (!served)
+	if (!served && !message)
 		return NULL;
-	if (!request_unanswered(tgid, served->fd, served->generation, served->request_number))
+	if (served && !unanswered && !message)
 		*origin = ZT_CTX_CLIENT_STALE;
 	else if (!bpf_map_lookup_elem(&thread_linkable_processes, &tgid))
 		*origin = ZT_CTX_CLIENT_UNTRUSTED;
-	else if (bpf_map_lookup_elem(&multiplexing_threads, &pid_tgid))
+	else if (bpf_map_lookup_elem(&multiplexing_threads, &pid_tgid) || (message && unanswered))
 		*origin = ZT_CTX_CLIENT_AMBIGUOUS;
+	else if (message)
+		*origin = ZT_CTX_CLIENT_MESSAGE;
 	else
 		*origin = ZT_CTX_CLIENT_THREAD;
+	if (*origin == ZT_CTX_CLIENT_MESSAGE)
+		return &message->context;
 	return *origin == ZT_CTX_CLIENT_THREAD ? served : NULL;
 }
 

@@ -75,6 +75,12 @@ inline constexpr GoProbeSpec kGoProbes[] = {
      ProbeAt::kEntry, true, kRegabiGo, kAnyLaterGo},
     {"net/http HTTP/2 server", "net/http.(*http2responseWriter).handlerDone", "go_h2_stream_done",
      ProbeAt::kEntry, true, kRegabiGo, kAnyLaterGo},
+    // sarama's SyncProducer: the request a handler serves, for the send its message leaves in
+    // (written by sarama's own goroutines). The import path moved from Shopify to IBM (1.41).
+    {"github.com/Shopify/sarama", "github.com/Shopify/sarama.(*syncProducer).SendMessage",
+     "go_sarama_send_message", ProbeAt::kEntry, true, kRegabiGo, kAnyLaterGo},
+    {"github.com/IBM/sarama", "github.com/IBM/sarama.(*syncProducer).SendMessage",
+     "go_sarama_send_message", ProbeAt::kEntry, true, kRegabiGo, kAnyLaterGo},
 };
 
 // Libraries whose probes depend on the library's own version (argument order, struct
@@ -118,9 +124,13 @@ inline constexpr symbolizer::GoField kHttp2ServerFields[] = {
     // sc.conn is a *tls.Conn: its socket is found like the crypto/tls probes find it.
     symbolizer::GoField::kTlsConnConn, symbolizer::GoField::kNetConnFd,
     symbolizer::GoField::kNetFdPfd, symbolizer::GoField::kPollFdSysfd};
+// sarama's probe reads only ProducerMessage's first fields (Topic, Key, Value), in that order
+// since sarama's first release: no offsets to look up.
 inline constexpr LibraryFields kLibraryFields[] = {{"crypto/tls", kTlsFields},
                                                    {"net/http", kNetHttpFields},
                                                    {"google.golang.org/grpc", kGrpcFields},
-                                                   {"net/http HTTP/2 server", kHttp2ServerFields}};
+                                                   {"net/http HTTP/2 server", kHttp2ServerFields},
+                                                   {"github.com/Shopify/sarama", {}},
+                                                   {"github.com/IBM/sarama", {}}};
 
 }  // namespace ztrace::probes::go

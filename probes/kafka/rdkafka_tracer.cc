@@ -13,6 +13,7 @@
 #include "probes/kafka/probe_table.h"
 #include "rdkafka_probes.skel.h"
 #include "symbolizer/elf_file.h"
+#include "symbolizer/rdkafka_sites.h"
 #include "userspace/bpf_support/load_log.h"
 #include "userspace/bpf_support/per_cpu_counters.h"
 #include "userspace/bpf_support/shared_maps.h"
@@ -34,7 +35,10 @@ rdkafka_probes_bpf* RdKafkaTracer::load(const bpf_object& socket_tracer, const S
   skel->rodata->agent_tgid = settings.agent_pid;
   skel->rodata->trace_all_processes = settings.trace_all_processes ? 1 : 0;
   if (uprobe_multi) {
-    bpf_program__set_expected_attach_type(skel->progs.rdkafka_produce_call, BPF_TRACE_UPROBE_MULTI);
+    for (bpf_program* program : {skel->progs.rdkafka_produce_call, skel->progs.rdkafka_poll_return,
+                                 skel->progs.rdkafka_consumer_close}) {
+      bpf_program__set_expected_attach_type(program, BPF_TRACE_UPROBE_MULTI);
+    }
   }
   if (std::string why = bpf_support::share_maps_by_name(skel->obj, socket_tracer); !why.empty()) {
     *error = "cannot share maps with the socket tracer: " + why;
@@ -65,6 +69,28 @@ RdKafkaTracer::~RdKafkaTracer() {
   if (skel_) rdkafka_probes_bpf__destroy(skel_);
 }
 
+void RdKafkaTracer::add_consume_sites(
+    const symbolizer::ElfFile& elf, const std::string& path,
+    std::map<bpf_program*, std::vector<bpf_support::UprobeSite>>& plan) {
+  static_assert(static_cast<int>(symbolizer::ResultReg::kR15) == ZT_RDKAFKA_REG_R15);
+  auto consume = symbolizer::find_consume_sites(elf);
+  if (!consume) {  // its consumers' calls stay unlinked to the messages they process
+    spdlog::info("librdkafka consumer probe off for {}: {}", path, consume.reason());
+    return;
+  }
+  auto poll_return = elf.vaddr_to_offset(consume->poll_return_vaddr);
+  if (!poll_return) return;
+  const uint64_t cookie =
+      zt_rdkafka_poll_cookie(static_cast<uint32_t>(consume->message_reg),
+                             consume->topic.topic_field, consume->topic.str_field);
+  plan[skel_->progs.rdkafka_poll_return].push_back({*poll_return, cookie});
+  if (consume->close_vaddr) {
+    if (auto close = elf.vaddr_to_offset(*consume->close_vaddr)) {
+      plan[skel_->progs.rdkafka_consumer_close].push_back({*close, 0});
+    }
+  }
+}
+
 std::string RdKafkaTracer::attach_image(const std::string& path, bpf_support::UprobeLinks* links) {
   auto elf = symbolizer::ElfFile::open(path);
   if (!elf) return elf.reason();
@@ -76,6 +102,7 @@ std::string RdKafkaTracer::attach_image(const std::string& path, bpf_support::Up
     if (symbol && symbol->size > 0) offset = (*elf)->vaddr_to_offset(symbol->value);
     if (offset) sites.push_back({*offset, static_cast<uint64_t>(spec.call)});
   }
+  add_consume_sites(**elf, path, plan);
   if (sites.empty()) return "none of rd_kafka_producev, rd_kafka_produceva, rd_kafka_produce";
   return bpf_support::attach_uprobe_sites(plan, path, uprobe_multi_, links);
 }

@@ -92,6 +92,25 @@ void check_send(const Span& s, std::string_view topic, int partition, int64_t of
   CHECK(s.status_code == "UNSET");
 }
 
+// The send of `key`'s single message is the child of `server` (the request that produced it),
+// with the offset `expected` says (topic, partition, offset, client id, broker port).
+struct ExpectedSend {
+  std::string_view topic;
+  int64_t offset;
+  std::string_view client_id;
+  int port;
+};
+void check_send_under(const std::vector<Span>& sends, const Span& server, const std::string& key,
+                      const ExpectedSend& expected) {
+  auto it = std::find_if(sends.begin(), sends.end(), [&](const Span& s) {
+    return str(s, "messaging.kafka.message.key") == key;
+  });
+  REQUIRE(it != sends.end());
+  check_send(*it, expected.topic, 0, expected.offset, expected.client_id, expected.port);
+  CHECK(it->trace_id == server.trace_id);
+  CHECK(it->parent_span_id == server.span_id);
+}
+
 // Which Produce and Fetch versions a client used (ctest -V shows them).
 void log_versions(std::string_view client, const std::vector<Span>& spans) {
   std::set<std::string> seen;
@@ -487,13 +506,8 @@ TEST_CASE("kafka librdkafka: each concurrent request's produce is its send's par
     INFO("key " << key);
     const auto servers = with_path(of_kind(of_pid(spans, run.web_pid), "SERVER"), "/sync/" + key);
     REQUIRE(servers.size() == 1);
-    auto it = std::find_if(sends.begin(), sends.end(), [&](const Span& s) {
-      return str(s, "messaging.kafka.message.key") == key;
-    });
-    REQUIRE(it != sends.end());
-    check_send(*it, "web", 0, run.offsets.at(key), "py-web", run.broker_port);
-    CHECK(it->trace_id == servers[0].trace_id);
-    CHECK(it->parent_span_id == servers[0].span_id);
+    check_send_under(sends, servers[0], key,
+                     {"web", run.offsets.at(key), "py-web", run.broker_port});
   }
 }
 
@@ -533,6 +547,148 @@ TEST_CASE(
     create_contexts.insert(context_of(*it));
   }
   CHECK(links_of(send) == create_contexts);
+}
+
+// sarama writes a Produce request from its own goroutines: the SendMessage of the goroutine
+// that serves a request is what links the send to it (bpf/go_probes.bpf.c).
+TEST_CASE("kafka sarama: a Go handler's SendMessage makes its request the send's parent",
+          "[e2e][kafka][go][kafka-sarama-link]") {
+  ZTRACE_E2E_REQUIRE_ROOT();
+  const auto dir = fresh_dir("kafka_sarama_web");
+  const fs::path peer = build_go_peer(peers_dir() / "kafka" / "sarama_web" / "main.go",
+                                      "ztrace-e2e-sarama-web", 300s, "/usr/share/gocode");
+  Broker broker = start_broker(dir, {"gw"});
+  const int port = reserve_port(31710);
+  Agent agent(dir, {.ports = {broker.port, port}});
+  Process web({.argv = {peer.string(), std::to_string(port), broker.bootstrap, "gw"},
+               .stdout_path = dir / "web.out",
+               .stderr_path = dir / "web.err"});
+  ZTRACE_E2E_REQUIRE_PEER(wait_for_port(port, 20s), web.describe());
+  // The Go probes attach once the binary is read: a produce before that has no parent.
+  const std::string attached = "Go probes: pid " + std::to_string(web.pid()) + " ";
+  REQUIRE(wait_until([&] { return agent.log().find(attached) != std::string::npos; }, 20s));
+  std::map<std::string, int64_t> offsets;
+  // One request at a time: each message then leaves in a Produce request of its own.
+  for (const char* key : {"g0", "g1", "g2"}) {
+    CommandResult r =
+        run_command(dir, {"curl", "-sS", "-f", url(port, std::string("/produce/") + key)});
+    ZTRACE_E2E_REQUIRE_PEER(r.exit_code == 0, r.describe + web.describe());
+    std::istringstream line(r.out);
+    std::string got;
+    int64_t offset = -1;
+    line >> got >> offset;
+    offsets[key] = offset;
+  }
+
+  const std::vector<Span> spans = stop_and_collect(agent);
+  INFO("spans:\n" << describe(spans) << "\nagent log:\n" << agent.log_tail());
+  const auto sends = named(of_pid(spans, web.pid()), "send gw");
+  CHECK(sends.size() == offsets.size());
+  for (const auto& [key, offset] : offsets) {
+    INFO("key " << key);
+    const auto servers = with_path(of_kind(of_pid(spans, web.pid()), "SERVER"), "/produce/" + key);
+    REQUIRE(servers.size() == 1);
+    check_send_under(sends, servers[0], key, {"gw", offset, "sarama-web", broker.port});
+  }
+}
+
+// A librdkafka consumer: the broker thread reads the Fetch, the application thread polls each
+// message. The poll's return makes the message's `process` span, whose context the thread's
+// calls take until its next poll (bpf/rdkafka_probes.bpf.c, thread_linking.bpf.h).
+TEST_CASE(
+    "kafka librdkafka consumer: each polled message's calls are the children of its process "
+    "span, linked to its receive, its send and its header",
+    "[e2e][kafka][python][kafka-librdkafka-consumer]") {
+  ZTRACE_E2E_REQUIRE_ROOT();
+  const auto dir = fresh_dir("kafka_librdkafka_consume");
+  Broker broker = start_broker(dir, {"jobs"});
+  const int called_port = reserve_port(31700);
+  const std::vector<std::string> keys = {"a", "b", "c"};
+  fs::create_directories(dir / "called");
+  for (const char* name : {"a", "b", "c", "after-close", "timer"}) {
+    write_file(dir / "called" / name, "ok\n");
+  }
+  Agent agent(dir, {.ports = {broker.port, called_port}});
+  Process called({.argv = {python3().string(), "-m", "http.server", std::to_string(called_port),
+                           "--bind", "127.0.0.1", "--directory", (dir / "called").string()},
+                  .stdout_path = dir / "called.out",
+                  .stderr_path = dir / "called.err"});
+  ZTRACE_E2E_REQUIRE_PEER(wait_for_port(called_port, 20s), called.describe());
+  const fs::path peer = peers_dir() / "kafka" / "confluent_peer.py";
+  CommandResult producer =
+      run_command(dir,
+                  {python3().string(), peer.string(), "produce", broker.bootstrap, "py-producer",
+                   "jobs:0:a:va:" + std::string(kTraceparent), "jobs:0:b:vb", "jobs:0:c:vc"},
+                  60s);
+  ZTRACE_E2E_REQUIRE_PEER(producer.exit_code == 0, producer.describe);
+  CommandResult consumer =
+      run_command(dir,
+                  {python3().string(), peer.string(), "consume-call", broker.bootstrap, "job-group",
+                   "jobs", "3", url(called_port, "")},
+                  60s);
+  ZTRACE_E2E_REQUIRE_PEER(
+      (consumer.exit_code == 0 && consumer.out.find("/timer 200") != std::string::npos),
+      consumer.describe + called.describe());
+
+  const std::vector<Span> spans = stop_and_collect(agent);
+  INFO("spans:\n" << describe(spans) << "\nagent log:\n" << agent.log_tail());
+  const auto sends = named(of_pid(spans, producer.pid), "send jobs");
+  REQUIRE(sends.size() == 1);
+  const auto receives = receives_of(of_pid(spans, consumer.pid), "jobs", 0, 3);
+  const auto processes = named(of_pid(spans, consumer.pid), "process jobs");
+  CHECK(processes.size() == keys.size());
+  const auto calls = of_kind(of_pid(spans, consumer.pid), "CLIENT");
+  const auto served = of_kind(of_pid(spans, called.pid()), "SERVER");
+  for (size_t offset = 0; offset < keys.size(); ++offset) {
+    const std::string& key = keys[offset];
+    INFO("message " << key << " at offset " << offset);
+    auto it = std::find_if(processes.begin(), processes.end(), [&](const Span& s) {
+      return num(s, "messaging.kafka.offset") == static_cast<int64_t>(offset);
+    });
+    REQUIRE(it != processes.end());
+    const Span& process = *it;
+    CHECK(process.kind == "CONSUMER");
+    CHECK(str(process, "messaging.system") == "kafka");
+    CHECK(str(process, "messaging.operation.type") == "process");
+    CHECK(str(process, "messaging.destination.name") == "jobs");
+    CHECK(str(process, "messaging.destination.partition.id") == "0");
+    CHECK(str(process, "messaging.consumer.group.name") == "job-group");
+    CHECK(process.parent_span_id.empty());
+    // Linked to the receive that fetched it, the send that wrote it, and its own header.
+    const auto links = links_of(process);
+    auto receive = std::find_if(receives.begin(), receives.end(), [&](const Span& r) {
+      const int64_t first = num(r, "messaging.kafka.offset");
+      return first <= static_cast<int64_t>(offset) &&
+             static_cast<int64_t>(offset) <
+                 first + r.attr_int("messaging.batch.message_count").value_or(1);
+    });
+    REQUIRE(receive != receives.end());
+    CHECK(links.count(context_of(*receive)) == 1);
+    CHECK(links.count(context_of(sends[0])) == 1);
+    CHECK(links.count(kHeaderContext) == (key == "a" ? 1u : 0u));
+    CHECK(links.size() == (key == "a" ? 3u : 2u));
+    // The call made while processing it is its child, and the called service's span the call's.
+    auto call = with_path(calls, "/" + key);
+    REQUIRE(call.size() == 1);
+    CHECK(call[0].trace_id == process.trace_id);
+    CHECK(call[0].parent_span_id == process.span_id);
+    auto server = with_path(served, "/" + key);
+    REQUIRE(server.size() == 1);
+    CHECK(server[0].trace_id == call[0].trace_id);
+    CHECK(server[0].parent_span_id == call[0].span_id);
+    // The trace started here at the poll: each of its spans records the threshold it was
+    // sampled at (full sampling).
+    for (const Span* span : std::initializer_list<const Span*>{&process, &call[0], &server[0]}) {
+      CHECK(span->raw.value("trace_state", "") == "ot=th:0");
+    }
+  }
+  // After rd_kafka_consumer_close, and from another thread: no message's children.
+  for (const char* path : {"/after-close", "/timer"}) {
+    INFO("call " << path);
+    auto call = with_path(calls, path);
+    REQUIRE(call.size() == 1);
+    CHECK(call[0].parent_span_id.empty());
+  }
 }
 
 }  // namespace ztrace::e2e

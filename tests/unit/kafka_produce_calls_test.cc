@@ -160,3 +160,83 @@ TEST_CASE("kafka librdkafka: a malformed or short-read call event is not kept",
 }
 
 }  // namespace ztrace::kafka
+
+namespace ztrace::kafka {
+namespace {
+
+constexpr std::string_view kHeader = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+zt_kafka_message_event polled(std::string_view topic, int32_t partition, int64_t offset) {
+  zt_kafka_message_event e{};
+  e.type = ZT_EVENT_KAFKA_MESSAGE_POLLED;
+  e.trace_flags = 1;
+  e.pid = 20;
+  e.partition = partition;
+  e.offset = offset;
+  e.timestamp_ns = 9000;
+  e.trace_id[0] = 0x33;
+  e.span_id[7] = 0x44;
+  e.topic_bytes = topic.size();
+  std::memcpy(e.topic, topic.data(), topic.size());
+  return e;
+}
+
+std::vector<spans::SpanLink> links(const spans::Span& span) { return span.links; }
+
+}  // namespace
+
+TEST_CASE(
+    "kafka librdkafka consumer: a polled message's process span links to its receive, "
+    "its send and its header",
+    "[kafka][kafka-librdkafka-consumer]") {
+  using namespace testing;
+  spans::KernelClock clock;
+  SpanBuilder builder({}, clock);
+  // The producer (pid 10): a send of offsets 40-41 of web/0.
+  auto sends = produce(builder, {{"a", "1", {}}, {"b", "2", {}}});
+  REQUIRE(sends.size() == 1);
+  // The consumer (pid 20) fetches them; the second carries a traceparent.
+  ConnectionParser parser{Role::kClient, false};
+  const std::string records =
+      batch_v2(40, {{"a", "1", {}}, {"b", "2", {{"traceparent", std::string(kHeader)}}}});
+  parser.on_data(Direction::kEgress, request(1, 11, 3, "c", "fetch body is not parsed"), 0, 300,
+                 true);
+  parser.on_data(Direction::kIngress,
+                 response(1, 11, 3, fetch_response_body(11, {{"web", 0, records}})), 0, 400, true);
+  auto exchanges = parser.take_exchanges();
+  REQUIRE(exchanges.size() == 1);
+  auto receives = builder.build({view(20)}, exchanges[0]);
+  REQUIRE(receives.size() == 1);
+
+  auto process = builder.on_message_polled(polled("web", 0, 41));
+  REQUIRE(process);
+  CHECK(process->name == "process web");
+  CHECK(process->kind == spans::SpanKind::kConsumer);
+  CHECK(process->trace_id[0] == 0x33);
+  CHECK(process->span_id[7] == 0x44);
+  CHECK(spans::is_zero(process->parent_span_id));
+  CHECK(num(*process, "messaging.kafka.offset") == 41);
+  const spans::SpanLink receive{receives[0].trace_id, receives[0].span_id, receives[0].trace_flags};
+  const spans::SpanLink send{sends[0].trace_id, sends[0].span_id, sends[0].trace_flags};
+  const auto header = spans::parse_traceparent(kHeader);
+  REQUIRE(header);
+  const spans::SpanLink from_header{header->trace_id, header->parent_span_id, header->trace_flags};
+  CHECK(links(*process) == std::vector<spans::SpanLink>{receive, from_header, send});
+  // The first message has no header; another partition's offset 41 was neither received nor
+  // sent here.
+  auto first = builder.on_message_polled(polled("web", 0, 40));
+  REQUIRE(first);
+  CHECK(links(*first) == std::vector<spans::SpanLink>{receive, send});
+  auto elsewhere = builder.on_message_polled(polled("web", 1, 41));
+  REQUIRE(elsewhere);
+  CHECK(elsewhere->links.empty());
+  // Malformed: no topic, a topic length past the array, a negative offset.
+  auto bad = polled("web", 0, 41);
+  bad.topic_bytes = 0;
+  CHECK_FALSE(builder.on_message_polled(bad));
+  bad.topic_bytes = sizeof(bad.topic) + 1;
+  CHECK_FALSE(builder.on_message_polled(bad));
+  CHECK_FALSE(builder.on_message_polled(polled("web", 0, -1)));
+}
+
+}  // namespace ztrace::kafka

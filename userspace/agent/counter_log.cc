@@ -20,6 +20,7 @@ struct NonZeroClientOutcomes {
     static constexpr std::pair<uint8_t, std::string_view> kOrigins[] = {
         {ZT_CTX_CLIENT_THREAD, "by_thread"},
         {ZT_CTX_CLIENT_GOROUTINE, "by_goroutine"},
+        {ZT_CTX_CLIENT_MESSAGE, "by_message"},
         {ZT_CTX_CLIENT_LINE_MATCH, "by_forwarded_line"},
         {ZT_CTX_CLIENT_ROOT, "root"},
         {ZT_CTX_CLIENT_AMBIGUOUS, "ambiguous_event_loop"},
@@ -40,6 +41,7 @@ void log_link_outcomes(const pipeline::EventPipelineStats& p) {
                             {"bad_header", o[ZT_CTX_SERVER_BAD_HEADER]}})
       .add("client spans", {{"by_thread", o[ZT_CTX_CLIENT_THREAD]},
                             {"by_goroutine", o[ZT_CTX_CLIENT_GOROUTINE]},
+                            {"by_message", o[ZT_CTX_CLIENT_MESSAGE]},
                             {"by_forwarded_line", o[ZT_CTX_CLIENT_LINE_MATCH]},
                             {"root", o[ZT_CTX_CLIENT_ROOT]},
                             {"ambiguous_event_loop", o[ZT_CTX_CLIENT_AMBIGUOUS]},

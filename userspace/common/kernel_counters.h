@@ -62,6 +62,7 @@ inline constexpr std::array<std::string_view, ZT_GO_COUNTER_COUNT> kGoCounterNam
     "not_a_socket",      "read_unmatched",
     "calls_in_request",  "calls_outside_request",
     "h2_server_streams", "h2_streams_without_connection",
+    "sarama_sends",
 };
 
 inline constexpr std::array<std::string_view, ZT_SSL_COUNTER_COUNT> kSslCounterNames = {
@@ -70,7 +71,8 @@ inline constexpr std::array<std::string_view, ZT_SSL_COUNTER_COUNT> kSslCounterN
 };
 
 inline constexpr std::array<std::string_view, ZT_RDKAFKA_COUNTER_COUNT> kRdKafkaCounterNames = {
-    "produce_calls", "no_parent", "unparsed", "emitted", "ring_full"};
+    "produce_calls", "no_parent",       "unparsed",       "emitted",
+    "ring_full",     "messages_polled", "messages_unread"};
 
 // enum zt_context_origin: how a span's context came about (the `links:` line).
 inline constexpr std::array<std::string_view, ZT_CTX_ORIGIN_COUNT> kContextOriginNames = {
@@ -86,6 +88,7 @@ inline constexpr std::array<std::string_view, ZT_CTX_ORIGIN_COUNT> kContextOrigi
     "client_by_forwarded_line",
     "client_by_goroutine",
     "message_receive",
+    "client_by_message",
 };
 
 // A name for every enum value: a new one without a name does not compile (the arrays above

@@ -96,18 +96,20 @@ void EventPipeline::correct_trace(const uint8_t (&kernel_trace_id)[16],
 }
 
 // A sampled trace the kernel started here (a request without a parent) is remembered with the
-// threshold it was sampled at, before any of its spans is built. With tail sampling the
-// decision is not a threshold, so nothing is written.
+// threshold it was sampled at, before any of its spans is built.
 void EventPipeline::note_trace_start(uint32_t pid, const zt_trace_context& context) {
-  if (context.origin == ZT_CTX_NONE || !(context.trace_flags & ZT_TRACE_FLAG_SAMPLED) ||
-      tail_active_ || !export_traces_.load(std::memory_order_relaxed)) {
-    return;
-  }
+  if (context.origin == ZT_CTX_NONE || !(context.trace_flags & ZT_TRACE_FLAG_SAMPLED)) return;
   static constexpr uint8_t kNoParent[sizeof(context.parent_span_id)] = {};
   if (std::memcmp(context.parent_span_id, kNoParent, sizeof(kNoParent)) != 0) return;
-  const auto own = process_sampling_ ? process_sampling_->threshold_for(pid) : std::nullopt;
   spans::TraceId id;
   std::memcpy(id.data(), context.trace_id, id.size());
+  mark_started_trace(pid, id);
+}
+
+// With tail sampling the decision is not a threshold, so nothing is written.
+void EventPipeline::mark_started_trace(uint32_t pid, const spans::TraceId& id) {
+  if (tail_active_ || !export_traces_.load(std::memory_order_relaxed)) return;
+  const auto own = process_sampling_ ? process_sampling_->threshold_for(pid) : std::nullopt;
   started_traces_.mark(id, own.value_or(new_trace_threshold_.load(std::memory_order_relaxed)));
 }
 
@@ -174,6 +176,19 @@ bool EventPipeline::on_exchange(const protocols::ConnectionView& view,
     for (spans::Span& span : built) emit(span);
   }
   return true;
+}
+
+void EventPipeline::on_message_polled(const zt_kafka_message_event& event) {
+  auto span = std::get<kafka::SpanBuilder>(span_builders_).on_message_polled(event);
+  if (!span) {
+    ++stats_.events.malformed;
+    return;
+  }
+  // A trace the kernel started and sampled as any new trace: it and the calls made while the
+  // message is processed record its threshold.
+  if (span->trace_flags & ZT_TRACE_FLAG_SAMPLED) mark_started_trace(event.pid, span->trace_id);
+  span->resource = processes_.get(event.pid);
+  submit(std::move(*span));
 }
 
 const std::string& EventPipeline::tracestate_for(uint64_t threshold) {
@@ -427,6 +442,15 @@ void EventPipeline::handle(std::span<const uint8_t> bytes) {
         return;
       }
       std::get<kafka::SpanBuilder>(span_builders_).on_produce_call(event);
+      return;
+    }
+    case ZT_EVENT_KAFKA_MESSAGE_POLLED: {
+      zt_kafka_message_event event;
+      if (!copy_event(bytes, sizeof(event), &event)) {
+        ++stats_.events.malformed;
+        return;
+      }
+      on_message_polled(event);
       return;
     }
     case ZT_EVENT_PROC_EXEC:

@@ -156,7 +156,10 @@ class EventPipeline {
                       const std::string& traceparent, const std::string& tracestate);
   void correct_trace(const uint8_t (&kernel_trace_id)[16], const spans::TraceParent& header);
   void note_trace_start(uint32_t pid, const zt_trace_context& context);
+  void mark_started_trace(uint32_t pid, const spans::TraceId& id);
 
+  // A librdkafka consumer's poll gave its thread a message: the `process` span.
+  void on_message_polled(const zt_kafka_message_event& event);
   const std::string& tracestate_for(uint64_t threshold);
 
   std::atomic<uint64_t> new_trace_threshold_{0};

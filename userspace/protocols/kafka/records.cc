@@ -44,7 +44,7 @@ void add_uncaptured_records(Context& c, int64_t first_offset, int64_t last_offse
   s.last_offset = last_offset;
 }
 
-void add_header(Context& c, std::string_view name, std::string_view value) {
+void add_header(Context& c, int64_t offset, std::string_view name, std::string_view value) {
   if (name != "traceparent") return;
   auto parsed = spans::parse_traceparent(value);
   if (!parsed) return;
@@ -53,6 +53,7 @@ void add_header(Context& c, std::string_view name, std::string_view value) {
     return;
   }
   c.summary.traceparents.push_back(*parsed);
+  c.summary.traceparent_offsets.push_back(offset);
 }
 
 // The records of a v2 batch (after its header): each a varint-length record.
@@ -87,7 +88,7 @@ bool read_v2_records(Context& c, std::string_view body, int64_t base_offset, int
       const int32_t header_value_length = record.varint();
       std::string_view value =
           header_value_length > 0 ? record.take(static_cast<size_t>(header_value_length)) : "";
-      if (record.ok()) add_header(c, name, value);
+      if (record.ok()) add_header(c, offset, name, value);
     }
     if (!record.ok()) return false;
   }

@@ -41,6 +41,7 @@ struct RecordSummary {
   bool has_key = false;  // the first record's key (reported only when it is the only record)
   std::string key;
   std::vector<spans::TraceParent> traceparents;  // valid `traceparent` header values
+  std::vector<int64_t> traceparent_offsets;      // the offset of each one's record
   // Up to RecordLimits::max_fingerprints records, to find them by their produce call.
   std::vector<RecordFingerprint> fingerprints;
   bool incomplete = false;  // some batch could not be read (counted in RecordStats)

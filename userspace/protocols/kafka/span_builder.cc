@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <string>
 
 #include "userspace/protocols/kafka/api.h"
@@ -195,8 +196,77 @@ void SpanBuilder::build_receives(const protocols::ExchangeContext& context,
     for (const spans::TraceParent& header : partition.records.traceparents) {
       add_link(span, {header.trace_id, header.parent_span_id, header.trace_flags});
     }
-    if (!topic->empty()) link_sends(*topic, partition, span);
+    if (!topic->empty()) {
+      link_sends(*topic, partition, span);
+      remember_receive(*topic, partition, span, group);
+    }
   }
+}
+
+void SpanBuilder::remember_receive(const std::string& topic, const PartitionData& partition,
+                                   const spans::Span& span, const std::string* group) {
+  if (partition.records.count == 0) return;
+  if (receives_.size() >= kMaxReceivePartitions &&
+      !receives_.contains({topic, partition.partition}))
+    receives_.clear();
+  auto& receives = receives_[{topic, partition.partition}];
+  if (receives.size() >= kMaxReceivesPerPartition) receives.pop_front();
+  Receive& receive = receives.emplace_back();
+  receive.first_offset = partition.records.first_offset;
+  receive.last_offset = partition.records.last_offset;
+  receive.context = {span.trace_id, span.span_id, span.trace_flags};
+  if (group) receive.group = *group;
+  const auto& headers = partition.records.traceparents;
+  const auto& offsets = partition.records.traceparent_offsets;
+  for (size_t i = 0; i < headers.size() && i < offsets.size(); ++i) {
+    receive.headers.emplace_back(
+        offsets[i],
+        spans::SpanLink{headers[i].trace_id, headers[i].parent_span_id, headers[i].trace_flags});
+  }
+}
+
+std::optional<spans::Span> SpanBuilder::on_message_polled(const zt_kafka_message_event& event) {
+  if (event.topic_bytes == 0 || event.topic_bytes > sizeof(event.topic) || event.offset < 0) {
+    return std::nullopt;
+  }
+  const std::string topic(event.topic, event.topic_bytes);
+  spans::Span span;
+  std::memcpy(span.trace_id.data(), event.trace_id, span.trace_id.size());
+  std::memcpy(span.span_id.data(), event.span_id, span.span_id.size());
+  span.trace_flags = event.trace_flags;
+  span.kind = spans::SpanKind::kConsumer;
+  span.name = "process " + topic;
+  span.set(mq::kMessagingSystem, std::string("kafka"));
+  span.set(mq::kMessagingOperationType, std::string("process"));
+  span.set(mq::kMessagingOperationName, std::string("process"));
+  span.set(mq::kMessagingDestinationName, topic);
+  span.set(mq::kMessagingDestinationPartitionId, std::to_string(event.partition));
+  span.set(mq::kMessagingKafkaOffset, event.offset);
+  // The poll's return: the calls the message causes follow it.
+  span.start_time_unix_nano = clock_.to_unix_ns(event.timestamp_ns);
+  span.end_time_unix_nano = span.start_time_unix_nano;
+  std::string group;
+  if (auto it = groups_.find(event.pid); it != groups_.end()) group = it->second;
+  const PartitionKey key{topic, event.partition};
+  if (auto it = receives_.find(key); it != receives_.end()) {
+    for (const Receive& receive : it->second) {
+      if (event.offset < receive.first_offset || event.offset > receive.last_offset) continue;
+      add_link(span, receive.context);
+      for (const auto& [offset, header] : receive.headers) {
+        if (offset == event.offset) add_link(span, header);
+      }
+      if (group.empty()) group = receive.group;
+    }
+  }
+  if (auto it = sends_.find(key); it != sends_.end()) {
+    for (const Send& send : it->second) {
+      if (event.offset >= send.first_offset && event.offset <= send.last_offset) {
+        add_link(span, send.context);
+      }
+    }
+  }
+  if (!group.empty()) span.set(mq::kMessagingConsumerGroupName, group);
+  return span;
 }
 
 void SpanBuilder::remember_send(const std::string& topic, const PartitionData& partition,
