@@ -113,6 +113,7 @@ JavaAgentLoader::~JavaAgentLoader() {
     std::lock_guard lock(mu_);
     stopping_ = true;
   }
+  abandon_attach_ = true;
   wake_.notify_all();
   if (worker_.joinable()) worker_.join();
 }
@@ -206,7 +207,7 @@ void JavaAgentLoader::attach(pid_t pid) {
         why = load_agent(
             {pid, nspid ? nspid : pid}, staged + "/ztrace-jsse.jar",
             "boot=" + staged + "/ztrace-jsse-boot.jar,native=" + staged + "/libztrace_jsse.so",
-            settings_.attach_timeout);
+            settings_.attach_timeout, abandon_attach_);
       }
     }
   }

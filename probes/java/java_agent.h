@@ -9,6 +9,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -63,6 +64,7 @@ class JavaAgentLoader {
   std::map<pid_t, int> load_attempts_;                // loads the JVM failed so far
   std::condition_variable wake_;
   bool stopping_ = false;
+  std::atomic<bool> abandon_attach_{false};  // set at stop: an attach under way gives up
   std::thread worker_;
 };
 

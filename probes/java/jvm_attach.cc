@@ -49,16 +49,22 @@ bool write_all(int fd, const std::string& bytes) {
   return true;
 }
 
-// Reads the reply until EOF or the deadline.
-std::string read_reply(int fd, std::chrono::steady_clock::time_point deadline) {
+// The longest single wait, so that an abandoned attach ends soon.
+constexpr std::chrono::milliseconds kLongestWait(100);
+
+// Reads the reply until EOF, the deadline or `abandon`.
+std::string read_reply(int fd, std::chrono::steady_clock::time_point deadline,
+                       const std::atomic<bool>& abandon) {
   std::string reply;
   char buf[512];
-  while (reply.size() < 4096) {
+  while (reply.size() < 4096 && !abandon) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) break;
     pollfd p{fd, POLLIN, 0};
-    if (poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
+    const int ready = poll(&p, 1, static_cast<int>(std::min(left, kLongestWait).count()));
+    if (ready == 0) continue;
+    if (ready < 0) break;
     ssize_t n = read(fd, buf, sizeof(buf));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
@@ -85,7 +91,8 @@ bool catches_sigquit(pid_t pid) {
 }
 
 std::string load_agent(const AttachTarget& target, const std::string& jar_in_target,
-                       const std::string& options, std::chrono::milliseconds timeout) {
+                       const std::string& options, std::chrono::milliseconds timeout,
+                       const std::atomic<bool>& abandon) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   const std::string tmp = proc_path(target.pid, "root/tmp/");
   const std::string socket_path = tmp + ".java_pid" + std::to_string(target.nspid);
@@ -99,10 +106,10 @@ std::string load_agent(const AttachTarget& target, const std::string& jar_in_tar
     close(t);
     const bool signalled = kill(target.pid, SIGQUIT) == 0;
     auto wait = std::chrono::milliseconds(20);
-    while (signalled && !listener_ready(socket_path) &&
+    while (signalled && !abandon && !listener_ready(socket_path) &&
            std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(wait);
-      wait = std::min(wait * 2, std::chrono::milliseconds(500));
+      wait = std::min(wait * 2, kLongestWait);
     }
     if (!signalled) {
       const std::string why = std::strerror(errno);
@@ -110,6 +117,7 @@ std::string load_agent(const AttachTarget& target, const std::string& jar_in_tar
       return "cannot signal the JVM: " + why;
     }
     if (!listener_ready(socket_path)) {
+      if (abandon) return std::string(kAbandonedPrefix) + ": the agent is stopping";
       // The trigger stays: a JVM that was stopped or stalled handles the SIGQUIT when it
       // resumes, and without the trigger it would print a thread dump on its stdout.
       return "no attach listener within " + std::to_string(timeout.count()) +
@@ -139,8 +147,9 @@ std::string load_agent(const AttachTarget& target, const std::string& jar_in_tar
     close(fd);
     return "the JVM closed the attach connection";
   }
-  const std::string reply = read_reply(fd, deadline);
+  const std::string reply = read_reply(fd, deadline, abandon);
   close(fd);
+  if (abandon) return std::string(kAbandonedPrefix) + ": the agent is stopping";
   // "0\n" (command accepted) then "return code: 0\n" (Agent_OnAttach of the instrument
   // library: the jar loaded and agentmain returned) on JDK 9+; JDK 8 replies "0\n0\n".
   std::istringstream lines(reply);

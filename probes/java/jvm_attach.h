@@ -14,6 +14,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <string>
 #include <string_view>
@@ -33,9 +34,14 @@ bool catches_sigquit(pid_t pid);
 // The start of load_agent's answer when the JVM answered but did not load the agent.
 inline constexpr std::string_view kRefusedPrefix = "the JVM refused the attach";
 
+// The start of load_agent's answer when `abandon` was set while it waited.
+inline constexpr std::string_view kAbandonedPrefix = "attach abandoned";
+
 // Loads the agent jar (a path inside the JVM's mount namespace) with `options`; "" on
-// success, else why not. Waits at most `timeout` for the listener.
+// success, else why not. Waits at most `timeout` for the listener and its reply, and gives up
+// within 100 ms once `abandon` is set (the agent stops: it must not wait out a stalled JVM).
 std::string load_agent(const AttachTarget& target, const std::string& jar_in_target,
-                       const std::string& options, std::chrono::milliseconds timeout);
+                       const std::string& options, std::chrono::milliseconds timeout,
+                       const std::atomic<bool>& abandon);
 
 }  // namespace ztrace::probes::java

@@ -224,6 +224,33 @@ TEST_CASE("An attach that times out is logged once; the JVM and the agent carry 
   CHECK(read_file(dir / "java-tls-server.stdout").find("Full thread dump") == std::string::npos);
 }
 
+// The agent stops promptly while an attach waits on a JVM that cannot answer (stopped here),
+// instead of waiting out the attach timeout (30 s by default): a short-lived JVM, such as a
+// client that exits, held the agent's stop for 20 s in a CI run. The trigger file stays, so
+// the resumed JVM opens its listener instead of printing a thread dump.
+TEST_CASE("Stopping the agent abandons an attach under way; the JVM carries on",
+          "[e2e][tls][java-tls][java-attach-timeout]") {
+  ZTRACE_E2E_REQUIRE_ROOT();
+  const int port = reserve_port(24961);
+  const auto dir = fresh_dir("java_tls_attach_stop");
+  Process stalled = start_java_tls_server(dir, port);
+  const fs::path trigger = "/tmp/.attach_pid" + std::to_string(stalled.pid());
+  REQUIRE(stalled.signal(SIGSTOP));
+  Agent agent(dir, {.ports = {port}});  // the default attach timeout: 30 s
+  REQUIRE(wait_until([&] { return fs::exists(trigger); }, 30s));  // the attach waits now
+  const auto stop_started = std::chrono::steady_clock::now();
+  CHECK(agent.stop() == 0);
+  const auto stop_took = std::chrono::steady_clock::now() - stop_started;
+  INFO("agent log:\n" << agent.log_tail());
+  CHECK(stop_took < 10s);
+  CHECK(agent.log().find("attach abandoned: the agent is stopping") != std::string::npos);
+  REQUIRE(stalled.signal(SIGCONT));
+  CommandResult c = run_command(dir, {"curl", "-sk", "-o", "/dev/null", "-w", "%{http_code}\n",
+                                      https_url_of(port, "/hello-after-stop")});
+  CHECK(c.out == "200\n");
+  CHECK(read_file(dir / "java-tls-server.stdout").find("Full thread dump") == std::string::npos);
+}
+
 // A JVM in a container's namespaces: its own mount namespace with a private /tmp, and its own
 // pid namespace (it is pid 1 there). The agent's files are staged in that /tmp through
 // /proc/PID/root, and the attach files carry the JVM's pid in its namespace.

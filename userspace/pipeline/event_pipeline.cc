@@ -137,18 +137,17 @@ bool EventPipeline::on_exchange(const protocols::ConnectionView& view,
         return record_summary<Protocol>(exchange_context, exchange, sampled);
     }
   }
-  const bool unsampled_here = context && !header && !(context->trace_flags & ZT_TRACE_FLAG_SAMPLED);
   auto& builder = std::get<typename Protocol::SpanBuilder>(span_builders_);
   auto built = builder.build(exchange_context, exchange);
   const uint8_t origin = context ? context->origin : uint8_t{ZT_CTX_NONE};
   const auto emit = [&](spans::Span& span) {
     record_span(span, view);  // before any sampling
     ++stats_.link_outcomes[origin];
-    // A span the builder moved into another trace (a librdkafka send into the trace of the
-    // request that produced) is sampled as that trace is.
-    const bool own_trace =
-        !context || std::memcmp(span.trace_id.data(), context->trace_id, 16) == 0;
-    if (own_trace ? unsampled_here : !(span.trace_flags & ZT_TRACE_FLAG_SAMPLED)) {
+    // Sampled as the trace its builder put it in was, where that trace's ids were made: the
+    // kernel's context, a header's flags, or the producing request's (a librdkafka send the
+    // Kafka builder moves into that request's trace). Without a kernel context, a trace
+    // started here is sampled below.
+    if (context && !(span.trace_flags & ZT_TRACE_FLAG_SAMPLED)) {
       ++stats_.spans.unsampled;
       return;
     }
