@@ -151,18 +151,18 @@ bool EventPipeline::on_exchange(const protocols::ConnectionView& view,
       ++stats_.spans.unsampled;
       return;
     }
-    const bool root = spans::is_zero(span.parent_span_id);
-    if (!header && (!context || root)) {  // a trace started here
+    // A trace the pipeline starts (no ids from the kernel nor a header) is sampled here by its
+    // id, as the kernel samples the ones it starts, and its root records the threshold
+    // (consistent probability sampling; none with tail sampling). The traces the kernel started
+    // were marked when their first request arrived: submit() writes theirs on every span.
+    if (!context && !header) {
       const auto own =
           process_sampling_ ? process_sampling_->threshold_for(view.pid) : std::nullopt;
       const uint64_t threshold = own.value_or(new_trace_threshold_.load(std::memory_order_relaxed));
-      // Not in the kernel: the pipeline samples it the same way.
-      if (!context) {
-        span.trace_flags = sampling::sampled(span.trace_id, threshold) ? ZT_TRACE_FLAG_SAMPLED : 0;
+      span.trace_flags = sampling::sampled(span.trace_id, threshold) ? ZT_TRACE_FLAG_SAMPLED : 0;
+      if (spans::is_zero(span.parent_span_id) && !tail_active_) {
+        span.trace_state = tracestate_for(threshold);
       }
-      // The root records the threshold it was sampled at (consistent probability sampling);
-      // with tail sampling the decision is not a threshold, so none is written.
-      if (root && !tail_active_) span.trace_state = tracestate_for(threshold);
     }
     if (span.kind == spans::SpanKind::kClient) count_client_link(view, origin);
     submit(std::move(span));
